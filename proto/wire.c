@@ -1,0 +1,178 @@
+/*
+ * wire.c -- encode and decode the frames between broker, workers and CLI.
+ * The layout is documented in wire.h.
+ */
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+#include "wire.h"
+
+void
+wire_hdr_put(unsigned char hdr[WIRE_HDR_LEN], uint64_t id, char kind)
+{
+    for (int i = 0; i < 8; i++)
+        hdr[i] = (unsigned char)(id >> (8 * i));
+    hdr[8] = (unsigned char)kind;
+}
+
+int
+wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind)
+{
+    const unsigned char *h = p;
+    uint64_t v = 0;
+
+    if (len != WIRE_HDR_LEN)
+        return -1;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)h[i] << (8 * i);
+    if (v == 0 || v > WIRE_ID_MAX || (h[8] != 'j' && h[8] != 's'))
+        return -1;
+    *id = v;
+    *kind = (char)h[8];
+    return 0;
+}
+
+int
+wire_send_str(void *sock, const char *s, int flags)
+{
+    return zmq_send(sock, s, strlen(s), flags) < 0 ? -1 : 0;
+}
+
+int
+wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more)
+{
+    unsigned char hdr[WIRE_HDR_LEN];
+    char topic[256 + 1];
+
+    if (ev->channel_len > 255)
+        return errno = EINVAL, -1;
+    memcpy(topic, ev->channel, ev->channel_len);
+    if (topic_nul)
+        topic[ev->channel_len] = '\0';
+    wire_hdr_put(hdr, ev->id, ev->kind);
+    if (zmq_send(sock, topic, ev->channel_len + (topic_nul ? 1 : 0), ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, hdr, sizeof(hdr), ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, ev->event, ev->event_len, ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, ev->data, ev->data_len, more ? ZMQ_SNDMORE : 0) < 0)
+        return -1;
+    return 0;
+}
+
+void
+wire_drain(void *sock)
+{
+    int more = 0;
+    size_t sz = sizeof(more);
+
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        zmq_msg_close(&m);
+        sz = sizeof(more);
+    }
+}
+
+void
+wire_frames_close(wire_frames_t *w)
+{
+    for (int i = 0; i < w->n; i++)
+        zmq_msg_close(&w->f[i]);
+    w->n = 0;
+}
+
+int
+wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
+    bool topic_nul)
+{
+    w->n = 0;
+    zmq_msg_init(&w->f[0]);
+    w->n = 1;
+    if (zmq_msg_recv(&w->f[0], sock, flags) < 0) {
+        int e = errno;
+        wire_frames_close(w);
+        if (e == EAGAIN)
+            return 0;
+        errno = e;
+        return -1;
+    }
+    const char *t = zmq_msg_data(&w->f[0]);
+    size_t tl = zmq_msg_size(&w->f[0]);
+
+    memset(ev, 0, sizeof(*ev));
+    if (tl > 0 && t[0] == WIRE_SYNC_BYTE) {
+        wire_drain(sock);
+        ev->channel = t;
+        ev->channel_len = tl;
+        return 2;
+    }
+    for (int i = 1; i < 4; i++) {
+        if (!zmq_msg_more(&w->f[i - 1]))
+            goto bad;
+        zmq_msg_init(&w->f[i]);
+        w->n = i + 1;
+        if (zmq_msg_recv(&w->f[i], sock, 0) < 0)
+            goto bad;
+    }
+    if (topic_nul) {
+        if (tl < 2 || t[tl - 1] != '\0')
+            goto bad;
+        tl--;
+    } else if (tl < 1)
+        goto bad;
+    ev->channel = t;
+    ev->channel_len = tl;
+    if (wire_hdr_get(zmq_msg_data(&w->f[1]), zmq_msg_size(&w->f[1]),
+        &ev->id, &ev->kind) < 0)
+        goto bad;
+    ev->event = zmq_msg_data(&w->f[2]);
+    ev->event_len = zmq_msg_size(&w->f[2]);
+    ev->data = zmq_msg_data(&w->f[3]);
+    ev->data_len = zmq_msg_size(&w->f[3]);
+    if (ev->event_len > 255)
+        goto bad;
+    return 1;
+bad:
+    if (w->n > 0 && zmq_msg_more(&w->f[w->n - 1]))
+        wire_drain(sock);
+    wire_frames_close(w);
+    errno = EPROTO;
+    return -1;
+}
+
+int
+wire_parse_id(const char *s, size_t len, uint64_t *id)
+{
+    uint64_t v = 0;
+
+    if (len == 0 || len > 16)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > WIRE_ID_MAX)
+        return -1;
+    *id = v;
+    return 0;
+}
+
+size_t
+wire_fmt_id(char *out, uint64_t id)
+{
+    char tmp[21];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + id % 10);
+        id /= 10;
+    } while (id);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}

@@ -1,0 +1,91 @@
+/*
+ * wire.h -- the frames between broker, workers and CLI (internal).
+ *
+ * EVENTS (broker PUB/XPUB  ->  worker SUB), one multipart message per
+ * (event, channel):
+ *     [0] topic   channel name + '\0'       exact filtering: a SUB of
+ *                                           "user/1\0" never sees "user/12"
+ *     [1] header  8-byte little-endian id, 1 byte kind ('j' or 's')
+ *     [2] event   name, 0..255 bytes (empty: unnamed)
+ *     [3] data    compact JSON, or the raw string
+ * An event published to several channels goes out once per channel with
+ * the same id; a stream on two of them drops the repeat by id.
+ *
+ * SYNC markers: a subscriber that must know its subscriptions are live
+ * also subscribes to "\x01" + nonce + "\0" (no channel starts with a
+ * control byte).  The broker's XPUB sees that subscription arrive -- after
+ * every subscription sent before it on the same pipe -- and answers with a
+ * one-frame message carrying that topic.  When the marker arrives, every
+ * earlier subscription is in force: the worker may ask for replay without
+ * a gap.
+ *
+ * CONTROL (DEALER/REQ -> broker ROUTER).  Requests and replies begin with
+ * an empty delimiter frame so REQ sockets work as well:
+ *     ping                                  -> ok
+ *     head                                  -> ok HEAD
+ *     publish JSON                          -> ok ID | error REASON
+ *     replay AFTER FLAGS CHANNEL...         -> ok HEAD EVENTS...
+ *                                            | reset REASON HEAD [STATE...]
+ *     state CHANNEL...                      -> ok HEAD EVENTS...
+ *     stats                                 -> ok JSON
+ * AFTER and HEAD are decimal ids.  FLAGS is "" or "s" (send the state
+ * with a reset).  EVENTS are 4 frames each: channel, header, event, data
+ * (as above, but the channel without the '\0'), in increasing id order
+ * with no id twice.
+ */
+#ifndef ZSSE_WIRE_H
+#define ZSSE_WIRE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <zmq.h>
+
+#define WIRE_HDR_LEN 9
+#define WIRE_SYNC_BYTE '\x01'
+
+typedef struct {
+    uint64_t    id;
+    char        kind;
+    const char *channel;  size_t channel_len;
+    const char *event;    size_t event_len;
+    const char *data;     size_t data_len;
+} wire_event_t;                 /* a view: points into zmq frames */
+
+void     wire_hdr_put(unsigned char hdr[WIRE_HDR_LEN], uint64_t id, char kind);
+int      wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind);
+
+/* Send EV on SOCK as the 4 EVENTS frames.  TOPIC_NUL: append '\0' to the
+ * channel frame (PUB) or not (control replies).  MORE: the last frame is
+ * itself followed by more frames.  0 or -1 (errno). */
+int wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more);
+
+/* Frames of one received event; the views in wire_event_t point here. */
+typedef struct {
+    zmq_msg_t f[4];
+    int       n;            /* frames initialised */
+} wire_frames_t;
+
+/* Receive one EVENTS message (or one event of a control reply) from SOCK.
+ * Returns 1 for an event (EV filled), 2 for a SYNC marker (EV->channel is
+ * the whole topic), 0 when nothing was waiting (ZMQ_DONTWAIT in FLAGS),
+ * -1 on a malformed message (drained) or error.  Call wire_frames_close()
+ * after every call that returned >= 1. */
+int  wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
+    bool topic_nul);
+void wire_frames_close(wire_frames_t *w);
+
+/* Drain the remaining frames of a multipart message */
+void wire_drain(void *sock);
+
+/* Decimal id <-> text.  wire_parse_id: strict, digits only, < 2^53;
+ * -1 on anything else. */
+int    wire_parse_id(const char *s, size_t len, uint64_t *id);
+size_t wire_fmt_id(char *out /* >= 21 bytes */, uint64_t id);
+
+#define WIRE_ID_MAX ((UINT64_C(1) << 53) - 1)
+
+/* Send a string frame; FLAGS as zmq_send (ZMQ_SNDMORE) */
+int wire_send_str(void *sock, const char *s, int flags);
+
+#endif

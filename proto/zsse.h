@@ -1,0 +1,61 @@
+/*
+ * zsse.h -- the public C API of libzsse: publish events to a zsse broker.
+ *
+ *     #include <zsse.h>          link with -lzsse
+ *
+ *     zsse_publisher_t *pub = zsse_publisher_new("tcp://127.0.0.1:7701");
+ *     zsse_publish(pub, "user/42", "balance.changed", "{\"amount\":1200}");
+ *     zsse_publisher_destroy(&pub);
+ *
+ * zsse_publish() pushes one message to the broker's PULL ("publish") endpoint
+ * and returns as soon as ZeroMQ has queued it: fast, fire and forget.  When
+ * the caller must know the event was stored (and journaled), use
+ * zsse_publish_ack() against the broker's "control" endpoint: it returns the
+ * id the broker assigned, or fails with the broker's reason.
+ *
+ * A publisher is not thread-safe: use one per thread.
+ */
+#ifndef ZSSE_H
+#define ZSSE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZSSE_VERSION "0.1.0"
+
+typedef struct zsse_publisher zsse_publisher_t;
+
+/* Connect a publisher to ENDPOINT (tcp:// or ipc://).  With a PUSH socket
+ * for a "publish" endpoint; NULL on error (errno set). */
+zsse_publisher_t *zsse_publisher_new(const char *endpoint);
+
+/* Free the publisher and set *pubp to NULL.  Waits at most one second for
+ * queued messages to leave. */
+void zsse_publisher_destroy(zsse_publisher_t **pubp);
+
+/* Publish DATA (a JSON text: object, array, string, number...) as event
+ * EVENT (may be NULL) on CHANNEL.  0 on success, -1 on error (errno set:
+ * EINVAL for a bad channel, event or JSON). */
+int zsse_publish(zsse_publisher_t *pub, const char *channel,
+    const char *event, const char *json_data);
+
+/* Send a complete publish message (a JSON object, SPEC section 4) as is. */
+int zsse_publish_raw(zsse_publisher_t *pub, const char *json_msg, size_t len);
+
+/* Acknowledged publish through the broker's "control" endpoint: connect
+ * with zsse_publisher_new_ack(control_endpoint).  On success returns 0 and
+ * stores the assigned id in *id.  On a rejection returns -1 and copies the
+ * broker's reason into ERR (size ERRLEN); on timeout (TIMEOUT_MS) returns -1
+ * with ERR "timeout". */
+zsse_publisher_t *zsse_publisher_new_ack(const char *control_endpoint);
+int zsse_publish_ack(zsse_publisher_t *pub, const char *json_msg, size_t len,
+    int timeout_ms, uint64_t *id, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
