@@ -1,1 +1,164 @@
-# shared helpers for integration tests
+# tests/lib.sh -- shared helpers for the integration tests (bash).
+#
+#   . "$top_srcdir/tests/lib.sh"
+#   t_init broker            # temp dir $T, free ports, cleanup trap
+#   t_config > "$T/zsse.json"  (or write your own; $P_PUB $P_EVT $P_CTL)
+#   t_start_broker            # starts zsse-broker -f, waits until it answers
+#   ok "name" some command    # runs a check, counts it
+#   t_done                    # prints "N passed, N failed", exit status
+#
+# Every process a test starts is recorded with t_spawn and killed by PID
+# in the EXIT trap: we never kill anything we did not start.
+
+set -u
+: "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+export PATH="$top_builddir:$PATH"
+# valgrind or other wrapper for the broker, e.g. ZSSE_BROKER_WRAP="valgrind -q"
+: "${ZSSE_BROKER_WRAP:=}"
+
+T_PASS=0
+T_FAIL=0
+T_PIDS=()
+T_NAME=test
+
+t_cleanup() {
+    local pid
+    for pid in "${T_PIDS[@]:-}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    done
+    for pid in "${T_PIDS[@]:-}"; do
+        [ -n "$pid" ] && wait "$pid" 2>/dev/null
+    done
+    if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAIL" -gt 0 ]; then
+        echo "# kept $T for inspection" >&2
+    else
+        rm -rf "$T"
+    fi
+}
+
+# a free TCP port on 127.0.0.1 (not reserved by this run yet)
+T_USED_PORTS=" "
+t_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        case "$T_USED_PORTS" in *" $p "*) continue ;; esac
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+            T_USED_PORTS="$T_USED_PORTS$p "
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "t_port: no free port" >&2
+    return 1
+}
+
+t_init() {
+    T_NAME=$1
+    T=$(mktemp -d "${TMPDIR:-/tmp}/zsse-$T_NAME.XXXXXX")
+    trap t_cleanup EXIT
+    trap 'exit 130' INT TERM
+    P_PUB=$(t_port); P_EVT=$(t_port); P_CTL=$(t_port)
+    export ZSSE_CONFIG="$T/zsse.json"
+}
+
+# t_spawn LOGNAME cmd args... : start in background, remember the PID in $!
+t_spawn() {
+    local log=$1; shift
+    "$@" >"$T/$log.log" 2>&1 &
+    T_LASTPID=$!
+    T_PIDS+=("$T_LASTPID")
+}
+
+# t_stop PID [SIGNAL]: stop one process we started and reap it
+t_stop() {
+    kill "-${2:-TERM}" "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 0
+}
+
+# a minimal config; extra JSON for the top level may be passed as $1
+# (e.g. ', "routes": [...]')
+t_config() {
+    cat <<JSON
+{
+  "broker": {
+    "publish": "tcp://127.0.0.1:$P_PUB",
+    "events":  "tcp://127.0.0.1:$P_EVT",
+    "control": "tcp://127.0.0.1:$P_CTL",
+    "buffer": ${T_BUFFER:-100},
+    "ttl": ${T_TTL:-3600}
+  },
+  "auth": { "alg": "HS256", "key_file": "$T/jwt.key", "require_exp": true }
+  ${1:-}
+}
+JSON
+}
+
+t_key() {
+    printf '%s' "test-secret-$(date +%s%N)-0123456789abcdef0123456789abcdef" > "$T/jwt.key"
+}
+
+# start the broker and wait until its control socket answers
+t_start_broker() {
+    t_spawn broker $ZSSE_BROKER_WRAP zsse-broker -f -c "$ZSSE_CONFIG"
+    BROKER_PID=$T_LASTPID
+    t_wait_broker
+}
+
+t_wait_broker() {
+    for _ in $(seq 1 100); do
+        if zsse stats -c "$ZSSE_CONFIG" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "broker did not come up; log:" >&2
+    cat "$T/broker.log" >&2
+    return 1
+}
+
+# wait until a TCP port accepts connections (max ~10 s)
+t_wait_port() {
+    for _ in $(seq 1 100); do
+        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "port $1 never opened" >&2
+    return 1
+}
+
+# wait until command succeeds, up to $1 tenths of a second
+t_until() {
+    local n=$1; shift
+    for _ in $(seq 1 "$n"); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+ok() {
+    local name=$1; shift
+    if "$@"; then
+        T_PASS=$((T_PASS + 1)); echo "ok - $T_NAME: $name"
+    else
+        T_FAIL=$((T_FAIL + 1)); echo "not ok - $T_NAME: $name"
+    fi
+}
+
+# compare: eq "name" expected actual
+eq() {
+    if [ "$2" = "$3" ]; then
+        T_PASS=$((T_PASS + 1)); echo "ok - $T_NAME: $1"
+    else
+        T_FAIL=$((T_FAIL + 1)); echo "not ok - $T_NAME: $1"
+        printf '#   expected: %s\n#   got:      %s\n' "$2" "$3"
+    fi
+}
+
+t_done() {
+    echo "$T_NAME: $T_PASS passed, $T_FAIL failed"
+    [ "$T_FAIL" -eq 0 ]
+}
