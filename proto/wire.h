@@ -28,10 +28,25 @@
  *                                            | reset REASON HEAD [STATE...]
  *     state CHANNEL...                      -> ok HEAD EVENTS...
  *     stats                                 -> ok JSON
- * AFTER and HEAD are decimal ids.  FLAGS is "" or "s" (send the state
- * with a reset).  EVENTS are 4 frames each: channel, header, event, data
- * (as above, but the channel without the '\0'), in increasing id order
- * with no id twice.
+ *     lease ROUTE SUB LIMIT LEASEID         -> ok | full
+ *     renew LEASEID...                      -> ok
+ *     release LEASEID...                    -> ok
+ * AFTER and HEAD are decimal ids.  FLAGS holds letters: 's' send the state
+ * with a reset; 'c' continuation: the asker saw every event up to AFTER
+ * live (it is resuming after the broker restarted), so AFTER being older
+ * than this broker's start is no reason to reset.  EVENTS are 4 frames
+ * each: channel, header, event, data (as above, but the channel without
+ * the '\0'), in increasing id order with no id twice.
+ *
+ * Replay resets when AFTER > HEAD ("unknown id"), when a channel has
+ * dropped events newer than AFTER from its buffer ("too old"), or when
+ * AFTER is older than this broker run and no journal covers it ("broker
+ * restarted", unless 'c').
+ *
+ * Leases count concurrent streams per (route, sub) across all worker
+ * processes for max_per_user.  LEASEID is unique per stream (worker pid,
+ * thread, counter).  A lease not renewed for WIRE_LEASE_TTL seconds is
+ * dropped (its worker died); workers renew every WIRE_LEASE_RENEW.
  */
 #ifndef ZSSE_WIRE_H
 #define ZSSE_WIRE_H
@@ -42,6 +57,8 @@
 #include <zmq.h>
 
 #define WIRE_HDR_LEN 9
+#define WIRE_LEASE_TTL 30
+#define WIRE_LEASE_RENEW 10
 #define WIRE_SYNC_BYTE '\x01'
 
 typedef struct {
