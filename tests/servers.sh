@@ -1,0 +1,134 @@
+# tests/servers.sh -- start real web servers in front of zsse-fcgi for the
+# integration tests (source after tests/lib.sh and t_init).
+#
+#   srv_lighttpd binpath [PROCS]   lighttpd runs zsse-fcgi itself (bin-path)
+#   srv_fcgi_listen [THREADS]      external zsse-fcgi --listen 127.0.0.1:PORT
+#   srv_lighttpd socket            lighttpd -> the external zsse-fcgi
+#   srv_nginx                      nginx    -> the external zsse-fcgi
+#   srv_apache [PROCS]             Apache + mod_fcgid runs zsse-fcgi
+#
+# Each sets WEB_PORT and WEB_PID (FCGI_PORT/FCGI_PID for the external
+# worker); the PIDs are recorded, so lib.sh stops them on exit.  All of
+# them route every path to zsse-fcgi: the zsse config decides the rest.
+# The configs follow contrib/: keep them in step.
+
+ZSSE_FCGI_BIN="$top_builddir/zsse-fcgi"
+
+srv_fcgi_listen() {
+    FCGI_PORT=$(t_port)
+    t_spawn fcgi zsse-fcgi -c "$ZSSE_CONFIG" --listen "127.0.0.1:$FCGI_PORT" \
+        --threads "${1:-16}"
+    FCGI_PID=$T_LASTPID
+    t_wait_port "$FCGI_PORT"
+}
+
+srv_lighttpd() {
+    local mode=$1 procs=${2:-4} backend
+    WEB_PORT=$(t_port)
+    if [ "$mode" = binpath ]; then
+        backend="\"bin-path\" => \"$ZSSE_FCGI_BIN\",
+    \"socket\" => \"$T/lighttpd-fcgi.sock\",
+    \"bin-environment\" => ( \"ZSSE_CONFIG\" => \"$ZSSE_CONFIG\" ),
+    \"min-procs\" => $procs, \"max-procs\" => $procs,"
+    else
+        backend="\"host\" => \"127.0.0.1\", \"port\" => $FCGI_PORT,"
+    fi
+    cat > "$T/lighttpd.conf" <<CONF
+server.modules = ( "mod_fastcgi" )
+server.bind = "127.0.0.1"
+server.port = $WEB_PORT
+server.document-root = "$T"
+server.errorlog = "$T/lighttpd-error.log"
+server.stream-response-body = 2
+server.max-connections = 4096
+server.max-fds = 16384
+fastcgi.server = ( "/" => ((
+    $backend
+    "check-local" => "disable"
+)))
+CONF
+    t_spawn lighttpd lighttpd -D -f "$T/lighttpd.conf"
+    WEB_PID=$T_LASTPID
+    t_wait_port "$WEB_PORT"
+}
+
+srv_nginx() {
+    WEB_PORT=$(t_port)
+    mkdir -p "$T/nginx"
+    cat > "$T/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/body;
+    fastcgi_temp_path $T/nginx/fcgi;
+    proxy_temp_path $T/nginx/proxy;
+    uwsgi_temp_path $T/nginx/uwsgi;
+    scgi_temp_path $T/nginx/scgi;
+    server {
+        listen 127.0.0.1:$WEB_PORT;
+        location / {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param REQUEST_URI \$request_uri;
+            fastcgi_pass 127.0.0.1:$FCGI_PORT;
+            fastcgi_buffering off;
+            fastcgi_read_timeout 3600s;
+            fastcgi_keep_conn off;
+        }
+    }
+}
+CONF
+    t_spawn nginx nginx -c "$T/nginx.conf"
+    WEB_PID=$T_LASTPID
+    t_wait_port "$WEB_PORT"
+}
+
+srv_apache() {
+    local procs=${1:-8}
+    WEB_PORT=$(t_port)
+    # Apache's children run as www-data: let them read the test's files.
+    mkdir -p "$T/apache/fcgid"
+    chmod 755 "$T" "$T/apache"
+    chmod 777 "$T/apache/fcgid"
+    chmod a+r "$T"/*.json "$T"/*.key 2>/dev/null
+    cat > "$T/apache.conf" <<CONF
+ServerRoot /etc/apache2
+ServerName 127.0.0.1
+Listen 127.0.0.1:$WEB_PORT
+PidFile $T/apache/apache.pid
+ErrorLog $T/apache/error.log
+LogLevel warn
+DefaultRuntimeDir $T/apache
+Mutex file:$T/apache
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule env_module /usr/lib/apache2/modules/mod_env.so
+LoadModule fcgid_module /usr/lib/apache2/modules/mod_fcgid.so
+User www-data
+Group www-data
+# the settings of contrib/apache/zsse.conf
+FcgidIPCDir $T/apache/fcgid
+FcgidProcessTableFile $T/apache/fcgid/shm
+FcgidInitialEnv ZSSE_CONFIG $ZSSE_CONFIG
+FcgidOutputBufferSize 0
+FcgidBusyTimeout ${APACHE_BUSY_TIMEOUT:-3600}
+FcgidIOTimeout ${APACHE_IO_TIMEOUT:-120}
+FcgidMaxProcessesPerClass $procs
+FcgidMaxProcesses $((procs + 8))
+FcgidMinProcessesPerClass 0
+<Location />
+    SetHandler fcgid-script
+    FcgidWrapper $ZSSE_FCGI_BIN virtual
+    Options +ExecCGI
+    CGIPassAuth On
+    SetEnv no-gzip 1
+    Require all granted
+</Location>
+CONF
+    t_spawn apache /usr/sbin/apache2 -f "$T/apache.conf" -DFOREGROUND
+    WEB_PID=$T_LASTPID
+    t_wait_port "$WEB_PORT"
+}
