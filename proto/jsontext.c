@@ -1,0 +1,181 @@
+/*
+ * jsontext.c -- scanning the raw text of valid JSON (see jsontext.h).
+ *
+ * A tiny scanner, not a parser: it trusts that the text is valid JSON and
+ * only tracks strings (with escapes) and bracket depth.  Keys are compared
+ * after decoding the escapes a key may use (\" \\ \/ and \uXXXX for ASCII),
+ * so "d\u0061ta" is found as "data".
+ */
+#include <string.h>
+#include "jsontext.h"
+
+static int
+is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static size_t
+skip_ws(const char *s, size_t len, size_t i)
+{
+    while (i < len && is_ws(s[i]))
+        i++;
+    return i;
+}
+
+/* I at an opening quote: index just past the closing quote, or LEN+1 */
+static size_t
+skip_string(const char *s, size_t len, size_t i)
+{
+    for (i++; i < len; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return len + 1;
+}
+
+/* I at the start of a value: index just past it, or LEN+1 */
+static size_t
+skip_value(const char *s, size_t len, size_t i)
+{
+    int depth = 0;
+
+    while (i < len) {
+        char c = s[i];
+        if (c == '"') {
+            i = skip_string(s, len, i);
+            if (i > len)
+                return len + 1;
+            if (depth == 0)
+                return i;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return i;           /* end of the enclosing container */
+            if (--depth == 0)
+                return i + 1;
+        } else if (depth == 0 && (c == ',' || is_ws(c))) {
+            return i;               /* end of a number / literal */
+        }
+        i++;
+    }
+    return depth == 0 ? i : len + 1;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Does the string literal S[a..b) (quotes excluded) decode to KEY? */
+static int
+key_equals(const char *s, size_t a, size_t b, const char *key)
+{
+    size_t k = 0, klen = strlen(key);
+
+    for (size_t i = a; i < b; i++) {
+        char c = s[i];
+        if (c == '\\') {
+            if (++i >= b)
+                return 0;
+            switch (s[i]) {
+            case '"': case '\\': case '/': c = s[i]; break;
+            case 'u': {
+                int v = 0;
+                if (i + 4 >= b)
+                    return 0;
+                for (int j = 1; j <= 4; j++) {
+                    int h = hexval(s[i + j]);
+                    if (h < 0)
+                        return 0;
+                    v = v * 16 + h;
+                }
+                if (v == 0 || v > 0x7f)
+                    return 0;       /* our keys are ASCII */
+                c = (char)v;
+                i += 4;
+                break;
+            }
+            default:
+                return 0;           /* \n \t ... never in our keys */
+            }
+        }
+        if (k >= klen || key[k] != c)
+            return 0;
+        k++;
+    }
+    return k == klen;
+}
+
+int
+json_member(const char *text, size_t len, const char *key,
+    const char **val, size_t *vlen)
+{
+    size_t i = skip_ws(text, len, 0);
+
+    if (i >= len || text[i] != '{')
+        return -1;
+    i = skip_ws(text, len, i + 1);
+    if (i < len && text[i] == '}')
+        return 1;
+    while (i < len) {
+        size_t ks, ke, ve;
+        if (text[i] != '"')
+            return -1;
+        ks = i + 1;
+        i = skip_string(text, len, i);
+        if (i > len)
+            return -1;
+        ke = i - 1;
+        i = skip_ws(text, len, i);
+        if (i >= len || text[i] != ':')
+            return -1;
+        i = skip_ws(text, len, i + 1);
+        ve = skip_value(text, len, i);
+        if (ve > len || ve == i)
+            return -1;
+        if (key_equals(text, ks, ke, key)) {
+            *val = text + i;
+            *vlen = ve - i;
+            return 0;
+        }
+        i = skip_ws(text, len, ve);
+        if (i < len && text[i] == ',')
+            i = skip_ws(text, len, i + 1);
+        else if (i < len && text[i] == '}')
+            return 1;
+        else
+            return -1;
+    }
+    return -1;
+}
+
+size_t
+json_compact(const char *in, size_t len, char *out)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '"') {
+            size_t e = skip_string(in, len, i);
+            if (e > len)
+                e = len;
+            memcpy(out + o, in + i, e - i);
+            o += e - i;
+            i = e - 1;
+        } else if (!is_ws(c)) {
+            out[o++] = c;
+        }
+    }
+    return o;
+}

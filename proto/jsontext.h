@@ -1,0 +1,28 @@
+/*
+ * jsontext.h -- work on the raw text of an already-validated JSON document.
+ *
+ * The broker forwards a publish message's "data" exactly as the publisher
+ * wrote it, only with insignificant whitespace removed: numbers keep their
+ * spelling (0.57 stays 0.57, where a parse/print round trip through
+ * doubles would give 0.56999999999999995), key order is kept, and the
+ * ingest path does not re-serialise anything.
+ *
+ * These functions assume TEXT is valid JSON (json_loadb accepted it);
+ * on text that is not, they fail safely (-1) but never read out of bounds.
+ */
+#ifndef ZSSE_JSONTEXT_H
+#define ZSSE_JSONTEXT_H
+
+#include <stddef.h>
+
+/* Find member KEY of the top-level object in TEXT (LEN bytes).  0 with
+ * *val / *vlen set to the raw value text (without surrounding whitespace);
+ * 1 when absent; -1 when TEXT is not an object or is malformed. */
+int json_member(const char *text, size_t len, const char *key,
+    const char **val, size_t *vlen);
+
+/* Copy IN (valid JSON, LEN bytes) to OUT without whitespace outside
+ * strings.  OUT must hold LEN bytes.  Returns the bytes written. */
+size_t json_compact(const char *in, size_t len, char *out);
+
+#endif
