@@ -162,3 +162,31 @@ t_done() {
     echo "$T_NAME: $T_PASS passed, $T_FAIL failed"
     [ "$T_FAIL" -eq 0 ]
 }
+
+# t_example NAME: $ZSSE_CONFIG := contrib/examples/NAME.json with this
+# test's broker ports and key file (nothing else changed)
+t_example() {
+    python3 - "$top_srcdir/contrib/examples/$1.json" "$ZSSE_CONFIG" <<PY
+import json, sys
+c = json.load(open(sys.argv[1]))
+b = c.setdefault("broker", {})
+b["publish"] = "tcp://127.0.0.1:$P_PUB"
+b["events"] = "tcp://127.0.0.1:$P_EVT"
+b["control"] = "tcp://127.0.0.1:$P_CTL"
+c.setdefault("auth", {})["key_file"] = "$T/jwt.key"
+json.dump(c, open(sys.argv[2], "w"), indent=2)
+PY
+}
+
+# field of a JSON object on stdin: jget KEY  (nested: jget a.b)
+jget() {
+    python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if isinstance(v, list) else v.get(k)
+print(v if not isinstance(v, (dict, list)) else json.dumps(v, separators=(",", ":")))' "$1"
+}
+
+# nth line (1-based) of a file
+nth() { sed -n "${2}p" "$1"; }
