@@ -163,12 +163,20 @@ t_done() {
     [ "$T_FAIL" -eq 0 ]
 }
 
-# t_example NAME: $ZSSE_CONFIG := contrib/examples/NAME.json with this
-# test's broker ports and key file (nothing else changed)
+# t_example NAME [PATH=JSON]...: $ZSSE_CONFIG := contrib/examples/NAME.json
+# with this test's broker ports and key file, and the given overrides
+# (e.g. routes.0.heartbeat.interval=1, used only to avoid a long wait)
 t_example() {
-    python3 - "$top_srcdir/contrib/examples/$1.json" "$ZSSE_CONFIG" <<PY
+    python3 - "$top_srcdir/contrib/examples/$1.json" "$ZSSE_CONFIG" "${@:2}" <<PY
 import json, sys
 c = json.load(open(sys.argv[1]))
+for o in sys.argv[3:]:
+    path, val = o.split("=", 1)
+    keys = path.split(".")
+    d = c
+    for k in keys[:-1]:
+        d = d[int(k)] if isinstance(d, list) else d[k]
+    d[int(keys[-1]) if isinstance(d, list) else keys[-1]] = json.loads(val)
 b = c.setdefault("broker", {})
 b["publish"] = "tcp://127.0.0.1:$P_PUB"
 b["events"] = "tcp://127.0.0.1:$P_EVT"

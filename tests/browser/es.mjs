@@ -3,7 +3,7 @@
 // event: {"type": ..., "data": ..., "lastEventId": ...}; errors and opens
 // print {"type": "!error"} / {"type": "!open"}.
 //
-//   node es.mjs URL [--listen a,b,c] [--count N] [--timeout S]
+//   node es.mjs URL [--listen a,b,c] [--count N] [--timeout S] [--cookie N=V]
 //
 // The page is served on URL's own origin (intercepted by playwright, never
 // reaching the server), so the EventSource is same-origin: no CORS needed.
@@ -14,12 +14,13 @@ import { chromium } from 'playwright-core';
 
 const args = process.argv.slice(2);
 const url = args.shift();
-let listen = [], count = 1e9, timeout = 15;
+let listen = [], count = 1e9, timeout = 15, cookie = null;
 while (args.length) {
   const a = args.shift();
   if (a === '--listen') listen = args.shift().split(',').filter(Boolean);
   else if (a === '--count') count = Number(args.shift());
   else if (a === '--timeout') timeout = Number(args.shift());
+  else if (a === '--cookie') cookie = args.shift();   // NAME=VALUE
   else { console.error(`es.mjs: unknown argument ${a}`); process.exit(2); }
 }
 if (!url) { console.error('usage: node es.mjs URL [--listen a,b] [--count N] [--timeout S]'); process.exit(2); }
@@ -34,7 +35,12 @@ let done;
 const finished = new Promise((r) => { done = r; });
 const timer = setTimeout(() => done(), timeout * 1000);
 try {
-  const page = await browser.newPage();
+  const context = await browser.newContext();
+  if (cookie) {
+    const [name, ...v] = cookie.split('=');
+    await context.addCookies([{ name, value: v.join('='), url: origin }]);
+  }
+  const page = await context.newPage();
   await page.route(origin + '/__zsse_test__', (route) =>
     route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>es</title>' }));
   let n = 0;
