@@ -66,7 +66,7 @@ t_init() {
 # t_spawn LOGNAME cmd args... : start in background, remember the PID in $!
 t_spawn() {
     local log=$1; shift
-    "$@" >"$T/$log.log" 2>&1 &
+    "$@" >>"$T/$log.log" 2>&1 &
     T_LASTPID=$!
     T_PIDS+=("$T_LASTPID")
 }

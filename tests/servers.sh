@@ -8,7 +8,8 @@
 #   srv_apache [PROCS]             Apache + mod_fcgid runs zsse-fcgi
 #
 # Each sets WEB_PORT and WEB_PID (FCGI_PORT/FCGI_PID for the external
-# worker); the PIDs are recorded, so lib.sh stops them on exit.  All of
+# worker); the PIDs are recorded, so lib.sh stops them on exit.  Set
+# SRV_PORT to start a server again on the port it had (restart tests).  All of
 # them route every path to zsse-fcgi: the zsse config decides the rest.
 # The configs follow contrib/: keep them in step.
 
@@ -24,7 +25,7 @@ srv_fcgi_listen() {
 
 srv_lighttpd() {
     local mode=$1 procs=${2:-4} backend
-    WEB_PORT=$(t_port)
+    WEB_PORT=${SRV_PORT:-$(t_port)}
     if [ "$mode" = binpath ]; then
         backend="\"bin-path\" => \"$ZSSE_FCGI_BIN\",
     \"socket\" => \"$T/lighttpd-fcgi.sock\",
@@ -53,7 +54,7 @@ CONF
 }
 
 srv_nginx() {
-    WEB_PORT=$(t_port)
+    WEB_PORT=${SRV_PORT:-$(t_port)}
     mkdir -p "$T/nginx"
     cat > "$T/nginx.conf" <<CONF
 daemon off;
@@ -88,7 +89,7 @@ CONF
 
 srv_apache() {
     local procs=${1:-8}
-    WEB_PORT=$(t_port)
+    WEB_PORT=${SRV_PORT:-$(t_port)}
     # Apache's children run as www-data: let them read the test's files.
     mkdir -p "$T/apache/fcgid"
     chmod 755 "$T" "$T/apache"

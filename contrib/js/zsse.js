@@ -21,7 +21,8 @@
 // * after 5 consecutive failures it falls back to the route's poll mode
 //   (GET ?mode=poll&wait=25) and keeps long-polling; it tries a stream
 //   again after `streamRetryMs` (default 5 min) of successful polls.
-// Life-cycle events: 'open', 'error' ({status, error}), 'fallback', 'comment'.
+// Life-cycle events: 'open', 'error' ({status, error}), 'fallback', 'poll'
+// (after each answered poll), 'comment'.
 // Options: token, headers, lastEventId, baseDelay (1000), maxDelay (30000),
 // maxFailures (5), pollWait (25), envelope (false: in poll mode, wrap
 // events as {"type", "data"} like an envelope-format stream), fetch.
@@ -192,6 +193,7 @@ export class ZsseClient {
           { type: this.opts.envelope ? 'message' : type, data, lastEventId: this.lastEventId });
       }
       if (body.last_event_id) this.lastEventId = String(body.last_event_id);
+      this._emit('poll', { events: (body.events || []).length });
       return true;
     } catch (err) {
       if (!this.closed) this._emit('error', { status: 0, error: String(err) });

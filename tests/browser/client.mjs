@@ -1,0 +1,73 @@
+// client.mjs -- run contrib/js/zsse.js in headless Chromium against a real
+// server and print what the page sees, one JSON line each:
+//   {"k":"event","type":..,"data":..,"id":..}  {"k":"open"}  {"k":"error","status":..}
+//   {"k":"fallback"}
+//
+//   node client.mjs URL --token JWT [--listen a,b] [--count N] [--timeout S]
+//                       [--base-delay MS] [--max-delay MS] [--poll-wait S]
+//
+// The page and zsse.js are served on URL's origin by playwright (never by
+// the server under test), so fetch() is same-origin.
+import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const lib = readFileSync(path.join(here, '../../contrib/js/zsse.js'), 'utf8');
+const args = process.argv.slice(2);
+const url = args.shift();
+const o = { listen: [], count: 1e9, timeout: 30, token: '', baseDelay: 1000, maxDelay: 30000, pollWait: 25 };
+while (args.length) {
+  const a = args.shift();
+  const v = args.shift();
+  if (a === '--listen') o.listen = v.split(',').filter(Boolean);
+  else if (a === '--count') o.count = Number(v);
+  else if (a === '--timeout') o.timeout = Number(v);
+  else if (a === '--token') o.token = v;
+  else if (a === '--base-delay') o.baseDelay = Number(v);
+  else if (a === '--max-delay') o.maxDelay = Number(v);
+  else if (a === '--poll-wait') o.pollWait = Number(v);
+  else { console.error(`client.mjs: unknown argument ${a}`); process.exit(2); }
+}
+const origin = new URL(url).origin;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+let done;
+const finished = new Promise((r) => { done = r; });
+const timer = setTimeout(() => done(), o.timeout * 1000);
+try {
+  const page = await browser.newPage();
+  await page.route(origin + '/__zsse_test__/**', (route) => {
+    const u = new URL(route.request().url());
+    if (u.pathname.endsWith('zsse.js'))
+      return route.fulfill({ contentType: 'text/javascript', body: lib });
+    return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>client</title>' });
+  });
+  let n = 0;
+  await page.exposeFunction('report', (line) => {
+    console.log(line);
+    if (JSON.parse(line).k === 'event' && ++n >= o.count) done();
+  });
+  await page.goto(origin + '/__zsse_test__/index.html');
+  await page.evaluate(async (o) => {
+    const { ZsseClient } = await import('/__zsse_test__/zsse.js');
+    const c = new ZsseClient(o.url, { token: () => o.token, baseDelay: o.baseDelay,
+      maxDelay: o.maxDelay, pollWait: o.pollWait });
+    const ev = (e) => window.report(JSON.stringify({ k: 'event', type: e.type, data: e.data, id: e.lastEventId }));
+    c.on('message', ev);
+    for (const t of o.listen) c.on(t, ev);
+    c.on('open', () => window.report(JSON.stringify({ k: 'open' })));
+    c.on('error', (e) => window.report(JSON.stringify({ k: 'error', status: e.status })));
+    c.on('fallback', () => window.report(JSON.stringify({ k: 'fallback' })));
+    c.on('poll', (e) => window.report(JSON.stringify({ k: 'poll', events: e.events })));
+    window.__c = c;
+  }, { ...o, url });
+  await finished;
+} finally {
+  clearTimeout(timer);
+  await browser.close();
+}
