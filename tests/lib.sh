@@ -55,6 +55,7 @@ t_port() {
 }
 
 t_init() {
+    T_PIDS=()
     T_NAME=$1
     T=$(mktemp -d "${TMPDIR:-/tmp}/zsse-$T_NAME.XXXXXX")
     trap t_cleanup EXIT

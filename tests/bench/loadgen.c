@@ -10,7 +10,8 @@
  * --publish -- pushes R events/s for S seconds through libzsse to the
  * broker, each carrying its send time ({"t": ns, "n": seq}) so the
  * publish-to-client latency of every delivered event is measured.  After
- * --settle seconds for stragglers it prints one summary line:
+ * --settle seconds for stragglers it prints one summary line (after a
+ * "# open=N" line printed as soon as the streams are open):
  *
  *   clients=1000 open=1000 published=1000 expected=1000000 delivered=...
  *   lost=0 p50_ms=.. p99_ms=.. max_ms=.. rate=.. connect_s=..
@@ -247,6 +248,9 @@ main(int argc, char **argv)
     }
     double connect_s = (double)(now_ns() - t0) / 1e9;
     int opened = nopen;
+    /* a marker for scripts that measure memory while the streams are open */
+    printf("# open=%d connect_s=%.2f\n", opened, connect_s);
+    fflush(stdout);
 
     zsse_publisher_t *pub = NULL;
     if (endpoint && rate > 0) {
