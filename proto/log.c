@@ -1,1 +1,101 @@
-/* stub: being written */
+/*
+ * log.c -- stderr, file or syslog.  See log.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "log.h"
+
+static const char *log_ident = "zsse";
+static char *log_path;
+static FILE *log_fp;        /* NULL: syslog */
+static int log_syslog;
+
+int
+log_open(const char *ident, int foreground, const char *file)
+{
+    log_ident = ident;
+    free(log_path);
+    log_path = NULL;
+    if (file) {
+        if (!(log_path = strdup(file)))
+            return -1;
+        return log_reopen();
+    }
+    if (foreground) {
+        log_fp = stderr;
+        return 0;
+    }
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    log_syslog = 1;
+    return 0;
+}
+
+int
+log_reopen(void)
+{
+    FILE *fp;
+
+    if (!log_path)
+        return 0;
+    if (!(fp = fopen(log_path, "a")))
+        return -1;
+    setvbuf(fp, NULL, _IOLBF, 0);
+    if (log_fp && log_fp != stderr)
+        fclose(log_fp);
+    log_fp = fp;
+    return 0;
+}
+
+void
+log_close(void)
+{
+    if (log_fp && log_fp != stderr)
+        fclose(log_fp);
+    log_fp = NULL;
+    if (log_syslog)
+        closelog();
+    log_syslog = 0;
+    free(log_path);
+    log_path = NULL;
+}
+
+void
+log_msg(int prio, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (log_syslog) {
+        vsyslog(prio, fmt, ap);
+    } else {
+        FILE *fp = log_fp ? log_fp : stderr;
+        char ts[32];
+        struct timespec now;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        flockfile(fp);
+        fprintf(fp, "%s.%03ldZ %s[%d]: ", ts, now.tv_nsec / 1000000, log_ident, (int)getpid());
+        vfprintf(fp, fmt, ap);
+        fputc('\n', fp);
+        funlockfile(fp);
+    }
+    va_end(ap);
+}
+
+int
+log_ratelimit(ratelimit_t *rl, time_t now)
+{
+    if (now != rl->last) {
+        rl->last = now;
+        return 1;
+    }
+    rl->suppressed++;
+    return 0;
+}

@@ -1,1 +1,132 @@
-/* stub: being written */
+/*
+ * sse.c -- Server-Sent Events framing.  See sse.h.
+ */
+#include <string.h>
+#include "sse.h"
+
+/* "PREFIX" + each line of S (split at CR, LF, CRLF) + "\n" */
+static int
+put_lines(buf_t *out, const char *prefix, size_t plen, const char *s, size_t len)
+{
+    size_t start = 0;
+
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && s[i] != '\r' && s[i] != '\n')
+            continue;
+        if (buf_append(out, prefix, plen) < 0 ||
+            buf_append(out, s + start, i - start) < 0 ||
+            buf_putc(out, '\n') < 0)
+            return -1;
+        if (i < len && s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+            i++;
+        start = i + 1;
+    }
+    return 0;
+}
+
+int
+json_quote(buf_t *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+
+    if (buf_putc(out, '"') < 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (buf_append(out, s + run, i - run) < 0)
+            return -1;
+        switch (c) {
+        case '"':  esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        default:
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            u[6] = '\0';
+            esc = u;
+        }
+        if (buf_puts(out, esc) < 0)
+            return -1;
+        run = i + 1;
+    }
+    if (buf_append(out, s + run, len - run) < 0 || buf_putc(out, '"') < 0)
+        return -1;
+    return 0;
+}
+
+int
+sse_event(buf_t *out, sse_format_t fmt, uint64_t id, const char *event,
+    size_t event_len, const char *data, size_t data_len, char kind)
+{
+    size_t mark = out->len;
+
+    if (id && (buf_append(out, "id: ", 4) < 0 || buf_put_u64(out, id) < 0 ||
+        buf_putc(out, '\n') < 0))
+        goto fail;
+    if (fmt == SSE_ENVELOPE) {
+        if (buf_append(out, "data: {\"type\":", 14) < 0 ||
+            (event_len ? json_quote(out, event, event_len) : buf_puts(out, "\"message\"")) < 0 ||
+            buf_append(out, ",\"data\":", 8) < 0 ||
+            (kind == 's' ? json_quote(out, data, data_len) : buf_append(out, data, data_len)) < 0 ||
+            buf_append(out, "}\n\n", 3) < 0)
+            goto fail;
+        return 0;
+    }
+    if (event_len && (buf_append(out, "event: ", 7) < 0 ||
+        buf_append(out, event, event_len) < 0 || buf_putc(out, '\n') < 0))
+        goto fail;
+    if (kind == 's') {
+        if (put_lines(out, "data: ", 6, data, data_len) < 0)
+            goto fail;
+    } else if (buf_append(out, "data: ", 6) < 0 || buf_append(out, data, data_len) < 0 ||
+        buf_putc(out, '\n') < 0) {
+        goto fail;
+    }
+    if (buf_putc(out, '\n') < 0)
+        goto fail;
+    return 0;
+fail:
+    out->len = mark;            /* never leave half an event behind */
+    return -1;
+}
+
+int
+sse_comment(buf_t *out, const char *text)
+{
+    size_t mark = out->len;
+
+    if (put_lines(out, ":", 1, text, strlen(text)) < 0 || buf_putc(out, '\n') < 0) {
+        out->len = mark;
+        return -1;
+    }
+    return 0;
+}
+
+int
+sse_retry(buf_t *out, int ms)
+{
+    return buf_printf(out, "retry: %d\n\n", ms);
+}
+
+int
+sse_id(buf_t *out, uint64_t id)
+{
+    size_t mark = out->len;
+
+    if (buf_append(out, "id: ", 4) < 0 || buf_put_u64(out, id) < 0 ||
+        buf_append(out, "\n\n", 2) < 0) {
+        out->len = mark;
+        return -1;
+    }
+    return 0;
+}
