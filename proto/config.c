@@ -1,1 +1,635 @@
-/* stub: being written */
+/*
+ * config.c -- the strict JSON config loader.  See config.h.
+ *
+ * Each section is checked by one function that knows its keys; any other
+ * key is an error.  Errors are "PATH: problem", PATH being the JSON path
+ * of the value (routes[2].channels[0]), built as we descend.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "channel.h"
+#include "config.h"
+#include "jsontext.h"
+#include "message.h"
+#include "sse.h"
+
+typedef struct {
+    char  *err;
+    size_t errlen;
+} ctx_t;
+
+static int
+bad(ctx_t *c, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(c->err, c->errlen, "%s: ", path);
+
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < c->errlen)
+        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* every key of OBJ must be in KEYS (NULL-terminated) */
+static int
+check_keys(ctx_t *c, const char *path, json_t *obj, const char *const *keys)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(obj, k, v) {
+        size_t i;
+        for (i = 0; keys[i]; i++)
+            if (strcmp(k, keys[i]) == 0)
+                break;
+        if (!keys[i]) {
+            char p[300];
+            snprintf(p, sizeof(p), "%s%s%.64s", path, *path ? "." : "", k);
+            return bad(c, p, "unknown key");
+        }
+    }
+    return 0;
+}
+
+static void
+subpath(char *out, size_t n, const char *path, const char *key)
+{
+    snprintf(out, n, "%s%s%s", path, *path ? "." : "", key);
+}
+
+static int
+get_int(ctx_t *c, const char *path, json_t *obj, const char *key, long min, long max,
+    int *out)
+{
+    json_t *v = json_object_get(obj, key);
+    char p[300];
+
+    if (!v)
+        return 0;
+    subpath(p, sizeof(p), path, key);
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return bad(c, p, "must be an integer from %ld to %ld", min, max);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static int
+get_bool(ctx_t *c, const char *path, json_t *obj, const char *key, bool *out)
+{
+    json_t *v = json_object_get(obj, key);
+    char p[300];
+
+    if (!v)
+        return 0;
+    subpath(p, sizeof(p), path, key);
+    if (!json_is_boolean(v))
+        return bad(c, p, "must be true or false");
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* string (replacing *out), or null when NULLABLE (setting *out NULL) */
+static int
+get_str(ctx_t *c, const char *path, json_t *obj, const char *key, bool nullable,
+    char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    char p[300];
+
+    if (!v)
+        return 0;
+    subpath(p, sizeof(p), path, key);
+    if (json_is_null(v) && nullable) {
+        free(*out);
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return bad(c, p, nullable ? "must be a non-empty string or null"
+                                  : "must be a non-empty string");
+    free(*out);
+    if (!(*out = strdup(json_string_value(v))))
+        return bad(c, p, "out of memory");
+    return 0;
+}
+
+static int
+set_default(char **field, const char *value)
+{
+    return (*field = value ? strdup(value) : NULL) || !value ? 0 : -1;
+}
+
+/* --- broker ------------------------------------------------------------ */
+
+static int
+check_endpoint(ctx_t *c, const char *path, const char *key, const char *ep)
+{
+    char p[300];
+
+    subpath(p, sizeof(p), path, key);
+    if (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0)
+        return bad(c, p, "must be a tcp:// or ipc:// endpoint");
+    if (strlen(ep) > 255)
+        return bad(c, p, "longer than 255 bytes");
+    return 0;
+}
+
+static int
+load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
+{
+    static const char *const keys[] = { "publish", "events", "control", "buffer", "ttl",
+        "max_message", "journal", "journal_fsync", "log", "channels", NULL };
+    static const char *const rule_keys[] = { "match", "buffer", "ttl", NULL };
+    int mm = (int)b->max_message;
+    json_t *v;
+
+    if (!json_is_object(o))
+        return bad(c, "broker", "must be an object");
+    if (check_keys(c, "broker", o, keys) < 0 ||
+        get_str(c, "broker", o, "publish", false, &b->publish) < 0 ||
+        get_str(c, "broker", o, "events", false, &b->events) < 0 ||
+        get_str(c, "broker", o, "control", false, &b->control) < 0 ||
+        check_endpoint(c, "broker", "publish", b->publish) < 0 ||
+        check_endpoint(c, "broker", "events", b->events) < 0 ||
+        check_endpoint(c, "broker", "control", b->control) < 0 ||
+        get_int(c, "broker", o, "buffer", 1, 1000000, &b->buffer) < 0 ||
+        get_int(c, "broker", o, "ttl", 1, ZSSE_TTL_MAX, &b->ttl) < 0 ||
+        get_int(c, "broker", o, "max_message", 64, 16777216, &mm) < 0 ||
+        get_str(c, "broker", o, "journal", true, &b->journal) < 0 ||
+        get_str(c, "broker", o, "log", true, &b->log) < 0)
+        return -1;
+    b->max_message = (size_t)mm;
+    if ((v = json_object_get(o, "journal_fsync"))) {
+        if (json_is_string(v) && strcmp(json_string_value(v), "always") == 0)
+            b->journal_fsync_ms = 0;
+        else if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+            json_integer_value(v) <= 60000)
+            b->journal_fsync_ms = (int)json_integer_value(v);
+        else
+            return bad(c, "broker.journal_fsync", "must be \"always\" or milliseconds from 1 to 60000");
+    }
+    if ((v = json_object_get(o, "channels"))) {
+        size_t i;
+        json_t *r;
+        if (!json_is_array(v) || json_array_size(v) > 1024)
+            return bad(c, "broker.channels", "must be an array of at most 1024 rules");
+        if (!(b->channels = calloc(json_array_size(v) + 1, sizeof(chanrule_t))))
+            return bad(c, "broker.channels", "out of memory");
+        json_array_foreach(v, i, r) {
+            char p[64], pm[80];
+            chanrule_t *rule = &b->channels[b->nchannels++];
+            rule->buffer = rule->ttl = -1;
+            snprintf(p, sizeof(p), "broker.channels[%zu]", i);
+            if (!json_is_object(r))
+                return bad(c, p, "must be an object");
+            if (check_keys(c, p, r, rule_keys) < 0 ||
+                get_str(c, p, r, "match", false, &rule->match) < 0 ||
+                get_int(c, p, r, "buffer", 1, 1000000, &rule->buffer) < 0 ||
+                get_int(c, p, r, "ttl", 1, ZSSE_TTL_MAX, &rule->ttl) < 0)
+                return -1;
+            snprintf(pm, sizeof(pm), "%s.match", p);
+            if (!rule->match)
+                return bad(c, pm, "is required");
+            if (!channel_valid(rule->match, strlen(rule->match)))
+                return bad(c, pm, "not a valid channel pattern");
+        }
+    }
+    return 0;
+}
+
+/* --- auth -------------------------------------------------------------- */
+
+static int
+load_auth(ctx_t *c, json_t *o, auth_conf_t *a)
+{
+    static const char *const keys[] = { "alg", "key_file", "issuer", "audience", "leeway",
+        "require_exp", "query_param", "cookie", NULL };
+    static const char *const algs[] = { "HS256", "HS384", "HS512", "RS256", "RS384",
+        "RS512", "ES256", "ES384", "ES512", NULL };
+    size_t i;
+
+    if (!json_is_object(o))
+        return bad(c, "auth", "must be an object");
+    if (check_keys(c, "auth", o, keys) < 0 ||
+        get_str(c, "auth", o, "alg", false, &a->alg) < 0 ||
+        get_str(c, "auth", o, "key_file", false, &a->key_file) < 0 ||
+        get_str(c, "auth", o, "issuer", true, &a->issuer) < 0 ||
+        get_str(c, "auth", o, "audience", true, &a->audience) < 0 ||
+        get_int(c, "auth", o, "leeway", 0, 3600, &a->leeway) < 0 ||
+        get_bool(c, "auth", o, "require_exp", &a->require_exp) < 0 ||
+        get_str(c, "auth", o, "query_param", true, &a->query_param) < 0 ||
+        get_str(c, "auth", o, "cookie", true, &a->cookie) < 0)
+        return -1;
+    for (i = 0; algs[i]; i++)
+        if (strcmp(a->alg, algs[i]) == 0)
+            break;
+    if (!algs[i])
+        return bad(c, "auth.alg", "must be one of HS256 HS384 HS512 RS256 RS384 RS512 "
+            "ES256 ES384 ES512 (\"none\" is never accepted)");
+    return 0;
+}
+
+/* --- routes ------------------------------------------------------------ */
+
+/* normalise a JSON value like publish data: raw string, or compact JSON */
+static int
+normalise(json_t *v, char **data, size_t *len, char *kind)
+{
+    if (json_is_string(v)) {
+        *len = json_string_length(v);
+        *data = malloc(*len + 1);
+        if (!*data)
+            return -1;
+        memcpy(*data, json_string_value(v), *len + 1);
+        *kind = ZSSE_KIND_STRING;
+        return 0;
+    }
+    if (!(*data = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))))
+        return -1;
+    *len = strlen(*data);
+    *kind = ZSSE_KIND_JSON;
+    return 0;
+}
+
+static int
+load_hello(ctx_t *c, const char *path, json_t *o, route_t *r)
+{
+    static const char *const keys[] = { "event", "data", NULL };
+    char p[300];
+    json_t *d;
+
+    subpath(p, sizeof(p), path, "hello");
+    if (!json_is_object(o))
+        return bad(c, p, "must be an object");
+    if (check_keys(c, p, o, keys) < 0 || get_str(c, p, o, "event", false, &r->hello_event) < 0)
+        return -1;
+    if (!r->hello_event)
+        return bad(c, p, "needs an event name");
+    if (strpbrk(r->hello_event, "\r\n") || strlen(r->hello_event) > ZSSE_EVENT_MAX) {
+        char pe[320];
+        snprintf(pe, sizeof(pe), "%s.event", p);
+        return bad(c, pe, "must be at most 255 bytes with no line break");
+    }
+    d = json_object_get(o, "data");
+    json_t *empty = d ? NULL : json_object();
+    int rc = normalise(d ? d : empty, &r->hello_data, &r->hello_len, &r->hello_kind);
+    json_decref(empty);
+    return rc < 0 ? bad(c, p, "out of memory") : 0;
+}
+
+static int
+load_heartbeat(ctx_t *c, const char *path, json_t *o, route_t *r)
+{
+    static const char *const keys[] = { "interval", "comment", NULL };
+    char p[300];
+
+    subpath(p, sizeof(p), path, "heartbeat");
+    if (!json_is_object(o))
+        return bad(c, p, "must be an object");
+    if (check_keys(c, p, o, keys) < 0 ||
+        get_int(c, p, o, "interval", 0, 3600, &r->heartbeat) < 0)
+        return -1;
+    json_t *v = json_object_get(o, "comment");
+    if (v) {
+        char pc[320];
+        snprintf(pc, sizeof(pc), "%s.comment", p);
+        if (!json_is_string(v) || json_string_length(v) > 255 ||
+            strpbrk(json_string_value(v), "\r\n"))
+            return bad(c, pc, "must be a string of at most 255 bytes with no line break");
+        free(r->heartbeat_comment);
+        if (!(r->heartbeat_comment = strdup(json_string_value(v))))
+            return bad(c, pc, "out of memory");
+    }
+    return 0;
+}
+
+static int
+load_cors(ctx_t *c, const char *path, json_t *o, route_t *r)
+{
+    static const char *const keys[] = { "origins", "credentials", NULL };
+    char p[300], po[320];
+    json_t *v, *origins;
+    size_t i;
+
+    subpath(p, sizeof(p), path, "cors");
+    snprintf(po, sizeof(po), "%s.origins", p);
+    if (!json_is_object(o))
+        return bad(c, p, "must be an object");
+    if (check_keys(c, p, o, keys) < 0 || get_bool(c, p, o, "credentials", &r->cors_credentials) < 0)
+        return -1;
+    origins = json_object_get(o, "origins");
+    if (!json_is_array(origins) || json_array_size(origins) == 0 || json_array_size(origins) > 64)
+        return bad(c, po, "must be an array of 1 to 64 origins");
+    if (!(r->cors_origins = calloc(json_array_size(origins), sizeof(char *))))
+        return bad(c, po, "out of memory");
+    json_array_foreach(origins, i, v) {
+        char pi[340];
+        snprintf(pi, sizeof(pi), "%s[%zu]", po, i);
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 255)
+            return bad(c, pi, "must be an origin string");
+        const char *s = json_string_value(v);
+        if (strcmp(s, "*") == 0 && r->cors_credentials)
+            return bad(c, pi, "\"*\" is not allowed with credentials");
+        if (strcmp(s, "*") != 0 && strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+            return bad(c, pi, "must be \"*\" or start with http:// or https://");
+        if (!(r->cors_origins[r->ncors++] = strdup(s)))
+            return bad(c, pi, "out of memory");
+    }
+    return 0;
+}
+
+static int
+load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
+{
+    static const char *const keys[] = { "path", "type", "channels", "auth", "require",
+        "format", "retry", "hello", "heartbeat", "snapshot", "reset_event", "max_lifetime",
+        "stall_timeout", "max_per_user", "cors", NULL };
+    char p[64], pp[96], msg[200];
+    json_t *v;
+
+    snprintf(p, sizeof(p), "routes[%zu]", idx);
+    r->retry = -1;
+    r->heartbeat = 30;
+    r->stall_timeout = 120;
+    if (set_default(&r->heartbeat_comment, "") < 0 || set_default(&r->reset_event, "reset") < 0)
+        return bad(c, p, "out of memory");
+    if (!json_is_object(o))
+        return bad(c, p, "must be an object");
+    if (check_keys(c, p, o, keys) < 0 || get_str(c, p, o, "path", false, &r->path) < 0)
+        return -1;
+    snprintf(pp, sizeof(pp), "%s.path", p);
+    if (!r->path)
+        return bad(c, pp, "is required");
+    if (route_parse_path(r, r->path, msg, sizeof(msg)) < 0)
+        return bad(c, pp, "%s", msg);
+
+    if ((v = json_object_get(o, "type"))) {
+        snprintf(pp, sizeof(pp), "%s.type", p);
+        if (json_is_string(v) && strcmp(json_string_value(v), "stream") == 0)
+            r->type = ROUTE_STREAM;
+        else if (json_is_string(v) && strcmp(json_string_value(v), "stats") == 0)
+            r->type = ROUTE_STATS;
+        else
+            return bad(c, pp, "must be \"stream\" or \"stats\"");
+    }
+    if ((v = json_object_get(o, "auth"))) {
+        snprintf(pp, sizeof(pp), "%s.auth", p);
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(s, "required") == 0) r->auth = AUTH_REQUIRED;
+        else if (strcmp(s, "optional") == 0) r->auth = AUTH_OPTIONAL;
+        else if (strcmp(s, "none") == 0) r->auth = AUTH_NONE;
+        else return bad(c, pp, "must be \"required\", \"optional\" or \"none\"");
+    }
+    if ((v = json_object_get(o, "format"))) {
+        snprintf(pp, sizeof(pp), "%s.format", p);
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(s, "named") == 0) r->format = SSE_NAMED;
+        else if (strcmp(s, "envelope") == 0) r->format = SSE_ENVELOPE;
+        else return bad(c, pp, "must be \"named\" or \"envelope\"");
+    }
+    v = json_object_get(o, "channels");
+    snprintf(pp, sizeof(pp), "%s.channels", p);
+    if (r->type == ROUTE_STREAM && !v)
+        return bad(c, pp, "is required");
+    if (v) {
+        size_t i;
+        json_t *t;
+        if (!json_is_array(v) || json_array_size(v) < 1 ||
+            json_array_size(v) > ROUTE_MAX_CHANNELS)
+            return bad(c, pp, "must be an array of 1 to %d channel templates", ROUTE_MAX_CHANNELS);
+        if (!(r->channels = calloc(json_array_size(v), sizeof(tpl_t))))
+            return bad(c, pp, "out of memory");
+        json_array_foreach(v, i, t) {
+            char pi[128];
+            snprintf(pi, sizeof(pi), "%s[%zu]", pp, i);
+            if (!json_is_string(t))
+                return bad(c, pi, "must be a string");
+            if (tpl_parse(r, json_string_value(t), &r->channels[i], msg, sizeof(msg)) < 0) {
+                r->nchannels = i + 1;
+                return bad(c, pi, "%s", msg);
+            }
+            r->nchannels = i + 1;
+        }
+    }
+    if ((v = json_object_get(o, "require"))) {
+        const char *k;
+        json_t *x;
+        snprintf(pp, sizeof(pp), "%s.require", p);
+        if (!json_is_object(v))
+            return bad(c, pp, "must be an object of claim: value");
+        json_object_foreach(v, k, x)
+            if (!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x)) {
+                char pk[200];
+                snprintf(pk, sizeof(pk), "%s.%.64s", pp, k);
+                return bad(c, pk, "must be a string, number or boolean");
+            }
+        r->require = json_incref(v);
+    }
+    bool snapshot = false;
+    if (get_int(c, p, o, "retry", 0, 3600000, &r->retry) < 0 ||
+        get_bool(c, p, o, "snapshot", &snapshot) < 0 ||
+        get_str(c, p, o, "reset_event", false, &r->reset_event) < 0 ||
+        get_int(c, p, o, "max_lifetime", 0, 604800, &r->max_lifetime) < 0 ||
+        get_int(c, p, o, "stall_timeout", 1, 3600, &r->stall_timeout) < 0 ||
+        get_int(c, p, o, "max_per_user", 0, 100000, &r->max_per_user) < 0)
+        return -1;
+    r->snapshot = snapshot;
+    if (strpbrk(r->reset_event, "\r\n") || strlen(r->reset_event) > ZSSE_EVENT_MAX) {
+        snprintf(pp, sizeof(pp), "%s.reset_event", p);
+        return bad(c, pp, "must be at most 255 bytes with no line break");
+    }
+    if ((v = json_object_get(o, "hello")) && load_hello(c, p, v, r) < 0)
+        return -1;
+    if ((v = json_object_get(o, "heartbeat")) && load_heartbeat(c, p, v, r) < 0)
+        return -1;
+    if ((v = json_object_get(o, "cors")) && load_cors(c, p, v, r) < 0)
+        return -1;
+    return 0;
+}
+
+/* --- the whole file -------------------------------------------------- */
+
+static config_t *
+config_new(void)
+{
+    config_t *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        return NULL;
+    broker_conf_t *b = &cfg->broker;
+    auth_conf_t *a = &cfg->auth;
+    b->buffer = 100;
+    b->ttl = 3600;
+    b->max_message = 65536;
+    a->leeway = 30;
+    a->require_exp = true;
+    if (set_default(&b->publish, "tcp://127.0.0.1:7701") < 0 ||
+        set_default(&b->events, "tcp://127.0.0.1:7702") < 0 ||
+        set_default(&b->control, "tcp://127.0.0.1:7703") < 0 ||
+        set_default(&a->alg, "HS256") < 0 ||
+        set_default(&a->key_file, "/etc/zsse/jwt.key") < 0 ||
+        set_default(&a->query_param, "token") < 0 ||
+        set_default(&a->cookie, "zsse_token") < 0) {
+        config_destroy(&cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+config_t *
+config_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+    static const char *const keys[] = { "broker", "auth", "routes", NULL };
+    ctx_t c = { err, errlen };
+    json_error_t je;
+    json_t *root, *v;
+    config_t *cfg;
+
+    err[0] = '\0';
+    if (!(root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je))) {
+        snprintf(err, errlen, "line %d column %d: %s", je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!(cfg = config_new())) {
+        snprintf(err, errlen, "out of memory");
+        json_decref(root);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "the config must be a JSON object");
+        goto fail;
+    }
+    if (check_keys(&c, "", root, keys) < 0)
+        goto fail;
+    if ((v = json_object_get(root, "broker")) && load_broker(&c, v, &cfg->broker) < 0)
+        goto fail;
+    if ((v = json_object_get(root, "auth")) && load_auth(&c, v, &cfg->auth) < 0)
+        goto fail;
+    if ((v = json_object_get(root, "routes"))) {
+        size_t i;
+        json_t *r;
+        if (!json_is_array(v) || json_array_size(v) > 1024) {
+            bad(&c, "routes", "must be an array of at most 1024 routes");
+            goto fail;
+        }
+        if (!(cfg->routes = calloc(json_array_size(v) + 1, sizeof(route_t)))) {
+            bad(&c, "routes", "out of memory");
+            goto fail;
+        }
+        json_array_foreach(v, i, r) {
+            cfg->nroutes = i + 1;
+            if (load_route(&c, i, r, &cfg->routes[i]) < 0)
+                goto fail;
+        }
+    }
+    json_decref(root);
+    return cfg;
+fail:
+    json_decref(root);
+    config_destroy(&cfg);
+    return NULL;
+}
+
+config_t *
+config_load(const char *file, char *err, size_t errlen)
+{
+    FILE *fp = fopen(file, "r");
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    config_t *cfg = NULL;
+
+    if (!fp) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (cap - len < 4096) {
+            if (cap >= (16u << 20)) {
+                snprintf(err, errlen, "larger than 16 MiB");
+                goto out;
+            }
+            char *p = realloc(text, cap = cap ? cap * 2 : 8192);
+            if (!p) {
+                snprintf(err, errlen, "out of memory");
+                goto out;
+            }
+            text = p;
+        }
+        size_t n = fread(text + len, 1, cap - len, fp);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(fp)) {
+        snprintf(err, errlen, "read: %s", strerror(errno));
+        goto out;
+    }
+    if ((cfg = config_parse(text, len, err, errlen)) && !(cfg->path = strdup(file)))
+        config_destroy(&cfg);
+out:
+    fclose(fp);
+    free(text);
+    return cfg;
+}
+
+void
+config_destroy(config_t **cfgp)
+{
+    config_t *cfg = *cfgp;
+    if (!cfg)
+        return;
+    broker_conf_t *b = &cfg->broker;
+    auth_conf_t *a = &cfg->auth;
+    free(b->publish);
+    free(b->events);
+    free(b->control);
+    free(b->journal);
+    free(b->log);
+    for (size_t i = 0; i < b->nchannels; i++)
+        free(b->channels[i].match);
+    free(b->channels);
+    free(a->alg);
+    free(a->key_file);
+    free(a->issuer);
+    free(a->audience);
+    free(a->query_param);
+    free(a->cookie);
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        route_free(&cfg->routes[i]);
+    free(cfg->routes);
+    free(cfg->path);
+    free(cfg);
+    *cfgp = NULL;
+}
+
+const char *
+config_default_path(const char *flag)
+{
+    const char *env = getenv("ZSSE_CONFIG");
+
+    if (flag)
+        return flag;
+    if (env && *env)
+        return env;
+    return "/etc/zsse/zsse.json";
+}
+
+void
+config_channel_limits(const broker_conf_t *b, const char *channel, int *buffer, int *ttl)
+{
+    *buffer = b->buffer;
+    *ttl = b->ttl;
+    for (size_t i = 0; i < b->nchannels; i++) {
+        if (channel_match(b->channels[i].match, channel)) {
+            if (b->channels[i].buffer > 0)
+                *buffer = b->channels[i].buffer;
+            if (b->channels[i].ttl > 0)
+                *ttl = b->channels[i].ttl;
+            return;
+        }
+    }
+}
