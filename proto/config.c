@@ -328,7 +328,7 @@ load_cors(ctx_t *c, const char *path, json_t *o, route_t *r)
     if (!(r->cors_origins = calloc(json_array_size(origins), sizeof(char *))))
         return bad(c, po, "out of memory");
     json_array_foreach(origins, i, v) {
-        char pi[340];
+        char pi[400];
         snprintf(pi, sizeof(pi), "%s[%zu]", po, i);
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 255)
             return bad(c, pi, "must be an origin string");
