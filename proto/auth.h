@@ -36,7 +36,7 @@ int auth_verify(const auth_t *a, const char *token, size_t len, time_t now,
     json_t **claims, char *err, size_t errlen);
 
 /* Sign CLAIMS with the configured algorithm.  For HS* the configured key
- * is used; for RS*/ES* pass the private key in PRIVKEY_FILE.  Returns a
+ * is used; for the RS and ES algorithms pass the private key in PRIVKEY_FILE.  Returns a
  * malloc'd token, or NULL with ERR set. */
 char *auth_mint(const auth_t *a, json_t *claims, const char *privkey_file,
     char *err, size_t errlen);
