@@ -1,1 +1,159 @@
-/* stub: being written */
+/*
+ * publisher.c -- libzsse's public publisher (zsse.h).
+ *
+ * A fire-and-forget publisher owns a PUSH socket to the broker's
+ * "publish" endpoint; an acknowledged one owns a DEALER to "control" and
+ * speaks the publish op of wire.h.  Each publisher has its own ZeroMQ
+ * context, so a program can hold several without sharing anything.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <zmq.h>
+#include "channel.h"
+#include "wire.h"
+#include "zsse.h"
+
+struct zsse_publisher {
+    void *ctx;
+    void *sock;
+    int   ack;                  /* DEALER to control */
+    char *endpoint;
+};
+
+static int
+open_socket(zsse_publisher_t *p)
+{
+    int linger = 1000, hwm = 100000;
+
+    if (!(p->sock = zmq_socket(p->ctx, p->ack ? ZMQ_DEALER : ZMQ_PUSH)))
+        return -1;
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    return zmq_connect(p->sock, p->endpoint);
+}
+
+static zsse_publisher_t *
+publisher_new(const char *endpoint, int ack)
+{
+    zsse_publisher_t *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return NULL;
+    p->ack = ack;
+    if (!(p->endpoint = strdup(endpoint)) || !(p->ctx = zmq_ctx_new()) || open_socket(p) < 0) {
+        int e = errno;
+        zsse_publisher_destroy(&p);
+        errno = e;
+        return NULL;
+    }
+    return p;
+}
+
+zsse_publisher_t *
+zsse_publisher_new(const char *endpoint)
+{
+    return publisher_new(endpoint, 0);
+}
+
+zsse_publisher_t *
+zsse_publisher_new_ack(const char *control_endpoint)
+{
+    return publisher_new(control_endpoint, 1);
+}
+
+void
+zsse_publisher_destroy(zsse_publisher_t **pubp)
+{
+    zsse_publisher_t *p = *pubp;
+
+    if (!p)
+        return;
+    if (p->sock)
+        zmq_close(p->sock);
+    if (p->ctx)
+        zmq_ctx_term(p->ctx);
+    free(p->endpoint);
+    free(p);
+    *pubp = NULL;
+}
+
+int
+zsse_publish_raw(zsse_publisher_t *p, const char *json_msg, size_t len)
+{
+    if (p->ack)
+        return errno = EINVAL, -1;
+    return zmq_send(p->sock, json_msg, len, 0) < 0 ? -1 : 0;
+}
+
+int
+zsse_publish(zsse_publisher_t *p, const char *channel, const char *event,
+    const char *json_data)
+{
+    json_t *msg, *data;
+    char *text;
+    int rc;
+
+    if (!channel || !channel_valid(channel, strlen(channel)) ||
+        (event && strpbrk(event, "\r\n")) || !json_data)
+        return errno = EINVAL, -1;
+    if (!(data = json_loads(json_data, JSON_DECODE_ANY, NULL)))
+        return errno = EINVAL, -1;
+    msg = json_pack("{s:s, s:o}", "channel", channel, "data", data);
+    if (msg && event && *event)
+        json_object_set_new(msg, "event", json_string(event));
+    text = msg ? json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(msg);
+    if (!text)
+        return errno = ENOMEM, -1;
+    rc = zsse_publish_raw(p, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+int
+zsse_publish_ack(zsse_publisher_t *p, const char *json_msg, size_t len, int timeout_ms,
+    uint64_t *id, char *err, size_t errlen)
+{
+    zmq_pollitem_t it = { p->sock, 0, ZMQ_POLLIN, 0 };
+    char status[16], arg[512];
+    int n, m;
+
+    if (!p->ack) {
+        snprintf(err, errlen, "not an acknowledged publisher");
+        return -1;
+    }
+    if (zmq_send(p->sock, "", 0, ZMQ_SNDMORE) < 0 ||
+        zmq_send(p->sock, "publish", 7, ZMQ_SNDMORE) < 0 ||
+        zmq_send(p->sock, json_msg, len, 0) < 0) {
+        snprintf(err, errlen, "send: %s", zmq_strerror(errno));
+        return -1;
+    }
+    if (zmq_poll(&it, 1, timeout_ms) <= 0) {
+        /* a late reply must not be taken for the next one: new socket */
+        zmq_close(p->sock);
+        p->sock = NULL;
+        if (open_socket(p) < 0)
+            snprintf(err, errlen, "timeout (and reconnect failed)");
+        else
+            snprintf(err, errlen, "timeout");
+        return -1;
+    }
+    /* "" delimiter, status, argument */
+    if (zmq_recv(p->sock, status, sizeof(status), 0) != 0 ||
+        (n = zmq_recv(p->sock, status, sizeof(status) - 1, 0)) < 0 ||
+        (m = zmq_recv(p->sock, arg, sizeof(arg) - 1, 0)) < 0) {
+        wire_drain(p->sock);
+        snprintf(err, errlen, "bad reply");
+        return -1;
+    }
+    wire_drain(p->sock);
+    status[n > (int)sizeof(status) - 1 ? (int)sizeof(status) - 1 : n] = '\0';
+    arg[m > (int)sizeof(arg) - 1 ? (int)sizeof(arg) - 1 : m] = '\0';
+    if (strcmp(status, "ok") == 0 && wire_parse_id(arg, strlen(arg), id) == 0)
+        return 0;
+    snprintf(err, errlen, "%s", strcmp(status, "error") == 0 ? arg : "bad reply");
+    return -1;
+}
