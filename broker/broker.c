@@ -1,1 +1,771 @@
-/* stub: being written */
+/*
+ * broker.c -- the broker's loop, ingest and control ops (see broker.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include <zmq.h>
+#include "broker.h"
+#include "channel.h"
+#include "journal.h"
+#include "lease.h"
+#include "log.h"
+#include "message.h"
+#include "store.h"
+#include "wire.h"
+
+#define REASONS_MAX 16
+
+typedef struct {
+    event_t   *ev;
+    size_t     nch;
+    channel_t *ch[ZSSE_MAX_CHANNELS];
+    /* for an acknowledged publish: who asked */
+    int        ack;
+    size_t     idlen;
+    char       ident[256];
+} pending_t;
+
+struct broker {
+    config_t   *cfg;
+    store_t    *store;
+    journal_t  *journal;
+    leases_t   *leases;
+    void       *ctx, *pull, *xpub, *router;
+    uint64_t    last_id;
+    uint64_t    start_floor;    /* ids at or below are from an earlier run */
+    int64_t     started_us;
+    int64_t     last_sweep_us;
+    pending_t  *pending;
+    size_t      npending;
+    event_t   **scratch;        /* replay results, reused */
+    size_t      scratch_cap;
+    ratelimit_t rl;
+    /* statistics */
+    uint64_t    published, rejected, replays, resets, control_requests;
+    uint64_t    journal_errors;
+    struct { const char *reason; uint64_t n; } reasons[REASONS_MAX];
+};
+
+static volatile sig_atomic_t stop_flag, hup_flag;
+
+void broker_stop(void) { stop_flag = 1; }
+void broker_reopen_log(void) { hup_flag = 1; }
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Ids: decimal, strictly increasing, below 2^53, and increasing across
+ * restarts with no journal: an id is never below the current time in
+ * microseconds.  Now (2026) that is about 1.8e15; 2^53 is 9.0e15, a limit
+ * the clock reaches in the year 2255.  A restart therefore continues above
+ * every id of the last run unless that run published faster than the
+ * clock for longer than the restart took (a million events per second
+ * keep pace with it); the journal, when on, restores the exact counter.
+ */
+static uint64_t
+next_id(broker_t *b, int64_t now)
+{
+    uint64_t id = b->last_id + 1;
+    if ((uint64_t)now > id)
+        id = (uint64_t)now;
+    b->last_id = id;
+    return id;
+}
+
+/* --- rejections ---------------------------------------------------------- */
+
+static void
+reject(broker_t *b, const char *reason, const char *detail)
+{
+    size_t i;
+
+    b->rejected++;
+    for (i = 0; i < REASONS_MAX && b->reasons[i].reason; i++)
+        if (strcmp(b->reasons[i].reason, reason) == 0)
+            break;
+    if (i < REASONS_MAX) {
+        b->reasons[i].reason = reason;
+        b->reasons[i].n++;
+    }
+    if (log_ratelimit(&b->rl, time(NULL))) {
+        if (b->rl.suppressed)
+            log_msg(LOG_WARNING, "rejected a message: %s%s%s (and %u more since the last line)",
+                reason, detail ? ": " : "", detail ? detail : "", b->rl.suppressed);
+        else
+            log_msg(LOG_WARNING, "rejected a message: %s%s%s", reason,
+                detail ? ": " : "", detail ? detail : "");
+        b->rl.suppressed = 0;
+    }
+}
+
+/* --- accepting an event ---------------------------------------------------- */
+
+static int
+journal_event(broker_t *b, const event_t *ev, const char *const *chans, const size_t *lens,
+    size_t n)
+{
+    jrec_t r = { .id = ev->id, .accepted_us = (uint64_t)ev->accepted_us, .ttl = ev->ttl,
+                 .kind = ev->kind, .nchannels = n,
+                 .event = ev->event, .event_len = ev->event_len,
+                 .key = ev->key_len ? ev->key : NULL, .key_len = ev->key_len,
+                 .data = ev->data, .data_len = ev->data_len };
+    for (size_t i = 0; i < n && i < 64; i++) {
+        r.channels[i] = chans[i];
+        r.channel_lens[i] = lens[i];
+    }
+    return journal_append(b->journal, &r);
+}
+
+/* Store a valid message; queue it for commit and publishing.  -1: not
+ * accepted (reason set). */
+static int
+accept_msg(broker_t *b, const msg_t *m, const char **reason)
+{
+    int64_t now = now_us();
+    pending_t *p = &b->pending[b->npending];
+    event_t *ev;
+
+    ev = event_new(next_id(b, now), now, m->ttl > 0 ? (uint32_t)m->ttl : 0, m->kind,
+        m->event, m->event_len, m->key, m->key_len, m->data, m->data_len);
+    if (!ev) {
+        *reason = "out_of_memory";
+        return -1;
+    }
+    p->nch = 0;
+    for (size_t i = 0; i < m->nchannels; i++) {
+        channel_t *ch = store_channel(b->store, m->channels[i], m->channel_lens[i], 1);
+        if (!ch) {
+            *reason = "too_many_channels";
+            event_unref(ev);
+            return -1;
+        }
+        p->ch[p->nch++] = ch;
+    }
+    for (size_t i = 0; i < p->nch; i++)
+        channel_push(p->ch[i], ev, now);
+    if (b->journal && journal_event(b, ev, m->channels, m->channel_lens, m->nchannels) < 0) {
+        b->journal_errors++;
+        log_msg(LOG_ERR, "journal: append: %s", strerror(errno));
+    }
+    p->ev = ev;
+    p->ack = 0;
+    b->npending++;
+    b->published++;
+    return 0;
+}
+
+static void
+send_reply2(broker_t *b, const char *ident, size_t idlen, const char *status, const char *arg)
+{
+    zmq_send(b->router, ident, idlen, ZMQ_SNDMORE);
+    zmq_send(b->router, "", 0, ZMQ_SNDMORE);
+    zmq_send(b->router, status, strlen(status), arg ? ZMQ_SNDMORE : 0);
+    if (arg)
+        zmq_send(b->router, arg, strlen(arg), 0);
+}
+
+/* Commit the batch to the journal, then publish and acknowledge it. */
+static void
+flush(broker_t *b)
+{
+    int durable = 1;
+
+    if (b->npending == 0)
+        return;
+    if (b->journal && journal_commit(b->journal) < 0) {
+        durable = 0;
+        b->journal_errors++;
+        log_msg(LOG_ERR, "journal: commit: %s (the batch is not acknowledged)", strerror(errno));
+    }
+    for (size_t i = 0; i < b->npending; i++) {
+        pending_t *p = &b->pending[i];
+        wire_event_t we = { .id = p->ev->id, .kind = p->ev->kind,
+                            .event = p->ev->event, .event_len = p->ev->event_len,
+                            .data = p->ev->data, .data_len = p->ev->data_len };
+        for (size_t c = 0; c < p->nch; c++) {
+            we.channel = p->ch[c]->name;
+            we.channel_len = p->ch[c]->name_len;
+            if (wire_send_event(b->xpub, &we, true, false) < 0)
+                log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
+        }
+        if (p->ack) {
+            char id[24];
+            wire_fmt_id(id, p->ev->id);
+            send_reply2(b, p->ident, p->idlen, durable ? "ok" : "error",
+                durable ? id : "journal write failed");
+        }
+        event_unref(p->ev);
+    }
+    b->npending = 0;
+}
+
+/* one message from PULL; 0 when nothing is waiting */
+static int
+ingest_one(broker_t *b)
+{
+    zmq_msg_t f;
+    msg_t m;
+    const char *reason;
+
+    zmq_msg_init(&f);
+    if (zmq_msg_recv(&f, b->pull, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&f);
+        return 0;
+    }
+    if (zmq_msg_more(&f)) {
+        wire_drain(b->pull);
+        reject(b, "multipart", NULL);
+    } else if (msg_parse(&m, zmq_msg_data(&f), zmq_msg_size(&f), b->cfg->broker.max_message,
+        &reason) < 0) {
+        reject(b, reason, NULL);
+    } else {
+        if (accept_msg(b, &m, &reason) < 0)
+            reject(b, reason, NULL);
+        msg_clear(&m);
+    }
+    zmq_msg_close(&f);
+    return 1;
+}
+
+/* --- XPUB: sync markers ---------------------------------------------------- */
+
+static void
+on_subscription(broker_t *b)
+{
+    char buf[300];
+    int n = zmq_recv(b->xpub, buf, sizeof(buf), ZMQ_DONTWAIT);
+
+    if (n <= 0)
+        return;
+    if (n > (int)sizeof(buf)) {
+        wire_drain(b->xpub);
+        return;
+    }
+    /* "\1" + topic: a new subscription.  A sync topic is answered at once:
+     * every subscription sent before it on that pipe is now in force. */
+    if (buf[0] == 1 && n >= 2 && buf[1] == WIRE_SYNC_BYTE)
+        zmq_send(b->xpub, buf + 1, (size_t)n - 1, 0);
+}
+
+/* --- control ------------------------------------------------------------------ */
+
+#define ARGS_MAX (ZSSE_MAX_CHANNELS + 4)
+
+typedef struct {
+    char   ident[256];
+    size_t idlen;
+    int    nargs;
+    zmq_msg_t args[ARGS_MAX];   /* args[0] is the op */
+} request_t;
+
+/* reply STATUS ARG [HEAD] and the events; the channel frame of each event
+ * is the first of the asked channels that holds it */
+static void
+reply_events(broker_t *b, request_t *r, const char *status, const char *arg,
+    const char *head, event_t **ev, long n, const char *const *chans, const size_t *lens,
+    size_t nch)
+{
+    zmq_send(b->router, r->ident, r->idlen, ZMQ_SNDMORE);
+    zmq_send(b->router, "", 0, ZMQ_SNDMORE);
+    zmq_send(b->router, status, strlen(status), ZMQ_SNDMORE);
+    zmq_send(b->router, arg, strlen(arg), (head || n > 0) ? ZMQ_SNDMORE : 0);
+    if (head)
+        zmq_send(b->router, head, strlen(head), n > 0 ? ZMQ_SNDMORE : 0);
+    for (long i = 0; i < n; i++) {
+        wire_event_t we = { .id = ev[i]->id, .kind = ev[i]->kind,
+                            .event = ev[i]->event, .event_len = ev[i]->event_len,
+                            .data = ev[i]->data, .data_len = ev[i]->data_len,
+                            .channel = chans[0], .channel_len = lens[0] };
+        /* name the channel it came from (the worker does not need it to
+         * dedupe, but tail and poll show it) */
+        for (size_t c = 0; c < nch; c++) {
+            channel_t *ch = store_channel(b->store, chans[c], lens[c], 0);
+            if (!ch)
+                continue;
+            int found = 0;
+            for (uint32_t k = 0; k < ch->count && !found; k++)
+                found = ch->ring[(ch->head + k) % ch->cap] == ev[i];
+            for (uint32_t k = 0; k < ch->nstate && !found; k++)
+                found = ch->state[k] == ev[i];
+            if (found) {
+                we.channel = chans[c];
+                we.channel_len = lens[c];
+                break;
+            }
+        }
+        wire_send_event(b->router, &we, false, i + 1 < n);
+    }
+}
+
+static void
+reply(broker_t *b, request_t *r, const char *status, const char *arg)
+{
+    send_reply2(b, r->ident, r->idlen, status, arg);
+}
+
+/* channels of a request: args[from..]; -1 when one is not valid */
+static int
+get_channels(request_t *r, int from, const char **chans, size_t *lens)
+{
+    int n = 0;
+    for (int i = from; i < r->nargs; i++, n++) {
+        chans[n] = zmq_msg_data(&r->args[i]);
+        lens[n] = zmq_msg_size(&r->args[i]);
+        if (!channel_valid(chans[n], lens[n]))
+            return -1;
+    }
+    return n;
+}
+
+static void
+op_replay(broker_t *b, request_t *r, int replay)
+{
+    const char *chans[ZSSE_MAX_CHANNELS];
+    size_t lens[ZSSE_MAX_CHANNELS];
+    uint64_t after = 0;
+    char head[24], flags[8] = "";
+    int first = replay ? 3 : 1, n;
+    int64_t now = now_us();
+
+    if (replay) {
+        size_t fl = zmq_msg_size(&r->args[2]);
+        if (r->nargs < 4 || wire_parse_id(zmq_msg_data(&r->args[1]),
+            zmq_msg_size(&r->args[1]), &after) < 0 || fl >= sizeof(flags)) {
+            reply(b, r, "error", "bad request");
+            return;
+        }
+        memcpy(flags, zmq_msg_data(&r->args[2]), fl);
+        flags[fl] = '\0';
+    } else if (r->nargs < 2) {
+        reply(b, r, "error", "bad request");
+        return;
+    }
+    if ((n = get_channels(r, first, chans, lens)) < 0) {
+        reply(b, r, "error", "bad channel");
+        return;
+    }
+    wire_fmt_id(head, b->last_id);
+    const char *why = NULL;
+    if (replay) {
+        b->replays++;
+        if (after > b->last_id)
+            why = "unknown id";
+        else if (store_floor(b->store, chans, lens, (size_t)n, now) > after)
+            why = "too old";
+        else if (after < b->start_floor && !strchr(flags, 'c'))
+            why = "broker restarted";
+    }
+    if (why) {
+        long k = 0;
+        b->resets++;
+        if (strchr(flags, 's'))
+            k = store_collect(b->store, chans, lens, (size_t)n, 0, 0, now,
+                &b->scratch, &b->scratch_cap);
+        reply_events(b, r, "reset", why, head, b->scratch, k < 0 ? 0 : k, chans, lens, (size_t)n);
+        return;
+    }
+    long k = store_collect(b->store, chans, lens, (size_t)n, after, replay, now,
+        &b->scratch, &b->scratch_cap);
+    if (k < 0) {
+        reply(b, r, "error", "out of memory");
+        return;
+    }
+    reply_events(b, r, "ok", head, NULL, b->scratch, k, chans, lens, (size_t)n);
+}
+
+static void
+op_publish(broker_t *b, request_t *r)
+{
+    msg_t m;
+    const char *reason;
+
+    if (r->nargs != 2) {
+        reply(b, r, "error", "bad request");
+        return;
+    }
+    if (msg_parse(&m, zmq_msg_data(&r->args[1]), zmq_msg_size(&r->args[1]),
+        b->cfg->broker.max_message, &reason) < 0) {
+        reject(b, reason, "acknowledged publish");
+        reply(b, r, "error", reason);
+        return;
+    }
+    if (b->npending == BROKER_BATCH)
+        flush(b);
+    if (accept_msg(b, &m, &reason) < 0) {
+        reject(b, reason, NULL);
+        reply(b, r, "error", reason);
+    } else {
+        pending_t *p = &b->pending[b->npending - 1];
+        p->ack = 1;
+        p->idlen = r->idlen;
+        memcpy(p->ident, r->ident, r->idlen);
+    }
+    msg_clear(&m);
+}
+
+static char *
+stats_json(broker_t *b)
+{
+    json_t *o = json_object(), *reasons = json_object();
+    int64_t now = now_us();
+
+    for (size_t i = 0; i < REASONS_MAX && b->reasons[i].reason; i++)
+        json_object_set_new(reasons, b->reasons[i].reason, json_integer((json_int_t)b->reasons[i].n));
+    json_object_set_new(o, "uptime_s", json_integer((now - b->started_us) / 1000000));
+    json_object_set_new(o, "channels", json_integer((json_int_t)store_channels(b->store)));
+    json_object_set_new(o, "published", json_integer((json_int_t)b->published));
+    json_object_set_new(o, "rejected", json_integer((json_int_t)b->rejected));
+    json_object_set_new(o, "rejected_reasons", reasons);
+    json_object_set_new(o, "events_buffered", json_integer((json_int_t)store_events(b->store)));
+    json_object_set_new(o, "state_keys", json_integer((json_int_t)store_keys(b->store)));
+    json_object_set_new(o, "replays", json_integer((json_int_t)b->replays));
+    json_object_set_new(o, "resets", json_integer((json_int_t)b->resets));
+    json_object_set_new(o, "leases", json_integer((json_int_t)leases_count(b->leases)));
+    json_object_set_new(o, "control_requests", json_integer((json_int_t)b->control_requests));
+    json_object_set_new(o, "last_id", json_integer((json_int_t)b->last_id));
+    json_object_set_new(o, "journal", b->journal ? json_integer((json_int_t)journal_size(b->journal))
+                                                : json_null());
+    json_object_set_new(o, "journal_errors", json_integer((json_int_t)b->journal_errors));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static void
+op_lease(broker_t *b, request_t *r, const char *op)
+{
+    int64_t now = now_us();
+
+    if (strcmp(op, "lease") == 0) {
+        char group[600], lim[12];
+        size_t rl, sl, ll;
+        if (r->nargs != 5 || (rl = zmq_msg_size(&r->args[1])) > 255 ||
+            (sl = zmq_msg_size(&r->args[2])) > 255 || (ll = zmq_msg_size(&r->args[3])) == 0 ||
+            ll >= sizeof(lim) || zmq_msg_size(&r->args[4]) > LEASE_ID_MAX ||
+            zmq_msg_size(&r->args[4]) == 0) {
+            reply(b, r, "error", "bad request");
+            return;
+        }
+        memcpy(group, zmq_msg_data(&r->args[1]), rl);
+        group[rl] = '\0';
+        memcpy(group + rl + 1, zmq_msg_data(&r->args[2]), sl);
+        memcpy(lim, zmq_msg_data(&r->args[3]), ll);
+        lim[ll] = '\0';
+        char *end;
+        unsigned long limit = strtoul(lim, &end, 10);
+        if (*end || limit > 1000000) {
+            reply(b, r, "error", "bad request");
+            return;
+        }
+        int rc = lease_take(b->leases, group, rl + 1 + sl, (unsigned)limit,
+            zmq_msg_data(&r->args[4]), zmq_msg_size(&r->args[4]), now);
+        reply(b, r, rc > 0 ? "ok" : rc == 0 ? "full" : "error", rc < 0 ? "lease table full" : NULL);
+        return;
+    }
+    for (int i = 1; i < r->nargs; i++) {
+        if (strcmp(op, "renew") == 0)
+            lease_renew(b->leases, zmq_msg_data(&r->args[i]), zmq_msg_size(&r->args[i]), now);
+        else
+            lease_release(b->leases, zmq_msg_data(&r->args[i]), zmq_msg_size(&r->args[i]));
+    }
+    reply(b, r, "ok", NULL);
+}
+
+static void
+dispatch(broker_t *b, request_t *r)
+{
+    char op[16];
+    size_t n = zmq_msg_size(&r->args[0]);
+
+    if (n >= sizeof(op)) {
+        reply(b, r, "error", "unknown op");
+        return;
+    }
+    memcpy(op, zmq_msg_data(&r->args[0]), n);
+    op[n] = '\0';
+    b->control_requests++;
+    if (strcmp(op, "ping") == 0) {
+        reply(b, r, "ok", NULL);
+    } else if (strcmp(op, "head") == 0) {
+        char head[24];
+        wire_fmt_id(head, b->last_id);
+        reply(b, r, "ok", head);
+    } else if (strcmp(op, "publish") == 0) {
+        op_publish(b, r);
+    } else if (strcmp(op, "replay") == 0) {
+        op_replay(b, r, 1);
+    } else if (strcmp(op, "state") == 0) {
+        op_replay(b, r, 0);
+    } else if (strcmp(op, "stats") == 0) {
+        char *s = stats_json(b);
+        reply(b, r, s ? "ok" : "error", s ? s : "out of memory");
+        free(s);
+    } else if (strcmp(op, "lease") == 0 || strcmp(op, "renew") == 0 ||
+        strcmp(op, "release") == 0) {
+        op_lease(b, r, op);
+    } else {
+        reply(b, r, "error", "unknown op");
+    }
+}
+
+/* one request from ROUTER; 0 when nothing is waiting */
+static int
+control_one(broker_t *b)
+{
+    request_t r;
+    zmq_msg_t f;
+    int rc = 1;
+
+    r.nargs = 0;
+    zmq_msg_init(&f);
+    if (zmq_msg_recv(&f, b->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&f);
+        return 0;
+    }
+    r.idlen = zmq_msg_size(&f);
+    if (r.idlen > sizeof(r.ident) || !zmq_msg_more(&f)) {
+        zmq_msg_close(&f);
+        wire_drain(b->router);
+        return 1;
+    }
+    memcpy(r.ident, zmq_msg_data(&f), r.idlen);
+    zmq_msg_close(&f);
+    /* the empty delimiter */
+    zmq_msg_init(&f);
+    if (zmq_msg_recv(&f, b->router, 0) < 0 || zmq_msg_size(&f) != 0 || !zmq_msg_more(&f)) {
+        zmq_msg_close(&f);
+        wire_drain(b->router);
+        return 1;
+    }
+    zmq_msg_close(&f);
+    for (;;) {
+        if (r.nargs == ARGS_MAX) {
+            wire_drain(b->router);
+            reply(b, &r, "error", "too many arguments");
+            goto out;
+        }
+        zmq_msg_init(&r.args[r.nargs]);
+        if (zmq_msg_recv(&r.args[r.nargs], b->router, 0) < 0) {
+            zmq_msg_close(&r.args[r.nargs]);
+            goto out;
+        }
+        r.nargs++;
+        if (!zmq_msg_more(&r.args[r.nargs - 1]))
+            break;
+    }
+    dispatch(b, &r);
+out:
+    for (int i = 0; i < r.nargs; i++)
+        zmq_msg_close(&r.args[i]);
+    return rc;
+}
+
+/* --- life cycle ------------------------------------------------------------- */
+
+static int
+replay_record(void *ctx, const jrec_t *rec)
+{
+    broker_t *b = ctx;
+    event_t *ev = event_new(rec->id, (int64_t)rec->accepted_us, rec->ttl, rec->kind,
+        rec->event, rec->event_len, rec->key, rec->key_len, rec->data, rec->data_len);
+
+    if (!ev)
+        return -1;
+    for (size_t i = 0; i < rec->nchannels; i++) {
+        channel_t *ch = store_channel(b->store, rec->channels[i], rec->channel_lens[i], 1);
+        if (ch)
+            channel_push(ch, ev, now_us());
+    }
+    event_unref(ev);
+    if (rec->id > b->last_id)
+        b->last_id = rec->id;
+    return 0;
+}
+
+static void *
+bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errlen)
+{
+    void *s = zmq_socket(b->ctx, type);
+    int zero = 0, hwm = 1000000;
+
+    if (!s) {
+        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if (type == ZMQ_XPUB) {
+        int one = 1;
+        zmq_setsockopt(s, ZMQ_XPUB_VERBOSE, &one, sizeof(one));
+    }
+    if (zmq_bind(s, endpoint) < 0) {
+        snprintf(err, errlen, "bind %s: %s", endpoint, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+broker_t *
+broker_new(config_t *cfg, char *err, size_t errlen)
+{
+    broker_t *b = calloc(1, sizeof(*b));
+
+    if (!b || !(b->pending = calloc(BROKER_BATCH, sizeof(pending_t)))) {
+        free(b);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->cfg = cfg;
+    b->started_us = b->last_sweep_us = now_us();
+    if (!(b->store = store_new(&cfg->broker)) || !(b->leases = leases_new())) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (cfg->broker.journal) {
+        char jerr[512];
+        if (!(b->journal = journal_open(cfg->broker.journal, cfg->broker.journal_fsync_ms,
+            replay_record, b, jerr, sizeof(jerr)))) {
+            snprintf(err, errlen, "journal: %s", jerr);
+            goto fail;
+        }
+        store_sweep(b->store, now_us());
+        log_msg(LOG_INFO, "journal %s: %zu channels, %zu events, last id %" PRIu64,
+            cfg->broker.journal, store_channels(b->store), store_events(b->store), b->last_id);
+    } else {
+        /* no journal: anything before now is from a run we know nothing of */
+        b->start_floor = (uint64_t)b->started_us;
+        b->last_id = b->start_floor;
+    }
+    if (!(b->ctx = zmq_ctx_new())) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (!(b->pull = bind_socket(b, ZMQ_PULL, cfg->broker.publish, err, errlen)) ||
+        !(b->xpub = bind_socket(b, ZMQ_XPUB, cfg->broker.events, err, errlen)) ||
+        !(b->router = bind_socket(b, ZMQ_ROUTER, cfg->broker.control, err, errlen)))
+        goto fail;
+    return b;
+fail:
+    broker_destroy(&b);
+    return NULL;
+}
+
+static int
+compact_one(void *ctx, const event_t *ev, const char *const *chans, const size_t *lens,
+    size_t n)
+{
+    return journal_event(ctx, ev, chans, lens, n);
+}
+
+static void
+maintenance(broker_t *b, int64_t now)
+{
+    store_sweep(b->store, now);
+    leases_expire(b->leases, now);
+    if (b->journal) {
+        static size_t seg_max;
+        if (!seg_max) {
+            const char *e = getenv("ZSSE_JOURNAL_SEGMENT_BYTES");  /* tests */
+            seg_max = e && atol(e) > 0 ? (size_t)atol(e) : JOURNAL_SEGMENT_MAX;
+        }
+        journal_tick(b->journal);
+        journal_maybe_rotate(b->journal, seg_max);
+        journal_drop_before(b->journal, store_min_live(b->store));
+        /* long-lived state pins old segments: rewrite what is live */
+        if (journal_size(b->journal) > 4 * (uint64_t)seg_max) {
+            if (journal_compact_begin(b->journal) < 0 ||
+                store_each_live(b->store, compact_one, b) < 0 ||
+                journal_compact_end(b->journal) < 0)
+                log_msg(LOG_ERR, "journal: compaction failed: %s", strerror(errno));
+            else
+                log_msg(LOG_INFO, "journal: compacted to %" PRIu64 " bytes",
+                    journal_size(b->journal));
+        }
+    }
+}
+
+int
+broker_run(broker_t *b)
+{
+    zmq_pollitem_t items[3] = {
+        { b->pull, 0, ZMQ_POLLIN, 0 },
+        { b->router, 0, ZMQ_POLLIN, 0 },
+        { b->xpub, 0, ZMQ_POLLIN, 0 },
+    };
+
+    log_msg(LOG_INFO, "listening: publish %s, events %s, control %s",
+        b->cfg->broker.publish, b->cfg->broker.events, b->cfg->broker.control);
+    while (!stop_flag) {
+        int fsync_ms = b->cfg->broker.journal_fsync_ms;
+        int timeout = b->journal && fsync_ms ? (fsync_ms < 1000 ? fsync_ms : 1000) : 1000;
+        int rc = zmq_poll(items, 3, timeout);
+        if (rc < 0 && errno != EINTR) {
+            log_msg(LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
+            return -1;
+        }
+        if (hup_flag) {
+            hup_flag = 0;
+            if (log_reopen() < 0)
+                log_msg(LOG_ERR, "reopening the log: %s", strerror(errno));
+            else
+                log_msg(LOG_INFO, "log reopened");
+        }
+        /* subscriptions first: a sync marker must follow its subscription */
+        for (int i = 0; i < BROKER_BATCH && (items[2].revents & ZMQ_POLLIN); i++) {
+            int more = 0;
+            size_t sz = sizeof(more);
+            on_subscription(b);
+            zmq_getsockopt(b->xpub, ZMQ_EVENTS, &more, &sz);
+            if (!(more & ZMQ_POLLIN))
+                break;
+        }
+        while (b->npending < BROKER_BATCH && ingest_one(b))
+            ;
+        for (int i = 0; i < BROKER_BATCH && control_one(b); i++)
+            ;
+        flush(b);
+        if (b->journal && fsync_ms)
+            journal_tick(b->journal);
+        int64_t now = now_us();
+        if (now - b->last_sweep_us >= 1000000) {
+            b->last_sweep_us = now;
+            maintenance(b, now);
+        }
+    }
+    flush(b);
+    log_msg(LOG_INFO, "stopping");
+    return 0;
+}
+
+void
+broker_destroy(broker_t **bp)
+{
+    broker_t *b = *bp;
+    if (!b)
+        return;
+    if (b->pull) zmq_close(b->pull);
+    if (b->xpub) zmq_close(b->xpub);
+    if (b->router) zmq_close(b->router);
+    if (b->ctx) zmq_ctx_term(b->ctx);
+    journal_close(&b->journal);
+    store_destroy(&b->store);
+    leases_destroy(&b->leases);
+    free(b->pending);
+    free(b->scratch);
+    free(b);
+    *bp = NULL;
+}

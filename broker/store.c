@@ -1,1 +1,421 @@
-/* stub: being written */
+/*
+ * store.c -- channels, replay rings and state (see store.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "store.h"
+
+struct store {
+    const broker_conf_t *conf;
+    channel_t **buckets;
+    size_t      nbuckets;       /* a power of two */
+    size_t      nchannels;
+    size_t      nevents;        /* ring entries, as of the last sweep */
+    size_t      nkeys;          /* state entries, as of the last sweep */
+};
+
+/* --- events ------------------------------------------------------------ */
+
+event_t *
+event_new(uint64_t id, int64_t accepted_us, uint32_t ttl, char kind,
+    const char *event, size_t event_len, const char *key, size_t key_len,
+    const char *data, size_t data_len)
+{
+    event_t *e = malloc(sizeof(*e) + event_len + key_len + data_len + 3);
+
+    if (!e)
+        return NULL;
+    e->refs = 1;
+    e->kind = kind;
+    e->event_len = (uint8_t)event_len;
+    e->key_len = (uint8_t)key_len;
+    e->ttl = ttl;
+    e->data_len = (uint32_t)data_len;
+    e->id = id;
+    e->accepted_us = accepted_us;
+    e->event = e->blob;
+    memcpy(e->event, event ? event : "", event_len);
+    e->event[event_len] = '\0';
+    e->key = e->event + event_len + 1;
+    memcpy(e->key, key ? key : "", key_len);
+    e->key[key_len] = '\0';
+    e->data = e->key + key_len + 1;
+    memcpy(e->data, data, data_len);
+    e->data[data_len] = '\0';
+    return e;
+}
+
+void
+event_unref(event_t *e)
+{
+    if (e && --e->refs == 0)
+        free(e);
+}
+
+/* --- the hash table ---------------------------------------------------- */
+
+static uint64_t
+hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;      /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+store_t *
+store_new(const broker_conf_t *conf)
+{
+    store_t *s = calloc(1, sizeof(*s));
+
+    if (!s || !(s->buckets = calloc(1024, sizeof(channel_t *)))) {
+        free(s);
+        return NULL;
+    }
+    s->nbuckets = 1024;
+    s->conf = conf;
+    return s;
+}
+
+static void
+channel_free(store_t *s, channel_t *ch)
+{
+    for (uint32_t i = 0; i < ch->count; i++)
+        event_unref(ch->ring[(ch->head + i) % ch->cap]);
+    for (uint32_t i = 0; i < ch->nstate; i++)
+        event_unref(ch->state[i]);
+    (void)s;
+    free(ch->ring);
+    free(ch->state);
+    free(ch);
+}
+
+void
+store_destroy(store_t **sp)
+{
+    store_t *s = *sp;
+    if (!s)
+        return;
+    for (size_t b = 0; b < s->nbuckets; b++)
+        for (channel_t *ch = s->buckets[b], *next; ch; ch = next) {
+            next = ch->next;
+            channel_free(s, ch);
+        }
+    free(s->buckets);
+    free(s);
+    *sp = NULL;
+}
+
+static void
+grow(store_t *s)
+{
+    size_t n = s->nbuckets * 2;
+    channel_t **b = calloc(n, sizeof(*b));
+
+    if (!b)
+        return;                 /* longer chains, still correct */
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (channel_t *ch = s->buckets[i], *next; ch; ch = next) {
+            next = ch->next;
+            size_t h = hash(ch->name, ch->name_len) & (n - 1);
+            ch->next = b[h];
+            b[h] = ch;
+        }
+    free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = n;
+}
+
+channel_t *
+store_channel(store_t *s, const char *name, size_t len, int create)
+{
+    size_t h = hash(name, len) & (s->nbuckets - 1);
+    channel_t *ch;
+    char tmp[256];
+    int buffer, ttl;
+
+    for (ch = s->buckets[h]; ch; ch = ch->next)
+        if (ch->name_len == len && memcmp(ch->name, name, len) == 0)
+            return ch;
+    if (!create || len > 255 || s->nchannels >= STORE_CHANNELS_MAX)
+        return NULL;
+    memcpy(tmp, name, len);
+    tmp[len] = '\0';
+    config_channel_limits(s->conf, tmp, &buffer, &ttl);
+    if (!(ch = calloc(1, sizeof(*ch) + len + 1)))
+        return NULL;
+    if (!(ch->ring = calloc((size_t)buffer, sizeof(event_t *)))) {
+        free(ch);
+        return NULL;
+    }
+    ch->cap = (uint32_t)buffer;
+    ch->ttl = ttl;
+    ch->name_len = (uint8_t)len;
+    memcpy(ch->name, name, len + 1);
+    ch->next = s->buckets[h];
+    s->buckets[h] = ch;
+    if (++s->nchannels > s->nbuckets)
+        grow(s);
+    return ch;
+}
+
+/* --- one channel --------------------------------------------------------- */
+
+static int64_t
+expires(const channel_t *ch, const event_t *e)
+{
+    return e->accepted_us + (int64_t)(e->ttl ? e->ttl : (uint32_t)ch->ttl) * 1000000;
+}
+
+static void
+drop_oldest(channel_t *ch)
+{
+    event_t *e = ch->ring[ch->head];
+    if (e->id > ch->floor)
+        ch->floor = e->id;
+    event_unref(e);
+    ch->ring[ch->head] = NULL;
+    ch->head = (ch->head + 1) % ch->cap;
+    ch->count--;
+}
+
+static void
+set_state(channel_t *ch, event_t *ev)
+{
+    uint32_t i, oldest = 0;
+
+    for (i = 0; i < ch->nstate; i++) {
+        event_t *cur = ch->state[i];
+        if (cur->key_len == ev->key_len && memcmp(cur->key, ev->key, ev->key_len) == 0) {
+            event_ref(ev);
+            event_unref(cur);
+            ch->state[i] = ev;
+            return;
+        }
+        if (cur->id < ch->state[oldest]->id)
+            oldest = i;
+    }
+    if (ch->nstate == STORE_KEYS_MAX) {     /* full: the oldest key goes */
+        event_ref(ev);
+        event_unref(ch->state[oldest]);
+        ch->state[oldest] = ev;
+        return;
+    }
+    if (ch->nstate == ch->capstate) {
+        uint32_t n = ch->capstate ? ch->capstate * 2 : 4;
+        event_t **p = realloc(ch->state, n * sizeof(*p));
+        if (!p)
+            return;             /* state is best effort under memory pressure */
+        ch->state = p;
+        ch->capstate = n;
+    }
+    event_ref(ev);
+    ch->state[ch->nstate++] = ev;
+}
+
+void
+channel_push(channel_t *ch, event_t *ev, int64_t now_us)
+{
+    if (ch->count == ch->cap)
+        drop_oldest(ch);
+    event_ref(ev);
+    ch->ring[(ch->head + ch->count) % ch->cap] = ev;
+    ch->count++;
+    if (ev->key_len)
+        set_state(ch, ev);
+    ch->touched_us = now_us;
+}
+
+void
+channel_expire(channel_t *ch, int64_t now_us)
+{
+    while (ch->count && expires(ch, ch->ring[ch->head]) <= now_us)
+        drop_oldest(ch);
+    for (uint32_t i = 0; i < ch->nstate;) {
+        if (expires(ch, ch->state[i]) <= now_us) {
+            event_unref(ch->state[i]);
+            ch->state[i] = ch->state[--ch->nstate];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* --- queries ------------------------------------------------------------- */
+
+static int
+by_id(const void *a, const void *b)
+{
+    const event_t *x = *(event_t *const *)a, *y = *(event_t *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+put(event_t ***out, size_t *cap, size_t n, event_t *e)
+{
+    if (n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        event_t **p = realloc(*out, c * sizeof(*p));
+        if (!p)
+            return -1;
+        *out = p;
+        *cap = c;
+    }
+    (*out)[n] = e;
+    return 0;
+}
+
+long
+store_collect(store_t *s, const char *const *chans, const size_t *lens, size_t n,
+    uint64_t after, int replay, int64_t now_us, event_t ***out, size_t *outcap)
+{
+    size_t k = 0;
+
+    for (size_t c = 0; c < n; c++) {
+        channel_t *ch = store_channel(s, chans[c], lens[c], 0);
+        if (!ch)
+            continue;
+        channel_expire(ch, now_us);
+        if (replay) {
+            for (uint32_t i = 0; i < ch->count; i++) {
+                event_t *e = ch->ring[(ch->head + i) % ch->cap];
+                if (e->id > after && put(out, outcap, k++, e) < 0)
+                    return -1;
+            }
+        } else {
+            for (uint32_t i = 0; i < ch->nstate; i++)
+                if (put(out, outcap, k++, ch->state[i]) < 0)
+                    return -1;
+        }
+    }
+    qsort(*out, k, sizeof(event_t *), by_id);
+    size_t w = 0;                       /* one event on two channels: once */
+    for (size_t i = 0; i < k; i++)
+        if (w == 0 || (*out)[w - 1]->id != (*out)[i]->id)
+            (*out)[w++] = (*out)[i];
+    return (long)w;
+}
+
+uint64_t
+store_floor(store_t *s, const char *const *chans, const size_t *lens, size_t n,
+    int64_t now_us)
+{
+    uint64_t f = 0;
+
+    for (size_t c = 0; c < n; c++) {
+        channel_t *ch = store_channel(s, chans[c], lens[c], 0);
+        if (!ch)
+            continue;
+        channel_expire(ch, now_us);
+        if (ch->floor > f)
+            f = ch->floor;
+    }
+    return f;
+}
+
+size_t
+store_sweep(store_t *s, int64_t now_us)
+{
+    size_t events = 0, keys = 0;
+
+    for (size_t b = 0; b < s->nbuckets; b++) {
+        channel_t **pp = &s->buckets[b];
+        while (*pp) {
+            channel_t *ch = *pp;
+            channel_expire(ch, now_us);
+            if (ch->count == 0 && ch->nstate == 0 && now_us - ch->touched_us > STORE_IDLE_US) {
+                *pp = ch->next;
+                channel_free(s, ch);
+                s->nchannels--;
+                continue;
+            }
+            events += ch->count;
+            keys += ch->nstate;
+            pp = &ch->next;
+        }
+    }
+    s->nevents = events;
+    s->nkeys = keys;
+    return s->nchannels;
+}
+
+uint64_t
+store_min_live(store_t *s)
+{
+    uint64_t m = UINT64_MAX;
+
+    for (size_t b = 0; b < s->nbuckets; b++)
+        for (channel_t *ch = s->buckets[b]; ch; ch = ch->next) {
+            if (ch->count && ch->ring[ch->head]->id < m)
+                m = ch->ring[ch->head]->id;
+            for (uint32_t i = 0; i < ch->nstate; i++)
+                if (ch->state[i]->id < m)
+                    m = ch->state[i]->id;
+        }
+    return m;
+}
+
+typedef struct {
+    event_t   *ev;
+    channel_t *ch;
+} pair_t;
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+    const pair_t *x = a, *y = b;
+    if (x->ev->id != y->ev->id)
+        return x->ev->id < y->ev->id ? -1 : 1;
+    return x->ch < y->ch ? -1 : x->ch > y->ch;
+}
+
+int
+store_each_live(store_t *s, int (*fn)(void *ctx, const event_t *ev,
+    const char *const *chans, const size_t *lens, size_t n), void *ctx)
+{
+    size_t n = 0, cap = 0;
+    pair_t *v = NULL;
+    int rc = 0;
+
+    for (size_t b = 0; b < s->nbuckets; b++)
+        for (channel_t *ch = s->buckets[b]; ch; ch = ch->next) {
+            size_t need = n + ch->count + ch->nstate;
+            if (need > cap) {
+                size_t c = cap ? cap : 256;
+                while (c < need)
+                    c *= 2;
+                pair_t *p = realloc(v, c * sizeof(*p));
+                if (!p) {
+                    free(v);
+                    return -1;
+                }
+                v = p;
+                cap = c;
+            }
+            for (uint32_t i = 0; i < ch->count; i++)
+                v[n++] = (pair_t){ ch->ring[(ch->head + i) % ch->cap], ch };
+            for (uint32_t i = 0; i < ch->nstate; i++)
+                v[n++] = (pair_t){ ch->state[i], ch };
+        }
+    qsort(v, n, sizeof(*v), pair_cmp);
+    for (size_t i = 0; i < n && rc == 0;) {
+        const char *chans[64];
+        size_t lens[64], k = 0, j = i;
+        for (; j < n && v[j].ev == v[i].ev; j++) {
+            if (k && chans[k - 1] == v[j].ch->name)
+                continue;       /* in the ring and the state of one channel */
+            if (k < 64) {
+                chans[k] = v[j].ch->name;
+                lens[k++] = v[j].ch->name_len;
+            }
+        }
+        rc = fn(ctx, v[i].ev, chans, lens, k);
+        i = j;
+    }
+    free(v);
+    return rc;
+}
+
+size_t store_channels(const store_t *s) { return s->nchannels; }
+size_t store_events(const store_t *s) { return s->nevents; }
+size_t store_keys(const store_t *s) { return s->nkeys; }

@@ -1,0 +1,106 @@
+/*
+ * store.h -- the broker's memory: channels, replay rings, state.
+ *
+ *   store --hash--> channel "board/b1"
+ *                     ring:  [ev 41][ev 42][ev 45] ...   (count <= buffer)
+ *                     floor: 40   (highest id dropped from the ring)
+ *                     state: "balance/gold" -> ev 45, ...
+ *
+ * An event is one allocation (header + event name + key + data) with a
+ * reference count: a message published to three channels is stored once
+ * and referenced by three rings, and by the states that keep it.
+ *
+ * Events leave a ring when it is full (count) or when they are older than
+ * their ttl (the message's, else the channel's).  Either way the ring's
+ * floor rises, so a replay from an id below it is known to have a gap
+ * ("too old").  State entries are the newest event per (channel, key) and
+ * live until replaced or past their own ttl; a channel holds at most
+ * STORE_KEYS_MAX keys (the oldest key is dropped beyond that).  Channels
+ * that are empty, stateless and idle for a while are freed, bounding
+ * memory by what is live.
+ */
+#ifndef ZSSE_STORE_H
+#define ZSSE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+
+#define STORE_KEYS_MAX      1024
+#define STORE_CHANNELS_MAX  1000000
+#define STORE_IDLE_US       (60ll * 1000000)
+
+typedef struct event {
+    uint32_t    refs;
+    char        kind;
+    uint8_t     event_len;
+    uint8_t     key_len;
+    uint32_t    ttl;            /* the message's ttl, 0: the channel's */
+    uint32_t    data_len;
+    uint64_t    id;
+    int64_t     accepted_us;
+    char       *event;          /* these three point into blob[] */
+    char       *key;
+    char       *data;
+    char        blob[];
+} event_t;
+
+typedef struct channel {
+    struct channel *next;       /* hash chain */
+    event_t   **ring;
+    uint32_t    cap, head, count;
+    int         ttl;            /* default ttl, seconds */
+    uint64_t    floor;
+    event_t   **state;          /* newest event per key, unordered */
+    uint32_t    nstate, capstate;
+    int64_t     touched_us;
+    uint8_t     name_len;
+    char        name[];
+} channel_t;
+
+typedef struct store store_t;
+
+store_t *store_new(const broker_conf_t *conf);
+void     store_destroy(store_t **sp);
+
+event_t *event_new(uint64_t id, int64_t accepted_us, uint32_t ttl, char kind,
+    const char *event, size_t event_len, const char *key, size_t key_len,
+    const char *data, size_t data_len);
+static inline void event_ref(event_t *e) { e->refs++; }
+void     event_unref(event_t *e);
+
+/* The channel NAME, created when CREATE (NULL when absent, or when the
+ * channel limit is reached). */
+channel_t *store_channel(store_t *s, const char *name, size_t len, int create);
+
+/* Append EV to CH (and to its state when EV has a key). */
+void channel_push(channel_t *ch, event_t *ev, int64_t now_us);
+
+/* Drop what is past its ttl from CH */
+void channel_expire(channel_t *ch, int64_t now_us);
+
+/* Events of CHANS with id > AFTER (when REPLAY) or their state (when not),
+ * in id order without repeats, into OUT (cap OUTCAP, grown with realloc).
+ * Returns the count, or -1 on allocation failure. */
+long store_collect(store_t *s, const char *const *chans, const size_t *lens, size_t n,
+    uint64_t after, int replay, int64_t now_us, event_t ***out, size_t *outcap);
+
+/* Highest floor among CHANS (after expiry) */
+uint64_t store_floor(store_t *s, const char *const *chans, const size_t *lens, size_t n,
+    int64_t now_us);
+
+/* Expire every channel, free idle empty ones.  Returns channels left. */
+size_t store_sweep(store_t *s, int64_t now_us);
+
+/* Smallest id still referenced by a ring or a state (UINT64_MAX: none) */
+uint64_t store_min_live(store_t *s);
+
+/* Call FN for every live event once, in id order (journal compaction). */
+int store_each_live(store_t *s, int (*fn)(void *ctx, const event_t *ev,
+    const char *const *chans, const size_t *lens, size_t n), void *ctx);
+
+size_t store_channels(const store_t *s);
+size_t store_events(const store_t *s);      /* ring entries, all channels */
+size_t store_keys(const store_t *s);        /* state entries */
+
+#endif

@@ -93,7 +93,7 @@ zsse_publish(zsse_publisher_t *p, const char *channel, const char *event,
     const char *json_data)
 {
     json_t *msg, *data;
-    char *text;
+    char *head, *text = NULL;
     int rc;
 
     if (!channel || !channel_valid(channel, strlen(channel)) ||
@@ -101,11 +101,19 @@ zsse_publish(zsse_publisher_t *p, const char *channel, const char *event,
         return errno = EINVAL, -1;
     if (!(data = json_loads(json_data, JSON_DECODE_ANY, NULL)))
         return errno = EINVAL, -1;
-    msg = json_pack("{s:s, s:o}", "channel", channel, "data", data);
+    json_decref(data);
+    /* the data goes as the caller wrote it: no number re-spelling */
+    msg = json_pack("{s:s}", "channel", channel);
     if (msg && event && *event)
         json_object_set_new(msg, "event", json_string(event));
-    text = msg ? json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    head = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
+    if (head) {
+        head[strlen(head) - 1] = '\0';
+        if (asprintf(&text, "%s,\"data\":%s}", head, json_data) < 0)
+            text = NULL;
+    }
+    free(head);
     if (!text)
         return errno = ENOMEM, -1;
     rc = zsse_publish_raw(p, text, strlen(text));
