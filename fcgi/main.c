@@ -1,1 +1,193 @@
-int main(void) { return 0; }
+/*
+ * main.c -- zsse-fcgi: options, config, the FastCGI socket, threads.
+ *
+ * Without --listen, the FastCGI listen socket is fd 0 (lighttpd bin-path,
+ * mod_fcgid, spawn-fcgi).  With --listen ADDR it opens its own (nginx,
+ * lighttpd "socket"/"host").  --threads N threads each accept and serve
+ * one request at a time; one hub thread owns the SUB socket (hub.h).
+ */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+#include "auth.h"
+#include "config.h"
+#include "control.h"
+#include "hub.h"
+#include "log.h"
+#include "stream.h"
+#include "zsse.h"
+
+#define THREADS_MAX 20000
+#define STACK_SIZE  (256 * 1024)
+
+static config_t *cfg;
+static auth_t *auth;
+static int listen_fd;
+static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+usage(FILE *fp)
+{
+    fprintf(fp,
+        "usage: zsse-fcgi [-c FILE] [--listen ADDR] [--threads N]\n"
+        "  -c, --config FILE  config file (default $ZSSE_CONFIG, else /etc/zsse/zsse.json)\n"
+        "  --listen ADDR      127.0.0.1:9000 or /run/zsse/fcgi.sock (default: the FastCGI\n"
+        "                     socket on fd 0, as lighttpd bin-path and mod_fcgid give it)\n"
+        "  --threads N        hold up to N responses in this process (default 1)\n"
+        "  -h, --help, -V, --version\n");
+}
+
+static void *
+worker(void *arg)
+{
+    FCGX_Request req;
+    (void)arg;
+
+    if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
+        return NULL;
+    for (;;) {
+        pthread_mutex_lock(&accept_mu);
+        int rc = FCGX_Accept_r(&req);
+        pthread_mutex_unlock(&accept_mu);
+        if (rc < 0)
+            break;
+        stream_serve(&req, cfg, auth);
+        FCGX_Finish_r(&req);
+    }
+    return NULL;
+}
+
+static void *
+signals(void *arg)
+{
+    sigset_t *set = arg;
+    int sig;
+
+    sigwait(set, &sig);
+    /* a clean stop: the broker forgets our leases now, not in 30 s */
+    hub_stop();
+    log_msg(LOG_INFO, "stopping on signal %d", sig);
+    _exit(0);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' }, { "listen", required_argument, NULL, 'l' },
+        { "threads", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
+    };
+    const char *file = NULL, *listen = NULL;
+    long threads = 1;
+    int c;
+    char err[512];
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': file = optarg; break;
+        case 'l': listen = optarg; break;
+        case 't': {
+            char *end;
+            threads = strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > THREADS_MAX) {
+                fprintf(stderr, "zsse-fcgi: --threads %s: a number from 1 to %d\n", optarg,
+                    THREADS_MAX);
+                return 2;
+            }
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("zsse-fcgi %s\n", ZSSE_VERSION); return 0;
+        default:
+            fprintf(stderr, "zsse-fcgi: unknown or incomplete option '%s' (see --help)\n",
+                argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "zsse-fcgi: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    file = config_default_path(file);
+    if (!(cfg = config_load(file, err, sizeof(err)))) {
+        fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
+        return 1;
+    }
+    log_open("zsse-fcgi", 1, NULL);
+    int needs_auth = 0;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        needs_auth |= cfg->routes[i].auth != AUTH_NONE;
+    if (needs_auth && !(auth = auth_new(&cfg->auth, err, sizeof(err)))) {
+        fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
+        return 1;
+    }
+    if (FCGX_Init() != 0) {
+        fprintf(stderr, "zsse-fcgi: FCGX_Init failed\n");
+        return 1;
+    }
+    if (listen) {
+        if (listen[0] == '/')
+            unlink(listen);             /* a stale socket of an earlier run */
+        if ((listen_fd = FCGX_OpenSocket(listen, 1024)) < 0) {
+            fprintf(stderr, "zsse-fcgi: --listen %s: cannot listen: %s\n", listen, strerror(errno));
+            return 1;
+        }
+        if (listen[0] == '/')
+            chmod(listen, 0660);
+    } else if (FCGX_IsCGI()) {
+        fprintf(stderr, "zsse-fcgi: fd 0 is not a FastCGI socket: run it from the web server "
+            "(bin-path, mod_fcgid, spawn-fcgi) or use --listen ADDR\n");
+        return 2;
+    }
+
+    /* threads: SIGTERM/INT/HUP go to the signal thread only */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    void *zctx = zmq_ctx_new();
+    zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, (int)threads + 64);
+    control_init(zctx, cfg->broker.control);
+    if (hub_start(zctx, cfg->broker.events, cfg->broker.control) < 0) {
+        fprintf(stderr, "zsse-fcgi: cannot start: %s\n", zmq_strerror(errno));
+        return 1;
+    }
+    pthread_t sig_thread;
+    pthread_create(&sig_thread, NULL, signals, &set);
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, STACK_SIZE);
+    pthread_t *t = calloc((size_t)threads, sizeof(*t));
+    long started = 0;
+    for (long i = 1; t && i < threads; i++, started++)
+        if (pthread_create(&t[i], &attr, worker, NULL) != 0) {
+            log_msg(LOG_WARNING, "started only %ld of %ld threads: %s", i, threads, strerror(errno));
+            break;
+        }
+    worker(NULL);           /* the main thread is worker 0 */
+    for (long i = 1; i <= started; i++)
+        pthread_join(t[i], NULL);
+    hub_stop();
+    return 0;
+}

@@ -1,0 +1,151 @@
+/*
+ * control.c -- the per-thread control client (see control.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "control.h"
+
+static void *zctx;
+static const char *ep;
+static __thread void *sock;
+
+void
+control_init(void *ctx, const char *endpoint)
+{
+    zctx = ctx;
+    ep = endpoint;
+}
+
+static void *
+get_socket(void)
+{
+    int zero = 0;
+
+    if (sock)
+        return sock;
+    if (!(sock = zmq_socket(zctx, ZMQ_DEALER)))
+        return NULL;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    if (zmq_connect(sock, ep) < 0) {
+        zmq_close(sock);
+        sock = NULL;
+    }
+    return sock;
+}
+
+static void
+drop_socket(void)
+{
+    if (sock)
+        zmq_close(sock);
+    sock = NULL;
+}
+
+void
+reply_free(reply_t *r)
+{
+    for (int i = 0; i < r->n; i++)
+        zmq_msg_close(&r->f[i]);
+    free(r->f);
+    memset(r, 0, sizeof(*r));
+}
+
+int
+control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
+    reply_t *r)
+{
+    void *s = get_socket();
+    zmq_pollitem_t it;
+
+    memset(r, 0, sizeof(*r));
+    if (!s)
+        return -1;
+    if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0)
+        goto fail;
+    for (int i = 0; i < nargs; i++)
+        if (zmq_send(s, args[i], lens ? lens[i] : strlen(args[i]),
+            i + 1 < nargs ? ZMQ_SNDMORE : 0) < 0)
+            goto fail;
+    it = (zmq_pollitem_t){ s, 0, ZMQ_POLLIN, 0 };
+    int rc;
+    do
+        rc = zmq_poll(&it, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc <= 0)
+        goto fail;
+    zmq_msg_t d;
+    zmq_msg_init(&d);
+    if (zmq_msg_recv(&d, s, 0) < 0 || zmq_msg_size(&d) != 0 || !zmq_msg_more(&d)) {
+        zmq_msg_close(&d);
+        goto fail;
+    }
+    zmq_msg_close(&d);
+    for (int more = 1; more;) {
+        if (r->n == r->cap) {
+            int cap = r->cap ? r->cap * 2 : 16;
+            if (cap > 1 << 20)
+                goto fail;
+            zmq_msg_t *f = realloc(r->f, (size_t)cap * sizeof(*f));
+            if (!f)
+                goto fail;
+            r->f = f;
+            r->cap = cap;
+        }
+        zmq_msg_init(&r->f[r->n]);
+        if (zmq_msg_recv(&r->f[r->n], s, 0) < 0) {
+            zmq_msg_close(&r->f[r->n]);
+            goto fail;
+        }
+        more = zmq_msg_more(&r->f[r->n]);
+        r->n++;
+    }
+    if (r->n < 1)
+        goto fail;
+    return 0;
+fail:
+    reply_free(r);
+    drop_socket();
+    return -1;
+}
+
+int
+reply_is(const reply_t *r, int i, const char *s)
+{
+    size_t n = strlen(s);
+    return i < r->n && zmq_msg_size(&r->f[i]) == n &&
+        memcmp(zmq_msg_data(&r->f[i]), s, n) == 0;
+}
+
+void
+reply_str(const reply_t *r, int i, char *out, size_t outlen)
+{
+    size_t n = i < r->n ? zmq_msg_size(&r->f[i]) : 0;
+    if (n >= outlen)
+        n = outlen - 1;
+    if (n)
+        memcpy(out, zmq_msg_data(&r->f[i]), n);
+    out[n] = '\0';
+}
+
+int
+reply_events(const reply_t *r, int first, wire_event_t *ev)
+{
+    int k = 0;
+
+    if (first > r->n || (r->n - first) % 4)
+        return -1;
+    for (int i = first; i < r->n; i += 4, k++) {
+        wire_event_t *e = &ev[k];
+        e->channel = zmq_msg_data(&r->f[i]);
+        e->channel_len = zmq_msg_size(&r->f[i]);
+        if (wire_hdr_get(zmq_msg_data(&r->f[i + 1]), zmq_msg_size(&r->f[i + 1]),
+            &e->id, &e->kind) < 0 || zmq_msg_size(&r->f[i + 2]) > 255)
+            return -1;
+        e->event = zmq_msg_data(&r->f[i + 2]);
+        e->event_len = zmq_msg_size(&r->f[i + 2]);
+        e->data = zmq_msg_data(&r->f[i + 3]);
+        e->data_len = zmq_msg_size(&r->f[i + 3]);
+    }
+    return k;
+}

@@ -1,0 +1,160 @@
+/*
+ * http.c -- request parameters, error responses, CORS (see http.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include "buf.h"
+#include "http.h"
+#include "sse.h"
+
+static const char *
+param(FCGX_Request *req, const char *name)
+{
+    const char *v = FCGX_GetParam(name, req->envp);
+    return v ? v : "";
+}
+
+int
+http_parse(http_t *h, FCGX_Request *req)
+{
+    const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
+    size_t n;
+
+    memset(h, 0, sizeof(*h));
+    h->req = req;
+    h->method = param(req, "REQUEST_METHOD");
+    h->query = param(req, "QUERY_STRING");
+    h->authorization = param(req, "HTTP_AUTHORIZATION");
+    h->cookie = param(req, "HTTP_COOKIE");
+    h->last_event_id = param(req, "HTTP_LAST_EVENT_ID");
+    h->accept = param(req, "HTTP_ACCEPT");
+    h->origin = param(req, "HTTP_ORIGIN");
+    if (strlen(h->query) > HTTP_PARAM_MAX || strlen(h->authorization) > HTTP_PARAM_MAX ||
+        strlen(h->cookie) > HTTP_PARAM_MAX || strlen(h->last_event_id) > 64 ||
+        strlen(h->accept) > 4096 || strlen(h->origin) > 1024)
+        return -1;
+    if (uri && *uri) {
+        /* REQUEST_URI: the path as the client sent it, with the query */
+        n = strcspn(uri, "?#");
+    } else {
+        /* Apache without REQUEST_URI: SCRIPT_NAME + PATH_INFO */
+        const char *sn = param(req, "SCRIPT_NAME"), *pi = param(req, "PATH_INFO");
+        if (strlen(sn) + strlen(pi) >= sizeof(h->path))
+            return -1;
+        n = (size_t)snprintf(h->path, sizeof(h->path), "%s%s", sn, pi);
+        h->path_len = n;
+        return 0;
+    }
+    if (n >= sizeof(h->path))
+        return -1;
+    memcpy(h->path, uri, n);
+    h->path[n] = '\0';
+    h->path_len = n;
+    return 0;
+}
+
+const char *
+http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default:  return "Error";
+    }
+}
+
+static const char *
+cors_match(const http_t *h, const route_t *r)
+{
+    if (!r || !r->ncors || !h->origin[0])
+        return NULL;
+    for (size_t i = 0; i < r->ncors; i++)
+        if (strcmp(r->cors_origins[i], "*") == 0 || strcmp(r->cors_origins[i], h->origin) == 0)
+            return h->origin;
+    return NULL;
+}
+
+void
+http_cors(http_t *h, const route_t *r, FCGX_Stream *out)
+{
+    const char *o = cors_match(h, r);
+    if (!o)
+        return;
+    FCGX_FPrintF(out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", o);
+    if (r->cors_credentials)
+        FCGX_PutS("Access-Control-Allow-Credentials: true\r\n", out);
+}
+
+void
+http_preflight(http_t *h, const route_t *r)
+{
+    FCGX_Stream *out = h->req->out;
+    FCGX_PutS("Status: 204 No Content\r\n", out);
+    http_cors(h, r, out);
+    if (cors_match(h, r))
+        FCGX_PutS("Access-Control-Allow-Methods: GET, OPTIONS\r\n"
+            "Access-Control-Allow-Headers: Authorization, Last-Event-ID, Cache-Control, Accept\r\n"
+            "Access-Control-Max-Age: 600\r\n", out);
+    FCGX_PutS("Content-Length: 0\r\n\r\n", out);
+}
+
+void
+http_error(http_t *h, const route_t *r, int status, const char *error,
+    const char *message, const char *extra)
+{
+    FCGX_Stream *out = h->req->out;
+    buf_t body;
+
+    buf_init(&body, 4096);
+    buf_puts(&body, "{\"error\": ");
+    json_quote(&body, error, strlen(error));
+    if (message) {
+        buf_puts(&body, ", \"message\": ");
+        json_quote(&body, message, strlen(message));
+    }
+    buf_puts(&body, "}\n");
+    FCGX_FPrintF(out, "Status: %d %s\r\n", status, http_reason(status));
+    http_cors(h, r, out);
+    if (extra)
+        FCGX_PutS(extra, out);
+    FCGX_FPrintF(out, "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+        "Content-Length: %zu\r\n\r\n", body.len);
+    if (strcmp(h->method, "HEAD") != 0)
+        FCGX_PutStr(body.data, (int)body.len, out);
+    buf_free(&body);
+}
+
+int
+http_cookie(const http_t *h, const char *name, char *out, size_t outlen)
+{
+    const char *p = h->cookie;
+    size_t nlen = strlen(name);
+
+    while (*p) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        const char *end = strchr(p, ';');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > nlen && p[nlen] == '=' && memcmp(p, name, nlen) == 0) {
+            size_t vlen = n - nlen - 1;
+            if (vlen >= outlen)
+                return -1;
+            memcpy(out, p + nlen + 1, vlen);
+            out[vlen] = '\0';
+            return (int)vlen;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return -1;
+}

@@ -1,0 +1,47 @@
+/*
+ * http.h -- the HTTP side of a FastCGI request: what the web server passed
+ * (bounded), status responses with JSON bodies, CORS.
+ */
+#ifndef ZSSE_HTTP_H
+#define ZSSE_HTTP_H
+
+#include <fcgiapp.h>
+#include "route.h"
+
+#define HTTP_PARAM_MAX  (16 * 1024)   /* longer headers / query strings: 400 */
+
+typedef struct {
+    FCGX_Request *req;
+    const char   *method;
+    char          path[2048];         /* URL path, no query */
+    size_t        path_len;
+    const char   *query;              /* raw query string, may be "" */
+    const char   *authorization;
+    const char   *cookie;
+    const char   *last_event_id;
+    const char   *accept;
+    const char   *origin;
+} http_t;
+
+/* Fill H from the request's params.  -1 when something is too long or
+ * malformed (the caller answers 400). */
+int  http_parse(http_t *h, FCGX_Request *req);
+
+/* "Status: ..." + CORS + Content-Type: application/json + JSON body
+ * {"error": ERROR, "message": MESSAGE}; EXTRA is more header lines
+ * ("Name: value\r\n"...) or NULL. */
+void http_error(http_t *h, const route_t *r, int status, const char *error,
+    const char *message, const char *extra);
+
+/* CORS header lines for R and the request's Origin (nothing if none
+ * matches or R has no cors) */
+void http_cors(http_t *h, const route_t *r, FCGX_Stream *out);
+/* answer an OPTIONS preflight */
+void http_preflight(http_t *h, const route_t *r);
+
+/* the value of cookie NAME in H->cookie into OUT; -1 if absent */
+int  http_cookie(const http_t *h, const char *name, char *out, size_t outlen);
+
+const char *http_reason(int status);
+
+#endif

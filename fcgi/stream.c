@@ -1,0 +1,744 @@
+/*
+ * stream.c -- serving one request (see stream.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "buf.h"
+#include "channel.h"
+#include "control.h"
+#include "http.h"
+#include "hub.h"
+#include "log.h"
+#include "sse.h"
+#include "stream.h"
+#include "wire.h"
+
+#define SYNC_TIMEOUT_MS    3000
+#define CONTROL_TIMEOUT_MS 2000
+#define OUT_MAX            (8u << 20)   /* one write batch */
+
+typedef struct {
+    http_t         h;
+    const route_t *r;
+    const config_t *cfg;
+    json_t        *claims;
+    stream_t       s;
+    buf_t          out;
+    uint64_t       last;            /* last id written */
+    int            gone;            /* the client left or a write failed */
+    time_t         last_write;
+} ctx_t;
+
+static atomic_ulong lease_seq;
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- writing ---------------------------------------------------------------- */
+
+static int
+flush_out(ctx_t *c)
+{
+    if (c->out.len == 0 || c->gone)
+        return c->gone ? -1 : 0;
+    if (FCGX_PutStr(c->out.data, (int)c->out.len, c->h.req->out) < 0 ||
+        FCGX_FFlush(c->h.req->out) < 0)
+        c->gone = 1;
+    buf_reset(&c->out);
+    c->last_write = time(NULL);
+    return c->gone ? -1 : 0;
+}
+
+static void
+frame(ctx_t *c, uint64_t id, const char *ev, size_t elen, const char *data, size_t dlen,
+    char kind)
+{
+    if (sse_event(&c->out, c->r->format, id, ev, elen, data, dlen, kind) < 0) {
+        /* more than OUT_MAX waiting: write what we have, then retry */
+        flush_out(c);
+        if (sse_event(&c->out, c->r->format, id, ev, elen, data, dlen, kind) < 0)
+            c->gone = 1;
+    }
+    if (c->out.len > OUT_MAX / 2)
+        flush_out(c);
+}
+
+static void
+frame_wire(ctx_t *c, const wire_event_t *e)
+{
+    if (e->id <= c->last)
+        return;
+    frame(c, e->id, e->event, e->event_len, e->data, e->data_len, e->kind);
+    c->last = e->id;
+}
+
+static void
+frame_reset(ctx_t *c, const char *reason)
+{
+    buf_t d;
+    buf_init(&d, 512);
+    buf_puts(&d, "{\"reason\":");
+    json_quote(&d, reason, strlen(reason));
+    buf_putc(&d, '}');
+    frame(c, 0, c->r->reset_event, strlen(c->r->reset_event), d.data, d.len, 'j');
+    buf_free(&d);
+}
+
+/* --- talking to the broker ---------------------------------------------------- */
+
+/* op (replay/state/head) for this stream's channels; -1: unreachable */
+static int
+ask(ctx_t *c, const char *op, uint64_t after, const char *flags, reply_t *rep)
+{
+    const char *args[ROUTE_MAX_CHANNELS + 3];
+    char a[24];
+    int n = 0;
+
+    args[n++] = op;
+    if (strcmp(op, "replay") == 0) {
+        wire_fmt_id(a, after);
+        args[n++] = a;
+        args[n++] = flags;
+    }
+    if (strcmp(op, "head") != 0)
+        for (size_t i = 0; i < c->s.nchannels; i++)
+            args[n++] = c->s.channels[i];
+    if (control_call(args, NULL, n, CONTROL_TIMEOUT_MS, rep) < 0)
+        return -1;
+    if (reply_is(rep, 0, "error")) {
+        char why[128];
+        reply_str(rep, 1, why, sizeof(why));
+        log_msg(LOG_ERR, "broker refused %s: %s", op, why);
+        reply_free(rep);
+        return -1;
+    }
+    return 0;
+}
+
+/* write the events of REP from frame FIRST on; returns 0 or -1 */
+static int
+write_events(ctx_t *c, reply_t *rep, int first)
+{
+    int n = (rep->n - first) / 4;
+    wire_event_t *ev;
+
+    if (n <= 0)
+        return 0;
+    if (!(ev = calloc((size_t)n, sizeof(*ev))) || reply_events(rep, first, ev) != n) {
+        free(ev);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        frame_wire(c, &ev[i]);
+    free(ev);
+    return 0;
+}
+
+/* Replay after LEID (or start fresh when !HAVE_LEID); -1 when the broker
+ * cannot be reached. */
+static int
+join(ctx_t *c, int have_leid, uint64_t leid, int resume)
+{
+    reply_t rep;
+    char head_s[24];
+    uint64_t head;
+
+    if (have_leid) {
+        char flags[4] = "";
+        if (c->r->snapshot)
+            strcat(flags, "s");
+        if (resume)
+            strcat(flags, "c");
+        if (ask(c, "replay", leid, flags, &rep) < 0)
+            return -1;
+        if (reply_is(&rep, 0, "ok")) {
+            reply_str(&rep, 1, head_s, sizeof(head_s));
+            if (c->last < leid)
+                c->last = leid;
+            write_events(c, &rep, 2);
+        } else {            /* reset REASON HEAD [state] */
+            char why[64];
+            reply_str(&rep, 1, why, sizeof(why));
+            reply_str(&rep, 2, head_s, sizeof(head_s));
+            frame_reset(c, why);
+            c->last = 0;
+            write_events(c, &rep, 3);
+            if (wire_parse_id(head_s, strlen(head_s), &head) == 0 && head > c->last) {
+                sse_id(&c->out, head);
+                c->last = head;
+            }
+        }
+        reply_free(&rep);
+        return 0;
+    }
+    if (ask(c, c->r->snapshot ? "state" : "head", 0, "", &rep) < 0)
+        return -1;
+    reply_str(&rep, 1, head_s, sizeof(head_s));
+    if (c->r->snapshot)
+        write_events(c, &rep, 2);
+    if (wire_parse_id(head_s, strlen(head_s), &head) == 0 && head > c->last) {
+        sse_id(&c->out, head);      /* a reconnect resumes from here */
+        c->last = head;
+    }
+    reply_free(&rep);
+    return 0;
+}
+
+/* --- the request ----------------------------------------------------------------- */
+
+static int
+get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
+{
+    const char *a = c->h.authorization;
+
+    if (strncasecmp(a, "Bearer ", 7) == 0) {
+        a += 7;
+        while (*a == ' ')
+            a++;
+        if (strlen(a) >= toklen)
+            return -2;
+        strcpy(tok, a);
+        return (int)strlen(tok);
+    }
+    int n;
+    if (ac->query_param && (n = query_get(c->h.query, ac->query_param, tok, toklen)) != -1)
+        return n;
+    if (ac->cookie && (n = http_cookie(&c->h, ac->cookie, tok, toklen)) != -1)
+        return n;
+    return -1;
+}
+
+static const char *WWW_AUTH =
+    "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n";
+
+/* authenticate, check require, expand the channels; 0 or an HTTP status
+ * already answered */
+static int
+admit(ctx_t *c, const auth_t *auth)
+{
+    char tok[AUTH_TOKEN_MAX + 2], err[256];
+    buf_t ch;
+
+    if (c->r->auth != AUTH_NONE) {
+        int n = get_token(c, &c->cfg->auth, tok, sizeof(tok));
+        if (n == -2 || n > AUTH_TOKEN_MAX) {
+            http_error(&c->h, c->r, 401, "invalid_token", "token too long", WWW_AUTH);
+            return 401;
+        }
+        if (n < 0 && c->r->auth == AUTH_REQUIRED) {
+            http_error(&c->h, c->r, 401, "invalid_token", "token missing", WWW_AUTH);
+            return 401;
+        }
+        if (n >= 0) {
+            if (!auth) {
+                http_error(&c->h, c->r, 500, "server_error", "no key configured", NULL);
+                return 500;
+            }
+            if (auth_verify(auth, tok, (size_t)n, time(NULL), &c->claims, err, sizeof(err)) < 0) {
+                http_error(&c->h, c->r, 401, "invalid_token", err, WWW_AUTH);
+                return 401;
+            }
+        }
+    }
+    if (c->r->require) {
+        const char *k;
+        json_t *want;
+        json_object_foreach(c->r->require, k, want) {
+            json_t *got = c->claims ? json_object_get(c->claims, k) : NULL;
+            if (!got || !json_equal(got, want)) {
+                snprintf(err, sizeof(err), "claim %s required", k);
+                http_error(&c->h, c->r, 403, "forbidden", err, NULL);
+                return 403;
+            }
+        }
+    }
+    route_params_t p;
+    route_match(c->r, c->h.path, c->h.path_len, &p);
+    buf_init(&ch, 256);
+    for (size_t i = 0; i < c->r->nchannels; i++) {
+        if (tpl_expand(&c->r->channels[i], &p, c->h.query, c->claims, &ch, err, sizeof(err)) < 0) {
+            /* the request's fault (a missing or bad parameter) or the
+             * token's (no such claim) */
+            int st = strncmp(err, "token has no", 12) == 0 ? 403 : 400;
+            http_error(&c->h, c->r, st, st == 400 ? "bad_request" : "forbidden", err, NULL);
+            buf_free(&ch);
+            return st;
+        }
+        if (c->r->channels[i].needs_grant && !grant_allows(c->claims, ch.data)) {
+            snprintf(err, sizeof(err), "channel not granted: %.200s", ch.data);
+            http_error(&c->h, c->r, 403, "forbidden", err, NULL);
+            buf_free(&ch);
+            return 403;
+        }
+        int dup = 0;
+        for (size_t k = 0; k < c->s.nchannels; k++)
+            dup |= strcmp(c->s.channels[k], ch.data) == 0;
+        if (!dup)
+            c->s.channels[c->s.nchannels++] = strdup(ch.data);
+    }
+    buf_free(&ch);
+    for (size_t k = 0; k < c->s.nchannels; k++)
+        if (!c->s.channels[k]) {
+            http_error(&c->h, c->r, 500, "server_error", "out of memory", NULL);
+            return 500;
+        }
+    return 0;
+}
+
+static int
+take_lease(ctx_t *c)
+{
+    const char *sub = "";
+    json_t *v = c->claims ? json_object_get(c->claims, "sub") : NULL;
+    char lim[16];
+    reply_t rep;
+
+    if (json_is_string(v))
+        sub = json_string_value(v);
+    snprintf(c->s.lease, sizeof(c->s.lease), "%d-%lu", (int)getpid(),
+        (unsigned long)atomic_fetch_add(&lease_seq, 1));
+    snprintf(lim, sizeof(lim), "%d", c->r->max_per_user);
+    const char *args[] = { "lease", c->r->path, sub, lim, c->s.lease };
+    if (control_call(args, NULL, 5, CONTROL_TIMEOUT_MS, &rep) < 0) {
+        c->s.lease[0] = '\0';
+        return -1;
+    }
+    int full = reply_is(&rep, 0, "full");
+    reply_free(&rep);
+    if (full) {
+        c->s.lease[0] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
+static void
+release_lease(ctx_t *c)
+{
+    reply_t rep;
+    if (!c->s.lease[0])
+        return;
+    const char *args[] = { "release", c->s.lease };
+    if (control_call(args, NULL, 2, CONTROL_TIMEOUT_MS, &rep) == 0)
+        reply_free(&rep);
+    c->s.lease[0] = '\0';
+}
+
+/* wait until the hub says the subscriptions are in force */
+static int
+wait_synced(ctx_t *c)
+{
+    int64_t end = mono_ms() + SYNC_TIMEOUT_MS;
+    struct pollfd p = { c->s.efd, POLLIN, 0 };
+
+    for (;;) {
+        pthread_mutex_lock(&c->s.mu);
+        int ok = c->s.synced;
+        pthread_mutex_unlock(&c->s.mu);
+        if (ok)
+            return 0;
+        int64_t left = end - mono_ms();
+        if (left <= 0)
+            return -1;
+        poll(&p, 1, (int)left);
+        stream_clear_wake(&c->s);
+    }
+}
+
+/* has the client gone?  Readable FastCGI socket: EOF or an abort record */
+static int
+client_gone(ctx_t *c)
+{
+    char b;
+    ssize_t n = recv(c->h.req->ipcFd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || n > 0;
+}
+
+static void
+write_live(ctx_t *c)
+{
+    qev_t *e;
+    while ((e = stream_pop(&c->s))) {
+        if (e->id > c->last) {
+            frame(c, e->id, e->event, e->event_len, e->data, e->data_len, e->kind);
+            c->last = e->id;
+        }
+        qev_unref(e);
+    }
+}
+
+static void
+run_stream(ctx_t *c)
+{
+    const route_t *r = c->r;
+    int64_t start = mono_ms();
+    int fd = c->h.req->ipcFd;
+    struct timeval tv = { r->stall_timeout, 0 };
+
+    /* a client that stops reading blocks our writes: give up after
+     * stall_timeout instead of holding the stream forever */
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    flush_out(c);
+    while (!c->gone) {
+        int64_t now = mono_ms(), timeout = 1000;
+        if (r->max_lifetime && now - start >= (int64_t)r->max_lifetime * 1000)
+            break;
+        if (r->max_lifetime) {
+            int64_t left = (int64_t)r->max_lifetime * 1000 - (now - start);
+            if (left < timeout)
+                timeout = left;
+        }
+        struct pollfd p[2] = { { c->s.efd, POLLIN, 0 }, { fd, POLLIN | POLLRDHUP, 0 } };
+        poll(p, 2, (int)timeout);
+        if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) && client_gone(c))
+            break;
+        stream_clear_wake(&c->s);
+        pthread_mutex_lock(&c->s.mu);
+        int overflow = c->s.overflow, resume = c->s.resume && c->s.synced;
+        if (resume)
+            c->s.resume = 0;
+        pthread_mutex_unlock(&c->s.mu);
+        if (overflow) {
+            log_msg(LOG_WARNING, "stream %s: more than %d events waiting, dropped", c->h.path,
+                STREAM_QUEUE_MAX);
+            break;
+        }
+        if (resume && join(c, 1, c->last, 1) < 0)
+            log_msg(LOG_WARNING, "stream %s: resume after a broker restart failed", c->h.path);
+        write_live(c);
+        if (c->out.len)
+            flush_out(c);
+        else if (r->heartbeat && time(NULL) - c->last_write >= r->heartbeat) {
+            sse_comment(&c->out, r->heartbeat_comment);
+            flush_out(c);
+        }
+    }
+}
+
+/* ?mode=poll, or Accept: application/json without text/event-stream */
+static int
+wants_poll(const http_t *h)
+{
+    char v[16];
+    if (query_get(h->query, "mode", v, sizeof(v)) > 0 && strcmp(v, "poll") == 0)
+        return 1;
+    return strstr(h->accept, "application/json") && !strstr(h->accept, "text/event-stream");
+}
+
+static void
+poll_json(ctx_t *c, const wire_event_t *ev, int n, qev_t **q, int nq, const char *reset,
+    uint64_t last)
+{
+    buf_t b;
+    char id[24];
+    int first = 1;
+
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"events\": [");
+    for (int i = 0; i < n + nq; i++) {
+        const char *evn = i < n ? ev[i].event : q[i - n]->event;
+        size_t evl = i < n ? ev[i].event_len : q[i - n]->event_len;
+        const char *d = i < n ? ev[i].data : q[i - n]->data;
+        size_t dl = i < n ? ev[i].data_len : q[i - n]->data_len;
+        char kind = i < n ? ev[i].kind : q[i - n]->kind;
+        wire_fmt_id(id, i < n ? ev[i].id : q[i - n]->id);
+        buf_puts(&b, first ? "{\"id\": \"" : ", {\"id\": \"");
+        first = 0;
+        buf_puts(&b, id);
+        buf_puts(&b, "\", \"event\": ");
+        if (evl)
+            json_quote(&b, evn, evl);
+        else
+            buf_puts(&b, "null");
+        buf_puts(&b, ", \"data\": ");
+        if (kind == 's')
+            json_quote(&b, d, dl);
+        else
+            buf_append(&b, d, dl);
+        buf_putc(&b, '}');
+    }
+    wire_fmt_id(id, last);
+    buf_puts(&b, "], \"last_event_id\": \"");
+    buf_puts(&b, id);
+    buf_putc(&b, '"');
+    if (reset) {
+        buf_puts(&b, ", \"reset\": ");
+        json_quote(&b, reset, strlen(reset));
+    }
+    buf_puts(&b, "}\n");
+    FCGX_PutS("Status: 200 OK\r\n", c->h.req->out);
+    http_cors(&c->h, c->r, c->h.req->out);
+    FCGX_FPrintF(c->h.req->out, "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+        "Content-Length: %zu\r\n\r\n", b.len);
+    FCGX_PutStr(b.data, (int)b.len, c->h.req->out);
+    buf_free(&b);
+}
+
+static void
+serve_poll(ctx_t *c, int have_leid, uint64_t leid)
+{
+    char w[8];
+    int wait = 0;
+    reply_t rep;
+    char head_s[24];
+    uint64_t head = 0;
+
+    if (query_get(c->h.query, "wait", w, sizeof(w)) > 0) {
+        wait = atoi(w);
+        if (wait < 0)
+            wait = 0;
+        if (wait > 60)
+            wait = 60;
+    }
+    if (!have_leid) {
+        if (ask(c, "head", 0, "", &rep) < 0) {
+            http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+            return;
+        }
+        reply_str(&rep, 1, head_s, sizeof(head_s));
+        wire_parse_id(head_s, strlen(head_s), &head);
+        reply_free(&rep);
+        poll_json(c, NULL, 0, NULL, 0, NULL, head);
+        return;
+    }
+    /* with wait: subscribe first, so nothing falls between replay and wait */
+    int registered = 0;
+    if (wait && hub_register(&c->s) == 0) {
+        registered = 1;
+        if (wait_synced(c) < 0) {
+            hub_unregister(&c->s);
+            http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+            return;
+        }
+    }
+    if (ask(c, "replay", leid, "", &rep) < 0) {
+        if (registered)
+            hub_unregister(&c->s);
+        http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        return;
+    }
+    int n = (rep.n - 2) / 4;
+    wire_event_t *ev = calloc((size_t)(n > 0 ? n : 1), sizeof(*ev));
+    qev_t *q[256];
+    int nq = 0;
+    if (reply_is(&rep, 0, "reset")) {
+        char why[64];
+        reply_str(&rep, 1, why, sizeof(why));
+        reply_str(&rep, 2, head_s, sizeof(head_s));
+        wire_parse_id(head_s, strlen(head_s), &head);
+        poll_json(c, NULL, 0, NULL, 0, why, head);
+    } else if (!ev || reply_events(&rep, 2, ev) != (n > 0 ? n : 0)) {
+        http_error(&c->h, c->r, 500, "server_error", "bad reply from the broker", NULL);
+    } else {
+        uint64_t last = leid;
+        for (int i = 0; i < n; i++)
+            if (ev[i].id > last)
+                last = ev[i].id;
+        if (n == 0 && registered) {
+            int64_t end = mono_ms() + wait * 1000;
+            while (nq == 0 && mono_ms() < end) {
+                struct pollfd p[2] = { { c->s.efd, POLLIN, 0 },
+                                       { c->h.req->ipcFd, POLLIN | POLLRDHUP, 0 } };
+                poll(p, 2, (int)(end - mono_ms()));
+                if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP)) && client_gone(c))
+                    break;
+                stream_clear_wake(&c->s);
+                qev_t *e;
+                while (nq < 256 && (e = stream_pop(&c->s))) {
+                    if (e->id > last) {
+                        q[nq++] = e;
+                        last = e->id;
+                    } else {
+                        qev_unref(e);
+                    }
+                }
+            }
+        }
+        poll_json(c, ev, n, q, nq, NULL, last);
+    }
+    for (int i = 0; i < nq; i++)
+        qev_unref(q[i]);
+    free(ev);
+    reply_free(&rep);
+    if (registered)
+        hub_unregister(&c->s);
+}
+
+static void
+serve_stats(ctx_t *c)
+{
+    reply_t rep;
+    const char *args[] = { "stats" };
+    if (control_call(args, NULL, 1, CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
+        http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        return;
+    }
+    char *txt = strndup(zmq_msg_data(&rep.f[1]), zmq_msg_size(&rep.f[1]));
+    json_t *s = txt ? json_loads(txt, 0, NULL) : NULL;
+    free(txt);
+    reply_free(&rep);
+    if (!s) {
+        http_error(&c->h, c->r, 500, "server_error", "bad stats from the broker", NULL);
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 0);
+    static const struct { const char *key, *name, *type, *help; } m[] = {
+        { "uptime_s", "zsse_uptime_seconds", "gauge", "Seconds since the broker started" },
+        { "channels", "zsse_channels", "gauge", "Channels with buffered events or state" },
+        { "published", "zsse_events_published_total", "counter", "Events accepted" },
+        { "rejected", "zsse_events_rejected_total", "counter", "Messages rejected" },
+        { "replays", "zsse_replays_total", "counter", "Replay requests answered" },
+        { "resets", "zsse_resets_total", "counter", "Replays that sent the reset event" },
+        { "events_buffered", "zsse_buffer_events", "gauge", "Events held in replay buffers" },
+        { "state_keys", "zsse_state_keys", "gauge", "State entries held" },
+        { "leases", "zsse_streams_open", "gauge", "Open streams (all routes)" },
+        { "publish_latency_us", "zsse_publish_latency_microseconds", "gauge",
+          "Mean publish-to-PUB latency over the last second" },
+    };
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        json_t *v = json_object_get(s, m[i].key);
+        if (!json_is_number(v))
+            continue;
+        buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %.0f\n", m[i].name, m[i].help,
+            m[i].name, m[i].type, m[i].name, json_number_value(v));
+    }
+    json_t *reasons = json_object_get(s, "rejected_reasons"), *v;
+    const char *k;
+    buf_puts(&b, "# HELP zsse_events_rejected_by_reason_total Messages rejected, by reason\n"
+        "# TYPE zsse_events_rejected_by_reason_total counter\n");
+    json_object_foreach(reasons, k, v)
+        buf_printf(&b, "zsse_events_rejected_by_reason_total{reason=\"%s\"} %.0f\n", k,
+            json_number_value(v));
+    json_t *routes = json_object_get(s, "streams_by_route");
+    buf_puts(&b, "# HELP zsse_route_streams_open Open streams, by route\n"
+        "# TYPE zsse_route_streams_open gauge\n");
+    json_object_foreach(routes, k, v)
+        buf_printf(&b, "zsse_route_streams_open{route=\"%s\"} %.0f\n", k, json_number_value(v));
+    json_decref(s);
+    FCGX_FPrintF(c->h.req->out, "Status: 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+        "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n", b.len);
+    FCGX_PutStr(b.data, (int)b.len, c->h.req->out);
+    buf_free(&b);
+}
+
+/* read (and ignore) any request body, so the FastCGI socket is quiet and a
+ * later readable event means the client has gone */
+static void
+drain_stdin(FCGX_Request *req)
+{
+    char tmp[4096];
+    size_t total = 0;
+    int n;
+    while ((n = FCGX_GetStr(tmp, sizeof(tmp), req->in)) > 0 && total < (1u << 20))
+        total += (size_t)n;
+}
+
+void
+stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
+{
+    ctx_t c;
+    route_params_t p;
+    uint64_t leid = 0;
+    int have_leid = 0;
+
+    memset(&c, 0, sizeof(c));
+    c.cfg = cfg;
+    if (http_parse(&c.h, req) < 0) {
+        http_error(&c.h, NULL, 400, "bad_request", "request line or headers too long", NULL);
+        return;
+    }
+    if (!(c.r = route_find(cfg->routes, cfg->nroutes, c.h.path, c.h.path_len, &p))) {
+        http_error(&c.h, NULL, 404, "not_found", "no such stream", NULL);
+        return;
+    }
+    if (strcmp(c.h.method, "OPTIONS") == 0 && c.r->ncors) {
+        http_preflight(&c.h, c.r);
+        return;
+    }
+    if (strcmp(c.h.method, "GET") != 0) {
+        http_error(&c.h, c.r, 405, "method_not_allowed", "use GET",
+            c.r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
+        return;
+    }
+    drain_stdin(req);
+    if (c.r->type == ROUTE_STATS) {
+        serve_stats(&c);
+        return;
+    }
+    if (stream_init(&c.s) < 0) {
+        http_error(&c.h, c.r, 500, "server_error", "out of resources", NULL);
+        return;
+    }
+    buf_init(&c.out, OUT_MAX);
+    if (admit(&c, auth) != 0)
+        goto out;
+
+    const char *l = c.h.last_event_id;
+    char qid[32];
+    if (!*l && (query_get(c.h.query, "lastEventId", qid, sizeof(qid)) >= 0 ||
+                query_get(c.h.query, "last_event_id", qid, sizeof(qid)) >= 0))
+        l = qid;
+    if (*l) {
+        have_leid = 1;
+        /* a malformed id is an unknown one: the broker answers with reset */
+        if (wire_parse_id(l, strlen(l), &leid) < 0)
+            leid = WIRE_ID_MAX;
+    }
+    if (wants_poll(&c.h)) {
+        serve_poll(&c, have_leid, leid);
+        goto out;
+    }
+    int lr = take_lease(&c);
+    if (lr < 0) {
+        http_error(&c.h, c.r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        goto out;
+    }
+    if (lr > 0) {
+        http_error(&c.h, c.r, 429, "too_many_streams",
+            "max_per_user streams already open for this user", "Retry-After: 5\r\n");
+        goto out;
+    }
+    if (hub_register(&c.s) < 0 || wait_synced(&c) < 0) {
+        hub_unregister(&c.s);
+        release_lease(&c);
+        http_error(&c.h, c.r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        goto out;
+    }
+    /* headers, retry, hello: then the replay */
+    if (c.r->retry >= 0)
+        sse_retry(&c.out, c.r->retry);
+    if (c.r->hello_event)
+        frame(&c, 0, c.r->hello_event, strlen(c.r->hello_event), c.r->hello_data,
+            c.r->hello_len, c.r->hello_kind);
+    if (join(&c, have_leid, leid, 0) < 0) {
+        hub_unregister(&c.s);
+        release_lease(&c);
+        http_error(&c.h, c.r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        goto out;
+    }
+    FCGX_PutS("Status: 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+        "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", req->out);
+    http_cors(&c.h, c.r, req->out);
+    FCGX_PutS("\r\n", req->out);
+    run_stream(&c);
+    hub_unregister(&c.s);
+    release_lease(&c);
+out:
+    json_decref(c.claims);
+    buf_free(&c.out);
+    stream_fini(&c.s);
+}
