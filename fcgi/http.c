@@ -1,6 +1,7 @@
 /*
  * http.c -- request parameters, error responses, CORS (see http.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "buf.h"
@@ -89,7 +90,7 @@ http_cors(http_t *h, const route_t *r, FCGX_Stream *out)
     const char *o = cors_match(h, r);
     if (!o)
         return;
-    FCGX_FPrintF(out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", o);
+    http_printf(out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", o);
     if (r->cors_credentials)
         FCGX_PutS("Access-Control-Allow-Credentials: true\r\n", out);
 }
@@ -122,11 +123,11 @@ http_error(http_t *h, const route_t *r, int status, const char *error,
         json_quote(&body, message, strlen(message));
     }
     buf_puts(&body, "}\n");
-    FCGX_FPrintF(out, "Status: %d %s\r\n", status, http_reason(status));
+    http_printf(out, "Status: %d %s\r\n", status, http_reason(status));
     http_cors(h, r, out);
     if (extra)
         FCGX_PutS(extra, out);
-    FCGX_FPrintF(out, "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+    http_printf(out, "Content-Type: application/json\r\nCache-Control: no-store\r\n"
         "Content-Length: %zu\r\n\r\n", body.len);
     if (strcmp(h->method, "HEAD") != 0)
         FCGX_PutStr(body.data, (int)body.len, out);
@@ -157,4 +158,19 @@ http_cookie(const http_t *h, const char *name, char *out, size_t outlen)
         p = end + 1;
     }
     return -1;
+}
+
+int
+http_printf(FCGX_Stream *out, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return -1;
+    return FCGX_PutStr(tmp, n, out);
 }

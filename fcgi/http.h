@@ -44,4 +44,8 @@ int  http_cookie(const http_t *h, const char *name, char *out, size_t outlen);
 
 const char *http_reason(int status);
 
+/* printf onto a FastCGI stream (libfcgi's own FCGX_FPrintF knows no %zu) */
+int  http_printf(FCGX_Stream *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -481,7 +481,7 @@ poll_json(ctx_t *c, const wire_event_t *ev, int n, qev_t **q, int nq, const char
     buf_puts(&b, "}\n");
     FCGX_PutS("Status: 200 OK\r\n", c->h.req->out);
     http_cors(&c->h, c->r, c->h.req->out);
-    FCGX_FPrintF(c->h.req->out, "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+    http_printf(c->h.req->out, "Content-Type: application/json\r\nCache-Control: no-store\r\n"
         "Content-Length: %zu\r\n\r\n", b.len);
     FCGX_PutStr(b.data, (int)b.len, c->h.req->out);
     buf_free(&b);
@@ -629,7 +629,7 @@ serve_stats(ctx_t *c)
     json_object_foreach(routes, k, v)
         buf_printf(&b, "zsse_route_streams_open{route=\"%s\"} %.0f\n", k, json_number_value(v));
     json_decref(s);
-    FCGX_FPrintF(c->h.req->out, "Status: 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+    http_printf(c->h.req->out, "Status: 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
         "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n", b.len);
     FCGX_PutStr(b.data, (int)b.len, c->h.req->out);
     buf_free(&b);

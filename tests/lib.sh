@@ -199,3 +199,14 @@ print(v if not isinstance(v, (dict, list)) else json.dumps(v, separators=(",", "
 
 # nth line (1-based) of a file
 nth() { sed -n "${2}p" "$1"; }
+
+# jcol KEY: the KEY field of each JSON line on stdin, one per line
+jcol() {
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    line = line.strip()
+    if line:
+        v = json.loads(line).get(sys.argv[1])
+        print(v if not isinstance(v, (dict, list)) else json.dumps(v, separators=(",", ":")))' "$1"
+}

@@ -36,7 +36,7 @@ eq "task_deleted with its id" "$i3" "$(grep task_deleted "$T/live.out" | jget id
 # Last-Event-ID: what came after
 "$SSE" "$B/b1/events" -H "$H" -H "Last-Event-ID: $i1" -n 3 -t 10 > "$T/replay.out"
 eq "replay after Last-Event-ID" "task_moved task_deleted" \
-    "$(sed -n 2,3p "$T/replay.out" | jget event | paste -sd' ')"
+    "$(sed -n 2,3p "$T/replay.out" | jcol event | paste -sd' ')"
 
 # 120 more events: the oldest 20+3 fall out of the buffer of 100
 first=""

@@ -40,7 +40,7 @@ t_start_broker
 sleep 1
 pub 10
 wait $c1
-grep '"k":"event"' "$T/c1.out" | jget id > "$T/got"
+grep '"k":"event"' "$T/c1.out" | jcol id > "$T/got"
 eq "30 events across both restarts, none lost or repeated, in order" \
     "$(paste -sd' ' "$T/ids")" "$(paste -sd' ' "$T/got")"
 ok "it reconnected after the web-server restart" \
