@@ -22,7 +22,7 @@ U="http://127.0.0.1:$WEB_PORT"
 CLIENT="$top_srcdir/tests/browser/client.mjs"
 tok=$(zsse token --sub u1)
 
-node "$CLIENT" "$U/feed/events" --token "$tok" --count 30 --timeout 90 \
+node "$CLIENT" "$U/feed/events" --token "$tok" --listen tick --count 30 --timeout 90 \
     --base-delay 200 --max-delay 1000 > "$T/c1.out" 2>"$T/c1.err" &
 c1=$!
 t_until 200 grep -q '"k":"open"' "$T/c1.out"
@@ -53,7 +53,7 @@ curl -sN -H "Authorization: Bearer $tok2" "$U/limited/events" > /dev/null &
 holder=$!
 T_PIDS+=("$holder")
 sleep 1
-node "$CLIENT" "$U/limited/events" --token "$tok2" --count 1 --timeout 40 \
+node "$CLIENT" "$U/limited/events" --token "$tok2" --listen tick --count 1 --timeout 40 \
     --base-delay 100 --max-delay 400 --poll-wait 2 > "$T/c2.out" 2>"$T/c2.err" &
 c2=$!
 t_until 300 grep -q '"k":"poll"' "$T/c2.out"
