@@ -1,0 +1,144 @@
+/*
+ * zmqtool.c -- raw ZeroMQ for the integration tests.
+ *
+ *   zmqtool push ENDPOINT FRAME...        send FRAMEs as one message
+ *   zmqtool req ENDPOINT FRAME...         control request (DEALER, empty
+ *                                         delimiter); prints each reply
+ *                                         frame on a line, event headers
+ *                                         as "id=N kind=K"
+ *   zmqtool sub ENDPOINT TOPIC [N] [SECS] raw prefix subscription (write a
+ *                                         NUL as \0); prints "TOPIC ID" for
+ *                                         each of N events (default 1)
+ *   zmqtool sync ENDPOINT                 subscribe a sync topic, print
+ *                                         "synced" when the marker is back
+ *
+ * FRAME "@FILE" sends the file's bytes; "\0" in a FRAME is a NUL.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include "wire.h"
+
+static size_t
+unescape(const char *in, char *out, size_t max)
+{
+    size_t o = 0;
+    if (in[0] == '@') {
+        FILE *fp = fopen(in + 1, "rb");
+        if (!fp) { perror(in + 1); exit(2); }
+        o = fread(out, 1, max, fp);
+        fclose(fp);
+        return o;
+    }
+    for (size_t i = 0; in[i] && o < max; i++) {
+        if (in[i] == '\\' && in[i + 1] == '0') {
+            out[o++] = '\0';
+            i++;
+        } else {
+            out[o++] = in[i];
+        }
+    }
+    return o;
+}
+
+static void
+print_frame(const char *p, size_t n)
+{
+    uint64_t id;
+    char kind;
+    if (n == WIRE_HDR_LEN && wire_hdr_get(p, n, &id, &kind) == 0) {
+        printf("id=%llu kind=%c\n", (unsigned long long)id, kind);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\0') fputs("\\0", stdout);
+        else if (p[i] == '\n') fputs("\\n", stdout);
+        else putchar(p[i]);
+    }
+    putchar('\n');
+}
+
+int
+main(int argc, char **argv)
+{
+    static char buf[1 << 24];
+    if (argc < 3) {
+        fprintf(stderr, "usage: zmqtool push|req|sub|sync ENDPOINT ...\n");
+        return 2;
+    }
+    void *ctx = zmq_ctx_new(), *s;
+    int zero = 0, linger = 2000;
+    const char *cmd = argv[1], *ep = argv[2];
+
+    if (!strcmp(cmd, "push") || !strcmp(cmd, "req")) {
+        int req = !strcmp(cmd, "req");
+        s = zmq_socket(ctx, req ? ZMQ_DEALER : ZMQ_PUSH);
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+        if (zmq_connect(s, ep) < 0) { perror("connect"); return 2; }
+        if (req)
+            zmq_send(s, "", 0, ZMQ_SNDMORE);
+        for (int i = 3; i < argc; i++) {
+            size_t n = unescape(argv[i], buf, sizeof(buf));
+            zmq_send(s, buf, n, i + 1 < argc ? ZMQ_SNDMORE : 0);
+        }
+        if (req) {
+            zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+            if (zmq_poll(&it, 1, 5000) <= 0) { fprintf(stderr, "zmqtool: no reply\n"); return 1; }
+            int more = 1, first = 1;
+            while (more) {
+                zmq_msg_t m;
+                zmq_msg_init(&m);
+                zmq_msg_recv(&m, s, 0);
+                if (!first)
+                    print_frame(zmq_msg_data(&m), zmq_msg_size(&m));
+                first = 0;
+                more = zmq_msg_more(&m);
+                zmq_msg_close(&m);
+            }
+        }
+    } else if (!strcmp(cmd, "sub") && argc >= 4) {
+        s = zmq_socket(ctx, ZMQ_SUB);
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+        size_t n = unescape(argv[3], buf, 4096);
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, buf, n);
+        zmq_connect(s, ep);
+        int want = argc > 4 ? atoi(argv[4]) : 1, got = 0;
+        int ms = (argc > 5 ? atoi(argv[5]) : 5) * 1000;
+        printf("ready\n");
+        fflush(stdout);
+        while (got < want) {
+            zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+            if (zmq_poll(&it, 1, ms) <= 0)
+                break;
+            wire_frames_t w;
+            wire_event_t ev;
+            if (wire_recv_event(s, 0, &w, &ev, true) == 1) {
+                printf("%.*s %llu\n", (int)ev.channel_len, ev.channel, (unsigned long long)ev.id);
+                fflush(stdout);
+                got++;
+            }
+            wire_frames_close(&w);
+        }
+    } else if (!strcmp(cmd, "sync")) {
+        s = zmq_socket(ctx, ZMQ_SUB);
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+        char topic[32];
+        int n = snprintf(topic, sizeof(topic), "%cnonce-%d", WIRE_SYNC_BYTE, (int)getpid());
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, (size_t)n + 1);
+        zmq_connect(s, ep);
+        zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(&it, 1, 5000) > 0) {
+            int r = zmq_recv(s, buf, 64, 0);
+            if (r == n + 1 && memcmp(buf, topic, (size_t)r) == 0)
+                printf("synced\n");
+        }
+    } else {
+        fprintf(stderr, "zmqtool: unknown command %s\n", cmd);
+        return 2;
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return 0;
+}
