@@ -28,18 +28,18 @@ srv_lighttpd() {
     WEB_PORT=${SRV_PORT:-$(t_port)}
     if [ "$mode" = binpath ]; then
         backend="\"bin-path\" => \"$ZSSE_FCGI_BIN\",
-    \"socket\" => \"$T/lighttpd-fcgi.sock\",
+    \"socket\" => \"$T/lighttpd-fcgi-$WEB_PORT.sock\",
     \"bin-environment\" => ( \"ZSSE_CONFIG\" => \"$ZSSE_CONFIG\" ),
     \"min-procs\" => $procs, \"max-procs\" => $procs,"
     else
         backend="\"host\" => \"127.0.0.1\", \"port\" => $FCGI_PORT,"
     fi
-    cat > "$T/lighttpd.conf" <<CONF
+    cat > "$T/lighttpd-$WEB_PORT.conf" <<CONF
 server.modules = ( "mod_fastcgi" )
 server.bind = "127.0.0.1"
 server.port = $WEB_PORT
 server.document-root = "$T"
-server.errorlog = "$T/lighttpd-error.log"
+server.errorlog = "$T/lighttpd-error-$WEB_PORT.log"
 server.stream-response-body = 2
 server.max-connections = 4096
 server.max-fds = 16384
@@ -48,7 +48,7 @@ fastcgi.server = ( "/" => ((
     "check-local" => "disable"
 )))
 CONF
-    t_spawn lighttpd lighttpd -D -f "$T/lighttpd.conf"
+    t_spawn lighttpd lighttpd -D -f "$T/lighttpd-$WEB_PORT.conf"
     WEB_PID=$T_LASTPID
     t_wait_port "$WEB_PORT"
 }

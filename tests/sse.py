@@ -86,4 +86,9 @@ def main():
             if n >= limit: return
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except BrokenPipeError:         # the caller read what it wanted (head -1)
+        sys.stderr.close()
+    except (ConnectionError, OSError) as e:
+        print(json.dumps({"error": str(e)}), flush=True)
