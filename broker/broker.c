@@ -43,7 +43,7 @@ struct broker {
     int64_t     last_sweep_us;
     pending_t  *pending;
     size_t      npending;
-    event_t   **scratch;        /* replay results, reused */
+    hit_t      *scratch;        /* replay results, reused */
     size_t      scratch_cap;
     ratelimit_t rl;
     /* statistics */
@@ -270,12 +270,10 @@ typedef struct {
     zmq_msg_t args[ARGS_MAX];   /* args[0] is the op */
 } request_t;
 
-/* reply STATUS ARG [HEAD] and the events; the channel frame of each event
- * is the first of the asked channels that holds it */
+/* reply STATUS ARG [HEAD] and the events, each named by its channel */
 static void
 reply_events(broker_t *b, request_t *r, const char *status, const char *arg,
-    const char *head, event_t **ev, long n, const char *const *chans, const size_t *lens,
-    size_t nch)
+    const char *head, const hit_t *hits, long n)
 {
     zmq_send(b->router, r->ident, r->idlen, ZMQ_SNDMORE);
     zmq_send(b->router, "", 0, ZMQ_SNDMORE);
@@ -284,27 +282,11 @@ reply_events(broker_t *b, request_t *r, const char *status, const char *arg,
     if (head)
         zmq_send(b->router, head, strlen(head), n > 0 ? ZMQ_SNDMORE : 0);
     for (long i = 0; i < n; i++) {
-        wire_event_t we = { .id = ev[i]->id, .kind = ev[i]->kind,
-                            .event = ev[i]->event, .event_len = ev[i]->event_len,
-                            .data = ev[i]->data, .data_len = ev[i]->data_len,
-                            .channel = chans[0], .channel_len = lens[0] };
-        /* name the channel it came from (the worker does not need it to
-         * dedupe, but tail and poll show it) */
-        for (size_t c = 0; c < nch; c++) {
-            channel_t *ch = store_channel(b->store, chans[c], lens[c], 0);
-            if (!ch)
-                continue;
-            int found = 0;
-            for (uint32_t k = 0; k < ch->count && !found; k++)
-                found = ch->ring[(ch->head + k) % ch->cap] == ev[i];
-            for (uint32_t k = 0; k < ch->nstate && !found; k++)
-                found = ch->state[k] == ev[i];
-            if (found) {
-                we.channel = chans[c];
-                we.channel_len = lens[c];
-                break;
-            }
-        }
+        const event_t *e = hits[i].ev;
+        wire_event_t we = { .id = e->id, .kind = e->kind,
+                            .event = e->event, .event_len = e->event_len,
+                            .data = e->data, .data_len = e->data_len,
+                            .channel = hits[i].ch->name, .channel_len = hits[i].ch->name_len };
         wire_send_event(b->router, &we, false, i + 1 < n);
     }
 }
@@ -373,7 +355,7 @@ op_replay(broker_t *b, request_t *r, int replay)
         if (strchr(flags, 's'))
             k = store_collect(b->store, chans, lens, (size_t)n, 0, 0, now,
                 &b->scratch, &b->scratch_cap);
-        reply_events(b, r, "reset", why, head, b->scratch, k < 0 ? 0 : k, chans, lens, (size_t)n);
+        reply_events(b, r, "reset", why, head, b->scratch, k < 0 ? 0 : k);
         return;
     }
     long k = store_collect(b->store, chans, lens, (size_t)n, after, replay, now,
@@ -382,7 +364,7 @@ op_replay(broker_t *b, request_t *r, int replay)
         reply(b, r, "error", "out of memory");
         return;
     }
-    reply_events(b, r, "ok", head, NULL, b->scratch, k, chans, lens, (size_t)n);
+    reply_events(b, r, "ok", head, NULL, b->scratch, k);
 }
 
 static void

@@ -246,28 +246,28 @@ channel_expire(channel_t *ch, int64_t now_us)
 static int
 by_id(const void *a, const void *b)
 {
-    const event_t *x = *(event_t *const *)a, *y = *(event_t *const *)b;
-    return x->id < y->id ? -1 : x->id > y->id;
+    const hit_t *x = a, *y = b;
+    return x->ev->id < y->ev->id ? -1 : x->ev->id > y->ev->id;
 }
 
 static int
-put(event_t ***out, size_t *cap, size_t n, event_t *e)
+put(hit_t **out, size_t *cap, size_t n, event_t *e, const channel_t *ch)
 {
     if (n == *cap) {
         size_t c = *cap ? *cap * 2 : 64;
-        event_t **p = realloc(*out, c * sizeof(*p));
+        hit_t *p = realloc(*out, c * sizeof(*p));
         if (!p)
             return -1;
         *out = p;
         *cap = c;
     }
-    (*out)[n] = e;
+    (*out)[n] = (hit_t){ e, ch };
     return 0;
 }
 
 long
 store_collect(store_t *s, const char *const *chans, const size_t *lens, size_t n,
-    uint64_t after, int replay, int64_t now_us, event_t ***out, size_t *outcap)
+    uint64_t after, int replay, int64_t now_us, hit_t **out, size_t *outcap)
 {
     size_t k = 0;
 
@@ -279,19 +279,21 @@ store_collect(store_t *s, const char *const *chans, const size_t *lens, size_t n
         if (replay) {
             for (uint32_t i = 0; i < ch->count; i++) {
                 event_t *e = ch->ring[(ch->head + i) % ch->cap];
-                if (e->id > after && put(out, outcap, k++, e) < 0)
+                if (e->id > after && put(out, outcap, k++, e, ch) < 0)
                     return -1;
             }
         } else {
             for (uint32_t i = 0; i < ch->nstate; i++)
-                if (put(out, outcap, k++, ch->state[i]) < 0)
+                if (put(out, outcap, k++, ch->state[i], ch) < 0)
                     return -1;
         }
     }
-    qsort(*out, k, sizeof(event_t *), by_id);
+    /* a ring is in id order already: one channel needs no sort */
+    if (n > 1)
+        qsort(*out, k, sizeof(hit_t), by_id);
     size_t w = 0;                       /* one event on two channels: once */
     for (size_t i = 0; i < k; i++)
-        if (w == 0 || (*out)[w - 1]->id != (*out)[i]->id)
+        if (w == 0 || (*out)[w - 1].ev->id != (*out)[i].ev->id)
             (*out)[w++] = (*out)[i];
     return (long)w;
 }

@@ -79,11 +79,17 @@ void channel_push(channel_t *ch, event_t *ev, int64_t now_us);
 /* Drop what is past its ttl from CH */
 void channel_expire(channel_t *ch, int64_t now_us);
 
+/* an event found for a request, and the channel it was found in */
+typedef struct {
+    event_t         *ev;
+    const channel_t *ch;
+} hit_t;
+
 /* Events of CHANS with id > AFTER (when REPLAY) or their state (when not),
  * in id order without repeats, into OUT (cap OUTCAP, grown with realloc).
  * Returns the count, or -1 on allocation failure. */
 long store_collect(store_t *s, const char *const *chans, const size_t *lens, size_t n,
-    uint64_t after, int replay, int64_t now_us, event_t ***out, size_t *outcap);
+    uint64_t after, int replay, int64_t now_us, hit_t **out, size_t *outcap);
 
 /* Highest floor among CHANS (after expiry) */
 uint64_t store_floor(store_t *s, const char *const *chans, const size_t *lens, size_t n,
