@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Apache + mod_fcgid and nginx for real (issue: web servers): Bearer auth
+# through Apache (CGIPassAuth), no buffering (the first event arrives at
+# once), heartbeats, a client that leaves frees its worker, a stream
+# outliving Apache's default FcgidIOTimeout (40 s) with the contrib
+# settings, max_lifetime reconnects in a real browser losing nothing,
+# nginx noticing a gone client within a second, and 500 streams in one
+# threaded process behind nginx and behind lighttpd.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/servers.sh"
+t_init webservers
+t_key
+t_config ', "routes": [
+  { "path": "/a/{room}/events", "channels": ["room/{room}"], "heartbeat": { "interval": 1, "comment": "hb" } },
+  { "path": "/idle/events", "channels": ["idle"], "auth": "none", "heartbeat": { "interval": 15 } },
+  { "path": "/quiet/events", "channels": ["quiet"], "auth": "none", "heartbeat": { "interval": 0 } },
+  { "path": "/life/events", "channels": ["life"], "auth": "none", "max_lifetime": 2, "retry": 200 },
+  { "path": "/many/events", "channels": ["many"], "auth": "none", "heartbeat": { "interval": 0 } }
+]' > "$ZSSE_CONFIG"
+t_start_broker
+SSE="$top_srcdir/tests/sse.py"
+ES="$top_srcdir/tests/browser/es.mjs"
+tok=$(zsse token --sub alice --channels 'room/*')
+
+# ================================ Apache =====================================
+srv_apache 6
+A="http://127.0.0.1:$WEB_PORT"
+APACHE_PID=$WEB_PID
+
+# an idle stream (heartbeat 15 s) kept 45 s: past mod_fcgid's default
+# FcgidIOTimeout of 40 s; runs while the other checks go on
+"$SSE" "$A/idle/events" --comments -t 46 > "$T/idle.out" &
+idle=$!
+
+eq "Apache: Bearer header reaches zsse-fcgi (CGIPassAuth): 200" 200 \
+    "$("$SSE" "$A/a/r1/events" -H "Authorization: Bearer $tok" --status -t 2 | head -1 | jget status)"
+"$SSE" "$A/a/r1/events" -H "Authorization: Bearer $tok" -n 1 -t 10 > "$T/first.out" &
+f=$!
+sleep 1.5
+t0=$(date +%s%N)
+zsse publish -C room/r1 -e ping -d '"x"'
+wait $f
+t1=$(date +%s%N)
+ok "Apache: a single small event arrives (no 64 KiB output buffer)" grep -q '"ping"' "$T/first.out"
+echo "# Apache: publish to client: $(( (t1 - t0) / 1000000 )) ms (including process exits)"
+"$SSE" "$A/a/r1/events" -H "Authorization: Bearer $tok" --comments -t 3.5 > "$T/hb.out"
+ok "Apache: heartbeats pass" bash -c "[ \$(grep -c '\"hb\"' $T/hb.out) -ge 2 ]"
+
+# a real browser across max_lifetime reconnects: EventSource sends
+# Last-Event-ID itself; nothing may be lost
+node "$ES" "$A/life/events" --listen n --count 12 --timeout 30 > "$T/life.out" &
+b=$!
+t_until 150 grep -q '!open' "$T/life.out"
+: > "$T/life.ids"
+for i in $(seq 12); do
+    zsse publish --ack -C life -e n -d "$i" >> "$T/life.ids"
+    sleep 0.5
+done
+wait $b
+eq "Apache + browser: 12 events over max_lifetime reconnects, none lost" \
+    "$(paste -sd' ' "$T/life.ids")" \
+    "$(grep '"type":"n"' "$T/life.out" | jcol lastEventId | paste -sd' ')"
+ok "...the browser did reconnect" bash -c "[ \$(grep -c '!open' $T/life.out) -ge 3 ]"
+
+wait $idle
+ok "Apache: an idle stream outlives FcgidIOTimeout's default 40 s" \
+    bash -c "! grep -q '\"eof\"' $T/idle.out && [ \$(grep -c comment $T/idle.out) -ge 2 ]"
+t_stop "$APACHE_PID"
+
+# a client that leaves frees the (only) worker process
+srv_apache 1
+A1="http://127.0.0.1:$WEB_PORT"
+curl -sN -H "Authorization: Bearer $tok" "$A1/a/r2/events" > "$T/gone.out" &
+g=$!
+t_until 100 grep -q hb "$T/gone.out"
+kill $g; wait $g 2>/dev/null
+eq "Apache: the only worker serves the next client after one left" 200 \
+    "$("$SSE" "$A1/a/r2/events" -H "Authorization: Bearer $tok" --status -t 15 | head -1 | jget status)"
+t_stop "$WEB_PID"
+
+# ================================ nginx ======================================
+srv_fcgi_listen 600
+srv_nginx
+N="http://127.0.0.1:$WEB_PORT"
+eq "nginx: X-Accel-Buffering is consumed" None \
+    "$("$SSE" "$N/a/r1/events?token=$tok" --status -t 2 | head -1 | jget headers.x-accel-buffering)"
+"$SSE" "$N/a/r1/events?token=$tok" -n 1 -t 10 > "$T/nfirst.out" &
+f=$!
+sleep 1
+zsse publish -C room/r1 -e ping -d '"y"'
+wait $f
+ok "nginx: a single small event arrives (fastcgi_buffering off)" grep -q '"ping"' "$T/nfirst.out"
+leases() { zsse stats | jget leases; }
+base=$(leases)
+curl -sN "$N/quiet/events" > /dev/null &
+q=$!
+t_until 50 test "$(leases)" -gt "$base"
+kill $q; wait $q 2>/dev/null
+# nothing is written on /quiet (no heartbeat): only nginx closing the
+# FastCGI connection can tell the worker
+ok "nginx: a gone client is noticed with nothing written (lease released)" \
+    t_until 20 test "$(leases)" -eq "$base"
+
+# 500 concurrent streams in one threaded process, one event to all
+LG="$top_builddir/tests/bench/loadgen"
+out=$("$LG" --url "$N/many/events" --clients 500 --rate 2 --duration 2 --settle 3 \
+    --publish "tcp://127.0.0.1:$P_PUB" --channel many --ramp 60 | tail -1)
+echo "# nginx threads: $out"
+ok "nginx -> one zsse-fcgi: 500 streams open" grep -q ' open=500 ' <<<"$out"
+ok "nginx -> one zsse-fcgi: every event reached every stream" grep -q ' lost=0 ' <<<"$out"
+ok "all in one process" test "$(ls /proc/$FCGI_PID/task | wc -l)" -ge 500
+t_stop "$WEB_PID"
+
+srv_lighttpd socket
+out=$("$LG" --url "http://127.0.0.1:$WEB_PORT/many/events" --clients 500 --rate 2 --duration 2 \
+    --settle 3 --publish "tcp://127.0.0.1:$P_PUB" --channel many --ramp 60 | tail -1)
+echo "# lighttpd threads: $out"
+ok "lighttpd socket -> one zsse-fcgi: 500 streams open" grep -q ' open=500 ' <<<"$out"
+ok "lighttpd socket -> one zsse-fcgi: every event reached every stream" grep -q ' lost=0 ' <<<"$out"
+t_done
