@@ -501,32 +501,37 @@ int
 journal_compact_end(journal_t *j)
 {
     size_t old = j->nsegs;
-    if (j->pending.len == 0)            /* nothing live: drop everything */
-        goto drop;
-    uint64_t first = j->pending_first;
-    if (open_active(j, first, ".tmp") < 0)
-        return -1;
-    if (journal_commit(j) < 0 || fdatasync(j->fd) < 0)
-        return -1;
-    segment_t *s = &j->segs[j->nsegs - 1];
-    char *final = seg_path(j->dir, first, "");
-    if (!final || rename(s->path, final) < 0) {
-        free(final);
-        return -1;
-    }
-    free(s->path);
-    s->path = final;
-drop:
-    /* older segments: all but the new one (a same-named one was replaced) */
-    for (size_t i = old; i-- > 0;) {
-        if (j->nsegs > old && strcmp(j->segs[i].path, j->segs[j->nsegs - 1].path) == 0) {
-            free(j->segs[i].path);
-            memmove(&j->segs[i], &j->segs[i + 1], (j->nsegs - i - 1) * sizeof(segment_t));
-            j->nsegs--;
-            continue;
+    segment_t fresh = { 0 };
+
+    if (j->pending.len) {
+        uint64_t first = j->pending_first;
+        if (open_active(j, first, ".tmp") < 0)
+            return -1;
+        if (journal_commit(j) < 0 || fdatasync(j->fd) < 0)
+            return -1;
+        char *final = seg_path(j->dir, first, "");
+        if (!final || rename(j->segs[old].path, final) < 0) {
+            free(final);
+            return -1;
         }
-        remove_seg(j, i);
+        free(j->segs[old].path);
+        j->segs[old].path = final;
+        fresh = j->segs[old];
+        j->nsegs = old;             /* set aside while the old ones go */
     }
+    /* every older segment goes; one of the same name was replaced by the
+     * rename and must not be unlinked */
+    while (j->nsegs > 0) {
+        size_t i = j->nsegs - 1;
+        if (fresh.path && strcmp(j->segs[i].path, fresh.path) == 0) {
+            free(j->segs[i].path);
+            j->nsegs--;
+        } else {
+            remove_seg(j, i);
+        }
+    }
+    if (fresh.path)
+        j->segs[j->nsegs++] = fresh;
     return sync_dir(j->dir);
 }
 

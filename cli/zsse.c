@@ -143,7 +143,7 @@ build_message(const char **chans, int nch, const char *event, const char *data,
     return text;
 }
 
-/* send one message; 0 ok, 1 rejected/failed */
+/* send one message; 0 ok, 1 rejected, 2 the broker is unreachable */
 static int
 send_one(zsse_publisher_t *pub, int ack, const char *text, size_t len)
 {
@@ -156,7 +156,7 @@ send_one(zsse_publisher_t *pub, int ack, const char *text, size_t len)
     char err[256];
     if (zsse_publish_ack(pub, text, len, 5000, &id, err, sizeof(err)) < 0) {
         if (strncmp(err, "timeout", 7) == 0)
-            return die("broker unreachable (%s)", cfg->broker.control);
+            return die("broker unreachable (%s)", cfg->broker.control) + 1;
         return die("rejected: %s", err);
     }
     printf("%llu\n", (unsigned long long)id);
@@ -237,7 +237,12 @@ cmd_publish(int argc, char **argv)
                 line[--len] = '\0';
             if (len == 0)
                 continue;
-            if (send_one(pub, ack, line, len) != 0)
+            int r = send_one(pub, ack, line, len);
+            if (r == 2) {           /* no broker: the rest would fail too */
+                rc = 1;
+                break;
+            }
+            if (r != 0)
                 rc = 1;
         }
         free(line);

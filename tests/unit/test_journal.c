@@ -239,6 +239,39 @@ test_rotate_drop_compact(void **state)
     journal_close(&j);
 }
 
+/* the compacted segment takes the name of an old one (its first id is the
+ * oldest live id): the rename replaces it, and it must not be deleted */
+static void
+test_compact_same_name(void **state)
+{
+    (void)state;
+    seen_t s;
+    journal_t *j = reopen(&s);
+    for (uint64_t i = 1; i <= 10; i++) {
+        jrec_t r = rec(i, "c", NULL, "\"x\"");
+        assert_int_equal(journal_append(j, &r), 0);
+        assert_int_equal(journal_commit(j), 0);
+        if (i == 5)
+            assert_int_equal(journal_maybe_rotate(j, 1), 0);
+    }
+    assert_int_equal(journal_compact_begin(j), 0);
+    jrec_t a = rec(1, "c", "k", "\"kept\""), b = rec(8, "c", NULL, "\"x\"");
+    assert_int_equal(journal_append(j, &a), 0);
+    assert_int_equal(journal_append(j, &b), 0);
+    assert_int_equal(journal_compact_end(j), 0);
+    /* and once more, over its own name */
+    assert_int_equal(journal_compact_begin(j), 0);
+    assert_int_equal(journal_append(j, &a), 0);
+    assert_int_equal(journal_append(j, &b), 0);
+    assert_int_equal(journal_compact_end(j), 0);
+    journal_close(&j);
+    j = reopen(&s);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.ids[0], 1);
+    assert_int_equal(s.ids[1], 8);
+    journal_close(&j);
+}
+
 static void
 test_bad_input(void **state)
 {
@@ -265,6 +298,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_bit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotate_drop_compact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compact_same_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
