@@ -94,7 +94,7 @@ msg_parse(msg_t *m, const char *text, size_t len, size_t max, const char **reaso
     m->ttl = -1;
     if (max && len > max)
         return fail(m, reason, ZSSE_R_TOO_LARGE);
-    if (!(m->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL)))
+    if (!(m->root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL)))
         return fail(m, reason, ZSSE_R_INVALID_JSON);
     if (!json_is_object(m->root))
         return fail(m, reason, ZSSE_R_NOT_OBJECT);
