@@ -1,0 +1,119 @@
+/*
+ * broker_bench.c -- ingest throughput and publish-to-subscriber latency of
+ * a running zsse-broker (started by tests/bench/broker).
+ *
+ *   broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS]
+ *
+ * PUSHERS threads push COUNT small messages in all ({"channel":"bench",
+ * "data":{"t":NS,"n":I}}) as fast as ZeroMQ takes them; one SUB
+ * subscriber receives them.  Prints the ingest rate (messages the
+ * subscriber got per second, first send to last receive) and the latency
+ * p50 / p99 of 1 in 100 messages.  Bounded: stops after 120 s.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+#include "wire.h"
+
+static void *ctx;
+static const char *pub_ep;
+static long count = 1000000;
+static int pushers = 2;
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *
+pusher(void *arg)
+{
+    long from = (long)(intptr_t)arg, n = count / pushers;
+    void *s = zmq_socket(ctx, ZMQ_PUSH);
+    int hwm = 0, linger = -1;
+    char msg[128];
+
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_connect(s, pub_ep);
+    for (long i = 0; i < n; i++) {
+        int len = snprintf(msg, sizeof(msg), "{\"channel\":\"bench\",\"data\":{\"t\":%llu,\"n\":%ld}}",
+            (unsigned long long)now_ns(), from + i);
+        zmq_send(s, msg, (size_t)len, 0);
+    }
+    zmq_close(s);
+    return NULL;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS]\n");
+        return 2;
+    }
+    pub_ep = argv[1];
+    if (argc > 3) count = atol(argv[3]);
+    if (argc > 4) pushers = atoi(argv[4]);
+    if (count < 1000 || count > 10000000 || pushers < 1 || pushers > 8)
+        return 2;
+    ctx = zmq_ctx_new();
+    zmq_ctx_set(ctx, ZMQ_IO_THREADS, 2);
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    int hwm = 0;
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "bench", 6);
+    zmq_connect(sub, argv[2]);
+    usleep(500000);                     /* let the subscription arrive */
+
+    size_t nlat = 0;
+    double *lat = malloc(sizeof(double) * (size_t)(count / 100 + 10));
+    pthread_t t[8];
+    uint64_t start = now_ns(), last = start, deadline = start + 120ull * 1000000000u;
+    for (int i = 0; i < pushers; i++)
+        pthread_create(&t[i], NULL, pusher, (void *)(intptr_t)(i * (count / pushers)));
+    long got = 0, want = (count / pushers) * pushers;
+    zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
+    while (got < want && now_ns() < deadline) {
+        if (zmq_poll(&it, 1, 2000) <= 0)
+            break;                      /* nothing for 2 s: lost */
+        wire_frames_t w;
+        wire_event_t ev;
+        while (wire_recv_event(sub, ZMQ_DONTWAIT, &w, &ev, true) == 1) {
+            got++;
+            last = now_ns();
+            if (got % 100 == 0) {
+                const char *p = memchr(ev.data, ':', ev.data_len);
+                if (p)
+                    lat[nlat++] = (double)(last - strtoull(p + 1, NULL, 10)) / 1e6;
+            }
+            wire_frames_close(&w);
+        }
+    }
+    for (int i = 0; i < pushers; i++)
+        pthread_join(t[i], NULL);
+    qsort(lat, nlat, sizeof(*lat), cmp);
+    double secs = (double)(last - start) / 1e9;
+    printf("published=%ld received=%ld seconds=%.2f ingest_per_s=%.0f p50_ms=%.2f p99_ms=%.2f\n",
+        want, got, secs, (double)got / secs, nlat ? lat[nlat / 2] : 0,
+        nlat ? lat[(size_t)((double)nlat * 0.99)] : 0);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    free(lat);
+    return got == want ? 0 : 1;
+}
