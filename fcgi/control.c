@@ -133,19 +133,13 @@ reply_events(const reply_t *r, int first, wire_event_t *ev)
 {
     int k = 0;
 
-    if (first > r->n || (r->n - first) % 4)
+    if (first > r->n || (r->n - first) % 2)
         return -1;
-    for (int i = first; i < r->n; i += 4, k++) {
-        wire_event_t *e = &ev[k];
-        e->channel = zmq_msg_data(&r->f[i]);
-        e->channel_len = zmq_msg_size(&r->f[i]);
-        if (wire_hdr_get(zmq_msg_data(&r->f[i + 1]), zmq_msg_size(&r->f[i + 1]),
-            &e->id, &e->kind) < 0 || zmq_msg_size(&r->f[i + 2]) > 255)
+    for (int i = first; i < r->n; i += 2, k++) {
+        ev[k].channel = zmq_msg_data(&r->f[i]);
+        ev[k].channel_len = zmq_msg_size(&r->f[i]);
+        if (wire_parse_payload(zmq_msg_data(&r->f[i + 1]), zmq_msg_size(&r->f[i + 1]), &ev[k]) < 0)
             return -1;
-        e->event = zmq_msg_data(&r->f[i + 2]);
-        e->event_len = zmq_msg_size(&r->f[i + 2]);
-        e->data = zmq_msg_data(&r->f[i + 3]);
-        e->data_len = zmq_msg_size(&r->f[i + 3]);
     }
     return k;
 }

@@ -27,8 +27,8 @@ void reply_free(reply_t *r);
 /* frame I as a string compare / copy */
 int  reply_is(const reply_t *r, int i, const char *s);
 void reply_str(const reply_t *r, int i, char *out, size_t outlen);
-/* the events in R from frame FIRST on: 4 frames each; EV must hold
- * (r->n - first) / 4 entries; returns the count, -1 if malformed */
+/* the events in R from frame FIRST on: 2 frames each; EV must hold
+ * (r->n - first) / 2 entries; returns the count, -1 if malformed */
 int  reply_events(const reply_t *r, int first, wire_event_t *ev);
 
 #endif

@@ -132,7 +132,7 @@ ask(ctx_t *c, const char *op, uint64_t after, const char *flags, reply_t *rep)
 static int
 write_events(ctx_t *c, reply_t *rep, int first)
 {
-    int n = (rep->n - first) / 4;
+    int n = (rep->n - first) / 2;
     wire_event_t *ev;
 
     if (n <= 0)
@@ -530,7 +530,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
         http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
         return;
     }
-    int n = (rep.n - 2) / 4;
+    int n = (rep.n - 2) / 2;
     wire_event_t *ev = calloc((size_t)(n > 0 ? n : 1), sizeof(*ev));
     qev_t *q[256];
     int nq = 0;

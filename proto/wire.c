@@ -41,20 +41,41 @@ wire_send_str(void *sock, const char *s, int flags)
 int
 wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more)
 {
-    unsigned char hdr[WIRE_HDR_LEN];
     char topic[256 + 1];
+    zmq_msg_t m;
 
-    if (ev->channel_len > 255)
+    if (ev->channel_len > 255 || ev->event_len > 255)
         return errno = EINVAL, -1;
     memcpy(topic, ev->channel, ev->channel_len);
     if (topic_nul)
         topic[ev->channel_len] = '\0';
-    wire_hdr_put(hdr, ev->id, ev->kind);
-    if (zmq_send(sock, topic, ev->channel_len + (topic_nul ? 1 : 0), ZMQ_SNDMORE) < 0 ||
-        zmq_send(sock, hdr, sizeof(hdr), ZMQ_SNDMORE) < 0 ||
-        zmq_send(sock, ev->event, ev->event_len, ZMQ_SNDMORE) < 0 ||
-        zmq_send(sock, ev->data, ev->data_len, more ? ZMQ_SNDMORE : 0) < 0)
+    if (zmq_msg_init_size(&m, WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len) < 0)
         return -1;
+    unsigned char *p = zmq_msg_data(&m);
+    wire_hdr_put(p, ev->id, ev->kind);
+    p[WIRE_HDR_LEN] = (unsigned char)ev->event_len;
+    memcpy(p + WIRE_PAYLOAD_MIN, ev->event, ev->event_len);
+    memcpy(p + WIRE_PAYLOAD_MIN + ev->event_len, ev->data, ev->data_len);
+    if (zmq_send(sock, topic, ev->channel_len + (topic_nul ? 1 : 0), ZMQ_SNDMORE) < 0 ||
+        zmq_msg_send(&m, sock, more ? ZMQ_SNDMORE : 0) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    return 0;
+}
+
+int
+wire_parse_payload(const void *p, size_t len, wire_event_t *ev)
+{
+    const unsigned char *b = p;
+
+    if (len < WIRE_PAYLOAD_MIN || wire_hdr_get(b, WIRE_HDR_LEN, &ev->id, &ev->kind) < 0 ||
+        (size_t)b[WIRE_HDR_LEN] > len - WIRE_PAYLOAD_MIN)
+        return -1;
+    ev->event_len = b[WIRE_HDR_LEN];
+    ev->event = (const char *)b + WIRE_PAYLOAD_MIN;
+    ev->data = ev->event + ev->event_len;
+    ev->data_len = len - WIRE_PAYLOAD_MIN - ev->event_len;
     return 0;
 }
 
@@ -109,14 +130,12 @@ wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
         ev->channel_len = tl;
         return 2;
     }
-    for (int i = 1; i < 4; i++) {
-        if (!zmq_msg_more(&w->f[i - 1]))
-            goto bad;
-        zmq_msg_init(&w->f[i]);
-        w->n = i + 1;
-        if (zmq_msg_recv(&w->f[i], sock, 0) < 0)
-            goto bad;
-    }
+    if (!zmq_msg_more(&w->f[0]))
+        goto bad;
+    zmq_msg_init(&w->f[1]);
+    w->n = 2;
+    if (zmq_msg_recv(&w->f[1], sock, 0) < 0 || zmq_msg_more(&w->f[1]))
+        goto bad;
     if (topic_nul) {
         if (tl < 2 || t[tl - 1] != '\0')
             goto bad;
@@ -125,14 +144,7 @@ wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
         goto bad;
     ev->channel = t;
     ev->channel_len = tl;
-    if (wire_hdr_get(zmq_msg_data(&w->f[1]), zmq_msg_size(&w->f[1]),
-        &ev->id, &ev->kind) < 0)
-        goto bad;
-    ev->event = zmq_msg_data(&w->f[2]);
-    ev->event_len = zmq_msg_size(&w->f[2]);
-    ev->data = zmq_msg_data(&w->f[3]);
-    ev->data_len = zmq_msg_size(&w->f[3]);
-    if (ev->event_len > 255)
+    if (wire_parse_payload(zmq_msg_data(&w->f[1]), zmq_msg_size(&w->f[1]), ev) < 0)
         goto bad;
     return 1;
 bad:

@@ -1,13 +1,13 @@
 /*
  * wire.h -- the frames between broker, workers and CLI (internal).
  *
- * EVENTS (broker PUB/XPUB  ->  worker SUB), one multipart message per
+ * EVENTS (broker PUB/XPUB  ->  worker SUB), one two-frame message per
  * (event, channel):
- *     [0] topic   channel name + '\0'       exact filtering: a SUB of
+ *     [0] topic    channel name + '\0'      exact filtering: a SUB of
  *                                           "user/1\0" never sees "user/12"
- *     [1] header  8-byte little-endian id, 1 byte kind ('j' or 's')
- *     [2] event   name, 0..255 bytes (empty: unnamed)
- *     [3] data    compact JSON, or the raw string
+ *     [1] payload  8-byte little-endian id, 1 byte kind ('j' or 's'),
+ *                  1 byte event-name length, the name (empty: unnamed),
+ *                  then the data: compact JSON, or the raw string
  * An event published to several channels goes out once per channel with
  * the same id; a stream on two of them drops the repeat by id.
  *
@@ -34,9 +34,9 @@
  * AFTER and HEAD are decimal ids.  FLAGS holds letters: 's' send the state
  * with a reset; 'c' continuation: the asker saw every event up to AFTER
  * live (it is resuming after the broker restarted), so AFTER being older
- * than this broker's start is no reason to reset.  EVENTS are 4 frames
- * each: channel, header, event, data (as above, but the channel without
- * the '\0'), in increasing id order with no id twice.
+ * than this broker's start is no reason to reset.  EVENTS are 2 frames
+ * each: channel, payload (as above, but the channel without the '\0'),
+ * in increasing id order with no id twice.
  *
  * Replay resets when AFTER > HEAD ("unknown id"), when a channel has
  * dropped events newer than AFTER from its buffer ("too old"), or when
@@ -57,6 +57,7 @@
 #include <zmq.h>
 
 #define WIRE_HDR_LEN 9
+#define WIRE_PAYLOAD_MIN (WIRE_HDR_LEN + 1)
 #define WIRE_LEASE_TTL 30
 #define WIRE_LEASE_RENEW 10
 #define WIRE_SYNC_BYTE '\x01'
@@ -72,16 +73,19 @@ typedef struct {
 void     wire_hdr_put(unsigned char hdr[WIRE_HDR_LEN], uint64_t id, char kind);
 int      wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind);
 
-/* Send EV on SOCK as the 4 EVENTS frames.  TOPIC_NUL: append '\0' to the
+/* Send EV on SOCK as the 2 EVENTS frames.  TOPIC_NUL: append '\0' to the
  * channel frame (PUB) or not (control replies).  MORE: the last frame is
  * itself followed by more frames.  0 or -1 (errno). */
 int wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more);
 
 /* Frames of one received event; the views in wire_event_t point here. */
 typedef struct {
-    zmq_msg_t f[4];
+    zmq_msg_t f[2];
     int       n;            /* frames initialised */
 } wire_frames_t;
+
+/* Decode a payload frame (P, LEN) into EV's id, kind, event and data. */
+int wire_parse_payload(const void *p, size_t len, wire_event_t *ev);
 
 /* Receive one EVENTS message (or one event of a control reply) from SOCK.
  * Returns 1 for an event (EV filled), 2 for a SYNC marker (EV->channel is

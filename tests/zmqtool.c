@@ -4,8 +4,8 @@
  *   zmqtool push ENDPOINT FRAME...        send FRAMEs as one message
  *   zmqtool req ENDPOINT FRAME...         control request (DEALER, empty
  *                                         delimiter); prints each reply
- *                                         frame on a line, event headers
- *                                         as "id=N kind=K"
+ *                                         frame on a line, an event payload
+ *                                         as "id=N kind=K" + a data line
  *   zmqtool sub ENDPOINT TOPIC [N] [SECS] raw prefix subscription (write a
  *                                         NUL as \0); prints "TOPIC ID" for
  *                                         each of N events (default 1)
@@ -46,11 +46,11 @@ unescape(const char *in, char *out, size_t max)
 static void
 print_frame(const char *p, size_t n)
 {
-    uint64_t id;
-    char kind;
-    if (n == WIRE_HDR_LEN && wire_hdr_get(p, n, &id, &kind) == 0) {
-        printf("id=%llu kind=%c\n", (unsigned long long)id, kind);
-        return;
+    wire_event_t ev;
+    if (n >= WIRE_PAYLOAD_MIN && wire_parse_payload(p, n, &ev) == 0) {
+        printf("id=%llu kind=%c\n", (unsigned long long)ev.id, ev.kind);
+        p = ev.data;        /* then the data on a line of its own */
+        n = ev.data_len;
     }
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\0') fputs("\\0", stdout);
