@@ -7,8 +7,9 @@
  *
  * msg_parse() checks every rule; on failure it returns -1 and sets *reason
  * to one of the static reason strings below (they are the keys of
- * `zsse stats`.rejected_reasons).  On success the message owns its strings
- * (pointers into m->root, a jansson object) until msg_clear().
+ * `zsse stats`.rejected_reasons).  On success the strings point into the
+ * text (which must outlive the message) or into the message's own scratch
+ * space, until msg_clear().
  *
  * data is normalised once here, so the broker never re-serialises it:
  *   kind 's': a JSON string, kept as its raw UTF-8 text;
@@ -43,7 +44,6 @@
 #define ZSSE_R_BAD_TTL          "bad_ttl"
 
 typedef struct {
-    json_t     *root;
     const char *channels[ZSSE_MAX_CHANNELS];
     size_t      channel_lens[ZSSE_MAX_CHANNELS];
     size_t      nchannels;
@@ -53,6 +53,8 @@ typedef struct {
     char       *data;       size_t data_len;    /* normalised, see above */
     char        kind;                           /* ZSSE_KIND_* */
     int         data_owned;                     /* internal */
+    size_t      scratch_len;                    /* internal */
+    char        scratch[(ZSSE_MAX_CHANNELS + 2) * 256];  /* decoded strings */
 } msg_t;
 
 /* Parse TEXT (LEN bytes, not NUL-terminated).  MAX is max_message (0: no
