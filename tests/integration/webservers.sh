@@ -91,6 +91,7 @@ zsse publish -C room/r1 -e ping -d '"y"'
 wait $f
 ok "nginx: a single small event arrives (fastcgi_buffering off)" grep -q '"ping"' "$T/nfirst.out"
 leases() { zsse stats | jget leases; }
+sleep 2                                 # the streams above have gone
 base=$(leases)
 curl -sN "$N/quiet/events" > /dev/null &
 q=$!
@@ -99,7 +100,7 @@ kill $q; wait $q 2>/dev/null
 # nothing is written on /quiet (no heartbeat): only nginx closing the
 # FastCGI connection can tell the worker
 ok "nginx: a gone client is noticed with nothing written (lease released)" \
-    t_until 20 test "$(leases)" -eq "$base"
+    t_until 20 test "$(leases)" -le "$base"
 
 # 500 concurrent streams in one threaded process, one event to all
 LG="$top_builddir/tests/bench/loadgen"
