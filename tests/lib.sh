@@ -210,3 +210,8 @@ for line in sys.stdin:
         v = json.loads(line).get(sys.argv[1])
         print(v if not isinstance(v, (dict, list)) else json.dumps(v, separators=(",", ":")))' "$1"
 }
+
+# the broker's open-stream count (leases), for t_until checks
+leases() { zsse stats | jget leases; }
+leases_le() { [ "$(leases)" -le "$1" ]; }
+leases_gt() { [ "$(leases)" -gt "$1" ]; }

@@ -90,17 +90,16 @@ sleep 1
 zsse publish -C room/r1 -e ping -d '"y"'
 wait $f
 ok "nginx: a single small event arrives (fastcgi_buffering off)" grep -q '"ping"' "$T/nfirst.out"
-leases() { zsse stats | jget leases; }
 sleep 2                                 # the streams above have gone
 base=$(leases)
 curl -sN "$N/quiet/events" > /dev/null &
 q=$!
-t_until 50 test "$(leases)" -gt "$base"
+t_until 50 leases_gt "$base"
 kill $q; wait $q 2>/dev/null
 # nothing is written on /quiet (no heartbeat): only nginx closing the
 # FastCGI connection can tell the worker
 ok "nginx: a gone client is noticed with nothing written (lease released)" \
-    t_until 20 test "$(leases)" -le "$base"
+    t_until 20 leases_le "$base"
 
 # 500 concurrent streams in one threaded process, one event to all
 LG="$top_builddir/tests/bench/loadgen"
