@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "channel.h"
 #include "lease.h"
 #include "wire.h"
 
@@ -33,10 +34,7 @@ struct leases {
 static size_t
 h(const char *s, size_t n)
 {
-    uint64_t v = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        v = (v ^ (unsigned char)s[i]) * 1099511628211ull;
-    return (size_t)(v % NB);
+    return (size_t)(str_hash(s, n) % NB);
 }
 
 leases_t *

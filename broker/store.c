@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "channel.h"
 #include "store.h"
 
 struct store {
@@ -53,15 +54,6 @@ event_unref(event_t *e)
 }
 
 /* --- the hash table ---------------------------------------------------- */
-
-static uint64_t
-hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;      /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
 
 store_t *
 store_new(const broker_conf_t *conf)
@@ -117,7 +109,7 @@ grow(store_t *s)
     for (size_t i = 0; i < s->nbuckets; i++)
         for (channel_t *ch = s->buckets[i], *next; ch; ch = next) {
             next = ch->next;
-            size_t h = hash(ch->name, ch->name_len) & (n - 1);
+            size_t h = str_hash(ch->name, ch->name_len) & (n - 1);
             ch->next = b[h];
             b[h] = ch;
         }
@@ -129,7 +121,7 @@ grow(store_t *s)
 channel_t *
 store_channel(store_t *s, const char *name, size_t len, int create)
 {
-    size_t h = hash(name, len) & (s->nbuckets - 1);
+    size_t h = str_hash(name, len) & (s->nbuckets - 1);
     channel_t *ch;
     char tmp[256];
     int buffer, ttl;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+#include "channel.h"
 #include "hub.h"
 #include "log.h"
 #include "wire.h"
@@ -183,10 +184,7 @@ hub_unregister(stream_t *s)
 static size_t
 hash(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return (size_t)(h % NB);
+    return (size_t)(str_hash(s, n) % NB);
 }
 
 static chan_t *

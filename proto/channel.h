@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #define ZSSE_CHANNEL_MAX 255
 
@@ -21,6 +22,16 @@ bool channel_valid(const char *s, size_t len);
 /* true when NAME matches PATTERN ('*' = any run); both NUL-terminated.
  * Linear-time in practice: no backtracking explosion on many stars. */
 bool channel_match(const char *pattern, const char *name);
+
+/* FNV-1a of S (LEN bytes): the hash of every table of channel names */
+static inline uint64_t
+str_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
 
 /* true when S is valid UTF-8 (rejects overlongs and surrogates) */
 bool utf8_valid(const char *s, size_t len);

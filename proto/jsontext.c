@@ -67,8 +67,8 @@ skip_value(const char *s, size_t len, size_t i)
     return depth == 0 ? i : len + 1;
 }
 
-static int
-hexval(char c)
+int
+hex_digit(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -94,7 +94,7 @@ key_equals(const char *s, size_t a, size_t b, const char *key)
                 if (i + 4 >= b)
                     return 0;
                 for (int j = 1; j <= 4; j++) {
-                    int h = hexval(s[i + j]);
+                    int h = hex_digit(s[i + j]);
                     if (h < 0)
                         return 0;
                     v = v * 16 + h;

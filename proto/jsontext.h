@@ -21,6 +21,9 @@
 int json_member(const char *text, size_t len, const char *key,
     const char **val, size_t *vlen);
 
+/* the value of hex digit C, or -1 */
+int hex_digit(char c);
+
 /* Copy IN (valid JSON, LEN bytes) to OUT without whitespace outside
  * strings.  OUT must hold LEN bytes.  Returns the bytes written. */
 size_t json_compact(const char *in, size_t len, char *out);

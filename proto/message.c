@@ -46,13 +46,10 @@ hex4(const char *p, unsigned *v)
 {
     *v = 0;
     for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        unsigned d;
-        if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') d = (unsigned)(c - 'A' + 10);
-        else return -1;
-        *v = *v * 16 + d;
+        int d = hex_digit(p[i]);
+        if (d < 0)
+            return -1;
+        *v = *v * 16 + (unsigned)d;
     }
     return 0;
 }

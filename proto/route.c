@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "channel.h"
+#include "jsontext.h"
 #include "route.h"
 
 /* --- parsing (config time) ------------------------------------------- */
@@ -216,15 +217,6 @@ route_free(route_t *r)
 
 /* --- request time ----------------------------------------------------- */
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int
 url_decode(const char *in, size_t len, char *out, size_t outlen, bool plus)
 {
@@ -234,7 +226,7 @@ url_decode(const char *in, size_t len, char *out, size_t outlen, bool plus)
         char c = in[i];
         if (c == '%') {
             int h, l;
-            if (i + 2 >= len || (h = hexval(in[i + 1])) < 0 || (l = hexval(in[i + 2])) < 0)
+            if (i + 2 >= len || (h = hex_digit(in[i + 1])) < 0 || (l = hex_digit(in[i + 2])) < 0)
                 return -1;
             c = (char)(h * 16 + l);
             i += 2;

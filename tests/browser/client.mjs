@@ -8,7 +8,7 @@
 //
 // The page and zsse.js are served on URL's origin by playwright (never by
 // the server under test), so fetch() is same-origin.
-import { chromium } from 'playwright-core';
+import { launch } from './launch.mjs';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -31,11 +31,7 @@ while (args.length) {
   else { console.error(`client.mjs: unknown argument ${a}`); process.exit(2); }
 }
 const origin = new URL(url).origin;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 let done;
 const finished = new Promise((r) => { done = r; });
 const timer = setTimeout(() => done(), o.timeout * 1000);

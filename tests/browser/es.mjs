@@ -10,7 +10,7 @@
 // Exits after COUNT events (counting all types but !open/!error) or TIMEOUT
 // seconds (default 15), whichever comes first; exit 0 either way -- the
 // calling test decides what it expected.
-import { chromium } from 'playwright-core';
+import { launch } from './launch.mjs';
 
 const args = process.argv.slice(2);
 const url = args.shift();
@@ -26,11 +26,7 @@ while (args.length) {
 if (!url) { console.error('usage: node es.mjs URL [--listen a,b] [--count N] [--timeout S]'); process.exit(2); }
 
 const origin = new URL(url).origin;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 let done;
 const finished = new Promise((r) => { done = r; });
 const timer = setTimeout(() => done(), timeout * 1000);

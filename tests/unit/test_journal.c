@@ -90,6 +90,32 @@ reopen(seen_t *s)
     return j;
 }
 
+/* ids 1..N on channel "c", one commit */
+static void
+write_records(journal_t *j, uint64_t n, const char *data)
+{
+    for (uint64_t i = 1; i <= n; i++) {
+        jrec_t r = rec(i, "c", NULL, data);
+        assert_int_equal(journal_append(j, &r), 0);
+    }
+    assert_int_equal(journal_commit(j), 0);
+}
+
+/* the path of the (one) segment file */
+static void
+segment_path(char *path, size_t n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    path[0] = '\0';
+    while (d && (e = readdir(d)))
+        if (strncmp(e->d_name, "journal-", 8) == 0)
+            snprintf(path, n, "%s/%s", dir, e->d_name);
+    if (d)
+        closedir(d);
+    assert_true(path[0] != '\0');
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -125,21 +151,12 @@ test_torn_tail(void **state)
     (void)state;
     seen_t s;
     journal_t *j = reopen(&s);
-    for (uint64_t i = 1; i <= 5; i++) {
-        jrec_t r = rec(i, "c", NULL, "\"x\"");
-        assert_int_equal(journal_append(j, &r), 0);
-    }
-    assert_int_equal(journal_commit(j), 0);
+    write_records(j, 5, "\"x\"");
     journal_close(&j);
 
     /* a crash in the middle of the sixth record, then garbage */
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512] = "";
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, "journal-", 8) == 0)
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-    closedir(d);
+    char path[512];
+    segment_path(path, sizeof(path));
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     int fd = open(path, O_WRONLY | O_APPEND);
@@ -169,19 +186,10 @@ test_flipped_bit(void **state)
     (void)state;
     seen_t s;
     journal_t *j = reopen(&s);
-    for (uint64_t i = 1; i <= 3; i++) {
-        jrec_t r = rec(i, "c", NULL, "\"abcdef\"");
-        assert_int_equal(journal_append(j, &r), 0);
-    }
-    assert_int_equal(journal_commit(j), 0);
+    write_records(j, 3, "\"abcdef\"");
     journal_close(&j);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512] = "";
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, "journal-", 8) == 0)
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-    closedir(d);
+    char path[512];
+    segment_path(path, sizeof(path));
     struct stat st;
     stat(path, &st);
     int fd = open(path, O_RDWR);
