@@ -47,7 +47,9 @@ struct broker {
     size_t      scratch_cap;
     ratelimit_t rl;
     /* statistics */
-    uint64_t    published, rejected, replays, resets, control_requests;
+    uint64_t    published, rejected, replays, replayed, resets, control_requests;
+    int64_t     batch_start_us; /* when the batch's first message came in */
+    uint64_t    lat_sum_us, lat_n, lat_last_us;     /* publish-to-PUB, last second */
     uint64_t    journal_errors;
     struct { const char *reason; uint64_t n; } reasons[REASONS_MAX];
 };
@@ -161,7 +163,8 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
     }
     p->ev = ev;
     p->ack = 0;
-    b->npending++;
+    if (b->npending++ == 0)
+        b->batch_start_us = now;
     b->published++;
     return 0;
 }
@@ -208,6 +211,10 @@ flush(broker_t *b)
         }
         event_unref(p->ev);
     }
+    /* publish-to-PUB latency: from the batch's first message to its send */
+    uint64_t lat = (uint64_t)(now_us() - b->batch_start_us);
+    b->lat_sum_us += lat * b->npending;
+    b->lat_n += b->npending;
     b->npending = 0;
 }
 
@@ -364,6 +371,7 @@ op_replay(broker_t *b, request_t *r, int replay)
         reply(b, r, "error", "out of memory");
         return;
     }
+    b->replayed += replay ? (uint64_t)k : 0;
     reply_events(b, r, "ok", head, NULL, b->scratch, k);
 }
 
@@ -397,6 +405,14 @@ op_publish(broker_t *b, request_t *r)
     msg_clear(&m);
 }
 
+static void
+route_count(void *ctx, const char *route, unsigned n)
+{
+    json_t *o = ctx;
+    json_t *cur = json_object_get(o, route);
+    json_object_set_new(o, route, json_integer((cur ? json_integer_value(cur) : 0) + n));
+}
+
 static char *
 stats_json(broker_t *b)
 {
@@ -413,6 +429,11 @@ stats_json(broker_t *b)
     json_object_set_new(o, "events_buffered", json_integer((json_int_t)store_events(b->store)));
     json_object_set_new(o, "state_keys", json_integer((json_int_t)store_keys(b->store)));
     json_object_set_new(o, "replays", json_integer((json_int_t)b->replays));
+    json_object_set_new(o, "replayed", json_integer((json_int_t)b->replayed));
+    json_object_set_new(o, "publish_latency_us", json_integer((json_int_t)b->lat_last_us));
+    json_t *routes = json_object();
+    leases_by_route(b->leases, route_count, routes);
+    json_object_set_new(o, "streams_by_route", routes);
     json_object_set_new(o, "resets", json_integer((json_int_t)b->resets));
     json_object_set_new(o, "leases", json_integer((json_int_t)leases_count(b->leases)));
     json_object_set_new(o, "control_requests", json_integer((json_int_t)b->control_requests));
@@ -656,6 +677,8 @@ compact_one(void *ctx, const event_t *ev, const char *const *chans, const size_t
 static void
 maintenance(broker_t *b, int64_t now)
 {
+    b->lat_last_us = b->lat_n ? b->lat_sum_us / b->lat_n : 0;
+    b->lat_sum_us = b->lat_n = 0;
     store_sweep(b->store, now);
     leases_expire(b->leases, now);
     if (b->journal) {

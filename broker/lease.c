@@ -169,3 +169,12 @@ leases_destroy(leases_t **lp)
     free(l);
     *lp = NULL;
 }
+
+void
+leases_by_route(const leases_t *l, void (*fn)(void *ctx, const char *route, unsigned n),
+    void *ctx)
+{
+    for (size_t b = 0; b < NB; b++)
+        for (group_t *g = l->groups[b]; g; g = g->next)
+            fn(ctx, g->key, g->count);      /* the key starts with "route\0" */
+}

@@ -25,5 +25,9 @@ void   lease_renew(leases_t *l, const char *id, size_t idlen, int64_t now_us);
 void   lease_release(leases_t *l, const char *id, size_t idlen);
 void   leases_expire(leases_t *l, int64_t now_us);
 size_t leases_count(const leases_t *l);
+/* call FN(route, count) for each route with open streams (the group key
+ * up to its '\0' is the route) */
+void   leases_by_route(const leases_t *l, void (*fn)(void *ctx, const char *route, unsigned n),
+    void *ctx);
 
 #endif

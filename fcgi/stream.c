@@ -602,6 +602,7 @@ serve_stats(ctx_t *c)
         { "published", "zsse_events_published_total", "counter", "Events accepted" },
         { "rejected", "zsse_events_rejected_total", "counter", "Messages rejected" },
         { "replays", "zsse_replays_total", "counter", "Replay requests answered" },
+        { "replayed", "zsse_events_replayed_total", "counter", "Events sent in replays" },
         { "resets", "zsse_resets_total", "counter", "Replays that sent the reset event" },
         { "events_buffered", "zsse_buffer_events", "gauge", "Events held in replay buffers" },
         { "state_keys", "zsse_state_keys", "gauge", "State entries held" },

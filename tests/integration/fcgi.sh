@@ -162,6 +162,13 @@ eq "another origin: no CORS header" None "$(head -1 <<<"$out" | jget headers.acc
 out=$(curl -s "$U/metrics")
 ok "stats route: Prometheus text" grep -q '^zsse_events_published_total [0-9]' <<<"$out"
 ok "stats route: rejections by reason" grep -q 'zsse_events_rejected_by_reason_total' <<<"$out"
+ok "stats route: publish-to-PUB latency" grep -q '^zsse_publish_latency_microseconds [0-9]' <<<"$out"
+ok "stats route: events replayed" grep -q '^zsse_events_replayed_total [0-9]' <<<"$out"
+curl -sN "$U/cors/events" > /dev/null &
+held=$!
+t_until 50 bash -c "curl -s '$U/metrics' | grep -q 'zsse_route_streams_open{route=\"/cors/events\"} 1'"
+ok "stats route: open streams per route" bash -c "curl -s '$U/metrics' | grep -q 'zsse_route_streams_open{route=\"/cors/events\"} 1'"
+kill $held; wait $held 2>/dev/null
 
 # --- the broker goes away and comes back ------------------------------------------------------------------------------
 "$SSE" "$U/s/r1/events?token=$alice" -n 3 -t 25 > "$T/survive.out" &
