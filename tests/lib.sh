@@ -110,6 +110,12 @@ t_start_broker() {
 
 t_wait_broker() {
     for _ in $(seq 1 100); do
+        # ours must answer: not another process that holds the port
+        if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+            echo "broker exited; log:" >&2
+            tail -5 "$T/broker.log" >&2
+            return 1
+        fi
         if zsse stats -c "$ZSSE_CONFIG" >/dev/null 2>&1; then
             return 0
         fi
