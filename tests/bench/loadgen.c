@@ -3,7 +3,7 @@
  *
  *   loadgen --url http://127.0.0.1:8080/path [--clients N] [--rate R]
  *           [--duration S] [--publish ENDPOINT] [--channel C]...
- *           [--header 'Name: value'] [--ramp S] [--settle S]
+ *           [--header 'Name: value'] [--ramp S] [--settle S] [--churn PCT]
  *
  * Opens N HTTP/1.1 connections (one epoll loop, non-blocking), waits until
  * every stream has answered 200 (or --ramp seconds pass), then -- with
@@ -16,7 +16,11 @@
  *   clients=1000 open=1000 published=1000 expected=1000000 delivered=...
  *   lost=0 p50_ms=.. p99_ms=.. max_ms=.. rate=.. connect_s=..
  *
- * Everything is bounded: N <= 20000, R <= 200000, S <= 600, and the whole
+ * --churn PCT closes PCT percent of the streams every second and opens
+ * them again with the Last-Event-ID they last saw; "gaps" then counts
+ * events a client missed (its sequence numbers jumped), which must be 0.
+ *
+ * Everything is bounded: N <= 20000, R <= 200000, S <= 3600, and the whole
  * run stops at ramp + duration + settle seconds.  Loopback only.
  */
 #include <arpa/inet.h>
@@ -46,6 +50,8 @@ typedef struct {
     size_t   len;
     uint64_t events;
     uint64_t last_n;
+    char     last_id[24];       /* of the last complete event (blank line) */
+    char     pending_id[24];
     char     buf[RBUF];
 } client_t;
 
@@ -53,7 +59,11 @@ static client_t *clients;
 static int nclients = 100, nopen, ndead;
 static double *lat;                 /* latencies in ms */
 static size_t nlat, latcap;
-static uint64_t delivered, reordered;
+static uint64_t delivered, reordered, gaps, reconnects;
+static char req_base[8192];
+static int req_base_len;
+static struct sockaddr_in server;
+static int ep;
 
 static uint64_t
 now_ns(void)
@@ -87,6 +97,8 @@ record(client_t *c, const char *data, size_t len, uint64_t t_recv)
     uint64_t ts = strtoull(t + 4, NULL, 10), seq = strtoull(n + 4, NULL, 10);
     if (seq <= c->last_n)
         reordered++;
+    else if (c->last_n && seq > c->last_n + 1)
+        gaps += seq - c->last_n - 1;
     c->last_n = seq;
     c->events++;
     delivered++;
@@ -109,12 +121,68 @@ parse_body(client_t *c, uint64_t t_recv)
             continue;
         if (i - start > 6 && memcmp(c->buf + start, "data: ", 6) == 0)
             record(c, c->buf + start + 6, i - start - 6, t_recv);
+        else if (i - start > 4 && i - start < 4 + sizeof(c->pending_id) &&
+            memcmp(c->buf + start, "id: ", 4) == 0) {
+            memcpy(c->pending_id, c->buf + start + 4, i - start - 4);
+            c->pending_id[i - start - 4] = '\0';
+        } else if (i == start && c->pending_id[0]) {
+            /* the event is complete: a browser's lastEventId moves now */
+            memcpy(c->last_id, c->pending_id, sizeof(c->last_id));
+            c->pending_id[0] = '\0';
+        }
         start = i + 1;
     }
     memmove(c->buf, c->buf + start, c->len - start);
     c->len -= start;
     if (c->len == RBUF)         /* an absurd line: drop it */
         c->len = 0;
+}
+
+/* (re)open C's stream, with its Last-Event-ID when it has one */
+static int
+open_client(client_t *c)
+{
+    char req[8400];
+    int n;
+
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (c->fd < 0)
+        return -1;
+    /* blocking connect + send keeps this simple; loopback is instant */
+    if (c->last_id[0])
+        n = snprintf(req, sizeof(req), "%.*sLast-Event-ID: %s\r\n\r\n", req_base_len - 2,
+            req_base, c->last_id);
+    else
+        n = snprintf(req, sizeof(req), "%s", req_base);
+    if (connect(c->fd, (struct sockaddr *)&server, sizeof(server)) < 0 ||
+        write(c->fd, req, (size_t)n) != n) {
+        close(c->fd);
+        c->state = 3;
+        return -1;
+    }
+    fcntl(c->fd, F_SETFL, O_NONBLOCK);
+    c->state = 1;
+    c->len = 0;
+    c->pending_id[0] = '\0';
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+    return 0;
+}
+
+static void
+churn(int pct)
+{
+    int n = nclients * pct / 100;
+    for (int k = 0; k < n; k++) {
+        client_t *c = &clients[rand() % nclients];
+        if (c->state != 2)
+            continue;
+        close(c->fd);           /* closing also takes it out of epoll */
+        nopen--;
+        reconnects++;
+        if (open_client(c) < 0)
+            ndead++;
+    }
 }
 
 static void
@@ -161,7 +229,7 @@ main(int argc, char **argv)
 {
     const char *url = NULL, *endpoint = NULL;
     const char *channels[MAX_CHANNELS];
-    int nchan = 0, rate = 100;
+    int nchan = 0, rate = 100, churn_pct = 0;
     double duration = 10, ramp = 30, settle = 2;
     char headers[4096] = "";
 
@@ -174,6 +242,7 @@ main(int argc, char **argv)
         else if (!strcmp(a, "--duration")) duration = atof(v);
         else if (!strcmp(a, "--ramp")) ramp = atof(v);
         else if (!strcmp(a, "--settle")) settle = atof(v);
+        else if (!strcmp(a, "--churn")) churn_pct = atoi(v);
         else if (!strcmp(a, "--publish")) endpoint = v;
         else if (!strcmp(a, "--channel") && nchan < MAX_CHANNELS) channels[nchan++] = v;
         else if (!strcmp(a, "--header")) {
@@ -187,7 +256,8 @@ main(int argc, char **argv)
         return 2;
     }
     if (nclients < 1 || nclients > MAX_CLIENTS || rate < 0 || rate > 200000 ||
-        duration <= 0 || duration > 600 || ramp > 600 || settle > 60) {
+        duration <= 0 || duration > 3600 || ramp > 600 || settle > 60 ||
+        churn_pct < 0 || churn_pct > 50) {
         fprintf(stderr, "loadgen: out of bounds\n");
         return 2;
     }
@@ -206,38 +276,24 @@ main(int argc, char **argv)
     host[hl] = '\0';
     if (colon && (!slash || colon < slash))
         port = atoi(colon + 1);
-    char req[8192];
-    int reqlen = snprintf(req, sizeof(req),
+    req_base_len = snprintf(req_base, sizeof(req_base),
         "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n%s\r\n",
         path, host, port, headers);
 
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    int ep = epoll_create1(0);
+    server.sin_family = AF_INET;
+    server.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, host, &server.sin_addr);
+    ep = epoll_create1(0);
     clients = calloc((size_t)nclients, sizeof(*clients));
     if (ep < 0 || !clients)
         die("setup");
 
     uint64_t t0 = now_ns();
-    for (int i = 0; i < nclients; i++) {
-        client_t *c = &clients[i];
-        c->fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (c->fd < 0)
-            die("socket");
-        /* blocking connect + send keeps this simple; loopback is instant */
-        if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-            write(c->fd, req, (size_t)reqlen) != reqlen) {
+    for (int i = 0; i < nclients; i++)
+        if (open_client(&clients[i]) < 0) {
             fprintf(stderr, "loadgen: connect %d: %s\n", i, strerror(errno));
-            close(c->fd);
-            c->state = 3;
             ndead++;
-            continue;
         }
-        fcntl(c->fd, F_SETFL, O_NONBLOCK);
-        c->state = 1;
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-    }
 
     struct epoll_event evs[256];
     uint64_t ramp_end = t0 + (uint64_t)(ramp * 1e9);
@@ -259,7 +315,7 @@ main(int argc, char **argv)
             die("zsse_publisher_new");
         usleep(200000);     /* let PUSH connect */
     }
-    uint64_t published = 0, start = now_ns();
+    uint64_t published = 0, start = now_ns(), next_churn = start + 1000000000u;
     uint64_t pub_end = start + (uint64_t)(duration * 1e9);
     uint64_t hard_end = pub_end + (uint64_t)(settle * 1e9);
     while (now_ns() < hard_end) {
@@ -279,6 +335,10 @@ main(int argc, char **argv)
         int n = epoll_wait(ep, evs, 256, 1);
         for (int i = 0; i < n; i++)
             on_readable(evs[i].data.ptr);
+        if (churn_pct && now < pub_end && now >= next_churn) {
+            churn(churn_pct);
+            next_churn += 1000000000u;
+        }
     }
     if (pub)
         zsse_publisher_destroy(&pub);
@@ -291,9 +351,11 @@ main(int argc, char **argv)
     double p50 = nlat ? lat[nlat / 2] : 0, p99 = nlat ? lat[(size_t)((double)nlat * 0.99)] : 0;
     double mx = nlat ? lat[nlat - 1] : 0;
     printf("clients=%d open=%d published=%llu expected=%llu delivered=%llu lost=%lld "
-        "reordered=%llu p50_ms=%.2f p99_ms=%.2f max_ms=%.2f rate=%d connect_s=%.2f\n",
+        "reordered=%llu gaps=%llu reconnects=%llu p50_ms=%.2f p99_ms=%.2f max_ms=%.2f rate=%d "
+        "connect_s=%.2f\n",
         nclients, opened, (unsigned long long)published, (unsigned long long)expected,
         (unsigned long long)delivered, (long long)expected - (long long)delivered,
-        (unsigned long long)reordered, p50, p99, mx, rate, connect_s);
+        (unsigned long long)reordered, (unsigned long long)gaps, (unsigned long long)reconnects,
+        p50, p99, mx, rate, connect_s);
     return 0;
 }
