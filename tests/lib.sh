@@ -37,12 +37,16 @@ t_cleanup() {
     fi
 }
 
-# a free TCP port on 127.0.0.1 (not reserved by this run yet)
+# a free TCP port on 127.0.0.1 (not reserved by this run yet), below the
+# kernel's ephemeral range: a port there may be the source port of some
+# outgoing connection, free to connect() to but not to bind()
 T_USED_PORTS=" "
 t_port() {
-    local p
+    local p lo
+    read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+    [ "$lo" -gt 11000 ] || lo=32768
     for _ in $(seq 1 200); do
-        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        p=$(( 10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000) ))
         case "$T_USED_PORTS" in *" $p "*) continue ;; esac
         if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
             T_USED_PORTS="$T_USED_PORTS$p "
@@ -126,9 +130,14 @@ t_wait_broker() {
     return 1
 }
 
-# wait until a TCP port accepts connections (max ~10 s)
+# wait until a TCP port accepts connections (max ~10 s); with a PID, that
+# process must still be alive (not someone else answering on the port)
 t_wait_port() {
     for _ in $(seq 1 100); do
+        if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+            echo "process $2 exited before listening on $1" >&2
+            return 1
+        fi
         (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
         sleep 0.1
     done

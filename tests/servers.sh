@@ -20,7 +20,7 @@ srv_fcgi_listen() {
     t_spawn fcgi zsse-fcgi -c "$ZSSE_CONFIG" --listen "127.0.0.1:$FCGI_PORT" \
         --threads "${1:-16}"
     FCGI_PID=$T_LASTPID
-    t_wait_port "$FCGI_PORT"
+    t_wait_port "$FCGI_PORT" "$FCGI_PID"
 }
 
 srv_lighttpd() {
@@ -50,7 +50,7 @@ fastcgi.server = ( "/" => ((
 CONF
     t_spawn lighttpd lighttpd -D -f "$T/lighttpd-$WEB_PORT.conf"
     WEB_PID=$T_LASTPID
-    t_wait_port "$WEB_PORT"
+    t_wait_port "$WEB_PORT" "$WEB_PID"
 }
 
 srv_nginx() {
@@ -84,7 +84,7 @@ http {
 CONF
     t_spawn nginx nginx -c "$T/nginx.conf"
     WEB_PID=$T_LASTPID
-    t_wait_port "$WEB_PORT"
+    t_wait_port "$WEB_PORT" "$WEB_PID"
 }
 
 srv_apache() {
@@ -131,5 +131,5 @@ FcgidMinProcessesPerClass 0
 CONF
     t_spawn apache /usr/sbin/apache2 -f "$T/apache.conf" -DFOREGROUND
     WEB_PID=$T_LASTPID
-    t_wait_port "$WEB_PORT"
+    t_wait_port "$WEB_PORT" "$WEB_PID"
 }

@@ -46,7 +46,7 @@ SRV_PORT=$FCGI_PORT
 FCGI_PORT_OLD=$FCGI_PORT
 t_spawn fcgi zsse-fcgi -c "$ZSSE_CONFIG" --listen "127.0.0.1:$FCGI_PORT_OLD" --threads 16
 FCGI_PID=$T_LASTPID
-t_wait_port "$FCGI_PORT_OLD"
+t_wait_port "$FCGI_PORT_OLD" "$FCGI_PID"
 pub 5
 kill -9 "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null
 t_start_broker

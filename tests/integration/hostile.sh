@@ -99,7 +99,7 @@ c["auth"]["alg"] = "HS256"; json.dump(c, open(sys.argv[4], "w"))
 PY
 FCGI_PORT=$(t_port)
 t_spawn fcgi-rs zsse-fcgi -c "$T/rs.json" --listen "127.0.0.1:$FCGI_PORT" --threads 4
-t_wait_port "$FCGI_PORT"
+t_wait_port "$FCGI_PORT" "$T_LASTPID"
 srv_nginx
 N="http://127.0.0.1:$WEB_PORT"
 good=$(zsse -c "$T/rs.json" token --sub alice --key "$T/rsa.pem")
