@@ -18,7 +18,8 @@ t_config ', "routes": [
   { "path": "/q/events", "channels": ["q/{query.topic}"] },
   { "path": "/cors/events", "channels": ["pub"], "auth": "none",
     "cors": { "origins": ["https://app.example.com"], "credentials": true } },
-  { "path": "/metrics", "type": "stats", "auth": "none" }
+  { "path": "/metrics", "type": "stats", "auth": "none" },
+  { "path": "/public/{room}/events", "channels": ["pub/{room}"], "auth": "none" }
 ]' > "$ZSSE_CONFIG"
 python3 - "$ZSSE_CONFIG" <<'PY'
 import json, sys
@@ -74,6 +75,7 @@ eq "query parameter missing: 400" 400 "$(st "$U/q/events?token=$alice")"
 eq "'*' in a path value: refused, no route matches (a grant cannot be widened)" 404 "$(st "$U/s/r%2A/events?token=$alice")"
 eq "require role=admin, user: 403" 403 "$(st "$U/admin/events?token=$bob")"
 eq "require role=admin, admin: 200" 200 "$(st "$U/admin/events?token=$admin")"
+eq "auth none: a path channel needs no grant (public route)" 200 "$(st "$U/public/lobby/events")"
 eq "no route: 404" 404 "$(st "$U/nothing/here")"
 eq "POST: 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' -d '' "$U/s/r1/events?token=$alice")"
 ok "405 has Allow" bash -c "curl -s -i -X DELETE '$U/s/r1/events' | grep -qi '^Allow: GET'"
