@@ -2,7 +2,7 @@
 # contrib/demo/run as a newcomer runs it: it comes up, the page is served,
 # both demo streams deliver events, and Ctrl-C stops everything it started.
 . "$top_srcdir/tests/lib.sh"
-t_init demo
+t_init demo-run
 if [ ! -x "$top_srcdir/build/default/zsse-fcgi" ]; then
     echo "demo: no build/default (tests/run makes it); skipped"
     exit 77
