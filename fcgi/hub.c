@@ -331,16 +331,22 @@ fan_out(const wire_event_t *we)
         return;
     for (size_t i = 0; i < c->n; i++) {
         stream_t *s = c->v[i];
+        int was_empty;
         pthread_mutex_lock(&s->mu);
+        was_empty = s->qlen == 0;
         if (s->qlen == STREAM_QUEUE_MAX) {
             s->overflow = 1;
             pthread_mutex_unlock(&s->mu);
             qev_unref(e);
-        } else {
-            s->q[(s->qhead + s->qlen++) % STREAM_QUEUE_MAX] = e;
-            pthread_mutex_unlock(&s->mu);
+            wake(s->efd);
+            continue;
         }
-        wake(s->efd);
+        s->q[(s->qhead + s->qlen++) % STREAM_QUEUE_MAX] = e;
+        pthread_mutex_unlock(&s->mu);
+        /* a stream drains its whole queue when woken (after clearing its
+         * eventfd): only the first event into an empty queue must wake it */
+        if (was_empty)
+            wake(s->efd);
     }
 }
 

@@ -394,6 +394,10 @@ run_stream(ctx_t *c)
     /* a client that stops reading blocks our writes: give up after
      * stall_timeout instead of holding the stream forever */
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    /* what came in while we joined; from here on the loop keeps the rule
+     * the hub relies on: clear the wake-up, then drain the whole queue */
+    stream_clear_wake(&c->s);
+    write_live(c);
     flush_out(c);
     while (!c->gone) {
         int64_t now = mono_ms(), timeout = 1000;
@@ -552,12 +556,9 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
                 last = ev[i].id;
         if (n == 0 && registered) {
             int64_t end = mono_ms() + wait * 1000;
-            while (nq == 0 && mono_ms() < end) {
-                struct pollfd p[2] = { { c->s.efd, POLLIN, 0 },
-                                       { c->h.req->ipcFd, POLLIN | POLLRDHUP, 0 } };
-                poll(p, 2, (int)(end - mono_ms()));
-                if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP)) && client_gone(c))
-                    break;
+            /* clear the wake-up, then take what is queued; only then
+             * sleep (the hub wakes us only for an empty queue) */
+            for (;;) {
                 stream_clear_wake(&c->s);
                 qev_t *e;
                 while (nq < 256 && (e = stream_pop(&c->s))) {
@@ -568,6 +569,14 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
                         qev_unref(e);
                     }
                 }
+                int64_t left = end - mono_ms();
+                if (nq || left <= 0)
+                    break;
+                struct pollfd p[2] = { { c->s.efd, POLLIN, 0 },
+                                       { c->h.req->ipcFd, POLLIN | POLLRDHUP, 0 } };
+                poll(p, 2, (int)left);
+                if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP)) && client_gone(c))
+                    break;
             }
         }
         poll_json(c, ev, n, q, nq, NULL, last);
