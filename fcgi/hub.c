@@ -86,7 +86,8 @@ stream_init(stream_t *s)
     memset(s, 0, sizeof(*s));
     if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return -1;
-    if (!(s->q = calloc(STREAM_QUEUE_MAX, sizeof(qev_t *)))) {
+    s->qcap = STREAM_QUEUE_MIN;
+    if (!(s->q = calloc(s->qcap, sizeof(qev_t *)))) {
         close(s->efd);
         return -1;
     }
@@ -131,7 +132,7 @@ stream_pop(stream_t *s)
     pthread_mutex_lock(&s->mu);
     if (s->qlen) {
         e = s->q[s->qhead];
-        s->qhead = (s->qhead + 1) % STREAM_QUEUE_MAX;
+        s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
     }
     pthread_mutex_unlock(&s->mu);
@@ -316,6 +317,24 @@ on_marker(const char *topic, size_t len)
     }
 }
 
+/* double S's queue (under its lock); -1 when it is at its limit */
+static int
+queue_grow(stream_t *s)
+{
+    size_t cap = s->qcap * 2;
+    qev_t **q;
+
+    if (s->qcap >= STREAM_QUEUE_MAX || !(q = malloc(cap * sizeof(*q))))
+        return -1;
+    for (size_t i = 0; i < s->qlen; i++)
+        q[i] = s->q[(s->qhead + i) % s->qcap];
+    free(s->q);
+    s->q = q;
+    s->qhead = 0;
+    s->qcap = cap;
+    return 0;
+}
+
 static void
 fan_out(const wire_event_t *we)
 {
@@ -334,14 +353,14 @@ fan_out(const wire_event_t *we)
         int was_empty;
         pthread_mutex_lock(&s->mu);
         was_empty = s->qlen == 0;
-        if (s->qlen == STREAM_QUEUE_MAX) {
+        if (s->qlen == s->qcap && queue_grow(s) < 0) {
             s->overflow = 1;
             pthread_mutex_unlock(&s->mu);
             qev_unref(e);
             wake(s->efd);
             continue;
         }
-        s->q[(s->qhead + s->qlen++) % STREAM_QUEUE_MAX] = e;
+        s->q[(s->qhead + s->qlen++) % s->qcap] = e;
         pthread_mutex_unlock(&s->mu);
         /* a stream drains its whole queue when woken (after clearing its
          * eventfd): only the first event into an empty queue must wake it */

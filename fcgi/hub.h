@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include "route.h"
 
+#define STREAM_QUEUE_MIN 16        /* a stream's queue starts this small */
 #define STREAM_QUEUE_MAX 4096      /* live events waiting for one stream */
 
 typedef struct qev {
@@ -53,8 +54,8 @@ typedef struct stream {
     int            resume;          /* broker came back: replay from last id */
     int            registered;
     int            overflow;        /* queue full: the stream is dropped */
-    qev_t        **q;
-    size_t         qhead, qlen;
+    qev_t        **q;               /* a ring that grows up to QUEUE_MAX */
+    size_t         qhead, qlen, qcap;
     /* the hub's own */
     char           nonce[40];
     struct stream *hub_next;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -165,6 +166,9 @@ main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 
+    /* a thousand threads would each get a malloc arena of their own and
+     * keep its high-water mark; a few shared arenas keep memory flat */
+    mallopt(M_ARENA_MAX, 4);
     void *zctx = zmq_ctx_new();
     zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, (int)threads + 64);
     control_init(zctx, cfg->broker.control);
