@@ -43,6 +43,12 @@ drop_socket(void)
 }
 
 void
+control_close(void)
+{
+    drop_socket();
+}
+
+void
 reply_free(reply_t *r)
 {
     for (int i = 0; i < r->n; i++)

@@ -1,8 +1,9 @@
 /*
  * control.h -- a stream thread's client of the broker's control socket.
  *
- * Each thread keeps one DEALER socket, made on first use and kept for the
- * thread's life (a thread serves one response after another).  A request
+ * Each thread has one DEALER socket, made on first use and closed again
+ * once its stream has joined (control_close): long-lived streams hold no
+ * control connection, so the broker's memory does not grow with them.  A request
  * that times out closes the socket, so a late reply can never be read as
  * the answer to the next request.
  */
@@ -24,6 +25,9 @@ void control_init(void *zctx, const char *endpoint);
 int  control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
     reply_t *r);
 void reply_free(reply_t *r);
+/* close this thread's socket: a stream that has joined needs none until
+ * it ends, and an idle connection costs the broker ~50 KiB */
+void control_close(void);
 /* frame I as a string compare / copy */
 int  reply_is(const reply_t *r, int i, const char *s);
 void reply_str(const reply_t *r, int i, char *out, size_t outlen);

@@ -423,8 +423,11 @@ run_stream(ctx_t *c)
                 STREAM_QUEUE_MAX);
             break;
         }
-        if (resume && join(c, 1, c->last, 1) < 0)
-            log_msg(LOG_WARNING, "stream %s: resume after a broker restart failed", c->h.path);
+        if (resume) {
+            if (join(c, 1, c->last, 1) < 0)
+                log_msg(LOG_WARNING, "stream %s: resume after a broker restart failed", c->h.path);
+            control_close();
+        }
         write_live(c);
         if (c->out.len)
             flush_out(c);
@@ -743,6 +746,7 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         http_error(&c.h, c.r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
         goto out;
     }
+    control_close();
     FCGX_PutS("Status: 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
         "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", req->out);
     http_cors(&c.h, c.r, req->out);
@@ -751,6 +755,7 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     hub_unregister(&c.s);
     release_lease(&c);
 out:
+    control_close();
     json_decref(c.claims);
     buf_free(&c.out);
     stream_fini(&c.s);
