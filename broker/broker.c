@@ -613,6 +613,12 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
     if (type == ZMQ_XPUB) {
         int one = 1;
         zmq_setsockopt(s, ZMQ_XPUB_VERBOSE, &one, sizeof(one));
+    } else {
+        /* bound what a peer can make us allocate: a frame up to twice
+         * max_message is received and rejected as too_large (counted);
+         * a larger one makes ZeroMQ drop that peer's connection */
+        int64_t max = 2 * (int64_t)b->cfg->broker.max_message + 4096;
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
     }
     if (zmq_bind(s, endpoint) < 0) {
         snprintf(err, errlen, "bind %s: %s", endpoint, zmq_strerror(errno));

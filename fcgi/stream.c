@@ -367,7 +367,8 @@ client_gone(ctx_t *c)
 {
     char b;
     ssize_t n = recv(c->h.req->ipcFd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || n > 0;
+    /* EOF, an error, or data (an abort record: GET has no more stdin) */
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 static void

@@ -275,12 +275,6 @@ field_string(scan_t *s, msg_t *m, const char **str, size_t *len, size_t max)
         *len = rawlen;
         return 0;
     }
-    size_t room = sizeof(m->scratch) - m->scratch_len;
-    if (room < max) {                           /* cannot happen: sized for 64 + 2 */
-        if (string(s, NULL, NULL, &raw, &rawlen, &esc) < 0)
-            return -1;
-        return 1;
-    }
     /* long or escaped: validate, then decode at most MAX + 1 bytes */
     const char *start = s->p;
     if (string(s, NULL, NULL, &raw, &rawlen, &esc) < 0)
@@ -292,7 +286,9 @@ field_string(scan_t *s, msg_t *m, const char **str, size_t *len, size_t max)
     char tmp[ZSSE_CHANNEL_MAX * 6 + 16];
     if (string(&again, tmp, &n, &raw, &rawlen, &esc) < 0)
         return -1;
-    if (n > max)
+    /* "channel" + 64 "channels" + event + key can outgrow the scratch
+     * space: such a message has too many channels anyway, refuse it */
+    if (n > max || n > sizeof(m->scratch) - m->scratch_len)
         return 1;
     memcpy(o, tmp, n);
     m->scratch_len += n;

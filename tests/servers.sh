@@ -9,7 +9,9 @@
 #
 # Each sets WEB_PORT and WEB_PID (FCGI_PORT/FCGI_PID for the external
 # worker); the PIDs are recorded, so lib.sh stops them on exit.  Set
-# SRV_PORT to start a server again on the port it had (restart tests).  All of
+# SRV_PORT to start a server again on the port it had (restart tests);
+# SRV_WORKERS (nginx worker processes, default 1) and SRV_CONNS (connections
+# per nginx worker / lighttpd, default 4096) size them for benchmarks.  All of
 # them route every path to zsse-fcgi: the zsse config decides the rest.
 # The configs follow contrib/: keep them in step.
 
@@ -41,8 +43,8 @@ server.port = $WEB_PORT
 server.document-root = "$T"
 server.errorlog = "$T/lighttpd-error-$WEB_PORT.log"
 server.stream-response-body = 2
-server.max-connections = 4096
-server.max-fds = 16384
+server.max-connections = ${SRV_CONNS:-4096}
+server.max-fds = $(( ${SRV_CONNS:-4096} * 4 ))
 fastcgi.server = ( "/" => ((
     $backend
     "check-local" => "disable"
@@ -58,10 +60,11 @@ srv_nginx() {
     mkdir -p "$T/nginx"
     cat > "$T/nginx.conf" <<CONF
 daemon off;
-worker_processes 1;
+worker_processes ${SRV_WORKERS:-1};
+worker_rlimit_nofile $(( ${SRV_CONNS:-4096} * 2 + 64 ));
 pid $T/nginx/nginx.pid;
 error_log $T/nginx/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections ${SRV_CONNS:-4096}; }
 http {
     access_log off;
     client_body_temp_path $T/nginx/body;

@@ -108,7 +108,11 @@ for reason in too_large not_object unknown_field missing_channel bad_channel \
 done
 eq "not JSON, bad UTF-8, a duplicate key: invalid_json" 3 "$(jget rejected_reasons.invalid_json <<<"$r")"
 eq "rejected total" 14 "$(jget rejected <<<"$r")"
+head -c 200000 /dev/zero | tr '\0' a > "$T/huge"
+"$ZT" push "$PUB" "@$T/huge"
+"$ZT" req "$CTL" publish "@$T/huge" > /dev/null 2>&1
 ok "still serving after all that" bash -c "zsse publish --ack -C a -d 1 | grep -q '^[0-9]'"
+eq "a frame past twice max_message never reaches the parser" 14 "$(zsse stats | jget rejected)"
 ok "rejections are logged with the reason" grep -q 'rejected a message: bad_channel\|rejected a message: too_large' "$T/broker-file.log"
 eq "--ack with a bad message: the reason" "zsse: rejected: bad_channel" \
     "$(zsse publish --ack --stdin <<<'{"channel":"a b","data":1}' 2>&1)"

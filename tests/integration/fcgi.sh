@@ -29,7 +29,10 @@ c["broker"]["channels"] = [{"match": "room/small", "buffer": 2}]
 json.dump(c, open(sys.argv[1], "w"))
 PY
 t_start_broker
-srv_lighttpd binpath 8
+# 16 processes: a stream whose client left holds its process until its
+# next write (lighttpd tells the worker only then), and several routes
+# here write nothing for 30 s; the broker-down check needs a free one
+srv_lighttpd binpath 16
 U="http://127.0.0.1:$WEB_PORT"
 SSE="$top_srcdir/tests/sse.py"
 st() { "$SSE" "$@" --status -t 5 | head -1 | jget status; }

@@ -110,11 +110,15 @@ ok "nginx -> one zsse-fcgi: 500 streams open" grep -q ' open=500 ' <<<"$out"
 ok "nginx -> one zsse-fcgi: every event reached every stream" grep -q ' lost=0 ' <<<"$out"
 ok "all in one process" test "$(ls /proc/$FCGI_PID/task | wc -l)" -ge 500
 t_stop "$WEB_PID"
+# nginx closed its 500 FastCGI connections: the same worker lets go of
+# every stream (within a second each) before lighttpd brings 500 more
+ok "nginx gone: the worker released all 500 streams" t_until 150 leases_le "$base"
 
 srv_lighttpd socket
 out=$("$LG" --url "http://127.0.0.1:$WEB_PORT/many/events" --clients 500 --rate 2 --duration 2 \
     --settle 3 --publish "tcp://127.0.0.1:$P_PUB" --channel many --ramp 60 | tail -1)
 echo "# lighttpd threads: $out"
+grep -q ' open=500 ' <<<"$out" || tail -5 "$T"/lighttpd-error-*.log
 ok "lighttpd socket -> one zsse-fcgi: 500 streams open" grep -q ' open=500 ' <<<"$out"
 ok "lighttpd socket -> one zsse-fcgi: every event reached every stream" grep -q ' lost=0 ' <<<"$out"
 t_done
