@@ -2,13 +2,16 @@
  * control.c -- the per-thread control client (see control.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "control.h"
 
 static void *zctx;
 static const char *ep;
-static __thread void *sock;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *pool[CONTROL_POOL];
+static int npool;
 
 void
 control_init(void *ctx, const char *endpoint)
@@ -17,35 +20,51 @@ control_init(void *ctx, const char *endpoint)
     ep = endpoint;
 }
 
+/* a connected socket: a pooled one, else a new one */
 static void *
-get_socket(void)
+borrow(void)
 {
+    void *s = NULL;
     int zero = 0;
 
-    if (sock)
-        return sock;
-    if (!(sock = zmq_socket(zctx, ZMQ_DEALER)))
+    pthread_mutex_lock(&pool_mu);
+    if (npool)
+        s = pool[--npool];
+    pthread_mutex_unlock(&pool_mu);
+    if (s)
+        return s;
+    if (!(s = zmq_socket(zctx, ZMQ_DEALER)))
         return NULL;
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-    if (zmq_connect(sock, ep) < 0) {
-        zmq_close(sock);
-        sock = NULL;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    if (zmq_connect(s, ep) < 0) {
+        zmq_close(s);
+        return NULL;
     }
-    return sock;
+    return s;
 }
 
+/* back into the pool after a complete exchange (the mutex hands the
+ * socket to the next thread with a full barrier, as ZeroMQ requires) */
 static void
-drop_socket(void)
+give_back(void *s)
 {
-    if (sock)
-        zmq_close(sock);
-    sock = NULL;
+    pthread_mutex_lock(&pool_mu);
+    if (npool < CONTROL_POOL) {
+        pool[npool++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    if (s)
+        zmq_close(s);
 }
 
 void
-control_close(void)
+control_fini(void)
 {
-    drop_socket();
+    pthread_mutex_lock(&pool_mu);
+    while (npool)
+        zmq_close(pool[--npool]);
+    pthread_mutex_unlock(&pool_mu);
 }
 
 void
@@ -61,7 +80,7 @@ int
 control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
     reply_t *r)
 {
-    void *s = get_socket();
+    void *s = borrow();
     zmq_pollitem_t it;
 
     memset(r, 0, sizeof(*r));
@@ -108,10 +127,12 @@ control_call(const char *const *args, const size_t *lens, int nargs, int timeout
     }
     if (r->n < 1)
         goto fail;
+    give_back(s);
     return 0;
 fail:
     reply_free(r);
-    drop_socket();
+    if (s)
+        zmq_close(s);       /* a late reply must never answer another call */
     return -1;
 }
 

@@ -1,17 +1,21 @@
 /*
- * control.h -- a stream thread's client of the broker's control socket.
+ * control.h -- the stream threads' client of the broker's control socket.
  *
- * Each thread has one DEALER socket, made on first use and closed again
- * once its stream has joined (control_close): long-lived streams hold no
- * control connection, so the broker's memory does not grow with them.  A request
- * that times out closes the socket, so a late reply can never be read as
- * the answer to the next request.
+ * A process keeps a small pool of connected DEALER sockets (CONTROL_POOL).
+ * A call borrows one, sends its request, waits for the reply and gives the
+ * socket back, so a new stream costs no new connection to the broker, and
+ * long-lived streams hold none: the broker's memory does not grow with
+ * them.  More concurrent calls than the pool holds make sockets of their
+ * own, closed after the call.  A request that times out closes its socket,
+ * so a late reply can never be read as the answer to the next request.
  */
 #ifndef ZSSE_CONTROL_H
 #define ZSSE_CONTROL_H
 
 #include <stddef.h>
 #include <zmq.h>
+
+#define CONTROL_POOL 8
 #include "wire.h"
 
 typedef struct {
@@ -25,9 +29,8 @@ void control_init(void *zctx, const char *endpoint);
 int  control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
     reply_t *r);
 void reply_free(reply_t *r);
-/* close this thread's socket: a stream that has joined needs none until
- * it ends, and an idle connection costs the broker ~50 KiB */
-void control_close(void);
+/* close the pooled sockets (at exit) */
+void control_fini(void);
 /* frame I as a string compare / copy */
 int  reply_is(const reply_t *r, int i, const char *s);
 void reply_str(const reply_t *r, int i, char *out, size_t outlen);

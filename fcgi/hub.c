@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 #include "channel.h"
 #include "hub.h"
 #include "log.h"
+#include "sse.h"
 #include "wire.h"
 
 #define NB 1024                     /* channel buckets */
@@ -105,6 +108,7 @@ stream_fini(stream_t *s)
         free(s->channels[i]);
     s->nchannels = 0;
     free(s->q);
+    free(s->pend);
     close(s->efd);
     pthread_mutex_destroy(&s->mu);
 }
@@ -335,38 +339,130 @@ queue_grow(stream_t *s)
     return 0;
 }
 
+/* queue E on S, taking a reference (under S's lock); 1 when S's thread
+ * must be woken */
+static int
+enqueue(stream_t *s, qev_t *e)
+{
+    int was_empty = s->qlen == 0;
+
+    if (s->qlen == s->qcap && queue_grow(s) < 0) {
+        s->overflow = 1;
+        return 1;
+    }
+    __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+    s->q[(s->qhead + s->qlen++) % s->qcap] = e;
+    /* a stream drains its whole queue when woken (after clearing its
+     * eventfd): only the first event into an empty queue must wake it */
+    return was_empty;
+}
+
+/* one FastCGI STDOUT record holding BODY, to S's socket without blocking
+ * (under S's lock).  0: all sent; 1: nothing sent; 2: a part sent, the
+ * rest kept in S->pend; -1: the connection failed */
+static int
+direct_send(stream_t *s, const char *body, size_t len)
+{
+    unsigned char h[8] = { 1, 6, (unsigned char)(s->reqid >> 8), (unsigned char)s->reqid,
+                           (unsigned char)(len >> 8), (unsigned char)len, 0, 0 };
+    struct iovec iov[2] = { { h, 8 }, { (void *)body, len } };
+    struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+    ssize_t n;
+
+    do
+        n = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)(len + 8))
+        return 0;
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+    if (n == 0)
+        return 1;
+    size_t rest = len + 8 - (size_t)n;
+    if (!(s->pend = malloc(rest)))
+        return -1;
+    s->pend_len = rest;
+    if ((size_t)n < 8) {
+        memcpy(s->pend, h + n, 8 - (size_t)n);
+        memcpy(s->pend + 8 - n, body, len);
+    } else {
+        memcpy(s->pend, body + (n - 8), rest);
+    }
+    return 2;
+}
+
+/* the event framed for one format, made once per event (FastCGI records
+ * hold at most 65535 bytes: a larger event goes through the queue) */
+typedef struct {
+    buf_t b;
+    int   made, ok;
+} framed_t;
+
+static const buf_t *
+framed(framed_t *f, int format, const wire_event_t *we)
+{
+    if (!f->made) {
+        f->made = 1;
+        buf_init(&f->b, 65535);
+        f->ok = sse_event(&f->b, (sse_format_t)format, we->id, we->event, we->event_len,
+            we->data, we->data_len, we->kind) == 0;
+    }
+    return f->ok ? &f->b : NULL;
+}
+
 static void
 fan_out(const wire_event_t *we)
 {
     char name[256];
     chan_t *c;
+    framed_t fr[2] = { { .made = 0 }, { .made = 0 } };
+    int64_t now = (int64_t)time(NULL);
 
     memcpy(name, we->channel, we->channel_len);
     name[we->channel_len] = '\0';
     if (!(c = chan_get(name, we->channel_len, 0)) || c->n == 0)
         return;
-    qev_t *e = qev_new(we, (uint32_t)c->n);
-    if (!e)
-        return;
+    qev_t *e = NULL;            /* made on first need; the hub holds one ref */
     for (size_t i = 0; i < c->n; i++) {
         stream_t *s = c->v[i];
-        int was_empty;
+        int wakeup = 0;
         pthread_mutex_lock(&s->mu);
-        was_empty = s->qlen == 0;
-        if (s->qlen == s->qcap && queue_grow(s) < 0) {
-            s->overflow = 1;
-            pthread_mutex_unlock(&s->mu);
-            qev_unref(e);
-            wake(s->efd);
+        if (s->direct && we->id <= s->last) {
+            pthread_mutex_unlock(&s->mu);       /* already written */
             continue;
         }
-        s->q[(s->qhead + s->qlen++) % s->qcap] = e;
+        const buf_t *b = s->direct ? framed(&fr[s->format ? 1 : 0], s->format, we) : NULL;
+        int r = b ? direct_send(s, b->data, b->len) : 1;
+        if (s->direct && r != 1) {
+            if (r == 0 || r == 2) {
+                s->last = we->id;
+                s->last_write = now;
+            }
+            if (r != 0) {               /* the thread takes over */
+                s->direct = 0;
+                s->dead = r < 0;
+                wakeup = 1;
+            }
+        } else {
+            /* queued: the stream's thread writes it */
+            if (s->direct) {
+                s->direct = 0;
+                wakeup = 1;
+            }
+            if (!e && !(e = qev_new(we, 1))) {
+                s->overflow = 1;        /* out of memory: drop the stream */
+                wakeup = 1;
+            } else {
+                wakeup |= enqueue(s, e);
+            }
+        }
         pthread_mutex_unlock(&s->mu);
-        /* a stream drains its whole queue when woken (after clearing its
-         * eventfd): only the first event into an empty queue must wake it */
-        if (was_empty)
+        if (wakeup)
             wake(s->efd);
     }
+    qev_unref(e);
+    buf_free(&fr[0].b);
+    buf_free(&fr[1].b);
 }
 
 static void
@@ -415,7 +511,9 @@ on_monitor(void)
             int was_synced = s->synced;
             s->synced = 0;
             s->resume = was_synced;
+            s->direct = 0;              /* the thread replays, then goes on */
             pthread_mutex_unlock(&s->mu);
+            wake(s->efd);
             sync_stream(s);
         }
     }

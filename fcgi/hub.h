@@ -13,6 +13,20 @@
  * channel; the stream thread is woken through its eventfd, which it polls
  * next to its FastCGI socket.
  *
+ * Live events are written by the hub itself ("direct" mode): once a stream
+ * has joined and has nothing queued, its thread hands the FastCGI socket
+ * over, and the hub frames each event once per format and sends it to
+ * every such stream of the channel as one FastCGI STDOUT record, without
+ * blocking (MSG_DONTWAIT) and without waking the stream threads -- one
+ * sendmsg per stream per event, as an event loop would do.  Whatever the
+ * hub cannot write at once (a slow client, a large event, a replay after
+ * a broker restart, a heartbeat) goes back to the stream's thread: the hub
+ * clears "direct", keeps the unsent tail of a record in "pend", queues
+ * what follows and wakes the thread, which writes it (blocking, bounded by
+ * stall_timeout) and hands the socket back when its queue is empty.  Only
+ * one side writes at a time: the hub writes under the stream's lock, and
+ * only while "direct" is set.
+ *
  * When the SUB socket reconnects (the broker restarted), every stream is
  * synced again and told to resume: it asks for a replay from the last id
  * it wrote, with the 'c' flag.  The hub also renews the streams' leases
@@ -56,6 +70,16 @@ typedef struct stream {
     int            overflow;        /* queue full: the stream is dropped */
     qev_t        **q;               /* a ring that grows up to QUEUE_MAX */
     size_t         qhead, qlen, qcap;
+    int            direct;          /* the hub writes live events itself */
+    int            dead;            /* a direct write failed: the client left */
+    uint64_t       last;            /* direct: the last id written */
+    int64_t        last_write;      /* direct: when the hub last wrote (s) */
+    char          *pend;            /* direct: unsent tail of a record */
+    size_t         pend_len;
+    /* set before going direct */
+    int            fd;              /* the FastCGI connection */
+    uint16_t       reqid;           /* its FastCGI request id */
+    int            format;          /* sse_format_t of the route */
     /* the hub's own */
     char           nonce[40];
     struct stream *hub_next;

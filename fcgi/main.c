@@ -12,11 +12,13 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 #include "auth.h"
@@ -47,6 +49,32 @@ usage(FILE *fp)
         "  -h, --help, -V, --version\n");
 }
 
+/*
+ * An accept that failed (libfcgi returns -errno).  Running out of file
+ * descriptors or memory, or a connection reset before we took it, passes:
+ * the thread waits a little and accepts again -- were it to end, the
+ * process would serve one stream fewer for good.  Anything else (the web
+ * server closed our socket: mod_fcgid, lighttpd stopping us) ends it.
+ */
+static int
+accept_failed(int err)
+{
+    static _Atomic long last_log;
+    switch (err) {
+    case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+    case ECONNABORTED: case EPROTO: case EINTR: case EAGAIN: {
+        long now = (long)time(NULL);
+        long prev = last_log;
+        if (now != prev && atomic_compare_exchange_strong(&last_log, &prev, now))
+            log_msg(LOG_WARNING, "accept: %s (retrying)", strerror(err));
+        usleep(err == EINTR || err == ECONNABORTED ? 0 : 100000);
+        return 0;
+    }
+    default:
+        return 1;
+    }
+}
+
 static void *
 worker(void *arg)
 {
@@ -59,8 +87,10 @@ worker(void *arg)
         pthread_mutex_lock(&accept_mu);
         int rc = FCGX_Accept_r(&req);
         pthread_mutex_unlock(&accept_mu);
-        if (rc < 0)
+        if (rc < 0 && accept_failed(-rc))
             break;
+        if (rc < 0)
+            continue;
         stream_serve(&req, cfg, auth);
         FCGX_Finish_r(&req);
     }
@@ -193,5 +223,6 @@ main(int argc, char **argv)
     for (long i = 1; i <= started; i++)
         pthread_join(t[i], NULL);
     hub_stop();
+    control_fini();
     return 0;
 }

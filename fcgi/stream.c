@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -384,6 +386,103 @@ write_live(ctx_t *c)
     }
 }
 
+/* write all of P (the tail of a record the hub could not finish) */
+static void
+write_raw(ctx_t *c, const char *p, size_t n)
+{
+    while (n && !c->gone) {
+        ssize_t w = send(c->h.req->ipcFd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            c->gone = 1;        /* an error, or stall_timeout (SO_SNDTIMEO) */
+            break;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* hand live writing to the hub (hub.h) when nothing waits to be written */
+static void
+direct_enter(ctx_t *c)
+{
+    pthread_mutex_lock(&c->s.mu);
+    if (!c->gone && c->s.qlen == 0 && !c->s.resume && !c->s.overflow) {
+        c->s.direct = 1;
+        c->s.last = c->last;
+        c->s.last_write = (int64_t)c->last_write;
+    }
+    pthread_mutex_unlock(&c->s.mu);
+}
+
+/* take live writing back from the hub: finish its partial record, learn
+ * what it wrote */
+static void
+direct_leave(ctx_t *c)
+{
+    pthread_mutex_lock(&c->s.mu);
+    c->s.direct = 0;
+    if (c->s.last > c->last)
+        c->last = c->s.last;
+    if (c->s.last_write > (int64_t)c->last_write)
+        c->last_write = (time_t)c->s.last_write;
+    char *pend = c->s.pend;
+    size_t plen = c->s.pend_len;
+    c->s.pend = NULL;
+    c->s.pend_len = 0;
+    if (c->s.dead)
+        c->gone = 1;
+    pthread_mutex_unlock(&c->s.mu);
+    if (pend)
+        write_raw(c, pend, plen);
+    free(pend);
+}
+
+/* must the thread act, or is the hub writing for it? */
+static int
+needs_thread(ctx_t *c, int64_t now_s)
+{
+    const route_t *r = c->r;
+    pthread_mutex_lock(&c->s.mu);
+    int need = !c->s.direct || c->s.qlen || c->s.resume || c->s.overflow || c->s.pend ||
+        c->s.dead;
+    int64_t lw = c->s.direct ? c->s.last_write : (int64_t)c->last_write;
+    pthread_mutex_unlock(&c->s.mu);
+    return need || (r->heartbeat && now_s - lw >= r->heartbeat);
+}
+
+/*
+ * Give back the stack pages the stream's setup used.  Authentication,
+ * routing and the replay run deep (token and path buffers, libjwt,
+ * OpenSSL, jansson) and leave some 20 KiB of this thread's stack touched;
+ * the long, shallow life of a stream needs none of it.  Everything below
+ * our frame, less a page of margin (the red zone, a signal handler), is
+ * unused now: MADV_DONTNEED drops it, and a later deeper call only gets
+ * fresh zero pages.  (For the main thread the range starts below its
+ * mapping, at the stack rlimit: Linux still drops the mapped part.)
+ */
+static void
+stack_trim(void)
+{
+    pthread_attr_t a;
+    void *lo;
+    size_t size;
+    char here;
+    long pg = sysconf(_SC_PAGESIZE);
+
+    if (pg <= 0 || pthread_getattr_np(pthread_self(), &a) != 0)
+        return;
+    int ok = pthread_attr_getstack(&a, &lo, &size) == 0;
+    pthread_attr_destroy(&a);
+    if (!ok)
+        return;
+    uintptr_t bottom = ((uintptr_t)lo + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t top = (((uintptr_t)&here) & ~((uintptr_t)pg - 1)) - 2 * (uintptr_t)pg;
+    if (top > bottom && top - bottom < size)
+        madvise((void *)bottom, top - bottom, MADV_DONTNEED);
+}
+
 static void
 run_stream(ctx_t *c)
 {
@@ -395,11 +494,21 @@ run_stream(ctx_t *c)
     /* a client that stops reading blocks our writes: give up after
      * stall_timeout instead of holding the stream forever */
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    c->s.fd = fd;
+    c->s.reqid = (uint16_t)c->h.req->requestId;
+    c->s.format = r->format;
     /* what came in while we joined; from here on the loop keeps the rule
      * the hub relies on: clear the wake-up, then drain the whole queue */
     stream_clear_wake(&c->s);
     write_live(c);
     flush_out(c);
+    /* the headers may still sit in libfcgi's buffer: out before the hub
+     * writes past it */
+    if (FCGX_FFlush(c->h.req->out) < 0)
+        c->gone = 1;
+    c->last_write = time(NULL);
+    stack_trim();
+    direct_enter(c);
     while (!c->gone) {
         int64_t now = mono_ms(), timeout = 1000;
         if (r->max_lifetime && now - start >= (int64_t)r->max_lifetime * 1000)
@@ -414,8 +523,12 @@ run_stream(ctx_t *c)
         if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) && client_gone(c))
             break;
         stream_clear_wake(&c->s);
+        if (!needs_thread(c, (int64_t)time(NULL)))
+            continue;                   /* the hub is writing */
+        direct_leave(c);
         pthread_mutex_lock(&c->s.mu);
         int overflow = c->s.overflow, resume = c->s.resume && c->s.synced;
+        int resyncing = c->s.resume && !c->s.synced;
         if (resume)
             c->s.resume = 0;
         pthread_mutex_unlock(&c->s.mu);
@@ -427,16 +540,22 @@ run_stream(ctx_t *c)
         if (resume) {
             if (join(c, 1, c->last, 1) < 0)
                 log_msg(LOG_WARNING, "stream %s: resume after a broker restart failed", c->h.path);
-            control_close();
         }
-        write_live(c);
+        /* the broker came back: live events wait in the queue until the
+         * replay from our last id has been written, so none is skipped */
+        if (!resyncing)
+            write_live(c);
         if (c->out.len)
             flush_out(c);
         else if (r->heartbeat && time(NULL) - c->last_write >= r->heartbeat) {
             sse_comment(&c->out, r->heartbeat_comment);
             flush_out(c);
         }
+        if (!resyncing)
+            direct_enter(c);
     }
+    /* the hub must not write once we end the response */
+    direct_leave(c);
 }
 
 /* ?mode=poll, or Accept: application/json without text/event-stream */
@@ -747,7 +866,6 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         http_error(&c.h, c.r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
         goto out;
     }
-    control_close();
     FCGX_PutS("Status: 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
         "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", req->out);
     http_cors(&c.h, c.r, req->out);
@@ -756,7 +874,6 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     hub_unregister(&c.s);
     release_lease(&c);
 out:
-    control_close();
     json_decref(c.claims);
     buf_free(&c.out);
     stream_fini(&c.s);
