@@ -5,13 +5,29 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "control.h"
+
+static void lose(void *s);
+
+/* milliseconds left until DEADLINE (CLOCK_REALTIME), at least 0 */
+static long
+ms_until(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
+        (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return ms > 0 ? ms : 0;
+}
 
 static void *zctx;
 static const char *ep;
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static void *pool[CONTROL_POOL];
-static int npool;
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static void *pool[CONTROL_POOL];    /* idle sockets */
+static int npool;                   /* idle */
+static int nsocks;                  /* in existence: idle + lent */
 
 void
 control_init(void *ctx, const char *endpoint)
@@ -20,19 +36,12 @@ control_init(void *ctx, const char *endpoint)
     ep = endpoint;
 }
 
-/* a connected socket: a pooled one, else a new one */
 static void *
-borrow(void)
+new_socket(void)
 {
-    void *s = NULL;
+    void *s;
     int zero = 0;
 
-    pthread_mutex_lock(&pool_mu);
-    if (npool)
-        s = pool[--npool];
-    pthread_mutex_unlock(&pool_mu);
-    if (s)
-        return s;
     if (!(s = zmq_socket(zctx, ZMQ_DEALER)))
         return NULL;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
@@ -43,27 +52,61 @@ borrow(void)
     return s;
 }
 
+/* an idle socket, or a new one while fewer than CONTROL_POOL exist, else
+ * wait for one until DEADLINE (a burst of thousands of new streams queues
+ * here instead of opening thousands of connections to the broker) */
+static void *
+borrow(const struct timespec *deadline)
+{
+    void *s = NULL;
+    int make = 0;
+
+    pthread_mutex_lock(&pool_mu);
+    while (!npool && nsocks >= CONTROL_POOL)
+        if (pthread_cond_timedwait(&pool_cv, &pool_mu, deadline) != 0)
+            break;
+    if (npool)
+        s = pool[--npool];
+    else if (nsocks < CONTROL_POOL)
+        make = ++nsocks;
+    pthread_mutex_unlock(&pool_mu);
+    if (make && !(s = new_socket()))
+        lose(NULL);
+    return s;
+}
+
 /* back into the pool after a complete exchange (the mutex hands the
  * socket to the next thread with a full barrier, as ZeroMQ requires) */
 static void
 give_back(void *s)
 {
     pthread_mutex_lock(&pool_mu);
-    if (npool < CONTROL_POOL) {
-        pool[npool++] = s;
-        s = NULL;
-    }
+    pool[npool++] = s;
+    pthread_cond_signal(&pool_cv);
     pthread_mutex_unlock(&pool_mu);
+}
+
+/* a socket that failed (or could not be made) is closed: a late reply
+ * must never answer another call */
+static void
+lose(void *s)
+{
     if (s)
         zmq_close(s);
+    pthread_mutex_lock(&pool_mu);
+    nsocks--;
+    pthread_cond_signal(&pool_cv);
+    pthread_mutex_unlock(&pool_mu);
 }
 
 void
 control_fini(void)
 {
     pthread_mutex_lock(&pool_mu);
-    while (npool)
+    while (npool) {
         zmq_close(pool[--npool]);
+        nsocks--;
+    }
     pthread_mutex_unlock(&pool_mu);
 }
 
@@ -80,10 +123,18 @@ int
 control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
     reply_t *r)
 {
-    void *s = borrow();
+    struct timespec deadline;
     zmq_pollitem_t it;
 
     memset(r, 0, sizeof(*r));
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    void *s = borrow(&deadline);
     if (!s)
         return -1;
     if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0)
@@ -95,7 +146,7 @@ control_call(const char *const *args, const size_t *lens, int nargs, int timeout
     it = (zmq_pollitem_t){ s, 0, ZMQ_POLLIN, 0 };
     int rc;
     do
-        rc = zmq_poll(&it, 1, timeout_ms);
+        rc = zmq_poll(&it, 1, ms_until(&deadline));
     while (rc < 0 && errno == EINTR);
     if (rc <= 0)
         goto fail;
@@ -131,8 +182,7 @@ control_call(const char *const *args, const size_t *lens, int nargs, int timeout
     return 0;
 fail:
     reply_free(r);
-    if (s)
-        zmq_close(s);       /* a late reply must never answer another call */
+    lose(s);
     return -1;
 }
 

@@ -1,13 +1,14 @@
 /*
  * control.h -- the stream threads' client of the broker's control socket.
  *
- * A process keeps a small pool of connected DEALER sockets (CONTROL_POOL).
- * A call borrows one, sends its request, waits for the reply and gives the
- * socket back, so a new stream costs no new connection to the broker, and
- * long-lived streams hold none: the broker's memory does not grow with
- * them.  More concurrent calls than the pool holds make sockets of their
- * own, closed after the call.  A request that times out closes its socket,
- * so a late reply can never be read as the answer to the next request.
+ * A process keeps at most CONTROL_POOL connected DEALER sockets.  A call
+ * borrows one (waiting, within its timeout, while all are lent), sends
+ * its request, waits for the reply and gives the socket back: a new
+ * stream costs no new connection to the broker, long-lived streams hold
+ * none (the broker's memory does not grow with them), and a burst of
+ * thousands of new streams queues for a few sockets instead of opening
+ * thousands of connections at once.  A request that times out closes its
+ * socket, so a late reply can never be read as the answer to the next.
  */
 #ifndef ZSSE_CONTROL_H
 #define ZSSE_CONTROL_H

@@ -101,6 +101,28 @@ frame_reset(ctx_t *c, const char *reason)
 
 /* --- talking to the broker ---------------------------------------------------- */
 
+/* 503: the broker did not answer STEP in time (logged, at most once a
+ * second: a dead broker makes every new stream fail at once) */
+static void
+unavailable(ctx_t *c, const char *step)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static ratelimit_t rl;
+    unsigned held = 0;
+    int say;
+
+    pthread_mutex_lock(&mu);
+    if ((say = log_ratelimit(&rl, time(NULL))) != 0) {
+        held = rl.suppressed;
+        rl.suppressed = 0;
+    }
+    pthread_mutex_unlock(&mu);
+    if (say)
+        log_msg(LOG_WARNING, "503 for %s: the broker did not answer (%s; %u more held back)",
+            c->h.path, step, held);
+    http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+}
+
 /* op (replay/state/head) for this stream's channels; -1: unreachable */
 static int
 ask(ctx_t *c, const char *op, uint64_t after, const char *flags, reply_t *rep)
@@ -439,6 +461,16 @@ direct_leave(ctx_t *c)
     free(pend);
 }
 
+/* when the stream was last written to, by the hub or by its thread */
+static int64_t
+last_write_s(ctx_t *c)
+{
+    pthread_mutex_lock(&c->s.mu);
+    int64_t lw = c->s.direct ? c->s.last_write : (int64_t)c->last_write;
+    pthread_mutex_unlock(&c->s.mu);
+    return lw;
+}
+
 /* must the thread act, or is the hub writing for it? */
 static int
 needs_thread(ctx_t *c, int64_t now_s)
@@ -510,14 +542,22 @@ run_stream(ctx_t *c)
     stack_trim();
     direct_enter(c);
     while (!c->gone) {
-        int64_t now = mono_ms(), timeout = 1000;
+        /* sleep until woken, the next heartbeat or the end of the stream's
+         * life: an idle stream costs no wake-ups */
+        int64_t now = mono_ms(), timeout = -1;
         if (r->max_lifetime && now - start >= (int64_t)r->max_lifetime * 1000)
             break;
-        if (r->max_lifetime) {
-            int64_t left = (int64_t)r->max_lifetime * 1000 - (now - start);
-            if (left < timeout)
-                timeout = left;
+        if (r->max_lifetime)
+            timeout = (int64_t)r->max_lifetime * 1000 - (now - start);
+        if (r->heartbeat) {
+            int64_t due = (last_write_s(c) + r->heartbeat - (int64_t)time(NULL)) * 1000;
+            if (due < 0)
+                due = 0;
+            if (timeout < 0 || due < timeout)
+                timeout = due;
         }
+        if (timeout > 3600 * 1000)
+            timeout = 3600 * 1000;
         struct pollfd p[2] = { { c->s.efd, POLLIN, 0 }, { fd, POLLIN | POLLRDHUP, 0 } };
         poll(p, 2, (int)timeout);
         if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) && client_gone(c))
@@ -635,7 +675,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
     }
     if (!have_leid) {
         if (ask(c, "head", 0, "", &rep) < 0) {
-            http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+            unavailable(c, "head");
             return;
         }
         reply_str(&rep, 1, head_s, sizeof(head_s));
@@ -650,14 +690,14 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
         registered = 1;
         if (wait_synced(c) < 0) {
             hub_unregister(&c->s);
-            http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+            unavailable(c, "subscribe");
             return;
         }
     }
     if (ask(c, "replay", leid, "", &rep) < 0) {
         if (registered)
             hub_unregister(&c->s);
-        http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        unavailable(c, "replay");
         return;
     }
     int n = (rep.n - 2) / 2;
@@ -718,7 +758,7 @@ serve_stats(ctx_t *c)
     reply_t rep;
     const char *args[] = { "stats" };
     if (control_call(args, NULL, 1, CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
-        http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        unavailable(c, "stats");
         return;
     }
     char *txt = strndup(zmq_msg_data(&rep.f[1]), zmq_msg_size(&rep.f[1]));
@@ -840,7 +880,7 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     }
     int lr = take_lease(&c);
     if (lr < 0) {
-        http_error(&c.h, c.r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        unavailable(&c, "lease");
         goto out;
     }
     if (lr > 0) {
@@ -851,7 +891,7 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     if (hub_register(&c.s) < 0 || wait_synced(&c) < 0) {
         hub_unregister(&c.s);
         release_lease(&c);
-        http_error(&c.h, c.r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        unavailable(&c, "subscribe");
         goto out;
     }
     /* headers, retry, hello: then the replay */
@@ -863,7 +903,7 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     if (join(&c, have_leid, leid, 0) < 0) {
         hub_unregister(&c.s);
         release_lease(&c);
-        http_error(&c.h, c.r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        unavailable(&c, "replay");
         goto out;
     }
     FCGX_PutS("Status: 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
