@@ -170,7 +170,11 @@ main(int argc, char **argv)
     if (listen) {
         if (listen[0] == '/')
             unlink(listen);             /* a stale socket of an earlier run */
-        if ((listen_fd = FCGX_OpenSocket(listen, 1024)) < 0) {
+        /* a backlog as deep as the streams we hold (the kernel caps it at
+         * net.core.somaxconn): on a unix socket a full backlog refuses at
+         * once (EAGAIN), and lighttpd then answers 503 and nginx 502 */
+        int backlog = threads > 1024 ? (int)threads : 1024;
+        if ((listen_fd = FCGX_OpenSocket(listen, backlog)) < 0) {
             fprintf(stderr, "zsse-fcgi: --listen %s: cannot listen: %s\n", listen, strerror(errno));
             return 1;
         }

@@ -823,50 +823,62 @@ drain_stdin(FCGX_Request *req)
         total += (size_t)n;
 }
 
+/* the route for H's path (its parameters are found again by admit()) */
+static __attribute__((noinline)) const route_t *
+find_route(const config_t *cfg, const http_t *h)
+{
+    route_params_t p;
+    return route_find(cfg->routes, cfg->nroutes, h->path, h->path_len, &p);
+}
+
 void
 stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
 {
-    ctx_t c;
-    route_params_t p;
+    /* on the heap: the stack a stream keeps for its whole life stays small
+     * (stack_trim() gives back what the setup used below this frame) */
+    ctx_t *c = calloc(1, sizeof(*c));
     uint64_t leid = 0;
     int have_leid = 0;
 
-    memset(&c, 0, sizeof(c));
-    c.cfg = cfg;
-    if (http_parse(&c.h, req) < 0) {
-        http_error(&c.h, NULL, 400, "bad_request", "request line or headers too long", NULL);
-        return;
+    if (!c) {
+        FCGX_PutS("Status: 500 Internal Server Error\r\n\r\n", req->out);
+        goto done;
     }
-    if (!(c.r = route_find(cfg->routes, cfg->nroutes, c.h.path, c.h.path_len, &p))) {
-        http_error(&c.h, NULL, 404, "not_found", "no such stream", NULL);
-        return;
+    c->cfg = cfg;
+    if (http_parse(&c->h, req) < 0) {
+        http_error(&c->h, NULL, 400, "bad_request", "request line or headers too long", NULL);
+        goto done;
     }
-    if (strcmp(c.h.method, "OPTIONS") == 0 && c.r->ncors) {
-        http_preflight(&c.h, c.r);
-        return;
+    if (!(c->r = find_route(cfg, &c->h))) {
+        http_error(&c->h, NULL, 404, "not_found", "no such stream", NULL);
+        goto done;
     }
-    if (strcmp(c.h.method, "GET") != 0) {
-        http_error(&c.h, c.r, 405, "method_not_allowed", "use GET",
-            c.r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
-        return;
+    if (strcmp(c->h.method, "OPTIONS") == 0 && c->r->ncors) {
+        http_preflight(&c->h, c->r);
+        goto done;
+    }
+    if (strcmp(c->h.method, "GET") != 0) {
+        http_error(&c->h, c->r, 405, "method_not_allowed", "use GET",
+            c->r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
+        goto done;
     }
     drain_stdin(req);
-    if (c.r->type == ROUTE_STATS) {
-        serve_stats(&c);
-        return;
+    if (c->r->type == ROUTE_STATS) {
+        serve_stats(c);
+        goto done;
     }
-    if (stream_init(&c.s) < 0) {
-        http_error(&c.h, c.r, 500, "server_error", "out of resources", NULL);
-        return;
+    if (stream_init(&c->s) < 0) {
+        http_error(&c->h, c->r, 500, "server_error", "out of resources", NULL);
+        goto done;
     }
-    buf_init(&c.out, OUT_MAX);
-    if (admit(&c, auth) != 0)
+    buf_init(&c->out, OUT_MAX);
+    if (admit(c, auth) != 0)
         goto out;
 
-    const char *l = c.h.last_event_id;
+    const char *l = c->h.last_event_id;
     char qid[32];
-    if (!*l && (query_get(c.h.query, "lastEventId", qid, sizeof(qid)) >= 0 ||
-                query_get(c.h.query, "last_event_id", qid, sizeof(qid)) >= 0))
+    if (!*l && (query_get(c->h.query, "lastEventId", qid, sizeof(qid)) >= 0 ||
+                query_get(c->h.query, "last_event_id", qid, sizeof(qid)) >= 0))
         l = qid;
     if (*l) {
         have_leid = 1;
@@ -874,47 +886,49 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         if (wire_parse_id(l, strlen(l), &leid) < 0)
             leid = WIRE_ID_MAX;
     }
-    if (wants_poll(&c.h)) {
-        serve_poll(&c, have_leid, leid);
+    if (wants_poll(&c->h)) {
+        serve_poll(c, have_leid, leid);
         goto out;
     }
-    int lr = take_lease(&c);
+    int lr = take_lease(c);
     if (lr < 0) {
-        unavailable(&c, "lease");
+        unavailable(c, "lease");
         goto out;
     }
     if (lr > 0) {
-        http_error(&c.h, c.r, 429, "too_many_streams",
+        http_error(&c->h, c->r, 429, "too_many_streams",
             "max_per_user streams already open for this user", "Retry-After: 5\r\n");
         goto out;
     }
-    if (hub_register(&c.s) < 0 || wait_synced(&c) < 0) {
-        hub_unregister(&c.s);
-        release_lease(&c);
-        unavailable(&c, "subscribe");
+    if (hub_register(&c->s) < 0 || wait_synced(c) < 0) {
+        hub_unregister(&c->s);
+        release_lease(c);
+        unavailable(c, "subscribe");
         goto out;
     }
     /* headers, retry, hello: then the replay */
-    if (c.r->retry >= 0)
-        sse_retry(&c.out, c.r->retry);
-    if (c.r->hello_event)
-        frame(&c, 0, c.r->hello_event, strlen(c.r->hello_event), c.r->hello_data,
-            c.r->hello_len, c.r->hello_kind);
-    if (join(&c, have_leid, leid, 0) < 0) {
-        hub_unregister(&c.s);
-        release_lease(&c);
-        unavailable(&c, "replay");
+    if (c->r->retry >= 0)
+        sse_retry(&c->out, c->r->retry);
+    if (c->r->hello_event)
+        frame(c, 0, c->r->hello_event, strlen(c->r->hello_event), c->r->hello_data,
+            c->r->hello_len, c->r->hello_kind);
+    if (join(c, have_leid, leid, 0) < 0) {
+        hub_unregister(&c->s);
+        release_lease(c);
+        unavailable(c, "replay");
         goto out;
     }
     FCGX_PutS("Status: 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
         "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", req->out);
-    http_cors(&c.h, c.r, req->out);
+    http_cors(&c->h, c->r, req->out);
     FCGX_PutS("\r\n", req->out);
-    run_stream(&c);
-    hub_unregister(&c.s);
-    release_lease(&c);
+    run_stream(c);
+    hub_unregister(&c->s);
+    release_lease(c);
 out:
-    json_decref(c.claims);
-    buf_free(&c.out);
-    stream_fini(&c.s);
+    json_decref(c->claims);
+    buf_free(&c->out);
+    stream_fini(&c->s);
+done:
+    free(c);
 }

@@ -3,6 +3,7 @@
 #
 #   srv_lighttpd binpath [PROCS]   lighttpd runs zsse-fcgi itself (bin-path)
 #   srv_fcgi_listen [THREADS]      external zsse-fcgi --listen 127.0.0.1:PORT
+#                                  (SRV_FCGI_UNIX=1: a unix socket in $T)
 #   srv_lighttpd socket            lighttpd -> the external zsse-fcgi
 #   srv_nginx                      nginx    -> the external zsse-fcgi
 #   srv_apache [PROCS]             Apache + mod_fcgid runs zsse-fcgi
@@ -19,6 +20,17 @@ ZSSE_FCGI_BIN="$top_builddir/zsse-fcgi"
 
 srv_fcgi_listen() {
     FCGI_PORT=$(t_port)
+    if [ "${SRV_FCGI_UNIX:-0}" = 1 ]; then     # a unix socket instead of TCP
+        FCGI_SOCK="$T/fcgi-$FCGI_PORT.sock"
+        t_spawn fcgi zsse-fcgi -c "$ZSSE_CONFIG" --listen "$FCGI_SOCK" --threads "${1:-16}"
+        FCGI_PID=$T_LASTPID
+        t_until 100 test -S "$FCGI_SOCK"
+        # nginx's workers run as nobody (zsse-fcgi makes it 0660: in
+        # production the web server's group owns it)
+        chmod 711 "$T"; chmod 666 "$FCGI_SOCK"
+        return
+    fi
+    FCGI_SOCK=""
     t_spawn fcgi zsse-fcgi -c "$ZSSE_CONFIG" --listen "127.0.0.1:$FCGI_PORT" \
         --threads "${1:-16}"
     FCGI_PID=$T_LASTPID
@@ -33,6 +45,8 @@ srv_lighttpd() {
     \"socket\" => \"$T/lighttpd-fcgi-$WEB_PORT.sock\",
     \"bin-environment\" => ( \"ZSSE_CONFIG\" => \"$ZSSE_CONFIG\" ),
     \"min-procs\" => $procs, \"max-procs\" => $procs,"
+    elif [ -n "${FCGI_SOCK:-}" ]; then
+        backend="\"socket\" => \"$FCGI_SOCK\","
     else
         backend="\"host\" => \"127.0.0.1\", \"port\" => $FCGI_PORT,"
     fi
@@ -77,7 +91,7 @@ http {
         location / {
             include /etc/nginx/fastcgi_params;
             fastcgi_param REQUEST_URI \$request_uri;
-            fastcgi_pass 127.0.0.1:$FCGI_PORT;
+            fastcgi_pass ${FCGI_SOCK:+unix:}${FCGI_SOCK:-127.0.0.1:$FCGI_PORT};
             fastcgi_buffering off;
             fastcgi_read_timeout 3600s;
             fastcgi_keep_conn off;
