@@ -10,6 +10,18 @@
 
 static void lose(void *s);
 
+static void
+deadline_in(struct timespec *d, long ms)
+{
+    clock_gettime(CLOCK_REALTIME, d);
+    d->tv_sec += ms / 1000;
+    d->tv_nsec += (ms % 1000) * 1000000;
+    if (d->tv_nsec >= 1000000000) {
+        d->tv_sec++;
+        d->tv_nsec -= 1000000000;
+    }
+}
+
 /* milliseconds left until DEADLINE (CLOCK_REALTIME), at least 0 */
 static long
 ms_until(const struct timespec *deadline)
@@ -127,16 +139,13 @@ control_call(const char *const *args, const size_t *lens, int nargs, int timeout
     zmq_pollitem_t it;
 
     memset(r, 0, sizeof(*r));
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    /* waiting for a socket is queueing behind other streams, not the
+     * broker being away: it gets its own, longer bound */
+    deadline_in(&deadline, CONTROL_QUEUE_MS);
     void *s = borrow(&deadline);
     if (!s)
         return -1;
+    deadline_in(&deadline, timeout_ms);
     if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0)
         goto fail;
     for (int i = 0; i < nargs; i++)

@@ -2,7 +2,7 @@
  * control.h -- the stream threads' client of the broker's control socket.
  *
  * A process keeps at most CONTROL_POOL connected DEALER sockets.  A call
- * borrows one (waiting, within its timeout, while all are lent), sends
+ * borrows one (waiting up to CONTROL_QUEUE_MS while all are lent), sends
  * its request, waits for the reply and gives the socket back: a new
  * stream costs no new connection to the broker, long-lived streams hold
  * none (the broker's memory does not grow with them), and a burst of
@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <zmq.h>
 
-#define CONTROL_POOL 8
+#define CONTROL_POOL     16
+#define CONTROL_QUEUE_MS 10000      /* longest wait for a pooled socket */
 #include "wire.h"
 
 typedef struct {

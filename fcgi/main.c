@@ -35,7 +35,6 @@
 static config_t *cfg;
 static auth_t *auth;
 static int listen_fd;
-static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 usage(FILE *fp)
@@ -84,9 +83,11 @@ worker(void *arg)
     if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
         return NULL;
     for (;;) {
-        pthread_mutex_lock(&accept_mu);
+        /* no lock around the accept: Linux hands each connection to one
+         * waiting thread, and libfcgi may then wait up to 2 s for a unix
+         * socket's first bytes (is_af_unix_keeper) -- under a lock, one
+         * slow web-server write would stall every accept behind it */
         int rc = FCGX_Accept_r(&req);
-        pthread_mutex_unlock(&accept_mu);
         if (rc < 0 && accept_failed(-rc))
             break;
         if (rc < 0)
