@@ -101,15 +101,8 @@ reject(broker_t *b, const char *reason, const char *detail)
         b->reasons[i].reason = reason;
         b->reasons[i].n++;
     }
-    if (log_ratelimit(&b->rl, time(NULL))) {
-        if (b->rl.suppressed)
-            log_msg(LOG_WARNING, "rejected a message: %s%s%s (and %u more since the last line)",
-                reason, detail ? ": " : "", detail ? detail : "", b->rl.suppressed);
-        else
-            log_msg(LOG_WARNING, "rejected a message: %s%s%s", reason,
-                detail ? ": " : "", detail ? detail : "");
-        b->rl.suppressed = 0;
-    }
+    log_limited(&b->rl, LOG_WARNING, "rejected a message: %s%s%s", reason,
+        detail ? ": " : "", detail ? detail : "");
 }
 
 /* --- accepting an event ---------------------------------------------------- */

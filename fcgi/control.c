@@ -1,5 +1,5 @@
 /*
- * control.c -- the per-thread control client (see control.h).
+ * control.c -- the pooled client of the broker's control socket (see control.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include "control.h"
-
-static void lose(void *s);
 
 static void
 deadline_in(struct timespec *d, long ms)
@@ -64,6 +62,19 @@ new_socket(void)
     return s;
 }
 
+/* a socket that failed (or could not be made) is closed: a late reply
+ * must never answer another call */
+static void
+lose(void *s)
+{
+    if (s)
+        zmq_close(s);
+    pthread_mutex_lock(&pool_mu);
+    nsocks--;
+    pthread_cond_signal(&pool_cv);
+    pthread_mutex_unlock(&pool_mu);
+}
+
 /* an idle socket, or a new one while fewer than CONTROL_POOL exist, else
  * wait for one until DEADLINE (a burst of thousands of new streams queues
  * here instead of opening thousands of connections to the broker) */
@@ -94,19 +105,6 @@ give_back(void *s)
 {
     pthread_mutex_lock(&pool_mu);
     pool[npool++] = s;
-    pthread_cond_signal(&pool_cv);
-    pthread_mutex_unlock(&pool_mu);
-}
-
-/* a socket that failed (or could not be made) is closed: a late reply
- * must never answer another call */
-static void
-lose(void *s)
-{
-    if (s)
-        zmq_close(s);
-    pthread_mutex_lock(&pool_mu);
-    nsocks--;
     pthread_cond_signal(&pool_cv);
     pthread_mutex_unlock(&pool_mu);
 }

@@ -50,6 +50,7 @@ static struct {
     int             ever_connected;
     uint64_t        nonce_seq;
     time_t          last_renew;
+    buf_t           frame[2];       /* an event framed per sse_format_t, reused */
 } H = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /* --- queued events ---------------------------------------------------------- */
@@ -391,23 +392,20 @@ direct_send(stream_t *s, const char *body, size_t len)
     return 2;
 }
 
-/* the event framed for one format, made once per event (FastCGI records
- * hold at most 65535 bytes: a larger event goes through the queue) */
-typedef struct {
-    buf_t b;
-    int   made, ok;
-} framed_t;
-
+/* WE framed in FORMAT, made at most once per event in the hub's own
+ * buffer (MADE: which formats are done, for this event); NULL when it does
+ * not fit one FastCGI record (65535 bytes): it goes through the queue */
 static const buf_t *
-framed(framed_t *f, int format, const wire_event_t *we)
+framed(int format, const wire_event_t *we, int made[2])
 {
-    if (!f->made) {
-        f->made = 1;
-        buf_init(&f->b, 65535);
-        f->ok = sse_event(&f->b, (sse_format_t)format, we->id, we->event, we->event_len,
-            we->data, we->data_len, we->kind) == 0;
+    buf_t *b = &H.frame[format];
+
+    if (!made[format]) {
+        buf_reset(b);
+        made[format] = sse_event(b, (sse_format_t)format, we->id, we->event, we->event_len,
+            we->data, we->data_len, we->kind) == 0 ? 1 : -1;
     }
-    return f->ok ? &f->b : NULL;
+    return made[format] > 0 ? b : NULL;
 }
 
 static void
@@ -415,8 +413,8 @@ fan_out(const wire_event_t *we)
 {
     char name[256];
     chan_t *c;
-    framed_t fr[2] = { { .made = 0 }, { .made = 0 } };
-    int64_t now = (int64_t)time(NULL);
+    int made[2] = { 0, 0 };
+    time_t now = time(NULL);
 
     memcpy(name, we->channel, we->channel_len);
     name[we->channel_len] = '\0';
@@ -425,15 +423,15 @@ fan_out(const wire_event_t *we)
     qev_t *e = NULL;            /* made on first need; the hub holds one ref */
     for (size_t i = 0; i < c->n; i++) {
         stream_t *s = c->v[i];
-        int wakeup = 0;
+        int wakeup = 0, queue = 1;
         pthread_mutex_lock(&s->mu);
-        if (s->direct && we->id <= s->last) {
-            pthread_mutex_unlock(&s->mu);       /* already written */
-            continue;
-        }
-        const buf_t *b = s->direct ? framed(&fr[s->format ? 1 : 0], s->format, we) : NULL;
-        int r = b ? direct_send(s, b->data, b->len) : 1;
-        if (s->direct && r != 1) {
+        if (s->direct) {
+            if (we->id <= s->last) {
+                pthread_mutex_unlock(&s->mu);   /* already written */
+                continue;
+            }
+            const buf_t *b = framed(s->format, we, made);
+            int r = b ? direct_send(s, b->data, b->len) : 1;
             if (r == 0 || r == 2) {
                 s->last = we->id;
                 s->last_write = now;
@@ -443,26 +441,19 @@ fan_out(const wire_event_t *we)
                 s->dead = r < 0;
                 wakeup = 1;
             }
-        } else {
-            /* queued: the stream's thread writes it */
-            if (s->direct) {
-                s->direct = 0;
-                wakeup = 1;
-            }
-            if (!e && !(e = qev_new(we, 1))) {
-                s->overflow = 1;        /* out of memory: drop the stream */
-                wakeup = 1;
-            } else {
-                wakeup |= enqueue(s, e);
-            }
+            queue = r == 1;             /* nothing of it went out */
+        }
+        if (queue && !e && !(e = qev_new(we, 1))) {
+            s->overflow = 1;            /* out of memory: drop the stream */
+            wakeup = 1;
+        } else if (queue) {
+            wakeup |= enqueue(s, e);    /* the stream's thread writes it */
         }
         pthread_mutex_unlock(&s->mu);
         if (wakeup)
             wake(s->efd);
     }
     qev_unref(e);
-    buf_free(&fr[0].b);
-    buf_free(&fr[1].b);
 }
 
 static void
@@ -575,6 +566,8 @@ hub_start(void *zctx, const char *events, const char *control)
 
     H.ctx = zctx;
     H.cmds_tail = &H.cmds;
+    buf_init(&H.frame[SSE_NAMED], 65535);
+    buf_init(&H.frame[SSE_ENVELOPE], 65535);
     H.last_renew = time(NULL);
     if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return -1;
@@ -607,4 +600,6 @@ hub_stop(void)
     zmq_close(H.sub);
     zmq_close(H.ctl);
     H.sub = NULL;
+    buf_free(&H.frame[SSE_NAMED]);
+    buf_free(&H.frame[SSE_ENVELOPE]);
 }

@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <time.h>
 #include "route.h"
 
 #define STREAM_QUEUE_MIN 16        /* a stream's queue starts this small */
@@ -73,7 +74,7 @@ typedef struct stream {
     int            direct;          /* the hub writes live events itself */
     int            dead;            /* a direct write failed: the client left */
     uint64_t       last;            /* direct: the last id written */
-    int64_t        last_write;      /* direct: when the hub last wrote (s) */
+    time_t         last_write;      /* direct: when the hub last wrote */
     char          *pend;            /* direct: unsent tail of a record */
     size_t         pend_len;
     /* set before going direct */

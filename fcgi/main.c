@@ -12,13 +12,11 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 #include "auth.h"
@@ -49,26 +47,25 @@ usage(FILE *fp)
 }
 
 /*
- * An accept that failed (libfcgi returns -errno).  Running out of file
- * descriptors or memory, or a connection reset before we took it, passes:
- * the thread waits a little and accepts again -- were it to end, the
- * process would serve one stream fewer for good.  Anything else (the web
- * server closed our socket: mod_fcgid, lighttpd stopping us) ends it.
+ * An accept that failed (libfcgi returns -errno): 0 to accept again, 1 to
+ * end the thread.  Out of descriptors or memory, the thread waits a little
+ * (were it to end, the process would serve one stream fewer for good); a
+ * connection reset before we took it costs only that connection.  Anything
+ * else (the web server closed our socket: mod_fcgid, lighttpd stopping
+ * us) ends it.
  */
 static int
 accept_failed(int err)
 {
-    static _Atomic long last_log;
+    static ratelimit_t rl;
+
     switch (err) {
     case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
-    case ECONNABORTED: case EPROTO: case EINTR: case EAGAIN: {
-        long now = (long)time(NULL);
-        long prev = last_log;
-        if (now != prev && atomic_compare_exchange_strong(&last_log, &prev, now))
-            log_msg(LOG_WARNING, "accept: %s (retrying)", strerror(err));
-        usleep(err == EINTR || err == ECONNABORTED ? 0 : 100000);
+        log_limited(&rl, LOG_WARNING, "accept: %s (retrying)", strerror(err));
+        usleep(100000);         /* until a stream ends and gives one back */
         return 0;
-    }
+    case ECONNABORTED: case EPROTO: case EINTR: case EAGAIN:
+        return 0;               /* that connection only: the next one */
     default:
         return 1;
     }
@@ -88,10 +85,11 @@ worker(void *arg)
          * socket's first bytes (is_af_unix_keeper) -- under a lock, one
          * slow web-server write would stall every accept behind it */
         int rc = FCGX_Accept_r(&req);
-        if (rc < 0 && accept_failed(-rc))
-            break;
-        if (rc < 0)
+        if (rc < 0) {
+            if (accept_failed(-rc))
+                break;
             continue;
+        }
         stream_serve(&req, cfg, auth);
         FCGX_Finish_r(&req);
     }

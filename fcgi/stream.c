@@ -4,11 +4,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -101,25 +101,15 @@ frame_reset(ctx_t *c, const char *reason)
 
 /* --- talking to the broker ---------------------------------------------------- */
 
-/* 503: the broker did not answer STEP in time (logged, at most once a
+/* 503: the broker did not answer STEP in time (logged at most once a
  * second: a dead broker makes every new stream fail at once) */
 static void
 unavailable(ctx_t *c, const char *step)
 {
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static ratelimit_t rl;
-    unsigned held = 0;
-    int say;
 
-    pthread_mutex_lock(&mu);
-    if ((say = log_ratelimit(&rl, time(NULL))) != 0) {
-        held = rl.suppressed;
-        rl.suppressed = 0;
-    }
-    pthread_mutex_unlock(&mu);
-    if (say)
-        log_msg(LOG_WARNING, "503 for %s: the broker did not answer (%s; %u more held back)",
-            c->h.path, step, held);
+    log_limited(&rl, LOG_WARNING, "503 for %.200s: the broker did not answer (%s)",
+        c->h.path, step);
     http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
 }
 
@@ -433,7 +423,7 @@ direct_enter(ctx_t *c)
     if (!c->gone && c->s.qlen == 0 && !c->s.resume && !c->s.overflow) {
         c->s.direct = 1;
         c->s.last = c->last;
-        c->s.last_write = (int64_t)c->last_write;
+        c->s.last_write = c->last_write;
     }
     pthread_mutex_unlock(&c->s.mu);
 }
@@ -447,8 +437,8 @@ direct_leave(ctx_t *c)
     c->s.direct = 0;
     if (c->s.last > c->last)
         c->last = c->s.last;
-    if (c->s.last_write > (int64_t)c->last_write)
-        c->last_write = (time_t)c->s.last_write;
+    if (c->s.last_write > c->last_write)
+        c->last_write = c->s.last_write;
     char *pend = c->s.pend;
     size_t plen = c->s.pend_len;
     c->s.pend = NULL;
@@ -461,27 +451,19 @@ direct_leave(ctx_t *c)
     free(pend);
 }
 
-/* when the stream was last written to, by the hub or by its thread */
-static int64_t
-last_write_s(ctx_t *c)
-{
-    pthread_mutex_lock(&c->s.mu);
-    int64_t lw = c->s.direct ? c->s.last_write : (int64_t)c->last_write;
-    pthread_mutex_unlock(&c->s.mu);
-    return lw;
-}
-
-/* must the thread act, or is the hub writing for it? */
+/* 1 while the hub writes for the stream; *LW: when the stream was last
+ * written to, by the hub or by its thread.  The hub clears "direct"
+ * whenever it leaves work to the thread (a queued event, a partial
+ * record, a failed write, a broker restart), so "direct" alone tells
+ * whether the thread has anything to do but heartbeats. */
 static int
-needs_thread(ctx_t *c, int64_t now_s)
+hub_writes(ctx_t *c, time_t *lw)
 {
-    const route_t *r = c->r;
     pthread_mutex_lock(&c->s.mu);
-    int need = !c->s.direct || c->s.qlen || c->s.resume || c->s.overflow || c->s.pend ||
-        c->s.dead;
-    int64_t lw = c->s.direct ? c->s.last_write : (int64_t)c->last_write;
+    int direct = c->s.direct;
+    *lw = direct ? c->s.last_write : c->last_write;
     pthread_mutex_unlock(&c->s.mu);
-    return need || (r->heartbeat && now_s - lw >= r->heartbeat);
+    return direct;
 }
 
 /*
@@ -549,8 +531,10 @@ run_stream(ctx_t *c)
             break;
         if (r->max_lifetime)
             timeout = (int64_t)r->max_lifetime * 1000 - (now - start);
+        time_t lw;
+        hub_writes(c, &lw);
         if (r->heartbeat) {
-            int64_t due = (last_write_s(c) + r->heartbeat - (int64_t)time(NULL)) * 1000;
+            int64_t due = ((int64_t)lw + r->heartbeat - (int64_t)time(NULL)) * 1000;
             if (due < 0)
                 due = 0;
             if (timeout < 0 || due < timeout)
@@ -563,7 +547,7 @@ run_stream(ctx_t *c)
         if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) && client_gone(c))
             break;
         stream_clear_wake(&c->s);
-        if (!needs_thread(c, (int64_t)time(NULL)))
+        if (hub_writes(c, &lw) && !(r->heartbeat && time(NULL) - lw >= r->heartbeat))
             continue;                   /* the hub is writing */
         direct_leave(c);
         pthread_mutex_lock(&c->s.mu);
@@ -591,8 +575,7 @@ run_stream(ctx_t *c)
             sse_comment(&c->out, r->heartbeat_comment);
             flush_out(c);
         }
-        if (!resyncing)
-            direct_enter(c);
+        direct_enter(c);                /* (not while resyncing: resume is set) */
     }
     /* the hub must not write once we end the response */
     direct_leave(c);

@@ -2,6 +2,7 @@
  * log.c -- stderr, file or syslog.  See log.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,13 +90,30 @@ log_msg(int prio, const char *fmt, ...)
     va_end(ap);
 }
 
-int
-log_ratelimit(ratelimit_t *rl, time_t now)
+void
+log_limited(ratelimit_t *rl, int prio, const char *fmt, ...)
 {
-    if (now != rl->last) {
-        rl->last = now;
-        return 1;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    time_t now = time(NULL);
+    unsigned held;
+    char line[1024];
+    va_list ap;
+
+    pthread_mutex_lock(&mu);
+    if (now == rl->last) {
+        rl->suppressed++;
+        pthread_mutex_unlock(&mu);
+        return;
     }
-    rl->suppressed++;
-    return 0;
+    rl->last = now;
+    held = rl->suppressed;
+    rl->suppressed = 0;
+    pthread_mutex_unlock(&mu);
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (held)
+        log_msg(prio, "%s (and %u more since the last line)", line, held);
+    else
+        log_msg(prio, "%s", line);
 }

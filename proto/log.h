@@ -2,9 +2,9 @@
  * log.h -- logging for the daemons.
  *
  * To stderr (foreground, tests), to a file (reopened on SIGHUP, for
- * logrotate), or to syslog.  log_ratelimit() lets a hot error path (a
- * flood of bad publishes) log at most once per interval and say how many
- * lines it held back.
+ * logrotate), or to syslog.  log_limited() lets a hot error path (a
+ * flood of bad publishes, a dead broker, a process out of descriptors)
+ * log at most once a second and say how many lines it held back.
  */
 #ifndef ZSSE_LOG_H
 #define ZSSE_LOG_H
@@ -24,8 +24,9 @@ typedef struct {
     unsigned suppressed;    /* lines held back since */
 } ratelimit_t;
 
-/* 1 when a line may be logged now (at most once per second); the caller
- * then reports rl->suppressed and this resets it. */
-int log_ratelimit(ratelimit_t *rl, time_t now);
+/* log_msg() at most once a second per RL (any thread), adding how many
+ * lines were held back since the last one */
+void log_limited(ratelimit_t *rl, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
