@@ -1,6 +1,6 @@
 /*
- * hub.c -- the SUB socket, subscriptions, sync markers and fan-out of one
- * zsse-fcgi process (design in hub.h).
+ * hub.c -- the SUB socket, subscriptions, sync markers and every adopted
+ * stream of one zsse-fcgi process (design in hub.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -18,10 +19,17 @@
 #include "channel.h"
 #include "hub.h"
 #include "log.h"
+#include "replay.h"
 #include "sse.h"
 #include "wire.h"
 
-#define NB 1024                     /* channel buckets */
+#define NB          1024            /* channel buckets */
+#define REC_MAX     65535           /* FastCGI record body */
+#define REC_BATCH   32              /* records per sendmsg */
+/* a framed event or replay: the broker bounds events (max_message, at
+ * most 16 MiB), framing adds "data: " per line or JSON escapes */
+#define FRAME_MAX   (128u << 20)
+#define EPOLL_BATCH 256
 
 typedef struct chan {
     struct chan *next;
@@ -31,27 +39,46 @@ typedef struct chan {
     char         name[];
 } chan_t;
 
+typedef enum { CMD_REGISTER, CMD_UNREGISTER, CMD_ADOPT, CMD_RESUMED } cmd_kind_t;
+
 typedef struct cmd {
     struct cmd *next;
-    int         reg;                /* 1 register, 0 unregister */
+    cmd_kind_t  kind;
     stream_t   *s;
+    qev_t      *e;                  /* CMD_RESUMED: the framed replay, NULL: failed */
 } cmd_t;
+
+typedef struct job {                /* a replay for the resume thread */
+    struct job *next;
+    stream_t   *s;
+    uint64_t    after;
+} job_t;
 
 static struct {
     void           *ctx, *sub, *mon, *ctl;
-    char           *control_ep;
-    int             efd;
-    pthread_t       thread;
+    int             efd;            /* commands are waiting */
+    int             epfd;           /* the adopted streams' sockets */
+    pthread_t       thread, resumer;
+    int             resumer_started;
     pthread_mutex_t mu;             /* cmds */
     cmd_t          *cmds, **cmds_tail;
+    pthread_mutex_t jmu;            /* jobs */
+    pthread_cond_t  jcv;
+    job_t          *jobs, **jobs_tail;
     atomic_int      stop;
     stream_t       *streams;        /* registered */
+    stream_t       *waiting;        /* awaiting a sync marker */
+    stream_t       *doomed;         /* to close once the current loop is done */
     chan_t         *chans[NB];
     int             ever_connected;
     uint64_t        nonce_seq;
-    time_t          last_renew;
+    time_t          last_renew, last_sweep;
     buf_t           frame[2];       /* an event framed per sse_format_t, reused */
-} H = { .mu = PTHREAD_MUTEX_INITIALIZER };
+    buf_t           qframe;         /* a queued event, framed */
+} H = {
+    .mu = PTHREAD_MUTEX_INITIALIZER, .jmu = PTHREAD_MUTEX_INITIALIZER,
+    .jcv = PTHREAD_COND_INITIALIZER, .efd = -1, .epfd = -1,
+};
 
 /* --- queued events ---------------------------------------------------------- */
 
@@ -63,55 +90,66 @@ qev_unref(qev_t *e)
 }
 
 static qev_t *
-qev_new(const wire_event_t *we, uint32_t refs)
+qev_make(uint64_t id, char kind, const char *ev, size_t elen, const char *data, size_t dlen,
+    uint32_t refs)
 {
-    qev_t *e = malloc(sizeof(*e) + we->event_len + we->data_len + 2);
+    qev_t *e = malloc(sizeof(*e) + elen + dlen + 2);
     if (!e)
         return NULL;
     e->refs = refs;
-    e->id = we->id;
-    e->kind = we->kind;
-    e->event_len = (uint8_t)we->event_len;
-    e->data_len = (uint32_t)we->data_len;
+    e->id = id;
+    e->kind = kind;
+    e->event_len = (uint8_t)elen;
+    e->data_len = (uint32_t)dlen;
     e->event = e->blob;
-    memcpy(e->event, we->event, we->event_len);
-    e->event[we->event_len] = '\0';
-    e->data = e->event + we->event_len + 1;
-    memcpy(e->data, we->data, we->data_len);
-    e->data[we->data_len] = '\0';
+    memcpy(e->event, ev, elen);
+    e->event[elen] = '\0';
+    e->data = e->event + elen + 1;
+    memcpy(e->data, data, dlen);
+    e->data[dlen] = '\0';
     return e;
 }
 
-/* --- streams (their side) ----------------------------------------------------- */
+/* --- streams (their thread's side) -------------------------------------------- */
 
-int
-stream_init(stream_t *s)
+stream_t *
+stream_new(void)
 {
-    memset(s, 0, sizeof(*s));
-    if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-        return -1;
+    stream_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->fd = -1;
+    if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+        free(s);
+        return NULL;
+    }
     s->qcap = STREAM_QUEUE_MIN;
     if (!(s->q = calloc(s->qcap, sizeof(qev_t *)))) {
         close(s->efd);
-        return -1;
+        free(s);
+        return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
-    return 0;
+    return s;
 }
 
 void
-stream_fini(stream_t *s)
+stream_free(stream_t *s)
 {
     qev_t *e;
+
+    if (!s)
+        return;
     while ((e = stream_pop(s)))
         qev_unref(e);
     for (size_t i = 0; i < s->nchannels; i++)
         free(s->channels[i]);
-    s->nchannels = 0;
     free(s->q);
     free(s->pend);
-    close(s->efd);
+    if (s->efd >= 0)
+        close(s->efd);
     pthread_mutex_destroy(&s->mu);
+    free(s);
 }
 
 static void
@@ -122,12 +160,18 @@ wake(int fd)
     (void)r;                /* EAGAIN: the counter is already non-zero */
 }
 
+static void
+clear_wake(int fd)
+{
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof(v));
+    (void)r;
+}
+
 void
 stream_clear_wake(stream_t *s)
 {
-    uint64_t v;
-    ssize_t r = read(s->efd, &v, sizeof(v));
-    (void)r;
+    clear_wake(s->efd);
 }
 
 qev_t *
@@ -145,13 +189,14 @@ stream_pop(stream_t *s)
 }
 
 static int
-command(stream_t *s, int reg)
+command(cmd_kind_t kind, stream_t *s, qev_t *e)
 {
     cmd_t *c = calloc(1, sizeof(*c));
     if (!c)
         return -1;
-    c->reg = reg;
+    c->kind = kind;
     c->s = s;
+    c->e = e;
     pthread_mutex_lock(&H.mu);
     *H.cmds_tail = c;
     H.cmds_tail = &c->next;
@@ -163,7 +208,7 @@ command(stream_t *s, int reg)
 int
 hub_register(stream_t *s)
 {
-    return command(s, 1);
+    return command(CMD_REGISTER, s, NULL);
 }
 
 void
@@ -171,9 +216,9 @@ hub_unregister(stream_t *s)
 {
     struct pollfd p = { s->efd, POLLIN, 0 };
 
-    while (command(s, 0) < 0)
+    while (command(CMD_UNREGISTER, s, NULL) < 0)
         usleep(1000);
-    /* wait until the hub has let go of S: it clears "registered" */
+    /* wait until the hub has let go of S: it sets "registered" to -1 */
     for (;;) {
         pthread_mutex_lock(&s->mu);
         int done = s->registered == -1;
@@ -183,6 +228,12 @@ hub_unregister(stream_t *s)
         poll(&p, 1, 100);
         stream_clear_wake(s);
     }
+}
+
+int
+hub_adopt(stream_t *s)
+{
+    return command(CMD_ADOPT, s, NULL);
 }
 
 /* --- the hub's tables ----------------------------------------------------------- */
@@ -227,14 +278,31 @@ chan_remove(chan_t *c, stream_t *s)
     free(c);
 }
 
+/* stop awaiting S's marker */
+static void
+unwait(stream_t *s)
+{
+    if (!s->nonce[0])
+        return;
+    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, s->nonce, strlen(s->nonce) + 1);
+    s->nonce[0] = '\0';
+    for (stream_t **pp = &H.waiting; *pp; pp = &(*pp)->wait_next)
+        if (*pp == s) {
+            *pp = s->wait_next;
+            break;
+        }
+}
+
 /* subscribe a fresh sync topic behind S's channels */
 static void
 sync_stream(stream_t *s)
 {
+    unwait(s);
     int n = snprintf(s->nonce, sizeof(s->nonce), "%c%d.%" PRIu64, WIRE_SYNC_BYTE,
         (int)getpid(), ++H.nonce_seq);
-    s->nonce[n] = '\0';
     zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, s->nonce, (size_t)n + 1);
+    s->wait_next = H.waiting;
+    H.waiting = s;
 }
 
 static void
@@ -254,7 +322,10 @@ do_register(stream_t *s)
         }
         c->v[c->n++] = s;
     }
+    s->hub_prev = NULL;
     s->hub_next = H.streams;
+    if (H.streams)
+        H.streams->hub_prev = s;
     H.streams = s;
     pthread_mutex_lock(&s->mu);
     s->registered = 1;
@@ -262,75 +333,157 @@ do_register(stream_t *s)
     sync_stream(s);
 }
 
+/* forget S's channels and marker (S stays allocated) */
+static void
+forget(stream_t *s)
+{
+    if (s->registered != 1)
+        return;
+    if (s->hub_prev)
+        s->hub_prev->hub_next = s->hub_next;
+    else
+        H.streams = s->hub_next;
+    if (s->hub_next)
+        s->hub_next->hub_prev = s->hub_prev;
+    for (size_t i = 0; i < s->nchannels; i++) {
+        chan_t *c = chan_get(s->channels[i], strlen(s->channels[i]), 0);
+        if (c)
+            chan_remove(c, s);
+    }
+    unwait(s);
+}
+
 static void
 do_unregister(stream_t *s)
 {
-    stream_t **pp = &H.streams;
-    while (*pp && *pp != s)
-        pp = &(*pp)->hub_next;
-    if (*pp) {
-        *pp = s->hub_next;
-        for (size_t i = 0; i < s->nchannels; i++) {
-            chan_t *c = chan_get(s->channels[i], strlen(s->channels[i]), 0);
-            if (c)
-                chan_remove(c, s);
-        }
-        if (s->nonce[0])
-            zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, s->nonce, strlen(s->nonce) + 1);
-    }
+    forget(s);
     pthread_mutex_lock(&s->mu);
     s->registered = -1;
     pthread_mutex_unlock(&s->mu);
     wake(s->efd);
 }
 
-static void
-run_commands(void)
-{
-    cmd_t *c;
-
-    stream_clear_wake(&(stream_t){ .efd = H.efd });
-    pthread_mutex_lock(&H.mu);
-    c = H.cmds;
-    H.cmds = NULL;
-    H.cmds_tail = &H.cmds;
-    pthread_mutex_unlock(&H.mu);
-    while (c) {
-        cmd_t *next = c->next;
-        if (c->reg)
-            do_register(c->s);
-        else
-            do_unregister(c->s);
-        free(c);
-        c = next;
-    }
-}
+/* --- writing to an adopted stream ---------------------------------------------------- */
 
 static void
-on_marker(const char *topic, size_t len)
+set_pollout(stream_t *s, int on)
 {
-    for (stream_t *s = H.streams; s; s = s->hub_next) {
-        if (strlen(s->nonce) + 1 != len || memcmp(s->nonce, topic, len) != 0)
-            continue;
-        zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, s->nonce, len);
-        s->nonce[0] = '\0';
-        pthread_mutex_lock(&s->mu);
-        s->synced = 1;
-        pthread_mutex_unlock(&s->mu);
-        wake(s->efd);
+    if (s->pollout == on)
         return;
-    }
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0),
+                              .data.ptr = s };
+    if (epoll_ctl(H.epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+        s->pollout = on;
 }
 
-/* double S's queue (under its lock); -1 when it is at its limit */
+static void
+rec_header(unsigned char h[8], int type, uint16_t reqid, size_t len)
+{
+    h[0] = 1;                       /* FCGI_VERSION_1 */
+    h[1] = (unsigned char)type;
+    h[2] = (unsigned char)(reqid >> 8);
+    h[3] = (unsigned char)reqid;
+    h[4] = (unsigned char)(len >> 8);
+    h[5] = (unsigned char)len;
+    h[6] = h[7] = 0;
+}
+
+/* BODY as FastCGI STDOUT records, from byte SKIP of that record stream on,
+ * into S->pend (the part a socket did not take) */
 static int
-queue_grow(stream_t *s)
+keep_rest(stream_t *s, const char *body, size_t len, size_t skip)
+{
+    size_t nrec = (len + REC_MAX - 1) / REC_MAX, total = len + 8 * nrec;
+    char *p = malloc(total - skip), *w = p;
+
+    if (!p)
+        return -1;
+    for (size_t r = 0, pos = 0; r < nrec; r++) {
+        unsigned char h[8];
+        size_t off = r * REC_MAX, cl = len - off < REC_MAX ? len - off : REC_MAX;
+        rec_header(h, 6, s->reqid, cl);
+        for (int part = 0; part < 2; part++) {
+            const char *src = part ? body + off : (const char *)h;
+            size_t n = part ? cl : 8;
+            if (pos + n > skip) {
+                size_t from = pos < skip ? skip - pos : 0;
+                memcpy(w, src + from, n - from);
+                w += n - from;
+            }
+            pos += n;
+        }
+    }
+    s->pend = p;
+    s->pend_len = total - skip;
+    s->pend_off = 0;
+    return 0;
+}
+
+/* BODY to S as STDOUT records, without blocking.  0: all sent; 1:
+ * nothing sent; 2: a part sent, the rest in S->pend; -1: the connection
+ * failed */
+static int
+send_body(stream_t *s, const char *body, size_t len)
+{
+    size_t nrec = (len + REC_MAX - 1) / REC_MAX, sent = 0;
+
+    if (len == 0)
+        return 0;
+    for (size_t r0 = 0; r0 < nrec; r0 += REC_BATCH) {
+        unsigned char h[REC_BATCH][8];
+        struct iovec iov[2 * REC_BATCH];
+        size_t want = 0;
+        int k = 0;
+        for (size_t r = r0; r < nrec && r < r0 + REC_BATCH; r++, k++) {
+            size_t off = r * REC_MAX, cl = len - off < REC_MAX ? len - off : REC_MAX;
+            rec_header(h[k], 6, s->reqid, cl);
+            iov[2 * k] = (struct iovec){ h[k], 8 };
+            iov[2 * k + 1] = (struct iovec){ (void *)(body + off), cl };
+            want += 8 + cl;
+        }
+        struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)(2 * k) };
+        ssize_t n;
+        do
+            n = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (n > 0)
+            sent += (size_t)n;
+        if (n < (ssize_t)want)
+            break;
+    }
+    if (sent == len + 8 * nrec)
+        return 0;
+    if (sent == 0)
+        return 1;
+    return keep_rest(s, body, len, sent) < 0 ? -1 : 2;
+}
+
+/* close S later in this loop (not while a channel's list is walked) */
+static void
+doom(stream_t *s, const char *why)
+{
+    if (s->doomed)
+        return;
+    if (why)
+        log_msg(LOG_WARNING, "stream %s: %s, dropped", s->path, why);
+    s->doomed = 1;
+    s->doom_next = H.doomed;
+    H.doomed = s;
+}
+
+/* double S's queue; -1 when it is at its limit (S->overflow is set) */
+static int
+grow(stream_t *s)
 {
     size_t cap = s->qcap * 2;
     qev_t **q;
 
-    if (s->qcap >= STREAM_QUEUE_MAX || !(q = malloc(cap * sizeof(*q))))
+    if (s->qcap >= STREAM_QUEUE_MAX || !(q = malloc(cap * sizeof(*q)))) {
+        s->overflow = 1;
         return -1;
+    }
     for (size_t i = 0; i < s->qlen; i++)
         q[i] = s->q[(s->qhead + i) % s->qcap];
     free(s->q);
@@ -340,61 +493,338 @@ queue_grow(stream_t *s)
     return 0;
 }
 
-/* queue E on S, taking a reference (under S's lock); 1 when S's thread
- * must be woken */
+/* queue E on S, taking a reference; 1 when S's thread must be woken.
+ * Under S's lock while its thread owns it. */
 static int
 enqueue(stream_t *s, qev_t *e)
 {
     int was_empty = s->qlen == 0;
 
-    if (s->qlen == s->qcap && queue_grow(s) < 0) {
-        s->overflow = 1;
+    if (s->qlen == s->qcap && grow(s) < 0)
         return 1;
-    }
     __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
     s->q[(s->qhead + s->qlen++) % s->qcap] = e;
-    /* a stream drains its whole queue when woken (after clearing its
+    /* a thread drains its whole queue when woken (after clearing its
      * eventfd): only the first event into an empty queue must wake it */
     return was_empty;
 }
 
-/* one FastCGI STDOUT record holding BODY, to S's socket without blocking
- * (under S's lock).  0: all sent; 1: nothing sent; 2: a part sent, the
- * rest kept in S->pend; -1: the connection failed */
+/* put E first in S's queue, our reference with it; -1 when it is full */
 static int
-direct_send(stream_t *s, const char *body, size_t len)
+push_front(stream_t *s, qev_t *e)
 {
-    unsigned char h[8] = { 1, 6, (unsigned char)(s->reqid >> 8), (unsigned char)s->reqid,
-                           (unsigned char)(len >> 8), (unsigned char)len, 0, 0 };
-    struct iovec iov[2] = { { h, 8 }, { (void *)body, len } };
-    struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
-    ssize_t n;
-
-    do
-        n = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)(len + 8))
-        return 0;
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
-    if (n == 0)
-        return 1;
-    size_t rest = len + 8 - (size_t)n;
-    if (!(s->pend = malloc(rest)))
+    if (s->qlen == s->qcap && grow(s) < 0)
         return -1;
-    s->pend_len = rest;
-    if ((size_t)n < 8) {
-        memcpy(s->pend, h + n, 8 - (size_t)n);
-        memcpy(s->pend + 8 - n, body, len);
-    } else {
-        memcpy(s->pend, body + (n - 8), rest);
+    s->qhead = (s->qhead + s->qcap - 1) % s->qcap;
+    s->q[s->qhead] = e;
+    s->qlen++;
+    return 0;
+}
+
+/* queued event E framed for S (a raw one is framed already) */
+static int
+frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
+{
+    if (e->kind == 'r') {
+        *p = e->data;
+        *n = e->data_len;
+        return 0;
     }
-    return 2;
+    buf_reset(&H.qframe);
+    if (sse_event(&H.qframe, (sse_format_t)s->route->format, e->id, e->event, e->event_len,
+        e->data, e->data_len, e->kind) < 0)
+        return -1;
+    *p = H.qframe.data;
+    *n = H.qframe.len;
+    return 0;
+}
+
+/* something waits to be written to S */
+static int
+backlog(const stream_t *s)
+{
+    return s->pend || (s->state == ST_LIVE && s->qlen);
+}
+
+/* Write what waits for S: the tail of a record, then (when live) the
+ * queued events.  Arms EPOLLOUT while anything is left. */
+static void
+flush(stream_t *s, time_t now)
+{
+    while (s->pend) {
+        ssize_t n = send(s->fd, s->pend + s->pend_off, s->pend_len - s->pend_off,
+            MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            doom(s, NULL);
+            return;
+        }
+        s->pend_off += (size_t)n;
+        s->stalled = s->last_write = now;
+        if (s->pend_off == s->pend_len) {
+            free(s->pend);
+            s->pend = NULL;
+        }
+    }
+    while (!s->pend && s->state == ST_LIVE && s->qlen) {
+        qev_t *e = s->q[s->qhead];
+        const char *p;
+        size_t n;
+        int r = 0;
+        if (e->kind == 'r' || e->id > s->last) {
+            if (frame_queued(s, e, &p, &n) < 0) {
+                doom(s, "an event too large to frame");
+                return;
+            }
+            if ((r = send_body(s, p, n)) < 0) {
+                doom(s, NULL);
+                return;
+            }
+            if (r == 1)
+                break;              /* the socket is full: EPOLLOUT */
+            s->last = e->id;
+            s->stalled = s->last_write = now;
+        }
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+        qev_unref(e);
+    }
+    if (!backlog(s))
+        s->stalled = 0;
+    else if (!s->stalled)
+        s->stalled = now;
+    set_pollout(s, backlog(s));
+}
+
+/* end S's response: the end of STDOUT and END_REQUEST, unless a record
+ * was cut (the web server then sees the connection close) */
+static void
+end_response(stream_t *s)
+{
+    unsigned char b[24];
+
+    if (s->pend)
+        return;
+    rec_header(b, 6, s->reqid, 0);          /* STDOUT, empty: its end */
+    rec_header(b + 8, 3, s->reqid, 8);      /* END_REQUEST */
+    memset(b + 16, 0, 8);                   /* app status 0, REQUEST_COMPLETE */
+    ssize_t n = send(s->fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)n;                /* the connection closes next either way */
+}
+
+static void
+release_lease(stream_t *s)
+{
+    if (!s->lease[0])
+        return;
+    /* fire and forget, as renew: the reply is dropped in hub_main */
+    zmq_send(H.ctl, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(H.ctl, "release", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(H.ctl, s->lease, strlen(s->lease), ZMQ_DONTWAIT);
+    s->lease[0] = '\0';
+}
+
+/* close an adopted stream; freed now, or when its resume job returns */
+static void
+close_stream(stream_t *s)
+{
+    qev_t *e;
+
+    if (s->state == ST_DEAD)
+        return;
+    forget(s);
+    s->registered = -1;
+    epoll_ctl(H.epfd, EPOLL_CTL_DEL, s->fd, NULL);
+    end_response(s);
+    close(s->fd);
+    s->fd = -1;
+    release_lease(s);
+    while (s->qlen) {
+        e = s->q[s->qhead];
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+        qev_unref(e);
+    }
+    s->state = ST_DEAD;
+    if (!s->jobs)
+        stream_free(s);
+}
+
+static void
+close_doomed(void)
+{
+    while (H.doomed) {
+        stream_t *s = H.doomed;
+        H.doomed = s->doom_next;
+        close_stream(s);
+    }
+}
+
+/* --- resuming after a broker restart ----------------------------------------------- */
+
+static void
+post_job(stream_t *s)
+{
+    job_t *j = calloc(1, sizeof(*j));
+    if (!j) {
+        doom(s, "out of memory for its resume");
+        return;
+    }
+    j->s = s;
+    j->after = s->last;
+    s->jobs++;
+    pthread_mutex_lock(&H.jmu);
+    *H.jobs_tail = j;
+    H.jobs_tail = &j->next;
+    pthread_cond_signal(&H.jcv);
+    pthread_mutex_unlock(&H.jmu);
+}
+
+/* The resume thread: one replay at a time, framed as the stream's thread
+ * would have, handed back as one raw queued event.  (The stream's
+ * channels and route do not change while a job is in flight: the hub
+ * frees a stream only when its jobs are done.) */
+static void *
+resume_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&H.jmu);
+        while (!H.jobs && !atomic_load(&H.stop))
+            pthread_cond_wait(&H.jcv, &H.jmu);
+        job_t *j = H.jobs;
+        if (j && !(H.jobs = j->next))
+            H.jobs_tail = &H.jobs;
+        pthread_mutex_unlock(&H.jmu);
+        if (!j)
+            return NULL;
+        buf_t out;
+        buf_init(&out, FRAME_MAX);
+        replay_t p = { .r = j->s->route, .channels = j->s->channels,
+                       .nchannels = j->s->nchannels, .out = &out, .last = j->after };
+        qev_t *e = NULL;
+        if (replay_join(&p, 1, j->after, 1) == 0 && !p.failed)
+            e = qev_make(p.last, 'r', "", 0, out.data ? out.data : "", out.len, 1);
+        buf_free(&out);
+        while (command(CMD_RESUMED, j->s, e) < 0)
+            usleep(1000);
+        free(j);
+    }
+}
+
+static void
+on_resumed(stream_t *s, qev_t *e, time_t now)
+{
+    s->jobs--;
+    if (s->state == ST_DEAD) {
+        qev_unref(e);
+        if (!s->jobs)
+            stream_free(s);
+        return;
+    }
+    if (s->state != ST_RESUME || s->jobs) {
+        qev_unref(e);               /* a newer resync supersedes this replay */
+        return;
+    }
+    if (!e) {
+        /* the client reconnects with its Last-Event-ID */
+        doom(s, "its replay after the broker restart failed");
+        return;
+    }
+    /* before the live events queued meanwhile */
+    if (push_front(s, e) < 0) {
+        qev_unref(e);
+        doom(s, "too many events waiting");
+        return;
+    }
+    s->state = ST_LIVE;
+    flush(s, now);
+}
+
+/* --- commands from the threads ----------------------------------------------------- */
+
+static void
+do_adopt(stream_t *s, time_t now)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = s };
+
+    close(s->efd);                  /* no thread to wake any more */
+    s->efd = -1;
+    if (epoll_ctl(H.epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+        log_msg(LOG_ERR, "stream %s: epoll: %s", s->path, strerror(errno));
+        s->state = ST_LIVE;
+        doom(s, NULL);
+        return;
+    }
+    if (s->overflow) {
+        s->state = ST_LIVE;
+        doom(s, "too many events waiting");
+        return;
+    }
+    if (s->resume && s->synced) {
+        s->state = ST_RESUME;       /* the broker restarted during the setup */
+        post_job(s);
+    } else if (s->resume) {
+        s->state = ST_RESYNC;
+    } else {
+        s->state = ST_LIVE;
+        flush(s, now);              /* what came in during the setup */
+    }
+}
+
+static void
+run_commands(time_t now)
+{
+    cmd_t *c;
+
+    clear_wake(H.efd);
+    pthread_mutex_lock(&H.mu);
+    c = H.cmds;
+    H.cmds = NULL;
+    H.cmds_tail = &H.cmds;
+    pthread_mutex_unlock(&H.mu);
+    while (c) {
+        cmd_t *next = c->next;
+        switch (c->kind) {
+        case CMD_REGISTER:   do_register(c->s); break;
+        case CMD_UNREGISTER: do_unregister(c->s); break;
+        case CMD_ADOPT:      do_adopt(c->s, now); break;
+        case CMD_RESUMED:    on_resumed(c->s, c->e, now); break;
+        }
+        free(c);
+        c = next;
+    }
+}
+
+/* --- events from the broker ---------------------------------------------------------- */
+
+static void
+on_marker(const char *topic, size_t len)
+{
+    for (stream_t **pp = &H.waiting; *pp; pp = &(*pp)->wait_next) {
+        stream_t *s = *pp;
+        if (strlen(s->nonce) + 1 != len || memcmp(s->nonce, topic, len) != 0)
+            continue;
+        unwait(s);
+        if (s->state == ST_RESYNC) {
+            s->state = ST_RESUME;
+            post_job(s);
+            return;
+        }
+        pthread_mutex_lock(&s->mu);
+        s->synced = 1;
+        pthread_mutex_unlock(&s->mu);
+        wake(s->efd);
+        return;
+    }
 }
 
 /* WE framed in FORMAT, made at most once per event in the hub's own
- * buffer (MADE: which formats are done, for this event); NULL when it does
- * not fit one FastCGI record (65535 bytes): it goes through the queue */
+ * buffer (MADE: which formats are done, for this event); NULL when it
+ * cannot be framed */
 static const buf_t *
 framed(int format, const wire_event_t *we, int made[2])
 {
@@ -408,70 +838,96 @@ framed(int format, const wire_event_t *we, int made[2])
     return made[format] > 0 ? b : NULL;
 }
 
+/* WE to a stream of its channel: written at once when nothing waits
+ * before it, else queued.  E: the event's queued copy, made on first need. */
 static void
-fan_out(const wire_event_t *we)
+deliver(stream_t *s, const wire_event_t *we, qev_t **e, int made[2], time_t now)
+{
+    if (s->state == ST_DEAD || s->doomed)
+        return;
+    if (s->state == ST_LIVE && !backlog(s)) {
+        if (we->id <= s->last)
+            return;                 /* the replay had it */
+        const buf_t *b = framed(s->route->format, we, made);
+        int r = b ? send_body(s, b->data, b->len) : -1;
+        if (r < 0) {
+            doom(s, b ? NULL : "an event too large to frame");
+            return;
+        }
+        if (r != 1) {
+            s->last = we->id;
+            s->last_write = now;
+        }
+        if (r == 0)
+            return;
+        s->stalled = now;           /* a slow client: EPOLLOUT goes on */
+        set_pollout(s, 1);
+        if (r == 2)
+            return;
+    }
+    if (!*e && !(*e = qev_make(we->id, we->kind, we->event, we->event_len, we->data,
+        we->data_len, 1))) {
+        if (s->state == ST_THREAD) {
+            pthread_mutex_lock(&s->mu);
+            s->overflow = 1;        /* out of memory: the thread drops it */
+            pthread_mutex_unlock(&s->mu);
+            wake(s->efd);
+        } else {
+            doom(s, "out of memory");
+        }
+        return;
+    }
+    if (s->state == ST_THREAD) {
+        pthread_mutex_lock(&s->mu);
+        int w = enqueue(s, *e);
+        pthread_mutex_unlock(&s->mu);
+        if (w)
+            wake(s->efd);
+        return;
+    }
+    enqueue(s, *e);
+    if (s->overflow)
+        doom(s, "too many events waiting");
+    else if (s->state == ST_LIVE && !s->stalled)
+        s->stalled = now;
+}
+
+static void
+fan_out(const wire_event_t *we, time_t now)
 {
     char name[256];
     chan_t *c;
     int made[2] = { 0, 0 };
-    time_t now = time(NULL);
+    qev_t *e = NULL;            /* the hub holds one reference */
 
     memcpy(name, we->channel, we->channel_len);
     name[we->channel_len] = '\0';
-    if (!(c = chan_get(name, we->channel_len, 0)) || c->n == 0)
+    if (!(c = chan_get(name, we->channel_len, 0)))
         return;
-    qev_t *e = NULL;            /* made on first need; the hub holds one ref */
-    for (size_t i = 0; i < c->n; i++) {
-        stream_t *s = c->v[i];
-        int wakeup = 0, queue = 1;
-        pthread_mutex_lock(&s->mu);
-        if (s->direct) {
-            if (we->id <= s->last) {
-                pthread_mutex_unlock(&s->mu);   /* already written */
-                continue;
-            }
-            const buf_t *b = framed(s->format, we, made);
-            int r = b ? direct_send(s, b->data, b->len) : 1;
-            if (r == 0 || r == 2) {
-                s->last = we->id;
-                s->last_write = now;
-            }
-            if (r != 0) {               /* the thread takes over */
-                s->direct = 0;
-                s->dead = r < 0;
-                wakeup = 1;
-            }
-            queue = r == 1;             /* nothing of it went out */
-        }
-        if (queue && !e && !(e = qev_new(we, 1))) {
-            s->overflow = 1;            /* out of memory: drop the stream */
-            wakeup = 1;
-        } else if (queue) {
-            wakeup |= enqueue(s, e);    /* the stream's thread writes it */
-        }
-        pthread_mutex_unlock(&s->mu);
-        if (wakeup)
-            wake(s->efd);
-    }
+    for (size_t i = 0; i < c->n; i++)
+        deliver(c->v[i], we, &e, made, now);
     qev_unref(e);
+    close_doomed();             /* c->v may change now */
 }
 
-static void
-on_events(void)
+/* up to a batch of messages; 1 when more may be waiting */
+static int
+on_events(time_t now)
 {
     for (int i = 0; i < 1024; i++) {
         wire_frames_t w;
         wire_event_t ev;
         int r = wire_recv_event(H.sub, ZMQ_DONTWAIT, &w, &ev, true);
         if (r == 0)
-            return;
+            return 0;
         if (r == 1)
-            fan_out(&ev);
+            fan_out(&ev, now);
         else if (r == 2)
             on_marker(ev.channel, ev.channel_len);
         if (r >= 1)
             wire_frames_close(&w);
     }
+    return 1;
 }
 
 /* the broker (re)connected: after a restart it has forgotten nothing we
@@ -496,19 +952,80 @@ on_monitor(void)
     if (H.ever_connected) {
         log_msg(LOG_INFO, "broker reconnected: resuming %s streams", H.streams ? "open" : "no");
         for (stream_t *s = H.streams; s; s = s->hub_next) {
-            if (s->nonce[0])
-                zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, s->nonce, strlen(s->nonce) + 1);
-            pthread_mutex_lock(&s->mu);
-            int was_synced = s->synced;
-            s->synced = 0;
-            s->resume = was_synced;
-            s->direct = 0;              /* the thread replays, then goes on */
-            pthread_mutex_unlock(&s->mu);
-            wake(s->efd);
+            if (s->state == ST_THREAD) {
+                pthread_mutex_lock(&s->mu);
+                s->resume = s->synced;
+                s->synced = 0;
+                pthread_mutex_unlock(&s->mu);
+                wake(s->efd);
+            } else {
+                s->state = ST_RESYNC;   /* live events queue until the replay */
+            }
             sync_stream(s);
         }
     }
     H.ever_connected = 1;
+}
+
+/* --- the adopted streams' sockets ---------------------------------------------------- */
+
+/* a readable FastCGI socket: EOF, an error, or an abort record (a GET has
+ * no more stdin) -- the client has gone */
+static int
+client_gone(int fd)
+{
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void
+on_sockets(time_t now)
+{
+    struct epoll_event ev[EPOLL_BATCH];
+    int n = epoll_wait(H.epfd, ev, EPOLL_BATCH, 0);
+
+    for (int i = 0; i < n; i++) {
+        stream_t *s = ev[i].data.ptr;
+        if (s->doomed)
+            continue;
+        if ((ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && client_gone(s->fd))
+            doom(s, NULL);
+        else if (ev[i].events & EPOLLOUT)
+            flush(s, now);
+    }
+    close_doomed();
+}
+
+/* once a second: heartbeats, max_lifetime, stall_timeout */
+static void
+sweep(time_t now)
+{
+    for (stream_t *s = H.streams; s; s = s->hub_next) {
+        const route_t *r = s->route;
+        if (s->state == ST_THREAD || s->doomed)
+            continue;
+        if (r->max_lifetime && now - s->opened >= r->max_lifetime) {
+            doom(s, NULL);          /* the client reconnects with Last-Event-ID */
+            continue;
+        }
+        if (s->stalled && now - s->stalled >= r->stall_timeout) {
+            doom(s, "the client took nothing for stall_timeout");
+            continue;
+        }
+        if (r->heartbeat && !backlog(s) && now - s->last_write >= r->heartbeat) {
+            buf_reset(&H.qframe);
+            sse_comment(&H.qframe, r->heartbeat_comment);
+            int rc = send_body(s, H.qframe.data, H.qframe.len);
+            if (rc < 0)
+                doom(s, NULL);
+            else if (rc == 2)
+                flush(s, now);      /* arms EPOLLOUT for the rest */
+            if (rc != 1)
+                s->last_write = now;
+        }
+    }
+    close_doomed();
 }
 
 static void
@@ -526,35 +1043,61 @@ ctl_send_leases(const char *op)
             zmq_send(H.ctl, s->lease, strlen(s->lease), --n ? ZMQ_SNDMORE : 0);
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *
 hub_main(void *arg)
 {
     (void)arg;
-    zmq_pollitem_t items[3] = {
+    zmq_pollitem_t items[4] = {
         { H.sub, 0, ZMQ_POLLIN, 0 },
         { H.mon, 0, ZMQ_POLLIN, 0 },
         { NULL, H.efd, ZMQ_POLLIN, 0 },
+        { NULL, H.epfd, ZMQ_POLLIN, 0 },
     };
+    int64_t next_sweep = mono_ms() + 1000;
+    int more = 0;
 
     while (!atomic_load(&H.stop)) {
-        if (zmq_poll(items, 3, 1000) < 0 && errno != EINTR)
+        int64_t wait = more ? 0 : next_sweep - mono_ms();
+        if (zmq_poll(items, 4, wait > 0 ? (long)wait : 0) < 0 && errno != EINTR)
             break;
+        time_t now = time(NULL);
         if (items[2].revents & ZMQ_POLLIN)
-            run_commands();
+            run_commands(now);
         if (items[1].revents & ZMQ_POLLIN)
             on_monitor();
-        if (items[0].revents & ZMQ_POLLIN)
-            on_events();
-        /* replies to renew are not awaited: drop them */
+        /* a batch left over is taken up at once (more: poll without waiting) */
+        more = (items[0].revents & ZMQ_POLLIN) || more ? on_events(now) : 0;
+        if (items[3].revents & ZMQ_POLLIN)
+            on_sockets(now);
+        close_doomed();
+        /* replies to renew and release are not awaited: drop them */
         while (zmq_recv(H.ctl, NULL, 0, ZMQ_DONTWAIT) >= 0)
             ;
-        time_t now = time(NULL);
+        if (mono_ms() >= next_sweep) {
+            next_sweep = mono_ms() + 1000;
+            sweep(now);
+        }
         if (now - H.last_renew >= WIRE_LEASE_RENEW) {
             H.last_renew = now;
             ctl_send_leases("renew");
         }
     }
-    run_commands();
+    run_commands(time(NULL));
+    /* end every adopted response cleanly; the threads' streams end with
+     * the process */
+    for (stream_t *s = H.streams, *next; s; s = next) {
+        next = s->hub_next;
+        if (s->state != ST_THREAD && s->state != ST_DEAD)
+            close_stream(s);
+    }
     ctl_send_leases("release");
     return NULL;
 }
@@ -566,10 +1109,13 @@ hub_start(void *zctx, const char *events, const char *control)
 
     H.ctx = zctx;
     H.cmds_tail = &H.cmds;
-    buf_init(&H.frame[SSE_NAMED], 65535);
-    buf_init(&H.frame[SSE_ENVELOPE], 65535);
+    H.jobs_tail = &H.jobs;
+    buf_init(&H.frame[SSE_NAMED], FRAME_MAX);
+    buf_init(&H.frame[SSE_ENVELOPE], FRAME_MAX);
+    buf_init(&H.qframe, FRAME_MAX);
     H.last_renew = time(NULL);
-    if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+    if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+        (H.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
     if (!(H.sub = zmq_socket(zctx, ZMQ_SUB)) || !(H.ctl = zmq_socket(zctx, ZMQ_DEALER)) ||
         !(H.mon = zmq_socket(zctx, ZMQ_PAIR)))
@@ -584,6 +1130,9 @@ hub_start(void *zctx, const char *events, const char *control)
         zmq_connect(H.mon, mon_ep) < 0 ||
         zmq_connect(H.sub, events) < 0 || zmq_connect(H.ctl, control) < 0)
         return -1;
+    if (pthread_create(&H.resumer, NULL, resume_main, NULL) != 0)
+        return -1;
+    H.resumer_started = 1;
     return pthread_create(&H.thread, NULL, hub_main, NULL) == 0 ? 0 : -1;
 }
 
@@ -595,11 +1144,16 @@ hub_stop(void)
     atomic_store(&H.stop, 1);
     wake(H.efd);
     pthread_join(H.thread, NULL);
+    if (H.resumer_started) {
+        pthread_mutex_lock(&H.jmu);
+        pthread_cond_signal(&H.jcv);
+        pthread_mutex_unlock(&H.jmu);
+        /* not joined: a replay in flight may wait for the broker (2 s) */
+        pthread_detach(H.resumer);
+    }
     zmq_socket_monitor(H.sub, NULL, 0);
     zmq_close(H.mon);
     zmq_close(H.sub);
     zmq_close(H.ctl);
     H.sub = NULL;
-    buf_free(&H.frame[SSE_NAMED]);
-    buf_free(&H.frame[SSE_ENVELOPE]);
 }

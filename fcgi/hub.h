@@ -1,36 +1,44 @@
 /*
  * hub.h -- the one thread per zsse-fcgi process that owns the ZeroMQ SUB
- * socket, and the streams' view of it.
+ * socket and every open SSE stream.
  *
- *     broker XPUB ──▶ SUB (hub thread) ──▶ stream queues ──▶ stream threads
+ *     broker XPUB ──▶ SUB ─┐
+ *                          hub thread (zmq_poll + epoll) ──▶ FastCGI sockets
+ *     accept threads ──────┘ (adopt)
  *
- * A stream registers its channels.  The hub subscribes them ("chan\0",
- * counted, so two streams of one channel share one subscription), then a
- * sync topic "\1<nonce>\0" behind them (wire.h).  When the broker echoes
- * the marker, every one of those subscriptions is in force: the stream is
- * "synced" and may ask for its replay with no gap.  Live events are copied
- * once per process (refcounted) and queued on every stream of their
- * channel; the stream thread is woken through its eventfd, which it polls
- * next to its FastCGI socket.
+ * A stream begins in an accept thread (stream.c), which routes, checks
+ * the token, takes the lease and registers the stream's channels here.
+ * The hub subscribes them ("chan\0", counted, so two streams of one
+ * channel share one subscription), then a sync topic "\1<nonce>\0"
+ * behind them (wire.h).  When the broker echoes the marker, every one of
+ * those subscriptions is in force: the stream is "synced", and its thread
+ * asks for the replay with no gap.  Live events that arrive meanwhile are
+ * queued on the stream (refcounted, one copy per process).
  *
- * Live events are written by the hub itself ("direct" mode): once a stream
- * has joined and has nothing queued, its thread hands the FastCGI socket
- * over, and the hub frames each event once per format and sends it to
- * every such stream of the channel as one FastCGI STDOUT record, without
- * blocking (MSG_DONTWAIT) and without waking the stream threads -- one
- * sendmsg per stream per event, as an event loop would do.  Whatever the
- * hub cannot write at once (a slow client, a large event, a replay after
- * a broker restart, a heartbeat) goes back to the stream's thread: the hub
- * clears "direct", keeps the unsent tail of a record in "pend", queues
- * what follows and wakes the thread, which writes it (blocking, bounded by
- * stall_timeout) and hands the socket back when its queue is empty.  Only
- * one side writes at a time: the hub writes under the stream's lock, and
- * only while "direct" is set.
+ * Then the thread writes the headers and the replay and hands the stream
+ * over (hub_adopt): from there on the stream is a small struct and one
+ * descriptor in the hub's epoll set -- no thread, no stack, no libfcgi
+ * buffers.  The thread goes back to accepting.  The hub frames each live
+ * event once per format and sends it to every stream of its channel as
+ * one FastCGI STDOUT record, without blocking.  A stream that cannot take
+ * it (a slow client) keeps the unsent tail of the record ("pend") and
+ * queues what follows; EPOLLOUT resumes the writing.  A stream whose
+ * output has not moved for stall_timeout seconds, or whose queue passes
+ * STREAM_QUEUE_MAX events, is dropped.
+ *
+ * Once a second the hub sweeps its streams: heartbeats, max_lifetime and
+ * stall_timeout.  A readable or hung-up FastCGI socket means the client
+ * left (nginx tells at once; lighttpd and Apache at the next write).
  *
  * When the SUB socket reconnects (the broker restarted), every stream is
- * synced again and told to resume: it asks for a replay from the last id
- * it wrote, with the 'c' flag.  The hub also renews the streams' leases
- * (max_per_user) every WIRE_LEASE_RENEW seconds.
+ * synced again; then the hub's resume thread asks the broker for a replay
+ * from the stream's last id with the 'c' flag and hands it back framed;
+ * live events wait in the queue until it is written, so none is skipped.
+ *
+ * Streams that never leave their thread (poll mode) use the same
+ * registration, queue and eventfd.  The hub renews the streams' leases
+ * (max_per_user) every WIRE_LEASE_RENEW seconds and releases a lease when
+ * its stream ends.
  */
 #ifndef ZSSE_HUB_H
 #define ZSSE_HUB_H
@@ -42,12 +50,12 @@
 #include "route.h"
 
 #define STREAM_QUEUE_MIN 16        /* a stream's queue starts this small */
-#define STREAM_QUEUE_MAX 4096      /* live events waiting for one stream */
+#define STREAM_QUEUE_MAX 4096      /* events waiting for one stream */
 
 typedef struct qev {
     uint32_t refs;              /* atomic */
     uint64_t id;
-    char     kind;
+    char     kind;              /* 'j', 's'; 'r': DATA is framed SSE already */
     uint8_t  event_len;
     uint32_t data_len;
     char    *event;
@@ -57,47 +65,67 @@ typedef struct qev {
 
 void qev_unref(qev_t *e);
 
+typedef enum {
+    ST_THREAD,                  /* its thread owns it (setup, poll mode) */
+    ST_LIVE,                    /* the hub writes live events */
+    ST_RESYNC,                  /* broker reconnected: waiting for the marker */
+    ST_RESUME,                  /* synced again, the replay is being fetched */
+    ST_DEAD                     /* closed, waiting for its resume job to end */
+} stream_state_t;
+
 typedef struct stream {
     /* set before registering, read-only afterwards */
     char          *channels[ROUTE_MAX_CHANNELS];
     size_t         nchannels;
     char           lease[64];       /* "" when the route has no max_per_user */
-    int            efd;             /* eventfd: the hub wakes the stream */
-    /* shared with the hub, under mu */
+    const route_t *route;
+    char           path[64];        /* for log lines */
+    int            efd;             /* ST_THREAD: the hub wakes the thread */
+    /* shared with the thread while ST_THREAD, under mu */
     pthread_mutex_t mu;
     int            synced;
-    int            resume;          /* broker came back: replay from last id */
     int            registered;
     int            overflow;        /* queue full: the stream is dropped */
+    int            resume;          /* broker came back: replay from last id */
     qev_t        **q;               /* a ring that grows up to QUEUE_MAX */
     size_t         qhead, qlen, qcap;
-    int            direct;          /* the hub writes live events itself */
-    int            dead;            /* a direct write failed: the client left */
-    uint64_t       last;            /* direct: the last id written */
-    time_t         last_write;      /* direct: when the hub last wrote */
-    char          *pend;            /* direct: unsent tail of a record */
-    size_t         pend_len;
-    /* set before going direct */
+    /* set by the thread before hub_adopt(), the hub's own afterwards */
     int            fd;              /* the FastCGI connection */
     uint16_t       reqid;           /* its FastCGI request id */
-    int            format;          /* sse_format_t of the route */
+    uint64_t       last;            /* the last id written */
+    time_t         opened;          /* for max_lifetime */
+    time_t         last_write;      /* for heartbeats */
     /* the hub's own */
-    char           nonce[40];
-    struct stream *hub_next;
+    stream_state_t state;
+    time_t         stalled;         /* output blocked since; 0: flowing */
+    char          *pend;            /* unsent tail of a record */
+    size_t         pend_len, pend_off;
+    int            jobs;            /* resume jobs in flight */
+    int            pollout;         /* EPOLLOUT armed */
+    int            doomed;          /* on the hub's list of streams to close */
+    char           nonce[40];       /* the sync topic awaited ("": none) */
+    struct stream *hub_prev, *hub_next;     /* registered streams */
+    struct stream *wait_next;       /* streams awaiting their marker */
+    struct stream *doom_next;
 } stream_t;
 
 int  hub_start(void *zctx, const char *events_endpoint, const char *control_endpoint);
 /* release this process' leases and stop the hub thread */
 void hub_stop(void);
 
-int  stream_init(stream_t *s);
-void stream_fini(stream_t *s);
+/* a stream owned by the calling thread (NULL: out of memory) */
+stream_t *stream_new(void);
+/* free a stream that was never adopted (after hub_unregister) */
+void stream_free(stream_t *s);
 /* register / unregister; unregister returns once the hub let go */
 int  hub_register(stream_t *s);
 void hub_unregister(stream_t *s);
+/* hand a registered, synced stream to the hub: S->fd, reqid, last,
+ * opened and last_write are set, the headers and replay written.  The
+ * caller must not touch S again. */
+int  hub_adopt(stream_t *s);
 /* take the next queued event (NULL: none); the caller unrefs it */
 qev_t *stream_pop(stream_t *s);
 /* drain the eventfd */
 void stream_clear_wake(stream_t *s);
-
 #endif

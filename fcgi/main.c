@@ -3,8 +3,10 @@
  *
  * Without --listen, the FastCGI listen socket is fd 0 (lighttpd bin-path,
  * mod_fcgid, spawn-fcgi).  With --listen ADDR it opens its own (nginx,
- * lighttpd "socket"/"host").  --threads N threads each accept and serve
- * one request at a time; one hub thread owns the SUB socket (hub.h).
+ * lighttpd "socket"/"host").  --threads N threads each accept a request
+ * and set it up (route, token, lease, replay: stream.c), then hand the
+ * stream to the hub thread, which holds every open stream (hub.h), and
+ * accept the next.  A poll-mode request keeps its thread until answered.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -42,7 +44,8 @@ usage(FILE *fp)
         "  -c, --config FILE  config file (default $ZSSE_CONFIG, else /etc/zsse/zsse.json)\n"
         "  --listen ADDR      127.0.0.1:9000 or /run/zsse/fcgi.sock (default: the FastCGI\n"
         "                     socket on fd 0, as lighttpd bin-path and mod_fcgid give it)\n"
-        "  --threads N        hold up to N responses in this process (default 1)\n"
+        "  --threads N        set up to N requests at once (default 1); open streams\n"
+        "                     are held by one hub thread, as many as descriptors allow\n"
         "  -h, --help, -V, --version\n");
 }
 

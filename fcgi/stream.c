@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,12 +18,13 @@
 #include "http.h"
 #include "hub.h"
 #include "log.h"
+#include "replay.h"
 #include "sse.h"
 #include "stream.h"
 #include "wire.h"
 
 #define SYNC_TIMEOUT_MS    3000
-#define CONTROL_TIMEOUT_MS 2000
+#define CONTROL_TIMEOUT_MS REPLAY_TIMEOUT_MS
 #define OUT_MAX            (8u << 20)   /* one write batch */
 
 typedef struct {
@@ -32,11 +32,11 @@ typedef struct {
     const route_t *r;
     const config_t *cfg;
     json_t        *claims;
-    stream_t       s;
+    stream_t      *s;
     buf_t          out;
-    uint64_t       last;            /* last id written */
+    replay_t       rp;              /* frames into out, flushes through libfcgi */
     int            gone;            /* the client left or a write failed */
-    time_t         last_write;
+    int            headers;         /* the 200 headers are out */
 } ctx_t;
 
 static atomic_ulong lease_seq;
@@ -51,52 +51,34 @@ mono_ms(void)
 
 /* --- writing ---------------------------------------------------------------- */
 
-static int
-flush_out(ctx_t *c)
+/* the stream's headers, before anything of its body */
+static void
+put_headers(ctx_t *c)
 {
+    if (c->headers)
+        return;
+    c->headers = 1;
+    FCGX_PutS("Status: 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+        "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", c->h.req->out);
+    http_cors(&c->h, c->r, c->h.req->out);
+    FCGX_PutS("\r\n", c->h.req->out);
+}
+
+/* write the framed body so far (a replay larger than OUT_MAX / 2 comes
+ * here more than once) */
+static int
+flush_out(void *arg)
+{
+    ctx_t *c = arg;
+    if (!c->gone)
+        put_headers(c);
     if (c->out.len == 0 || c->gone)
         return c->gone ? -1 : 0;
     if (FCGX_PutStr(c->out.data, (int)c->out.len, c->h.req->out) < 0 ||
         FCGX_FFlush(c->h.req->out) < 0)
         c->gone = 1;
     buf_reset(&c->out);
-    c->last_write = time(NULL);
     return c->gone ? -1 : 0;
-}
-
-static void
-frame(ctx_t *c, uint64_t id, const char *ev, size_t elen, const char *data, size_t dlen,
-    char kind)
-{
-    if (sse_event(&c->out, c->r->format, id, ev, elen, data, dlen, kind) < 0) {
-        /* more than OUT_MAX waiting: write what we have, then retry */
-        flush_out(c);
-        if (sse_event(&c->out, c->r->format, id, ev, elen, data, dlen, kind) < 0)
-            c->gone = 1;
-    }
-    if (c->out.len > OUT_MAX / 2)
-        flush_out(c);
-}
-
-static void
-frame_wire(ctx_t *c, const wire_event_t *e)
-{
-    if (e->id <= c->last)
-        return;
-    frame(c, e->id, e->event, e->event_len, e->data, e->data_len, e->kind);
-    c->last = e->id;
-}
-
-static void
-frame_reset(ctx_t *c, const char *reason)
-{
-    buf_t d;
-    buf_init(&d, 512);
-    buf_puts(&d, "{\"reason\":");
-    json_quote(&d, reason, strlen(reason));
-    buf_putc(&d, '}');
-    frame(c, 0, c->r->reset_event, strlen(c->r->reset_event), d.data, d.len, 'j');
-    buf_free(&d);
 }
 
 /* --- talking to the broker ---------------------------------------------------- */
@@ -111,104 +93,6 @@ unavailable(ctx_t *c, const char *step)
     log_limited(&rl, LOG_WARNING, "503 for %.200s: the broker did not answer (%s)",
         c->h.path, step);
     http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
-}
-
-/* op (replay/state/head) for this stream's channels; -1: unreachable */
-static int
-ask(ctx_t *c, const char *op, uint64_t after, const char *flags, reply_t *rep)
-{
-    const char *args[ROUTE_MAX_CHANNELS + 3];
-    char a[24];
-    int n = 0;
-
-    args[n++] = op;
-    if (strcmp(op, "replay") == 0) {
-        wire_fmt_id(a, after);
-        args[n++] = a;
-        args[n++] = flags;
-    }
-    if (strcmp(op, "head") != 0)
-        for (size_t i = 0; i < c->s.nchannels; i++)
-            args[n++] = c->s.channels[i];
-    if (control_call(args, NULL, n, CONTROL_TIMEOUT_MS, rep) < 0)
-        return -1;
-    if (reply_is(rep, 0, "error")) {
-        char why[128];
-        reply_str(rep, 1, why, sizeof(why));
-        log_msg(LOG_ERR, "broker refused %s: %s", op, why);
-        reply_free(rep);
-        return -1;
-    }
-    return 0;
-}
-
-/* write the events of REP from frame FIRST on; returns 0 or -1 */
-static int
-write_events(ctx_t *c, reply_t *rep, int first)
-{
-    int n = (rep->n - first) / 2;
-    wire_event_t *ev;
-
-    if (n <= 0)
-        return 0;
-    if (!(ev = calloc((size_t)n, sizeof(*ev))) || reply_events(rep, first, ev) != n) {
-        free(ev);
-        return -1;
-    }
-    for (int i = 0; i < n; i++)
-        frame_wire(c, &ev[i]);
-    free(ev);
-    return 0;
-}
-
-/* Replay after LEID (or start fresh when !HAVE_LEID); -1 when the broker
- * cannot be reached. */
-static int
-join(ctx_t *c, int have_leid, uint64_t leid, int resume)
-{
-    reply_t rep;
-    char head_s[24];
-    uint64_t head;
-
-    if (have_leid) {
-        char flags[4] = "";
-        if (c->r->snapshot)
-            strcat(flags, "s");
-        if (resume)
-            strcat(flags, "c");
-        if (ask(c, "replay", leid, flags, &rep) < 0)
-            return -1;
-        if (reply_is(&rep, 0, "ok")) {
-            reply_str(&rep, 1, head_s, sizeof(head_s));
-            if (c->last < leid)
-                c->last = leid;
-            write_events(c, &rep, 2);
-        } else {            /* reset REASON HEAD [state] */
-            char why[64];
-            reply_str(&rep, 1, why, sizeof(why));
-            reply_str(&rep, 2, head_s, sizeof(head_s));
-            frame_reset(c, why);
-            c->last = 0;
-            write_events(c, &rep, 3);
-            if (wire_parse_id(head_s, strlen(head_s), &head) == 0 && head > c->last) {
-                sse_id(&c->out, head);
-                c->last = head;
-            }
-        }
-        reply_free(&rep);
-        return 0;
-    }
-    if (ask(c, c->r->snapshot ? "state" : "head", 0, "", &rep) < 0)
-        return -1;
-    reply_str(&rep, 1, head_s, sizeof(head_s));
-    if (c->r->snapshot)
-        write_events(c, &rep, 2);
-    if (wire_parse_id(head_s, strlen(head_s), &head) == 0 && head > c->last) {
-        sse_id(&c->out, head);      /* a reconnect resumes from here */
-        c->last = head;
-    }
-    reply_free(&rep);
-    return 0;
 }
 
 /* --- the request ----------------------------------------------------------------- */
@@ -301,14 +185,14 @@ admit(ctx_t *c, const auth_t *auth)
             return 403;
         }
         int dup = 0;
-        for (size_t k = 0; k < c->s.nchannels; k++)
-            dup |= strcmp(c->s.channels[k], ch.data) == 0;
+        for (size_t k = 0; k < c->s->nchannels; k++)
+            dup |= strcmp(c->s->channels[k], ch.data) == 0;
         if (!dup)
-            c->s.channels[c->s.nchannels++] = strdup(ch.data);
+            c->s->channels[c->s->nchannels++] = strdup(ch.data);
     }
     buf_free(&ch);
-    for (size_t k = 0; k < c->s.nchannels; k++)
-        if (!c->s.channels[k]) {
+    for (size_t k = 0; k < c->s->nchannels; k++)
+        if (!c->s->channels[k]) {
             http_error(&c->h, c->r, 500, "server_error", "out of memory", NULL);
             return 500;
         }
@@ -325,18 +209,18 @@ take_lease(ctx_t *c)
 
     if (json_is_string(v))
         sub = json_string_value(v);
-    snprintf(c->s.lease, sizeof(c->s.lease), "%d-%lu", (int)getpid(),
+    snprintf(c->s->lease, sizeof(c->s->lease), "%d-%lu", (int)getpid(),
         (unsigned long)atomic_fetch_add(&lease_seq, 1));
     snprintf(lim, sizeof(lim), "%d", c->r->max_per_user);
-    const char *args[] = { "lease", c->r->path, sub, lim, c->s.lease };
+    const char *args[] = { "lease", c->r->path, sub, lim, c->s->lease };
     if (control_call(args, NULL, 5, CONTROL_TIMEOUT_MS, &rep) < 0) {
-        c->s.lease[0] = '\0';
+        c->s->lease[0] = '\0';
         return -1;
     }
     int full = reply_is(&rep, 0, "full");
     reply_free(&rep);
     if (full) {
-        c->s.lease[0] = '\0';
+        c->s->lease[0] = '\0';
         return 1;
     }
     return 0;
@@ -346,12 +230,12 @@ static void
 release_lease(ctx_t *c)
 {
     reply_t rep;
-    if (!c->s.lease[0])
+    if (!c->s->lease[0])
         return;
-    const char *args[] = { "release", c->s.lease };
+    const char *args[] = { "release", c->s->lease };
     if (control_call(args, NULL, 2, CONTROL_TIMEOUT_MS, &rep) == 0)
         reply_free(&rep);
-    c->s.lease[0] = '\0';
+    c->s->lease[0] = '\0';
 }
 
 /* wait until the hub says the subscriptions are in force */
@@ -359,19 +243,19 @@ static int
 wait_synced(ctx_t *c)
 {
     int64_t end = mono_ms() + SYNC_TIMEOUT_MS;
-    struct pollfd p = { c->s.efd, POLLIN, 0 };
+    struct pollfd p = { c->s->efd, POLLIN, 0 };
 
     for (;;) {
-        pthread_mutex_lock(&c->s.mu);
-        int ok = c->s.synced;
-        pthread_mutex_unlock(&c->s.mu);
+        pthread_mutex_lock(&c->s->mu);
+        int ok = c->s->synced;
+        pthread_mutex_unlock(&c->s->mu);
         if (ok)
             return 0;
         int64_t left = end - mono_ms();
         if (left <= 0)
             return -1;
         poll(&p, 1, (int)left);
-        stream_clear_wake(&c->s);
+        stream_clear_wake(c->s);
     }
 }
 
@@ -383,202 +267,6 @@ client_gone(ctx_t *c)
     ssize_t n = recv(c->h.req->ipcFd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     /* EOF, an error, or data (an abort record: GET has no more stdin) */
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
-}
-
-static void
-write_live(ctx_t *c)
-{
-    qev_t *e;
-    while ((e = stream_pop(&c->s))) {
-        if (e->id > c->last) {
-            frame(c, e->id, e->event, e->event_len, e->data, e->data_len, e->kind);
-            c->last = e->id;
-        }
-        qev_unref(e);
-    }
-}
-
-/* write all of P (the tail of a record the hub could not finish) */
-static void
-write_raw(ctx_t *c, const char *p, size_t n)
-{
-    while (n && !c->gone) {
-        ssize_t w = send(c->h.req->ipcFd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            c->gone = 1;        /* an error, or stall_timeout (SO_SNDTIMEO) */
-            break;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* hand live writing to the hub (hub.h) when nothing waits to be written */
-static void
-direct_enter(ctx_t *c)
-{
-    pthread_mutex_lock(&c->s.mu);
-    if (!c->gone && c->s.qlen == 0 && !c->s.resume && !c->s.overflow) {
-        c->s.direct = 1;
-        c->s.last = c->last;
-        c->s.last_write = c->last_write;
-    }
-    pthread_mutex_unlock(&c->s.mu);
-}
-
-/* take live writing back from the hub: finish its partial record, learn
- * what it wrote */
-static void
-direct_leave(ctx_t *c)
-{
-    pthread_mutex_lock(&c->s.mu);
-    c->s.direct = 0;
-    if (c->s.last > c->last)
-        c->last = c->s.last;
-    if (c->s.last_write > c->last_write)
-        c->last_write = c->s.last_write;
-    char *pend = c->s.pend;
-    size_t plen = c->s.pend_len;
-    c->s.pend = NULL;
-    c->s.pend_len = 0;
-    if (c->s.dead)
-        c->gone = 1;
-    pthread_mutex_unlock(&c->s.mu);
-    if (pend)
-        write_raw(c, pend, plen);
-    free(pend);
-}
-
-/* 1 while the hub writes for the stream; *LW: when the stream was last
- * written to, by the hub or by its thread.  The hub clears "direct"
- * whenever it leaves work to the thread (a queued event, a partial
- * record, a failed write, a broker restart), so "direct" alone tells
- * whether the thread has anything to do but heartbeats. */
-static int
-hub_writes(ctx_t *c, time_t *lw)
-{
-    pthread_mutex_lock(&c->s.mu);
-    int direct = c->s.direct;
-    *lw = direct ? c->s.last_write : c->last_write;
-    pthread_mutex_unlock(&c->s.mu);
-    return direct;
-}
-
-/*
- * Give back the stack pages the stream's setup used.  Authentication,
- * routing and the replay run deep (token and path buffers, libjwt,
- * OpenSSL, jansson) and leave some 20 KiB of this thread's stack touched;
- * the long, shallow life of a stream needs none of it.  Everything below
- * our frame, less a page of margin (the red zone, a signal handler), is
- * unused now: MADV_DONTNEED drops it, and a later deeper call only gets
- * fresh zero pages.  (For the main thread the range starts below its
- * mapping, at the stack rlimit: Linux still drops the mapped part.)
- */
-static void
-stack_trim(void)
-{
-    pthread_attr_t a;
-    void *lo;
-    size_t size;
-    char here;
-    long pg = sysconf(_SC_PAGESIZE);
-
-    if (pg <= 0 || pthread_getattr_np(pthread_self(), &a) != 0)
-        return;
-    int ok = pthread_attr_getstack(&a, &lo, &size) == 0;
-    pthread_attr_destroy(&a);
-    if (!ok)
-        return;
-    uintptr_t bottom = ((uintptr_t)lo + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-    uintptr_t top = (((uintptr_t)&here) & ~((uintptr_t)pg - 1)) - 2 * (uintptr_t)pg;
-    if (top > bottom && top - bottom < size)
-        madvise((void *)bottom, top - bottom, MADV_DONTNEED);
-}
-
-static void
-run_stream(ctx_t *c)
-{
-    const route_t *r = c->r;
-    int64_t start = mono_ms();
-    int fd = c->h.req->ipcFd;
-    struct timeval tv = { r->stall_timeout, 0 };
-
-    /* a client that stops reading blocks our writes: give up after
-     * stall_timeout instead of holding the stream forever */
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    c->s.fd = fd;
-    c->s.reqid = (uint16_t)c->h.req->requestId;
-    c->s.format = r->format;
-    /* what came in while we joined; from here on the loop keeps the rule
-     * the hub relies on: clear the wake-up, then drain the whole queue */
-    stream_clear_wake(&c->s);
-    write_live(c);
-    flush_out(c);
-    /* the headers may still sit in libfcgi's buffer: out before the hub
-     * writes past it */
-    if (FCGX_FFlush(c->h.req->out) < 0)
-        c->gone = 1;
-    c->last_write = time(NULL);
-    stack_trim();
-    direct_enter(c);
-    while (!c->gone) {
-        /* sleep until woken, the next heartbeat or the end of the stream's
-         * life: an idle stream costs no wake-ups */
-        int64_t now = mono_ms(), timeout = -1;
-        if (r->max_lifetime && now - start >= (int64_t)r->max_lifetime * 1000)
-            break;
-        if (r->max_lifetime)
-            timeout = (int64_t)r->max_lifetime * 1000 - (now - start);
-        time_t lw;
-        hub_writes(c, &lw);
-        if (r->heartbeat) {
-            int64_t due = ((int64_t)lw + r->heartbeat - (int64_t)time(NULL)) * 1000;
-            if (due < 0)
-                due = 0;
-            if (timeout < 0 || due < timeout)
-                timeout = due;
-        }
-        if (timeout > 3600 * 1000)
-            timeout = 3600 * 1000;
-        struct pollfd p[2] = { { c->s.efd, POLLIN, 0 }, { fd, POLLIN | POLLRDHUP, 0 } };
-        poll(p, 2, (int)timeout);
-        if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) && client_gone(c))
-            break;
-        stream_clear_wake(&c->s);
-        if (hub_writes(c, &lw) && !(r->heartbeat && time(NULL) - lw >= r->heartbeat))
-            continue;                   /* the hub is writing */
-        direct_leave(c);
-        pthread_mutex_lock(&c->s.mu);
-        int overflow = c->s.overflow, resume = c->s.resume && c->s.synced;
-        int resyncing = c->s.resume && !c->s.synced;
-        if (resume)
-            c->s.resume = 0;
-        pthread_mutex_unlock(&c->s.mu);
-        if (overflow) {
-            log_msg(LOG_WARNING, "stream %s: more than %d events waiting, dropped", c->h.path,
-                STREAM_QUEUE_MAX);
-            break;
-        }
-        if (resume) {
-            if (join(c, 1, c->last, 1) < 0)
-                log_msg(LOG_WARNING, "stream %s: resume after a broker restart failed", c->h.path);
-        }
-        /* the broker came back: live events wait in the queue until the
-         * replay from our last id has been written, so none is skipped */
-        if (!resyncing)
-            write_live(c);
-        if (c->out.len)
-            flush_out(c);
-        else if (r->heartbeat && time(NULL) - c->last_write >= r->heartbeat) {
-            sse_comment(&c->out, r->heartbeat_comment);
-            flush_out(c);
-        }
-        direct_enter(c);                /* (not while resyncing: resume is set) */
-    }
-    /* the hub must not write once we end the response */
-    direct_leave(c);
 }
 
 /* ?mode=poll, or Accept: application/json without text/event-stream */
@@ -657,7 +345,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
             wait = 60;
     }
     if (!have_leid) {
-        if (ask(c, "head", 0, "", &rep) < 0) {
+        if (replay_ask(&c->rp, "head", 0, "", &rep) < 0) {
             unavailable(c, "head");
             return;
         }
@@ -669,17 +357,17 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
     }
     /* with wait: subscribe first, so nothing falls between replay and wait */
     int registered = 0;
-    if (wait && hub_register(&c->s) == 0) {
+    if (wait && hub_register(c->s) == 0) {
         registered = 1;
         if (wait_synced(c) < 0) {
-            hub_unregister(&c->s);
+            hub_unregister(c->s);
             unavailable(c, "subscribe");
             return;
         }
     }
-    if (ask(c, "replay", leid, "", &rep) < 0) {
+    if (replay_ask(&c->rp, "replay", leid, "", &rep) < 0) {
         if (registered)
-            hub_unregister(&c->s);
+            hub_unregister(c->s);
         unavailable(c, "replay");
         return;
     }
@@ -705,9 +393,9 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
             /* clear the wake-up, then take what is queued; only then
              * sleep (the hub wakes us only for an empty queue) */
             for (;;) {
-                stream_clear_wake(&c->s);
+                stream_clear_wake(c->s);
                 qev_t *e;
-                while (nq < 256 && (e = stream_pop(&c->s))) {
+                while (nq < 256 && (e = stream_pop(c->s))) {
                     if (e->id > last) {
                         q[nq++] = e;
                         last = e->id;
@@ -718,7 +406,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
                 int64_t left = end - mono_ms();
                 if (nq || left <= 0)
                     break;
-                struct pollfd p[2] = { { c->s.efd, POLLIN, 0 },
+                struct pollfd p[2] = { { c->s->efd, POLLIN, 0 },
                                        { c->h.req->ipcFd, POLLIN | POLLRDHUP, 0 } };
                 poll(p, 2, (int)left);
                 if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP)) && client_gone(c))
@@ -732,7 +420,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
     free(ev);
     reply_free(&rep);
     if (registered)
-        hub_unregister(&c->s);
+        hub_unregister(c->s);
 }
 
 static void
@@ -814,11 +502,75 @@ find_route(const config_t *cfg, const http_t *h)
     return route_find(cfg->routes, cfg->nroutes, h->path, h->path_len, &p);
 }
 
+/*
+ * Take the lease, subscribe, write the headers and the replay, then hand
+ * the stream to the hub.  0 once the hub has it; otherwise the response
+ * has been answered (or the client has gone) and C->s is the caller's.
+ */
+static int
+open_stream(ctx_t *c, int have_leid, uint64_t leid)
+{
+    const route_t *r = c->r;
+    stream_t *s = c->s;
+
+    int lr = take_lease(c);
+    if (lr < 0) {
+        unavailable(c, "lease");
+        return -1;
+    }
+    if (lr > 0) {
+        http_error(&c->h, r, 429, "too_many_streams",
+            "max_per_user streams already open for this user", "Retry-After: 5\r\n");
+        return -1;
+    }
+    if (hub_register(s) < 0 || wait_synced(c) < 0) {
+        hub_unregister(s);
+        release_lease(c);
+        unavailable(c, "subscribe");
+        return -1;
+    }
+    /* headers, retry, hello: then the replay */
+    if (r->retry >= 0)
+        sse_retry(&c->out, r->retry);
+    if (r->hello_event)
+        replay_frame(&c->rp, 0, r->hello_event, strlen(r->hello_event), r->hello_data,
+            r->hello_len, r->hello_kind);
+    if (replay_join(&c->rp, have_leid, leid, 0) < 0) {
+        hub_unregister(s);
+        release_lease(c);
+        unavailable(c, "replay");
+        return -1;
+    }
+    /* a client that stops reading blocks these writes: stall_timeout
+     * bounds them (the hub never blocks) */
+    struct timeval tv = { r->stall_timeout, 0 };
+    setsockopt(c->h.req->ipcFd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    flush_out(c);
+    if (!c->gone && FCGX_FFlush(c->h.req->out) < 0)
+        c->gone = 1;
+    if (c->gone || c->rp.failed) {
+        hub_unregister(s);
+        release_lease(c);
+        return -1;
+    }
+    s->route = r;
+    snprintf(s->path, sizeof(s->path), "%.63s", c->h.path);     /* for log lines */
+    s->fd = c->h.req->ipcFd;
+    s->reqid = (uint16_t)c->h.req->requestId;
+    s->last = c->rp.last;
+    s->opened = s->last_write = time(NULL);
+    if (hub_adopt(s) < 0) {
+        hub_unregister(s);
+        release_lease(c);
+        return -1;
+    }
+    return 0;
+}
+
 void
 stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
 {
-    /* on the heap: the stack a stream keeps for its whole life stays small
-     * (stack_trim() gives back what the setup used below this frame) */
+    /* on the heap: the path and parameter buffers are large */
     ctx_t *c = calloc(1, sizeof(*c));
     uint64_t leid = 0;
     int have_leid = 0;
@@ -850,13 +602,16 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         serve_stats(c);
         goto done;
     }
-    if (stream_init(&c->s) < 0) {
+    if (!(c->s = stream_new())) {
         http_error(&c->h, c->r, 500, "server_error", "out of resources", NULL);
         goto done;
     }
     buf_init(&c->out, OUT_MAX);
+    c->rp = (replay_t){ .r = c->r, .channels = c->s->channels, .out = &c->out,
+                        .flush = flush_out, .arg = c };
     if (admit(c, auth) != 0)
         goto out;
+    c->rp.nchannels = c->s->nchannels;
 
     const char *l = c->h.last_event_id;
     char qid[32];
@@ -873,45 +628,18 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         serve_poll(c, have_leid, leid);
         goto out;
     }
-    int lr = take_lease(c);
-    if (lr < 0) {
-        unavailable(c, "lease");
-        goto out;
+    if (open_stream(c, have_leid, leid) == 0) {
+        /* the hub has the stream now; libfcgi lets go of the connection
+         * without ending the request (FCGX_Finish_r finds nothing to do) */
+        c->s = NULL;
+        FCGX_Free(req, 0);
+        req->ipcFd = -1;
+        req->keepConnection = 1;
     }
-    if (lr > 0) {
-        http_error(&c->h, c->r, 429, "too_many_streams",
-            "max_per_user streams already open for this user", "Retry-After: 5\r\n");
-        goto out;
-    }
-    if (hub_register(&c->s) < 0 || wait_synced(c) < 0) {
-        hub_unregister(&c->s);
-        release_lease(c);
-        unavailable(c, "subscribe");
-        goto out;
-    }
-    /* headers, retry, hello: then the replay */
-    if (c->r->retry >= 0)
-        sse_retry(&c->out, c->r->retry);
-    if (c->r->hello_event)
-        frame(c, 0, c->r->hello_event, strlen(c->r->hello_event), c->r->hello_data,
-            c->r->hello_len, c->r->hello_kind);
-    if (join(c, have_leid, leid, 0) < 0) {
-        hub_unregister(&c->s);
-        release_lease(c);
-        unavailable(c, "replay");
-        goto out;
-    }
-    FCGX_PutS("Status: 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
-        "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", req->out);
-    http_cors(&c->h, c->r, req->out);
-    FCGX_PutS("\r\n", req->out);
-    run_stream(c);
-    hub_unregister(&c->s);
-    release_lease(c);
 out:
     json_decref(c->claims);
     buf_free(&c->out);
-    stream_fini(&c->s);
+    stream_free(c->s);
 done:
     free(c);
 }
