@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+#include "accept.h"
 #include "auth.h"
 #include "config.h"
 #include "control.h"
@@ -50,51 +51,37 @@ usage(FILE *fp)
 }
 
 /*
- * An accept that failed (libfcgi returns -errno): 0 to accept again, 1 to
- * end the thread.  Out of descriptors or memory, the thread waits a little
- * (were it to end, the process would serve one stream fewer for good); a
- * connection reset before we took it costs only that connection.  Anything
- * else (the web server closed our socket: mod_fcgid, lighttpd stopping
- * us) ends it.
+ * A setup thread: the next connection from the queue (accept.h), its
+ * request read by libfcgi -- which, given a connection (ipcFd set and
+ * keepConnection, so that finishing "the previous request" closes
+ * nothing), reads it instead of accepting one -- then served.
  */
-static int
-accept_failed(int err)
-{
-    static ratelimit_t rl;
-
-    switch (err) {
-    case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
-        log_limited(&rl, LOG_WARNING, "accept: %s (retrying)", strerror(err));
-        usleep(100000);         /* until a stream ends and gives one back */
-        return 0;
-    case ECONNABORTED: case EPROTO: case EINTR: case EAGAIN:
-        return 0;               /* that connection only: the next one */
-    default:
-        return 1;
-    }
-}
-
 static void *
 worker(void *arg)
 {
     FCGX_Request req;
     (void)arg;
 
-    if (FCGX_InitRequest(&req, listen_fd, 0) != 0)
+    if (FCGX_InitRequest(&req, -1, 0) != 0)
         return NULL;
     for (;;) {
-        /* no lock around the accept: Linux hands each connection to one
-         * waiting thread, and libfcgi may then wait up to 2 s for a unix
-         * socket's first bytes (is_af_unix_keeper) -- under a lock, one
-         * slow web-server write would stall every accept behind it */
-        int rc = FCGX_Accept_r(&req);
-        if (rc < 0) {
-            if (accept_failed(-rc))
-                break;
+        req.ipcFd = accept_next();
+        req.keepConnection = 1;
+        if (FCGX_Accept_r(&req) < 0) {
+            /* not a FastCGI request, or the web server went away: libfcgi
+             * closed it (and failed to accept on our -1) */
+            if (req.ipcFd >= 0)
+                close(req.ipcFd);
+            req.ipcFd = -1;
             continue;
         }
         stream_serve(&req, cfg, auth);
         FCGX_Finish_r(&req);
+        /* one request per connection: a web server that asked to keep it
+         * (FCGI_KEEP_CONN) opens another */
+        if (req.ipcFd >= 0)
+            close(req.ipcFd);
+        req.ipcFd = -1;
     }
     return NULL;
 }
@@ -172,10 +159,12 @@ main(int argc, char **argv)
     if (listen) {
         if (listen[0] == '/')
             unlink(listen);             /* a stale socket of an earlier run */
-        /* a backlog as deep as the streams we hold (the kernel caps it at
-         * net.core.somaxconn): on a unix socket a full backlog refuses at
-         * once (EAGAIN), and lighttpd then answers 503 and nginx 502 */
-        int backlog = threads > 1024 ? (int)threads : 1024;
+        /* the deepest backlog the kernel allows (it caps it at
+         * net.core.somaxconn): a burst of new streams waits there while
+         * the threads set streams up; on a unix socket a full backlog
+         * refuses at once (EAGAIN), and lighttpd then answers 503 and
+         * nginx 502 */
+        int backlog = 65535;
         if ((listen_fd = FCGX_OpenSocket(listen, backlog)) < 0) {
             fprintf(stderr, "zsse-fcgi: --listen %s: cannot listen: %s\n", listen, strerror(errno));
             return 1;
@@ -208,6 +197,10 @@ main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, (int)threads + 64);
     control_init(zctx, cfg->broker.control);
+    if (accept_init() < 0) {
+        fprintf(stderr, "zsse-fcgi: out of memory\n");
+        return 1;
+    }
     if (hub_start(zctx, cfg->broker.events, cfg->broker.control) < 0) {
         fprintf(stderr, "zsse-fcgi: cannot start: %s\n", zmq_strerror(errno));
         return 1;
@@ -218,17 +211,19 @@ main(int argc, char **argv)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, STACK_SIZE);
-    pthread_t *t = calloc((size_t)threads, sizeof(*t));
-    long started = 0;
-    for (long i = 1; t && i < threads; i++, started++)
-        if (pthread_create(&t[i], &attr, worker, NULL) != 0) {
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (long i = 0; i < threads; i++) {
+        pthread_t t;
+        if (pthread_create(&t, &attr, worker, NULL) != 0) {
+            if (i == 0) {
+                fprintf(stderr, "zsse-fcgi: cannot start a thread: %s\n", strerror(errno));
+                return 1;
+            }
             log_msg(LOG_WARNING, "started only %ld of %ld threads: %s", i, threads, strerror(errno));
             break;
         }
-    worker(NULL);           /* the main thread is worker 0 */
-    for (long i = 1; i <= started; i++)
-        pthread_join(t[i], NULL);
+    }
+    accept_run(listen_fd);  /* the main thread accepts, until the socket is gone */
     hub_stop();
-    control_fini();
-    return 0;
+    _exit(0);               /* setup threads may be blocked in a read */
 }

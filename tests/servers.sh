@@ -86,6 +86,7 @@ http {
     proxy_temp_path $T/nginx/proxy;
     uwsgi_temp_path $T/nginx/uwsgi;
     scgi_temp_path $T/nginx/scgi;
+    ${SRV_NGINX_EXTRA:-}
     server {
         listen 127.0.0.1:$WEB_PORT;
         location / {
@@ -93,6 +94,7 @@ http {
             fastcgi_param REQUEST_URI \$request_uri;
             fastcgi_pass ${FCGI_SOCK:+unix:}${FCGI_SOCK:-127.0.0.1:$FCGI_PORT};
             fastcgi_buffering off;
+            fastcgi_buffer_size ${SRV_NGINX_FCGI_BUF:-2k};
             fastcgi_read_timeout 3600s;
             fastcgi_keep_conn off;
         }

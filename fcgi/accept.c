@@ -1,0 +1,92 @@
+/*
+ * accept.c -- the accept loop and the queue of new connections (see
+ * accept.h).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include "accept.h"
+#include "log.h"
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    int            *q;              /* a ring of descriptors */
+    size_t          head, len, cap;
+} A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+int
+accept_init(void)
+{
+    struct rlimit rl;
+
+    A.cap = 1u << 20;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < A.cap)
+        A.cap = (size_t)rl.rlim_cur;
+    return (A.q = calloc(A.cap, sizeof(*A.q))) ? 0 : -1;
+}
+
+static void
+push(int fd)
+{
+    pthread_mutex_lock(&A.mu);
+    if (A.len == A.cap) {
+        /* cannot happen while the ring is as long as the descriptor
+         * limit; were it to, the web server sees a refusal */
+        pthread_mutex_unlock(&A.mu);
+        log_msg(LOG_WARNING, "accept: %zu connections waiting, one refused", A.cap);
+        close(fd);
+        return;
+    }
+    A.q[(A.head + A.len++) % A.cap] = fd;
+    pthread_cond_signal(&A.cv);
+    pthread_mutex_unlock(&A.mu);
+}
+
+int
+accept_next(void)
+{
+    pthread_mutex_lock(&A.mu);
+    while (A.len == 0)
+        pthread_cond_wait(&A.cv, &A.mu);
+    int fd = A.q[A.head];
+    A.head = (A.head + 1) % A.cap;
+    A.len--;
+    pthread_mutex_unlock(&A.mu);
+    return fd;
+}
+
+void
+accept_run(int listen_fd)
+{
+    static ratelimit_t rl;
+    struct timeval tv = { ACCEPT_READ_TIMEOUT, 0 };
+
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            switch (errno) {
+            case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+                log_limited(&rl, LOG_WARNING, "accept: %s (retrying)", strerror(errno));
+                usleep(100000);     /* until a stream ends and gives one back */
+                continue;
+            case ECONNABORTED: case EPROTO: case EINTR: case EAGAIN:
+                continue;           /* that connection only: the next one */
+            default:
+                /* the web server closed our socket (mod_fcgid, lighttpd
+                 * stopping us): we are done */
+                log_msg(LOG_INFO, "accept: %s: stopping", strerror(errno));
+                return;
+            }
+        }
+        /* a setup thread reads the request: a web server that connects
+         * and sends nothing must not hold it for ever */
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        push(fd);
+    }
+}
