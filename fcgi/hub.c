@@ -30,6 +30,7 @@
  * most 16 MiB), framing adds "data: " per line or JSON escapes */
 #define FRAME_MAX   (128u << 20)
 #define EPOLL_BATCH 256
+#define RUN_MAX     64              /* events of one channel written together */
 
 typedef struct chan {
     struct chan *next;
@@ -72,13 +73,23 @@ static struct {
     chan_t         *chans[NB];
     int             ever_connected;
     uint64_t        nonce_seq;
-    time_t          last_renew, last_sweep;
+    time_t          last_renew;
+    stream_t      **hb;             /* the heartbeat heap (by hb_at) */
+    size_t          hbn, hbcap;
     buf_t           frame[2];       /* an event framed per sse_format_t, reused */
     buf_t           qframe;         /* a queued event, framed */
 } H = {
     .mu = PTHREAD_MUTEX_INITIALIZER, .jmu = PTHREAD_MUTEX_INITIALIZER,
     .jcv = PTHREAD_COND_INITIALIZER, .efd = -1, .epfd = -1,
 };
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* --- queued events ---------------------------------------------------------- */
 
@@ -549,7 +560,7 @@ backlog(const stream_t *s)
 /* Write what waits for S: the tail of a record, then (when live) the
  * queued events.  Arms EPOLLOUT while anything is left. */
 static void
-flush(stream_t *s, time_t now)
+flush(stream_t *s, int64_t now)
 {
     while (s->pend) {
         ssize_t n = send(s->fd, s->pend + s->pend_off, s->pend_len - s->pend_off,
@@ -599,6 +610,79 @@ flush(stream_t *s, time_t now)
     set_pollout(s, backlog(s));
 }
 
+/* --- timers: a min-heap of the adopted streams by hb_at --------------------------- */
+
+#define HB_NONE ((size_t)-1)
+
+static void
+hb_swap(size_t i, size_t j)
+{
+    stream_t *t = H.hb[i];
+    H.hb[i] = H.hb[j];
+    H.hb[j] = t;
+    H.hb[i]->hb_idx = i;
+    H.hb[j]->hb_idx = j;
+}
+
+static void
+hb_up(size_t i)
+{
+    while (i && H.hb[(i - 1) / 2]->hb_at > H.hb[i]->hb_at) {
+        hb_swap(i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void
+hb_down(size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < H.hbn && H.hb[l]->hb_at < H.hb[m]->hb_at)
+            m = l;
+        if (r < H.hbn && H.hb[r]->hb_at < H.hb[m]->hb_at)
+            m = r;
+        if (m == i)
+            return;
+        hb_swap(i, m);
+        i = m;
+    }
+}
+
+static int
+hb_add(stream_t *s, int64_t at)
+{
+    if (H.hbn == H.hbcap) {
+        size_t cap = H.hbcap ? H.hbcap * 2 : 256;
+        stream_t **v = realloc(H.hb, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        H.hb = v;
+        H.hbcap = cap;
+    }
+    s->hb_at = at;
+    s->hb_idx = H.hbn;
+    H.hb[H.hbn++] = s;
+    hb_up(s->hb_idx);
+    return 0;
+}
+
+static void
+hb_del(stream_t *s)
+{
+    size_t i = s->hb_idx;
+
+    if (i == HB_NONE)
+        return;
+    s->hb_idx = HB_NONE;
+    if (i != --H.hbn) {
+        H.hb[i] = H.hb[H.hbn];
+        H.hb[i]->hb_idx = i;
+        hb_up(i);
+        hb_down(H.hb[i]->hb_idx);
+    }
+}
+
 /* end S's response: the end of STDOUT and END_REQUEST, unless a record
  * was cut (the web server then sees the connection close) */
 static void
@@ -636,6 +720,7 @@ close_stream(stream_t *s)
     if (s->state == ST_DEAD)
         return;
     forget(s);
+    hb_del(s);
     s->registered = -1;
     epoll_ctl(H.epfd, EPOLL_CTL_DEL, s->fd, NULL);
     end_response(s);
@@ -661,6 +746,58 @@ close_doomed(void)
         H.doomed = s->doom_next;
         close_stream(s);
     }
+}
+
+/* when S must be looked at next: its heartbeat (due at HB_DUE) or the
+ * end of its max_lifetime, whichever comes first; -1: never */
+static int64_t
+next_timer(const stream_t *s, int64_t hb_due)
+{
+    const route_t *r = s->route;
+    int64_t at = r->heartbeat ? hb_due : -1;
+
+    if (r->max_lifetime) {
+        int64_t end = s->opened + (int64_t)r->max_lifetime * 1000;
+        if (at < 0 || end < at)
+            at = end;
+    }
+    return at;
+}
+
+/* the timers due by NOW: max_lifetime ends the stream; a heartbeat goes
+ * out unless the stream wrote since its entry was set -- it is then only
+ * put back at its real due time */
+static void
+timers(int64_t now)
+{
+    while (H.hbn && H.hb[0]->hb_at <= now) {
+        stream_t *s = H.hb[0];
+        const route_t *r = s->route;
+        if (r->max_lifetime && now - s->opened >= (int64_t)r->max_lifetime * 1000) {
+            hb_del(s);
+            doom(s, NULL);          /* the client reconnects with Last-Event-ID */
+            continue;
+        }
+        int64_t every = (int64_t)r->heartbeat * 1000, due = s->last_write + every;
+        if (r->heartbeat && due <= now) {
+            /* (with output waiting, the client is slow: stall_timeout
+             * decides, a comment would only queue behind it) */
+            if (!backlog(s) && !s->doomed) {
+                buf_reset(&H.qframe);
+                sse_comment(&H.qframe, r->heartbeat_comment);
+                int rc = send_body(s, H.qframe.data, H.qframe.len);
+                if (rc < 0)
+                    doom(s, NULL);
+                else if (rc == 2)
+                    flush(s, now);      /* arms EPOLLOUT for the rest */
+            }
+            s->last_write = now;
+            due = now + every;
+        }
+        s->hb_at = next_timer(s, due);
+        hb_down(0);
+    }
+    close_doomed();
 }
 
 /* --- resuming after a broker restart ----------------------------------------------- */
@@ -716,7 +853,7 @@ resume_main(void *arg)
 }
 
 static void
-on_resumed(stream_t *s, qev_t *e, time_t now)
+on_resumed(stream_t *s, qev_t *e, int64_t now)
 {
     s->jobs--;
     if (s->state == ST_DEAD) {
@@ -747,21 +884,24 @@ on_resumed(stream_t *s, qev_t *e, time_t now)
 /* --- commands from the threads ----------------------------------------------------- */
 
 static void
-do_adopt(stream_t *s, time_t now)
+do_adopt(stream_t *s, int64_t now)
 {
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = s };
 
     close(s->efd);                  /* no thread to wake any more */
     s->efd = -1;
+    s->opened = s->last_write = now;
+    s->hb_idx = HB_NONE;
     if (epoll_ctl(H.epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
         log_msg(LOG_ERR, "stream %s: epoll: %s", s->path, strerror(errno));
         s->state = ST_LIVE;
         doom(s, NULL);
         return;
     }
-    if (s->overflow) {
+    int64_t at = next_timer(s, now + (int64_t)s->route->heartbeat * 1000);
+    if (s->overflow || (at >= 0 && hb_add(s, at) < 0)) {
         s->state = ST_LIVE;
-        doom(s, "too many events waiting");
+        doom(s, s->overflow ? "too many events waiting" : "out of memory");
         return;
     }
     if (s->resume && s->synced) {
@@ -776,7 +916,7 @@ do_adopt(stream_t *s, time_t now)
 }
 
 static void
-run_commands(time_t now)
+run_commands(int64_t now)
 {
     cmd_t *c;
 
@@ -822,49 +962,29 @@ on_marker(const char *topic, size_t len)
     }
 }
 
-/* WE framed in FORMAT, made at most once per event in the hub's own
- * buffer (MADE: which formats are done, for this event); NULL when it
- * cannot be framed */
+/* the run EV[0..N) framed in FORMAT, made at most once per run in the
+ * hub's own buffer (MADE: which formats are done); NULL when it cannot be
+ * framed */
 static const buf_t *
-framed(int format, const wire_event_t *we, int made[2])
+framed(int format, const wire_event_t *ev, int n, int made[2])
 {
     buf_t *b = &H.frame[format];
 
     if (!made[format]) {
         buf_reset(b);
-        made[format] = sse_event(b, (sse_format_t)format, we->id, we->event, we->event_len,
-            we->data, we->data_len, we->kind) == 0 ? 1 : -1;
+        made[format] = 1;
+        for (int i = 0; i < n && made[format] > 0; i++)
+            if (sse_event(b, (sse_format_t)format, ev[i].id, ev[i].event, ev[i].event_len,
+                ev[i].data, ev[i].data_len, ev[i].kind) < 0)
+                made[format] = -1;
     }
     return made[format] > 0 ? b : NULL;
 }
 
-/* WE to a stream of its channel: written at once when nothing waits
- * before it, else queued.  E: the event's queued copy, made on first need. */
+/* WE on S's queue; E: its queued copy, made on first need */
 static void
-deliver(stream_t *s, const wire_event_t *we, qev_t **e, int made[2], time_t now)
+queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
 {
-    if (s->state == ST_DEAD || s->doomed)
-        return;
-    if (s->state == ST_LIVE && !backlog(s)) {
-        if (we->id <= s->last)
-            return;                 /* the replay had it */
-        const buf_t *b = framed(s->route->format, we, made);
-        int r = b ? send_body(s, b->data, b->len) : -1;
-        if (r < 0) {
-            doom(s, b ? NULL : "an event too large to frame");
-            return;
-        }
-        if (r != 1) {
-            s->last = we->id;
-            s->last_write = now;
-        }
-        if (r == 0)
-            return;
-        s->stalled = now;           /* a slow client: EPOLLOUT goes on */
-        set_pollout(s, 1);
-        if (r == 2)
-            return;
-    }
     if (!*e && !(*e = qev_make(we->id, we->kind, we->event, we->event_len, we->data,
         we->data_len, 1))) {
         if (s->state == ST_THREAD) {
@@ -892,42 +1012,137 @@ deliver(stream_t *s, const wire_event_t *we, qev_t **e, int made[2], time_t now)
         s->stalled = now;
 }
 
+/*
+ * A run of events of one channel (EV[0..N), in id order) to a stream of
+ * that channel: written at once when nothing waits before it -- framed
+ * once for every such stream, one write -- else queued.  E[i]: EV[i]'s
+ * queued copy, made on first need.
+ */
 static void
-fan_out(const wire_event_t *we, time_t now)
+deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[2], int64_t now)
+{
+    int i = 0;
+
+    if (s->state == ST_DEAD || s->doomed)
+        return;
+    if (s->state == ST_LIVE && !backlog(s)) {
+        if (ev[n - 1].id <= s->last)
+            return;                 /* the replay had them */
+        if (ev[0].id <= s->last) {
+            /* (adopted in the middle of the run: rare) what it lacks goes
+             * through its queue, framed one by one */
+            while (ev[i].id <= s->last)
+                i++;
+            for (; i < n; i++)
+                queue_event(s, &ev[i], &e[i], now);
+            flush(s, now);
+            return;
+        }
+        const buf_t *b = framed(s->route->format, ev, n, made);
+        int r = b ? send_body(s, b->data, b->len) : -1;
+        if (r < 0) {
+            doom(s, b ? NULL : "an event too large to frame");
+            return;
+        }
+        if (r != 1) {
+            s->last = ev[n - 1].id;
+            s->last_write = now;
+        }
+        if (r == 0)
+            return;
+        s->stalled = now;           /* a slow client: EPOLLOUT goes on */
+        set_pollout(s, 1);
+        if (r == 2)
+            return;
+    }
+    for (; i < n; i++)
+        queue_event(s, &ev[i], &e[i], now);
+}
+
+static void
+fan_out(const wire_event_t *ev, int n, int64_t now)
 {
     char name[256];
     chan_t *c;
     int made[2] = { 0, 0 };
-    qev_t *e = NULL;            /* the hub holds one reference */
+    qev_t *e[RUN_MAX] = { NULL };   /* the hub holds one reference each */
 
-    memcpy(name, we->channel, we->channel_len);
-    name[we->channel_len] = '\0';
-    if (!(c = chan_get(name, we->channel_len, 0)))
-        return;
-    for (size_t i = 0; i < c->n; i++)
-        deliver(c->v[i], we, &e, made, now);
-    qev_unref(e);
+    memcpy(name, ev[0].channel, ev[0].channel_len);
+    name[ev[0].channel_len] = '\0';
+    if ((c = chan_get(name, ev[0].channel_len, 0)))
+        for (size_t i = 0; i < c->n; i++)
+            deliver(c->v[i], ev, n, e, made, now);
+    for (int i = 0; i < n; i++)
+        qev_unref(e[i]);
     close_doomed();             /* c->v may change now */
 }
 
-/* up to a batch of messages; 1 when more may be waiting */
-static int
-on_events(time_t now)
+/* events received but not yet delivered: runs of one channel (the views
+ * in ev[] point into w[], which cannot move: ZeroMQ keeps small frames
+ * inside the zmq_msg_t) */
+static struct {
+    wire_frames_t w[RUN_MAX];
+    wire_event_t  ev[RUN_MAX];
+    int           first, n;         /* the current run: [first, n) */
+} R;
+
+static void
+run_deliver(int64_t now)
 {
-    for (int i = 0; i < 1024; i++) {
-        wire_frames_t w;
-        wire_event_t ev;
-        int r = wire_recv_event(H.sub, ZMQ_DONTWAIT, &w, &ev, true);
-        if (r == 0)
-            return 0;
-        if (r == 1)
-            fan_out(&ev, now);
-        else if (r == 2)
-            on_marker(ev.channel, ev.channel_len);
-        if (r >= 1)
-            wire_frames_close(&w);
+    if (R.n > R.first)
+        fan_out(&R.ev[R.first], R.n - R.first, now);
+    for (int i = R.first; i < R.n; i++)
+        wire_frames_close(&R.w[i]);
+    R.first = R.n;
+    if (R.n == RUN_MAX)
+        R.first = R.n = 0;
+}
+
+static int
+same_channel(const wire_event_t *a, const wire_event_t *b)
+{
+    return a->channel_len == b->channel_len && memcmp(a->channel, b->channel, a->channel_len) == 0;
+}
+
+/*
+ * Up to a batch of messages; 1 when more may be waiting.  Events of one
+ * channel that arrive together (the hub fell behind a burst) are written
+ * to each stream at once: under load a stream gets one write for several
+ * events, and the web server one read -- the hub catches up instead of
+ * falling further behind.
+ */
+static int
+on_events(int64_t now)
+{
+    int more = 1;
+
+    R.first = R.n = 0;
+    for (int k = 0; k < 1024; k++) {
+        wire_frames_t *w = &R.w[R.n];
+        wire_event_t *ev = &R.ev[R.n];
+        int r = wire_recv_event(H.sub, ZMQ_DONTWAIT, w, ev, true);
+        if (r == 0) {
+            more = 0;
+            break;
+        }
+        if (r == 1) {
+            if (R.n > R.first && !same_channel(&R.ev[R.first], ev)) {
+                /* a run ends: deliver it, this event starts the next */
+                fan_out(&R.ev[R.first], R.n - R.first, now);
+                for (int i = R.first; i < R.n; i++)
+                    wire_frames_close(&R.w[i]);
+                R.first = R.n;
+            }
+            if (++R.n == RUN_MAX)
+                run_deliver(now);
+        } else if (r == 2) {
+            run_deliver(now);       /* in order: the events before the marker first */
+            on_marker(ev->channel, ev->channel_len);
+            wire_frames_close(w);
+        }
     }
-    return 1;
+    run_deliver(now);
+    return more;
 }
 
 /* the broker (re)connected: after a restart it has forgotten nothing we
@@ -980,7 +1195,7 @@ client_gone(int fd)
 }
 
 static void
-on_sockets(time_t now)
+on_sockets(int64_t now)
 {
     struct epoll_event ev[EPOLL_BATCH];
     int n = epoll_wait(H.epfd, ev, EPOLL_BATCH, 0);
@@ -997,34 +1212,14 @@ on_sockets(time_t now)
     close_doomed();
 }
 
-/* once a second: heartbeats, max_lifetime, stall_timeout */
+/* once a second: stall_timeout */
 static void
-sweep(time_t now)
+sweep(int64_t now)
 {
-    for (stream_t *s = H.streams; s; s = s->hub_next) {
-        const route_t *r = s->route;
-        if (s->state == ST_THREAD || s->doomed)
-            continue;
-        if (r->max_lifetime && now - s->opened >= r->max_lifetime) {
-            doom(s, NULL);          /* the client reconnects with Last-Event-ID */
-            continue;
-        }
-        if (s->stalled && now - s->stalled >= r->stall_timeout) {
+    for (stream_t *s = H.streams; s; s = s->hub_next)
+        if (s->state != ST_THREAD && !s->doomed && s->stalled &&
+            now - s->stalled >= (int64_t)s->route->stall_timeout * 1000)
             doom(s, "the client took nothing for stall_timeout");
-            continue;
-        }
-        if (r->heartbeat && !backlog(s) && now - s->last_write >= r->heartbeat) {
-            buf_reset(&H.qframe);
-            sse_comment(&H.qframe, r->heartbeat_comment);
-            int rc = send_body(s, H.qframe.data, H.qframe.len);
-            if (rc < 0)
-                doom(s, NULL);
-            else if (rc == 2)
-                flush(s, now);      /* arms EPOLLOUT for the rest */
-            if (rc != 1)
-                s->last_write = now;
-        }
-    }
     close_doomed();
 }
 
@@ -1043,14 +1238,6 @@ ctl_send_leases(const char *op)
             zmq_send(H.ctl, s->lease, strlen(s->lease), --n ? ZMQ_SNDMORE : 0);
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *
 hub_main(void *arg)
 {
@@ -1065,10 +1252,13 @@ hub_main(void *arg)
     int more = 0;
 
     while (!atomic_load(&H.stop)) {
-        int64_t wait = more ? 0 : next_sweep - mono_ms();
+        int64_t t = mono_ms(), until = next_sweep;
+        if (H.hbn && H.hb[0]->hb_at < until)
+            until = H.hb[0]->hb_at;
+        int64_t wait = more ? 0 : until - t;
         if (zmq_poll(items, 4, wait > 0 ? (long)wait : 0) < 0 && errno != EINTR)
             break;
-        time_t now = time(NULL);
+        int64_t now = mono_ms();
         if (items[2].revents & ZMQ_POLLIN)
             run_commands(now);
         if (items[1].revents & ZMQ_POLLIN)
@@ -1081,16 +1271,17 @@ hub_main(void *arg)
         /* replies to renew and release are not awaited: drop them */
         while (zmq_recv(H.ctl, NULL, 0, ZMQ_DONTWAIT) >= 0)
             ;
-        if (mono_ms() >= next_sweep) {
-            next_sweep = mono_ms() + 1000;
+        timers(now);
+        if (now >= next_sweep) {
+            next_sweep = now + 1000;
             sweep(now);
         }
-        if (now - H.last_renew >= WIRE_LEASE_RENEW) {
-            H.last_renew = now;
+        if (time(NULL) - H.last_renew >= WIRE_LEASE_RENEW) {
+            H.last_renew = time(NULL);
             ctl_send_leases("renew");
         }
     }
-    run_commands(time(NULL));
+    run_commands(mono_ms());
     /* end every adopted response cleanly; the threads' streams end with
      * the process */
     for (stream_t *s = H.streams, *next; s; s = next) {

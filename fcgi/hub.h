@@ -26,9 +26,14 @@
  * output has not moved for stall_timeout seconds, or whose queue passes
  * STREAM_QUEUE_MAX events, is dropped.
  *
- * Once a second the hub sweeps its streams: heartbeats, max_lifetime and
- * stall_timeout.  A readable or hung-up FastCGI socket means the client
- * left (nginx tells at once; lighttpd and Apache at the next write).
+ * Heartbeats are due when a stream has written nothing for its interval:
+ * a min-heap orders the streams by when to look at them again -- the next
+ * heartbeat or the end of max_lifetime; a write only makes that look come
+ * early, never late -- so each heartbeat goes out on time and on its own,
+ * not ten thousand in one burst that would hold up the events behind it.
+ * Once a second the hub sweeps its streams for stall_timeout.  A readable
+ * or hung-up FastCGI socket means the client left (nginx tells at once;
+ * lighttpd and Apache at the next write).
  *
  * When the SUB socket reconnects (the broker restarted), every stream is
  * synced again; then the hub's resume thread asks the broker for a replay
@@ -93,11 +98,13 @@ typedef struct stream {
     int            fd;              /* the FastCGI connection */
     uint16_t       reqid;           /* its FastCGI request id */
     uint64_t       last;            /* the last id written */
-    time_t         opened;          /* for max_lifetime */
-    time_t         last_write;      /* for heartbeats */
-    /* the hub's own */
+    /* the hub's own (times in monotonic ms) */
     stream_state_t state;
-    time_t         stalled;         /* output blocked since; 0: flowing */
+    int64_t        opened;          /* for max_lifetime */
+    int64_t        last_write;      /* for heartbeats */
+    int64_t        hb_at;           /* look at its timers then (a lower bound) */
+    size_t         hb_idx;          /* its place in the heartbeat heap */
+    int64_t        stalled;         /* output blocked since; 0: flowing */
     char          *pend;            /* unsent tail of a record */
     size_t         pend_len, pend_off;
     int            jobs;            /* resume jobs in flight */
@@ -120,8 +127,8 @@ void stream_free(stream_t *s);
 /* register / unregister; unregister returns once the hub let go */
 int  hub_register(stream_t *s);
 void hub_unregister(stream_t *s);
-/* hand a registered, synced stream to the hub: S->fd, reqid, last,
- * opened and last_write are set, the headers and replay written.  The
+/* hand a registered, synced stream to the hub: S->route, path, fd, reqid
+ * and last are set, the headers and replay written.  The
  * caller must not touch S again. */
 int  hub_adopt(stream_t *s);
 /* take the next queued event (NULL: none); the caller unrefs it */

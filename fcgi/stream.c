@@ -558,7 +558,6 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
     s->fd = c->h.req->ipcFd;
     s->reqid = (uint16_t)c->h.req->requestId;
     s->last = c->rp.last;
-    s->opened = s->last_write = time(NULL);
     if (hub_adopt(s) < 0) {
         hub_unregister(s);
         release_lease(c);

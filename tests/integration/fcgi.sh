@@ -198,4 +198,13 @@ t_until 50 grep -q retry "$T/gone.out"
 kill $g; wait $g 2>/dev/null
 # lighttpd tells the worker at its next write: the 1 s heartbeat
 eq "the only worker serves the next client" 200 "$("$SSE" "$U1/s/r1/events?token=$alice" --status -n 1 -t 8 | head -1 | jget status)"
+
+# --- ... and holds many streams at once: it hands each to its hub ---------------------------
+out=$("$top_builddir/tests/bench/loadgen" --url "$U1/public/many/events" --clients 40 --rate 5 \
+    --duration 2 --settle 2 --ramp 20 --publish "tcp://127.0.0.1:$P_PUB" --channel pub/many | tail -1)
+echo "# one bin-path worker: $out"
+ok "one bin-path worker holds 40 streams at once" grep -q ' open=40 ' <<<"$out"
+ok "...and every event reaches every one of them" awk '{ for (i = 1; i <= NF; i++) {
+    split($i, kv, "="); v[kv[1]] = kv[2] } }
+    END { exit !(v["expected"] >= 200 && v["delivered"] == v["expected"] && v["lost"] == 0) }' <<<"$out"
 t_done
