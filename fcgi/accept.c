@@ -18,6 +18,7 @@ static struct {
     pthread_cond_t  cv;
     int            *q;              /* a ring of descriptors */
     size_t          head, len, cap;
+    size_t          max;            /* the descriptor limit */
 } A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 int
@@ -25,19 +26,38 @@ accept_init(void)
 {
     struct rlimit rl;
 
-    A.cap = 1u << 20;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < A.cap)
-        A.cap = (size_t)rl.rlim_cur;
+    A.max = 1u << 20;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < A.max)
+        A.max = (size_t)rl.rlim_cur;
+    /* small: a process of mod_fcgid's serves one request at a time */
+    A.cap = 16;
     return (A.q = calloc(A.cap, sizeof(*A.q))) ? 0 : -1;
+}
+
+/* double the ring (under the lock); -1 at the descriptor limit */
+static int
+grow(void)
+{
+    int *q;
+
+    if (A.cap >= A.max || !(q = malloc(2 * A.cap * sizeof(*q))))
+        return -1;
+    for (size_t i = 0; i < A.len; i++)
+        q[i] = A.q[(A.head + i) % A.cap];
+    free(A.q);
+    A.q = q;
+    A.head = 0;
+    A.cap *= 2;
+    return 0;
 }
 
 static void
 push(int fd)
 {
     pthread_mutex_lock(&A.mu);
-    if (A.len == A.cap) {
-        /* cannot happen while the ring is as long as the descriptor
-         * limit; were it to, the web server sees a refusal */
+    if (A.len == A.cap && grow() < 0) {
+        /* cannot happen while the ring may grow as long as the
+         * descriptor limit; were it to, the web server sees a refusal */
         pthread_mutex_unlock(&A.mu);
         log_msg(LOG_WARNING, "accept: %zu connections waiting, one refused", A.cap);
         close(fd);

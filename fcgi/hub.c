@@ -802,12 +802,18 @@ timers(int64_t now)
 
 /* --- resuming after a broker restart ----------------------------------------------- */
 
+static void *resume_main(void *arg);
+
 static void
 post_job(stream_t *s)
 {
-    job_t *j = calloc(1, sizeof(*j));
-    if (!j) {
-        doom(s, "out of memory for its resume");
+    job_t *j;
+
+    /* started on first need: most processes never see the broker restart */
+    if (!H.resumer_started && pthread_create(&H.resumer, NULL, resume_main, NULL) == 0)
+        H.resumer_started = 1;
+    if (!H.resumer_started || !(j = calloc(1, sizeof(*j)))) {
+        doom(s, "no memory or thread for its resume");
         return;
     }
     j->s = s;
@@ -1321,9 +1327,6 @@ hub_start(void *zctx, const char *events, const char *control)
         zmq_connect(H.mon, mon_ep) < 0 ||
         zmq_connect(H.sub, events) < 0 || zmq_connect(H.ctl, control) < 0)
         return -1;
-    if (pthread_create(&H.resumer, NULL, resume_main, NULL) != 0)
-        return -1;
-    H.resumer_started = 1;
     return pthread_create(&H.thread, NULL, hub_main, NULL) == 0 ? 0 : -1;
 }
 
