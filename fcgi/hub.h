@@ -20,7 +20,8 @@
  * descriptor in the hub's epoll set -- no thread, no stack, no libfcgi
  * buffers.  The thread goes back to accepting.  The hub frames each live
  * event once per format and sends it to every stream of its channel as
- * one FastCGI STDOUT record, without blocking.  A stream that cannot take
+ * one FastCGI STDOUT record, without blocking; events of one channel that
+ * arrive together (a burst the hub is behind on) go out as one record.  A stream that cannot take
  * it (a slow client) keeps the unsent tail of the record ("pend") and
  * queues what follows; EPOLLOUT resumes the writing.  A stream whose
  * output has not moved for stall_timeout seconds, or whose queue passes

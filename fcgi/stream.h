@@ -1,14 +1,16 @@
 /*
- * stream.h -- one FastCGI request: route, authenticate, then hold an SSE
- * stream (or answer a poll) until the client leaves.
+ * stream.h -- one FastCGI request, on a setup thread: route, authenticate,
+ * then open an SSE stream and hand it to the hub (hub.h), or answer a
+ * poll, a preflight, an error or the metrics.
  *
  * Joining without a gap (SPEC 5):
  *   1. register the channels with the hub and wait until they are synced
  *      (the broker has every subscription: hub.h);
  *   2. ask the broker for the replay after Last-Event-ID (or the state,
- *      or just the head id);
- *   3. write it, then the live events queued since step 1 -- only those
- *      with an id above the last one written, which drops the overlap.
+ *      or just the head id: replay.h) and write it;
+ *   3. hand the stream over: the hub writes the live events queued since
+ *      step 1 -- only those with an id above the last one written, which
+ *      drops the overlap -- and every one after.
  */
 #ifndef ZSSE_STREAM_H
 #define ZSSE_STREAM_H

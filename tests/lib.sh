@@ -14,8 +14,10 @@ set -u
 : "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 export PATH="$top_builddir:$PATH"
-# valgrind or other wrapper for the broker, e.g. ZSSE_BROKER_WRAP="valgrind -q"
+# valgrind or other wrapper for the broker, e.g. ZSSE_BROKER_WRAP="valgrind -q",
+# and for an external zsse-fcgi (servers.sh srv_fcgi_listen)
 : "${ZSSE_BROKER_WRAP:=}"
+: "${ZSSE_FCGI_WRAP:=}"
 
 T_PASS=0
 T_FAIL=0

@@ -22,7 +22,8 @@ srv_fcgi_listen() {
     FCGI_PORT=$(t_port)
     if [ "${SRV_FCGI_UNIX:-0}" = 1 ]; then     # a unix socket instead of TCP
         FCGI_SOCK="$T/fcgi-$FCGI_PORT.sock"
-        t_spawn fcgi zsse-fcgi -c "$ZSSE_CONFIG" --listen "$FCGI_SOCK" --threads "${1:-16}"
+        t_spawn fcgi $ZSSE_FCGI_WRAP zsse-fcgi -c "$ZSSE_CONFIG" --listen "$FCGI_SOCK" \
+            --threads "${1:-16}"
         FCGI_PID=$T_LASTPID
         t_until 100 test -S "$FCGI_SOCK"
         # nginx's workers run as nobody (zsse-fcgi makes it 0660: in
@@ -31,7 +32,7 @@ srv_fcgi_listen() {
         return
     fi
     FCGI_SOCK=""
-    t_spawn fcgi zsse-fcgi -c "$ZSSE_CONFIG" --listen "127.0.0.1:$FCGI_PORT" \
+    t_spawn fcgi $ZSSE_FCGI_WRAP zsse-fcgi -c "$ZSSE_CONFIG" --listen "127.0.0.1:$FCGI_PORT" \
         --threads "${1:-16}"
     FCGI_PID=$T_LASTPID
     t_wait_port "$FCGI_PORT" "$FCGI_PID"

@@ -46,7 +46,7 @@ kill -9 "$FCGI_PID"; wait "$FCGI_PID" 2>/dev/null
 pub 5                                   # while no worker runs
 SRV_PORT=$FCGI_PORT
 FCGI_PORT_OLD=$FCGI_PORT
-t_spawn fcgi zsse-fcgi -c "$ZSSE_CONFIG" --listen "127.0.0.1:$FCGI_PORT_OLD" --threads 16
+t_spawn fcgi $ZSSE_FCGI_WRAP zsse-fcgi -c "$ZSSE_CONFIG" --listen "127.0.0.1:$FCGI_PORT_OLD" --threads 16
 FCGI_PID=$T_LASTPID
 t_wait_port "$FCGI_PORT_OLD" "$FCGI_PID"
 pub 5
