@@ -3,6 +3,7 @@
  * accept.h).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,71 +13,49 @@
 #include <unistd.h>
 #include "accept.h"
 #include "log.h"
+#include "ring.h"
 
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t  cv;
-    int            *q;              /* a ring of descriptors */
-    size_t          head, len, cap;
-    size_t          max;            /* the descriptor limit */
+    ring_t          q;              /* descriptors, as (void *)(intptr_t) */
 } A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 int
 accept_init(void)
 {
     struct rlimit rl;
+    size_t max = 1u << 20;
 
-    A.max = 1u << 20;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < A.max)
-        A.max = (size_t)rl.rlim_cur;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+        max = (size_t)rl.rlim_cur;
     /* small: a process of mod_fcgid's serves one request at a time */
-    A.cap = 16;
-    return (A.q = calloc(A.cap, sizeof(*A.q))) ? 0 : -1;
-}
-
-/* double the ring (under the lock); -1 at the descriptor limit */
-static int
-grow(void)
-{
-    int *q;
-
-    if (A.cap >= A.max || !(q = malloc(2 * A.cap * sizeof(*q))))
-        return -1;
-    for (size_t i = 0; i < A.len; i++)
-        q[i] = A.q[(A.head + i) % A.cap];
-    free(A.q);
-    A.q = q;
-    A.head = 0;
-    A.cap *= 2;
-    return 0;
+    return ring_init(&A.q, 16, max);
 }
 
 static void
 push(int fd)
 {
     pthread_mutex_lock(&A.mu);
-    if (A.len == A.cap && grow() < 0) {
+    int r = ring_push(&A.q, (void *)(intptr_t)fd);
+    if (r == 0)
+        pthread_cond_signal(&A.cv);
+    pthread_mutex_unlock(&A.mu);
+    if (r < 0) {
         /* cannot happen while the ring may grow as long as the
          * descriptor limit; were it to, the web server sees a refusal */
-        pthread_mutex_unlock(&A.mu);
-        log_msg(LOG_WARNING, "accept: %zu connections waiting, one refused", A.cap);
+        log_msg(LOG_WARNING, "accept: %zu connections waiting, one refused", A.q.len);
         close(fd);
-        return;
     }
-    A.q[(A.head + A.len++) % A.cap] = fd;
-    pthread_cond_signal(&A.cv);
-    pthread_mutex_unlock(&A.mu);
 }
 
 int
 accept_next(void)
 {
     pthread_mutex_lock(&A.mu);
-    while (A.len == 0)
+    while (A.q.len == 0)
         pthread_cond_wait(&A.cv, &A.mu);
-    int fd = A.q[A.head];
-    A.head = (A.head + 1) % A.cap;
-    A.len--;
+    int fd = (int)(intptr_t)ring_pop(&A.q);    /* (descriptor 0 is NULL: len decides) */
     pthread_mutex_unlock(&A.mu);
     return fd;
 }

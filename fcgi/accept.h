@@ -15,7 +15,7 @@
 
 #define ACCEPT_READ_TIMEOUT 10      /* s: a web server that sends no request */
 
-/* the queue, as long as the descriptor limit; -1: out of memory */
+/* the queue, small, growing up to the descriptor limit; -1: out of memory */
 int  accept_init(void);
 /* accept on LISTEN_FD until it fails for good (the web server closed it) */
 void accept_run(int listen_fd);

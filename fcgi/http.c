@@ -1,9 +1,11 @@
 /*
  * http.c -- request parameters, error responses, CORS (see http.h).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "buf.h"
 #include "http.h"
 #include "sse.h"
@@ -173,4 +175,12 @@ http_printf(FCGX_Stream *out, const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof(tmp))
         return -1;
     return FCGX_PutStr(tmp, n, out);
+}
+
+int
+http_gone(int fd)
+{
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }

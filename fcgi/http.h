@@ -39,6 +39,11 @@ void http_cors(http_t *h, const route_t *r, FCGX_Stream *out);
 /* answer an OPTIONS preflight */
 void http_preflight(http_t *h, const route_t *r);
 
+/* has the client gone?  Called when the FastCGI connection FD is readable
+ * or hung up: EOF, an error, or data (an abort record: a GET has no more
+ * stdin) say so */
+int  http_gone(int fd);
+
 /* the value of cookie NAME in H->cookie into OUT; -1 if absent */
 int  http_cookie(const http_t *h, const char *name, char *out, size_t outlen);
 

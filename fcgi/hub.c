@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zmq.h>
 #include "channel.h"
+#include "http.h"
 #include "hub.h"
 #include "log.h"
 #include "replay.h"
@@ -56,7 +57,7 @@ typedef struct job {                /* a replay for the resume thread */
 } job_t;
 
 static struct {
-    void           *ctx, *sub, *mon, *ctl;
+    void           *sub, *mon, *ctl;
     int             efd;            /* commands are waiting */
     int             epfd;           /* the adopted streams' sockets */
     pthread_t       thread, resumer;
@@ -73,7 +74,7 @@ static struct {
     chan_t         *chans[NB];
     int             ever_connected;
     uint64_t        nonce_seq;
-    time_t          last_renew;
+    int64_t         last_renew;     /* ms */
     stream_t      **hb;             /* the heartbeat heap (by hb_at) */
     size_t          hbn, hbcap;
     buf_t           frame[2];       /* an event framed per sse_format_t, reused */
@@ -134,8 +135,7 @@ stream_new(void)
         free(s);
         return NULL;
     }
-    s->qcap = STREAM_QUEUE_MIN;
-    if (!(s->q = calloc(s->qcap, sizeof(qev_t *)))) {
+    if (ring_init(&s->q, STREAM_QUEUE_MIN, STREAM_QUEUE_MAX) < 0) {
         close(s->efd);
         free(s);
         return NULL;
@@ -144,18 +144,24 @@ stream_new(void)
     return s;
 }
 
+/* let go of the queued events */
+static void
+drain(stream_t *s)
+{
+    qev_t *e;
+    while ((e = ring_pop(&s->q)))
+        qev_unref(e);
+}
+
 void
 stream_free(stream_t *s)
 {
-    qev_t *e;
-
     if (!s)
         return;
-    while ((e = stream_pop(s)))
-        qev_unref(e);
+    drain(s);
     for (size_t i = 0; i < s->nchannels; i++)
         free(s->channels[i]);
-    free(s->q);
+    ring_free(&s->q);
     free(s->pend);
     if (s->efd >= 0)
         close(s->efd);
@@ -188,13 +194,8 @@ stream_clear_wake(stream_t *s)
 qev_t *
 stream_pop(stream_t *s)
 {
-    qev_t *e = NULL;
     pthread_mutex_lock(&s->mu);
-    if (s->qlen) {
-        e = s->q[s->qhead];
-        s->qhead = (s->qhead + 1) % s->qcap;
-        s->qlen--;
-    }
+    qev_t *e = ring_pop(&s->q);
     pthread_mutex_unlock(&s->mu);
     return e;
 }
@@ -399,29 +400,48 @@ rec_header(unsigned char h[8], int type, uint16_t reqid, size_t len)
     h[6] = h[7] = 0;
 }
 
-/* BODY as FastCGI STDOUT records, from byte SKIP of that record stream on,
- * into S->pend (the part a socket did not take) */
+/* Records R0.. (at most REC_BATCH) of BODY as STDOUT records of S: their
+ * headers in H, header and body pieces in IOV.  Returns the pieces'
+ * count, their bytes in *WANT. */
+static int
+rec_iov(const stream_t *s, const char *body, size_t len, size_t r0,
+    unsigned char h[REC_BATCH][8], struct iovec iov[2 * REC_BATCH], size_t *want)
+{
+    size_t nrec = (len + REC_MAX - 1) / REC_MAX;
+    int k = 0;
+
+    *want = 0;
+    for (size_t r = r0; r < nrec && r < r0 + REC_BATCH; r++, k++) {
+        size_t off = r * REC_MAX, cl = len - off < REC_MAX ? len - off : REC_MAX;
+        rec_header(h[k], 6, s->reqid, cl);
+        iov[2 * k] = (struct iovec){ h[k], 8 };
+        iov[2 * k + 1] = (struct iovec){ (void *)(body + off), cl };
+        *want += 8 + cl;
+    }
+    return 2 * k;
+}
+
+/* BODY as STDOUT records, less the first SKIP bytes a socket took, into
+ * S->pend */
 static int
 keep_rest(stream_t *s, const char *body, size_t len, size_t skip)
 {
-    size_t nrec = (len + REC_MAX - 1) / REC_MAX, total = len + 8 * nrec;
+    size_t nrec = (len + REC_MAX - 1) / REC_MAX, total = len + 8 * nrec, pos = 0, want;
+    unsigned char h[REC_BATCH][8];
+    struct iovec iov[2 * REC_BATCH];
     char *p = malloc(total - skip), *w = p;
 
     if (!p)
         return -1;
-    for (size_t r = 0, pos = 0; r < nrec; r++) {
-        unsigned char h[8];
-        size_t off = r * REC_MAX, cl = len - off < REC_MAX ? len - off : REC_MAX;
-        rec_header(h, 6, s->reqid, cl);
-        for (int part = 0; part < 2; part++) {
-            const char *src = part ? body + off : (const char *)h;
-            size_t n = part ? cl : 8;
-            if (pos + n > skip) {
-                size_t from = pos < skip ? skip - pos : 0;
-                memcpy(w, src + from, n - from);
-                w += n - from;
+    for (size_t r0 = 0; r0 < nrec; r0 += REC_BATCH) {
+        int n = rec_iov(s, body, len, r0, h, iov, &want);
+        for (int i = 0; i < n; i++) {
+            size_t l = iov[i].iov_len, from = pos < skip ? skip - pos : 0;
+            if (from < l) {
+                memcpy(w, (char *)iov[i].iov_base + from, l - from);
+                w += l - from;
             }
-            pos += n;
+            pos += l;
         }
     }
     s->pend = p;
@@ -436,23 +456,15 @@ keep_rest(stream_t *s, const char *body, size_t len, size_t skip)
 static int
 send_body(stream_t *s, const char *body, size_t len)
 {
-    size_t nrec = (len + REC_MAX - 1) / REC_MAX, sent = 0;
+    size_t nrec = (len + REC_MAX - 1) / REC_MAX, sent = 0, want;
+    unsigned char h[REC_BATCH][8];
+    struct iovec iov[2 * REC_BATCH];
 
     if (len == 0)
         return 0;
     for (size_t r0 = 0; r0 < nrec; r0 += REC_BATCH) {
-        unsigned char h[REC_BATCH][8];
-        struct iovec iov[2 * REC_BATCH];
-        size_t want = 0;
-        int k = 0;
-        for (size_t r = r0; r < nrec && r < r0 + REC_BATCH; r++, k++) {
-            size_t off = r * REC_MAX, cl = len - off < REC_MAX ? len - off : REC_MAX;
-            rec_header(h[k], 6, s->reqid, cl);
-            iov[2 * k] = (struct iovec){ h[k], 8 };
-            iov[2 * k + 1] = (struct iovec){ (void *)(body + off), cl };
-            want += 8 + cl;
-        }
-        struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)(2 * k) };
+        struct msghdr m = { .msg_iov = iov };
+        m.msg_iovlen = (size_t)rec_iov(s, body, len, r0, h, iov, &want);
         ssize_t n;
         do
             n = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -484,52 +496,21 @@ doom(stream_t *s, const char *why)
     H.doomed = s;
 }
 
-/* double S's queue; -1 when it is at its limit (S->overflow is set) */
-static int
-grow(stream_t *s)
-{
-    size_t cap = s->qcap * 2;
-    qev_t **q;
-
-    if (s->qcap >= STREAM_QUEUE_MAX || !(q = malloc(cap * sizeof(*q)))) {
-        s->overflow = 1;
-        return -1;
-    }
-    for (size_t i = 0; i < s->qlen; i++)
-        q[i] = s->q[(s->qhead + i) % s->qcap];
-    free(s->q);
-    s->q = q;
-    s->qhead = 0;
-    s->qcap = cap;
-    return 0;
-}
-
-/* queue E on S, taking a reference; 1 when S's thread must be woken.
- * Under S's lock while its thread owns it. */
+/* queue E on S, taking a reference; 1 when S's thread must be woken (a
+ * full queue sets S->overflow).  Under S's lock while its thread owns it. */
 static int
 enqueue(stream_t *s, qev_t *e)
 {
-    int was_empty = s->qlen == 0;
+    int was_empty = s->q.len == 0;
 
-    if (s->qlen == s->qcap && grow(s) < 0)
+    if (ring_push(&s->q, e) < 0) {
+        s->overflow = 1;
         return 1;
+    }
     __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
-    s->q[(s->qhead + s->qlen++) % s->qcap] = e;
     /* a thread drains its whole queue when woken (after clearing its
      * eventfd): only the first event into an empty queue must wake it */
     return was_empty;
-}
-
-/* put E first in S's queue, our reference with it; -1 when it is full */
-static int
-push_front(stream_t *s, qev_t *e)
-{
-    if (s->qlen == s->qcap && grow(s) < 0)
-        return -1;
-    s->qhead = (s->qhead + s->qcap - 1) % s->qcap;
-    s->q[s->qhead] = e;
-    s->qlen++;
-    return 0;
 }
 
 /* queued event E framed for S (a raw one is framed already) */
@@ -554,7 +535,29 @@ frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
 static int
 backlog(const stream_t *s)
 {
-    return s->pend || (s->state == ST_LIVE && s->qlen);
+    return s->pend || (s->state == ST_LIVE && s->q.len);
+}
+
+/* BODY to S now, nothing waiting before it.  0: sent (a part that did not
+ * fit is kept, and EPOLLOUT armed); 1: the socket is full, nothing sent;
+ * -1: the connection failed (S is doomed) */
+static int
+write_now(stream_t *s, const char *body, size_t len, int64_t now)
+{
+    int r = send_body(s, body, len);
+
+    if (r < 0) {
+        doom(s, NULL);
+        return -1;
+    }
+    if (r == 1)
+        return 1;
+    s->last_write = now;
+    if (r == 2) {
+        s->stalled = now;           /* a slow client */
+        set_pollout(s, 1);
+    }
+    return 0;
 }
 
 /* Write what waits for S: the tail of a record, then (when live) the
@@ -580,28 +583,24 @@ flush(stream_t *s, int64_t now)
             s->pend = NULL;
         }
     }
-    while (!s->pend && s->state == ST_LIVE && s->qlen) {
-        qev_t *e = s->q[s->qhead];
+    while (!s->pend && s->state == ST_LIVE && s->q.len) {
+        qev_t *e = ring_first(&s->q);
         const char *p;
         size_t n;
-        int r = 0;
         if (e->kind == 'r' || e->id > s->last) {
             if (frame_queued(s, e, &p, &n) < 0) {
                 doom(s, "an event too large to frame");
                 return;
             }
-            if ((r = send_body(s, p, n)) < 0) {
-                doom(s, NULL);
+            int r = write_now(s, p, n, now);
+            if (r < 0)
                 return;
-            }
             if (r == 1)
                 break;              /* the socket is full: EPOLLOUT */
             s->last = e->id;
-            s->stalled = s->last_write = now;
+            s->stalled = now;
         }
-        s->qhead = (s->qhead + 1) % s->qcap;
-        s->qlen--;
-        qev_unref(e);
+        qev_unref(ring_pop(&s->q));
     }
     if (!backlog(s))
         s->stalled = 0;
@@ -715,8 +714,6 @@ release_lease(stream_t *s)
 static void
 close_stream(stream_t *s)
 {
-    qev_t *e;
-
     if (s->state == ST_DEAD)
         return;
     forget(s);
@@ -727,12 +724,7 @@ close_stream(stream_t *s)
     close(s->fd);
     s->fd = -1;
     release_lease(s);
-    while (s->qlen) {
-        e = s->q[s->qhead];
-        s->qhead = (s->qhead + 1) % s->qcap;
-        s->qlen--;
-        qev_unref(e);
-    }
+    drain(s);                       /* (S may wait for its resume job) */
     s->state = ST_DEAD;
     if (!s->jobs)
         stream_free(s);
@@ -785,11 +777,7 @@ timers(int64_t now)
             if (!backlog(s) && !s->doomed) {
                 buf_reset(&H.qframe);
                 sse_comment(&H.qframe, r->heartbeat_comment);
-                int rc = send_body(s, H.qframe.data, H.qframe.len);
-                if (rc < 0)
-                    doom(s, NULL);
-                else if (rc == 2)
-                    flush(s, now);      /* arms EPOLLOUT for the rest */
+                write_now(s, H.qframe.data, H.qframe.len, now);
             }
             s->last_write = now;
             due = now + every;
@@ -878,7 +866,7 @@ on_resumed(stream_t *s, qev_t *e, int64_t now)
         return;
     }
     /* before the live events queued meanwhile */
-    if (push_front(s, e) < 0) {
+    if (ring_push_front(&s->q, e) < 0) {
         qev_unref(e);
         doom(s, "too many events waiting");
         return;
@@ -898,15 +886,14 @@ do_adopt(stream_t *s, int64_t now)
     s->efd = -1;
     s->opened = s->last_write = now;
     s->hb_idx = HB_NONE;
+    s->state = ST_LIVE;             /* the hub's from here on */
     if (epoll_ctl(H.epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
         log_msg(LOG_ERR, "stream %s: epoll: %s", s->path, strerror(errno));
-        s->state = ST_LIVE;
         doom(s, NULL);
         return;
     }
     int64_t at = next_timer(s, now + (int64_t)s->route->heartbeat * 1000);
     if (s->overflow || (at >= 0 && hb_add(s, at) < 0)) {
-        s->state = ST_LIVE;
         doom(s, s->overflow ? "too many events waiting" : "out of memory");
         return;
     }
@@ -916,7 +903,6 @@ do_adopt(stream_t *s, int64_t now)
     } else if (s->resume) {
         s->state = ST_RESYNC;
     } else {
-        s->state = ST_LIVE;
         flush(s, now);              /* what came in during the setup */
     }
 }
@@ -1045,21 +1031,19 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[2], int6
             return;
         }
         const buf_t *b = framed(s->route->format, ev, n, made);
-        int r = b ? send_body(s, b->data, b->len) : -1;
-        if (r < 0) {
-            doom(s, b ? NULL : "an event too large to frame");
+        if (!b) {
+            doom(s, "an event too large to frame");
             return;
         }
-        if (r != 1) {
+        int r = write_now(s, b->data, b->len, now);
+        if (r < 0)
+            return;
+        if (r == 0) {
             s->last = ev[n - 1].id;
-            s->last_write = now;
+            return;
         }
-        if (r == 0)
-            return;
-        s->stalled = now;           /* a slow client: EPOLLOUT goes on */
+        s->stalled = now;           /* the socket is full: queue, EPOLLOUT */
         set_pollout(s, 1);
-        if (r == 2)
-            return;
     }
     for (; i < n; i++)
         queue_event(s, &ev[i], &e[i], now);
@@ -1068,14 +1052,11 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[2], int6
 static void
 fan_out(const wire_event_t *ev, int n, int64_t now)
 {
-    char name[256];
     chan_t *c;
     int made[2] = { 0, 0 };
     qev_t *e[RUN_MAX] = { NULL };   /* the hub holds one reference each */
 
-    memcpy(name, ev[0].channel, ev[0].channel_len);
-    name[ev[0].channel_len] = '\0';
-    if ((c = chan_get(name, ev[0].channel_len, 0)))
+    if ((c = chan_get(ev[0].channel, ev[0].channel_len, 0)))
         for (size_t i = 0; i < c->n; i++)
             deliver(c->v[i], ev, n, e, made, now);
     for (int i = 0; i < n; i++)
@@ -1132,13 +1113,8 @@ on_events(int64_t now)
             break;
         }
         if (r == 1) {
-            if (R.n > R.first && !same_channel(&R.ev[R.first], ev)) {
-                /* a run ends: deliver it, this event starts the next */
-                fan_out(&R.ev[R.first], R.n - R.first, now);
-                for (int i = R.first; i < R.n; i++)
-                    wire_frames_close(&R.w[i]);
-                R.first = R.n;
-            }
+            if (R.n > R.first && !same_channel(&R.ev[R.first], ev))
+                run_deliver(now);   /* a run ends; this event starts the next */
             if (++R.n == RUN_MAX)
                 run_deliver(now);
         } else if (r == 2) {
@@ -1190,16 +1166,6 @@ on_monitor(void)
 
 /* --- the adopted streams' sockets ---------------------------------------------------- */
 
-/* a readable FastCGI socket: EOF, an error, or an abort record (a GET has
- * no more stdin) -- the client has gone */
-static int
-client_gone(int fd)
-{
-    char b;
-    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
 static void
 on_sockets(int64_t now)
 {
@@ -1210,7 +1176,7 @@ on_sockets(int64_t now)
         stream_t *s = ev[i].data.ptr;
         if (s->doomed)
             continue;
-        if ((ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && client_gone(s->fd))
+        if ((ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && http_gone(s->fd))
             doom(s, NULL);
         else if (ev[i].events & EPOLLOUT)
             flush(s, now);
@@ -1282,8 +1248,8 @@ hub_main(void *arg)
             next_sweep = now + 1000;
             sweep(now);
         }
-        if (time(NULL) - H.last_renew >= WIRE_LEASE_RENEW) {
-            H.last_renew = time(NULL);
+        if (now - H.last_renew >= WIRE_LEASE_RENEW * 1000) {
+            H.last_renew = now;
             ctl_send_leases("renew");
         }
     }
@@ -1304,13 +1270,12 @@ hub_start(void *zctx, const char *events, const char *control)
 {
     int zero = 0, linger = 500, hwm = 1000000;
 
-    H.ctx = zctx;
     H.cmds_tail = &H.cmds;
     H.jobs_tail = &H.jobs;
     buf_init(&H.frame[SSE_NAMED], FRAME_MAX);
     buf_init(&H.frame[SSE_ENVELOPE], FRAME_MAX);
     buf_init(&H.qframe, FRAME_MAX);
-    H.last_renew = time(NULL);
+    H.last_renew = mono_ms();
     if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
         (H.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;

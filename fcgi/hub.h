@@ -53,6 +53,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <time.h>
+#include "ring.h"
 #include "route.h"
 
 #define STREAM_QUEUE_MIN 16        /* a stream's queue starts this small */
@@ -93,8 +94,7 @@ typedef struct stream {
     int            registered;
     int            overflow;        /* queue full: the stream is dropped */
     int            resume;          /* broker came back: replay from last id */
-    qev_t        **q;               /* a ring that grows up to QUEUE_MAX */
-    size_t         qhead, qlen, qcap;
+    ring_t         q;               /* qev_t *, growing up to QUEUE_MAX */
     /* set by the thread before hub_adopt(), the hub's own afterwards */
     int            fd;              /* the FastCGI connection */
     uint16_t       reqid;           /* its FastCGI request id */

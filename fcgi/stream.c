@@ -259,16 +259,6 @@ wait_synced(ctx_t *c)
     }
 }
 
-/* has the client gone?  Readable FastCGI socket: EOF or an abort record */
-static int
-client_gone(ctx_t *c)
-{
-    char b;
-    ssize_t n = recv(c->h.req->ipcFd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    /* EOF, an error, or data (an abort record: GET has no more stdin) */
-    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
-}
-
 /* ?mode=poll, or Accept: application/json without text/event-stream */
 static int
 wants_poll(const http_t *h)
@@ -409,7 +399,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
                 struct pollfd p[2] = { { c->s->efd, POLLIN, 0 },
                                        { c->h.req->ipcFd, POLLIN | POLLRDHUP, 0 } };
                 poll(p, 2, (int)left);
-                if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP)) && client_gone(c))
+                if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP)) && http_gone(c->h.req->ipcFd))
                     break;
             }
         }

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "jsontext.h"
 #include "message.h"
+#include "ring.h"
 #include "route.h"
 #include "sse.h"
 #include "wire.h"
@@ -46,6 +47,42 @@ test_buf_bounds(void **st)
         assert_int_equal(buf_printf(&b, "%d,", i), 0);
     assert_true(b.len > 40000);
     buf_free(&b);
+}
+
+/* --- ring ------------------------------------------------------------------ */
+
+static void
+test_ring_fifo(void **st)
+{
+    (void)st;
+    ring_t r;
+    int v[40];
+    assert_int_equal(ring_init(&r, 2, 32), 0);
+    assert_null(ring_pop(&r));
+    /* in order across the wrap and every growth (2, 4, ... 32) */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ring_push(&r, &v[i]), 0);
+    assert_ptr_equal(ring_pop(&r), &v[0]);
+    for (int i = 3; i < 33; i++)
+        assert_int_equal(ring_push(&r, &v[i]), 0);
+    assert_int_equal(r.len, 32);
+    assert_int_equal(r.cap, 32);
+    assert_int_equal(ring_push(&r, &v[33]), -1);            /* full at max */
+    assert_int_equal(ring_push_front(&r, &v[0]), -1);
+    assert_ptr_equal(ring_first(&r), &v[1]);
+    for (int i = 1; i < 33; i++)
+        assert_ptr_equal(ring_pop(&r), &v[i]);
+    assert_null(ring_pop(&r));
+    /* push_front goes before what waits, and grows too */
+    ring_free(&r);
+    assert_int_equal(ring_init(&r, 1, 8), 0);
+    assert_int_equal(ring_push(&r, &v[2]), 0);
+    assert_int_equal(ring_push(&r, &v[3]), 0);
+    assert_int_equal(ring_push_front(&r, &v[1]), 0);
+    for (int i = 1; i <= 3; i++)
+        assert_ptr_equal(ring_pop(&r), &v[i]);
+    assert_int_equal(r.len, 0);
+    ring_free(&r);
 }
 
 /* --- channel ---------------------------------------------------------------- */
@@ -557,6 +594,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_bounds),
+        cmocka_unit_test(test_ring_fifo),
         cmocka_unit_test(test_channel_valid),
         cmocka_unit_test(test_channel_match),
         cmocka_unit_test(test_message_ok),
