@@ -1,17 +1,21 @@
 /*
  * accept.c -- the accept loop and the queue of new connections (see
- * accept.h).
+ * accept.h), from our listen socket and from zsse-handoff (handoff.h).
  */
 #include <errno.h>
 #include <stdint.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "accept.h"
+#include "handoff.h"
 #include "log.h"
 #include "ring.h"
 
@@ -60,32 +64,148 @@ accept_next(void)
     return fd;
 }
 
-void
-accept_run(int listen_fd)
+/* a connection for the queue: a setup thread reads the request, and a web
+ * server that connects and sends nothing must not hold it for ever */
+static void
+take(int fd)
+{
+    static const struct timeval tv = { ACCEPT_READ_TIMEOUT, 0 };
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    push(fd);
+}
+
+/* accept one connection: 0, or -1 when the listen socket is gone */
+static int
+accept_one(int listen_fd)
 {
     static ratelimit_t rl;
-    struct timeval tv = { ACCEPT_READ_TIMEOUT, 0 };
+
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        take(fd);
+        return 0;
+    }
+    switch (errno) {
+    case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+        log_limited(&rl, LOG_WARNING, "accept: %s (retrying)", strerror(errno));
+        usleep(100000);     /* until a stream ends and gives one back */
+        return 0;
+    case ECONNABORTED: case EPROTO: case EINTR: case EAGAIN:
+        return 0;           /* that connection only: the next one */
+    default:
+        /* the web server closed our socket (mod_fcgid, lighttpd
+         * stopping us): we are done */
+        log_msg(LOG_INFO, "accept: %s: stopping", strerror(errno));
+        return -1;
+    }
+}
+
+int
+accept_handoff_open(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int s;
+
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(a.sun_path, path, strlen(path));
+    if ((s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+        return -1;
+    unlink(path);               /* a stale socket of an earlier run */
+    if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0660) < 0) {
+        int e = errno;
+        close(s);
+        errno = e;
+        return -1;
+    }
+    return s;
+}
+
+/* the descriptors of one datagram's SCM_RIGHTS into FDS: how many */
+static int
+fds_of(struct msghdr *m, int *fds, int max)
+{
+    int n = 0;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k && n < max; i++)
+            memcpy(&fds[n++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+    return n;
+}
+
+static int
+is_stream_socket(int fd)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+/* take every connection waiting on the handoff socket.  A datagram that is
+ * not exactly HANDOFF_TAG with one stream socket is closed, every
+ * descriptor it carried with it, and logged. */
+static void
+take_handoffs(int s)
+{
+    static ratelimit_t rl;
+    char tag[2];
+    union { struct cmsghdr h; char b[CMSG_SPACE(8 * sizeof(int))]; } ctl;
+    int fds[8];
 
     for (;;) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            switch (errno) {
-            case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
-                log_limited(&rl, LOG_WARNING, "accept: %s (retrying)", strerror(errno));
-                usleep(100000);     /* until a stream ends and gives one back */
-                continue;
-            case ECONNABORTED: case EPROTO: case EINTR: case EAGAIN:
-                continue;           /* that connection only: the next one */
-            default:
-                /* the web server closed our socket (mod_fcgid, lighttpd
-                 * stopping us): we are done */
-                log_msg(LOG_INFO, "accept: %s: stopping", strerror(errno));
-                return;
-            }
+        struct iovec iov = { tag, sizeof(tag) };
+        struct msghdr m = {
+            .msg_iov = &iov, .msg_iovlen = 1,
+            .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b),
+        };
+        ssize_t r = recvmsg(s, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (r < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                log_limited(&rl, LOG_WARNING, "handoff: %s", strerror(errno));
+            return;
         }
-        /* a setup thread reads the request: a web server that connects
-         * and sends nothing must not hold it for ever */
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        push(fd);
+        int n = fds_of(&m, fds, 8);
+        if (r == 1 && tag[0] == HANDOFF_TAG && n == 1 && !(m.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
+            && is_stream_socket(fds[0])) {
+            take(fds[0]);
+            continue;
+        }
+        /* (MSG_CTRUNC: descriptors that did not fit, or that the
+         * descriptor limit refused, were closed by the kernel) */
+        log_limited(&rl, LOG_WARNING, "handoff: a datagram of %zd bytes with %d descriptors%s "
+            "is not a connection: dropped", r, n, m.msg_flags & MSG_CTRUNC ? " (truncated)" : "");
+        for (int i = 0; i < n; i++)
+            close(fds[i]);
+    }
+}
+
+void
+accept_run(int listen_fd, int handoff_fd)
+{
+    struct pollfd p[2] = { { listen_fd, POLLIN, 0 }, { handoff_fd, POLLIN, 0 } };
+
+    for (;;) {
+        if (handoff_fd >= 0) {
+            /* two sources (poll skips a listen_fd of -1): wait for either */
+            if (poll(p, 2, -1) < 0) {
+                if (errno != EINTR)
+                    log_msg(LOG_WARNING, "accept: poll: %s", strerror(errno));
+                continue;
+            }
+            if (p[1].revents)
+                take_handoffs(handoff_fd);
+            if (!p[0].revents)
+                continue;
+        }
+        if (accept_one(listen_fd) < 0)
+            return;
     }
 }

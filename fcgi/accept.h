@@ -3,7 +3,10 @@
  * socket as fast as they come and queued for the setup threads.
  *
  *     listen socket ──accept──▶ queue ──▶ setup threads (stream.c)
+ *     handoff socket ──recvmsg──▶  ┘
  *
+ * The handoff socket brings connections that zsse-handoff accepted for us
+ * (handoff.h): one zsse-fcgi holds the streams of many thin processes.
  * The main thread accepts; --threads N threads read each request and set
  * its stream up.  A burst of thousands of new streams waits here, not in
  * the kernel's backlog (net.core.somaxconn, where a unix socket refuses
@@ -17,8 +20,13 @@
 
 /* the queue, small, growing up to the descriptor limit; -1: out of memory */
 int  accept_init(void);
-/* accept on LISTEN_FD until it fails for good (the web server closed it) */
-void accept_run(int listen_fd);
+/* the handoff socket at PATH (replacing a stale one), mode 0660; -1 and
+ * errno when it cannot be made */
+int  accept_handoff_open(const char *path);
+/* accept on LISTEN_FD (-1: none) and take connections handed off on
+ * HANDOFF_FD (-1: none) until the listen socket fails for good (the web
+ * server closed it) */
+void accept_run(int listen_fd, int handoff_fd);
 /* the next connection for a setup thread (blocks) */
 int  accept_next(void);
 

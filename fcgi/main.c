@@ -7,6 +7,8 @@
  * and set it up (route, token, lease, replay: stream.c), then hand the
  * stream to the hub thread, which holds every open stream (hub.h), and
  * accept the next.  A poll-mode request keeps its thread until answered.
+ * With --handoff PATH it also takes the connections that zsse-handoff
+ * processes accepted (handoff.h); without --listen, only those.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -35,16 +37,19 @@
 
 static config_t *cfg;
 static auth_t *auth;
-static int listen_fd;
+static int listen_fd, handoff_fd = -1;
 
 static void
 usage(FILE *fp)
 {
     fprintf(fp,
-        "usage: zsse-fcgi [-c FILE] [--listen ADDR] [--threads N]\n"
+        "usage: zsse-fcgi [-c FILE] [--listen ADDR] [--handoff PATH] [--threads N]\n"
         "  -c, --config FILE  config file (default $ZSSE_CONFIG, else /etc/zsse/zsse.json)\n"
         "  --listen ADDR      127.0.0.1:9000 or /run/zsse/fcgi.sock (default: the FastCGI\n"
         "                     socket on fd 0, as lighttpd bin-path and mod_fcgid give it)\n"
+        "  --handoff PATH     take the connections zsse-handoff processes pass on this\n"
+        "                     unix socket (mod_fcgid: one thin process per stream, one\n"
+        "                     zsse-fcgi for all); without --listen, only those\n"
         "  --threads N        set up to N requests at once (default 1); open streams\n"
         "                     are held by one hub thread, as many as descriptors allow\n"
         "  -h, --help, -V, --version\n");
@@ -104,10 +109,11 @@ main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' }, { "listen", required_argument, NULL, 'l' },
+        { "handoff", required_argument, NULL, 'H' },
         { "threads", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
     };
-    const char *file = NULL, *listen = NULL;
+    const char *file = NULL, *listen = NULL, *handoff = NULL;
     long threads = 1;
     int c;
     char err[512];
@@ -117,6 +123,7 @@ main(int argc, char **argv)
         switch (c) {
         case 'c': file = optarg; break;
         case 'l': listen = optarg; break;
+        case 'H': handoff = optarg; break;
         case 't': {
             char *end;
             threads = strtol(optarg, &end, 10);
@@ -171,10 +178,17 @@ main(int argc, char **argv)
         }
         if (listen[0] == '/')
             chmod(listen, 0660);
+    } else if (handoff) {
+        listen_fd = -1;                 /* connections come only handed off */
     } else if (FCGX_IsCGI()) {
         fprintf(stderr, "zsse-fcgi: fd 0 is not a FastCGI socket: run it from the web server "
             "(bin-path, mod_fcgid, spawn-fcgi) or use --listen ADDR\n");
         return 2;
+    }
+
+    if (handoff && (handoff_fd = accept_handoff_open(handoff)) < 0) {
+        fprintf(stderr, "zsse-fcgi: --handoff %s: cannot bind: %s\n", handoff, strerror(errno));
+        return 1;
     }
 
     /* threads: SIGTERM/INT/HUP go to the signal thread only */
@@ -223,7 +237,7 @@ main(int argc, char **argv)
             break;
         }
     }
-    accept_run(listen_fd);  /* the main thread accepts, until the socket is gone */
+    accept_run(listen_fd, handoff_fd);  /* the main thread accepts, until the socket is gone */
     hub_stop();
     _exit(0);               /* setup threads may be blocked in a read */
 }

@@ -232,3 +232,4 @@ for line in sys.stdin:
 leases() { zsse stats | jget leases; }
 leases_le() { [ "$(leases)" -le "$1" ]; }
 leases_gt() { [ "$(leases)" -gt "$1" ]; }
+leases_ge() { [ "$(leases)" -ge "$1" ]; }

@@ -7,28 +7,46 @@
 #   srv_lighttpd socket            lighttpd -> the external zsse-fcgi
 #   srv_nginx                      nginx    -> the external zsse-fcgi
 #   srv_apache [PROCS]             Apache + mod_fcgid runs zsse-fcgi
+#   srv_fcgi_handoff [THREADS]     external zsse-fcgi --handoff SOCK: after
+#                                  it, srv_apache and srv_lighttpd binpath
+#                                  run zsse-handoff, which passes each
+#                                  connection to it (unset HANDOFF_SOCK to
+#                                  go back)
 #
 # Each sets WEB_PORT and WEB_PID (FCGI_PORT/FCGI_PID for the external
 # worker); the PIDs are recorded, so lib.sh stops them on exit.  Set
 # SRV_PORT to start a server again on the port it had (restart tests);
 # SRV_WORKERS (nginx worker processes, default 1) and SRV_CONNS (connections
-# per nginx worker / lighttpd, default 4096) size them for benchmarks.  All of
+# per nginx worker / lighttpd, default 4096) size them for benchmarks;
+# SRV_APACHE_EXTRA adds lines to Apache's config.  All of
 # them route every path to zsse-fcgi: the zsse config decides the rest.
 # The configs follow contrib/: keep them in step.
 
 ZSSE_FCGI_BIN="$top_builddir/zsse-fcgi"
+ZSSE_HANDOFF_BIN="$top_builddir/zsse-handoff"
+HANDOFF_SOCK=""
+
+# zsse-fcgi OPTION SOCK (--listen or --handoff a unix socket) with THREADS,
+# reachable by the web server's user: nginx's nobody, Apache's www-data
+# (zsse-fcgi makes it 0660: in production the web server's group owns it)
+srv_fcgi_unix() {
+    t_spawn fcgi $ZSSE_FCGI_WRAP zsse-fcgi -c "$ZSSE_CONFIG" "$1" "$2" --threads "$3"
+    FCGI_PID=$T_LASTPID
+    t_until 100 test -S "$2"
+    chmod 755 "$T"; chmod 666 "$2"
+}
+
+srv_fcgi_handoff() {
+    FCGI_PORT=$(t_port)
+    HANDOFF_SOCK="$T/handoff-$FCGI_PORT.sock"
+    srv_fcgi_unix --handoff "$HANDOFF_SOCK" "${1:-16}"
+}
 
 srv_fcgi_listen() {
     FCGI_PORT=$(t_port)
     if [ "${SRV_FCGI_UNIX:-0}" = 1 ]; then     # a unix socket instead of TCP
         FCGI_SOCK="$T/fcgi-$FCGI_PORT.sock"
-        t_spawn fcgi $ZSSE_FCGI_WRAP zsse-fcgi -c "$ZSSE_CONFIG" --listen "$FCGI_SOCK" \
-            --threads "${1:-16}"
-        FCGI_PID=$T_LASTPID
-        t_until 100 test -S "$FCGI_SOCK"
-        # nginx's workers run as nobody (zsse-fcgi makes it 0660: in
-        # production the web server's group owns it)
-        chmod 711 "$T"; chmod 666 "$FCGI_SOCK"
+        srv_fcgi_unix --listen "$FCGI_SOCK" "${1:-16}"
         return
     fi
     FCGI_SOCK=""
@@ -41,7 +59,12 @@ srv_fcgi_listen() {
 srv_lighttpd() {
     local mode=$1 procs=${2:-4} backend
     WEB_PORT=${SRV_PORT:-$(t_port)}
-    if [ "$mode" = binpath ]; then
+    if [ "$mode" = binpath ] && [ -n "$HANDOFF_SOCK" ]; then
+        backend="\"bin-path\" => \"$ZSSE_HANDOFF_BIN\",
+    \"socket\" => \"$T/lighttpd-fcgi-$WEB_PORT.sock\",
+    \"bin-environment\" => ( \"ZSSE_HANDOFF\" => \"$HANDOFF_SOCK\" ),
+    \"min-procs\" => $procs, \"max-procs\" => $procs,"
+    elif [ "$mode" = binpath ]; then
         backend="\"bin-path\" => \"$ZSSE_FCGI_BIN\",
     \"socket\" => \"$T/lighttpd-fcgi-$WEB_PORT.sock\",
     \"bin-environment\" => ( \"ZSSE_CONFIG\" => \"$ZSSE_CONFIG\" ),
@@ -108,7 +131,8 @@ CONF
 }
 
 srv_apache() {
-    local procs=${1:-8}
+    local procs=${1:-8} wrapper=$ZSSE_FCGI_BIN
+    [ -n "$HANDOFF_SOCK" ] && wrapper=$ZSSE_HANDOFF_BIN
     WEB_PORT=${SRV_PORT:-$(t_port)}
     # Apache's children run as www-data: let them read the test's files.
     mkdir -p "$T/apache/fcgid"
@@ -134,15 +158,17 @@ Group www-data
 FcgidIPCDir $T/apache/fcgid
 FcgidProcessTableFile $T/apache/fcgid/shm
 FcgidInitialEnv ZSSE_CONFIG $ZSSE_CONFIG
+FcgidInitialEnv ZSSE_HANDOFF ${HANDOFF_SOCK:-/nonexistent}
 FcgidOutputBufferSize 0
 FcgidBusyTimeout ${APACHE_BUSY_TIMEOUT:-3600}
 FcgidIOTimeout ${APACHE_IO_TIMEOUT:-120}
 FcgidMaxProcessesPerClass $procs
 FcgidMaxProcesses $((procs + 8))
 FcgidMinProcessesPerClass 0
+${SRV_APACHE_EXTRA:-}
 <Location />
     SetHandler fcgid-script
-    FcgidWrapper $ZSSE_FCGI_BIN virtual
+    FcgidWrapper $wrapper virtual
     Options +ExecCGI
     CGIPassAuth On
     SetEnv no-gzip 1
