@@ -2,8 +2,11 @@
  * accept.c -- the accept loop and the queue of new connections (see
  * accept.h), from our listen socket and from zsse-handoff (handoff.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,6 +26,10 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t  cv;
     ring_t          q;              /* descriptors, as (void *)(intptr_t) */
+    /* FCGI_WEB_SERVER_ADDRS: the web servers that may connect over TCP
+     * (none listed: any) */
+    int             nallow;
+    struct in6_addr allow[ACCEPT_ADDRS_MAX];    /* IPv4 as ::ffff:a.b.c.d */
 } A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 int
@@ -35,6 +42,78 @@ accept_init(void)
         max = (size_t)rl.rlim_cur;
     /* small: a process of mod_fcgid's serves one request at a time */
     return ring_init(&A.q, 16, max);
+}
+
+/* IPv4 address V4 as ::ffff:a.b.c.d, so that one comparison does both */
+static void
+v4_mapped(struct in6_addr *a, const void *v4)
+{
+    memset(a, 0, sizeof(*a));
+    a->s6_addr[10] = a->s6_addr[11] = 0xff;
+    memcpy(&a->s6_addr[12], v4, 4);
+}
+
+int
+accept_allow(const char *list, char *err, size_t errlen)
+{
+    char copy[1024], *save = NULL;
+
+    if (!list || !*list)
+        return 0;
+    if (strlen(list) >= sizeof(copy)) {
+        snprintf(err, errlen, "longer than %zu bytes", sizeof(copy) - 1);
+        return -1;
+    }
+    strcpy(copy, list);
+    for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+        struct in_addr v4;
+        struct in6_addr *a = &A.allow[A.nallow];
+        if (A.nallow == ACCEPT_ADDRS_MAX) {
+            snprintf(err, errlen, "more than %d addresses", ACCEPT_ADDRS_MAX);
+            return -1;
+        }
+        if (inet_pton(AF_INET, t, &v4) == 1)
+            v4_mapped(a, &v4);
+        else if (inet_pton(AF_INET6, t, a) != 1) {
+            snprintf(err, errlen, "'%.64s' is not an IP address", t);
+            return -1;
+        }
+        A.nallow++;
+    }
+    return 0;
+}
+
+/* may FD's peer talk to us?  A unix socket's may (its file mode decides);
+ * a TCP peer must be in FCGI_WEB_SERVER_ADDRS when that is set, as
+ * libfcgi's own accept would check */
+static int
+allowed(int fd)
+{
+    static ratelimit_t rl;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    struct in6_addr peer;
+    char name[INET6_ADDRSTRLEN] = "?";
+
+    if (A.nallow == 0)
+        return 1;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;   /* gone already */
+    if (ss.ss_family == AF_INET)
+        v4_mapped(&peer, &((const struct sockaddr_in *)&ss)->sin_addr);
+    else if (ss.ss_family == AF_INET6)
+        peer = ((const struct sockaddr_in6 *)&ss)->sin6_addr;
+    else
+        return 1;
+    for (int i = 0; i < A.nallow; i++)
+        if (memcmp(&A.allow[i], &peer, sizeof(peer)) == 0)
+            return 1;
+    if (IN6_IS_ADDR_V4MAPPED(&peer))
+        inet_ntop(AF_INET, &peer.s6_addr[12], name, sizeof(name));
+    else
+        inet_ntop(AF_INET6, &peer, name, sizeof(name));
+    log_limited(&rl, LOG_WARNING, "accept: %s is not in FCGI_WEB_SERVER_ADDRS: closed", name);
+    return 0;
 }
 
 static void
@@ -71,6 +150,10 @@ take(int fd)
 {
     static const struct timeval tv = { ACCEPT_READ_TIMEOUT, 0 };
 
+    if (!allowed(fd)) {
+        close(fd);
+        return;
+    }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     push(fd);
 }

@@ -16,10 +16,17 @@
 #ifndef ZSSE_ACCEPT_H
 #define ZSSE_ACCEPT_H
 
+#include <stddef.h>
+
 #define ACCEPT_READ_TIMEOUT 10      /* s: a web server that sends no request */
+#define ACCEPT_ADDRS_MAX    16      /* addresses in FCGI_WEB_SERVER_ADDRS */
 
 /* the queue, small, growing up to the descriptor limit; -1: out of memory */
 int  accept_init(void);
+/* only the web servers in LIST (FCGI_WEB_SERVER_ADDRS as libfcgi reads it:
+ * IPv4 or IPv6 addresses separated by commas) may connect over TCP; NULL
+ * or empty: any.  -1 and ERR when LIST is not that. */
+int  accept_allow(const char *list, char *err, size_t errlen);
 /* the handoff socket at PATH (replacing a stale one), mode 0660; -1 and
  * errno when it cannot be made */
 int  accept_handoff_open(const char *path);

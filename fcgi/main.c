@@ -159,6 +159,10 @@ main(int argc, char **argv)
         fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
         return 1;
     }
+    if (accept_allow(getenv("FCGI_WEB_SERVER_ADDRS"), err, sizeof(err)) < 0) {
+        fprintf(stderr, "zsse-fcgi: FCGI_WEB_SERVER_ADDRS: %s\n", err);
+        return 1;
+    }
     if (FCGX_Init() != 0) {
         fprintf(stderr, "zsse-fcgi: FCGX_Init failed\n");
         return 1;

@@ -4,8 +4,8 @@
 # once), heartbeats, a client that leaves frees its worker, a stream
 # outliving Apache's default FcgidIOTimeout (40 s) with the contrib
 # settings, max_lifetime reconnects in a real browser losing nothing,
-# nginx noticing a gone client within a second, and 500 streams in one
-# threaded process behind nginx and behind lighttpd.
+# nginx noticing a gone client within a second, 500 streams in one
+# threaded process behind nginx and behind lighttpd, FCGI_WEB_SERVER_ADDRS.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/servers.sh"
 t_init webservers
@@ -124,4 +124,21 @@ echo "# lighttpd threads: $out"
 grep -q ' open=500 ' <<<"$out" || tail -5 "$T"/lighttpd-error-*.log
 ok "lighttpd socket -> one zsse-fcgi: 500 streams open" grep -q ' open=500 ' <<<"$out"
 ok "lighttpd socket -> one zsse-fcgi: every event reached every stream" grep -q ' lost=0 ' <<<"$out"
+t_stop "$WEB_PID"; t_stop "$FCGI_PID"
+
+# FCGI_WEB_SERVER_ADDRS, as libfcgi reads it: over TCP, only the web
+# servers listed may connect
+out=$(FCGI_WEB_SERVER_ADDRS="127.0.0.1, nonsense" zsse-fcgi --listen "127.0.0.1:$(t_port)" 2>&1)
+eq "FCGI_WEB_SERVER_ADDRS with a bad entry: exit 1, naming it" \
+    "1 zsse-fcgi: FCGI_WEB_SERVER_ADDRS: 'nonsense' is not an IP address" "$? $out"
+FCGI_WEB_SERVER_ADDRS="127.0.0.2" srv_fcgi_listen 2
+srv_nginx
+eq "nginx not in FCGI_WEB_SERVER_ADDRS: its connection is closed (502)" 502 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -m 5 "http://127.0.0.1:$WEB_PORT/many/events")"
+ok "...and logged" grep -q "127.0.0.1 is not in FCGI_WEB_SERVER_ADDRS: closed" "$T/fcgi.log"
+t_stop "$WEB_PID"; t_stop "$FCGI_PID"
+FCGI_WEB_SERVER_ADDRS="::1, 127.0.0.1" srv_fcgi_listen 2
+srv_nginx
+eq "nginx in FCGI_WEB_SERVER_ADDRS: 200" 200 \
+    "$("$SSE" "http://127.0.0.1:$WEB_PORT/many/events" --status -t 2 | head -1 | jget status)"
 t_done
