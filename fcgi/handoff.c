@@ -10,7 +10,8 @@
  *
  * If zsse-fcgi is not there (stopped, restarting) it retries for
  * HANDOFF_RETRY_MS, then answers the request itself: 503 with
- * Retry-After, as zsse-fcgi does when the broker is away.
+ * Retry-After, as zsse-fcgi does when the broker is away; and answers so
+ * at once until zsse-fcgi is back.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -53,10 +54,14 @@ say(const char *fmt, ...)
         return;     /* no log: nothing else to tell */
 }
 
-/* send FD to zsse-fcgi: 0, or -1 when it cannot be reached */
+/* send FD to zsse-fcgi: 0, or -1 when it cannot be reached.  Absent, it
+ * is waited for HANDOFF_RETRY_MS (a restart); once it stayed away that
+ * long, the next connections are answered at once until it is back: a
+ * lighttpd backend gets many at a time, and they would wait in turn. */
 static int
 pass(int s, const struct sockaddr_un *to, int fd)
 {
+    static int away;
     char tag = HANDOFF_TAG;
     struct iovec iov = { &tag, 1 };
     union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
@@ -74,15 +79,19 @@ pass(int s, const struct sockaddr_un *to, int fd)
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
     for (;;) {
-        if (sendmsg(s, &m, MSG_NOSIGNAL) == 1)
+        if (sendmsg(s, &m, MSG_NOSIGNAL) == 1) {
+            away = 0;
             return 0;
+        }
         switch (errno) {
         case EINTR:
             continue;
         case ENOENT: case ECONNREFUSED:
             /* no zsse-fcgi on PATH: between a restart's stop and start? */
-            if (waited >= HANDOFF_RETRY_MS)
+            if (away || waited >= HANDOFF_RETRY_MS) {
+                away = 1;
                 break;
+            }
             usleep(100 * 1000);
             waited += 100;
             continue;

@@ -4,8 +4,8 @@
 # Streams through it get their events, with auth; a process per stream is
 # a libc-only process; a client that leaves releases its lease; datagrams
 # that are not a connection are closed and change nothing; zsse-fcgi
-# absent: 503 with Retry-After, and a restart within the retry window loses
-# no request.
+# absent: 503 with Retry-After, a restart within the retry window loses
+# no request, and one that stays away is answered at once.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/servers.sh"
 t_init handoff
@@ -114,4 +114,18 @@ ok "lighttpd -> 4 zsse-handoff -> zsse-fcgi: 40 streams open" grep -q ' open=40 
 ok "...every event reached every stream" grep -q ' lost=0 ' <<<"$out"
 eq "lighttpd's FastCGI processes are zsse-handoff" "4" \
     "$(cat /proc/$WEB_PID/task/*/children | xargs -n1 | while read -r p; do cat /proc/$p/comm; done | grep -cx zsse-handoff)"
+
+# zsse-fcgi away for good: the first request waits its 2 s, then every one
+# is answered at once (one backend takes all four here: in turn they would
+# wait 2 s each, and the last two run out of curl's 6 s)
+t_stop "$WEB_PID"; t_stop "$FCGI_PID"
+srv_lighttpd binpath 1
+for i in 1 2 3 4; do
+    curl -s -o /dev/null -w '%{http_code}\n' -m 6 "http://127.0.0.1:$WEB_PORT/many/events" \
+        > "$T/away$i.out" &
+    eval "a$i=\$!"
+done
+for i in 1 2 3 4; do eval "wait \$a$i"; done
+eq "zsse-fcgi away: 4 requests to one zsse-handoff, all answered 503 within 6 s" \
+    "503 503 503 503" "$(cat "$T"/away[1-4].out | paste -sd' ')"
 t_done
