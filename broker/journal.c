@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "buf.h"
+#include "clock.h"
 #include "journal.h"
 #include "log.h"
 
@@ -63,14 +64,6 @@ crc32(const unsigned char *p, size_t n)
     while (n--)
         c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
-}
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
@@ -300,7 +293,7 @@ journal_open(const char *dir, int fsync_ms, journal_cb cb, void *ctx,
     }
     j->fd = -1;
     j->fsync_ms = fsync_ms;
-    j->last_sync_ms = now_ms();
+    j->last_sync_ms = (uint64_t)mono_ms();
     buf_init(&j->pending, 0);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
@@ -425,7 +418,7 @@ journal_commit(journal_t *j)
     buf_reset(&j->pending);
     j->pending_first = 0;
     j->sync_due = 1;
-    if (j->fsync_ms == 0 || now_ms() - j->last_sync_ms >= (uint64_t)j->fsync_ms)
+    if (j->fsync_ms == 0 || (uint64_t)mono_ms() - j->last_sync_ms >= (uint64_t)j->fsync_ms)
         return journal_tick(j);
     return 0;
 }
@@ -438,7 +431,7 @@ journal_tick(journal_t *j)
     if (fdatasync(j->fd) < 0)
         return -1;
     j->sync_due = 0;
-    j->last_sync_ms = now_ms();
+    j->last_sync_ms = (uint64_t)mono_ms();
     return 0;
 }
 

@@ -22,6 +22,8 @@
 #include "log.h"
 #include "ring.h"
 
+#define HANDOFF_BATCH 64            /* datagrams taken per turn */
+
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t  cv;
@@ -232,9 +234,10 @@ is_stream_socket(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
 }
 
-/* take every connection waiting on the handoff socket.  A datagram that is
- * not exactly HANDOFF_TAG with one stream socket is closed, every
- * descriptor it carried with it, and logged. */
+/* take the connections waiting on the handoff socket, up to a batch (the
+ * listen socket gets its turn).  A datagram that is not exactly
+ * HANDOFF_TAG with one stream socket is closed, every descriptor it
+ * carried with it, and logged. */
 static void
 take_handoffs(int s)
 {
@@ -243,7 +246,7 @@ take_handoffs(int s)
     union { struct cmsghdr h; char b[CMSG_SPACE(8 * sizeof(int))]; } ctl;
     int fds[8];
 
-    for (;;) {
+    for (int k = 0; k < HANDOFF_BATCH; k++) {
         struct iovec iov = { tag, sizeof(tag) };
         struct msghdr m = {
             .msg_iov = &iov, .msg_iovlen = 1,
@@ -273,6 +276,7 @@ take_handoffs(int s)
 void
 accept_run(int listen_fd, int handoff_fd)
 {
+    static ratelimit_t rl;
     struct pollfd p[2] = { { listen_fd, POLLIN, 0 }, { handoff_fd, POLLIN, 0 } };
 
     for (;;) {
@@ -280,7 +284,7 @@ accept_run(int listen_fd, int handoff_fd)
             /* two sources (poll skips a listen_fd of -1): wait for either */
             if (poll(p, 2, -1) < 0) {
                 if (errno != EINTR)
-                    log_msg(LOG_WARNING, "accept: poll: %s", strerror(errno));
+                    log_limited(&rl, LOG_WARNING, "accept: poll: %s", strerror(errno));
                 continue;
             }
             if (p[1].revents)

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "handoff.h"
+#include "record.h"
 #include "zsse.h"
 
 #define DRAIN_MAX   (1 << 20)       /* bytes of a refused request we read */
@@ -120,19 +121,6 @@ write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* a FastCGI record header */
-static void
-rec(char *h, int type, unsigned id, size_t len)
-{
-    h[0] = 1;
-    h[1] = (char)type;
-    h[2] = (char)(id >> 8);
-    h[3] = (char)(id & 0xff);
-    h[4] = (char)(len >> 8);
-    h[5] = (char)(len & 0xff);
-    h[6] = h[7] = 0;
-}
-
 /* answer the request on FD with 503: its first record names the request
  * id, the rest is read and dropped so that the web server, still writing
  * it, sees no broken pipe */
@@ -143,7 +131,8 @@ refuse(int fd)
         "{\"error\": \"unavailable\", \"message\": \"zsse-fcgi unreachable\"}\n";
     struct timeval tv = { 2, 0 };
     unsigned char in[8];
-    char out[512], buf[4096];
+    unsigned char out[512];
+    char buf[4096];
     size_t drained = 0;
     ssize_t r;
     int n;
@@ -153,19 +142,17 @@ refuse(int fd)
         in[0] != 1 || in[1] != 1 /* FCGI_BEGIN_REQUEST */)
         return;     /* not FastCGI: nothing to answer */
     unsigned id = (unsigned)in[2] << 8 | in[3];
-    n = snprintf(out + 8, sizeof(out) - 32,
+    n = snprintf((char *)out + FCGI_REC_HDR, sizeof(out) - FCGI_REC_HDR - FCGI_REC_TAIL,
         "Status: 503 Service Unavailable\r\nRetry-After: 5\r\n"
         "Content-Type: application/json\r\nCache-Control: no-store\r\n"
         "Content-Length: %zu\r\n\r\n%s", sizeof(json) - 1, json);
-    rec(out, 6 /* FCGI_STDOUT */, id, (size_t)n);
-    n += 8;
-    rec(out + n, 6, id, 0);                         /* end of STDOUT */
-    n += 8;
-    rec(out + n, 3 /* FCGI_END_REQUEST */, id, 8);
-    n += 8;
-    memset(out + n, 0, 8);                          /* app status 0, complete */
-    n += 8;
-    if (write_all(fd, out, (size_t)n) < 0)
+    if (n < 0 || (size_t)n >= sizeof(out) - FCGI_REC_HDR - FCGI_REC_TAIL)
+        return;     /* (a constant text: cannot happen) */
+    fcgi_rec_header(out, FCGI_REC_STDOUT, id, (size_t)n);
+    n += FCGI_REC_HDR;
+    fcgi_rec_tail(out + n, id);
+    n += FCGI_REC_TAIL;
+    if (write_all(fd, (const char *)out, (size_t)n) < 0)
         return;
     shutdown(fd, SHUT_WR);
     while (drained < DRAIN_MAX && (r = read(fd, buf, sizeof(buf))) > 0)

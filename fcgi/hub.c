@@ -17,15 +17,16 @@
 #include <unistd.h>
 #include <zmq.h>
 #include "channel.h"
+#include "clock.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
+#include "record.h"
 #include "replay.h"
 #include "sse.h"
 #include "wire.h"
 
 #define NB          1024            /* channel buckets */
-#define REC_MAX     65535           /* FastCGI record body */
 #define REC_BATCH   32              /* records per sendmsg */
 /* a framed event or replay: the broker bounds events (max_message, at
  * most 16 MiB), framing adds "data: " per line or JSON escapes */
@@ -69,7 +70,9 @@ static struct {
     job_t          *jobs, **jobs_tail;
     atomic_int      stop;
     stream_t       *streams;        /* registered */
-    stream_t       *waiting;        /* awaiting a sync marker */
+    stream_t       *waiting[NB];    /* awaiting a sync marker, by its topic
+                                     * (after a broker restart, every stream:
+                                     * markers come back in any order) */
     stream_t       *doomed;         /* to close once the current loop is done */
     chan_t         *chans[NB];
     int             ever_connected;
@@ -83,14 +86,6 @@ static struct {
     .mu = PTHREAD_MUTEX_INITIALIZER, .jmu = PTHREAD_MUTEX_INITIALIZER,
     .jcv = PTHREAD_COND_INITIALIZER, .efd = -1, .epfd = -1,
 };
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* --- queued events ---------------------------------------------------------- */
 
@@ -294,15 +289,17 @@ chan_remove(chan_t *c, stream_t *s)
 static void
 unwait(stream_t *s)
 {
-    if (!s->nonce[0])
+    size_t len = strlen(s->nonce) + 1;
+
+    if (len == 1)
         return;
-    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, s->nonce, strlen(s->nonce) + 1);
-    s->nonce[0] = '\0';
-    for (stream_t **pp = &H.waiting; *pp; pp = &(*pp)->wait_next)
+    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, s->nonce, len);
+    for (stream_t **pp = &H.waiting[hash(s->nonce, len)]; *pp; pp = &(*pp)->wait_next)
         if (*pp == s) {
             *pp = s->wait_next;
             break;
         }
+    s->nonce[0] = '\0';
 }
 
 /* subscribe a fresh sync topic behind S's channels */
@@ -313,8 +310,9 @@ sync_stream(stream_t *s)
     int n = snprintf(s->nonce, sizeof(s->nonce), "%c%d.%" PRIu64, WIRE_SYNC_BYTE,
         (int)getpid(), ++H.nonce_seq);
     zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, s->nonce, (size_t)n + 1);
-    s->wait_next = H.waiting;
-    H.waiting = s;
+    stream_t **b = &H.waiting[hash(s->nonce, (size_t)n + 1)];
+    s->wait_next = *b;
+    *b = s;
 }
 
 static void
@@ -388,35 +386,24 @@ set_pollout(stream_t *s, int on)
         s->pollout = on;
 }
 
-static void
-rec_header(unsigned char h[8], int type, uint16_t reqid, size_t len)
-{
-    h[0] = 1;                       /* FCGI_VERSION_1 */
-    h[1] = (unsigned char)type;
-    h[2] = (unsigned char)(reqid >> 8);
-    h[3] = (unsigned char)reqid;
-    h[4] = (unsigned char)(len >> 8);
-    h[5] = (unsigned char)len;
-    h[6] = h[7] = 0;
-}
-
 /* Records R0.. (at most REC_BATCH) of BODY as STDOUT records of S: their
  * headers in H, header and body pieces in IOV.  Returns the pieces'
  * count, their bytes in *WANT. */
 static int
 rec_iov(const stream_t *s, const char *body, size_t len, size_t r0,
-    unsigned char h[REC_BATCH][8], struct iovec iov[2 * REC_BATCH], size_t *want)
+    unsigned char h[REC_BATCH][FCGI_REC_HDR], struct iovec iov[2 * REC_BATCH], size_t *want)
 {
-    size_t nrec = (len + REC_MAX - 1) / REC_MAX;
+    size_t nrec = (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX;
     int k = 0;
 
     *want = 0;
     for (size_t r = r0; r < nrec && r < r0 + REC_BATCH; r++, k++) {
-        size_t off = r * REC_MAX, cl = len - off < REC_MAX ? len - off : REC_MAX;
-        rec_header(h[k], 6, s->reqid, cl);
-        iov[2 * k] = (struct iovec){ h[k], 8 };
+        size_t off = r * FCGI_REC_MAX;
+        size_t cl = len - off < FCGI_REC_MAX ? len - off : FCGI_REC_MAX;
+        fcgi_rec_header(h[k], FCGI_REC_STDOUT, s->reqid, cl);
+        iov[2 * k] = (struct iovec){ h[k], FCGI_REC_HDR };
         iov[2 * k + 1] = (struct iovec){ (void *)(body + off), cl };
-        *want += 8 + cl;
+        *want += FCGI_REC_HDR + cl;
     }
     return 2 * k;
 }
@@ -426,8 +413,9 @@ rec_iov(const stream_t *s, const char *body, size_t len, size_t r0,
 static int
 keep_rest(stream_t *s, const char *body, size_t len, size_t skip)
 {
-    size_t nrec = (len + REC_MAX - 1) / REC_MAX, total = len + 8 * nrec, pos = 0, want;
-    unsigned char h[REC_BATCH][8];
+    size_t nrec = (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX, total = len + FCGI_REC_HDR * nrec;
+    size_t pos = 0, want;
+    unsigned char h[REC_BATCH][FCGI_REC_HDR];
     struct iovec iov[2 * REC_BATCH];
     char *p = malloc(total - skip), *w = p;
 
@@ -456,8 +444,8 @@ keep_rest(stream_t *s, const char *body, size_t len, size_t skip)
 static int
 send_body(stream_t *s, const char *body, size_t len)
 {
-    size_t nrec = (len + REC_MAX - 1) / REC_MAX, sent = 0, want;
-    unsigned char h[REC_BATCH][8];
+    size_t nrec = (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX, sent = 0, want;
+    unsigned char h[REC_BATCH][FCGI_REC_HDR];
     struct iovec iov[2 * REC_BATCH];
 
     if (len == 0)
@@ -476,7 +464,7 @@ send_body(stream_t *s, const char *body, size_t len)
         if (n < (ssize_t)want)
             break;
     }
-    if (sent == len + 8 * nrec)
+    if (sent == len + FCGI_REC_HDR * nrec)
         return 0;
     if (sent == 0)
         return 1;
@@ -687,13 +675,11 @@ hb_del(stream_t *s)
 static void
 end_response(stream_t *s)
 {
-    unsigned char b[24];
+    unsigned char b[FCGI_REC_TAIL];
 
     if (s->pend)
         return;
-    rec_header(b, 6, s->reqid, 0);          /* STDOUT, empty: its end */
-    rec_header(b + 8, 3, s->reqid, 8);      /* END_REQUEST */
-    memset(b + 16, 0, 8);                   /* app status 0, REQUEST_COMPLETE */
+    fcgi_rec_tail(b, s->reqid);
     ssize_t n = send(s->fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)n;                /* the connection closes next either way */
 }
@@ -936,8 +922,7 @@ run_commands(int64_t now)
 static void
 on_marker(const char *topic, size_t len)
 {
-    for (stream_t **pp = &H.waiting; *pp; pp = &(*pp)->wait_next) {
-        stream_t *s = *pp;
+    for (stream_t *s = H.waiting[hash(topic, len)]; s; s = s->wait_next) {
         if (strlen(s->nonce) + 1 != len || memcmp(s->nonce, topic, len) != 0)
             continue;
         unwait(s);
@@ -1284,6 +1269,12 @@ hub_start(void *zctx, const char *events, const char *control)
         return -1;
     zmq_setsockopt(H.sub, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(H.sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    /* subscriptions travel to the broker as messages under the SUB's send
+     * HWM (default 1,000), and ZeroMQ drops those past it -- the ones we
+     * set and the ones it sends again on a reconnect: with more than about
+     * 500 streams, a broker restart lost channels and sync markers, and
+     * the streams never resumed.  One per channel and stream: no bound */
+    zmq_setsockopt(H.sub, ZMQ_SNDHWM, &zero, sizeof(zero));
     zmq_setsockopt(H.ctl, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(H.mon, ZMQ_LINGER, &zero, sizeof(zero));
     char mon_ep[64];

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "buf.h"
 #include "channel.h"
+#include "clock.h"
 #include "control.h"
 #include "http.h"
 #include "hub.h"
@@ -40,14 +41,6 @@ typedef struct {
 } ctx_t;
 
 static atomic_ulong lease_seq;
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* --- writing ---------------------------------------------------------------- */
 
