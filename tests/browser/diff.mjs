@@ -206,7 +206,8 @@ try {
   async function worker(p) {
     for (let r; (r = queue.shift());) {
       const first = r.c.bodies[0];
-      const stream = r.c.head.status === 200 && r.c.head.type === 'text/event-stream';
+      const stream = r.c.head.status === 200 &&
+        r.c.head.type.split(';')[0].trim().toLowerCase() === 'text/event-stream';
       await p.evaluate(pageStart, { id: r.id, types: r.c.types, opt: !!r.opt, stream,
         chunks: chunkings[r.ch](first).map((c) => [...c]) });
       const t0 = Date.now();
