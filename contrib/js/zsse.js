@@ -141,8 +141,8 @@ export class ZsseClient {
     return Math.random() * cap;
   }
 
-  // the delay before the next attempt after `result`, and the bookkeeping
-  // of failures: { reason, delay } (ms)
+  // the delay (ms) before the next attempt after `result` ({kind, after}),
+  // counting failures; the loop adds the minInterval bound
   _next(result) {
     if (result.kind === 'auth') {           // fresh token, resume at once
       this.failures = 0;

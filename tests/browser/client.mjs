@@ -1,15 +1,22 @@
 // client.mjs -- run contrib/js/zsse.js in headless Chromium against a real
 // server and print what the page sees, one JSON line each:
 //   {"k":"event","type":..,"data":..,"id":..}  {"k":"open"}  {"k":"error","status":..}
-//   {"k":"fallback"}
+//   {"k":"fallback"}  {"k":"reconnect","reason":..,"delay":..}  {"k":"close","status":..}
+//   {"k":"token","expired":..}  (with --token-cmd: each fresh token minted)
 //
 //   node client.mjs URL --token JWT [--listen a,b] [--count N] [--timeout S]
 //                       [--base-delay MS] [--max-delay MS] [--poll-wait S]
+//                       [--min-interval MS] [--token-cmd 'zsse token --sub u1 --ttl 3']
+//
+// --token-cmd: the page's token() keeps its token until zsse.js says it
+// expired (token({expired: true}), after the route's auth_expired event),
+// then gets a fresh one by running the command (its stdout, trimmed).
 //
 // The page and zsse.js are served on URL's origin by playwright (never by
 // the server under test), so fetch() is same-origin.
 import { launch } from './launch.mjs';
 import { readFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -17,7 +24,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const lib = readFileSync(path.join(here, '../../contrib/js/zsse.js'), 'utf8');
 const args = process.argv.slice(2);
 const url = args.shift();
-const o = { listen: [], count: 1e9, timeout: 30, token: '', baseDelay: 1000, maxDelay: 30000, pollWait: 25 };
+const o = { listen: [], count: 1e9, timeout: 30, token: '', baseDelay: 1000, maxDelay: 30000,
+  pollWait: 25, minInterval: 1000, tokenCmd: null };
 while (args.length) {
   const a = args.shift();
   const v = args.shift();
@@ -28,6 +36,8 @@ while (args.length) {
   else if (a === '--base-delay') o.baseDelay = Number(v);
   else if (a === '--max-delay') o.maxDelay = Number(v);
   else if (a === '--poll-wait') o.pollWait = Number(v);
+  else if (a === '--min-interval') o.minInterval = Number(v);
+  else if (a === '--token-cmd') o.tokenCmd = v;
   else { console.error(`client.mjs: unknown argument ${a}`); process.exit(2); }
 }
 const origin = new URL(url).origin;
@@ -48,17 +58,29 @@ try {
     console.log(line);
     if (JSON.parse(line).k === 'event' && ++n >= o.count) done();
   });
+  if (o.tokenCmd)
+    await page.exposeFunction('freshToken', () => execSync(o.tokenCmd, { encoding: 'utf8' }).trim());
   await page.goto(origin + '/__zsse_test__/index.html');
   await page.evaluate(async (o) => {
     const { ZsseClient } = await import('/__zsse_test__/zsse.js');
-    const c = new ZsseClient(o.url, { token: () => o.token, baseDelay: o.baseDelay,
-      maxDelay: o.maxDelay, pollWait: o.pollWait });
+    let tok = o.token;
+    const token = !o.tokenCmd ? () => tok : async (info) => {
+      if (!tok || (info && info.expired)) {
+        window.report(JSON.stringify({ k: 'token', expired: !!(info && info.expired) }));
+        tok = await window.freshToken();
+      }
+      return tok;
+    };
+    const c = new ZsseClient(o.url, { token, baseDelay: o.baseDelay,
+      maxDelay: o.maxDelay, pollWait: o.pollWait, minInterval: o.minInterval });
     const ev = (e) => window.report(JSON.stringify({ k: 'event', type: e.type, data: e.data, id: e.lastEventId }));
     c.on('message', ev);
     for (const t of o.listen) c.on(t, ev);
     c.on('open', () => window.report(JSON.stringify({ k: 'open' })));
     c.on('error', (e) => window.report(JSON.stringify({ k: 'error', status: e.status })));
     c.on('fallback', () => window.report(JSON.stringify({ k: 'fallback' })));
+    c.on('reconnect', (e) => window.report(JSON.stringify({ k: 'reconnect', reason: e.reason, delay: e.delay })));
+    c.on('close', (e) => window.report(JSON.stringify({ k: 'close', status: e.status })));
     c.on('poll', (e) => window.report(JSON.stringify({ k: 'poll', events: e.events })));
     window.__c = c;
   }, { ...o, url });
