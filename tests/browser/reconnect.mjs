@@ -62,7 +62,7 @@ const browser = await launch();
 const page = await browser.newPage();
 await page.goto(origin + '/index.html');
 try {
-  if (mode === 'rate') await rate();
+  if (mode === 'rate') { await rate(); await pollId(); }
   else if (mode === 'expiry') await expiry(Number(process.argv[3] || 50));
   else { console.error('usage: node reconnect.mjs rate|expiry [N]'); process.exitCode = 2; }
 } finally {
@@ -120,6 +120,34 @@ async function rate() {
     if (times.length > 1)
       ok(`${name}: attempts spaced out (closest ${minGap} ms apart, client bound 1000)`, minGap >= 700);
   }
+}
+
+// --- the resume point in poll mode: an id above U+00FF goes as UTF-8 ----
+async function pollId() {
+  const seen = [];                    // [mode, Last-Event-ID hex, lastEventId query]
+  route = (req, res, u) => {
+    if (u.pathname !== '/pollid') return false;
+    const lei = req.headers['last-event-id'];
+    const poll = u.searchParams.get('mode') === 'poll';
+    seen.push([poll ? 'poll' : 'stream', lei === undefined ? null : Buffer.from(lei, 'latin1').toString('hex'),
+      u.searchParams.get('lastEventId')]);
+    if (seen.length === 1) { sse(res); return res.end('id: \u2713\ndata: a\n\n'), true; }
+    if (!poll) { res.statusCode = 503; return res.end(), true; }
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ events: [], last_event_id: '\u2713' }));
+    return true;
+  };
+  await page.evaluate(async () => {
+    const { ZsseClient } = await import('/zsse.js');
+    window.__c = new ZsseClient('/pollid', { minInterval: 50, baseDelay: 50, maxDelay: 100, pollWait: 1 });
+  });
+  await until('two polls', () => seen.filter((x) => x[0] === 'poll').length >= 2, 20000);
+  await page.evaluate(() => window.__c.close());
+  const polls = seen.filter((x) => x[0] === 'poll');
+  console.log(`# requests: ${JSON.stringify(seen)}`);
+  ok('an id above U+00FF: every later request leaves (stream and poll), Last-Event-ID as UTF-8',
+    seen.length >= 7 && seen.slice(1).every((x) => x[1] === 'e29c93'));
+  ok('poll mode: lastEventId query holds the id', polls.length >= 2 && polls.every((x) => x[2] === '\u2713'));
 }
 
 // --- expiry: N token expiries under a steady flow --------------------------
