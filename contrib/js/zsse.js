@@ -28,7 +28,9 @@
 //     'auth_expired') then the end of the stream: a fresh token() and a
 //     reconnect at once, with Last-Event-ID;
 //   - a clean end of a stream that delivered something (an event, a
-//     comment) or lived `maxDelay`: reconnect at once (max_lifetime);
+//     comment) or lived `maxDelay` (max_lifetime, a server's restart):
+//     reconnect after a random delay in [0, base] (below), so that
+//     streams that ended together do not all come back at once;
 //   - a failure (network error, 401, 408, 429, 500, 502, 503, 504, or a
 //     stream that ended without delivering anything): reconnect after a
 //     random delay in [0, min(maxDelay, base * 2^(failures-1))] ("full
@@ -149,9 +151,9 @@ export class ZsseClient {
       this.expired = true;
       return 0;
     }
-    if (result.kind === 'ended') {          // max_lifetime and the like
-      this.failures = 0;
-      return 0;
+    if (result.kind === 'ended') {          // max_lifetime, a server's restart:
+      this.failures = 0;                    // spread out those that ended together
+      return this._backoff();
     }
     this.failures++;
     return Math.max(this._backoff(), Math.min(result.after || 0, this.opts.maxDelay));
