@@ -672,10 +672,16 @@ broker_new(config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
         goto fail;
     }
-    /* with CURVE, the ZAP handler is bound before any endpoint */
-    if (curve_server_load(&cfg->broker, &b->curve, err, errlen) < 0 ||
-        (b->curve.on && !(b->zap = zap_start(b->ctx, &b->curve, err, errlen))))
+    /* with CURVE, the ZAP handler is bound before any endpoint, and the
+     * cryptography (libzmq's I/O threads decrypt what comes in and encrypt
+     * each copy that goes out) gets a second I/O thread (tests/bench/broker) */
+    if (curve_server_load(&cfg->broker, &b->curve, err, errlen) < 0)
         goto fail;
+    if (b->curve.on) {
+        zmq_ctx_set(b->ctx, ZMQ_IO_THREADS, BROKER_CURVE_IO_THREADS);  /* before any socket */
+        if (!(b->zap = zap_start(b->ctx, &b->curve, err, errlen)))
+            goto fail;
+    }
     if (!(b->pull = bind_socket(b, ZMQ_PULL, cfg->broker.publish, err, errlen)) ||
         !(b->xpub = bind_socket(b, ZMQ_XPUB, cfg->broker.events, err, errlen)) ||
         !(b->router = bind_socket(b, ZMQ_ROUTER, cfg->broker.control, err, errlen)))

@@ -18,6 +18,7 @@
 #include "config.h"
 
 #define BROKER_BATCH 1024
+#define BROKER_CURVE_IO_THREADS 2   /* libzmq I/O threads with CURVE (default 1) */
 
 typedef struct broker broker_t;
 
