@@ -77,7 +77,8 @@ cat > "$T/b/zsse.json" <<JSON
   },
   "routes": [
     { "path": "/news/events", "channels": ["news"], "auth": "none",
-      "hello": { "event": "connected" }, "heartbeat": { "interval": 5 } }
+      "hello": { "event": "connected" }, "heartbeat": { "interval": 5 } },
+    { "path": "/metrics", "type": "stats", "auth": "none" }
   ]
 }
 JSON
@@ -167,4 +168,6 @@ eq "B: the worker's key still works for zmqtool" ok \
 refused=$(inA zsse -c "$T/a/zsse.json" stats | jget auth_refused)
 ok "A: the refused peers are counted ($refused)" [ "${refused:-0}" -ge 2 ]
 ok "A: and logged" grep -q "refused a peer" "$T/broker.log"
+ok "B: Prometheus text from A's figures: zsse_auth_refused_total" \
+    bash -c "ip netns exec '$NB' curl -sf --max-time 10 http://$B:8080/metrics | grep -Eq '^zsse_auth_refused_total [1-9]'"
 t_done
