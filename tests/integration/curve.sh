@@ -38,7 +38,8 @@ PY
 t_start_broker || { t_done; exit 1; }
 ok "stats: CURVE is on" [ "$(sget curve)" = True ]
 
-# the test's three kinds of peer for tests/zmqtool
+# the test's three kinds of peer for tests/zmqtool (in the foreground: a
+# background one is started without a function, so that $! is its PID)
 anon() { ZMQTOOL_WAIT_MS=1500 "$ZT" "$@"; }
 keyed() { ZMQTOOL_SERVER_KEY="$T/broker.public" ZMQTOOL_SECRET_KEY="$T/clients/worker.secret" "$ZT" "$@"; }
 stranger() { ZMQTOOL_WAIT_MS=1500 ZMQTOOL_SERVER_KEY="$T/broker.public" \
@@ -78,11 +79,13 @@ done
 eq "published: only the keyed ones" 4 "$(sget published)"
 
 # --- subscribing: the empty prefix ------------------------------------------------------------
-keyed sub "$EVT" '' 1 8 > "$T/sub-keyed.out" &
+ZMQTOOL_SERVER_KEY="$T/broker.public" ZMQTOOL_SECRET_KEY="$T/clients/worker.secret" \
+    "$ZT" sub "$EVT" '' 1 8 > "$T/sub-keyed.out" &
 sk=$!
-anon sub "$EVT" '' 1 8 > "$T/sub-anon.out" &
+"$ZT" sub "$EVT" '' 1 8 > "$T/sub-anon.out" &
 sa=$!
-stranger sub "$EVT" '' 1 8 > "$T/sub-stranger.out" &
+ZMQTOOL_SERVER_KEY="$T/broker.public" ZMQTOOL_SECRET_KEY="$T/stranger.secret" \
+    "$ZT" sub "$EVT" '' 1 8 > "$T/sub-stranger.out" &
 ss=$!
 # publish until the keyed subscriber has one (it needs its handshake first)
 for i in $(seq 1 60); do

@@ -30,6 +30,8 @@ tw_cleanup() {
     ip netns del "$NB" 2>/dev/null
 }
 trap tw_cleanup EXIT
+# (in the foreground; a background process is started with ip netns exec
+# itself, which execs it: $! is then its PID, for the cleanup to stop)
 inA() { ip netns exec "$NA" "$@"; }
 quiet() { "$@" >/dev/null; }
 inB() { ip netns exec "$NB" "$@"; }
@@ -91,14 +93,14 @@ json.dump(c, open(sys.argv[2], "w"))
 PY
 out=$(inA timeout 10 zsse-broker -f -c "$T/a/plain.json" 2>&1)
 ok "A: without CURVE the broker refuses $A" grep -q "broker.publish: tcp://$A:7701 is not loopback and CURVE is off" <<<"$out"
-t_spawn broker inA zsse-broker -f -c "$T/a/zsse.json"
+t_spawn broker ip netns exec "$NA" zsse-broker -f -c "$T/a/zsse.json"
 BROKER_PID=$T_LASTPID
 ok "A: the broker answers its own CLI with CURVE" t_until 100 quiet inA zsse -c "$T/a/zsse.json" stats
 ok "A: listening on $A only" bash -c "ip netns exec '$NA' ss -ltn | grep -q '$A:7703'"
 
 # --- B: the worker and the web server -------------------------------------------------
 ok "B: the worker's key reaches the broker over the veth pair" t_until 50 quiet inB zsse -c "$T/b/zsse.json" stats
-t_spawn fcgi inB zsse-fcgi -c "$T/b/zsse.json" --listen 127.0.0.1:9000 --threads 8
+t_spawn fcgi ip netns exec "$NB" zsse-fcgi -c "$T/b/zsse.json" --listen 127.0.0.1:9000 --threads 8
 FCGI_PID=$T_LASTPID
 cat > "$T/b/lighttpd.conf" <<CONF
 server.modules = ( "mod_fastcgi" )
@@ -109,7 +111,7 @@ server.errorlog = "$T/b/lighttpd-error.log"
 server.stream-response-body = 2
 fastcgi.server = ( "/" => (( "host" => "127.0.0.1", "port" => 9000, "check-local" => "disable" )))
 CONF
-t_spawn lighttpd inB lighttpd -D -f "$T/b/lighttpd.conf"
+t_spawn lighttpd ip netns exec "$NB" lighttpd -D -f "$T/b/lighttpd.conf"
 WEB_PID=$T_LASTPID
 port_open() { inB bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 ok "B: zsse-fcgi listens" t_until 100 port_open 127.0.0.1 9000
@@ -127,7 +129,7 @@ ES="$top_srcdir/tests/browser/es.mjs"
 printf '#!/bin/sh\nexec /usr/bin/chromium --unsafely-treat-insecure-origin-as-secure=http://%s:8080 "$@"\n' "$B" > "$T/chromium"
 chmod +x "$T/chromium"
 export CHROMIUM="$T/chromium"
-inB node "$ES" "$URL" --listen connected,headline --count 2 --timeout 40 > "$T/browser.out" 2>"$T/browser.err" &
+ip netns exec "$NB" node "$ES" "$URL" --listen connected,headline --count 2 --timeout 40 > "$T/browser.out" 2>"$T/browser.err" &
 br=$!
 T_PIDS+=("$br")
 ok "browser in B: connected through lighttpd and zsse-fcgi" \
@@ -140,7 +142,7 @@ ok "browser in B: the event from A" \
 [ "$T_FAIL" = 0 ] || { cat "$T/browser.out" "$T/browser.err" >&2; }
 
 # --- and curl in B ------------------------------------------------------------------------------
-inB curl -sN --max-time 30 "$URL" > "$T/curl.out" 2>/dev/null &
+ip netns exec "$NB" curl -sN --max-time 30 "$URL" > "$T/curl.out" 2>/dev/null &
 cu=$!
 T_PIDS+=("$cu")
 ok "curl in B: connected" t_until 100 grep -q '^event: connected' "$T/curl.out"
@@ -153,7 +155,7 @@ kill $cu 2>/dev/null
 ZT="$top_builddir/tests/zmqtool"
 eq "B: an anonymous replay request is refused" "zmqtool: no reply" \
     "$(ZMQTOOL_WAIT_MS=1500 inB "$ZT" req "tcp://$A:7703" replay 0 c news 2>&1)"
-inB "$ZT" sub "tcp://$A:7702" '' 1 3 > "$T/anon-sub.out" &
+ip netns exec "$NB" "$ZT" sub "tcp://$A:7702" '' 1 3 > "$T/anon-sub.out" &
 as=$!
 # publish all through its 3 s of waiting
 while kill -0 $as 2>/dev/null; do
