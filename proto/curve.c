@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,15 @@
 
 #define KEYFILE_MAX 256             /* bytes read from a key file */
 
-static int
-fail(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+/* the reason in ERR; returns -1 */
+static int __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t errlen, const char *fmt, ...)
 {
-    snprintf(err, errlen, fmt, a, b);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -25,7 +31,7 @@ static int
 have_curve(char *err, size_t errlen)
 {
     if (!zmq_has("curve"))
-        return fail(err, errlen, "%s%slibzmq was built without CURVE (libsodium)", "", "");
+        return fail(err, errlen, "libzmq was built without CURVE (libsodium)");
     return 0;
 }
 
@@ -59,7 +65,7 @@ curve_read_key(const char *file, char out[CURVE_Z85_LEN + 1], char *err, size_t 
         n--;
     if (!z85_key_valid(buf, n))
         return fail(err, errlen, "%s: not a CURVE key (40 characters of Z85 text, as "
-            "zsse keygen writes)%s", file, "");
+            "zsse keygen writes)", file);
     memcpy(out, buf, CURVE_Z85_LEN);
     out[CURVE_Z85_LEN] = '\0';
     return 0;
@@ -76,8 +82,8 @@ curve_client_load(const broker_conf_t *b, curve_client_t *c, char *err, size_t e
     if (!cc->server_public_key_file)
         return 0;
     if (!cc->client_secret_key_file)        /* config.c requires the pair */
-        return fail(err, errlen, "%s%sbroker.curve.client_secret_key_file: is required "
-            "with server_public_key_file", "", "");
+        return fail(err, errlen, "broker.curve.client_secret_key_file: is required "
+            "with server_public_key_file");
     if (have_curve(err, errlen) < 0 ||
         curve_read_key(cc->server_public_key_file, c->server, err, errlen) < 0 ||
         curve_read_key(cc->client_secret_key_file, c->secret, err, errlen) < 0)
@@ -112,15 +118,15 @@ static int
 allow(curve_server_t *s, const char *z85, char *err, size_t errlen, const char *where)
 {
     if (s->nallowed == CURVE_CLIENTS_MAX)
-        return fail(err, errlen, "%s: more than 65536 client keys%s", where, "");
+        return fail(err, errlen, "%s: more than %d client keys", where, CURVE_CLIENTS_MAX);
     if (s->nallowed % 64 == 0) {
         void *p = realloc(s->allowed, (s->nallowed + 64) * CURVE_KEY_LEN);
         if (!p)
-            return fail(err, errlen, "%s: %s", where, "out of memory");
+            return fail(err, errlen, "%s: out of memory", where);
         s->allowed = p;
     }
     if (!zmq_z85_decode(s->allowed[s->nallowed], z85))
-        return fail(err, errlen, "%s: not a CURVE key%s", where, "");
+        return fail(err, errlen, "%s: not a CURVE key", where);
     s->nallowed++;
     return 0;
 }
@@ -158,8 +164,7 @@ curve_server_load(const broker_conf_t *b, curve_server_t *s, char *err, size_t e
     if (!cc->secret_key_file)
         return 0;
     if (!cc->clients_dir && !cc->clients)
-        return fail(err, errlen, "%s%sbroker.curve.clients: is required with secret_key_file",
-            "", "");
+        return fail(err, errlen, "broker.curve.clients: is required with secret_key_file");
     if (have_curve(err, errlen) < 0 ||
         curve_read_key(cc->secret_key_file, s->secret, err, errlen) < 0)
         return -1;
@@ -291,9 +296,9 @@ curve_keygen(const char *prefix, char *err, size_t errlen)
         return -1;
     if ((size_t)snprintf(ppath, sizeof(ppath), "%s.public", prefix) >= sizeof(ppath) ||
         (size_t)snprintf(spath, sizeof(spath), "%s.secret", prefix) >= sizeof(spath))
-        return fail(err, errlen, "%s: %s", prefix, "name too long");
+        return fail(err, errlen, "%s: name too long", prefix);
     if (zmq_curve_keypair(pub, sec) < 0)
-        return fail(err, errlen, "zmq_curve_keypair: %s%s", zmq_strerror(errno), "");
+        return fail(err, errlen, "zmq_curve_keypair: %s", zmq_strerror(errno));
     snprintf(line, sizeof(line), "%s\n", sec);
     if (write_new(spath, line, 0600, err, errlen) == 0) {
         snprintf(line, sizeof(line), "%s\n", pub);

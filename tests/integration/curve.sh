@@ -33,6 +33,8 @@ c["broker"]["curve"] = {
     "secret_key_file": t + "/broker.secret", "clients": t + "/clients",
     "server_public_key_file": t + "/broker.public",
     "client_secret_key_file": t + "/clients/worker.secret"}
+c["routes"] = [{"path": "/rooms/{room}/events", "channels": ["room/{room}"],
+                "max_per_user": 1, "hello": {"event": "hello"}}]
 json.dump(c, open(sys.argv[2], "w"), indent=2)
 PY
 t_start_broker || { t_done; exit 1; }
@@ -106,6 +108,26 @@ eq "wrong-key lease: refused" "zmqtool: no reply" "$(stranger req "$CTL" lease r
 eq "no lease taken by them" 0 "$(sget leases)"
 eq "keyed lease: ok" ok "$(keyed req "$CTL" lease r1 alice 1 lease-z | head -1)"
 eq "...and held" 1 "$(sget leases)"
+
+# --- zsse-fcgi behind lighttpd, on this host: its SUB socket, its control
+# pool (lease, replay) and its hub all take the config's keys --------------------------
+. "$top_srcdir/tests/servers.sh"
+srv_fcgi_listen 4
+srv_lighttpd socket
+SSE="$top_srcdir/tests/sse.py"
+URL="http://127.0.0.1:$WEB_PORT/rooms/r1/events"
+tok=$(zsse token --sub carol --channels 'room/*')
+before=$(zsse publish --ack -C room/r1 -e said -d '"before"')
+"$SSE" "$URL" -H "Authorization: Bearer $tok" -H "Last-Event-ID: $((before - 1))" \
+    -n 3 -t 15 > "$T/stream.out" &
+sp=$!
+ok "a stream through zsse-fcgi: the hello" t_until 100 grep -q '"hello"' "$T/stream.out"
+ok "...and the replay from the control socket" grep -q '"before"' "$T/stream.out"
+out=$("$SSE" "$URL" -H "Authorization: Bearer $tok" --status -t 5 | head -1)
+eq "the lease is held at the broker: a second stream of carol gets 429" 429 "$(jget status <<<"$out")"
+zsse publish -C room/r1 -e said -d '"live"'
+wait $sp
+ok "...and the live event through the SUB socket" grep -q '"live"' "$T/stream.out"
 
 # --- counted and logged ----------------------------------------------------------------------------
 refused=$(sget auth_refused)
