@@ -122,7 +122,7 @@ before=$(zsse publish --ack -C room/r1 -e said -d '"before"')
     -n 3 -t 15 > "$T/stream.out" &
 sp=$!
 ok "a stream through zsse-fcgi: the hello" t_until 100 grep -q '"hello"' "$T/stream.out"
-ok "...and the replay from the control socket" grep -q '"before"' "$T/stream.out"
+ok "...and the replay from the control socket" t_until 50 grep -q '"before"' "$T/stream.out"
 out=$("$SSE" "$URL" -H "Authorization: Bearer $tok" --status -t 5 | head -1)
 eq "the lease is held at the broker: a second stream of carol gets 429" 429 "$(jget status <<<"$out")"
 zsse publish -C room/r1 -e said -d '"live"'
