@@ -6,6 +6,10 @@
  *   ROUTER(broker.control)  <- workers, CLI: replay, state, publish --ack,
  *                              stats, leases
  *
+ * With broker.curve all three are CURVE servers (proto/curve.h) and only
+ * the listed client keys get in (the ZAP handler, zap.h); without it, a
+ * tcp:// endpoint off loopback needs broker.trusted_network (main.c).
+ *
  * One thread.  Each wake-up drains up to BROKER_BATCH messages: each is
  * validated (rejected ones counted and logged, rate-limited), given an id,
  * stored, and appended to the journal; then the batch is committed (one
