@@ -734,6 +734,25 @@ maintenance(broker_t *b, int64_t now)
     }
 }
 
+/* SIGHUP: read broker.curve.clients again (a directory may have changed);
+ * on an error the keys in force stay */
+static void
+reload_clients(broker_t *b)
+{
+    curve_server_t fresh;
+    char err[600];
+
+    if (!b->zap)
+        return;
+    if (curve_server_load(&b->cfg->broker, &fresh, err, sizeof(err)) < 0) {
+        log_msg(LOG_ERR, "CURVE clients not reloaded: %s", err);
+        return;
+    }
+    zap_allow(b->zap, &fresh);
+    log_msg(LOG_INFO, "CURVE clients reloaded: %zu keys allowed", b->curve.nallowed);
+    curve_server_clear(&fresh);
+}
+
 int
 broker_run(broker_t *b)
 {
@@ -759,6 +778,7 @@ broker_run(broker_t *b)
                 log_msg(LOG_ERR, "reopening the log: %s", strerror(errno));
             else
                 log_msg(LOG_INFO, "log reopened");
+            reload_clients(b);
         }
         /* subscriptions first: a sync marker must follow its subscription */
         for (int i = 0; i < BROKER_BATCH && (items[2].revents & ZMQ_POLLIN); i++) {

@@ -24,7 +24,8 @@ usage(FILE *fp)
         "  -f, --foreground    stay in the foreground, log to stderr\n"
         "  -h, --help          this help\n"
         "  -V, --version       print the version\n"
-        "Signals: TERM/INT stop cleanly, HUP reopens the log file.\n");
+        "Signals: TERM/INT stop cleanly, HUP reopens the log file and reads the\n"
+        "CURVE clients (broker.curve.clients) again.\n");
 }
 
 static void

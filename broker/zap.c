@@ -22,7 +22,8 @@
 
 struct zap {
     void        *ctx;
-    const curve_server_t *curve;
+    curve_server_t *curve;          /* its allowed list under mu */
+    pthread_mutex_t mu;
     void        *rep;
     void        *mon[ZAP_WATCH_MAX];
     char         name[ZAP_WATCH_MAX][16];
@@ -66,8 +67,13 @@ on_request(zap_t *z)
     /* version "1.0", request id, domain, address, routing id, mechanism,
      * and for CURVE the client's 32-byte public key */
     const char *status = "400", *text = "not allowed";
-    int allowed = n == ZAP_FRAMES && len[5] == 5 && memcmp(f[5], "CURVE", 5) == 0 &&
-        len[6] == CURVE_KEY_LEN && curve_server_allows(z->curve, (const uint8_t *)f[6]);
+    int allowed = 0;
+    if (n == ZAP_FRAMES && len[5] == 5 && memcmp(f[5], "CURVE", 5) == 0 &&
+        len[6] == CURVE_KEY_LEN) {
+        pthread_mutex_lock(&z->mu);
+        allowed = curve_server_allows(z->curve, (const uint8_t *)f[6]);
+        pthread_mutex_unlock(&z->mu);
+    }
     if (allowed) {
         status = "200";
         text = "OK";
@@ -161,7 +167,7 @@ zap_main(void *arg)
 }
 
 zap_t *
-zap_start(void *ctx, const curve_server_t *curve, char *err, size_t errlen)
+zap_start(void *ctx, curve_server_t *curve, char *err, size_t errlen)
 {
     zap_t *z = calloc(1, sizeof(*z));
     int zero = 0;
@@ -172,6 +178,7 @@ zap_start(void *ctx, const curve_server_t *curve, char *err, size_t errlen)
     }
     z->ctx = ctx;
     z->curve = curve;
+    pthread_mutex_init(&z->mu, NULL);
     if (!(z->rep = zmq_socket(ctx, ZMQ_REP)) ||
         zmq_setsockopt(z->rep, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
         zmq_bind(z->rep, ZAP_ENDPOINT) < 0) {
@@ -218,6 +225,19 @@ zap_run(zap_t *z)
     return 0;
 }
 
+void
+zap_allow(zap_t *z, curve_server_t *fresh)
+{
+    pthread_mutex_lock(&z->mu);
+    uint8_t (*allowed)[CURVE_KEY_LEN] = z->curve->allowed;
+    size_t n = z->curve->nallowed;
+    z->curve->allowed = fresh->allowed;
+    z->curve->nallowed = fresh->nallowed;
+    fresh->allowed = allowed;
+    fresh->nallowed = n;
+    pthread_mutex_unlock(&z->mu);
+}
+
 zap_counts_t
 zap_refused(const zap_t *z)
 {
@@ -245,6 +265,7 @@ zap_stop(zap_t **zp, void *ctx)
         for (int i = 0; i < z->nmon; i++)
             zmq_close(z->mon[i]);
     }
+    pthread_mutex_destroy(&z->mu);
     free(z);
     *zp = NULL;
 }

@@ -31,14 +31,17 @@ typedef struct {
     uint64_t handshake;     /* no CURVE, wrong broker key, broken handshake */
 } zap_counts_t;
 
-/* Bind the handler in CTX and start its thread; CURVE (not copied) must
- * outlive it.  NULL with the reason in ERR. */
-zap_t *zap_start(void *ctx, const curve_server_t *curve, char *err, size_t errlen);
+/* Bind the handler in CTX; CURVE (not copied) must outlive it.  NULL with
+ * the reason in ERR. */
+zap_t *zap_start(void *ctx, curve_server_t *curve, char *err, size_t errlen);
 /* Count and log handshake failures on SOCK, named NAME ("publish").
  * 0, or -1 with errno set. */
 int    zap_watch(zap_t *z, void *sock, const char *name);
 /* Start the thread, after every zap_watch().  0, or -1 with errno set. */
 int    zap_run(zap_t *z);
+/* Take FRESH's allowed keys (a reload); FRESH gets the old ones to clear.
+ * Connections already let in stay: ZAP runs once per handshake. */
+void   zap_allow(zap_t *z, curve_server_t *fresh);
 /* the counts so far (any thread); zeros for a NULL Z (CURVE off) */
 zap_counts_t zap_refused(const zap_t *z);
 /* Stop the thread: shuts CTX down (blocking calls return ETERM) and joins. */

@@ -141,6 +141,24 @@ ok "logged: the stranger's key" grep -q 'refused a peer from 127.0.0.1: CURVE ke
 ok "logged rate-limited (not a line per refusal)" \
     [ "$(grep -c 'refused a peer' "$T/broker.log")" -lt "$refused" ]
 
+# --- SIGHUP reads the clients directory again ---------------------------------------------
+cp "$T/stranger.public" "$T/clients/"
+kill -HUP "$BROKER_PID"
+ok "SIGHUP: the directory read again (2 keys)" \
+    t_until 50 grep -q "CURVE clients reloaded: 2 keys allowed" "$T/broker.log"
+eq "...and the new key gets in" ok "$(stranger req "$CTL" ping | head -1)"
+rm "$T/clients/stranger.public"
+kill -HUP "$BROKER_PID"
+ok "SIGHUP: a key removed (1 key)" \
+    t_until 50 grep -q "CURVE clients reloaded: 1 keys allowed" "$T/broker.log"
+eq "...and the removed key is refused again" "zmqtool: no reply" "$(stranger req "$CTL" ping 2>&1)"
+echo "not a key" > "$T/clients/broken.public"
+kill -HUP "$BROKER_PID"
+ok "SIGHUP with a broken key file: logged, the keys in force stay" \
+    t_until 50 grep -q "CURVE clients not reloaded: .*broken.public: not a CURVE key" "$T/broker.log"
+eq "...the configured key still gets in" ok "$(keyed req "$CTL" ping | head -1)"
+rm "$T/clients/broken.public"
+
 # --- clients without keys, clients with a bad key file ------------------------------------------------
 python3 - "$ZSSE_CONFIG" "$T/nokey.json" "$T" <<'PY'
 import json, sys
