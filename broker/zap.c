@@ -2,8 +2,9 @@
  * zap.c -- the ZAP handler thread and the refused-peer count (see zap.h).
  *
  * One thread polls the ZAP REP socket and one PAIR per watched broker
- * socket (zmq_socket_monitor).  It answers every ZAP request itself and
- * never blocks on anything else, so a handshake waits only for a bsearch.
+ * socket (zmq_socket_monitor).  It answers every ZAP request itself, so a
+ * handshake waits only for a bsearch of the allowed keys -- under a mutex
+ * that a SIGHUP reload (zap_allow) holds just to swap two fields.
  */
 #include <assert.h>
 #include <errno.h>
