@@ -12,12 +12,14 @@
 #include <zmq.h>
 #include "broker.h"
 #include "channel.h"
+#include "curve.h"
 #include "journal.h"
 #include "lease.h"
 #include "log.h"
 #include "message.h"
 #include "store.h"
 #include "wire.h"
+#include "zap.h"
 
 #define REASONS_MAX 16
 
@@ -36,6 +38,8 @@ struct broker {
     store_t    *store;
     journal_t  *journal;
     leases_t   *leases;
+    curve_server_t curve;       /* CURVE keys; off: plain ZeroMQ */
+    zap_t      *zap;            /* the ZAP handler, with CURVE */
     void       *ctx, *pull, *xpub, *router;
     uint64_t    last_id;
     uint64_t    start_floor;    /* ids at or below are from an earlier run */
@@ -434,6 +438,11 @@ stats_json(broker_t *b)
     json_object_set_new(o, "journal", b->journal ? json_integer((json_int_t)journal_size(b->journal))
                                                 : json_null());
     json_object_set_new(o, "journal_errors", json_integer((json_int_t)b->journal_errors));
+    zap_counts_t zc = zap_refused(b->zap);
+    json_object_set_new(o, "curve", json_boolean(b->curve.on));
+    json_object_set_new(o, "auth_refused", json_integer((json_int_t)(zc.unknown_key + zc.handshake)));
+    json_object_set_new(o, "auth_refused_reasons", json_pack("{s:I,s:I}",
+        "unknown_key", (json_int_t)zc.unknown_key, "handshake", (json_int_t)zc.handshake));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -613,6 +622,13 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
         int64_t max = 2 * (int64_t)b->cfg->broker.max_message + 4096;
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
     }
+    /* CURVE before the bind: no peer may get in before it */
+    const char *name = type == ZMQ_PULL ? "publish" : type == ZMQ_XPUB ? "events" : "control";
+    if (curve_server_apply(s, &b->curve) < 0 || (b->zap && zap_watch(b->zap, s, name) < 0)) {
+        snprintf(err, errlen, "broker.%s: CURVE: %s", name, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
     if (zmq_bind(s, endpoint) < 0) {
         snprintf(err, errlen, "bind %s: %s", endpoint, zmq_strerror(errno));
         zmq_close(s);
@@ -656,10 +672,26 @@ broker_new(config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
         goto fail;
     }
+    /* with CURVE, the ZAP handler is bound before any endpoint, and the
+     * cryptography (libzmq's I/O threads decrypt what comes in and encrypt
+     * each copy that goes out) gets a second I/O thread (tests/bench/broker) */
+    if (curve_server_load(&cfg->broker, &b->curve, err, errlen) < 0)
+        goto fail;
+    if (b->curve.on) {
+        zmq_ctx_set(b->ctx, ZMQ_IO_THREADS, BROKER_CURVE_IO_THREADS);  /* before any socket */
+        if (!(b->zap = zap_start(b->ctx, &b->curve, err, errlen)))
+            goto fail;
+    }
     if (!(b->pull = bind_socket(b, ZMQ_PULL, cfg->broker.publish, err, errlen)) ||
         !(b->xpub = bind_socket(b, ZMQ_XPUB, cfg->broker.events, err, errlen)) ||
         !(b->router = bind_socket(b, ZMQ_ROUTER, cfg->broker.control, err, errlen)))
         goto fail;
+    if (b->zap && zap_run(b->zap) < 0) {
+        snprintf(err, errlen, "ZAP handler: %s", strerror(errno));
+        goto fail;
+    }
+    if (b->curve.on)
+        log_msg(LOG_INFO, "CURVE on: %zu client keys allowed", b->curve.nallowed);
     return b;
 fail:
     broker_destroy(&b);
@@ -702,6 +734,25 @@ maintenance(broker_t *b, int64_t now)
     }
 }
 
+/* SIGHUP: read broker.curve.clients again (a directory may have changed);
+ * on an error the keys in force stay */
+static void
+reload_clients(broker_t *b)
+{
+    curve_server_t fresh;
+    char err[600];
+
+    if (!b->zap)
+        return;
+    if (curve_server_load(&b->cfg->broker, &fresh, err, sizeof(err)) < 0) {
+        log_msg(LOG_ERR, "CURVE clients not reloaded: %s", err);
+        return;
+    }
+    zap_allow(b->zap, &fresh);
+    log_msg(LOG_INFO, "CURVE clients reloaded: %zu keys allowed", b->curve.nallowed);
+    curve_server_clear(&fresh);
+}
+
 int
 broker_run(broker_t *b)
 {
@@ -727,6 +778,7 @@ broker_run(broker_t *b)
                 log_msg(LOG_ERR, "reopening the log: %s", strerror(errno));
             else
                 log_msg(LOG_INFO, "log reopened");
+            reload_clients(b);
         }
         /* subscriptions first: a sync marker must follow its subscription */
         for (int i = 0; i < BROKER_BATCH && (items[2].revents & ZMQ_POLLIN); i++) {
@@ -764,7 +816,9 @@ broker_destroy(broker_t **bp)
     if (b->pull) zmq_close(b->pull);
     if (b->xpub) zmq_close(b->xpub);
     if (b->router) zmq_close(b->router);
+    zap_stop(&b->zap, b->ctx);
     if (b->ctx) zmq_ctx_term(b->ctx);
+    curve_server_clear(&b->curve);
     journal_close(&b->journal);
     store_destroy(&b->store);
     leases_destroy(&b->leases);

@@ -6,6 +6,10 @@
  *   ROUTER(broker.control)  <- workers, CLI: replay, state, publish --ack,
  *                              stats, leases
  *
+ * With broker.curve all three are CURVE servers (proto/curve.h) and only
+ * the listed client keys get in (the ZAP handler, zap.h); without it, a
+ * tcp:// endpoint off loopback needs broker.trusted_network (main.c).
+ *
  * One thread.  Each wake-up drains up to BROKER_BATCH messages: each is
  * validated (rejected ones counted and logged, rate-limited), given an id,
  * stored, and appended to the journal; then the batch is committed (one
@@ -18,6 +22,7 @@
 #include "config.h"
 
 #define BROKER_BATCH 1024
+#define BROKER_CURVE_IO_THREADS 2   /* libzmq I/O threads with CURVE (default 1) */
 
 typedef struct broker broker_t;
 

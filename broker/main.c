@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "broker.h"
 #include "config.h"
+#include "curve.h"
 #include "log.h"
 #include "zsse.h"
 
@@ -23,7 +24,8 @@ usage(FILE *fp)
         "  -f, --foreground    stay in the foreground, log to stderr\n"
         "  -h, --help          this help\n"
         "  -V, --version       print the version\n"
-        "Signals: TERM/INT stop cleanly, HUP reopens the log file.\n");
+        "Signals: TERM/INT stop cleanly, HUP reopens the log file and reads the\n"
+        "CURVE clients (broker.curve.clients) again.\n");
 }
 
 static void
@@ -99,6 +101,12 @@ main(int argc, char **argv)
     config_t *cfg = config_load(file, err, sizeof(err));
     if (!cfg) {
         fprintf(stderr, "zsse-broker: config: %s: %s\n", file, err);
+        return 1;
+    }
+    /* off loopback only with CURVE or a trusted network (issue 12) */
+    if (curve_check_binds(&cfg->broker, err, sizeof(err)) < 0) {
+        fprintf(stderr, "zsse-broker: config: %s: %s\n", file, err);
+        config_destroy(&cfg);
         return 1;
     }
     if (!fg && daemonize() < 0) {

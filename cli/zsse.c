@@ -6,6 +6,10 @@
  *   zsse [-c FILE] token --sub ID [--ttl S] [--claim k=v]... [--channels P,...] [--key PEM]
  *   zsse [-c FILE] stats
  *   zsse [-c FILE] tail [-n COUNT] [--timeout S] CHANNEL...
+ *   zsse keygen PREFIX
+ *
+ * Every socket to the broker takes the CURVE client keys of the config
+ * (curve.h); keygen writes such a key pair.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,12 +23,14 @@
 #include "auth.h"
 #include "channel.h"
 #include "config.h"
+#include "curve.h"
 #include "message.h"
 #include "wire.h"
 #include "zsse.h"
 
 static const char *config_flag;
 static config_t *cfg;
+static curve_client_t curve;       /* off: plain ZeroMQ */
 
 static void
 usage(FILE *fp)
@@ -36,6 +42,8 @@ usage(FILE *fp)
         "  token --sub ID [--ttl S] [--claim k=v]... [--channels P,...] [--key PRIVATE.pem]\n"
         "  stats                            the broker's figures as one JSON object\n"
         "  tail [-n COUNT] [--timeout S] CHANNEL...\n"
+        "  keygen PREFIX                    write a CURVE key pair: PREFIX.public and\n"
+        "                                   PREFIX.secret (mode 0600)\n"
         "Options for every command: -c FILE (default $ZSSE_CONFIG, else /etc/zsse/zsse.json),\n"
         "--help, --version.\n");
 }
@@ -59,6 +67,10 @@ load_config(void)
         fprintf(stderr, "zsse: config: %s: %s\n", file, err);
         return -1;
     }
+    if (curve_client_load(&cfg->broker, &curve, err, sizeof(err)) < 0) {
+        fprintf(stderr, "zsse: config: %s: %s\n", file, err);
+        return -1;
+    }
     return 0;
 }
 
@@ -72,7 +84,7 @@ control(void *ctx, const char *const *args, int nargs, zmq_msg_t *out, int maxou
     zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
 
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-    if (zmq_connect(s, cfg->broker.control) < 0) {
+    if (curve_client_apply(s, &curve) < 0 || zmq_connect(s, cfg->broker.control) < 0) {
         zmq_close(s);
         return -1;
     }
@@ -207,10 +219,10 @@ cmd_publish(int argc, char **argv)
         return die("publish: needs -C CHANNEL and -d JSON (or --stdin)%s", "");
     if (load_config() < 0)
         return 1;
-    zsse_publisher_t *pub = ack ? zsse_publisher_new_ack(cfg->broker.control)
-                                : zsse_publisher_new(cfg->broker.publish);
+    char perr[600];
+    zsse_publisher_t *pub = zsse_publisher_new_config(cfg->path, ack, perr, sizeof(perr));
     if (!pub)
-        return die("cannot connect: %s", zmq_strerror(errno));
+        return die("cannot connect: %s", perr);
     if (!use_stdin) {
         char *text = build_message(chans, nch, event, data, key, ttl);
         rc = text ? send_one(pub, ack, text, strlen(text)) : 1;
@@ -403,7 +415,7 @@ cmd_tail(int argc, char **argv)
         memcpy(topic, argv[i], n + 1);      /* with its '\0': exact match */
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, n + 1);
     }
-    if (zmq_connect(sub, cfg->broker.events) < 0)
+    if (curve_client_apply(sub, &curve) < 0 || zmq_connect(sub, cfg->broker.events) < 0)
         return die("tail: connect: %s", zmq_strerror(errno));
     signal(SIGINT, on_int);
     signal(SIGTERM, on_int);
@@ -444,6 +456,25 @@ cmd_tail(int argc, char **argv)
     return 0;
 }
 
+/* --- keygen ------------------------------------------------------------------ */
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+    char err[600];
+
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc != 2 || argv[1][0] == '-')
+        return die("keygen: name one PREFIX (writes PREFIX.public and PREFIX.secret)%s", "");
+    if (curve_keygen(argv[1], err, sizeof(err)) < 0)
+        return die("keygen: %s", err);
+    printf("%s.public\n%s.secret\n", argv[1], argv[1]);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -481,6 +512,7 @@ main(int argc, char **argv)
     else if (strcmp(cmd, "token") == 0) rc = cmd_token(argc, argv);
     else if (strcmp(cmd, "stats") == 0) rc = cmd_stats(argc, argv);
     else if (strcmp(cmd, "tail") == 0) rc = cmd_tail(argc, argv);
+    else if (strcmp(cmd, "keygen") == 0) rc = cmd_keygen(argc, argv);
     else rc = die("unknown command '%s' (see --help)", cmd);
     config_destroy(&cfg);
     return rc;

@@ -33,6 +33,7 @@ ms_until(const struct timespec *deadline)
 
 static void *zctx;
 static const char *ep;
+static const curve_client_t *keys;  /* CURVE, or NULL */
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
 static void *pool[CONTROL_POOL];    /* idle sockets */
@@ -40,10 +41,11 @@ static int npool;                   /* idle */
 static int nsocks;                  /* in existence: idle + lent */
 
 void
-control_init(void *ctx, const char *endpoint)
+control_init(void *ctx, const char *endpoint, const curve_client_t *curve)
 {
     zctx = ctx;
     ep = endpoint;
+    keys = curve;
 }
 
 static void *
@@ -55,7 +57,7 @@ new_socket(void)
     if (!(s = zmq_socket(zctx, ZMQ_DEALER)))
         return NULL;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-    if (zmq_connect(s, ep) < 0) {
+    if (curve_client_apply(s, keys) < 0 || zmq_connect(s, ep) < 0) {
         zmq_close(s);
         return NULL;
     }

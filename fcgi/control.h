@@ -18,6 +18,7 @@
 
 #define CONTROL_POOL     16
 #define CONTROL_QUEUE_MS 10000      /* longest wait for a pooled socket */
+#include "curve.h"
 #include "wire.h"
 
 typedef struct {
@@ -25,7 +26,8 @@ typedef struct {
     int        n, cap;
 } reply_t;
 
-void control_init(void *zctx, const char *endpoint);
+/* CURVE (may be NULL: off) must outlive the pool */
+void control_init(void *zctx, const char *endpoint, const curve_client_t *curve);
 /* send ARGS; 0 with the reply in R (free with reply_free), -1 on timeout
  * or error (the broker is unreachable) */
 int  control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,

@@ -1251,7 +1251,7 @@ hub_main(void *arg)
 }
 
 int
-hub_start(void *zctx, const char *events, const char *control)
+hub_start(void *zctx, const char *events, const char *control, const curve_client_t *curve)
 {
     int zero = 0, linger = 500, hwm = 1000000;
 
@@ -1279,7 +1279,8 @@ hub_start(void *zctx, const char *events, const char *control)
     zmq_setsockopt(H.mon, ZMQ_LINGER, &zero, sizeof(zero));
     char mon_ep[64];
     snprintf(mon_ep, sizeof(mon_ep), "inproc://zsse-hub-monitor-%d", (int)getpid());
-    if (zmq_socket_monitor(H.sub, mon_ep, ZMQ_EVENT_CONNECTED) < 0 ||
+    if (curve_client_apply(H.sub, curve) < 0 || curve_client_apply(H.ctl, curve) < 0 ||
+        zmq_socket_monitor(H.sub, mon_ep, ZMQ_EVENT_CONNECTED) < 0 ||
         zmq_connect(H.mon, mon_ep) < 0 ||
         zmq_connect(H.sub, events) < 0 || zmq_connect(H.ctl, control) < 0)
         return -1;

@@ -53,6 +53,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <time.h>
+#include "curve.h"
 #include "ring.h"
 #include "route.h"
 
@@ -117,7 +118,8 @@ typedef struct stream {
     struct stream *doom_next;
 } stream_t;
 
-int  hub_start(void *zctx, const char *events_endpoint, const char *control_endpoint);
+int  hub_start(void *zctx, const char *events_endpoint, const char *control_endpoint,
+    const curve_client_t *curve);
 /* release this process' leases and stop the hub thread */
 void hub_stop(void);
 

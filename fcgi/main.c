@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "config.h"
 #include "control.h"
+#include "curve.h"
 #include "hub.h"
 #include "log.h"
 #include "stream.h"
@@ -151,6 +152,11 @@ main(int argc, char **argv)
         fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
         return 1;
     }
+    static curve_client_t curve;   /* read by the control pool and the hub */
+    if (curve_client_load(&cfg->broker, &curve, err, sizeof(err)) < 0) {
+        fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
+        return 1;
+    }
     log_open("zsse-fcgi", 1, NULL);
     int needs_auth = 0;
     for (size_t i = 0; i < cfg->nroutes; i++)
@@ -214,12 +220,12 @@ main(int argc, char **argv)
     mallopt(M_ARENA_MAX, 4);
     void *zctx = zmq_ctx_new();
     zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, (int)threads + 64);
-    control_init(zctx, cfg->broker.control);
+    control_init(zctx, cfg->broker.control, &curve);
     if (accept_init() < 0) {
         fprintf(stderr, "zsse-fcgi: out of memory\n");
         return 1;
     }
-    if (hub_start(zctx, cfg->broker.events, cfg->broker.control) < 0) {
+    if (hub_start(zctx, cfg->broker.events, cfg->broker.control, &curve) < 0) {
         fprintf(stderr, "zsse-fcgi: cannot start: %s\n", zmq_strerror(errno));
         return 1;
     }

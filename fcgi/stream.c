@@ -438,6 +438,8 @@ serve_stats(ctx_t *c)
         { "leases", "zsse_streams_open", "gauge", "Open streams (all routes)" },
         { "publish_latency_us", "zsse_publish_latency_microseconds", "gauge",
           "Mean publish-to-PUB latency over the last second" },
+        { "auth_refused", "zsse_auth_refused_total", "counter",
+          "Peers the broker refused (CURVE: unknown key or failed handshake)" },
     };
     for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
         json_t *v = json_object_get(s, m[i].key);

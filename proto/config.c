@@ -139,11 +139,66 @@ check_endpoint(ctx_t *c, const char *path, const char *key, const char *ep)
     return 0;
 }
 
+/* broker.curve: the key files and the allowed clients (curve.h) */
+static int
+load_curve(ctx_t *c, json_t *o, curve_conf_t *cc)
+{
+    static const char *const keys[] = { "secret_key_file", "clients",
+        "server_public_key_file", "client_secret_key_file", NULL };
+    const char *path = "broker.curve";
+    json_t *v;
+
+    if (!json_is_object(o))
+        return bad(c, path, "must be an object");
+    if (check_keys(c, path, o, keys) < 0 ||
+        get_str(c, path, o, "secret_key_file", false, &cc->secret_key_file) < 0 ||
+        get_str(c, path, o, "server_public_key_file", false, &cc->server_public_key_file) < 0 ||
+        get_str(c, path, o, "client_secret_key_file", false, &cc->client_secret_key_file) < 0)
+        return -1;
+    if ((v = json_object_get(o, "clients"))) {
+        size_t i;
+        json_t *k;
+        if (json_is_string(v)) {
+            if (get_str(c, path, o, "clients", false, &cc->clients_dir) < 0)
+                return -1;
+        } else if (json_is_array(v) && json_array_size(v) <= 65536) {
+            if (!(cc->clients = calloc(json_array_size(v) + 1, sizeof(char *))))
+                return bad(c, "broker.curve.clients", "out of memory");
+            json_array_foreach(v, i, k) {
+                char p[64];
+                snprintf(p, sizeof(p), "broker.curve.clients[%zu]", i);
+                if (!json_is_string(k) || json_string_length(k) != 40 ||
+                    strspn(json_string_value(k), "0123456789abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#") != 40)
+                    return bad(c, p, "must be a public key: 40 characters of Z85 text");
+                if (!(cc->clients[cc->nclients++] = strdup(json_string_value(k))))
+                    return bad(c, p, "out of memory");
+            }
+        } else {
+            return bad(c, "broker.curve.clients", "must be a directory of *.public key files "
+                "or an array of Z85 public keys");
+        }
+    }
+    /* each side's keys come in pairs */
+    if (cc->secret_key_file && !cc->clients_dir && !cc->clients)
+        return bad(c, "broker.curve.clients", "is required with secret_key_file");
+    if ((cc->clients_dir || cc->clients) && !cc->secret_key_file)
+        return bad(c, "broker.curve.secret_key_file", "is required with clients");
+    if (cc->server_public_key_file && !cc->client_secret_key_file)
+        return bad(c, "broker.curve.client_secret_key_file", "is required with "
+            "server_public_key_file");
+    if (cc->client_secret_key_file && !cc->server_public_key_file)
+        return bad(c, "broker.curve.server_public_key_file", "is required with "
+            "client_secret_key_file");
+    return 0;
+}
+
 static int
 load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
 {
     static const char *const keys[] = { "publish", "events", "control", "buffer", "ttl",
-        "max_message", "journal", "journal_fsync", "log", "channels", NULL };
+        "max_message", "journal", "journal_fsync", "log", "channels", "curve",
+        "trusted_network", NULL };
     static const char *const rule_keys[] = { "match", "buffer", "ttl", NULL };
     int mm = (int)b->max_message;
     json_t *v;
@@ -161,7 +216,10 @@ load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
         get_int(c, "broker", o, "ttl", 1, ZSSE_TTL_MAX, &b->ttl) < 0 ||
         get_int(c, "broker", o, "max_message", 64, 16777216, &mm) < 0 ||
         get_str(c, "broker", o, "journal", true, &b->journal) < 0 ||
-        get_str(c, "broker", o, "log", true, &b->log) < 0)
+        get_str(c, "broker", o, "log", true, &b->log) < 0 ||
+        get_bool(c, "broker", o, "trusted_network", &b->trusted_network) < 0)
+        return -1;
+    if ((v = json_object_get(o, "curve")) && load_curve(c, v, &b->curve) < 0)
         return -1;
     b->max_message = (size_t)mm;
     if ((v = json_object_get(o, "journal_fsync"))) {
@@ -592,6 +650,13 @@ config_destroy(config_t **cfgp)
     for (size_t i = 0; i < b->nchannels; i++)
         free(b->channels[i].match);
     free(b->channels);
+    free(b->curve.secret_key_file);
+    free(b->curve.clients_dir);
+    for (size_t i = 0; i < b->curve.nclients; i++)
+        free(b->curve.clients[i]);
+    free(b->curve.clients);
+    free(b->curve.server_public_key_file);
+    free(b->curve.client_secret_key_file);
     free(a->alg);
     free(a->key_file);
     free(a->issuer);

@@ -17,6 +17,8 @@
  *                         else syslog); SIGHUP reopens it.
  *   broker.journal_fsync  "always" (default) or milliseconds between fsyncs.
  *   routes[].type         "stream" (default) or "stats" (Prometheus text).
+ *   broker.curve          CURVE keys of the broker and of its clients, and
+ *   broker.trusted_network  (issue 12; see curve.h).
  */
 #ifndef ZSSE_CONFIG_H
 #define ZSSE_CONFIG_H
@@ -32,6 +34,16 @@ typedef struct {
     int   ttl;              /* seconds, -1: inherit */
 } chanrule_t;
 
+/* broker.curve (curve.h reads the files) */
+typedef struct {
+    char   *secret_key_file;        /* the broker's secret key; NULL: CURVE off */
+    char   *clients_dir;            /* allowed client keys: *.public files ... */
+    char  **clients;                /* ... and/or Z85 keys */
+    size_t  nclients;
+    char   *server_public_key_file; /* the broker's public key; NULL: clients plain */
+    char   *client_secret_key_file; /* this client's secret key */
+} curve_conf_t;
+
 typedef struct {
     char       *publish;    /* PULL endpoint */
     char       *events;     /* PUB endpoint */
@@ -44,6 +56,8 @@ typedef struct {
     char       *log;        /* NULL: stderr/syslog */
     chanrule_t *channels;
     size_t      nchannels;
+    curve_conf_t curve;
+    bool        trusted_network;    /* non-loopback tcp:// without CURVE allowed */
 } broker_conf_t;
 
 typedef struct {

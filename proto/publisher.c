@@ -5,6 +5,8 @@
  * "publish" endpoint; an acknowledged one owns a DEALER to "control" and
  * speaks the publish op of wire.h.  Each publisher has its own ZeroMQ
  * context, so a program can hold several without sharing anything.
+ * zsse_publisher_new_config() takes the endpoint and the CURVE client keys
+ * from the config file (curve.h), as every other client of the broker does.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +15,8 @@
 #include <jansson.h>
 #include <zmq.h>
 #include "channel.h"
+#include "config.h"
+#include "curve.h"
 #include "wire.h"
 #include "zsse.h"
 
@@ -21,6 +25,7 @@ struct zsse_publisher {
     void *sock;
     int   ack;                  /* DEALER to control */
     char *endpoint;
+    curve_client_t curve;       /* off: plain ZeroMQ */
 };
 
 static int
@@ -32,17 +37,21 @@ open_socket(zsse_publisher_t *p)
         return -1;
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (curve_client_apply(p->sock, &p->curve) < 0)
+        return -1;
     return zmq_connect(p->sock, p->endpoint);
 }
 
 static zsse_publisher_t *
-publisher_new(const char *endpoint, int ack)
+publisher_new(const char *endpoint, int ack, const curve_client_t *curve)
 {
     zsse_publisher_t *p = calloc(1, sizeof(*p));
 
     if (!p)
         return NULL;
     p->ack = ack;
+    if (curve)
+        p->curve = *curve;
     if (!(p->endpoint = strdup(endpoint)) || !(p->ctx = zmq_ctx_new()) || open_socket(p) < 0) {
         int e = errno;
         zsse_publisher_destroy(&p);
@@ -55,13 +64,36 @@ publisher_new(const char *endpoint, int ack)
 zsse_publisher_t *
 zsse_publisher_new(const char *endpoint)
 {
-    return publisher_new(endpoint, 0);
+    return publisher_new(endpoint, 0, NULL);
 }
 
 zsse_publisher_t *
 zsse_publisher_new_ack(const char *control_endpoint)
 {
-    return publisher_new(control_endpoint, 1);
+    return publisher_new(control_endpoint, 1, NULL);
+}
+
+zsse_publisher_t *
+zsse_publisher_new_config(const char *file, int ack, char *err, size_t errlen)
+{
+    char why[512];
+    curve_client_t curve;
+    zsse_publisher_t *p = NULL;
+    config_t *cfg;
+
+    file = config_default_path(file);
+    if (!(cfg = config_load(file, why, sizeof(why)))) {
+        snprintf(err, errlen, "config: %s: %s", file, why);
+        return NULL;
+    }
+    if (curve_client_load(&cfg->broker, &curve, why, sizeof(why)) < 0)
+        snprintf(err, errlen, "config: %s: %s", file, why);
+    else if (!(p = publisher_new(ack ? cfg->broker.control : cfg->broker.publish, ack, &curve)))
+        snprintf(err, errlen, "%s: %s", ack ? cfg->broker.control : cfg->broker.publish,
+            zmq_strerror(errno));
+    memset(&curve, 0, sizeof(curve));
+    config_destroy(&cfg);
+    return p;
 }
 
 void
@@ -76,6 +108,7 @@ zsse_publisher_destroy(zsse_publisher_t **pubp)
     if (p->ctx)
         zmq_ctx_term(p->ctx);
     free(p->endpoint);
+    memset(&p->curve, 0, sizeof(p->curve));
     free(p);
     *pubp = NULL;
 }

@@ -55,6 +55,14 @@ zsse_publisher_t *zsse_publisher_new_ack(const char *control_endpoint);
 int zsse_publish_ack(zsse_publisher_t *pub, const char *json_msg, size_t len,
     int timeout_ms, uint64_t *id, char *err, size_t errlen);
 
+/* Connect as config file FILE says (NULL: $ZSSE_CONFIG, else
+ * /etc/zsse/zsse.json): to broker.publish, or with ACK non-zero to
+ * broker.control for zsse_publish_ack(); with CURVE when broker.curve names
+ * this client's keys (server_public_key_file, client_secret_key_file).
+ * NULL on error, with the reason in ERR (size ERRLEN). */
+zsse_publisher_t *zsse_publisher_new_config(const char *file, int ack, char *err,
+    size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

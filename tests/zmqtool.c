@@ -13,12 +13,17 @@
  *                                         "synced" when the marker is back
  *
  * FRAME "@FILE" sends the file's bytes; "\0" in a FRAME is a NUL.
+ *
+ * Environment: ZMQTOOL_SERVER_KEY=FILE and ZMQTOOL_SECRET_KEY=FILE connect
+ * with CURVE (the broker's public key, this client's secret key: files as
+ * zsse keygen writes); ZMQTOOL_WAIT_MS how long req waits (default 5000).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
+#include "curve.h"
 #include "wire.h"
 
 static size_t
@@ -60,6 +65,24 @@ print_frame(const char *p, size_t n)
     putchar('\n');
 }
 
+/* CURVE client options from the environment, if set */
+static void
+curve_opts(void *s)
+{
+    const char *server = getenv("ZMQTOOL_SERVER_KEY"), *secret = getenv("ZMQTOOL_SECRET_KEY");
+    curve_client_t c = { .on = true };
+    char err[600];
+
+    if (!server || !secret)
+        return;
+    if (curve_read_key(server, c.server, err, sizeof(err)) < 0 ||
+        curve_read_key(secret, c.secret, err, sizeof(err)) < 0 ||
+        zmq_curve_public(c.public_, c.secret) < 0 || curve_client_apply(s, &c) < 0) {
+        fprintf(stderr, "zmqtool: CURVE: %s\n", err);
+        exit(2);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -76,6 +99,7 @@ main(int argc, char **argv)
         int req = !strcmp(cmd, "req");
         s = zmq_socket(ctx, req ? ZMQ_DEALER : ZMQ_PUSH);
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+        curve_opts(s);
         if (zmq_connect(s, ep) < 0) { perror("connect"); return 2; }
         if (req)
             zmq_send(s, "", 0, ZMQ_SNDMORE);
@@ -85,7 +109,8 @@ main(int argc, char **argv)
         }
         if (req) {
             zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
-            if (zmq_poll(&it, 1, 5000) <= 0) { fprintf(stderr, "zmqtool: no reply\n"); return 1; }
+            const char *w = getenv("ZMQTOOL_WAIT_MS");
+            if (zmq_poll(&it, 1, w ? atoi(w) : 5000) <= 0) { fprintf(stderr, "zmqtool: no reply\n"); return 1; }
             int more = 1, first = 1;
             while (more) {
                 zmq_msg_t m;
@@ -103,6 +128,7 @@ main(int argc, char **argv)
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
         size_t n = unescape(argv[3], buf, 4096);
         zmq_setsockopt(s, ZMQ_SUBSCRIBE, buf, n);
+        curve_opts(s);
         zmq_connect(s, ep);
         int want = argc > 4 ? atoi(argv[4]) : 1, got = 0;
         int ms = (argc > 5 ? atoi(argv[5]) : 5) * 1000;
@@ -127,6 +153,7 @@ main(int argc, char **argv)
         char topic[32];
         int n = snprintf(topic, sizeof(topic), "%cnonce-%d", WIRE_SYNC_BYTE, (int)getpid());
         zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, (size_t)n + 1);
+        curve_opts(s);
         zmq_connect(s, ep);
         zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll(&it, 1, 5000) > 0) {

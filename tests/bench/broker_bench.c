@@ -2,13 +2,15 @@
  * broker_bench.c -- ingest throughput and publish-to-subscriber latency of
  * a running zsse-broker (started by tests/bench/broker).
  *
- *   broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS]
+ *   broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS] [CONFIG]
  *
  * PUSHERS threads push COUNT small messages in all ({"channel":"bench",
  * "data":{"t":NS,"n":I}}) as fast as ZeroMQ takes them; one SUB
  * subscriber receives them.  Prints the ingest rate (messages the
  * subscriber got per second, first send to last receive) and the latency
- * p50 / p99 of 1 in 100 messages.  Bounded: stops after 120 s.
+ * p50 / p99 of 1 in 100 messages.  Bounded: stops after 120 s.  With
+ * CONFIG, every socket takes that file's CURVE client keys (curve.h), as
+ * zsse-fcgi and the CLI do: tests/bench/broker ... curve.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -18,12 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+#include "config.h"
+#include "curve.h"
 #include "wire.h"
 
 static void *ctx;
 static const char *pub_ep;
 static long count = 1000000;
 static int pushers = 2;
+static curve_client_t curve;       /* off unless CONFIG names keys */
 
 static uint64_t
 now_ns(void)
@@ -43,6 +48,7 @@ pusher(void *arg)
 
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    curve_client_apply(s, &curve);
     zmq_connect(s, pub_ep);
     for (long i = 0; i < n; i++) {
         int len = snprintf(msg, sizeof(msg), "{\"channel\":\"bench\",\"data\":{\"t\":%llu,\"n\":%ld}}",
@@ -64,7 +70,7 @@ int
 main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS]\n");
+        fprintf(stderr, "usage: broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS] [CONFIG]\n");
         return 2;
     }
     pub_ep = argv[1];
@@ -72,12 +78,22 @@ main(int argc, char **argv)
     if (argc > 4) pushers = atoi(argv[4]);
     if (count < 1000 || count > 10000000 || pushers < 1 || pushers > 8)
         return 2;
+    if (argc > 5) {
+        char err[600];
+        config_t *cfg = config_load(argv[5], err, sizeof(err));
+        if (!cfg || curve_client_load(&cfg->broker, &curve, err, sizeof(err)) < 0) {
+            fprintf(stderr, "broker_bench: %s: %s\n", argv[5], err);
+            return 2;
+        }
+        config_destroy(&cfg);
+    }
     ctx = zmq_ctx_new();
     zmq_ctx_set(ctx, ZMQ_IO_THREADS, 2);
     void *sub = zmq_socket(ctx, ZMQ_SUB);
     int hwm = 0;
     zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "bench", 6);
+    curve_client_apply(sub, &curve);
     zmq_connect(sub, argv[2]);
     usleep(500000);                     /* let the subscription arrive */
 
@@ -109,8 +125,8 @@ main(int argc, char **argv)
         pthread_join(t[i], NULL);
     qsort(lat, nlat, sizeof(*lat), cmp);
     double secs = (double)(last - start) / 1e9;
-    printf("published=%ld received=%ld seconds=%.2f ingest_per_s=%.0f p50_ms=%.2f p99_ms=%.2f\n",
-        want, got, secs, (double)got / secs, nlat ? lat[nlat / 2] : 0,
+    printf("curve=%s published=%ld received=%ld seconds=%.2f ingest_per_s=%.0f p50_ms=%.2f p99_ms=%.2f\n",
+        curve.on ? "on" : "off", want, got, secs, (double)got / secs, nlat ? lat[nlat / 2] : 0,
         nlat ? lat[(size_t)((double)nlat * 0.99)] : 0);
     zmq_close(sub);
     zmq_ctx_term(ctx);
