@@ -410,6 +410,18 @@ store_each_live(store_t *s, int (*fn)(void *ctx, const event_t *ev,
     return rc;
 }
 
+int
+store_each_floor(store_t *s, int (*fn)(void *ctx, const char *name, size_t len,
+    uint64_t floor), void *ctx)
+{
+    int rc = 0;
+    for (size_t b = 0; b < s->nbuckets && rc == 0; b++)
+        for (channel_t *ch = s->buckets[b]; ch && rc == 0; ch = ch->next)
+            if (ch->floor)
+                rc = fn(ctx, ch->name, ch->name_len, ch->floor);
+    return rc;
+}
+
 size_t store_channels(const store_t *s) { return s->nchannels; }
 size_t store_events(const store_t *s) { return s->nevents; }
 size_t store_keys(const store_t *s) { return s->nkeys; }

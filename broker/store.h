@@ -105,6 +105,11 @@ uint64_t store_min_live(store_t *s);
 int store_each_live(store_t *s, int (*fn)(void *ctx, const event_t *ev,
     const char *const *chans, const size_t *lens, size_t n), void *ctx);
 
+/* Call FN for every channel with a floor (the journal's floors file);
+ * stops at and returns FN's first non-zero result. */
+int store_each_floor(store_t *s, int (*fn)(void *ctx, const char *name, size_t len,
+    uint64_t floor), void *ctx);
+
 size_t store_channels(const store_t *s);
 size_t store_events(const store_t *s);      /* ring entries, all channels */
 size_t store_keys(const store_t *s);        /* state entries */
