@@ -629,8 +629,8 @@ replay_record(void *ctx, const jrec_t *rec)
         return -1;
     for (size_t i = 0; i < rec->nchannels; i++) {
         channel_t *ch = store_channel(b->store, rec->channels[i], rec->channel_lens[i], 1);
-        if (ch && rec->id > ch->floor)     /* not one it had dropped already */
-            channel_push(ch, ev, now);
+        if (ch)
+            channel_restore(ch, ev, now);
     }
     event_unref(ev);
     if (rec->id > b->last_id)

@@ -219,6 +219,17 @@ channel_push(channel_t *ch, event_t *ev, int64_t now_us)
 }
 
 void
+channel_restore(channel_t *ch, event_t *ev, int64_t now_us)
+{
+    if (ev->id > ch->floor) {
+        channel_push(ch, ev, now_us);
+    } else if (ev->key_len) {
+        set_state(ch, ev);
+        ch->touched_us = now_us;
+    }
+}
+
+void
 channel_expire(channel_t *ch, int64_t now_us)
 {
     while (ch->count && expires(ch, ch->ring[ch->head]) <= now_us)

@@ -76,6 +76,11 @@ channel_t *store_channel(store_t *s, const char *name, size_t len, int create);
 /* Append EV to CH (and to its state when EV has a key). */
 void channel_push(channel_t *ch, event_t *ev, int64_t now_us);
 
+/* EV from the journal on start: pushed like channel_push, unless CH has
+ * dropped it already (id at or below the floor), when only its state (a
+ * key's newest event outlives the ring) is kept. */
+void channel_restore(channel_t *ch, event_t *ev, int64_t now_us);
+
 /* Drop what is past its ttl from CH */
 void channel_expire(channel_t *ch, int64_t now_us);
 
