@@ -40,8 +40,10 @@ PY
 # start_broker SEGMENT_BYTES [MATCH]: the broker, with the shim on files
 # whose path contains MATCH ($T/full present: a full disk; fdatasync
 # calls counted in $T/syncs)
+# (a sanitizer build: ASan need not come first before the shim)
 start_broker() {
     t_spawn broker env ZSSE_JOURNAL_SEGMENT_BYTES="$1" LD_PRELOAD="${2:+$SHIM}" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
         FAILWRITE_MATCH="${2:-}" FAILWRITE_FLAG="$T/full" FAILWRITE_SYNCS="$T/syncs" \
         $ZSSE_BROKER_WRAP zsse-broker -f -c "$ZSSE_CONFIG"
     BROKER_PID=$T_LASTPID
