@@ -57,6 +57,7 @@ struct broker {
     uint64_t    journal_errors;
     pid_t       compact_pid;    /* the child writing a compaction, 0: none */
     int64_t     compact_started_ms;
+    int64_t     compact_fork_ms;    /* how long fork() held this process */
     uint64_t    compact_base;   /* journal bytes after the last compaction */
     struct { const char *reason; uint64_t n; } reasons[REASONS_MAX];
 };
@@ -669,6 +670,19 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
     return s;
 }
 
+/* the bytes a live event takes in the journal (see journal.h) */
+static int
+live_size_one(void *ctx, const event_t *ev, const char *const *chans, const size_t *lens,
+    size_t n)
+{
+    uint64_t *sum = ctx;
+    *sum += 12 + 8 + 8 + 4 + 1 + 1 + 1 + 1 + 4 + ev->event_len + ev->key_len + ev->data_len;
+    for (size_t i = 0; i < n; i++)
+        *sum += 1 + lens[i];
+    (void)chans;
+    return 0;
+}
+
 broker_t *
 broker_new(config_t *cfg, char *err, size_t errlen)
 {
@@ -693,6 +707,9 @@ broker_new(config_t *cfg, char *err, size_t errlen)
             goto fail;
         }
         store_sweep(b->store, now_us());
+        /* what a compaction would leave: the next one only once the
+         * journal is twice that (so not at once when it would free nothing) */
+        store_each_live(b->store, live_size_one, &b->compact_base);
         log_msg(LOG_INFO, "journal %s: %zu channels, %zu events, last id %" PRIu64,
             cfg->broker.journal, store_channels(b->store), store_events(b->store), b->last_id);
     } else {
@@ -761,6 +778,7 @@ compact_start(broker_t *b, uint64_t seg_max)
         log_msg(LOG_ERR, "journal: compaction: %s", strerror(errno));
         return;
     }
+    int64_t t0 = mono_ms();
     pid_t pid = fork();
     if (pid == 0) {
         int rc = store_each_live(b->store, compact_one, b) < 0 ||
@@ -777,6 +795,7 @@ compact_start(broker_t *b, uint64_t seg_max)
     }
     b->compact_pid = pid;
     b->compact_started_ms = mono_ms();
+    b->compact_fork_ms = b->compact_started_ms - t0;
     log_msg(LOG_INFO, "journal: compacting %" PRIu64 " bytes (process %d)", size, (int)pid);
 }
 
@@ -803,6 +822,7 @@ compact_reap(broker_t *b, int wait)
         b->compact_base = journal_size(b->journal);
         return;
     }
+    int64_t t0 = mono_ms();
     if (save_floors(b) < 0) {
         journal_compact_abort(b->journal);
         return;
@@ -812,8 +832,11 @@ compact_reap(broker_t *b, int wait)
         return;
     }
     b->compact_base = journal_size(b->journal);
-    log_msg(LOG_INFO, "journal: compacted to %" PRIu64 " bytes in %" PRId64 " ms",
-        b->compact_base, mono_ms() - b->compact_started_ms);
+    int64_t t1 = mono_ms();
+    log_msg(LOG_INFO, "journal: compacted to %" PRIu64 " bytes in %" PRId64 " ms; ingest "
+        "stopped for %" PRId64 " ms of it (fork %" PRId64 ", floors and rename %" PRId64 ")",
+        b->compact_base, t1 - b->compact_started_ms, b->compact_fork_ms + t1 - t0,
+        b->compact_fork_ms, t1 - t0);
 }
 
 static void
