@@ -699,7 +699,11 @@ journal_tick(journal_t *j)
 {
     if (journal_sync_in_ms(j) != 0)
         return 0;
-    return sync_now(j);
+    if (sync_now(j) < 0) {
+        j->dirty_since_ms = mono_ms();  /* again in N ms, not in a busy loop */
+        return -1;
+    }
+    return 0;
 }
 
 /* --- keeping it bounded --------------------------------------------- */
