@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <jansson.h>
 #include <zmq.h>
 #include "broker.h"
@@ -760,7 +763,7 @@ save_floors(broker_t *b)
 
 /*
  * Compaction (long-lived state pins old segments): a forked child writes
- * the live events into DIR/compact.tmp from its copy of the store, while
+ * the live events into DIR/compact-PID-MS.tmp from its copy of the store, while
  * this process goes on taking events into a new segment; when the child
  * has exited 0, the floors are saved and the new segment replaces the old
  * ones.  It starts only when the journal has doubled since the last one
@@ -779,8 +782,13 @@ compact_start(broker_t *b, uint64_t seg_max)
         return;
     }
     int64_t t0 = mono_ms();
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid == 0) {
+#ifdef __linux__
+        /* not to outlive a broker killed meanwhile */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+            _exit(1);
+#endif
         int rc = store_each_live(b->store, compact_one, b) < 0 ||
                  journal_compact_write(b->journal) < 0;
         if (rc)

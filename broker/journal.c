@@ -36,7 +36,7 @@
 #define REC_MAX     (32u << 20)     /* no record is larger (max_message <= 16 MiB) */
 #define SEGS_MAX    4096
 #define FLOORS_FILE "floors.zf"
-#define COMPACT_TMP "compact.tmp"
+#define COMPACT_TMP "compact-"     /* PID-MS.tmp: one broker's, never another's */
 
 typedef struct {
     char     *path;
@@ -60,6 +60,7 @@ struct journal {
     uint64_t   lost_upto;       /* ids at or below may be in a damaged range */
     buf_t      floors;          /* floor records for the next floors file */
     size_t     compact_upto;    /* segments [0, this) are being replaced */
+    char      *compact_tmp;     /* ... by this file, once it is written */
     uint64_t   compact_last;    /* the highest id they hold */
 };
 
@@ -365,7 +366,10 @@ scan_dir(journal_t *j, char *err, size_t errlen)
     while ((e = readdir(d))) {
         uint64_t first;
         char tail[8];
-        if (strcmp(e->d_name, COMPACT_TMP) == 0 || strcmp(e->d_name, FLOORS_FILE ".tmp") == 0) {
+        size_t nl = strlen(e->d_name);
+        if ((strncmp(e->d_name, COMPACT_TMP, strlen(COMPACT_TMP)) == 0 && nl > 4 &&
+             strcmp(e->d_name + nl - 4, ".tmp") == 0) ||
+            strcmp(e->d_name, FLOORS_FILE ".tmp") == 0) {
             char *p = dir_path(j->dir, e->d_name);   /* unfinished */
             if (p)
                 unlink(p);
@@ -822,6 +826,12 @@ journal_compact_begin(journal_t *j)
     close_active(j);
     if (j->nsegs == 0)
         return errno = ENOENT, -1;
+    free(j->compact_tmp);
+    if (asprintf(&j->compact_tmp, "%s/" COMPACT_TMP "%ld-%lld.tmp", j->dir, (long)getpid(),
+        (long long)mono_ms()) < 0) {
+        j->compact_tmp = NULL;
+        return errno = ENOMEM, -1;
+    }
     j->compact_upto = j->nsegs;
     j->compact_last = 0;
     for (size_t i = 0; i < j->nsegs; i++)
@@ -833,16 +843,15 @@ journal_compact_begin(journal_t *j)
 int
 journal_compact_write(journal_t *j)
 {
-    char *tmp = dir_path(j->dir, COMPACT_TMP);
+    const char *tmp = j->compact_tmp;
     int fd = -1, rc = -1, e;
 
-    if (tmp && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0 &&
+    if (tmp && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0 &&
         write_all(fd, j->pending.data, j->pending.len) == 0 && fdatasync(fd) == 0)
         rc = 0;
     e = errno;
     if (fd >= 0)
         close(fd);
-    free(tmp);
     discard_pending(j);
     errno = e;
     return rc;
@@ -851,10 +860,10 @@ journal_compact_write(journal_t *j)
 void
 journal_compact_abort(journal_t *j)
 {
-    char *tmp = dir_path(j->dir, COMPACT_TMP);
-    if (tmp)
-        unlink(tmp);
-    free(tmp);
+    if (j->compact_tmp)
+        unlink(j->compact_tmp);
+    free(j->compact_tmp);
+    j->compact_tmp = NULL;
     discard_pending(j);
     j->compact_upto = 0;
 }
@@ -862,7 +871,8 @@ journal_compact_abort(journal_t *j)
 int
 journal_compact_finish(journal_t *j)
 {
-    char *tmp = dir_path(j->dir, COMPACT_TMP), *final = NULL;
+    const char *tmp = j->compact_tmp;
+    char *final = NULL;
     unsigned char h[HDR_LEN + 8];
     struct stat st;
     int fd = -1, e;
@@ -886,7 +896,8 @@ journal_compact_finish(journal_t *j)
         unlink(tmp);            /* nothing live: every old segment goes */
     }
     close(fd);
-    free(tmp);
+    free(j->compact_tmp);
+    j->compact_tmp = NULL;
     /* the new segment replaces [0, old); one of them may have had its name
      * (the rename replaced that file): forget it without unlinking */
     for (size_t i = 0; i < old; i++) {
@@ -911,7 +922,6 @@ fail:
     if (fd >= 0)
         close(fd);
     free(final);
-    free(tmp);
     journal_compact_abort(j);
     errno = e;
     return -1;

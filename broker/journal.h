@@ -129,8 +129,8 @@ int journal_floors_save(journal_t *j);
 /* Compaction: journal_compact_begin closes the active segment (later
  * commits go to a new one) and marks every segment so far as replaced;
  * then journal_append every live record in id order and
- * journal_compact_write (writes and syncs DIR/compact.tmp; may run in a
- * forked child); then, with the floors saved, journal_compact_finish
+ * journal_compact_write (writes and syncs DIR/compact-PID-MS.tmp, named
+ * at begin; may run in a forked child); then, with the floors saved, journal_compact_finish
  * renames it into place and deletes the replaced segments, or
  * journal_compact_abort deletes it.  A failed finish aborts.
  * journal_compact_end is write + finish, inline.  -1 on error (errno). */

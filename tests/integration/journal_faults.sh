@@ -158,7 +158,7 @@ mv "$T/broker.log" "$T/broker.log.4"
 # --- 5. a compaction that cannot write its new file ---------------------------------
 conf j5 always
 touch "$T/full"
-start_broker 20000 "compact.tmp|.zj.tmp"
+start_broker 20000 "/compact-|.zj.tmp"
 python3 -c '
 for i in range(300): print("{\"channel\":\"st\",\"key\":\"k%d\",\"data\":\"%s\"}" % (i, "x" * 1000))' |
     zsse publish --stdin --ack > /dev/null
