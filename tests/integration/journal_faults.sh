@@ -15,6 +15,9 @@
 #  6. a damaged record in a segment that is not the last: a replay across
 #     it gets the reset ("events lost"), the range is logged and the
 #     damaged bytes are kept
+#  7. kill -9 five times in the middle of acknowledged streams while
+#     segments are dropped and compacted: every acknowledged event is
+#     there, no id is given twice
 . "$top_srcdir/tests/lib.sh"
 t_init journal_faults
 t_key
@@ -32,7 +35,8 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 c["broker"]["journal"] = sys.argv[2]
 c["broker"]["journal_fsync"] = sys.argv[3] if sys.argv[3] == "always" else int(sys.argv[3])
-c["broker"]["channels"] = [{"match": "f/*", "buffer": 5}, {"match": "st", "buffer": 5}]
+c["broker"]["channels"] = [{"match": "f/*", "buffer": 5}, {"match": "st", "buffer": 5},
+                          {"match": "dead", "buffer": 5}, {"match": "acked", "buffer": 100000}]
 json.dump(c, open(sys.argv[1], "w"))
 PY
 }
@@ -200,5 +204,38 @@ eq "damage: the intact events after it in that segment are kept" \
 ok "damage: the lost range is logged" grep -q 'may be lost' "$T/broker.log"
 ok "damage: the damaged bytes are kept aside" bash -c "ls $T/j6 | grep -q damaged"
 eq "damage: the segment itself is left whole" "$size" "$(wc -c < "$f")"
+t_stop "$BROKER_PID"
+mv "$T/broker.log" "$T/broker.log.6"
+
+# --- 7. kill -9 in the middle of acknowledged streams, segments dropped and compacted --
+conf j7 always
+for cycle in 1 2 3 4 5; do
+    start_broker 16384
+    python3 -c '
+for i in range(3000): print("{\"channel\":\"dead\",\"data\":\"%s\"}" % ("x" * 500))' |
+        zsse publish --stdin &
+    dead=$!
+    python3 -c '
+import sys
+for i in range(100000): print("{\"channel\":\"acked\",\"data\":%d}" % i)' 2>/dev/null |
+        zsse publish --stdin --ack > "$T/acked7.$cycle" 2>/dev/null &
+    pub=$!
+    # killed ever later: before, while and after compactions run
+    t_until 300 bash -c "[ \$(wc -l < $T/acked7.$cycle) -ge $((cycle * 500)) ]"
+    kill -9 "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null
+    kill "$pub" "$dead" 2>/dev/null; wait "$pub" "$dead" 2>/dev/null
+done
+start_broker 16384
+cat "$T"/acked7.* > "$T/acked7"
+ids acked > "$T/stored7"
+echo "# $(wc -l < "$T/acked7") acknowledged across 5 kill -9; $(grep -c 'compacting' "$T/broker.log") compactions started, $(grep -c 'torn tail' "$T/broker.log") torn tails cut"
+ok "kill -9 x5: at least 500 acknowledged in each run" \
+    test "$(for f in "$T"/acked7.*; do wc -l < "$f"; done | sort -n | head -1)" -ge 500
+eq "kill -9 x5: every acknowledged event is there" 0 \
+    "$(comm -23 <(sort "$T/acked7") <(sort "$T/stored7") | wc -l)"
+eq "kill -9 x5: no id given twice" 0 "$(sort "$T/acked7" | uniq -d | wc -l)"
+eq "kill -9 x5: ids increase across the restarts" "$(sort -n "$T/acked7" | paste -sd' ')" \
+    "$(paste -sd' ' "$T/acked7")"
+ok "kill -9 x5: the journal was compacted meanwhile" grep -q 'compacting' "$T/broker.log"
 t_stop "$BROKER_PID"
 t_done
