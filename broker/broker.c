@@ -8,10 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <jansson.h>
 #include <zmq.h>
 #include "broker.h"
 #include "channel.h"
+#include "clock.h"
 #include "curve.h"
 #include "journal.h"
 #include "lease.h"
@@ -41,7 +47,8 @@ struct broker {
     curve_server_t curve;       /* CURVE keys; off: plain ZeroMQ */
     zap_t      *zap;            /* the ZAP handler, with CURVE */
     void       *ctx, *pull, *xpub, *router;
-    uint64_t    last_id;
+    uint64_t    last_id;        /* the highest id published (replay heads) */
+    uint64_t    issued_id;      /* the highest id given out (maybe not yet stored) */
     uint64_t    start_floor;    /* ids at or below are from an earlier run */
     int64_t     started_us;
     int64_t     last_sweep_us;
@@ -55,6 +62,10 @@ struct broker {
     int64_t     batch_start_us; /* when the batch's first message came in */
     uint64_t    lat_sum_us, lat_n, lat_last_us;     /* publish-to-PUB, last second */
     uint64_t    journal_errors;
+    pid_t       compact_pid;    /* the child writing a compaction, 0: none */
+    int64_t     compact_started_ms;
+    int64_t     compact_fork_ms;    /* how long fork() held this process */
+    uint64_t    compact_base;   /* journal bytes after the last compaction */
     struct { const char *reason; uint64_t n; } reasons[REASONS_MAX];
 };
 
@@ -83,10 +94,10 @@ now_us(void)
 static uint64_t
 next_id(broker_t *b, int64_t now)
 {
-    uint64_t id = b->last_id + 1;
+    uint64_t id = b->issued_id + 1;
     if ((uint64_t)now > id)
         id = (uint64_t)now;
-    b->last_id = id;
+    b->issued_id = id;
     return id;
 }
 
@@ -152,17 +163,19 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
         }
         p->ch[p->nch++] = ch;
     }
-    for (size_t i = 0; i < p->nch; i++)
-        channel_push(p->ch[i], ev, now);
+    /* stored (pushed to the channels), published and acknowledged only
+     * once the batch's journal commit has succeeded: see flush() */
     if (b->journal && journal_event(b, ev, m->channels, m->channel_lens, m->nchannels) < 0) {
         b->journal_errors++;
         log_msg(LOG_ERR, "journal: append: %s", strerror(errno));
+        *reason = "journal_error";
+        event_unref(ev);
+        return -1;
     }
     p->ev = ev;
     p->ack = 0;
     if (b->npending++ == 0)
         b->batch_start_us = now;
-    b->published++;
     return 0;
 }
 
@@ -176,18 +189,46 @@ send_reply2(broker_t *b, const char *ident, size_t idlen, const char *status, co
         zmq_send(b->router, arg, strlen(arg), 0);
 }
 
-/* Commit the batch to the journal, then publish and acknowledge it. */
+/* A batch that did not reach the journal: rejected (counted, with the
+ * reason), neither stored nor published, the acknowledged ones answered
+ * "error" REASON. */
+static void
+flush_failed(broker_t *b, int err)
+{
+    const char *reason = err == ENOSPC || err == EDQUOT || err == EFBIG ? "journal_full"
+                                                                       : "journal_error";
+    b->journal_errors++;
+    log_limited(&b->rl, LOG_ERR, "journal: commit: %s: %zu events rejected (%s)",
+        strerror(err), b->npending, reason);
+    for (size_t i = 0; i < b->npending; i++) {
+        pending_t *p = &b->pending[i];
+        reject(b, reason, NULL);
+        if (p->ack)
+            send_reply2(b, p->ident, p->idlen, "error", reason);
+        event_unref(p->ev);
+    }
+    b->npending = 0;
+}
+
+/* Commit the batch to the journal, then store, publish and acknowledge it. */
 static void
 flush(broker_t *b)
 {
-    int durable = 1;
+    int64_t now = now_us();
 
     if (b->npending == 0)
         return;
     if (b->journal && journal_commit(b->journal) < 0) {
-        durable = 0;
-        b->journal_errors++;
-        log_msg(LOG_ERR, "journal: commit: %s (the batch is not acknowledged)", strerror(errno));
+        flush_failed(b, errno);
+        return;
+    }
+    for (size_t i = 0; i < b->npending; i++) {
+        pending_t *p = &b->pending[i];
+        for (size_t c = 0; c < p->nch; c++)
+            channel_push(p->ch[c], p->ev, now);
+        if (p->ev->id > b->last_id)
+            b->last_id = p->ev->id;
+        b->published++;
     }
     for (size_t i = 0; i < b->npending; i++) {
         pending_t *p = &b->pending[i];
@@ -203,8 +244,7 @@ flush(broker_t *b)
         if (p->ack) {
             char id[24];
             wire_fmt_id(id, p->ev->id);
-            send_reply2(b, p->ident, p->idlen, durable ? "ok" : "error",
-                durable ? id : "journal write failed");
+            send_reply2(b, p->ident, p->idlen, "ok", id);
         }
         event_unref(p->ev);
     }
@@ -350,6 +390,8 @@ op_replay(broker_t *b, request_t *r, int replay)
             why = "unknown id";
         else if (store_floor(b->store, chans, lens, (size_t)n, now) > after)
             why = "too old";
+        else if (b->journal && after < journal_lost_upto(b->journal))
+            why = "events lost";    /* the journal was damaged: see journal.h */
         else if (after < b->start_floor && !strchr(flags, 'c'))
             why = "broker restarted";
     }
@@ -583,6 +625,16 @@ static int
 replay_record(void *ctx, const jrec_t *rec)
 {
     broker_t *b = ctx;
+    int64_t now = now_us();
+
+    if (rec->kind == JOURNAL_KIND_FLOOR) {     /* from the floors file */
+        channel_t *ch = store_channel(b->store, rec->channels[0], rec->channel_lens[0], 1);
+        if (ch && rec->id > ch->floor)
+            ch->floor = rec->id;
+        if (ch)
+            ch->touched_us = now;
+        return 0;
+    }
     event_t *ev = event_new(rec->id, (int64_t)rec->accepted_us, rec->ttl, rec->kind,
         rec->event, rec->event_len, rec->key, rec->key_len, rec->data, rec->data_len);
 
@@ -591,7 +643,7 @@ replay_record(void *ctx, const jrec_t *rec)
     for (size_t i = 0; i < rec->nchannels; i++) {
         channel_t *ch = store_channel(b->store, rec->channels[i], rec->channel_lens[i], 1);
         if (ch)
-            channel_push(ch, ev, now_us());
+            channel_restore(ch, ev, now);
     }
     event_unref(ev);
     if (rec->id > b->last_id)
@@ -637,6 +689,19 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
     return s;
 }
 
+/* the bytes a live event takes in the journal (see journal.h) */
+static int
+live_size_one(void *ctx, const event_t *ev, const char *const *chans, const size_t *lens,
+    size_t n)
+{
+    uint64_t *sum = ctx;
+    *sum += 12 + 8 + 8 + 4 + 1 + 1 + 1 + 1 + 4 + ev->event_len + ev->key_len + ev->data_len;
+    for (size_t i = 0; i < n; i++)
+        *sum += 1 + lens[i];
+    (void)chans;
+    return 0;
+}
+
 broker_t *
 broker_new(config_t *cfg, char *err, size_t errlen)
 {
@@ -661,6 +726,9 @@ broker_new(config_t *cfg, char *err, size_t errlen)
             goto fail;
         }
         store_sweep(b->store, now_us());
+        /* what a compaction would leave: the next one only once the
+         * journal is twice that (so not at once when it would free nothing) */
+        store_each_live(b->store, live_size_one, &b->compact_base);
         log_msg(LOG_INFO, "journal %s: %zu channels, %zu events, last id %" PRIu64,
             cfg->broker.journal, store_channels(b->store), store_events(b->store), b->last_id);
     } else {
@@ -668,6 +736,7 @@ broker_new(config_t *cfg, char *err, size_t errlen)
         b->start_floor = (uint64_t)b->started_us;
         b->last_id = b->start_floor;
     }
+    b->issued_id = b->last_id;
     if (!(b->ctx = zmq_ctx_new())) {
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
         goto fail;
@@ -705,6 +774,111 @@ compact_one(void *ctx, const event_t *ev, const char *const *chans, const size_t
     return journal_event(ctx, ev, chans, lens, n);
 }
 
+static int
+floor_one(void *ctx, const char *name, size_t len, uint64_t floor)
+{
+    return journal_floor_add(ctx, name, len, floor);
+}
+
+/* the channels' floors into DIR/floors.zf, before any segment goes */
+static int
+save_floors(broker_t *b)
+{
+    if (store_each_floor(b->store, floor_one, b->journal) < 0 ||
+        journal_floors_save(b->journal) < 0) {
+        log_msg(LOG_ERR, "journal: saving the floors: %s (no segment is deleted)",
+            strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Compaction (long-lived state pins old segments): a forked child writes
+ * the live events into DIR/compact-PID-MS.tmp from its copy of the store, while
+ * this process goes on taking events into a new segment; when the child
+ * has exited 0, the floors are saved and the new segment replaces the old
+ * ones.  It starts only when the journal has doubled since the last one
+ * (so a journal whose live events alone are large is not rewritten again
+ * and again for nothing).
+ */
+static void
+compact_start(broker_t *b, uint64_t seg_max)
+{
+    uint64_t size = journal_size(b->journal);
+
+    if (b->compact_pid || size <= 4 * seg_max || size < 2 * b->compact_base)
+        return;
+    if (journal_compact_begin(b->journal) < 0) {
+        log_msg(LOG_ERR, "journal: compaction: %s", strerror(errno));
+        return;
+    }
+    int64_t t0 = mono_ms();
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0) {
+#ifdef __linux__
+        /* not to outlive a broker killed meanwhile */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+            _exit(1);
+#endif
+        int rc = store_each_live(b->store, compact_one, b) < 0 ||
+                 journal_compact_write(b->journal) < 0;
+        if (rc)
+            log_msg(LOG_ERR, "journal: compaction: %s", strerror(errno));
+        _exit(rc);
+    }
+    if (pid < 0) {
+        log_msg(LOG_ERR, "journal: compaction: fork: %s", strerror(errno));
+        journal_compact_abort(b->journal);
+        b->compact_base = size;     /* not again before it has doubled */
+        return;
+    }
+    b->compact_pid = pid;
+    b->compact_started_ms = mono_ms();
+    b->compact_fork_ms = b->compact_started_ms - t0;
+    log_msg(LOG_INFO, "journal: compacting %" PRIu64 " bytes (process %d)", size, (int)pid);
+}
+
+/* the compaction's child has exited: finish or abort it.  WAIT: block. */
+static void
+compact_reap(broker_t *b, int wait)
+{
+    int st;
+    pid_t r;
+
+    if (!b->compact_pid)
+        return;
+    if (wait)
+        kill(b->compact_pid, SIGKILL);
+    while ((r = waitpid(b->compact_pid, &st, wait ? 0 : WNOHANG)) < 0 && errno == EINTR)
+        ;
+    if (r == 0)
+        return;
+    b->compact_pid = 0;
+    if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (!wait)
+            log_msg(LOG_ERR, "journal: compaction failed (the old segments stay)");
+        journal_compact_abort(b->journal);
+        b->compact_base = journal_size(b->journal);
+        return;
+    }
+    int64_t t0 = mono_ms();
+    if (save_floors(b) < 0) {
+        journal_compact_abort(b->journal);
+        return;
+    }
+    if (journal_compact_finish(b->journal) < 0) {
+        log_msg(LOG_ERR, "journal: compaction: %s (the old segments stay)", strerror(errno));
+        return;
+    }
+    b->compact_base = journal_size(b->journal);
+    int64_t t1 = mono_ms();
+    log_msg(LOG_INFO, "journal: compacted to %" PRIu64 " bytes in %" PRId64 " ms; ingest "
+        "stopped for %" PRId64 " ms of it (fork %" PRId64 ", floors and rename %" PRId64 ")",
+        b->compact_base, t1 - b->compact_started_ms, b->compact_fork_ms + t1 - t0,
+        b->compact_fork_ms, t1 - t0);
+}
+
 static void
 maintenance(broker_t *b, int64_t now)
 {
@@ -718,19 +892,12 @@ maintenance(broker_t *b, int64_t now)
             const char *e = getenv("ZSSE_JOURNAL_SEGMENT_BYTES");  /* tests */
             seg_max = e && atol(e) > 0 ? (size_t)atol(e) : JOURNAL_SEGMENT_MAX;
         }
-        journal_tick(b->journal);
+        compact_reap(b, 0);
         journal_maybe_rotate(b->journal, seg_max);
-        journal_drop_before(b->journal, store_min_live(b->store));
-        /* long-lived state pins old segments: rewrite what is live */
-        if (journal_size(b->journal) > 4 * (uint64_t)seg_max) {
-            if (journal_compact_begin(b->journal) < 0 ||
-                store_each_live(b->store, compact_one, b) < 0 ||
-                journal_compact_end(b->journal) < 0)
-                log_msg(LOG_ERR, "journal: compaction failed: %s", strerror(errno));
-            else
-                log_msg(LOG_INFO, "journal: compacted to %" PRIu64 " bytes",
-                    journal_size(b->journal));
-        }
+        uint64_t min_live = store_min_live(b->store);
+        if (journal_can_drop(b->journal, min_live) && save_floors(b) == 0)
+            journal_drop_before(b->journal, min_live);
+        compact_start(b, seg_max);
     }
 }
 
@@ -765,8 +932,9 @@ broker_run(broker_t *b)
     log_msg(LOG_INFO, "listening: publish %s, events %s, control %s",
         b->cfg->broker.publish, b->cfg->broker.events, b->cfg->broker.control);
     while (!stop_flag) {
-        int fsync_ms = b->cfg->broker.journal_fsync_ms;
-        int timeout = b->journal && fsync_ms ? (fsync_ms < 1000 ? fsync_ms : 1000) : 1000;
+        int timeout = 1000, due = b->journal ? journal_sync_in_ms(b->journal) : -1;
+        if (due >= 0 && due < timeout)
+            timeout = due;      /* the N-ms policy's sync */
         int rc = zmq_poll(items, 3, timeout);
         if (rc < 0 && errno != EINTR) {
             log_msg(LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
@@ -794,8 +962,10 @@ broker_run(broker_t *b)
         for (int i = 0; i < BROKER_BATCH && control_one(b); i++)
             ;
         flush(b);
-        if (b->journal && fsync_ms)
-            journal_tick(b->journal);
+        if (b->journal && journal_tick(b->journal) < 0) {
+            b->journal_errors++;
+            log_limited(&b->rl, LOG_ERR, "journal: fdatasync: %s", strerror(errno));
+        }
         int64_t now = now_us();
         if (now - b->last_sweep_us >= 1000000) {
             b->last_sweep_us = now;
@@ -803,6 +973,8 @@ broker_run(broker_t *b)
         }
     }
     flush(b);
+    if (b->journal)
+        compact_reap(b, 1);
     log_msg(LOG_INFO, "stopping");
     return 0;
 }
@@ -819,6 +991,8 @@ broker_destroy(broker_t **bp)
     zap_stop(&b->zap, b->ctx);
     if (b->ctx) zmq_ctx_term(b->ctx);
     curve_server_clear(&b->curve);
+    if (b->journal)
+        compact_reap(b, 1);
     journal_close(&b->journal);
     store_destroy(&b->store);
     leases_destroy(&b->leases);

@@ -1,6 +1,19 @@
 /*
  * journal.c -- the broker's durable journal.  Design and file format in
- * journal.h.  Single-threaded: called from the broker's loop only.
+ * journal.h.  Single-threaded: called from the broker's loop only (and,
+ * for a compaction, from the forked child that writes the new segment).
+ *
+ * Three rules keep what is acknowledged:
+ *  - a commit that fails is undone: the segment is cut back to its last
+ *    good record (or, when even that fails, before the next write), so no
+ *    partial record is ever followed by good ones;
+ *  - a damaged record is never a silent hole: reading resynchronises on
+ *    the next intact record, the damaged bytes are copied to a quarantine
+ *    file, and the ids they may have held are reported (journal_lost_upto)
+ *    so that a replay across them is answered with a reset;
+ *  - nothing is deleted before what replaces it is durable: floors (the
+ *    highest id each channel has dropped) are saved before segments go, a
+ *    compaction's new segment is synced and renamed before old ones go.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,27 +32,36 @@
 
 #define MAGIC       0x5a4a3031u     /* "ZJ01" */
 #define HDR_LEN     12              /* magic, length, crc */
+#define BODY_MIN    (8 + 8 + 4 + 1 + 1 + 1 + 1 + 1 + 4)
 #define REC_MAX     (32u << 20)     /* no record is larger (max_message <= 16 MiB) */
 #define SEGS_MAX    4096
+#define FLOORS_FILE "floors.zf"
+#define COMPACT_TMP "compact-"     /* PID-MS.tmp: one broker's, never another's */
 
 typedef struct {
     char     *path;
     uint64_t  first;        /* first id (from the name) */
     uint64_t  last;         /* highest id in it */
-    uint64_t  size;
+    uint64_t  size;         /* bytes of good records */
 } segment_t;
 
 struct journal {
     char      *dir;
     int        fsync_ms;
     int        fd;              /* active segment, -1 until the first append */
+    int        dirty_fd;        /* active segment was cut short of a failed write */
     segment_t  segs[SEGS_MAX];  /* oldest first; the active one is last */
     size_t     nsegs;
     buf_t      pending;         /* appended, not yet written */
     uint64_t   pending_first;   /* first id in pending */
     uint64_t   pending_last;
     int        sync_due;        /* written but not yet synced (N-ms policy) */
-    uint64_t   last_sync_ms;
+    int64_t    dirty_since_ms;  /* when the oldest unsynced write was made */
+    uint64_t   lost_upto;       /* ids at or below may be in a damaged range */
+    buf_t      floors;          /* floor records for the next floors file */
+    size_t     compact_upto;    /* segments [0, this) are being replaced */
+    char      *compact_tmp;     /* ... by this file, once it is written */
+    uint64_t   compact_last;    /* the highest id they hold */
 };
 
 /* --- small helpers -------------------------------------------------- */
@@ -107,6 +129,15 @@ seg_path(const char *dir, uint64_t first, const char *suffix)
     return p;
 }
 
+static char *
+dir_path(const char *dir, const char *name)
+{
+    char *p;
+    if (asprintf(&p, "%s/%s", dir, name) < 0)
+        return NULL;
+    return p;
+}
+
 /* --- reading -------------------------------------------------------- */
 
 /* Decode one record body (after the header) into R; -1 if malformed. */
@@ -151,6 +182,65 @@ decode(const unsigned char *p, size_t n, jrec_t *r)
     return o == n ? 0 : -1;
 }
 
+/* The length of the intact record at P[O..LEN), decoded into R; 0 when
+ * there is none there. */
+static size_t
+record_at(const unsigned char *p, size_t len, size_t o, jrec_t *r)
+{
+    if (len - o < HDR_LEN || get32(p + o) != MAGIC)
+        return 0;
+    uint32_t n = get32(p + o + 4), crc = get32(p + o + 8);
+    if (n > REC_MAX || n > len - o - HDR_LEN || crc32(p + o + HDR_LEN, n) != crc ||
+        decode(p + o + HDR_LEN, n, r) < 0)
+        return 0;
+    return HDR_LEN + n;
+}
+
+int
+journal_read_buf(const unsigned char *p, size_t len, uint64_t after, journal_cb cb, void *ctx,
+    journal_scan_t *out)
+{
+    size_t o = 0;
+    uint64_t last = after;
+
+    memset(out, 0, sizeof(*out));
+    if (!crc_table[1])
+        crc_init();
+    while (o < len) {
+        jrec_t r;
+        size_t n = record_at(p, len, o, &r);
+        if (n == 0) {
+            /* damage at o: it ends at the next intact record with a larger
+             * id (a record cannot hide in another's data: its header holds
+             * NUL bytes, which JSON text does not) */
+            size_t q = o + 1;
+            while (q < len && !(record_at(p, len, q, &r) && r.id > out->last))
+                q++;
+            if (q == len) {
+                out->tail = 1;
+                out->tail_at = o;
+                break;
+            }
+            if (!out->holes++)
+                out->hole_at = o;
+            out->hole_end = q;
+            out->resync_id = r.id;
+            o = q;
+            continue;
+        }
+        o += n;
+        if (r.id > out->last)
+            out->last = r.id;
+        if (r.id <= last)
+            continue;           /* left over from an interrupted compaction */
+        last = r.id;
+        out->records++;
+        if (cb && cb(ctx, &r) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int
 read_file(const char *path, unsigned char **out, size_t *len)
 {
@@ -180,48 +270,79 @@ read_file(const char *path, unsigned char **out, size_t *len)
     return 0;
 }
 
-/* Replay one segment; a bad record ends it (and is cut off). */
+/* Copy P[FROM..TO) of segment S to S.damaged-FROM (once: kept for the
+ * operator, never read again). */
+static void
+quarantine(const segment_t *s, const unsigned char *p, size_t from, size_t to)
+{
+    char *q;
+    if (asprintf(&q, "%s.damaged-%zu", s->path, from) < 0)
+        return;
+    int fd = open(q, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        if (write_all(fd, (const char *)p + from, to - from) < 0 || fdatasync(fd) < 0)
+            log_msg(LOG_ERR, "journal: %s: %s", q, strerror(errno));
+        close(fd);
+    } else if (errno != EEXIST) {
+        log_msg(LOG_ERR, "journal: %s: %s", q, strerror(errno));
+    }
+    free(q);
+}
+
+/* Replay segment I.  Damage is skipped (resynchronising on the next
+ * intact record) and reported; only a damaged tail of the last segment
+ * -- a write the crash interrupted -- is cut off. */
 static int
-replay_segment(journal_t *j, segment_t *s, uint64_t *seen, journal_cb cb, void *ctx,
+replay_segment(journal_t *j, size_t i, uint64_t *seen, journal_cb cb, void *ctx,
     char *err, size_t errlen)
 {
+    segment_t *s = &j->segs[i];
     unsigned char *p;
-    size_t len, o = 0;
+    size_t len;
+    journal_scan_t sc;
+    int last = i + 1 == j->nsegs;
 
     if (read_file(s->path, &p, &len) < 0) {
         snprintf(err, errlen, "%s: %s", s->path, strerror(errno));
         return -1;
     }
-    while (o + HDR_LEN <= len) {
-        uint32_t magic = get32(p + o), n = get32(p + o + 4), crc = get32(p + o + 8);
-        jrec_t r;
-        if (magic != MAGIC || n > REC_MAX || n > len - o - HDR_LEN ||
-            crc32(p + o + HDR_LEN, n) != crc || decode(p + o + HDR_LEN, n, &r) < 0)
-            break;
-        o += HDR_LEN + n;
-        if (r.id > s->last)
-            s->last = r.id;
-        if (r.id <= *seen)
-            continue;           /* left over from an interrupted compaction */
-        *seen = r.id;
-        if (cb(ctx, &r) != 0) {
-            snprintf(err, errlen, "%s: replay stopped at id %" PRIu64, s->path, r.id);
-            free(p);
-            return -1;
-        }
+    if (journal_read_buf(p, len, *seen, cb, ctx, &sc) < 0) {
+        snprintf(err, errlen, "%s: replay stopped after id %" PRIu64, s->path, sc.last);
+        free(p);
+        return -1;
     }
-    if (o < len) {
-        log_msg(LOG_WARNING, "journal: %s: cutting a torn or corrupt tail at byte %zu of %zu",
-            s->path, o, len);
-        if (truncate(s->path, (off_t)o) < 0) {
+    if (sc.last > s->last)
+        s->last = sc.last;
+    if (s->last > *seen)
+        *seen = s->last;
+    s->size = len;
+    uint64_t upto = 0;
+    if (sc.holes) {             /* intact records follow: skipped, not cut */
+        quarantine(s, p, sc.hole_at, sc.hole_end);
+        upto = sc.resync_id - 1;
+        log_msg(LOG_ERR, "journal: %s: damaged bytes %zu-%zu (copied to %s.damaged-%zu): "
+            "events with ids up to %" PRIu64 " may be lost; a replay from before that id "
+            "gets the reset", s->path, sc.hole_at, sc.hole_end, s->path, sc.hole_at, upto);
+    }
+    if (sc.tail && last) {      /* a write the crash interrupted */
+        log_msg(LOG_WARNING, "journal: %s: cutting a torn tail at byte %zu of %zu",
+            s->path, sc.tail_at, len);
+        if (truncate(s->path, (off_t)sc.tail_at) < 0) {
             snprintf(err, errlen, "%s: truncate: %s", s->path, strerror(errno));
             free(p);
             return -1;
         }
+        s->size = sc.tail_at;
+    } else if (sc.tail) {       /* in the middle of the journal: a hole */
+        quarantine(s, p, sc.tail_at, len);
+        upto = j->segs[i + 1].first - 1;
+        log_msg(LOG_ERR, "journal: %s: damaged bytes %zu-%zu (copied to %s.damaged-%zu): "
+            "events with ids up to %" PRIu64 " may be lost; a replay from before that id "
+            "gets the reset", s->path, sc.tail_at, len, s->path, sc.tail_at, upto);
     }
-    s->size = o;
+    if (upto > j->lost_upto)
+        j->lost_upto = upto;
     free(p);
-    (void)j;
     return 0;
 }
 
@@ -245,15 +366,24 @@ scan_dir(journal_t *j, char *err, size_t errlen)
     while ((e = readdir(d))) {
         uint64_t first;
         char tail[8];
+        size_t nl = strlen(e->d_name);
+        if ((strncmp(e->d_name, COMPACT_TMP, strlen(COMPACT_TMP)) == 0 && nl > 4 &&
+             strcmp(e->d_name + nl - 4, ".tmp") == 0) ||
+            strcmp(e->d_name, FLOORS_FILE ".tmp") == 0) {
+            char *p = dir_path(j->dir, e->d_name);   /* unfinished */
+            if (p)
+                unlink(p);
+            free(p);
+            continue;
+        }
         if (sscanf(e->d_name, "journal-%16" SCNu64 ".%7s", &first, tail) != 2)
             continue;
         if (strcmp(tail, "zj") != 0) {
-            if (strcmp(tail, "zj.tmp") == 0) {  /* unfinished compaction */
-                char *p;
-                if (asprintf(&p, "%s/%s", j->dir, e->d_name) >= 0) {
+            if (strcmp(tail, "zj.tmp") == 0) {  /* an older version's compaction */
+                char *p = dir_path(j->dir, e->d_name);
+                if (p)
                     unlink(p);
-                    free(p);
-                }
+                free(p);
             }
             continue;
         }
@@ -277,6 +407,72 @@ scan_dir(journal_t *j, char *err, size_t errlen)
     return 0;
 }
 
+/* the floors file: floor records, and the lost range */
+typedef struct {
+    journal_t  *j;
+    journal_cb  cb;
+    void       *ctx;
+} floors_ctx_t;
+
+static int
+floor_record(void *ctx, const jrec_t *r)
+{
+    floors_ctx_t *f = ctx;
+    if (r->kind == JOURNAL_KIND_LOST) {
+        if (r->id > f->j->lost_upto)
+            f->j->lost_upto = r->id;
+        return 0;
+    }
+    return r->kind == JOURNAL_KIND_FLOOR ? f->cb(f->ctx, r) : 0;
+}
+
+static int
+read_floors(journal_t *j, journal_cb cb, void *ctx, char *err, size_t errlen)
+{
+    char *path = dir_path(j->dir, FLOORS_FILE);
+    unsigned char *p;
+    size_t len;
+    journal_scan_t sc;
+    floors_ctx_t f = { j, cb, ctx };
+    int rc = 0;
+
+    if (!path) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (read_file(path, &p, &len) < 0) {
+        free(path);
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s/%s: %s", j->dir, FLOORS_FILE, strerror(errno));
+        return -1;
+    }
+    /* floor records are not in id order: read them one by one */
+    for (size_t o = 0; o < len;) {
+        jrec_t r;
+        size_t n = record_at(p, len, o, &r);
+        if (n == 0) {
+            /* written by rename: damage here is not a crash.  The floors
+             * are unknown: everything before the journal's start may be
+             * lost. */
+            sc.last = j->nsegs ? j->segs[0].first - 1 : 0;
+            log_msg(LOG_ERR, "journal: %s is damaged at byte %zu: a replay from before "
+                "id %" PRIu64 " gets the reset", path, o, sc.last);
+            if (sc.last > j->lost_upto)
+                j->lost_upto = sc.last;
+            break;
+        }
+        if ((rc = floor_record(&f, &r)) != 0) {
+            snprintf(err, errlen, "%s: replay stopped", path);
+            break;
+        }
+        o += n;
+    }
+    free(p);
+    free(path);
+    return rc ? -1 : 0;
+}
+
 journal_t *
 journal_open(const char *dir, int fsync_ms, journal_cb cb, void *ctx,
     char *err, size_t errlen)
@@ -293,19 +489,19 @@ journal_open(const char *dir, int fsync_ms, journal_cb cb, void *ctx,
     }
     j->fd = -1;
     j->fsync_ms = fsync_ms;
-    j->last_sync_ms = (uint64_t)mono_ms();
     buf_init(&j->pending, 0);
+    buf_init(&j->floors, 0);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
         journal_close(&j);
         return NULL;
     }
-    if (scan_dir(j, err, errlen) < 0) {
+    if (scan_dir(j, err, errlen) < 0 || read_floors(j, cb, ctx, err, errlen) < 0) {
         journal_close(&j);
         return NULL;
     }
     for (size_t i = 0; i < j->nsegs; i++) {
-        if (replay_segment(j, &j->segs[i], &seen, cb, ctx, err, errlen) < 0) {
+        if (replay_segment(j, i, &seen, cb, ctx, err, errlen) < 0) {
             journal_close(&j);
             return NULL;
         }
@@ -319,8 +515,10 @@ journal_close(journal_t **jp)
     journal_t *j = *jp;
     if (!j)
         return;
-    if (j->pending.len)
+    if (j->pending.len && !j->compact_upto)
         (void)journal_commit(j);
+    if (j->compact_upto)
+        journal_compact_abort(j);
     if (j->fd >= 0) {
         if (j->sync_due)
             (void)fdatasync(j->fd);
@@ -329,26 +527,37 @@ journal_close(journal_t **jp)
     for (size_t i = 0; i < j->nsegs; i++)
         free(j->segs[i].path);
     buf_free(&j->pending);
+    buf_free(&j->floors);
     free(j->dir);
     free(j);
     *jp = NULL;
 }
 
+uint64_t
+journal_lost_upto(const journal_t *j)
+{
+    return j->lost_upto;
+}
+
 /* --- writing -------------------------------------------------------- */
 
-int
-journal_append(journal_t *j, const jrec_t *r)
+/* encode R as a record at the end of B */
+static int
+encode(buf_t *b, const jrec_t *r)
 {
     size_t n = 8 + 8 + 4 + 1 + 1 + 1 + 1 + 4 + r->event_len + r->key_len + r->data_len;
-    for (size_t i = 0; i < r->nchannels; i++)
+    for (size_t i = 0; i < r->nchannels && i < 64; i++)
         n += 1 + r->channel_lens[i];
     if (r->nchannels < 1 || r->nchannels > 64 || r->event_len > 255 ||
         r->key_len > 255 || n > REC_MAX)
         return errno = EINVAL, -1;
-    if (buf_reserve(&j->pending, HDR_LEN + n) < 0)
+    for (size_t i = 0; i < r->nchannels; i++)
+        if (r->channel_lens[i] > 255)
+            return errno = EINVAL, -1;
+    if (buf_reserve(b, HDR_LEN + n) < 0)
         return errno = ENOMEM, -1;
 
-    unsigned char *h = (unsigned char *)j->pending.data + j->pending.len;
+    unsigned char *h = (unsigned char *)b->data + b->len;
     unsigned char *p = h + HDR_LEN, *q = p;
     put64(q, r->id); q += 8;
     put64(q, r->accepted_us); q += 8;
@@ -357,7 +566,8 @@ journal_append(journal_t *j, const jrec_t *r)
     *q++ = (unsigned char)r->nchannels;
     for (size_t i = 0; i < r->nchannels; i++) {
         *q++ = (unsigned char)r->channel_lens[i];
-        memcpy(q, r->channels[i], r->channel_lens[i]);
+        if (r->channel_lens[i])
+            memcpy(q, r->channels[i], r->channel_lens[i]);
         q += r->channel_lens[i];
     }
     *q++ = (unsigned char)r->event_len;
@@ -367,25 +577,40 @@ journal_append(journal_t *j, const jrec_t *r)
     if (r->key_len) memcpy(q, r->key, r->key_len);
     q += r->key_len;
     put32(q, (uint32_t)r->data_len); q += 4;
-    memcpy(q, r->data, r->data_len);
+    if (r->data_len) memcpy(q, r->data, r->data_len);
     q += r->data_len;
     put32(h, MAGIC);
     put32(h + 4, (uint32_t)n);
     put32(h + 8, crc32(p, n));
-    j->pending.len += HDR_LEN + n;
+    b->len += HDR_LEN + n;
+    return 0;
+}
+
+int
+journal_append(journal_t *j, const jrec_t *r)
+{
+    if (encode(&j->pending, r) < 0)
+        return -1;
     if (!j->pending_first)
         j->pending_first = r->id;
     j->pending_last = r->id;
     return 0;
 }
 
+static void
+discard_pending(journal_t *j)
+{
+    buf_reset(&j->pending);
+    j->pending_first = j->pending_last = 0;
+}
+
 /* open the active segment, named after its first id */
 static int
-open_active(journal_t *j, uint64_t first, const char *suffix)
+open_active(journal_t *j, uint64_t first)
 {
     if (j->nsegs == SEGS_MAX)
         return errno = EMFILE, -1;
-    char *path = seg_path(j->dir, first, suffix);
+    char *path = seg_path(j->dir, first, "");
     if (!path)
         return -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -393,13 +618,42 @@ open_active(journal_t *j, uint64_t first, const char *suffix)
         free(path);
         return -1;
     }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || sync_dir(j->dir) < 0) {
+        int e = errno;
+        close(fd);
+        free(path);
+        return errno = e, -1;
+    }
     j->fd = fd;
     segment_t *s = &j->segs[j->nsegs++];
     s->path = path;
     s->first = first;
     s->last = first;
-    s->size = 0;
-    return sync_dir(j->dir);
+    s->size = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Cut the active segment back to its last good record */
+static int
+cut_back(journal_t *j)
+{
+    segment_t *s = &j->segs[j->nsegs - 1];
+    if (ftruncate(j->fd, (off_t)s->size) < 0) {
+        j->dirty_fd = 1;        /* again before the next write */
+        return -1;
+    }
+    j->dirty_fd = 0;
+    return 0;
+}
+
+static int
+sync_now(journal_t *j)
+{
+    if (fdatasync(j->fd) < 0)
+        return -1;
+    j->sync_due = 0;
+    return 0;
 }
 
 int
@@ -407,31 +661,52 @@ journal_commit(journal_t *j)
 {
     if (j->pending.len == 0)
         return 0;
-    if (j->fd < 0 && open_active(j, j->pending_first, "") < 0)
-        return -1;
+    if (j->fd < 0 && open_active(j, j->pending_first) < 0)
+        goto fail;
+    if (j->dirty_fd && cut_back(j) < 0)
+        goto fail;
     segment_t *s = &j->segs[j->nsegs - 1];
-    if (write_all(j->fd, j->pending.data, j->pending.len) < 0)
-        return -1;
+    if (write_all(j->fd, j->pending.data, j->pending.len) < 0 ||
+        (j->fsync_ms == 0 && sync_now(j) < 0)) {
+        /* neither a partial record nor one never synced may stay: a later
+         * good write after it would be cut off with it at the next start */
+        int e = errno;
+        (void)cut_back(j);
+        errno = e;
+        goto fail;
+    }
     s->size += j->pending.len;
     if (j->pending_last > s->last)
         s->last = j->pending_last;
-    buf_reset(&j->pending);
-    j->pending_first = 0;
-    j->sync_due = 1;
-    if (j->fsync_ms == 0 || (uint64_t)mono_ms() - j->last_sync_ms >= (uint64_t)j->fsync_ms)
-        return journal_tick(j);
+    discard_pending(j);
+    if (j->fsync_ms > 0 && !j->sync_due) {
+        j->sync_due = 1;
+        j->dirty_since_ms = mono_ms();
+    }
     return 0;
+fail:
+    discard_pending(j);
+    return -1;
+}
+
+int
+journal_sync_in_ms(const journal_t *j)
+{
+    if (!j->sync_due || j->fd < 0)
+        return -1;
+    int64_t left = j->dirty_since_ms + j->fsync_ms - mono_ms();
+    return left > 0 ? (int)left : 0;
 }
 
 int
 journal_tick(journal_t *j)
 {
-    if (!j->sync_due || j->fd < 0)
+    if (journal_sync_in_ms(j) != 0)
         return 0;
-    if (fdatasync(j->fd) < 0)
+    if (sync_now(j) < 0) {
+        j->dirty_since_ms = mono_ms();  /* again in N ms, not in a busy loop */
         return -1;
-    j->sync_due = 0;
-    j->last_sync_ms = (uint64_t)mono_ms();
+    }
     return 0;
 }
 
@@ -444,6 +719,8 @@ close_active(journal_t *j)
         if (j->sync_due)
             (void)fdatasync(j->fd);
         j->sync_due = 0;
+        if (j->dirty_fd)
+            (void)cut_back(j);
         close(j->fd);
         j->fd = -1;
     }
@@ -468,64 +745,197 @@ remove_seg(journal_t *j, size_t i)
     j->nsegs--;
 }
 
+/* closed segments (not the active one, not one a compaction replaces)
+ * whose every id is below MIN_LIVE */
+static size_t
+droppable(const journal_t *j, uint64_t min_live)
+{
+    size_t closed = j->fd >= 0 ? j->nsegs - 1 : j->nsegs, n = 0;
+    if (j->compact_upto)
+        return 0;
+    while (n < closed && j->segs[n].last < min_live)
+        n++;
+    return n;
+}
+
+int
+journal_can_drop(const journal_t *j, uint64_t min_live)
+{
+    return droppable(j, min_live) > 0;
+}
+
 int
 journal_drop_before(journal_t *j, uint64_t min_live)
 {
-    /* never the active segment: it is the last while fd >= 0 */
-    size_t closed = j->fd >= 0 ? j->nsegs - 1 : j->nsegs;
-    size_t i = 0;
-    while (i < closed && j->segs[i].last < min_live) {
-        remove_seg(j, i);
-        closed--;
-    }
+    size_t n = droppable(j, min_live);
+    if (n == 0)
+        return 0;
+    while (n--)
+        remove_seg(j, 0);
     return sync_dir(j->dir);
+}
+
+int
+journal_floor_add(journal_t *j, const char *chan, size_t len, uint64_t floor)
+{
+    jrec_t r = { .id = floor, .kind = JOURNAL_KIND_FLOOR, .nchannels = 1, .data = "" };
+    r.channels[0] = chan;
+    r.channel_lens[0] = len;
+    return encode(&j->floors, &r);
+}
+
+int
+journal_floors_save(journal_t *j)
+{
+    char *tmp = dir_path(j->dir, FLOORS_FILE ".tmp"), *path = dir_path(j->dir, FLOORS_FILE);
+    int fd = -1, rc = -1, e;
+
+    if (j->lost_upto) {
+        jrec_t r = { .id = j->lost_upto, .kind = JOURNAL_KIND_LOST, .nchannels = 1,
+                     .data = "" };
+        r.channels[0] = "";
+        if (encode(&j->floors, &r) < 0)
+            goto out;
+    }
+    if (!tmp || !path ||
+        (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+        write_all(fd, j->floors.data, j->floors.len) < 0 || fdatasync(fd) < 0 ||
+        rename(tmp, path) < 0 || sync_dir(j->dir) < 0)
+        goto out;
+    rc = 0;
+out:
+    e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0 && tmp)
+        unlink(tmp);
+    buf_reset(&j->floors);
+    free(tmp);
+    free(path);
+    errno = e;
+    return rc;
 }
 
 int
 journal_compact_begin(journal_t *j)
 {
+    if (j->compact_upto)
+        return errno = EBUSY, -1;
     if (j->pending.len && journal_commit(j) < 0)
         return -1;
     close_active(j);
+    if (j->nsegs == 0)
+        return errno = ENOENT, -1;
+    free(j->compact_tmp);
+    if (asprintf(&j->compact_tmp, "%s/" COMPACT_TMP "%ld-%lld.tmp", j->dir, (long)getpid(),
+        (long long)mono_ms()) < 0) {
+        j->compact_tmp = NULL;
+        return errno = ENOMEM, -1;
+    }
+    j->compact_upto = j->nsegs;
+    j->compact_last = 0;
+    for (size_t i = 0; i < j->nsegs; i++)
+        if (j->segs[i].last > j->compact_last)
+            j->compact_last = j->segs[i].last;
     return 0;
+}
+
+int
+journal_compact_write(journal_t *j)
+{
+    const char *tmp = j->compact_tmp;
+    int fd = -1, rc = -1, e;
+
+    if (tmp && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0 &&
+        write_all(fd, j->pending.data, j->pending.len) == 0 && fdatasync(fd) == 0)
+        rc = 0;
+    e = errno;
+    if (fd >= 0)
+        close(fd);
+    discard_pending(j);
+    errno = e;
+    return rc;
+}
+
+void
+journal_compact_abort(journal_t *j)
+{
+    if (j->compact_tmp)
+        unlink(j->compact_tmp);
+    free(j->compact_tmp);
+    j->compact_tmp = NULL;
+    discard_pending(j);
+    j->compact_upto = 0;
+}
+
+int
+journal_compact_finish(journal_t *j)
+{
+    const char *tmp = j->compact_tmp;
+    char *final = NULL;
+    unsigned char h[HDR_LEN + 8];
+    struct stat st;
+    int fd = -1, e;
+    size_t old = j->compact_upto;
+    segment_t fresh = { 0 };
+
+    if (!old || !tmp || (fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
+        goto fail;
+    if (st.st_size > 0) {
+        if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || get32(h) != MAGIC) {
+            errno = EIO;
+            goto fail;
+        }
+        fresh.first = get64(h + HDR_LEN);
+        fresh.last = j->compact_last;
+        fresh.size = (uint64_t)st.st_size;
+        if (!(final = seg_path(j->dir, fresh.first, "")) || rename(tmp, final) < 0)
+            goto fail;
+        fresh.path = final;
+    } else {
+        unlink(tmp);            /* nothing live: every old segment goes */
+    }
+    close(fd);
+    free(j->compact_tmp);
+    j->compact_tmp = NULL;
+    /* the new segment replaces [0, old); one of them may have had its name
+     * (the rename replaced that file): forget it without unlinking */
+    for (size_t i = 0; i < old; i++) {
+        if (fresh.path && strcmp(j->segs[i].path, fresh.path) == 0) {
+            free(j->segs[i].path);
+            j->segs[i].path = NULL;
+        }
+    }
+    for (size_t i = 0; i < old; i++) {
+        if (j->segs[i].path && unlink(j->segs[i].path) < 0 && errno != ENOENT)
+            log_msg(LOG_WARNING, "journal: unlink %s: %s", j->segs[i].path, strerror(errno));
+        free(j->segs[i].path);
+    }
+    memmove(&j->segs[fresh.path ? 1 : 0], &j->segs[old], (j->nsegs - old) * sizeof(segment_t));
+    j->nsegs = j->nsegs - old + (fresh.path ? 1 : 0);
+    if (fresh.path)
+        j->segs[0] = fresh;
+    j->compact_upto = 0;
+    return sync_dir(j->dir);
+fail:
+    e = errno;
+    if (fd >= 0)
+        close(fd);
+    free(final);
+    journal_compact_abort(j);
+    errno = e;
+    return -1;
 }
 
 int
 journal_compact_end(journal_t *j)
 {
-    size_t old = j->nsegs;
-    segment_t fresh = { 0 };
-
-    if (j->pending.len) {
-        uint64_t first = j->pending_first;
-        if (open_active(j, first, ".tmp") < 0)
-            return -1;
-        if (journal_commit(j) < 0 || fdatasync(j->fd) < 0)
-            return -1;
-        char *final = seg_path(j->dir, first, "");
-        if (!final || rename(j->segs[old].path, final) < 0) {
-            free(final);
-            return -1;
-        }
-        free(j->segs[old].path);
-        j->segs[old].path = final;
-        fresh = j->segs[old];
-        j->nsegs = old;             /* set aside while the old ones go */
+    if (journal_compact_write(j) < 0) {
+        int e = errno;
+        journal_compact_abort(j);
+        return errno = e, -1;
     }
-    /* every older segment goes; one of the same name was replaced by the
-     * rename and must not be unlinked */
-    while (j->nsegs > 0) {
-        size_t i = j->nsegs - 1;
-        if (fresh.path && strcmp(j->segs[i].path, fresh.path) == 0) {
-            free(j->segs[i].path);
-            j->nsegs--;
-        } else {
-            remove_seg(j, i);
-        }
-    }
-    if (fresh.path)
-        j->segs[j->nsegs++] = fresh;
-    return sync_dir(j->dir);
+    return journal_compact_finish(j);
 }
 
 uint64_t

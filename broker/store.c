@@ -219,6 +219,17 @@ channel_push(channel_t *ch, event_t *ev, int64_t now_us)
 }
 
 void
+channel_restore(channel_t *ch, event_t *ev, int64_t now_us)
+{
+    if (ev->id > ch->floor) {
+        channel_push(ch, ev, now_us);
+    } else if (ev->key_len) {
+        set_state(ch, ev);
+        ch->touched_us = now_us;
+    }
+}
+
+void
 channel_expire(channel_t *ch, int64_t now_us)
 {
     while (ch->count && expires(ch, ch->ring[ch->head]) <= now_us)
@@ -407,6 +418,18 @@ store_each_live(store_t *s, int (*fn)(void *ctx, const event_t *ev,
         i = j;
     }
     free(v);
+    return rc;
+}
+
+int
+store_each_floor(store_t *s, int (*fn)(void *ctx, const char *name, size_t len,
+    uint64_t floor), void *ctx)
+{
+    int rc = 0;
+    for (size_t b = 0; b < s->nbuckets && rc == 0; b++)
+        for (channel_t *ch = s->buckets[b]; ch && rc == 0; ch = ch->next)
+            if (ch->floor)
+                rc = fn(ctx, ch->name, ch->name_len, ch->floor);
     return rc;
 }
 

@@ -76,6 +76,11 @@ channel_t *store_channel(store_t *s, const char *name, size_t len, int create);
 /* Append EV to CH (and to its state when EV has a key). */
 void channel_push(channel_t *ch, event_t *ev, int64_t now_us);
 
+/* EV from the journal on start: pushed like channel_push, unless CH has
+ * dropped it already (id at or below the floor), when only its state (a
+ * key's newest event outlives the ring) is kept. */
+void channel_restore(channel_t *ch, event_t *ev, int64_t now_us);
+
 /* Drop what is past its ttl from CH */
 void channel_expire(channel_t *ch, int64_t now_us);
 
@@ -104,6 +109,11 @@ uint64_t store_min_live(store_t *s);
 /* Call FN for every live event once, in id order (journal compaction). */
 int store_each_live(store_t *s, int (*fn)(void *ctx, const event_t *ev,
     const char *const *chans, const size_t *lens, size_t n), void *ctx);
+
+/* Call FN for every channel with a floor (the journal's floors file);
+ * stops at and returns FN's first non-zero result. */
+int store_each_floor(store_t *s, int (*fn)(void *ctx, const char *name, size_t len,
+    uint64_t floor), void *ctx);
 
 size_t store_channels(const store_t *s);
 size_t store_events(const store_t *s);      /* ring entries, all channels */
