@@ -105,6 +105,11 @@ ok "zsse-fcgi: snippets where each web server expects them" eval '
     has zsse-fcgi /etc/lighttpd/conf-available/50-zsse.conf && has zsse-fcgi /etc/nginx/snippets/zsse.conf'
 ok "libzsse-dev: zsse.h and zsse.pc" eval 'has libzsse-dev /usr/include/zsse.h &&
     contents libzsse-dev | grep -q "/pkgconfig/zsse.pc$"'
+ok "man pages: zsse(1), zsse.json(5) in zsse" eval 'has zsse /usr/share/man/man1/zsse.1.gz &&
+    has zsse /usr/share/man/man5/zsse.json.5.gz'
+ok "man pages: zsse-broker(8), zsse-fcgi(8), zsse-handoff(8)" eval '
+    has zsse-broker /usr/share/man/man8/zsse-broker.8.gz &&
+    has zsse-fcgi /usr/share/man/man8/zsse-fcgi.8.gz && has zsse-fcgi /usr/share/man/man8/zsse-handoff.8.gz'
 ok "libzsse0: the shared library" eval 'contents libzsse0 | grep -q "/libzsse\.so\.0$"'
 
 # --- install ----------------------------------------------------------------
@@ -136,6 +141,7 @@ eq "/etc/zsse/jwt.key: generated, zsse's, mode 0600" "zsse zsse 600" \
     "$(stat -c '%U %G %a' /etc/zsse/jwt.key 2>&1)"
 ok "/etc/zsse/jwt.key: at least 32 bytes (HS256)" test "$(wc -c < /etc/zsse/jwt.key)" -ge 32
 key1=$(md5sum < /etc/zsse/jwt.key)
+ok "man zsse.json works once installed" eval 'MANWIDTH=80 man zsse.json 2>/dev/null | grep -q "max_lifetime"'
 ok "zsse.pc: pkg-config finds libzsse" eval 'pkg-config --libs zsse | grep -q -- -lzsse'
 eq "zsse check-config as user zsse: ok" "ok" \
     "$(setpriv --reuid=zsse --regid=zsse --init-groups /usr/bin/zsse check-config 2>&1)"
