@@ -59,6 +59,7 @@ snapshot() {
         ls -l /etc/apache2/conf-enabled /etc/apache2/mods-enabled /etc/lighttpd/conf-enabled \
             /etc/nginx/snippets 2>&1
         ls -d /etc/zsse /run/zsse /var/lib/zsse /var/log/zsse /usr/share/zsse 2>&1
+        ls /var/log/nginx /var/log/lighttpd /var/log/apache2 2>&1
         ls /lib/systemd/system /etc/systemd/system /etc/systemd/system/*.wants /etc/logrotate.d 2>&1
         ls /usr/bin /usr/include /usr/lib/x86_64-linux-gnu/pkgconfig 2>&1
     } | grep -v '^total '
@@ -260,6 +261,44 @@ ok "its event reaches curl through Apache" t_until 100 grep -q '^data: {"id":"t2
 eq "a path without a route: zsse's 404, naming it" \
     '{"error": "not_found", "message": "no route for /rooms/r1/events"}' \
     "$(curl -s "http://127.0.0.1:$WEB_PORT/rooms/r1/events")"
+
+# --- nginx: the snippet as installed, to zsse-fcgi-unix.service's socket -----
+unit /lib/systemd/system/zsse-fcgi-unix.service
+ok "zsse-fcgi-unix: /run/zsse/fcgi.sock" t_until 100 test -S /run/zsse/fcgi.sock
+eq "/run/zsse/fcgi.sock: zsse:www-data 0660 (nginx may connect)" "zsse www-data 660" \
+    "$(stat -c '%U %G %a' /run/zsse/fcgi.sock 2>&1)"
+N_PORT=$(t_port)
+mkdir -p "$T/nginx"
+cp /etc/nginx/fastcgi_params "$T/nginx/"    # (relative to nginx.conf, as in /etc/nginx)
+cat > "$T/nginx/nginx.conf" <<CONF
+user www-data;
+daemon off;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 768; }
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/body;
+    fastcgi_temp_path $T/nginx/fcgi;
+    proxy_temp_path $T/nginx/proxy;
+    uwsgi_temp_path $T/nginx/uwsgi;
+    scgi_temp_path $T/nginx/scgi;
+    server {
+        listen 127.0.0.1:$N_PORT;
+        include /etc/nginx/snippets/zsse.conf;
+    }
+}
+CONF
+t_spawn nginx nginx -p /etc/nginx -c "$T/nginx/nginx.conf"
+ok "nginx starts with /etc/nginx/snippets/zsse.conf" t_wait_port "$N_PORT" "$T_LASTPID"
+curl -sN --max-time 30 "http://127.0.0.1:$N_PORT/boards/b2/events?token=$TOKEN" \
+    > "$T/nginx.out" 2>&1 &
+T_PIDS+=($!)
+ok "stream open through nginx (as www-data, over the unit's socket)" \
+    t_until 150 grep -q '^event: connected' "$T/nginx.out"
+/usr/bin/zsse publish -C board/b2 -e task_moved -d '{"id":"n1"}'
+ok "an event reaches curl through nginx" t_until 100 grep -q '^data: {"id":"n1"}' "$T/nginx.out"
 
 # --- stop, purge, compare -----------------------------------------------------
 for pid in "${T_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
