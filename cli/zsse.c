@@ -7,6 +7,7 @@
  *   zsse [-c FILE] stats
  *   zsse [-c FILE] tail [-n COUNT] [--timeout S] CHANNEL...
  *   zsse keygen PREFIX
+ *   zsse [-c FILE] check-config [-c FILE]      (check.c)
  *
  * Every socket to the broker takes the CURVE client keys of the config
  * (curve.h); keygen writes such a key pair.
@@ -21,6 +22,7 @@
 #include <jansson.h>
 #include <zmq.h>
 #include "auth.h"
+#include "check.h"
 #include "channel.h"
 #include "config.h"
 #include "curve.h"
@@ -44,6 +46,8 @@ usage(FILE *fp)
         "  tail [-n COUNT] [--timeout S] CHANNEL...\n"
         "  keygen PREFIX                    write a CURVE key pair: PREFIX.public and\n"
         "                                   PREFIX.secret (mode 0600)\n"
+        "  check-config                     check the config as every program loads it:\n"
+        "                                   prints ok, or each problem; exits 1 on any\n"
         "Options for every command: -c FILE (default $ZSSE_CONFIG, else /etc/zsse/zsse.json),\n"
         "--help, --version.\n");
 }
@@ -475,6 +479,28 @@ cmd_keygen(int argc, char **argv)
     return 0;
 }
 
+/* --- check-config --------------------------------------------------------- */
+
+static int
+cmd_check_config(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c == 'c') config_flag = optarg;
+        else if (c == 'h') { usage(stdout); return 0; }
+        else return die("check-config: unknown or incomplete option '%s' (see --help)",
+            argv[optind - 1]);
+    }
+    if (optind < argc)
+        return die("check-config: unexpected argument '%s'", argv[optind]);
+    return check_config(config_default_path(config_flag), stdout, stderr) ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -513,6 +539,7 @@ main(int argc, char **argv)
     else if (strcmp(cmd, "stats") == 0) rc = cmd_stats(argc, argv);
     else if (strcmp(cmd, "tail") == 0) rc = cmd_tail(argc, argv);
     else if (strcmp(cmd, "keygen") == 0) rc = cmd_keygen(argc, argv);
+    else if (strcmp(cmd, "check-config") == 0) rc = cmd_check_config(argc, argv);
     else rc = die("unknown command '%s' (see --help)", cmd);
     config_destroy(&cfg);
     return rc;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include "buf.h"
 #include "http.h"
+#include "log.h"
 #include "sse.h"
 
 static const char *
@@ -134,6 +135,12 @@ http_error(http_t *h, const route_t *r, int status, const char *error,
     if (strcmp(h->method, "HEAD") != 0)
         FCGX_PutStr(body.data, (int)body.len, out);
     buf_free(&body);
+    /* every refused request, at most a line a second (a flood of bad
+     * tokens must not fill the disk): status, method, path and why */
+    static ratelimit_t refused_rl;
+    log_limited(&refused_rl, status >= 500 ? LOG_WARNING : LOG_NOTICE, "%d %s %.*s: %s",
+        status, h->method ? h->method : "-", (int)(h->path_len < 300 ? h->path_len : 300),
+        h->path, message ? message : error);
 }
 
 int

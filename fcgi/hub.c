@@ -82,6 +82,8 @@ static struct {
     size_t          hbn, hbcap;
     buf_t           frame[2];       /* an event framed per sse_format_t, reused */
     buf_t           qframe;         /* a queued event, framed */
+    atomic_int      drain_ms;       /* hub_drain()'s window, 0: not asked */
+    atomic_int      drained;        /* ... and done */
 } H = {
     .mu = PTHREAD_MUTEX_INITIALIZER, .jmu = PTHREAD_MUTEX_INITIALIZER,
     .jcv = PTHREAD_COND_INITIALIZER, .efd = -1, .epfd = -1,
@@ -774,6 +776,77 @@ timers(int64_t now)
     close_doomed();
 }
 
+/* --- a graceful stop ---------------------------------------------------------------- */
+
+/*
+ * hub_drain(): every adopted stream gets "retry: R" with R drawn uniformly
+ * from [W/10, W] and is ended, in a shuffled order.  A browser's
+ * EventSource waits R before it reconnects (with Last-Event-ID), so N
+ * clients come back to the next zsse-fcgi at about N / (0.9 W) a second
+ * instead of all at once; none before W/10 (the restart itself).  A slow
+ * stream with output waiting keeps the route's retry.
+ */
+static uint64_t
+drain_rand(uint64_t *x)                 /* xorshift64 */
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void
+drain_all(int64_t now)
+{
+    int window = atomic_load(&H.drain_ms), lo = window / 10;
+    uint64_t x = (uint64_t)now * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^ 1;
+    size_t n = 0, i;
+    stream_t **v, *s;
+
+    for (s = H.streams; s; s = s->hub_next)
+        n += s->state != ST_THREAD && s->state != ST_DEAD;
+    v = n ? malloc(n * sizeof(*v)) : NULL;
+    if (v) {
+        n = 0;
+        for (s = H.streams; s; s = s->hub_next)
+            if (s->state != ST_THREAD && s->state != ST_DEAD)
+                v[n++] = s;
+        for (i = n; i > 1; i--) {               /* Fisher-Yates */
+            size_t j = (size_t)(drain_rand(&x) % i);
+            stream_t *t = v[i - 1];
+            v[i - 1] = v[j];
+            v[j] = t;
+        }
+        for (i = 0; i < n; i++) {
+            s = v[i];
+            int retry = lo + (int)(drain_rand(&x) % (uint64_t)(window - lo + 1));
+            if (!backlog(s) && !s->doomed) {
+                buf_reset(&H.qframe);
+                buf_printf(&H.qframe, "retry: %d\n\n", retry);
+                write_now(s, H.qframe.data, H.qframe.len, now);
+            }
+            doom(s, NULL);
+        }
+        free(v);
+    }
+    /* doom() stacks: the list closes in the reverse of the shuffled order */
+    close_doomed();
+    log_msg(LOG_INFO, "stopping: %zu streams ended, their clients return within %d ms",
+        n, window);
+    atomic_store(&H.drained, 1);
+}
+
+void
+hub_drain(int window_ms)
+{
+    if (!H.sub || window_ms <= 0)
+        return;
+    atomic_store(&H.drain_ms, window_ms);
+    wake(H.efd);
+    for (int i = 0; i < 500 && !atomic_load(&H.drained); i++)
+        usleep(10000);                  /* at most 5 s */
+}
+
 /* --- resuming after a broker restart ----------------------------------------------- */
 
 static void *resume_main(void *arg);
@@ -1218,6 +1291,8 @@ hub_main(void *arg)
         int64_t now = mono_ms();
         if (items[2].revents & ZMQ_POLLIN)
             run_commands(now);
+        if (atomic_load(&H.drain_ms) && !atomic_load(&H.drained))
+            drain_all(now);
         if (items[1].revents & ZMQ_POLLIN)
             on_monitor();
         /* a batch left over is taken up at once (more: poll without waiting) */

@@ -122,6 +122,11 @@ int  hub_start(void *zctx, const char *events_endpoint, const char *control_endp
     const curve_client_t *curve);
 /* release this process' leases and stop the hub thread */
 void hub_stop(void);
+/* A graceful stop, before hub_stop(): send every adopted stream's client
+ * "retry: R", R uniform in [WINDOW_MS / 10, WINDOW_MS], and end the
+ * streams in a shuffled order, so that they reconnect (with Last-Event-ID)
+ * spread over the window.  Returns when done, or after 5 s.  0: nothing. */
+void hub_drain(int window_ms);
 
 /* a stream owned by the calling thread (NULL: out of memory) */
 stream_t *stream_new(void);

@@ -36,7 +36,10 @@
 #define THREADS_MAX 20000
 #define STACK_SIZE  (256 * 1024)
 
+#define RESTART_WINDOW_MAX 3600
+
 static config_t *cfg;
+static int restart_window = 10;         /* s: --restart-window */
 static auth_t *auth;
 static int listen_fd, handoff_fd = -1;
 
@@ -53,7 +56,17 @@ usage(FILE *fp)
         "                     zsse-fcgi for all); without --listen, only those\n"
         "  --threads N        set up to N requests at once (default 1); open streams\n"
         "                     are held by one hub thread, as many as descriptors allow\n"
-        "  -h, --help, -V, --version\n");
+        "  --restart-window S on TERM/INT/HUP, tell each client to come back after a\n"
+        "                     random delay of up to S seconds (default 10; 0: at once)\n"
+        "                     and end the streams: they resume spread over S seconds;\n"
+        "                     or $ZSSE_RESTART_WINDOW\n"
+        "  --log-level L      error, warning, notice (refused requests), info (default:\n"
+        "                     start and stop), debug; or $ZSSE_LOG_LEVEL\n"
+        "  --syslog           log to syslog (daemon) instead of stderr; or ZSSE_LOG=syslog\n"
+        "                     (lighttpd bin-path and mod_fcgid hide a backend's stderr)\n"
+        "  -h, --help, -V, --version\n"
+        "Signals: TERM, INT and HUP stop it cleanly (its streams end, clients resume\n"
+        "with Last-Event-ID, spread over --restart-window); it has no reload.\n");
 }
 
 /*
@@ -99,6 +112,8 @@ signals(void *arg)
     int sig;
 
     sigwait(set, &sig);
+    /* the clients come back spread over the window, not all at once */
+    hub_drain(restart_window * 1000);
     /* a clean stop: the broker forgets our leases now, not in 30 s */
     hub_stop();
     log_msg(LOG_INFO, "stopping on signal %d", sig);
@@ -112,9 +127,15 @@ main(int argc, char **argv)
         { "config", required_argument, NULL, 'c' }, { "listen", required_argument, NULL, 'l' },
         { "handoff", required_argument, NULL, 'H' },
         { "threads", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
+        { "version", no_argument, NULL, 'V' },
+        { "log-level", required_argument, NULL, 'L' },
+        { "restart-window", required_argument, NULL, 'R' }, { "syslog", no_argument, NULL, 'S' },
+        { NULL, 0, NULL, 0 },
     };
     const char *file = NULL, *listen = NULL, *handoff = NULL;
+    const char *level = getenv("ZSSE_LOG_LEVEL"), *logto = getenv("ZSSE_LOG");
+    const char *window = getenv("ZSSE_RESTART_WINDOW");
+    int use_syslog = logto && strcmp(logto, "syslog") == 0;
     long threads = 1;
     int c;
     char err[512];
@@ -125,6 +146,9 @@ main(int argc, char **argv)
         case 'c': file = optarg; break;
         case 'l': listen = optarg; break;
         case 'H': handoff = optarg; break;
+        case 'L': level = optarg; break;
+        case 'R': window = optarg; break;
+        case 'S': use_syslog = 1; break;
         case 't': {
             char *end;
             threads = strtol(optarg, &end, 10);
@@ -147,9 +171,31 @@ main(int argc, char **argv)
         fprintf(stderr, "zsse-fcgi: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
+    if (window && *window) {
+        char *end;
+        long w = strtol(window, &end, 10);
+        if (*end || w < 0 || w > RESTART_WINDOW_MAX) {
+            fprintf(stderr, "zsse-fcgi: restart window %s: seconds from 0 to %d\n",
+                window, RESTART_WINDOW_MAX);
+            return 2;
+        }
+        restart_window = (int)w;
+    }
+    if (level && *level && log_level_parse(level) < 0) {
+        fprintf(stderr, "zsse-fcgi: log level %s: one of error, warning, notice, info, debug\n",
+            level);
+        return 2;
+    }
+    /* syslog from here: lighttpd and mod_fcgid show a backend's stderr as
+     * at most "child exited: 1" */
+    log_open("zsse-fcgi", !use_syslog, NULL);
+    if (level && *level)
+        log_set_level(log_level_parse(level));
     file = config_default_path(file);
     if (!(cfg = config_load(file, err, sizeof(err)))) {
         fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
+        if (use_syslog)
+            log_msg(LOG_ERR, "config: %s: %s", file, err);
         return 1;
     }
     static curve_client_t curve;   /* read by the control pool and the hub */
@@ -157,12 +203,13 @@ main(int argc, char **argv)
         fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
         return 1;
     }
-    log_open("zsse-fcgi", 1, NULL);
     int needs_auth = 0;
     for (size_t i = 0; i < cfg->nroutes; i++)
         needs_auth |= cfg->routes[i].auth != AUTH_NONE;
     if (needs_auth && !(auth = auth_new(&cfg->auth, err, sizeof(err)))) {
         fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
+        if (use_syslog)
+            log_msg(LOG_ERR, "config: %s: %s", file, err);
         return 1;
     }
     if (accept_allow(getenv("FCGI_WEB_SERVER_ADDRS"), err, sizeof(err)) < 0) {
@@ -247,6 +294,11 @@ main(int argc, char **argv)
             break;
         }
     }
+    log_msg(LOG_INFO, "zsse-fcgi %s started: config %s, %s%s%s%s, %ld setup threads, "
+        "broker %s", ZSSE_VERSION, file, listen ? "listening on " : "",
+        listen ? listen : handoff ? "" : "the FastCGI socket on fd 0",
+        handoff ? (listen ? ", handoff " : "handoff ") : "", handoff ? handoff : "",
+        threads, cfg->broker.events);
     accept_run(listen_fd, handoff_fd);  /* the main thread accepts, until the socket is gone */
     hub_stop();
     _exit(0);               /* setup threads may be blocked in a read */

@@ -114,6 +114,9 @@ get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
 
 static const char *WWW_AUTH =
     "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n";
+/* RFC 6750 3.1: a request that sent no credentials at all gets the
+ * challenge without an error code */
+static const char *WWW_AUTH_NONE = "WWW-Authenticate: Bearer realm=\"zsse\"\r\n";
 
 /* authenticate, check require, expand the channels; 0 or an HTTP status
  * already answered */
@@ -130,7 +133,7 @@ admit(ctx_t *c, const auth_t *auth)
             return 401;
         }
         if (n < 0 && c->r->auth == AUTH_REQUIRED) {
-            http_error(&c->h, c->r, 401, "invalid_token", "token missing", WWW_AUTH);
+            http_error(&c->h, c->r, 401, "invalid_token", "token missing", WWW_AUTH_NONE);
             return 401;
         }
         if (n >= 0) {
@@ -479,6 +482,17 @@ drain_stdin(FCGX_Request *req)
         total += (size_t)n;
 }
 
+/* 404 naming the path zsse-fcgi saw (REQUEST_URI): a web-server location
+ * that strips or rewrites it shows up here */
+static void
+not_found(ctx_t *c)
+{
+    char msg[2100];
+
+    snprintf(msg, sizeof(msg), "no route for %.*s", (int)c->h.path_len, c->h.path);
+    http_error(&c->h, NULL, 404, "not_found", msg, NULL);
+}
+
 /* the route for H's path (its parameters are found again by admit()) */
 static __attribute__((noinline)) const route_t *
 find_route(const config_t *cfg, const http_t *h)
@@ -569,7 +583,7 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         goto done;
     }
     if (!(c->r = find_route(cfg, &c->h))) {
-        http_error(&c->h, NULL, 404, "not_found", "no such stream", NULL);
+        not_found(c);
         goto done;
     }
     if (strcmp(c->h.method, "OPTIONS") == 0 && c->r->ncors) {

@@ -58,6 +58,36 @@ read_key(const char *path, size_t *len, char *err, size_t errlen)
     return k;
 }
 
+/* RFC 7518 3.2: an HS key must be at least as long as the hash (32, 48,
+ * 64 bytes); RS and ES keys are a PEM public key.  The file's bytes are the
+ * secret (one trailing newline dropped), so a base64 text works as is. */
+int
+auth_key_check(const auth_conf_t *conf, const unsigned char *key, size_t len,
+    char *err, size_t errlen)
+{
+    if (conf->alg[0] == 'H') {
+        size_t need = (size_t)atoi(conf->alg + 2) / 8;
+        if (len < need) {
+            snprintf(err, errlen, "auth.key_file: %s: %zu bytes, %s needs at least %zu "
+                "(RFC 7518 3.2); make one: head -c %zu /dev/urandom | base64 -w0 > %s",
+                conf->key_file, len, conf->alg, need, need, conf->key_file);
+            return -1;
+        }
+        return 0;
+    }
+    if (!memmem(key, len, "-----BEGIN ", 11)) {
+        snprintf(err, errlen, "auth.key_file: %s: not a PEM public key (%s)",
+            conf->key_file, conf->alg);
+        return -1;
+    }
+    if (memmem(key, len, "PRIVATE KEY-----", 16)) {
+        snprintf(err, errlen, "auth.key_file: %s: holds a private key: give zsse the "
+            "public key only (openssl pkey -pubout)", conf->key_file);
+        return -1;
+    }
+    return 0;
+}
+
 auth_t *
 auth_new(const auth_conf_t *conf, char *err, size_t errlen)
 {
@@ -85,6 +115,10 @@ auth_new(const auth_conf_t *conf, char *err, size_t errlen)
         a->keylen--;
     if (a->hmac && a->keylen > 1 && a->key[a->keylen - 1] == '\r')
         a->keylen--;
+    if (auth_key_check(conf, a->key, a->keylen, err, errlen) < 0) {
+        auth_destroy(&a);
+        return NULL;
+    }
     a->leeway = conf->leeway;
     a->require_exp = conf->require_exp;
     if ((conf->issuer && !(a->issuer = strdup(conf->issuer))) ||

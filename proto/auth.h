@@ -30,6 +30,13 @@ typedef struct auth auth_t;
 auth_t *auth_new(const auth_conf_t *conf, char *err, size_t errlen);
 void    auth_destroy(auth_t **ap);
 
+/* Is KEY (LEN bytes, as read from conf->key_file, trailing newline
+ * dropped) fit for conf->alg?  HS256/384/512: at least 32/48/64 bytes
+ * (RFC 7518 3.2); RS and ES: a PEM public key, not a private one.  -1 with
+ * "auth.key_file: FILE: why" in ERR.  auth_new() calls it. */
+int auth_key_check(const auth_conf_t *conf, const unsigned char *key, size_t len,
+    char *err, size_t errlen);
+
 /* Verify TOKEN (LEN bytes) at time NOW.  0 with *claims set (a new
  * reference: json_decref it), or -1 with ERR set. */
 int auth_verify(const auth_t *a, const char *token, size_t len, time_t now,

@@ -15,6 +15,26 @@ static const char *log_ident = "zsse";
 static char *log_path;
 static FILE *log_fp;        /* NULL: syslog */
 static int log_syslog;
+static int log_level = LOG_INFO;
+
+void
+log_set_level(int prio)
+{
+    log_level = prio;
+}
+
+int
+log_level_parse(const char *name)
+{
+    static const struct { const char *name; int prio; } levels[] = {
+        { "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
+        { "info", LOG_INFO }, { "debug", LOG_DEBUG },
+    };
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+        if (strcmp(name, levels[i].name) == 0)
+            return levels[i].prio;
+    return -1;
+}
 
 int
 log_open(const char *ident, int foreground, const char *file)
@@ -70,6 +90,8 @@ log_msg(int prio, const char *fmt, ...)
 {
     va_list ap;
 
+    if (prio > log_level)
+        return;
     va_start(ap, fmt);
     if (log_syslog) {
         vsyslog(prio, fmt, ap);
@@ -99,6 +121,8 @@ log_limited(ratelimit_t *rl, int prio, const char *fmt, ...)
     char line[1024];
     va_list ap;
 
+    if (prio > log_level)
+        return;
     pthread_mutex_lock(&mu);
     if (now == rl->last) {
         rl->suppressed++;

@@ -17,6 +17,11 @@
 int  log_open(const char *ident, int foreground, const char *file);
 int  log_reopen(void);               /* after SIGHUP */
 void log_close(void);
+/* lines less urgent than PRIO (LOG_ERR ... LOG_DEBUG; default LOG_INFO)
+ * are dropped */
+void log_set_level(int prio);
+/* "error", "warning", "notice", "info", "debug" -> LOG_*, or -1 */
+int  log_level_parse(const char *name);
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef struct {

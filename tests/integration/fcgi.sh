@@ -53,9 +53,12 @@ eq "cookie: 200" 200 "$(st "$U/s/r1/events" -H "Cookie: a=b; zsse_token=$alice")
 # --- 401 / 403 / 404 / 405 -----------------------------------------------------------------
 out=$("$SSE" "$U/s/r1/events" --status -t 5)
 eq "no token: 401" 401 "$(head -1 <<<"$out" | jget status)"
-eq "WWW-Authenticate" 'Bearer realm="zsse", error="invalid_token"' "$(head -1 <<<"$out" | jget headers.www-authenticate)"
+# RFC 6750 3.1: no credentials sent, so no error code in the challenge
+eq "WWW-Authenticate" 'Bearer realm="zsse"' "$(head -1 <<<"$out" | jget headers.www-authenticate)"
 eq "JSON body" '{"error": "invalid_token", "message": "token missing"}' "$(sed -n 2p <<<"$out" | jget body | head -1)"
 eq "malformed token: 401" 401 "$(st "$U/s/r1/events?token=abc.def")"
+eq "bad token: error=invalid_token" 'Bearer realm="zsse", error="invalid_token"' \
+    "$("$SSE" "$U/s/r1/events?token=abc.def" --status -t 5 | head -1 | jget headers.www-authenticate)"
 echo "a-different-secret-0123456789abcdef" > "$T/other.key"
 python3 - "$ZSSE_CONFIG" "$T/other.json" "$T/other.key" <<'PY'
 import json, sys

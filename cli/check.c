@@ -1,0 +1,176 @@
+/*
+ * check.c -- `zsse check-config [-c FILE]`, what `nginx -t` is for nginx:
+ * run before a start or a reload (the systemd units do), it says whether
+ * every program would start with this config, and if not, everything that
+ * is wrong, one line each with its JSON path.
+ *
+ * It loads the file with config_load(), the loader every program uses (so
+ * a syntax or type error is reported exactly as zsse-broker would, and
+ * the loader stops at it), then checks what the loader leaves to run
+ * time:
+ *   - the key file: read and checked by auth_new() as zsse-fcgi does
+ *     (readable by the user running the check, long enough for HS*, a PEM
+ *     public key for RS and ES) and not readable by every user;
+ *   - endpoints: tcp://HOST:PORT with a port from 1 to 65535, or
+ *     ipc://PATH; the three are distinct;
+ *   - routes: a template that takes {sub} or {claim.NAME} on a route
+ *     without a token ("auth": "none": it can never be filled; "optional":
+ *     an anonymous request cannot be served), a `require` on a route
+ *     without a token, and a route that an earlier one always shadows
+ *     (first match wins).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "auth.h"
+#include "check.h"
+#include "config.h"
+
+typedef struct {
+    const char *file;
+    FILE       *err;
+    int         problems;
+} check_t;
+
+static void
+problem(check_t *c, const char *path, const char *fmt, const char *a, const char *b)
+{
+    fprintf(c->err, "%s: %s: ", c->file, path);
+    fprintf(c->err, fmt, a, b);
+    fputc('\n', c->err);
+    c->problems++;
+}
+
+/* tcp://HOST:PORT (HOST may be *, a name, an address or [v6]) or ipc://PATH */
+static bool
+endpoint_ok(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0)
+        return ep[6] != '\0';
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return false;
+    const char *host = ep + 6, *colon = strrchr(host, ':');
+    if (!colon || colon == host || strchr(host, '/'))
+        return false;
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    return colon[1] && !*end && errno == 0 && port >= 1 && port <= 65535;
+}
+
+static void
+check_endpoints(check_t *c, const broker_conf_t *b)
+{
+    const char *names[] = { "publish", "events", "control" };
+    const char *eps[] = { b->publish, b->events, b->control };
+    char path[64];
+
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "broker.%s", names[i]);
+        if (!endpoint_ok(eps[i]))
+            problem(c, path, "%s: not tcp://HOST:PORT (port 1-65535) or ipc://PATH%s", eps[i], "");
+        for (int j = 0; j < i; j++)
+            if (strcmp(eps[i], eps[j]) == 0)
+                problem(c, path, "%s: the same endpoint as broker.%s", eps[i], names[j]);
+    }
+}
+
+static void
+check_key(check_t *c, const config_t *cfg)
+{
+    char err[512];
+    struct stat st;
+    bool needed = false;
+
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        needed |= cfg->routes[i].auth != AUTH_NONE;
+    if (!needed)
+        return;                 /* zsse-fcgi does not read it either */
+    auth_t *a = auth_new(&cfg->auth, err, sizeof(err));
+    if (!a) {
+        /* err is "auth.key_file: FILE: why" (or "auth.alg: ...") */
+        char *sep = strstr(err, ": ");
+        if (sep) {
+            *sep = '\0';
+            problem(c, err, "%s%s", sep + 2, "");
+        } else {
+            problem(c, "auth", "%s%s", err, "");
+        }
+        return;
+    }
+    auth_destroy(&a);
+    if (stat(cfg->auth.key_file, &st) == 0 && (st.st_mode & S_IROTH))
+        problem(c, "auth.key_file", "%s: readable by every user: chmod o-r %s",
+            cfg->auth.key_file, cfg->auth.key_file);
+}
+
+/* does route A match every path route B matches? */
+static bool
+shadows(const route_t *a, const route_t *b)
+{
+    if (a->nsegs != b->nsegs)
+        return false;
+    for (size_t i = 0; i < a->nsegs; i++)
+        if (a->segs[i] && (!b->segs[i] || strcmp(a->segs[i], b->segs[i]) != 0))
+            return false;
+    return true;
+}
+
+static void
+check_routes(check_t *c, const config_t *cfg)
+{
+    char path[96];
+
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        const route_t *r = &cfg->routes[i];
+        const char *mode = r->auth == AUTH_NONE ? "none" : "optional";
+        for (size_t j = 0; j < r->nchannels && r->auth != AUTH_REQUIRED; j++)
+            for (size_t k = 0; k < r->channels[j].nparts; k++) {
+                const tpl_part_t *p = &r->channels[j].parts[k];
+                if (p->kind != TPL_SUB && p->kind != TPL_CLAIM)
+                    continue;
+                snprintf(path, sizeof(path), "routes[%zu].channels[%zu]", i, j);
+                problem(c, path, r->auth == AUTH_NONE ?
+                    "takes %s from the token, but auth is \"%s\": there is never a token" :
+                    "takes %s from the token, but auth is \"%s\": an anonymous request "
+                    "cannot be served (make it \"required\")",
+                    p->kind == TPL_SUB ? "{sub}" : "a {claim.*}", mode);
+                break;
+            }
+        if (r->require && r->auth == AUTH_NONE) {
+            snprintf(path, sizeof(path), "routes[%zu].require", i);
+            problem(c, path, "can never be met: auth is \"%s\"%s", mode, "");
+        }
+        for (size_t k = 0; k < i; k++)
+            if (shadows(&cfg->routes[k], r)) {
+                char earlier[32];
+                snprintf(path, sizeof(path), "routes[%zu].path", i);
+                snprintf(earlier, sizeof(earlier), "routes[%zu]", k);
+                problem(c, path, "never reached: %s (first match wins) takes every path "
+                    "it does (%s)", earlier, cfg->routes[k].path);
+                break;
+            }
+    }
+}
+
+int
+check_config(const char *file, FILE *out, FILE *err)
+{
+    check_t c = { .file = file, .err = err };
+    char msg[512];
+    config_t *cfg = config_load(file, msg, sizeof(msg));
+
+    if (!cfg) {
+        fprintf(err, "%s: %s\n", file, msg);
+        return 1;
+    }
+    check_endpoints(&c, &cfg->broker);
+    check_key(&c, cfg);
+    check_routes(&c, cfg);
+    config_destroy(&cfg);
+    if (c.problems == 0)
+        fprintf(out, "ok\n");
+    return c.problems;
+}

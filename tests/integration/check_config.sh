@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# tests/integration/check_config.sh -- `zsse check-config`: "ok" and exit 0
+# for a good config (the package's and every example's); for a bad one each
+# problem on a line with its JSON path, exit 1.  And the programs refuse an
+# HS256 key shorter than 32 bytes at start (RFC 7518 3.2), as check-config
+# says they will.
+. "$top_srcdir/tests/lib.sh"
+t_init check_config
+
+t_key
+chmod 600 "$T/jwt.key"
+t_config ', "routes": [{"path": "/s/{id}/events", "channels": ["s/{id}"]}]' > "$ZSSE_CONFIG"
+
+# cc FILE: "rc|output" of zsse check-config -c FILE
+cc() { local out rc=0; out=$(zsse check-config -c "$1" 2>&1) || rc=$?; printf '%s|%s' "$rc" "$out"; }
+# with JSON edits: mk NAME PY-STATEMENTS (c is the config)
+mk() {
+    python3 - "$ZSSE_CONFIG" "$T/$1.json" "$2" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PY
+}
+
+eq "a good config: ok" "0|ok" "$(cc "$ZSSE_CONFIG")"
+out=$(zsse check-config 2>/dev/null); ok "\$ZSSE_CONFIG by default; ok on stdout" test "$out" = ok
+out=$(zsse -c "$ZSSE_CONFIG" check-config 2>/dev/null); ok "-c before the command too" test "$out" = ok
+
+# every example (the package's default config among them) is fine once its key exists
+for f in "$top_srcdir"/contrib/examples/*.json "$top_srcdir"/contrib/zsse.json; do
+    python3 - "$f" "$T/ex.json" "$T/jwt.key" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c.setdefault("auth", {})["key_file"] = sys.argv[3]
+json.dump(c, open(sys.argv[2], "w"))
+PY
+    eq "$(basename "$f"): ok" "0|ok" "$(cc "$T/ex.json")"
+done
+
+# --- what the loader finds, reported as every program reports it ------------
+printf '{ "broker": ' > "$T/syntax.json"
+r=$(cc "$T/syntax.json"); ok "JSON syntax error: exit 1, names the file" \
+    eval '[[ "$r" == "1|$T/syntax.json: "* ]]'
+mk unknown 'c["routes"] = [{"path": "/x/{a}", "channels": ["x/{b}"]}]'
+eq "unknown placeholder: the loader's message and path" \
+    "1|$T/unknown.json: routes[0].channels[0]: unknown placeholder {b}" "$(cc "$T/unknown.json")"
+
+# --- keys ---------------------------------------------------------------------
+mk nokey 'c["auth"]["key_file"] = "'"$T"'/missing.key"'
+eq "missing key file" "1|$T/nokey.json: auth.key_file: $T/missing.key: No such file or directory" \
+    "$(cc "$T/nokey.json")"
+printf 'x' > "$T/short.key"; chmod 600 "$T/short.key"
+mk short 'c["auth"]["key_file"] = "'"$T"'/short.key"'
+r=$(cc "$T/short.json")
+ok "a 1-byte HS256 key: refused, says 32 bytes are needed" \
+    eval '[[ "$r" == *"1|$T/short.json: auth.key_file: $T/short.key: 1 bytes, HS256 needs at least 32 (RFC 7518 3.2)"* ]]'
+head -c 40 /dev/urandom | base64 -w0 > "$T/k40"; chmod 600 "$T/k40"
+mk hs512 'c["auth"].update({"alg": "HS512", "key_file": "'"$T"'/k40"})'
+r=$(cc "$T/hs512.json"); ok "HS512 with a 56-byte key: needs 64" eval '[[ "$r" == *"56 bytes, HS512 needs at least 64"* ]]'
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rsa.pem" 2>/dev/null
+openssl pkey -in "$T/rsa.pem" -pubout -out "$T/rsa.pub" 2>/dev/null
+chmod 600 "$T/rsa.pem" "$T/rsa.pub"
+mk rs_pub 'c["auth"].update({"alg": "RS256", "key_file": "'"$T"'/rsa.pub"})'
+eq "RS256 with a PEM public key: ok" "0|ok" "$(cc "$T/rs_pub.json")"
+mk rs_priv 'c["auth"].update({"alg": "RS256", "key_file": "'"$T"'/rsa.pem"})'
+r=$(cc "$T/rs_priv.json"); ok "RS256 with the private key: refused" eval '[[ "$r" == 1*"holds a private key"* ]]'
+mk rs_raw 'c["auth"].update({"alg": "RS256", "key_file": "'"$T"'/jwt.key"})'
+r=$(cc "$T/rs_raw.json"); ok "RS256 with an HMAC secret: not a PEM public key" eval '[[ "$r" == 1*"not a PEM public key"* ]]'
+cp "$T/jwt.key" "$T/open.key"; chmod 644 "$T/open.key"
+mk open 'c["auth"]["key_file"] = "'"$T"'/open.key"'
+r=$(cc "$T/open.json"); ok "a key every user can read" eval '[[ "$r" == "1|$T/open.json: auth.key_file: "*"readable by every user"* ]]'
+mk nokey_noauth 'c["auth"]["key_file"] = "/nonexistent"; c["routes"] = [{"path": "/p", "channels": ["pub"], "auth": "none"}]'
+eq "no route needs a token: the key is not read (as zsse-fcgi)" "0|ok" "$(cc "$T/nokey_noauth.json")"
+
+# --- endpoints ----------------------------------------------------------------
+mk noport 'c["broker"]["publish"] = "tcp://127.0.0.1"'
+r=$(cc "$T/noport.json"); ok "tcp:// without a port" eval '[[ "$r" == "1|$T/noport.json: broker.publish: tcp://127.0.0.1: not tcp://HOST:PORT"* ]]'
+mk badport 'c["broker"]["events"] = "tcp://127.0.0.1:70000"'
+r=$(cc "$T/badport.json"); ok "port 70000" eval '[[ "$r" == 1*"broker.events: tcp://127.0.0.1:70000: not"* ]]'
+mk same 'c["broker"]["control"] = c["broker"]["events"]'
+r=$(cc "$T/same.json"); ok "two endpoints the same" eval '[[ "$r" == 1*"broker.control: "*"the same endpoint as broker.events"* ]]'
+mk ipc 'c["broker"]["publish"] = "ipc://'"$T"'/p.sock"'
+eq "ipc:// is fine" "0|ok" "$(cc "$T/ipc.json")"
+
+# --- routes: templates and grants ---------------------------------------------
+mk routes 'c["routes"] = [
+  {"path": "/u/events", "channels": ["user/{sub}"], "auth": "none"},
+  {"path": "/o/events", "channels": ["org/{claim.org}"], "auth": "optional"},
+  {"path": "/a/events", "channels": ["admin"], "auth": "none", "require": {"role": "admin"}},
+  {"path": "/b/{id}/events", "channels": ["board/{id}"]},
+  {"path": "/b/{x}/events", "channels": ["b/{x}"]},
+  {"path": "/b/fixed/events", "channels": ["fixed"]},
+  {"path": "/fine/{id}", "channels": ["f/{id}", "user/{sub}"]}]'
+zsse check-config -c "$T/routes.json" > "$T/routes.out" 2>&1; rc=$?
+eq "route problems: exit 1" 1 "$rc"
+eq "every problem reported, one line each" 5 "$(wc -l < "$T/routes.out")"
+has() { grep -qF -- "$1" "$T/routes.out"; }
+ok "{sub} on an auth none route" has "$T/routes.json: routes[0].channels[0]: takes {sub} from the token, but auth is \"none\""
+ok "{claim.*} on an auth optional route" has "routes[1].channels[0]: takes a {claim.*} from the token, but auth is \"optional\""
+ok "require on an auth none route" has "routes[2].require: can never be met"
+ok "a route shadowed by an earlier one" has "routes[4].path: never reached: routes[3]"
+ok "a literal route after a placeholder one" has "routes[5].path: never reached: routes[3]"
+ok "a good route is not reported" eval '! grep -q "routes\[6\]" "$T/routes.out"'
+
+# --- the programs refuse the short key too ---------------------------------
+r=$(timeout 10 zsse-fcgi -c "$T/short.json" --listen 127.0.0.1:$(t_port) 2>&1); rc=$?
+ok "zsse-fcgi refuses a 1-byte HS256 key at start" eval '[ $rc -ne 0 ] && [[ "$r" == *"HS256 needs at least 32"* ]]'
+r=$(zsse -c "$T/short.json" token --sub u 2>&1); rc=$?
+ok "zsse token refuses it too" eval '[ $rc -ne 0 ] && [[ "$r" == *"HS256 needs at least 32"* ]]'
+
+t_done
