@@ -5,7 +5,12 @@
  *   zsse [-c FILE] publish --stdin [--ack]
  *   zsse [-c FILE] token --sub ID [--ttl S] [--claim k=v]... [--channels P,...] [--key PEM]
  *   zsse [-c FILE] stats
- *   zsse [-c FILE] tail [-n COUNT] [--timeout S] CHANNEL...
+ *   zsse [-c FILE] tail [-n COUNT] [--timeout S] [--ready] CHANNEL...
+ *
+ * tail --ready prints "ready" alone on a line once its subscriptions are in
+ * force: it subscribes a sync topic behind the channels and waits for the
+ * broker to echo it (wire.h, SYNC markers), so a test can publish then and
+ * know tail sees it, instead of sleeping.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <zmq.h>
 #include "auth.h"
@@ -35,7 +41,8 @@ usage(FILE *fp)
         "  publish --stdin [--ack]          one JSON message per line\n"
         "  token --sub ID [--ttl S] [--claim k=v]... [--channels P,...] [--key PRIVATE.pem]\n"
         "  stats                            the broker's figures as one JSON object\n"
-        "  tail [-n COUNT] [--timeout S] CHANNEL...\n"
+        "  tail [-n COUNT] [--timeout S] [--ready] CHANNEL...\n"
+        "                                   --ready: print \"ready\" once subscribed\n"
         "Options for every command: -c FILE (default $ZSSE_CONFIG, else /etc/zsse/zsse.json),\n"
         "--help, --version.\n");
 }
@@ -373,17 +380,21 @@ cmd_tail(int argc, char **argv)
     static const struct option opts[] = {
         { "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 't' },
         { "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+        { "ready", no_argument, NULL, 'r' },
         { NULL, 0, NULL, 0 },
     };
     long count = -1;
     double timeout = 0;
-    int c;
+    int c, ready = 0;
+    char nonce[32];
+    int nonce_len = 0;
 
     while ((c = getopt_long(argc, argv, "n:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n': count = atol(optarg); break;
         case 't': timeout = atof(optarg); break;
         case 'c': config_flag = optarg; break;
+        case 'r': ready = 1; break;
         case 'h': usage(stdout); return 0;
         default: return die("tail: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
@@ -395,6 +406,11 @@ cmd_tail(int argc, char **argv)
     void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
     int zero = 0;
     zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof(zero));
+    /* connected first: the subscriptions then go out in this order, the
+     * sync topic last (set before connecting, ZeroMQ would send them in
+     * its own order on attach) */
+    if (zmq_connect(sub, cfg->broker.events) < 0)
+        return die("tail: connect: %s", zmq_strerror(errno));
     for (int i = optind; i < argc; i++) {
         char topic[257];
         size_t n = strlen(argv[i]);
@@ -403,8 +419,10 @@ cmd_tail(int argc, char **argv)
         memcpy(topic, argv[i], n + 1);      /* with its '\0': exact match */
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, n + 1);
     }
-    if (zmq_connect(sub, cfg->broker.events) < 0)
-        return die("tail: connect: %s", zmq_strerror(errno));
+    if (ready) {                            /* behind the channels: see above */
+        nonce_len = snprintf(nonce, sizeof(nonce), "%ctail-%ld", WIRE_SYNC_BYTE, (long)getpid());
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, nonce, (size_t)nonce_len + 1);
+    }
     signal(SIGINT, on_int);
     signal(SIGTERM, on_int);
     struct timespec t0;
@@ -435,6 +453,11 @@ cmd_tail(int argc, char **argv)
             putchar('\n');
             fflush(stdout);
             seen++;
+        } else if (r == 2 && nonce_len && ev.channel_len >= (size_t)nonce_len &&
+                   memcmp(ev.channel, nonce, (size_t)nonce_len) == 0) {
+            printf("ready\n");
+            fflush(stdout);
+            nonce_len = 0;                  /* once */
         }
         if (r >= 1)
             wire_frames_close(&w);

@@ -233,3 +233,23 @@ leases() { zsse stats | jget leases; }
 leases_le() { [ "$(leases)" -le "$1" ]; }
 leases_gt() { [ "$(leases)" -gt "$1" ]; }
 leases_ge() { [ "$(leases)" -ge "$1" ]; }
+
+# t_tail NAME [tail options] CHANNEL...: `zsse tail --ready` in the
+# background into $T/NAME.out, returning once its subscriptions are in
+# force (the broker echoed its sync marker), not after a guessed sleep.
+# TAIL_PID is its PID; the "ready" line is the file's first line (tail_out
+# prints the rest).  Returns 1 if it was not ready within 10 s.
+t_tail() {
+    local name=$1; shift
+    : > "$T/$name.out"
+    zsse tail --ready "$@" > "$T/$name.out" 2>>"$T/$name.err" &
+    TAIL_PID=$!
+    T_PIDS+=("$TAIL_PID")
+    t_until 100 grep -qx ready "$T/$name.out" && return 0
+    echo "t_tail $name: not ready within 10 s" >&2
+    return 1
+}
+tail_out() { grep -vx ready "$T/$1.out"; }
+
+# broker statistics for t_until: stat_ge KEY N (KEY as jget: a.b)
+stat_ge() { local v; v=$(zsse stats | jget "$1"); [ "${v:-0}" != None ] && [ "${v:-0}" -ge "$2" ]; }
