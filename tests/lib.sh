@@ -253,3 +253,34 @@ tail_out() { grep -vx ready "$T/$1.out"; }
 
 # broker statistics for t_until: stat_ge KEY N (KEY as jget: a.b)
 stat_ge() { local v; v=$(zsse stats | jget "$1"); [ "${v:-0}" != None ] && [ "${v:-0}" -ge "$2" ]; }
+
+# t_sse NAME URL [sse.py options]: tests/sse.py --status in the background
+# into $T/NAME.out, returning once the response's status line is in: for a
+# 200 stream, zsse-fcgi writes its headers only after the stream's
+# subscriptions are in force (fcgi/stream.c: register, wait for the sync
+# marker, then the headers), so what is published after this reaches it.
+# SSE_PID is its PID; sse_events NAME prints the lines after the status.
+# Returns 1 without a status line within 10 s.
+t_sse() {
+    local name=$1; shift
+    : > "$T/$name.out"
+    "$top_srcdir/tests/sse.py" "$@" --status > "$T/$name.out" 2>>"$T/$name.err" &
+    SSE_PID=$!
+    T_PIDS+=("$SSE_PID")
+    t_until 100 grep -q '^{"status": ' "$T/$name.out" && return 0
+    echo "t_sse $name: no status line within 10 s" >&2
+    return 1
+}
+sse_events() { tail -n +2 "$T/$1.out"; }
+sse_status() { head -1 "$T/$1.out" | jget status; }
+
+# hb_gaps FILE TEXT: the seconds between consecutive comments TEXT in an
+# sse.py --comments --times output, one per line
+hb_gaps() {
+    python3 -c '
+import json, sys
+ts = [o["t"] for o in map(json.loads, open(sys.argv[1])) if o.get("comment") == sys.argv[2]]
+for a, b in zip(ts, ts[1:]): print("%.3f" % (b - a))' "$1" "$2"
+}
+# all_between LO HI: every number on stdin within [LO, HI], and at least one
+all_between() { awk -v lo="$1" -v hi="$2" '{ n++; if ($1 < lo || $1 > hi) bad++ } END { exit !(n > 0 && !bad) }'; }

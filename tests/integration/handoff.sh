@@ -111,7 +111,7 @@ out=$("$LG" --url "$L/many/events" --clients 40 --rate 5 --duration 2 \
     --settle 2 --publish "tcp://127.0.0.1:$P_PUB" --channel many --ramp 10 | tail -1)
 echo "# lighttpd bin-path zsse-handoff: $out"
 ok "lighttpd -> 4 zsse-handoff -> zsse-fcgi: 40 streams open" grep -q ' open=40 ' <<<"$out"
-ok "...every event reached every stream" grep -q ' lost=0 ' <<<"$out"
+ok "...every event reached every stream, once, in order" grep -q ' lost=0 reordered=0 gaps=0 ' <<<"$out"
 eq "lighttpd's FastCGI processes are zsse-handoff" "4" \
     "$(cat /proc/$WEB_PID/task/*/children | xargs -n1 | while read -r p; do cat /proc/$p/comm; done | grep -cx zsse-handoff)"
 
