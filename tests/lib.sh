@@ -25,18 +25,55 @@ T_PIDS=()
 T_NAME=test
 
 t_cleanup() {
-    local pid
+    local pid rc=$?
+    [ -n "${T_WATCHDOG:-}" ] && kill "$T_WATCHDOG" 2>/dev/null
     for pid in "${T_PIDS[@]:-}"; do
         [ -n "$pid" ] && kill "$pid" 2>/dev/null
     done
     for pid in "${T_PIDS[@]:-}"; do
         [ -n "$pid" ] && wait "$pid" 2>/dev/null
     done
-    if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAIL" -gt 0 ]; then
+    t_sanitizer_reports || rc=1
+    if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAIL" -gt 0 ] || [ "$rc" != 0 ]; then
         echo "# kept $T for inspection" >&2
     else
         rm -rf "$T"
     fi
+    exit "$rc"
+}
+
+# A daemon's sanitizer report (the sanitize build of tests/run) lands in its
+# log, not in the check that drove it: once the daemons are stopped, any
+# report in this test's logs fails the test.  Returns 1 when there is one.
+T_SANITIZER_RE='ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: |SUMMARY: UndefinedBehaviorSanitizer'
+t_sanitizer_reports() {
+    local f bad=0
+    [ -d "${T:-}" ] || return 0
+    while IFS= read -r f; do
+        if grep -Eq "$T_SANITIZER_RE" "$f" 2>/dev/null; then
+            echo "not ok - $T_NAME: sanitizer report in ${f#$T/}"
+            grep -E -m 5 -A 12 "$T_SANITIZER_RE" "$f" | sed 's/^/#   /'
+            T_FAIL=$((T_FAIL + 1)); bad=1
+        fi
+    done < <(find "$T" -type f \( -name '*.log' -o -name '*.err' -o -name '*.out' \) -size -64M 2>/dev/null)
+    return $bad
+}
+
+# The whole script gets ZSSE_TEST_TIMEOUT seconds (default 1200): past
+# that it is stopped (its daemons with it) and fails, instead of hanging
+# tests/run on a regression that never answers.
+t_watchdog() {
+    local me=$$ limit=${ZSSE_TEST_TIMEOUT:-1200}
+    ( sleep "$limit" &
+      sp=$!
+      trap 'kill $sp 2>/dev/null; exit 0' TERM
+      wait $sp
+      echo "not ok - $T_NAME: timed out after $limit s (ZSSE_TEST_TIMEOUT)"
+      kill -TERM "$me" 2>/dev/null
+      # a foreground command holds the script's trap: stop the script's
+      # own children (by its PID, nothing else)
+      pkill -TERM -P "$me" 2>/dev/null ) &
+    T_WATCHDOG=$!
 }
 
 # a free TCP port on 127.0.0.1 (not reserved by this run yet), below the
@@ -66,6 +103,7 @@ t_init() {
     T=$(mktemp -d "${TMPDIR:-/tmp}/zsse-$T_NAME.XXXXXX")
     trap t_cleanup EXIT
     trap 'exit 130' INT TERM
+    t_watchdog
     P_PUB=$(t_port); P_EVT=$(t_port); P_CTL=$(t_port)
     export ZSSE_CONFIG="$T/zsse.json"
 }
