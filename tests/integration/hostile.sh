@@ -58,6 +58,33 @@ ok "a control character in a channel from the path: refused with a 4xx ($c)" tes
 eq "invalid UTF-8 in a channel from the query: 400" 400 "$(code "$U/q/events?topic=%FF&token=$alice")"
 ok "the workers still serve" alive
 
+# the same sizes straight to zsse-fcgi's FastCGI socket: lighttpd answers
+# 431 to large headers itself, so above zsse-fcgi's own limits (16 KiB
+# query, Authorization and Cookie; Accept 4 KiB, Origin 1 KiB,
+# Last-Event-ID 64 bytes) were never reached
+srv_fcgi_listen 4
+FC() { python3 "$top_srcdir/tests/fcgi_client.py" "127.0.0.1:$FCGI_PORT" "$@" | head -1; }
+long() { head -c "$1" /dev/zero | tr '\0' "${2:-a}"; }
+long 20000 > "$T/auth20k"; sed -i '1s/^/Bearer /' "$T/auth20k"
+eq "FastCGI: 20 KB Authorization: 400" 400 "$(FC REQUEST_URI=/me/events HTTP_AUTHORIZATION=@"$T/auth20k")"
+{ printf 'zsse_token='; long 1048576; } > "$T/cookie1m"
+eq "FastCGI: 1 MB Cookie: 400" 400 "$(FC REQUEST_URI=/me/events HTTP_COOKIE=@"$T/cookie1m")"
+python3 -c 'print("&".join("p%d=%d" % (i, i) for i in range(10000)), end="&topic=a")' > "$T/q10k"
+eq "FastCGI: 10,000 query parameters: 400" 400 \
+    "$(FC REQUEST_URI=/q/events QUERY_STRING=@"$T/q10k" HTTP_AUTHORIZATION="Bearer $alice")"
+eq "FastCGI: 5,000-byte Accept: 400" 400 \
+    "$(FC REQUEST_URI=/me/events HTTP_ACCEPT="*5000:a" HTTP_AUTHORIZATION="Bearer $alice")"
+eq "FastCGI: 2,000-byte Origin: 400" 400 \
+    "$(FC REQUEST_URI=/me/events HTTP_ORIGIN="*2000:o" HTTP_AUTHORIZATION="Bearer $alice")"
+eq "FastCGI: 100-digit Last-Event-ID: 400" 400 \
+    "$(FC REQUEST_URI=/me/events HTTP_LAST_EVENT_ID="*100:1" HTTP_AUTHORIZATION="Bearer $alice")"
+eq "FastCGI: just under the limits (16 KiB query): answered (200)" 200 \
+    "$(FC REQUEST_URI=/q/events QUERY_STRING="topic=a&pad=$(long 16000 p)" HTTP_AUTHORIZATION="Bearer $alice" -t 2)"
+eq "FastCGI: a 64 KiB header zsse-fcgi does not read: ignored (200)" 200 \
+    "$(FC REQUEST_URI=/me/events HTTP_X_BIG="*65536:x" HTTP_AUTHORIZATION="Bearer $alice" -t 2)"
+eq "FastCGI: the worker still serves" 200 "$(FC REQUEST_URI=/me/events HTTP_AUTHORIZATION="Bearer $alice" -t 2)"
+t_stop "$FCGI_PID"
+
 # token validity
 now=$(date +%s)
 eq "not yet valid (nbf): 401" 401 \
