@@ -72,7 +72,8 @@ int journal_append(journal_t *j, const jrec_t *rec);
  * enough to acknowledge.  -1 on error (errno): the caller must not
  * acknowledge the batch. */
 int journal_commit(journal_t *j);
-/* Sync now if the N-ms policy has a sync pending (call from the timer). */
+/* Sync if the N-ms policy has a sync pending and N ms have passed since
+ * the last (call it often: from the loop, the timer). */
 int journal_tick(journal_t *j);
 
 /* Start a new segment when the active one is larger than MAX bytes. */
