@@ -94,4 +94,7 @@ def stdout(data):
     return out
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BrokenPipeError:         # the caller read what it wanted (head -1)
+        sys.stderr.close()
