@@ -174,6 +174,7 @@ ok "stats: journal bytes > 0 (journal on)" test "$(jget journal <<<"$s")" -gt 0
 eq "stats: last_id is the newest id" "$c1" "$(jget last_id <<<"$s")"
 
 # --- journal_fsync in milliseconds: one sync per 50 ms at most, not per batch ---------------------------
+ok "strace is installed (tests/run installs it)" strace -V > /dev/null 2>&1
 if strace -V > /dev/null 2>&1; then
     strace -f -qq -e trace=fsync,fdatasync -p "$BROKER_PID" -o "$T/strace.out" 2>/dev/null &
     st=$!
