@@ -44,8 +44,8 @@ eq "reset reason" "too old" "$(nth "$T/reset.out" 1 | jget data | jget reason)"
 node "$ES" "$B?app_id=app_1" --listen changed --count 1 --timeout 20 \
     --cookie "zsse_token=$tok" > "$T/browser.out" &
 b=$!
-t_until 150 grep -q '!open' "$T/browser.out"
-sleep 0.5
+# (open: the headers are in, and zsse-fcgi writes them once subscribed)
+ok "browser: the stream opens" t_until 150 grep -q '!open' "$T/browser.out"
 zsse publish -C sync/app_1/usr_1 -e changed -d '""'
 wait $b
 ok "browser listener got 'changed' with data \"\"" \

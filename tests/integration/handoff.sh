@@ -48,7 +48,7 @@ eq "Apache -> zsse-handoff: Bearer token reaches zsse-fcgi: 200" 200 \
 eq "...alice's token does not open another room: 403" 403 \
     "$(st "$A/a/r2/events" -H "Authorization: Bearer $alice")"
 eq "...no token: 401" 401 "$(st "$A/a/r1/events")"
-sleep 1.5                           # the streams above are released
+t_until 50 leases_le 0              # the streams above are released
 base=$(leases)
 for i in $(seq 10); do
     "$SSE" "$A/a/r1/events" -H "Authorization: Bearer $alice" -n 1 -t 20 > "$T/s$i.out" &
@@ -98,8 +98,8 @@ L="http://127.0.0.1:$WEB_PORT"
 r=$!
 sleep 0.5
 srv_fcgi_unix --handoff "$HANDOFF_SOCK" 4
-t_until 50 leases_ge 1
-sleep 0.5
+# the status line: headers, written once the stream is subscribed
+ok "zsse-fcgi back: the waiting request's stream opens" t_until 100 grep -q '"status"' "$T/restart.out"
 zsse publish -C many -e back -d 1
 wait $r
 eq "zsse-fcgi restarted during a request: 200" 200 "$(head -1 "$T/restart.out" | jget status)"

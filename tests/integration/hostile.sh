@@ -105,14 +105,13 @@ eq "query: alice's token, bob's topic: 403" 403 "$(code "$U/q/events?topic=b&tok
 eq "cookie: alice's token, bob's room: 403" 403 "$(code -H "Cookie: zsse_token=$alice" "$U/s/b/events")"
 eq "a grant pattern in the path is not a pattern: 404" 404 "$(code "$U/s/%2A/events?token=$alice")"
 # the header wins over query and cookie: a stolen query token cannot widen it
-"$SSE" "$U/me/events?token=$bob" -H "Authorization: Bearer $alice" -H "Cookie: zsse_token=$bob" \
-    -n 1 -t 5 > "$T/who.out" &
-w=$!
-sleep 1
-zsse publish -C user/bob -e secret -d '"for bob"'
-zsse publish -C user/alice -e mine -d '"for alice"'
+t_sse who "$U/me/events?token=$bob" -H "Authorization: Bearer $alice" -H "Cookie: zsse_token=$bob" \
+    -n 1 -t 5
+w=$SSE_PID
+zsse publish --ack -C user/bob -e secret -d '"for bob"' > /dev/null
+zsse publish --ack -C user/alice -e mine -d '"for alice"' > /dev/null
 wait $w
-eq "Bearer beats query and cookie: alice's stream gets alice's events only" mine "$(jget event < "$T/who.out")"
+eq "Bearer beats query and cookie: alice's stream gets alice's events only" mine "$(sse_events who | jget event)"
 
 # RS256 pinned: an HS256 token signed with the RSA public key is refused
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rsa.pem" 2>/dev/null
