@@ -23,7 +23,7 @@ st() { "$SSE" "$@" --status -t 5 | head -1 | jget status; }
 out=$(zsse-handoff < /dev/null 2>&1); rc=$?
 eq "zsse-handoff outside a web server: exit 2" 2 "$rc"
 ok "...saying why" grep -q "fd 0 is not a listening socket" <<<"$out"
-out=$(zsse-fcgi --handoff "$T/$(printf 'x%.0s' $(seq 120)).sock" 2>&1); rc=$?
+out=$(timeout 10 zsse-fcgi --handoff "$T/$(printf 'x%.0s' $(seq 120)).sock" 2>&1); rc=$?
 eq "zsse-fcgi --handoff with a path too long: exit 1" 1 "$rc"
 ok "...saying which" grep -q "^zsse-fcgi: --handoff .*: cannot bind: File name too long" <<<"$out"
 
