@@ -84,8 +84,8 @@ eq "POST: 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' -d '' "$U/s/r1/even
 ok "405 has Allow" bash -c "curl -s -i -X DELETE '$U/s/r1/events' | grep -qi '^Allow: GET'"
 
 # --- the stream: retry, hello, snapshot, replay, reset ---------------------------------------
-zsse publish -C room/r1 -e price -k eur -d '{"eur":1}'
-zsse publish -C room/r1 -e price -k eur -d '{"eur":2}'
+zsse publish --ack -C room/r1 -e price -k eur -d '{"eur":1}' > /dev/null
+zsse publish --ack -C room/r1 -e price -k eur -d '{"eur":2}' > /dev/null
 i3=$(zsse publish --ack -C room/r1 -e news -d '"line one\nline two"')
 "$SSE" "$U/s/r1/events?token=$alice" --comments -n 2 -t 5 > "$T/open.out"
 eq "retry first" '{"retry": 1000}' "$(nth "$T/open.out" 1)"
@@ -94,7 +94,7 @@ eq "snapshot: the state" '{"eur":2}' "$(nth "$T/open.out" 3 | jget data)"
 "$SSE" "$U/s/r1/events?token=$alice" -H "Last-Event-ID: $((i3 - 1))" -n 2 -t 5 > "$T/le.out"
 eq "Last-Event-ID: a multi-line string arrives as two data lines" "line one
 line two" "$(nth "$T/le.out" 2 | jget data)"
-for i in 1 2 3 4; do zsse publish -C room/small -d "$i"; done
+for i in 1 2 3 4; do zsse publish --ack -C room/small -d "$i" > /dev/null; done
 s1=$(zsse publish --ack -C room/small -d 5)
 "$SSE" "$U/s/small/events?lastEventId=1" -H "Authorization: Bearer $alice" -n 2 -t 5 > "$T/reset.out"
 eq "too old: reset event" reset "$(nth "$T/reset.out" 2 | jget event)"
