@@ -11,7 +11,7 @@ with --comments, {"comment": "heartbeat"} for comment lines.  With --status
 the first line is {"status": 200, "headers": {...}}.  Stops after EVENTS
 events, at EOF (prints {"eof": true}) or after SECONDS (prints
 {"timeout": true}).  --times adds "t", seconds since the request was
-sent, to each comment and event (to measure heartbeat intervals and
+sent, to each comment and event (and the status line) (to measure heartbeat intervals and
 first-event delays).  Parsing follows WHATWG: CR, LF, CRLF line ends.
 """
 import http.client, json, socket, sys, time, urllib.parse
@@ -43,7 +43,7 @@ def main():
     resp = conn.getresponse()
     out = sys.stdout
     if status:
-        print(json.dumps({"status": resp.status, "headers": {k.lower(): v for k, v in resp.getheaders()}}), flush=True)
+        print(stamp({"status": resp.status, "headers": {k.lower(): v for k, v in resp.getheaders()}}), flush=True)
     if resp.status != 200 or raw:
         body = resp.read(65536).decode('utf-8', 'replace')
         print(json.dumps({"body": body}), flush=True)
