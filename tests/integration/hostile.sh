@@ -24,7 +24,7 @@ t_start_broker
 srv_lighttpd binpath 4
 U="http://127.0.0.1:$WEB_PORT"
 SSE="$top_srcdir/tests/sse.py"
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "$@"; }   # (a stream opened by mistake: 000, not a hang)
 alive() { [ "$("$SSE" "$U/me/events?token=$alice" --status -t 1 | head -1 | jget status)" = 200 ]; }
 alice=$(zsse token --sub alice --channels 'room/a,q/a')
 bob=$(zsse token --sub bob --channels 'room/b,q/b')
