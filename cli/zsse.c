@@ -5,12 +5,17 @@
  *   zsse [-c FILE] publish --stdin [--ack]
  *   zsse [-c FILE] token --sub ID [--ttl S] [--claim k=v]... [--channels P,...] [--key PEM]
  *   zsse [-c FILE] stats
- *   zsse [-c FILE] tail [-n COUNT] [--timeout S] CHANNEL...
+ *   zsse [-c FILE] tail [-n COUNT] [--timeout S] [--ready] CHANNEL...
  *   zsse keygen PREFIX
  *   zsse [-c FILE] check-config [-c FILE]      (check.c)
  *
  * Every socket to the broker takes the CURVE client keys of the config
  * (curve.h); keygen writes such a key pair.
+ *
+ * tail --ready prints "ready" alone on a line once its subscriptions are in
+ * force: it subscribes a sync topic behind the channels and waits for the
+ * broker to echo it (wire.h, SYNC markers), so a test can publish then and
+ * know tail sees it, instead of sleeping.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <zmq.h>
 #include "auth.h"
@@ -43,7 +49,8 @@ usage(FILE *fp)
         "  publish --stdin [--ack]          one JSON message per line\n"
         "  token --sub ID [--ttl S] [--claim k=v]... [--channels P,...] [--key PRIVATE.pem]\n"
         "  stats                            the broker's figures as one JSON object\n"
-        "  tail [-n COUNT] [--timeout S] CHANNEL...\n"
+        "  tail [-n COUNT] [--timeout S] [--ready] CHANNEL...\n"
+        "                                   --ready: print \"ready\" once subscribed\n"
         "  keygen PREFIX                    write a CURVE key pair: PREFIX.public and\n"
         "                                   PREFIX.secret (mode 0600)\n"
         "  check-config                     check the config as every program loads it:\n"
@@ -389,17 +396,21 @@ cmd_tail(int argc, char **argv)
     static const struct option opts[] = {
         { "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 't' },
         { "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+        { "ready", no_argument, NULL, 'r' },
         { NULL, 0, NULL, 0 },
     };
     long count = -1;
     double timeout = 0;
-    int c;
+    int c, ready = 0;
+    char nonce[32];
+    int nonce_len = 0;
 
     while ((c = getopt_long(argc, argv, "n:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n': count = atol(optarg); break;
         case 't': timeout = atof(optarg); break;
         case 'c': config_flag = optarg; break;
+        case 'r': ready = 1; break;
         case 'h': usage(stdout); return 0;
         default: return die("tail: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
@@ -411,6 +422,11 @@ cmd_tail(int argc, char **argv)
     void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
     int zero = 0;
     zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof(zero));
+    /* connected first: the subscriptions then go out in this order, the
+     * sync topic last (set before connecting, ZeroMQ would send them in
+     * its own order on attach) */
+    if (curve_client_apply(sub, &curve) < 0 || zmq_connect(sub, cfg->broker.events) < 0)
+        return die("tail: connect: %s", zmq_strerror(errno));
     for (int i = optind; i < argc; i++) {
         char topic[257];
         size_t n = strlen(argv[i]);
@@ -419,8 +435,10 @@ cmd_tail(int argc, char **argv)
         memcpy(topic, argv[i], n + 1);      /* with its '\0': exact match */
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, n + 1);
     }
-    if (curve_client_apply(sub, &curve) < 0 || zmq_connect(sub, cfg->broker.events) < 0)
-        return die("tail: connect: %s", zmq_strerror(errno));
+    if (ready) {                            /* behind the channels: see above */
+        nonce_len = snprintf(nonce, sizeof(nonce), "%ctail-%ld", WIRE_SYNC_BYTE, (long)getpid());
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, nonce, (size_t)nonce_len + 1);
+    }
     signal(SIGINT, on_int);
     signal(SIGTERM, on_int);
     struct timespec t0;
@@ -451,6 +469,11 @@ cmd_tail(int argc, char **argv)
             putchar('\n');
             fflush(stdout);
             seen++;
+        } else if (r == 2 && nonce_len && ev.channel_len >= (size_t)nonce_len &&
+                   memcmp(ev.channel, nonce, (size_t)nonce_len) == 0) {
+            printf("ready\n");
+            fflush(stdout);
+            nonce_len = 0;                  /* once */
         }
         if (r >= 1)
             wire_frames_close(&w);

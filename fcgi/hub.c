@@ -686,11 +686,15 @@ end_response(stream_t *s)
     (void)n;                /* the connection closes next either way */
 }
 
+static int stop_requests;            /* requests sent on H.ctl since the stop */
+
 static void
 release_lease(stream_t *s)
 {
     if (!s->lease[0])
         return;
+    if (atomic_load(&H.stop))
+        stop_requests++;
     /* fire and forget, as renew: the reply is dropped in hub_main */
     zmq_send(H.ctl, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send(H.ctl, "release", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -1261,11 +1265,45 @@ ctl_send_leases(const char *op)
         n += s->lease[0] != '\0';
     if (!n)
         return;
+    if (atomic_load(&H.stop))
+        stop_requests++;
     zmq_send(H.ctl, "", 0, ZMQ_SNDMORE);
     zmq_send(H.ctl, op, strlen(op), ZMQ_SNDMORE);
     for (stream_t *s = H.streams; s; s = s->hub_next)
         if (s->lease[0])
             zmq_send(H.ctl, s->lease, strlen(s->lease), --n ? ZMQ_SNDMORE : 0);
+}
+
+/* At a stop: wait, up to STOP_REPLY_MS, for the broker's answers to the
+ * requests sent since the stop (the leases' releases).  zmq_close() and
+ * the process's _exit() that follow would drop them unsent, and a
+ * max_per_user user would be refused until WIRE_LEASE_TTL ran out
+ * (tests/integration/contract.sh). */
+#define STOP_REPLY_MS 1000
+
+static void
+await_stop_replies(void)
+{
+    int64_t end = mono_ms() + STOP_REPLY_MS;
+
+    while (stop_requests > 0) {
+        zmq_pollitem_t it = { H.ctl, 0, ZMQ_POLLIN, 0 };
+        int64_t left = end - mono_ms();
+        if (left <= 0 || zmq_poll(&it, 1, (long)left) <= 0)
+            return;
+        int more;
+        do {                            /* one reply: its frames */
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, H.ctl, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                return;
+            }
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        } while (more);
+        stop_requests--;
+    }
 }
 
 static void *
@@ -1322,6 +1360,7 @@ hub_main(void *arg)
             close_stream(s);
     }
     ctl_send_leases("release");
+    await_stop_replies();
     return NULL;
 }
 

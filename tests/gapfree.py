@@ -7,7 +7,9 @@ Each client thread connects, reads for a random 0.2-1.0 s, hangs up, and
 reconnects with the Last-Event-ID it last saw (an id-only block counts, as
 in a browser), until SECONDS have passed; then it reads until the stream is
 quiet for 2 s.  It writes OUTDIR/client-N: the join id (the first id: it
-saw) on line 1, then every event id in the order received.
+saw) on line 1, then every event id in the order received; and
+OUTDIR/times-N: the wall-clock time (s) of each reconnection that sent a
+Last-Event-ID, one a line (to measure how many overlapped the publishing).
 """
 import http.client, os, random, socket, sys, threading, time, urllib.parse
 
@@ -18,7 +20,7 @@ end = time.monotonic() + seconds
 
 def client(n):
     rnd = random.Random(n)
-    last, join, ids, conns = None, None, [], 0
+    last, join, ids, conns, times = None, None, [], 0, []
     while True:
         final = time.monotonic() >= end
         hold = 2.0 if final else rnd.uniform(0.2, 1.0)
@@ -34,6 +36,8 @@ def client(n):
                 time.sleep(0.2)
                 continue
             conns += 1
+            if last:
+                times.append(time.time())
             sock = r.fp.raw._sock
             buf, cur_id, has_data, got = b"", None, False, 0
             deadline = time.monotonic() + hold
@@ -78,6 +82,8 @@ def client(n):
         f.write("".join("%s\n" % i for i in ids))
     with open(os.path.join(outdir, "conns-%d" % n), "w") as f:
         f.write("%d\n" % conns)
+    with open(os.path.join(outdir, "times-%d" % n), "w") as f:
+        f.write("".join("%.3f\n" % t for t in times))
 
 threads = [threading.Thread(target=client, args=(i,)) for i in range(nclients)]
 for t in threads:

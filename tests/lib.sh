@@ -25,18 +25,55 @@ T_PIDS=()
 T_NAME=test
 
 t_cleanup() {
-    local pid
+    local pid rc=$?
+    [ -n "${T_WATCHDOG:-}" ] && kill "$T_WATCHDOG" 2>/dev/null
     for pid in "${T_PIDS[@]:-}"; do
         [ -n "$pid" ] && kill "$pid" 2>/dev/null
     done
     for pid in "${T_PIDS[@]:-}"; do
         [ -n "$pid" ] && wait "$pid" 2>/dev/null
     done
-    if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAIL" -gt 0 ]; then
+    t_sanitizer_reports || rc=1
+    if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAIL" -gt 0 ] || [ "$rc" != 0 ]; then
         echo "# kept $T for inspection" >&2
     else
         rm -rf "$T"
     fi
+    exit "$rc"
+}
+
+# A daemon's sanitizer report (the sanitize build of tests/run) lands in its
+# log, not in the check that drove it: once the daemons are stopped, any
+# report in this test's logs fails the test.  Returns 1 when there is one.
+T_SANITIZER_RE='ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: |SUMMARY: UndefinedBehaviorSanitizer'
+t_sanitizer_reports() {
+    local f bad=0
+    [ -d "${T:-}" ] || return 0
+    while IFS= read -r f; do
+        if grep -Eq "$T_SANITIZER_RE" "$f" 2>/dev/null; then
+            echo "not ok - $T_NAME: sanitizer report in ${f#$T/}"
+            grep -E -m 5 -A 12 "$T_SANITIZER_RE" "$f" | sed 's/^/#   /'
+            T_FAIL=$((T_FAIL + 1)); bad=1
+        fi
+    done < <(find "$T" -type f \( -name '*.log' -o -name '*.err' -o -name '*.out' \) -size -64M 2>/dev/null)
+    return $bad
+}
+
+# The whole script gets ZSSE_TEST_TIMEOUT seconds (default 1200): past
+# that it is stopped (its daemons with it) and fails, instead of hanging
+# tests/run on a regression that never answers.
+t_watchdog() {
+    local me=$$ limit=${ZSSE_TEST_TIMEOUT:-1200}
+    ( sleep "$limit" &
+      sp=$!
+      trap 'kill $sp 2>/dev/null; exit 0' TERM
+      wait $sp
+      echo "not ok - $T_NAME: timed out after $limit s (ZSSE_TEST_TIMEOUT)"
+      kill -TERM "$me" 2>/dev/null
+      # a foreground command holds the script's trap: stop the script's
+      # own children (by its PID, nothing else)
+      pkill -TERM -P "$me" 2>/dev/null ) &
+    T_WATCHDOG=$!
 }
 
 # a free TCP port on 127.0.0.1 (not reserved by this run yet), below the
@@ -66,6 +103,7 @@ t_init() {
     T=$(mktemp -d "${TMPDIR:-/tmp}/zsse-$T_NAME.XXXXXX")
     trap t_cleanup EXIT
     trap 'exit 130' INT TERM
+    t_watchdog
     P_PUB=$(t_port); P_EVT=$(t_port); P_CTL=$(t_port)
     export ZSSE_CONFIG="$T/zsse.json"
 }
@@ -233,3 +271,54 @@ leases() { zsse stats | jget leases; }
 leases_le() { [ "$(leases)" -le "$1" ]; }
 leases_gt() { [ "$(leases)" -gt "$1" ]; }
 leases_ge() { [ "$(leases)" -ge "$1" ]; }
+
+# t_tail NAME [tail options] CHANNEL...: `zsse tail --ready` in the
+# background into $T/NAME.out, returning once its subscriptions are in
+# force (the broker echoed its sync marker), not after a guessed sleep.
+# TAIL_PID is its PID; the "ready" line is the file's first line (tail_out
+# prints the rest).  Returns 1 if it was not ready within 10 s.
+t_tail() {
+    local name=$1; shift
+    : > "$T/$name.out"
+    zsse tail --ready "$@" > "$T/$name.out" 2>>"$T/$name.err" &
+    TAIL_PID=$!
+    T_PIDS+=("$TAIL_PID")
+    t_until 100 grep -qx ready "$T/$name.out" && return 0
+    echo "t_tail $name: not ready within 10 s" >&2
+    return 1
+}
+tail_out() { grep -vx ready "$T/$1.out"; }
+
+# broker statistics for t_until: stat_ge KEY N (KEY as jget: a.b)
+stat_ge() { local v; v=$(zsse stats | jget "$1"); [ "${v:-0}" != None ] && [ "${v:-0}" -ge "$2" ]; }
+
+# t_sse NAME URL [sse.py options]: tests/sse.py --status in the background
+# into $T/NAME.out, returning once the response's status line is in: for a
+# 200 stream, zsse-fcgi writes its headers only after the stream's
+# subscriptions are in force (fcgi/stream.c: register, wait for the sync
+# marker, then the headers), so what is published after this reaches it.
+# SSE_PID is its PID; sse_events NAME prints the lines after the status.
+# Returns 1 without a status line within 10 s.
+t_sse() {
+    local name=$1; shift
+    : > "$T/$name.out"
+    "$top_srcdir/tests/sse.py" "$@" --status > "$T/$name.out" 2>>"$T/$name.err" &
+    SSE_PID=$!
+    T_PIDS+=("$SSE_PID")
+    t_until 100 grep -q '^{"status": ' "$T/$name.out" && return 0
+    echo "t_sse $name: no status line within 10 s" >&2
+    return 1
+}
+sse_events() { tail -n +2 "$T/$1.out"; }
+sse_status() { head -1 "$T/$1.out" | jget status; }
+
+# hb_gaps FILE TEXT: the seconds between consecutive comments TEXT in an
+# sse.py --comments --times output, one per line
+hb_gaps() {
+    python3 -c '
+import json, sys
+ts = [o["t"] for o in map(json.loads, open(sys.argv[1])) if o.get("comment") == sys.argv[2]]
+for a, b in zip(ts, ts[1:]): print("%.3f" % (b - a))' "$1" "$2"
+}
+# all_between LO HI: every number on stdin within [LO, HI], and at least one
+all_between() { awk -v lo="$1" -v hi="$2" '{ n++; if ($1 < lo || $1 > hi) bad++ } END { exit !(n > 0 && !bad) }'; }

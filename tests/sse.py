@@ -2,7 +2,7 @@
 """sse.py -- a strict SSE test client (stdlib only).
 
     sse.py URL [-H 'Name: value']... [-n EVENTS] [-t SECONDS] [--comments]
-           [--status] [--raw]
+           [--status] [--raw] [--times]
 
 Prints one JSON object per dispatched event:
     {"id": "12", "event": "task_moved", "data": "..."}
@@ -10,14 +10,16 @@ Prints one JSON object per dispatched event:
 with --comments, {"comment": "heartbeat"} for comment lines.  With --status
 the first line is {"status": 200, "headers": {...}}.  Stops after EVENTS
 events, at EOF (prints {"eof": true}) or after SECONDS (prints
-{"timeout": true}).  Parsing follows WHATWG: CR, LF, CRLF line ends.
+{"timeout": true}).  --times adds "t", seconds since the request was
+sent, to each comment and event (and the status line) (to measure heartbeat intervals and
+first-event delays).  Parsing follows WHATWG: CR, LF, CRLF line ends.
 """
 import http.client, json, socket, sys, time, urllib.parse
 
 def main():
     args = sys.argv[1:]
     url, headers, limit, timeout = None, {}, 10**9, 10.0
-    comments = status = raw = False
+    comments = status = raw = times = False
     while args:
         a = args.pop(0)
         if a == '-H':
@@ -27,16 +29,21 @@ def main():
         elif a == '--comments': comments = True
         elif a == '--status': status = True
         elif a == '--raw': raw = True
+        elif a == '--times': times = True
         else: url = a
     u = urllib.parse.urlsplit(url)
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
+    def stamp(o):
+        if times: o["t"] = round(time.monotonic() - start, 3)
+        return json.dumps(o)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     path = u.path + ('?' + u.query if u.query else '')
     conn.request('GET', path, headers=headers)
     resp = conn.getresponse()
     out = sys.stdout
     if status:
-        print(json.dumps({"status": resp.status, "headers": {k.lower(): v for k, v in resp.getheaders()}}), flush=True)
+        print(stamp({"status": resp.status, "headers": {k.lower(): v for k, v in resp.getheaders()}}), flush=True)
     if resp.status != 200 or raw:
         body = resp.read(65536).decode('utf-8', 'replace')
         print(json.dumps({"body": body}), flush=True)
@@ -48,12 +55,12 @@ def main():
         nonlocal data, has_data, etype, last_id, n
         if l == '':
             if has_data:
-                print(json.dumps({"id": last_id, "event": etype, "data": '\n'.join(data)}), flush=True)
+                print(stamp({"id": last_id, "event": etype, "data": '\n'.join(data)}), flush=True)
                 n += 1
             data, has_data, etype = [], False, None
             return
         if l.startswith(':'):
-            if comments: print(json.dumps({"comment": l[1:]}), flush=True)
+            if comments: print(stamp({"comment": l[1:]}), flush=True)
             return
         f, _, v = l.partition(':')
         if v.startswith(' '): v = v[1:]

@@ -17,7 +17,7 @@ p1=$(zsse token --sub player_1)
 p2=$(zsse token --sub player_2)
 
 # the heartbeat of the example itself (30 s): watched in the background
-"$SSE" "$U" -H "Authorization: Bearer $p2" --comments -t 34 > "$T/hb.out" &
+"$SSE" "$U" -H "Authorization: Bearer $p2" --status --comments --times -t 34 > "$T/hb.out" &
 hb=$!
 
 eq "Bearer only: ?token= is refused" 401 \
@@ -26,7 +26,6 @@ eq "Bearer only: ?token= is refused" 401 \
 "$SSE" "$U" -H "Authorization: Bearer $p1" -n 1 -t 10 --status > "$T/first.out" &
 first=$!
 t_until 100 grep -q '"status": 200' "$T/first.out"
-sleep 0.5
 out=$("$SSE" "$U" -H "Authorization: Bearer $p1" --status -t 5)
 eq "second stream of a player: 429" 429 "$(head -1 <<<"$out" | jget status)"
 ok "429 has Retry-After" bash -c "head -1 <<<'$out' | grep -q retry-after"
@@ -43,5 +42,10 @@ ok "after the first stream ends, a new one is accepted" t_until 50 bash -c \
     "\"$SSE\" \"$U\" -H 'Authorization: Bearer $p1' --status -t 1 | head -1 | grep -q '\"status\": 200'"
 
 wait $hb
-ok "a :heartbeat comment within 30 s" grep -q '{"comment": "heartbeat"}' "$T/hb.out"
+ok "a :heartbeat comment within 30 s" grep -q '{"comment": "heartbeat"' "$T/hb.out"
+# measured from the stream's headers: after 30 s of silence, not before
+t=$(grep -m1 '{"comment": "heartbeat"' "$T/hb.out" | jget t)
+t0=$(head -1 "$T/hb.out" | jget t)
+ok "...the first 30-31.5 s after the stream opened (${t} - ${t0} s)" \
+    awk -v t="$t" -v t0="$t0" 'BEGIN { exit !(t - t0 >= 29.9 && t - t0 <= 31.5) }'
 t_done

@@ -38,8 +38,8 @@ eq "admin event" audit "$(grep audit "$T/admin.out" | jget event)"
 # a room in a real browser
 node "$ES" "$R/rooms/lobby/events?token=$user" --listen said --count 1 --timeout 20 > "$T/browser.out" &
 b=$!
-t_until 150 grep -q '!open' "$T/browser.out"
-sleep 0.5
+# (open: the headers are in, and zsse-fcgi writes them once subscribed)
+ok "browser: the room stream opens" t_until 150 grep -q '!open' "$T/browser.out"
 zsse publish -C room/lobby -e said -d '{"text":"hi"}'
 wait $b
 ok "browser: room event" grep -q '"type":"said","data":"{\\"text\\":\\"hi\\"}"' "$T/browser.out"

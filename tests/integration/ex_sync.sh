@@ -31,11 +31,11 @@ eq "changed event with empty data" '{"id": "'"$id1"'", "event": "changed", "data
     "$(grep '"event"' "$T/live.out")"
 
 # missed 10 (fits the buffer of 16): replayed; missed 20: reset, pull
-for i in $(seq 10); do zsse publish -C sync/app_1/usr_1 -e changed -d '""'; done
+for i in $(seq 10); do zsse publish --ack -C sync/app_1/usr_1 -e changed -d '""' > /dev/null; done
 "$SSE" "$B?app_id=app_1" -H "$H" -H "Last-Event-ID: $id1" -n 10 -t 10 > "$T/replay.out"
 eq "10 missed changes replayed" 10 "$(grep -c '"changed"' "$T/replay.out")"
 last=$(tail -1 "$T/replay.out" | jget id)
-for i in $(seq 20); do zsse publish -C sync/app_1/usr_1 -e changed -d '""'; done
+for i in $(seq 20); do zsse publish --ack -C sync/app_1/usr_1 -e changed -d '""' > /dev/null; done
 "$SSE" "$B?app_id=app_1" -H "$H" -H "Last-Event-ID: $last" -n 1 -t 10 > "$T/reset.out"
 eq "20 missed: told to pull" reset "$(nth "$T/reset.out" 1 | jget event)"
 eq "reset reason" "too old" "$(nth "$T/reset.out" 1 | jget data | jget reason)"
@@ -44,8 +44,8 @@ eq "reset reason" "too old" "$(nth "$T/reset.out" 1 | jget data | jget reason)"
 node "$ES" "$B?app_id=app_1" --listen changed --count 1 --timeout 20 \
     --cookie "zsse_token=$tok" > "$T/browser.out" &
 b=$!
-t_until 150 grep -q '!open' "$T/browser.out"
-sleep 0.5
+# (open: the headers are in, and zsse-fcgi writes them once subscribed)
+ok "browser: the stream opens" t_until 150 grep -q '!open' "$T/browser.out"
 zsse publish -C sync/app_1/usr_1 -e changed -d '""'
 wait $b
 ok "browser listener got 'changed' with data \"\"" \

@@ -30,12 +30,11 @@ eq "tampered token: 401" 401 "$("$SSE" "$U" --status -t 5 -H "Authorization: Bea
 eq "garbage token: 401" 401 "$("$SSE" "$U?token=not.a.jwt" --status -t 5 | head -1 | jget status)"
 
 # state first: the newest balance and mission progress per key
-zsse publish -C user/usr_demo_123 -e balance.changed -k balance/gold -d '{"currency":"gold","amount":1100}'
-zsse publish -C user/usr_demo_123 -e balance.changed -k balance/gold -d '{"currency":"gold","amount":1200}'
+zsse publish --ack -C user/usr_demo_123 -e balance.changed -k balance/gold -d '{"currency":"gold","amount":1100}' > /dev/null
+zsse publish --ack -C user/usr_demo_123 -e balance.changed -k balance/gold -d '{"currency":"gold","amount":1200}' > /dev/null
 MP='{"userId":"usr_demo_123","missionId":"daily-streak","status":"active","progress":0.57,"currentCount":4,"targetCount":7,"updatedAt":1716100200000}'
-zsse publish -C user/usr_demo_123 -e mission.progress -k mission/daily-streak -d "$MP"
-zsse publish -C user/usr_other -e balance.changed -k balance/gold -d '{"currency":"gold","amount":5}'
-sleep 0.3
+zsse publish --ack -C user/usr_demo_123 -e mission.progress -k mission/daily-streak -d "$MP" > /dev/null
+zsse publish --ack -C user/usr_other -e balance.changed -k balance/gold -d '{"currency":"gold","amount":5}' > /dev/null
 
 "$SSE" "$U" -H "Authorization: Bearer $tok" -n 2 -t 10 > "$T/snap.out"
 eq "new tab: balance state" '{"type":"balance.changed","data":{"currency":"gold","amount":1200}}' \
@@ -49,9 +48,10 @@ eq "unnamed events (envelope format)" "None" "$(nth "$T/snap.out" 1 | jget event
 t1=$!
 "$SSE" "$U?token=$tok" -n 4 -t 15 > "$T/tab2.out" &
 t2=$!
-"$SSE" "$U?token=$other" -n 3 -t 6 > "$T/other.out" &
+"$SSE" "$U?token=$other" --status -n 3 -t 6 > "$T/other.out" &
 t3=$!
-t_until 100 bash -c "[ \$(wc -l < $T/tab1.out) -ge 2 ] && [ \$(wc -l < $T/tab2.out) -ge 2 ] && [ -s $T/other.out ]"
+# each opened: the snapshot is sent after the subscription is in force
+t_until 100 bash -c "[ \$(wc -l < $T/tab1.out) -ge 2 ] && [ \$(wc -l < $T/tab2.out) -ge 2 ] && [ \$(wc -l < $T/other.out) -ge 2 ]"
 zsse publish -C user/usr_demo_123 -e mission.completed -d '{"missionId":"daily-streak"}'
 zsse publish -C user/usr_demo_123 -e reward.granted -d '{"reward":"chest"}'
 wait $t1 $t2 $t3
@@ -61,6 +61,9 @@ for tab in tab1 tab2; do
     eq "$tab: reward.granted" 'reward.granted' "$(nth "$T/$tab.out" 4 | jget data | jget type)"
     eq "$tab: each event once" 1 "$(grep -c mission.completed "$T/$tab.out")"
 done
+eq "another user's stream opened (200)" 200 "$(head -1 "$T/other.out" | jget status)"
+eq "...and got its own state (balance 5)" '{"type":"balance.changed","data":{"currency":"gold","amount":5}}' \
+    "$(nth "$T/other.out" 2 | jget data)"
 ok "another user's stream saw none of it" bash -c "! grep -q daily-streak $T/other.out"
 
 # a real browser EventSource with ?token= (it cannot send headers)

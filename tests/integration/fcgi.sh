@@ -87,8 +87,8 @@ eq "POST: 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' -d '' "$U/s/r1/even
 ok "405 has Allow" bash -c "curl -s -i -X DELETE '$U/s/r1/events' | grep -qi '^Allow: GET'"
 
 # --- the stream: retry, hello, snapshot, replay, reset ---------------------------------------
-zsse publish -C room/r1 -e price -k eur -d '{"eur":1}'
-zsse publish -C room/r1 -e price -k eur -d '{"eur":2}'
+zsse publish --ack -C room/r1 -e price -k eur -d '{"eur":1}' > /dev/null
+zsse publish --ack -C room/r1 -e price -k eur -d '{"eur":2}' > /dev/null
 i3=$(zsse publish --ack -C room/r1 -e news -d '"line one\nline two"')
 "$SSE" "$U/s/r1/events?token=$alice" --comments -n 2 -t 5 > "$T/open.out"
 eq "retry first" '{"retry": 1000}' "$(nth "$T/open.out" 1)"
@@ -97,7 +97,7 @@ eq "snapshot: the state" '{"eur":2}' "$(nth "$T/open.out" 3 | jget data)"
 "$SSE" "$U/s/r1/events?token=$alice" -H "Last-Event-ID: $((i3 - 1))" -n 2 -t 5 > "$T/le.out"
 eq "Last-Event-ID: a multi-line string arrives as two data lines" "line one
 line two" "$(nth "$T/le.out" 2 | jget data)"
-for i in 1 2 3 4; do zsse publish -C room/small -d "$i"; done
+for i in 1 2 3 4; do zsse publish --ack -C room/small -d "$i" > /dev/null; done
 s1=$(zsse publish --ack -C room/small -d 5)
 "$SSE" "$U/s/small/events?lastEventId=1" -H "Authorization: Bearer $alice" -n 2 -t 5 > "$T/reset.out"
 eq "too old: reset event" reset "$(nth "$T/reset.out" 2 | jget event)"
@@ -106,33 +106,38 @@ eq "reset data" '{"reason":"too old"}' "$(nth "$T/reset.out" 2 | jget data)"
 eq "last_event_id query parameter" "$s1" "$(nth "$T/q.out" 2 | jget id)"
 
 # --- envelope format, heartbeats ---------------------------------------------------------------
-"$SSE" "$U/me/events" -H "Authorization: Bearer $alice" -n 1 -t 8 > "$T/env.out" &
-e=$!
-sleep 1.5
+t_sse env "$U/me/events" -H "Authorization: Bearer $alice" -n 1 -t 8
+e=$SSE_PID
 zsse publish -C user/alice -e balance.changed -d '{"gold":5}'
 wait $e
-eq "envelope format" '{"type":"balance.changed","data":{"gold":5}}' "$(jget data < "$T/env.out")"
-eq "envelope: no event line" None "$(jget event < "$T/env.out")"
-"$SSE" "$U/s/r1/events?token=$alice" --comments -t 3.5 > "$T/hb.out"
-ok "heartbeat comments (interval 1 s)" bash -c "[ \$(grep -c '{\"comment\": \"hb\"}' $T/hb.out) -ge 2 ]"
+eq "envelope format" '{"type":"balance.changed","data":{"gold":5}}' "$(sse_events env | jget data)"
+eq "envelope: no event line" None "$(sse_events env | jget event)"
+"$SSE" "$U/s/r1/events?token=$alice" --comments --times -t 4.5 > "$T/hb.out"
+ok "heartbeat comments (interval 1 s)" bash -c "[ \$(grep -c '{\"comment\": \"hb\"' $T/hb.out) -ge 2 ]"
+gaps=$(hb_gaps "$T/hb.out" hb | paste -sd' ')
+ok "heartbeat interval 1 s: measured gaps within 0.5-1.8 s ($gaps)" \
+    all_between 0.5 1.8 <<<"${gaps// /$'\n'}"
 
 # --- max_lifetime ends cleanly; Last-Event-ID gets what was missed -----------------------------------
-"$SSE" "$U/life/events" -t 10 > "$T/life.out" &
-l=$!
-sleep 0.5
+t0=$(date +%s%N)
+t_sse life "$U/life/events" -t 10
+l=$SSE_PID
 a=$(zsse publish --ack -C life -d '"a"')
 wait $l
+t1=$(date +%s%N)
 ok "max_lifetime: the stream ends (EOF)" grep -q '"eof": true' "$T/life.out"
 eq "...after the event" "$a" "$(grep '"data"' "$T/life.out" | jget id)"
+ms=$(( (t1 - t0) / 1000000 ))
+ok "max_lifetime 2 s: ended after 2 s, before 4 (${ms} ms)" test "$ms" -ge 2000 -a "$ms" -lt 4000
 b=$(zsse publish --ack -C life -d '"b"')
 c=$(zsse publish --ack -C life -d '"c"')
 "$SSE" "$U/life/events" -H "Last-Event-ID: $a" -n 2 -t 5 > "$T/life2.out"
 eq "reconnect with Last-Event-ID: what was missed" "$b $c" "$(jcol id < "$T/life2.out" | paste -sd' ')"
 
 # --- max_per_user ---------------------------------------------------------------------------------------
-"$SSE" "$U/one/events?token=$bob" -t 4 > /dev/null &
-one=$!
-sleep 1
+t_sse one "$U/one/events?token=$bob" -t 4
+one=$SSE_PID
+eq "max_per_user 1: the first stream: 200" 200 "$(sse_status one)"
 out=$("$SSE" "$U/one/events?token=$bob" --status -t 3)
 eq "max_per_user 1: 429" 429 "$(head -1 <<<"$out" | jget status)"
 eq "429 Retry-After" 5 "$(head -1 <<<"$out" | jget headers.retry-after)"
@@ -164,6 +169,7 @@ ok "preflight: credentials" grep -qi '^Access-Control-Allow-Credentials: true' <
 out=$("$SSE" "$U/cors/events" -H 'Origin: https://app.example.com' --status -t 2)
 eq "stream: origin echoed" https://app.example.com "$(head -1 <<<"$out" | jget headers.access-control-allow-origin)"
 out=$("$SSE" "$U/cors/events" -H 'Origin: https://evil.example' --status -t 2)
+eq "another origin: the stream opens (200)" 200 "$(head -1 <<<"$out" | jget status)"
 eq "another origin: no CORS header" None "$(head -1 <<<"$out" | jget headers.access-control-allow-origin)"
 
 # --- Prometheus ---------------------------------------------------------------------------------------------------------
@@ -172,6 +178,19 @@ ok "stats route: Prometheus text" grep -q '^zsse_events_published_total [0-9]' <
 ok "stats route: rejections by reason" grep -q 'zsse_events_rejected_by_reason_total' <<<"$out"
 ok "stats route: publish-to-PUB latency" grep -q '^zsse_publish_latency_microseconds [0-9]' <<<"$out"
 ok "stats route: events replayed" grep -q '^zsse_events_replayed_total [0-9]' <<<"$out"
+# the same figures as `zsse stats`, read with nothing published in between
+# (a rejection first, so that a by-reason line exists)
+zsse publish --ack --stdin <<<'{"channel":"a b","data":1}' > /dev/null 2>&1
+s1=$(zsse stats); m=$(curl -s "$U/metrics"); s2=$(zsse stats)
+for pair in published:zsse_events_published_total rejected:zsse_events_rejected_total \
+    replayed:zsse_events_replayed_total resets:zsse_resets_total channels:zsse_channels \
+    events_buffered:zsse_buffer_events state_keys:zsse_state_keys \
+    rejected_reasons.bad_channel:'zsse_events_rejected_by_reason_total{reason="bad_channel"}'; do
+    k=${pair%%:*} name=${pair#*:}
+    v=$(awk -v n="$name" '$1 == n { print $2 }' <<<"$m")
+    eq "stats route: $name = zsse stats $k" "$(jget "$k" <<<"$s1") $(jget "$k" <<<"$s1")" \
+        "$v $(jget "$k" <<<"$s2")"
+done
 curl -sN "$U/cors/events" > /dev/null &
 held=$!
 t_until 50 bash -c "curl -s '$U/metrics' | grep -q 'zsse_route_streams_open{route=\"/cors/events\"} [1-9]'"
@@ -179,9 +198,8 @@ ok "stats route: open streams per route" bash -c "curl -s '$U/metrics' | grep -q
 kill $held; wait $held 2>/dev/null
 
 # --- the broker goes away and comes back ------------------------------------------------------------------------------
-"$SSE" "$U/s/r1/events?token=$alice" -n 3 -t 25 > "$T/survive.out" &
-sv=$!
-sleep 1
+t_sse survive "$U/s/r1/events?token=$alice" -n 3 -t 25
+sv=$SSE_PID
 t_stop "$BROKER_PID"
 out=$("$SSE" "$U/s/r1/events?token=$alice" --status -t 8)
 eq "broker down: 503" 503 "$(head -1 <<<"$out" | jget status)"
@@ -207,7 +225,8 @@ out=$("$top_builddir/tests/bench/loadgen" --url "$U1/public/many/events" --clien
     --duration 2 --settle 2 --ramp 20 --publish "tcp://127.0.0.1:$P_PUB" --channel pub/many | tail -1)
 echo "# one bin-path worker: $out"
 ok "one bin-path worker holds 40 streams at once" grep -q ' open=40 ' <<<"$out"
-ok "...and every event reaches every one of them" awk '{ for (i = 1; i <= NF; i++) {
+ok "...and every event reaches every one of them, once, in order" awk '{ for (i = 1; i <= NF; i++) {
     split($i, kv, "="); v[kv[1]] = kv[2] } }
-    END { exit !(v["expected"] >= 200 && v["delivered"] == v["expected"] && v["lost"] == 0) }' <<<"$out"
+    END { exit !(v["expected"] >= 200 && v["delivered"] == v["expected"] && v["lost"] == 0 &&
+                 v["reordered"] == 0 && v["gaps"] == 0) }' <<<"$out"
 t_done

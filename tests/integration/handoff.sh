@@ -23,7 +23,7 @@ st() { "$SSE" "$@" --status -t 5 | head -1 | jget status; }
 out=$(zsse-handoff < /dev/null 2>&1); rc=$?
 eq "zsse-handoff outside a web server: exit 2" 2 "$rc"
 ok "...saying why" grep -q "fd 0 is not a listening socket" <<<"$out"
-out=$(zsse-fcgi --handoff "$T/$(printf 'x%.0s' $(seq 120)).sock" 2>&1); rc=$?
+out=$(timeout 10 zsse-fcgi --handoff "$T/$(printf 'x%.0s' $(seq 120)).sock" 2>&1); rc=$?
 eq "zsse-fcgi --handoff with a path too long: exit 1" 1 "$rc"
 ok "...saying which" grep -q "^zsse-fcgi: --handoff .*: cannot bind: File name too long" <<<"$out"
 
@@ -48,7 +48,7 @@ eq "Apache -> zsse-handoff: Bearer token reaches zsse-fcgi: 200" 200 \
 eq "...alice's token does not open another room: 403" 403 \
     "$(st "$A/a/r2/events" -H "Authorization: Bearer $alice")"
 eq "...no token: 401" 401 "$(st "$A/a/r1/events")"
-sleep 1.5                           # the streams above are released
+t_until 50 leases_le 0              # the streams above are released
 base=$(leases)
 for i in $(seq 10); do
     "$SSE" "$A/a/r1/events" -H "Authorization: Bearer $alice" -n 1 -t 20 > "$T/s$i.out" &
@@ -98,8 +98,8 @@ L="http://127.0.0.1:$WEB_PORT"
 r=$!
 sleep 0.5
 srv_fcgi_unix --handoff "$HANDOFF_SOCK" 4
-t_until 50 leases_ge 1
-sleep 0.5
+# the status line: headers, written once the stream is subscribed
+ok "zsse-fcgi back: the waiting request's stream opens" t_until 100 grep -q '"status"' "$T/restart.out"
 zsse publish -C many -e back -d 1
 wait $r
 eq "zsse-fcgi restarted during a request: 200" 200 "$(head -1 "$T/restart.out" | jget status)"
@@ -111,7 +111,7 @@ out=$("$LG" --url "$L/many/events" --clients 40 --rate 5 --duration 2 \
     --settle 2 --publish "tcp://127.0.0.1:$P_PUB" --channel many --ramp 10 | tail -1)
 echo "# lighttpd bin-path zsse-handoff: $out"
 ok "lighttpd -> 4 zsse-handoff -> zsse-fcgi: 40 streams open" grep -q ' open=40 ' <<<"$out"
-ok "...every event reached every stream" grep -q ' lost=0 ' <<<"$out"
+ok "...every event reached every stream, once, in order" grep -q ' lost=0 reordered=0 gaps=0 ' <<<"$out"
 eq "lighttpd's FastCGI processes are zsse-handoff" "4" \
     "$(cat /proc/$WEB_PID/task/*/children | xargs -n1 | while read -r p; do cat /proc/$p/comm; done | grep -cx zsse-handoff)"
 

@@ -24,7 +24,7 @@ t_start_broker
 srv_lighttpd binpath 4
 U="http://127.0.0.1:$WEB_PORT"
 SSE="$top_srcdir/tests/sse.py"
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "$@"; }   # (a stream opened by mistake: 000, not a hang)
 alive() { [ "$("$SSE" "$U/me/events?token=$alice" --status -t 1 | head -1 | jget status)" = 200 ]; }
 alice=$(zsse token --sub alice --channels 'room/a,q/a')
 bob=$(zsse token --sub bob --channels 'room/b,q/b')
@@ -58,6 +58,33 @@ ok "a control character in a channel from the path: refused with a 4xx ($c)" tes
 eq "invalid UTF-8 in a channel from the query: 400" 400 "$(code "$U/q/events?topic=%FF&token=$alice")"
 ok "the workers still serve" alive
 
+# the same sizes straight to zsse-fcgi's FastCGI socket: lighttpd answers
+# 431 to large headers itself, so above zsse-fcgi's own limits (16 KiB
+# query, Authorization and Cookie; Accept 4 KiB, Origin 1 KiB,
+# Last-Event-ID 64 bytes) were never reached
+srv_fcgi_listen 4
+FC() { python3 "$top_srcdir/tests/fcgi_client.py" "127.0.0.1:$FCGI_PORT" "$@" | head -1; }
+long() { head -c "$1" /dev/zero | tr '\0' "${2:-a}"; }
+long 20000 > "$T/auth20k"; sed -i '1s/^/Bearer /' "$T/auth20k"
+eq "FastCGI: 20 KB Authorization: 400" 400 "$(FC REQUEST_URI=/me/events HTTP_AUTHORIZATION=@"$T/auth20k")"
+{ printf 'zsse_token='; long 1048576; } > "$T/cookie1m"
+eq "FastCGI: 1 MB Cookie: 400" 400 "$(FC REQUEST_URI=/me/events HTTP_COOKIE=@"$T/cookie1m")"
+python3 -c 'print("&".join("p%d=%d" % (i, i) for i in range(10000)), end="&topic=a")' > "$T/q10k"
+eq "FastCGI: 10,000 query parameters: 400" 400 \
+    "$(FC REQUEST_URI=/q/events QUERY_STRING=@"$T/q10k" HTTP_AUTHORIZATION="Bearer $alice")"
+eq "FastCGI: 5,000-byte Accept: 400" 400 \
+    "$(FC REQUEST_URI=/me/events HTTP_ACCEPT="*5000:a" HTTP_AUTHORIZATION="Bearer $alice")"
+eq "FastCGI: 2,000-byte Origin: 400" 400 \
+    "$(FC REQUEST_URI=/me/events HTTP_ORIGIN="*2000:o" HTTP_AUTHORIZATION="Bearer $alice")"
+eq "FastCGI: 100-digit Last-Event-ID: 400" 400 \
+    "$(FC REQUEST_URI=/me/events HTTP_LAST_EVENT_ID="*100:1" HTTP_AUTHORIZATION="Bearer $alice")"
+eq "FastCGI: just under the limits (16 KiB query): answered (200)" 200 \
+    "$(FC REQUEST_URI=/q/events QUERY_STRING="topic=a&pad=$(long 16000 p)" HTTP_AUTHORIZATION="Bearer $alice" -t 2)"
+eq "FastCGI: a 64 KiB header zsse-fcgi does not read: ignored (200)" 200 \
+    "$(FC REQUEST_URI=/me/events HTTP_X_BIG="*65536:x" HTTP_AUTHORIZATION="Bearer $alice" -t 2)"
+eq "FastCGI: the worker still serves" 200 "$(FC REQUEST_URI=/me/events HTTP_AUTHORIZATION="Bearer $alice" -t 2)"
+t_stop "$FCGI_PID"
+
 # token validity
 now=$(date +%s)
 eq "not yet valid (nbf): 401" 401 \
@@ -78,14 +105,13 @@ eq "query: alice's token, bob's topic: 403" 403 "$(code "$U/q/events?topic=b&tok
 eq "cookie: alice's token, bob's room: 403" 403 "$(code -H "Cookie: zsse_token=$alice" "$U/s/b/events")"
 eq "a grant pattern in the path is not a pattern: 404" 404 "$(code "$U/s/%2A/events?token=$alice")"
 # the header wins over query and cookie: a stolen query token cannot widen it
-"$SSE" "$U/me/events?token=$bob" -H "Authorization: Bearer $alice" -H "Cookie: zsse_token=$bob" \
-    -n 1 -t 5 > "$T/who.out" &
-w=$!
-sleep 1
-zsse publish -C user/bob -e secret -d '"for bob"'
-zsse publish -C user/alice -e mine -d '"for alice"'
+t_sse who "$U/me/events?token=$bob" -H "Authorization: Bearer $alice" -H "Cookie: zsse_token=$bob" \
+    -n 1 -t 5
+w=$SSE_PID
+zsse publish --ack -C user/bob -e secret -d '"for bob"' > /dev/null
+zsse publish --ack -C user/alice -e mine -d '"for alice"' > /dev/null
 wait $w
-eq "Bearer beats query and cookie: alice's stream gets alice's events only" mine "$(jget event < "$T/who.out")"
+eq "Bearer beats query and cookie: alice's stream gets alice's events only" mine "$(sse_events who | jget event)"
 
 # RS256 pinned: an HS256 token signed with the RSA public key is refused
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rsa.pem" 2>/dev/null

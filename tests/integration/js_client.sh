@@ -49,10 +49,11 @@ ok "it reconnected after the web-server restart" \
 # streams refused (max_per_user 1 held by another client): after 5
 # failures the client falls back to polling, and still gets events
 tok2=$(zsse token --sub u2)
-curl -sN -H "Authorization: Bearer $tok2" "$U/limited/events" > /dev/null &
+curl -sN -H "Authorization: Bearer $tok2" "$U/limited/events" > "$T/holder.out" &
 holder=$!
 T_PIDS+=("$holder")
-sleep 1
+# its first bytes come after the lease is taken and the subscription is in
+ok "the holder's stream is open" t_until 100 test -s "$T/holder.out"
 node "$CLIENT" "$U/limited/events" --token "$tok2" --listen tick --count 1 --timeout 40 \
     --base-delay 100 --max-delay 400 --poll-wait 2 > "$T/c2.out" 2>"$T/c2.err" &
 c2=$!
