@@ -739,7 +739,27 @@ next_timer(const stream_t *s, int64_t hb_due)
         if (at < 0 || end < at)
             at = end;
     }
+    if (s->expires && (at < 0 || s->expires < at))
+        at = s->expires;
     return at;
+}
+
+/* S's token has expired: the route's auth_expired_event (no id: the
+ * client's Last-Event-ID stays), unless output is waiting -- then the
+ * client is slow and only sees the response end */
+static void
+expire(stream_t *s, int64_t now)
+{
+    const char *name = s->route->auth_expired_event;
+    static const char data[] = "{\"reason\":\"token expired\"}";
+
+    if (name && !backlog(s)) {
+        buf_reset(&H.qframe);
+        if (sse_event(&H.qframe, SSE_NAMED, 0, name, strlen(name), data, sizeof(data) - 1,
+            'j') == 0)
+            write_now(s, H.qframe.data, H.qframe.len, now);
+    }
+    doom(s, NULL);                  /* the client reconnects with a fresh token */
 }
 
 /* the timers due by NOW: max_lifetime ends the stream; a heartbeat goes
@@ -754,6 +774,11 @@ timers(int64_t now)
         if (r->max_lifetime && now - s->opened >= (int64_t)r->max_lifetime * 1000) {
             hb_del(s);
             doom(s, NULL);          /* the client reconnects with Last-Event-ID */
+            continue;
+        }
+        if (s->expires && now >= s->expires) {
+            hb_del(s);
+            expire(s, now);
             continue;
         }
         int64_t every = (int64_t)r->heartbeat * 1000, due = s->last_write + every;

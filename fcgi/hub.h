@@ -29,7 +29,9 @@
  *
  * Heartbeats are due when a stream has written nothing for its interval:
  * a min-heap orders the streams by when to look at them again -- the next
- * heartbeat or the end of max_lifetime; a write only makes that look come
+ * heartbeat, the end of max_lifetime or the token's exp (plus leeway:
+ * the route's auth_expired_event goes out first, then the response
+ * ends); a write only makes that look come
  * early, never late -- so each heartbeat goes out on time and on its own,
  * not ten thousand in one burst that would hold up the events behind it.
  * Once a second the hub sweeps its streams for stall_timeout.  A readable
@@ -99,6 +101,8 @@ typedef struct stream {
     int            fd;              /* the FastCGI connection */
     uint16_t       reqid;           /* its FastCGI request id */
     uint64_t       last;            /* the last id written */
+    int64_t        expires;         /* monotonic ms: the token's exp plus
+                                     * leeway, then the stream ends; 0: never */
     /* the hub's own (times in monotonic ms) */
     stream_state_t state;
     int64_t        opened;          /* for max_lifetime */

@@ -231,6 +231,26 @@ release_lease(ctx_t *c)
     c->s->lease[0] = '\0';
 }
 
+/* when the stream must end for its token (monotonic ms): exp plus the
+ * leeway auth_verify allowed; 0 when the token has no exp (or there is
+ * no token) */
+static int64_t
+token_deadline(const ctx_t *c)
+{
+    json_t *exp = c->claims ? json_object_get(c->claims, "exp") : NULL;
+    struct timespec ts;
+
+    if (!json_is_number(exp))
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double wall_ms = (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+    double left = (json_number_value(exp) + c->cfg->auth.leeway) * 1000 - wall_ms;
+    if (left > 1e12)
+        return 0;                   /* beyond any stream's life */
+    int64_t at = mono_ms() + (left > 0 ? (int64_t)left : 0);
+    return at ? at : 1;
+}
+
 /* wait until the hub says the subscriptions are in force */
 static int
 wait_synced(ctx_t *c)
@@ -541,6 +561,7 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
     s->fd = c->h.req->ipcFd;
     s->reqid = (uint16_t)c->h.req->requestId;
     s->last = c->rp.last;
+    s->expires = token_deadline(c);
     if (hub_adopt(s) < 0) {
         hub_unregister(s);
         release_lease(c);

@@ -209,6 +209,7 @@ route_free(route_t *r)
     free(r->hello_data);
     free(r->heartbeat_comment);
     free(r->reset_event);
+    free(r->auth_expired_event);
     for (size_t i = 0; i < r->ncors; i++)
         free(r->cors_origins[i]);
     free(r->cors_origins);

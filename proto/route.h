@@ -64,6 +64,9 @@ typedef struct {
     char       *heartbeat_comment;
     bool        snapshot;
     char       *reset_event;          /* default "reset" */
+    char       *auth_expired_event;   /* sent before a stream ends at its
+                                       * token's exp (+ leeway); default
+                                       * "auth_expired", NULL: none */
     int         max_lifetime;         /* 0: none */
     int         stall_timeout;        /* seconds, default 120 */
     int         max_per_user;         /* 0: unlimited */
