@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "control.h"
 #include "http.h"
+#include "ident.h"
 #include "hub.h"
 #include "log.h"
 #include "replay.h"
@@ -160,10 +161,12 @@ admit(ctx_t *c, const auth_t *auth)
     route_match(c->r, c->h.path, c->h.path_len, &p);
     buf_init(&ch, 256);
     for (size_t i = 0; i < c->r->nchannels; i++) {
-        if (tpl_expand(&c->r->channels[i], &p, c->h.query, c->claims, &ch, err, sizeof(err)) < 0) {
-            /* the request's fault (a missing or bad parameter) or the
-             * token's (no such claim) */
-            int st = strncmp(err, "token has no", 12) == 0 ? 403 : 400;
+        int st = tpl_expand_status(&c->r->channels[i], &p, c->h.query, c->claims, &ch, err,
+            sizeof(err));
+        if (st) {
+            /* the request's fault (a missing or malformed parameter: 400)
+             * or a refusal (no such claim, a value the identity rule
+             * refuses: 403) */
             http_error(&c->h, c->r, st, st == 400 ? "bad_request" : "forbidden", err, NULL);
             buf_free(&ch);
             return st;
@@ -192,16 +195,35 @@ admit(ctx_t *c, const auth_t *auth)
     return 0;
 }
 
+/* the lease subject: the token's sub by the identity rule (ident.h), ""
+ * without a token or sub; -1 when a sub the rule refuses would be counted
+ * (the route has max_per_user: 403 with the reason in ERR) */
 static int
-take_lease(ctx_t *c)
+lease_subject(ctx_t *c, char *scratch, size_t len, const char **sub, char *err, size_t errlen)
 {
-    const char *sub = "";
     json_t *v = c->claims ? json_object_get(c->claims, "sub") : NULL;
+    size_t n;
+
+    *sub = "";
+    if (!v)
+        return 0;
+    ident_result_t ir = ident_json(v, scratch, len, sub, &n);
+    if (ir == IDENT_OK)
+        return 0;
+    *sub = "";
+    if (!c->r->max_per_user)
+        return 0;                   /* not counted: the sub is not used */
+    snprintf(err, errlen, "token claim sub %s", ident_reason(ir));
+    return -1;
+}
+
+/* 0: taken; 1: max_per_user reached; -1: the broker did not answer */
+static int
+take_lease(ctx_t *c, const char *sub)
+{
     char lim[16];
     reply_t rep;
 
-    if (json_is_string(v))
-        sub = json_string_value(v);
     snprintf(c->s->lease, sizeof(c->s->lease), "%d-%lu", (int)getpid(),
         (unsigned long)atomic_fetch_add(&lease_seq, 1));
     snprintf(lim, sizeof(lim), "%d", c->r->max_per_user);
@@ -516,7 +538,13 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
     const route_t *r = c->r;
     stream_t *s = c->s;
 
-    int lr = take_lease(c);
+    char scratch[32], err[160];
+    const char *sub;
+    if (lease_subject(c, scratch, sizeof(scratch), &sub, err, sizeof(err)) < 0) {
+        http_error(&c->h, r, 403, "forbidden", err, NULL);
+        return -1;
+    }
+    int lr = take_lease(c, sub);
     if (lr < 0) {
         unavailable(c, "lease");
         return -1;
