@@ -32,9 +32,13 @@ http_parse(http_t *h, FCGX_Request *req)
     h->last_event_id = param(req, "HTTP_LAST_EVENT_ID");
     h->accept = param(req, "HTTP_ACCEPT");
     h->origin = param(req, "HTTP_ORIGIN");
-    if (strlen(h->query) > HTTP_PARAM_MAX || strlen(h->authorization) > HTTP_PARAM_MAX ||
-        strlen(h->cookie) > HTTP_PARAM_MAX || strlen(h->last_event_id) > 64 ||
-        strlen(h->accept) > 4096 || strlen(h->origin) > 1024)
+    /* what the web server let through is served: a value too long to
+     * matter is dropped (an Origin that long matches no CORS origin; a
+     * Last-Event-ID of any length is an unknown id: stream.c), never a
+     * 400 -- a browser's EventSource stops reconnecting for good on one */
+    if (strlen(h->origin) > HTTP_ORIGIN_MAX)
+        h->origin = "";
+    if (strlen(h->query) > HTTP_PARAM_MAX || strlen(h->authorization) > HTTP_PARAM_MAX)
         return -1;
     if (uri && *uri) {
         /* REQUEST_URI: the path as the client sent it, with the query */
@@ -150,7 +154,7 @@ http_cookie(const http_t *h, const char *name, char *out, size_t outlen)
         if (n > nlen && p[nlen] == '=' && memcmp(p, name, nlen) == 0) {
             size_t vlen = n - nlen - 1;
             if (vlen >= outlen)
-                return -1;
+                return -2;
             memcpy(out, p + nlen + 1, vlen);
             out[vlen] = '\0';
             return (int)vlen;

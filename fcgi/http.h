@@ -8,7 +8,8 @@
 #include <fcgiapp.h>
 #include "route.h"
 
-#define HTTP_PARAM_MAX  (16 * 1024)   /* longer headers / query strings: 400 */
+#define HTTP_PARAM_MAX  (16 * 1024)   /* longer query strings / Authorization: 400 */
+#define HTTP_ORIGIN_MAX 1024          /* a longer Origin is ignored (no CORS) */
 
 typedef struct {
     FCGX_Request *req;
@@ -44,7 +45,8 @@ void http_preflight(http_t *h, const route_t *r);
  * stdin) say so */
 int  http_gone(int fd);
 
-/* the value of cookie NAME in H->cookie into OUT; -1 if absent */
+/* the value of cookie NAME in H->cookie into OUT (OUTLEN bytes); its
+ * length, -1 if absent, -2 if too long for OUT */
 int  http_cookie(const http_t *h, const char *name, char *out, size_t outlen);
 
 const char *http_reason(int status);

@@ -91,6 +91,8 @@ unavailable(ctx_t *c, const char *step)
 
 /* --- the request ----------------------------------------------------------------- */
 
+static int query_has(const char *query, const char *name);
+
 static int
 get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
 {
@@ -108,6 +110,8 @@ get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
     int n;
     if (ac->query_param && (n = query_get(c->h.query, ac->query_param, tok, toklen)) != -1)
         return n;
+    if (ac->query_param && query_has(c->h.query, ac->query_param))
+        return -2;                  /* there, but too long (or a bad escape) */
     if (ac->cookie && (n = http_cookie(&c->h, ac->cookie, tok, toklen)) != -1)
         return n;
     return -1;
@@ -356,14 +360,14 @@ poll_json(ctx_t *c, const wire_event_t *ev, int n, qev_t **q, int nq, const char
 static void
 serve_poll(ctx_t *c, int have_leid, uint64_t leid)
 {
-    char w[8];
+    char w[8] = "";
     int wait = 0;
     reply_t rep;
     char head_s[24];
     uint64_t head = 0;
 
-    if (query_get(c->h.query, "wait", w, sizeof(w)) > 0) {
-        wait = atoi(w);
+    if (query_get(c->h.query, "wait", w, sizeof(w)) > 0 || query_has(c->h.query, "wait")) {
+        wait = w[0] ? atoi(w) : 60;     /* a value too long for W: the most */
         if (wait < 0)
             wait = 0;
         if (wait > 60)
@@ -507,6 +511,54 @@ serve_stats(ctx_t *c)
     buf_free(&b);
 }
 
+/* the query string has parameter NAME (with any value, of any length) */
+static int
+query_has(const char *query, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = query; *p; ) {
+        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
+            return 1;
+        const char *amp = strchr(p, '&');
+        if (!amp)
+            break;
+        p = amp + 1;
+    }
+    return 0;
+}
+
+/*
+ * The request's Last-Event-ID: the header, else the lastEventId or
+ * last_event_id query parameter.  1 with *LEID set when there is one;
+ * an id of any length or spelling that is not a valid id (too long, not
+ * digits, a bad escape) is an unknown one, WIRE_ID_MAX: the broker
+ * answers with the reset event, and the stream opens (SPEC 7: any
+ * Last-Event-ID the web server passes gives a 200 stream).
+ */
+static int
+last_event_id(const http_t *h, uint64_t *leid)
+{
+    char qid[32];
+    const char *l = h->last_event_id;
+    int n;
+
+    if (!*l) {
+        static const char *const names[] = { "lastEventId", "last_event_id" };
+        for (size_t i = 0; i < 2 && !*l; i++) {
+            if ((n = query_get(h->query, names[i], qid, sizeof(qid))) > 0)
+                l = qid;
+            else if (n < 0 && query_has(h->query, names[i]))
+                l = "-";            /* present, but too long or malformed */
+        }
+    }
+    if (!*l)
+        return 0;
+    if (wire_parse_id(l, strlen(l), leid) < 0)
+        *leid = WIRE_ID_MAX;
+    return 1;
+}
+
 /* read (and ignore) any request body, so the FastCGI socket is quiet and a
  * later readable event means the client has gone */
 static void
@@ -644,17 +696,7 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         goto out;
     c->rp.nchannels = c->s->nchannels;
 
-    const char *l = c->h.last_event_id;
-    char qid[32];
-    if (!*l && (query_get(c->h.query, "lastEventId", qid, sizeof(qid)) >= 0 ||
-                query_get(c->h.query, "last_event_id", qid, sizeof(qid)) >= 0))
-        l = qid;
-    if (*l) {
-        have_leid = 1;
-        /* a malformed id is an unknown one: the broker answers with reset */
-        if (wire_parse_id(l, strlen(l), &leid) < 0)
-            leid = WIRE_ID_MAX;
-    }
+    have_leid = last_event_id(&c->h, &leid);
     if (wants_poll(&c->h)) {
         serve_poll(c, have_leid, leid);
         goto out;
