@@ -414,6 +414,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
         http_error(&c->h, c->r, 500, "server_error", "bad reply from the broker", NULL);
     } else {
         uint64_t last = leid;
+        replay_order(ev, n);
         for (int i = 0; i < n; i++)
             if (ev[i].id > last)
                 last = ev[i].id;
