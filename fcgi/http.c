@@ -1,9 +1,11 @@
 /*
  * http.c -- request parameters, error responses, CORS (see http.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include "buf.h"
@@ -79,13 +81,51 @@ http_reason(int status)
     }
 }
 
+int
+http_origin_valid(const char *o)
+{
+    const char *p = o;
+
+    /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 3.1) */
+    if (!isalpha((unsigned char)*p))
+        return 0;
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (strncmp(p, "://", 3) != 0)
+        return 0;
+    p += 3;
+    if (*p == '[') {                /* an IPv6 literal */
+        const char *h = ++p;
+        while (isxdigit((unsigned char)*p) || *p == ':' || *p == '.')
+            p++;
+        if (*p != ']' || p == h)
+            return 0;
+        p++;
+    } else {                        /* a DNS name or IPv4 address */
+        const char *h = p;
+        while (isalnum((unsigned char)*p) || *p == '-' || *p == '.')
+            p++;
+        if (p == h)
+            return 0;
+    }
+    if (*p == ':') {
+        const char *d = ++p;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (p == d || p - d > 5 || atol(d) > 65535)
+            return 0;
+    }
+    return *p == '\0';
+}
+
 static const char *
 cors_match(const http_t *h, const route_t *r)
 {
     if (!r || !r->ncors || !h->origin[0])
         return NULL;
     for (size_t i = 0; i < r->ncors; i++)
-        if (strcmp(r->cors_origins[i], "*") == 0 || strcmp(r->cors_origins[i], h->origin) == 0)
+        if (strcmp(r->cors_origins[i], h->origin) == 0 ||
+            (strcmp(r->cors_origins[i], "*") == 0 && http_origin_valid(h->origin)))
             return h->origin;
     return NULL;
 }

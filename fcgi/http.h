@@ -34,6 +34,11 @@ int  http_parse(http_t *h, FCGX_Request *req);
 void http_error(http_t *h, const route_t *r, int status, const char *error,
     const char *message, const char *extra);
 
+/* 1 when origin O is scheme://host[:port] and nothing else (RFC 6454
+ * serialisation: no path, no user info, no white space or control
+ * character); only such an Origin is echoed for a "*" route */
+int  http_origin_valid(const char *o);
+
 /* CORS header lines for R and the request's Origin (nothing if none
  * matches or R has no cors) */
 void http_cors(http_t *h, const route_t *r, FCGX_Stream *out);
