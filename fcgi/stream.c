@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "accept.h"
 #include "buf.h"
 #include "channel.h"
 #include "clock.h"
@@ -28,6 +29,7 @@
 #define SYNC_TIMEOUT_MS    3000
 #define CONTROL_TIMEOUT_MS REPLAY_TIMEOUT_MS
 #define OUT_MAX            (8u << 20)   /* one write batch */
+#define BODY_MAX           (64u << 10)  /* bytes of a request body read */
 
 typedef struct {
     http_t         h;
@@ -560,16 +562,32 @@ last_event_id(const http_t *h, uint64_t *leid)
     return 1;
 }
 
-/* read (and ignore) any request body, so the FastCGI socket is quiet and a
- * later readable event means the client has gone */
-static void
-drain_stdin(FCGX_Request *req)
+/* Read (and ignore) the request body, so the FastCGI socket is quiet and a
+ * later readable event means the client has gone.  Only after the request
+ * is authenticated, and at most BODY_MAX bytes, until the request's
+ * deadline (the accept thread's watchdog cuts the read then: accept.h).
+ * 0 when the body has ended; -1 when it was too long or too slow. */
+static int
+read_body(FCGX_Request *req)
 {
     char tmp[4096];
     size_t total = 0;
     int n;
-    while ((n = FCGX_GetStr(tmp, sizeof(tmp), req->in)) > 0 && total < (1u << 20))
+
+    while (total <= BODY_MAX && (n = FCGX_GetStr(tmp, sizeof(tmp), req->in)) > 0)
         total += (size_t)n;
+    return FCGX_HasSeenEOF(req->in) && total <= BODY_MAX ? 0 : -1;
+}
+
+/* the body is read or refused: a 400 when it did not end in time */
+static int
+body_done(ctx_t *c)
+{
+    int r = read_body(c->h.req);
+    accept_unwatch();               /* from here on the request may wait */
+    if (r < 0)
+        http_error(&c->h, c->r, 400, "bad_request", "request body too long or too slow", NULL);
+    return r;
 }
 
 /* the route for H's path (its parameters are found again by admit()) */
@@ -681,9 +699,9 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
             c->r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
         goto done;
     }
-    drain_stdin(req);
     if (c->r->type == ROUTE_STATS) {
-        serve_stats(c);
+        if (body_done(c) == 0)
+            serve_stats(c);
         goto done;
     }
     if (!(c->s = stream_new())) {
@@ -693,7 +711,8 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     buf_init(&c->out, OUT_MAX);
     c->rp = (replay_t){ .r = c->r, .channels = c->s->channels, .out = &c->out,
                         .flush = flush_out, .arg = c };
-    if (admit(c, auth) != 0)
+    /* the body (a GET has none) is read only once the token is good */
+    if (admit(c, auth) != 0 || body_done(c) < 0)
         goto out;
     c->rp.nchannels = c->s->nchannels;
 

@@ -10,8 +10,12 @@ server would, and as slow or hostile peers do (issue 13 items 3, 5).
         N peers that each send a valid request one byte every SECONDS
         (with "body": the params at once, then a GET body one byte every
         SECONDS); runs until killed
-    fcgiclient.py ADDR idle N
-        N peers that connect and send nothing; runs until killed
+    fcgiclient.py ADDR idle N [SECONDS]
+        N peers that connect and send nothing; runs until killed, or
+        after SECONDS prints how many got a 503 with Retry-After
+    fcgiclient.py HOST:PORT httpslow N SECONDS
+        N HTTP clients (to a web server) sending a GET whose 100-byte body
+        comes one byte every SECONDS
     fcgiclient.py ADDR probe URI TOKEN COUNT INTERVAL
         COUNT valid requests, one every INTERVAL s; prints the seconds
         each took to its status line, and the status
@@ -103,11 +107,48 @@ def slow(addr, n, every, body_mode):
                 p[2] = i + 1
         time.sleep(every)
 
-def idle(addr, n):
+def idle(addr, n, report=None):
     peers = [connect(addr) for _ in range(n)]
     print(json.dumps({"idle": len(peers)}), flush=True)
-    while True:
-        time.sleep(60)
+    if report is None:
+        while True:
+            time.sleep(60)
+    time.sleep(report)
+    got = {"503": 0, "retry_after": 0, "open": 0, "closed": 0}
+    for s in peers:
+        s.setblocking(False)
+        try:
+            d = s.recv(65536)
+        except BlockingIOError:
+            got["open"] += 1
+            continue
+        except OSError:
+            got["closed"] += 1
+            continue
+        if b"Status: 503" in d:
+            got["503"] += 1
+        if b"Retry-After:" in d:
+            got["retry_after"] += 1
+        if not d:
+            got["closed"] += 1
+    print(json.dumps(got), flush=True)
+
+def http_slow(addr, n, every):
+    """N HTTP clients sending a GET with a 100-byte body one byte every
+    EVERY seconds (through a web server that streams request bodies)"""
+    h, p = addr.rsplit(":", 1)
+    peers = []
+    for _ in range(n):
+        s = socket.create_connection((h, int(p)))
+        s.sendall(b"GET /x/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        peers.append(s)
+    for _ in range(100):
+        for s in peers:
+            try:
+                s.send(b"x")
+            except OSError:
+                pass
+        time.sleep(every)
 
 def main():
     addr, cmd = sys.argv[1], sys.argv[2]
@@ -118,7 +159,9 @@ def main():
     elif cmd == "slow":
         slow(addr, int(sys.argv[3]), float(sys.argv[4]), len(sys.argv) > 5)
     elif cmd == "idle":
-        idle(addr, int(sys.argv[3]))
+        idle(addr, int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else None)
+    elif cmd == "httpslow":
+        http_slow(addr, int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "probe":
         uri, tok, count, every = sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6])
         for _ in range(count):
