@@ -23,6 +23,7 @@
 #include "log.h"
 #include "record.h"
 #include "replay.h"
+#include "revoke.h"
 #include "sse.h"
 #include "wire.h"
 
@@ -82,6 +83,7 @@ static struct {
     size_t          hbn, hbcap;
     buf_t           frame[2];       /* an event framed per sse_format_t, reused */
     buf_t           qframe;         /* a queued event, framed */
+    revoke_t       *revoked;        /* the broker's table of revoked tokens */
 } H = {
     .mu = PTHREAD_MUTEX_INITIALIZER, .jmu = PTHREAD_MUTEX_INITIALIZER,
     .jcv = PTHREAD_COND_INITIALIZER, .efd = -1, .epfd = -1,
@@ -156,6 +158,7 @@ stream_free(stream_t *s)
     drain(s);
     for (size_t i = 0; i < s->nchannels; i++)
         free(s->channels[i]);
+    json_decref(s->claims);
     ring_free(&s->q);
     free(s->pend);
     if (s->efd >= 0)
@@ -903,6 +906,10 @@ do_adopt(stream_t *s, int64_t now)
         doom(s, NULL);
         return;
     }
+    if (hub_refuses(s->claims)) {
+        doom(s, "its token was revoked");     /* (while it was set up) */
+        return;
+    }
     int64_t at = next_timer(s, now + (int64_t)s->route->heartbeat * 1000);
     if (s->overflow || (at >= 0 && hb_add(s, at) < 0)) {
         doom(s, s->overflow ? "too many events waiting" : "out of memory");
@@ -1101,6 +1108,29 @@ same_channel(const wire_event_t *a, const wire_event_t *b)
     return a->channel_len == b->channel_len && memcmp(a->channel, b->channel, a->channel_len) == 0;
 }
 
+int
+hub_refuses(json_t *claims)
+{
+    return H.revoked && claims && revoke_refuses(H.revoked, claims, time(NULL));
+}
+
+/* the broker's table of revoked tokens (revoke.h): keep it, and end the
+ * adopted streams it refuses (a thread's stream is checked at adoption) */
+static void
+on_revoked(const wire_event_t *ev)
+{
+    static ratelimit_t rl;
+
+    if (revoke_load(H.revoked, ev->data, ev->data_len) < 0) {
+        log_limited(&rl, LOG_WARNING, "revoke: a malformed table from the broker: ignored");
+        return;
+    }
+    for (stream_t *s = H.streams; s; s = s->hub_next)
+        if (s->state != ST_THREAD && !s->doomed && hub_refuses(s->claims))
+            doom(s, "its token was revoked");
+    close_doomed();
+}
+
 /*
  * Up to a batch of messages; 1 when more may be waiting.  Events of one
  * channel that arrive together (the hub fell behind a burst) are written
@@ -1122,7 +1152,11 @@ on_events(int64_t now)
             more = 0;
             break;
         }
-        if (r == 1) {
+        if (r == 1 && ev->channel_len && ev->channel[0] == REVOKE_TOPIC[0]) {
+            run_deliver(now);
+            on_revoked(ev);
+            wire_frames_close(w);
+        } else if (r == 1) {
             if (R.n > R.first && !same_channel(&R.ev[R.first], ev))
                 run_deliver(now);   /* a run ends; this event starts the next */
             if (++R.n == RUN_MAX)
@@ -1286,6 +1320,8 @@ hub_start(void *zctx, const char *events, const char *control)
     buf_init(&H.frame[SSE_ENVELOPE], FRAME_MAX);
     buf_init(&H.qframe, FRAME_MAX);
     H.last_renew = mono_ms();
+    if (!(H.revoked = revoke_new()))
+        return -1;
     if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
         (H.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
@@ -1308,6 +1344,7 @@ hub_start(void *zctx, const char *events, const char *control)
         zmq_connect(H.mon, mon_ep) < 0 ||
         zmq_connect(H.sub, events) < 0 || zmq_connect(H.ctl, control) < 0)
         return -1;
+    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, REVOKE_TOPIC, sizeof(REVOKE_TOPIC));  /* with '\0' */
     return pthread_create(&H.thread, NULL, hub_main, NULL) == 0 ? 0 : -1;
 }
 

@@ -43,6 +43,10 @@
  * from the stream's last id with the 'c' flag and hands it back framed;
  * live events wait in the queue until it is written, so none is skipped.
  *
+ * zsse revoke: the broker publishes its table of revoked tokens on the
+ * reserved topic REVOKE_TOPIC (revoke.h); the hub keeps a copy, which new
+ * streams are checked against, and ends every adopted stream it refuses.
+ *
  * Streams that never leave their thread (poll mode) use the same
  * registration, queue and eventfd.  The hub renews the streams' leases
  * (max_per_user) every WIRE_LEASE_RENEW seconds and releases a lease when
@@ -55,6 +59,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <time.h>
+#include <jansson.h>
 #include "ring.h"
 #include "route.h"
 
@@ -101,6 +106,8 @@ typedef struct stream {
     int            fd;              /* the FastCGI connection */
     uint16_t       reqid;           /* its FastCGI request id */
     uint64_t       last;            /* the last id written */
+    json_t        *claims;          /* the token's (a reference), NULL: none;
+                                     * for zsse revoke (revoke.h) */
     int64_t        expires;         /* monotonic ms: the token's exp plus
                                      * leeway, then the stream ends; 0: never */
     /* the hub's own (times in monotonic ms) */
@@ -136,6 +143,9 @@ void hub_unregister(stream_t *s);
  * and last are set, the headers and replay written.  The
  * caller must not touch S again. */
 int  hub_adopt(stream_t *s);
+/* does zsse revoke refuse a token with CLAIMS (NULL: none)?  The hub's
+ * copy of the broker's table (revoke.h); any thread */
+int  hub_refuses(json_t *claims);
 /* take the next queued event (NULL: none); the caller unrefs it */
 qev_t *stream_pop(stream_t *s);
 /* drain the eventfd */

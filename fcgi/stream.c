@@ -149,6 +149,10 @@ admit(ctx_t *c, const auth_t *auth)
                 http_error(&c->h, c->r, 401, "invalid_token", err, WWW_AUTH);
                 return 401;
             }
+            if (hub_refuses(c->claims)) {
+                http_error(&c->h, c->r, 401, "invalid_token", "token revoked", WWW_AUTH);
+                return 401;
+            }
         }
     }
     if (c->r->require) {
@@ -661,6 +665,7 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
     s->reqid = (uint16_t)c->h.req->requestId;
     s->last = c->rp.last;
     s->expires = token_deadline(c);
+    s->claims = json_incref(c->claims);
     if (hub_adopt(s) < 0) {
         hub_unregister(s);
         release_lease(c);
