@@ -34,6 +34,7 @@
 #define FRAME_MAX   (128u << 20)
 #define EPOLL_BATCH 256
 #define RUN_MAX     64              /* events of one channel written together */
+#define NONCE_POOL  4096            /* sync topics kept for reuse */
 
 typedef struct chan {
     struct chan *next;
@@ -78,6 +79,12 @@ static struct {
     chan_t         *chans[NB];
     int             ever_connected;
     uint64_t        nonce_seq;
+    /* sync topics whose marker came back, to be used again: libzmq keeps
+     * about 220 bytes for every distinct topic a SUB socket ever
+     * subscribed, unsubscribed or not (4.3.4) -- a fresh topic per stream
+     * grew the worker by that much per reconnect (tests/bench/soak) */
+    char          (*nonce_pool)[40];
+    size_t          nonce_free;
     int64_t         last_renew;     /* ms */
     stream_t      **hb;             /* the heartbeat heap (by hb_at) */
     size_t          hbn, hbcap;
@@ -310,8 +317,14 @@ static void
 sync_stream(stream_t *s)
 {
     unwait(s);
-    int n = snprintf(s->nonce, sizeof(s->nonce), "%c%d.%" PRIu64, WIRE_SYNC_BYTE,
-        (int)getpid(), ++H.nonce_seq);
+    int n;
+    if (H.nonce_free) {
+        memcpy(s->nonce, H.nonce_pool[--H.nonce_free], sizeof(s->nonce));
+        n = (int)strlen(s->nonce);
+    } else {
+        n = snprintf(s->nonce, sizeof(s->nonce), "%c%d.%" PRIu64, WIRE_SYNC_BYTE,
+            (int)getpid(), ++H.nonce_seq);
+    }
     zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, s->nonce, (size_t)n + 1);
     stream_t **b = &H.waiting[hash(s->nonce, (size_t)n + 1)];
     s->wait_next = *b;
@@ -957,6 +970,12 @@ on_marker(const char *topic, size_t len)
     for (stream_t *s = H.waiting[hash(topic, len)]; s; s = s->wait_next) {
         if (strlen(s->nonce) + 1 != len || memcmp(s->nonce, topic, len) != 0)
             continue;
+        /* its marker is back: no echo of it is on the way any more, so
+         * the topic may serve another stream (one abandoned before its
+         * marker came -- a resync, an unregister -- may still see an
+         * echo, and is never used again) */
+        if (H.nonce_pool && H.nonce_free < NONCE_POOL)
+            memcpy(H.nonce_pool[H.nonce_free++], s->nonce, sizeof(s->nonce));
         unwait(s);
         if (s->state == ST_RESYNC) {
             s->state = ST_RESUME;
@@ -1322,6 +1341,7 @@ hub_start(void *zctx, const char *events, const char *control)
     H.last_renew = mono_ms();
     if (!(H.revoked = revoke_new()))
         return -1;
+    H.nonce_pool = calloc(NONCE_POOL, sizeof(*H.nonce_pool));     /* NULL: no reuse */
     if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
         (H.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
