@@ -21,6 +21,7 @@
 #include "curve.h"
 #include "journal.h"
 #include "lease.h"
+#include "revoke.h"
 #include "log.h"
 #include "message.h"
 #include "store.h"
@@ -46,6 +47,7 @@ struct broker {
     leases_t   *leases;
     curve_server_t curve;       /* CURVE keys; off: plain ZeroMQ */
     zap_t      *zap;            /* the ZAP handler, with CURVE */
+    revoke_t   *revoked;        /* zsse revoke: published on REVOKE_TOPIC */
     void       *ctx, *pull, *xpub, *router;
     uint64_t    last_id;        /* the highest id published (replay heads) */
     uint64_t    issued_id;      /* the highest id given out (maybe not yet stored) */
@@ -530,6 +532,58 @@ op_lease(broker_t *b, request_t *r, const char *op)
     reply(b, r, "ok", NULL);
 }
 
+/* the revoked tokens, whole, to every worker (revoke.h) */
+static void
+publish_revoked(broker_t *b)
+{
+    char *json = revoke_dump(b->revoked);
+    wire_event_t we = { .id = 1, .kind = 'j', .event = "", .channel = REVOKE_TOPIC,
+                        .channel_len = sizeof(REVOKE_TOPIC) - 1 };
+
+    if (!json)
+        return;
+    we.data = json;
+    we.data_len = strlen(json);
+    if (wire_send_event(b->xpub, &we, true, false) < 0)
+        log_msg(LOG_ERR, "revoke: %s", zmq_strerror(errno));
+    free(json);
+}
+
+/* revoke KIND VALUE TTL -> ok | error REASON: refuse the tokens of sub
+ * (issued until now) or jti VALUE for TTL seconds, and have the workers
+ * end their streams */
+static void
+op_revoke(broker_t *b, request_t *r)
+{
+    char kind[8] = "", ttl_s[16] = "";
+    size_t kl = r->nargs == 4 ? zmq_msg_size(&r->args[1]) : 0;
+    size_t tl = r->nargs == 4 ? zmq_msg_size(&r->args[3]) : 0;
+    int64_t now = now_us() / 1000000;
+
+    if (r->nargs != 4 || kl >= sizeof(kind) || tl == 0 || tl >= sizeof(ttl_s)) {
+        reply(b, r, "error", "bad request");
+        return;
+    }
+    memcpy(kind, zmq_msg_data(&r->args[1]), kl);
+    memcpy(ttl_s, zmq_msg_data(&r->args[3]), tl);
+    char *end;
+    long ttl = strtol(ttl_s, &end, 10);
+    if (*end || ttl < 1 || ttl > REVOKE_TTL_MAX) {
+        reply(b, r, "error", "bad ttl");
+        return;
+    }
+    revoke_expire(b->revoked, now);
+    if (revoke_add(b->revoked, kind, zmq_msg_data(&r->args[2]), zmq_msg_size(&r->args[2]),
+        now, now + ttl) < 0) {
+        reply(b, r, "error", "bad kind or value, or the table is full");
+        return;
+    }
+    log_msg(LOG_INFO, "revoked %s %.*s for %ld s", kind, (int)zmq_msg_size(&r->args[2]),
+        (const char *)zmq_msg_data(&r->args[2]), ttl);
+    publish_revoked(b);
+    reply(b, r, "ok", NULL);
+}
+
 static void
 dispatch(broker_t *b, request_t *r)
 {
@@ -562,6 +616,8 @@ dispatch(broker_t *b, request_t *r)
     } else if (strcmp(op, "lease") == 0 || strcmp(op, "renew") == 0 ||
         strcmp(op, "release") == 0) {
         op_lease(b, r, op);
+    } else if (strcmp(op, "revoke") == 0) {
+        op_revoke(b, r);
     } else {
         reply(b, r, "error", "unknown op");
     }
@@ -714,7 +770,8 @@ broker_new(config_t *cfg, char *err, size_t errlen)
     }
     b->cfg = cfg;
     b->started_us = b->last_sweep_us = now_us();
-    if (!(b->store = store_new(&cfg->broker)) || !(b->leases = leases_new())) {
+    if (!(b->store = store_new(&cfg->broker)) || !(b->leases = leases_new()) ||
+        !(b->revoked = revoke_new())) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -886,6 +943,9 @@ maintenance(broker_t *b, int64_t now)
     b->lat_sum_us = b->lat_n = 0;
     store_sweep(b->store, now);
     leases_expire(b->leases, now);
+    /* (once a second: a worker that started since, or missed one, learns) */
+    if (revoke_expire(b->revoked, now / 1000000) > 0)
+        publish_revoked(b);
     if (b->journal) {
         static size_t seg_max;
         if (!seg_max) {
@@ -996,6 +1056,7 @@ broker_destroy(broker_t **bp)
     journal_close(&b->journal);
     store_destroy(&b->store);
     leases_destroy(&b->leases);
+    revoke_destroy(&b->revoked);
     free(b->pending);
     free(b->scratch);
     free(b);

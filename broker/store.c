@@ -291,8 +291,9 @@ store_collect(store_t *s, const char *const *chans, const size_t *lens, size_t n
                     return -1;
         }
     }
-    /* a ring is in id order already: one channel needs no sort */
-    if (n > 1)
+    /* a ring is in id order already: one channel's replay needs no sort;
+     * state is kept by key, so its events of interleaved keys are not */
+    if (n > 1 || !replay)
         qsort(*out, k, sizeof(hit_t), by_id);
     size_t w = 0;                       /* one event on two channels: once */
     for (size_t i = 0; i < k; i++)

@@ -49,6 +49,8 @@ usage(FILE *fp)
         "  publish --stdin [--ack]          one JSON message per line\n"
         "  token --sub ID [--ttl S] [--claim k=v]... [--channels P,...] [--key PRIVATE.pem]\n"
         "  stats                            the broker's figures as one JSON object\n"
+        "  revoke (--sub ID | --jti ID) [--ttl S]  end the streams of those tokens and\n"
+        "                                   refuse them for S seconds (default 86400)\n"
         "  tail [-n COUNT] [--timeout S] [--ready] CHANNEL...\n"
         "                                   --ready: print \"ready\" once subscribed\n"
         "  keygen PREFIX                    write a CURVE key pair: PREFIX.public and\n"
@@ -385,6 +387,53 @@ cmd_stats(int argc, char **argv)
     return rc;
 }
 
+/* --- revoke (revoke.h) ------------------------------------------------------------ */
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "sub", required_argument, NULL, 's' }, { "jti", required_argument, NULL, 'j' },
+        { "ttl", required_argument, NULL, 't' }, { "config", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    const char *kind = NULL, *value = NULL, *ttl = "86400";
+    int c;
+
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c == 's' || c == 'j') {
+            if (kind)
+                return die("revoke: one of --sub or --jti%s", "");
+            kind = c == 's' ? "sub" : "jti";
+            value = optarg;
+        } else if (c == 't') ttl = optarg;
+        else if (c == 'c') config_flag = optarg;
+        else if (c == 'h') { usage(stdout); return 0; }
+        else return die("revoke: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+    }
+    if (!kind)
+        return die("revoke: --sub ID or --jti ID is required%s", "");
+    if (optind < argc)
+        return die("revoke: unexpected argument '%s'", argv[optind]);
+    if (load_config() < 0)
+        return 1;
+    void *ctx = zmq_ctx_new();
+    zmq_msg_t out[2];
+    const char *args[] = { "revoke", kind, value, ttl };
+    int n = control(ctx, args, 4, out, 2, 2000), rc = 1;
+    if (n >= 1 && zmq_msg_size(&out[0]) == 2 && memcmp(zmq_msg_data(&out[0]), "ok", 2) == 0)
+        rc = 0;
+    else if (n == 2)
+        fprintf(stderr, "zsse: revoke: %.*s\n", (int)zmq_msg_size(&out[1]),
+            (char *)zmq_msg_data(&out[1]));
+    else
+        fprintf(stderr, "zsse: broker unreachable (%s)\n", cfg->broker.control);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&out[i]);
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
 /* --- tail ---------------------------------------------------------------------- */
 
 static volatile sig_atomic_t tail_stop;
@@ -563,6 +612,7 @@ main(int argc, char **argv)
     else if (strcmp(cmd, "tail") == 0) rc = cmd_tail(argc, argv);
     else if (strcmp(cmd, "keygen") == 0) rc = cmd_keygen(argc, argv);
     else if (strcmp(cmd, "check-config") == 0) rc = cmd_check_config(argc, argv);
+    else if (strcmp(cmd, "revoke") == 0) rc = cmd_revoke(argc, argv);
     else rc = die("unknown command '%s' (see --help)", cmd);
     config_destroy(&cfg);
     return rc;

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,16 +14,31 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "accept.h"
+#include "clock.h"
+#include "gate.h"
 #include "handoff.h"
 #include "log.h"
 #include "ring.h"
 
 #define HANDOFF_BATCH 64            /* datagrams taken per turn */
+#define ACCEPT_BATCH  64            /* connections accepted per turn */
+#define TICK_MS       100           /* the watchdog's resolution */
+
+typedef struct {                    /* a connection in the queue */
+    int     fd;
+    int64_t deadline;               /* monotonic ms: its whole request by then */
+} queued_t;
+
+typedef struct {                    /* a setup thread reading a request */
+    int     fd;                     /* -1: none */
+    int64_t deadline;
+} watch_t;
 
 static struct {
     pthread_mutex_t mu;
@@ -32,18 +48,113 @@ static struct {
      * (none listed: any) */
     int             nallow;
     struct in6_addr allow[ACCEPT_ADDRS_MAX];    /* IPv4 as ::ffff:a.b.c.d */
+    /* the watchdog: what each setup thread reads, and until when (under
+     * mu); the accept thread shuts a late one's reading down */
+    watch_t        *watch;
+    size_t          nwatch, nslots;
+    int64_t         watch_until;    /* no watch ends later than this */
+    ring_t          lingering;      /* answered connections for the gate */
+    int             wake;           /* eventfd: lingering has news */
 } A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
+static __thread int my_slot = -1;
+
+static void ready(int fd, int64_t deadline, unsigned reqid);
+
 int
-accept_init(void)
+accept_init(size_t threads)
 {
     struct rlimit rl;
     size_t max = 1u << 20;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
         max = (size_t)rl.rlim_cur;
+    if (max > ACCEPT_QUEUE_MAX)
+        max = ACCEPT_QUEUE_MAX;
+    if (!(A.watch = calloc(threads, sizeof(*A.watch))))
+        return -1;
+    A.nslots = threads;
+    for (size_t i = 0; i < threads; i++)
+        A.watch[i].fd = -1;
+    if (gate_init(ready) < 0 || ring_init(&A.lingering, 16, ACCEPT_QUEUE_MAX) < 0 ||
+        (A.wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        return -1;
     /* small: a process of mod_fcgid's serves one request at a time */
     return ring_init(&A.q, 16, max);
+}
+
+void
+accept_watch(int fd, int64_t deadline)
+{
+    pthread_mutex_lock(&A.mu);
+    if (my_slot < 0 && A.nwatch < A.nslots)
+        my_slot = (int)A.nwatch++;
+    if (my_slot >= 0) {
+        A.watch[my_slot] = (watch_t){ fd, deadline };
+        if (deadline > A.watch_until)
+            A.watch_until = deadline;
+    }
+    pthread_mutex_unlock(&A.mu);
+}
+
+void
+accept_unwatch(void)
+{
+    if (my_slot < 0)
+        return;
+    pthread_mutex_lock(&A.mu);
+    A.watch[my_slot].fd = -1;
+    pthread_mutex_unlock(&A.mu);
+}
+
+void
+accept_linger(int fd)
+{
+    uint64_t one = 1;
+
+    shutdown(fd, SHUT_WR);
+    pthread_mutex_lock(&A.mu);
+    int r = ring_push(&A.lingering, (void *)(intptr_t)(fd + 1));
+    pthread_mutex_unlock(&A.mu);
+    if (r < 0) {
+        close(fd);
+        return;
+    }
+    ssize_t w = write(A.wake, &one, sizeof(one));
+    (void)w;
+}
+
+/* the connections the setup threads answered, to the gate to close */
+static void
+take_lingering(int64_t now)
+{
+    uint64_t v;
+    void *p;
+    ssize_t r = read(A.wake, &v, sizeof(v));
+
+    (void)r;
+    pthread_mutex_lock(&A.mu);
+    while ((p = ring_pop(&A.lingering)))
+        gate_close_later((int)(intptr_t)p - 1, now + ACCEPT_LINGER_MS);
+    pthread_mutex_unlock(&A.mu);
+}
+
+/* shut down the reading of requests past their deadline: the thread's
+ * blocked read returns at once (end of file), and it answers or drops */
+static void
+watchdog(int64_t now)
+{
+    static ratelimit_t rl;
+
+    pthread_mutex_lock(&A.mu);
+    for (size_t i = 0; i < A.nwatch; i++)
+        if (A.watch[i].fd >= 0 && A.watch[i].deadline <= now) {
+            shutdown(A.watch[i].fd, SHUT_RD);
+            A.watch[i].fd = -1;
+            log_limited(&rl, LOG_WARNING, "a request was not read in %d s: cut",
+                ACCEPT_READ_TIMEOUT);
+        }
+    pthread_mutex_unlock(&A.mu);
 }
 
 /* IPv4 address V4 as ::ffff:a.b.c.d, so that one comparison does both */
@@ -118,35 +229,46 @@ allowed(int fd)
     return 0;
 }
 
+/* a connection whose request head is in (gate.h): to the queue, or 503
+ * at once when the queue is full (the setup threads are all held) */
 static void
-push(int fd)
+ready(int fd, int64_t deadline, unsigned reqid)
 {
-    pthread_mutex_lock(&A.mu);
-    int r = ring_push(&A.q, (void *)(intptr_t)fd);
-    if (r == 0)
-        pthread_cond_signal(&A.cv);
-    pthread_mutex_unlock(&A.mu);
+    queued_t *q = malloc(sizeof(*q));
+    int r = -1;
+
+    if (q) {
+        *q = (queued_t){ fd, deadline };
+        pthread_mutex_lock(&A.mu);
+        if (deadline > A.watch_until)
+            A.watch_until = deadline;   /* the watchdog ticks from now */
+        r = ring_push(&A.q, q);
+        if (r == 0)
+            pthread_cond_signal(&A.cv);
+        pthread_mutex_unlock(&A.mu);
+    }
     if (r < 0) {
-        /* cannot happen while the ring may grow as long as the
-         * descriptor limit; were it to, the web server sees a refusal */
-        log_msg(LOG_WARNING, "accept: %zu connections waiting, one refused", A.q.len);
-        close(fd);
+        free(q);
+        gate_refuse(fd, reqid, "the queue for the setup threads is full");
     }
 }
 
 int
-accept_next(void)
+accept_next(int64_t *deadline)
 {
     pthread_mutex_lock(&A.mu);
     while (A.q.len == 0)
         pthread_cond_wait(&A.cv, &A.mu);
-    int fd = (int)(intptr_t)ring_pop(&A.q);    /* (descriptor 0 is NULL: len decides) */
+    queued_t *q = ring_pop(&A.q);
     pthread_mutex_unlock(&A.mu);
+    int fd = q->fd;
+    *deadline = q->deadline;
+    free(q);
     return fd;
 }
 
-/* a connection for the queue: a setup thread reads the request, and a web
- * server that connects and sends nothing must not hold it for ever */
+/* a connection for the gate: a setup thread reads its request once the
+ * head is in; the read timeout is a last guard (the watchdog cuts) */
 static void
 take(int fd)
 {
@@ -157,10 +279,10 @@ take(int fd)
         return;
     }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    push(fd);
+    gate_add(fd, mono_ms());
 }
 
-/* accept one connection: 0, or -1 when the listen socket is gone */
+/* accept one connection: 0; 1: none now; -1 when the listen socket is gone */
 static int
 accept_one(int listen_fd)
 {
@@ -175,8 +297,10 @@ accept_one(int listen_fd)
     case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
         log_limited(&rl, LOG_WARNING, "accept: %s (retrying)", strerror(errno));
         usleep(100000);     /* until a stream ends and gives one back */
-        return 0;
-    case ECONNABORTED: case EPROTO: case EINTR: case EAGAIN:
+        return 1;
+    case EAGAIN:
+        return 1;           /* none waiting (or another process took it) */
+    case ECONNABORTED: case EPROTO: case EINTR:
         return 0;           /* that connection only: the next one */
     default:
         /* the web server closed our socket (mod_fcgid, lighttpd
@@ -277,22 +401,37 @@ void
 accept_run(int listen_fd, int handoff_fd)
 {
     static ratelimit_t rl;
-    struct pollfd p[2] = { { listen_fd, POLLIN, 0 }, { handoff_fd, POLLIN, 0 } };
+    struct pollfd p[4] = { { listen_fd, POLLIN, 0 }, { handoff_fd, POLLIN, 0 },
+                           { gate_fd(), POLLIN, 0 }, { A.wake, POLLIN, 0 } };
 
+    /* the listen socket is polled: accept must not wait for a connection
+     * another process (sharing the socket) took first */
+    if (listen_fd >= 0)
+        fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
     for (;;) {
-        if (handoff_fd >= 0) {
-            /* two sources (poll skips a listen_fd of -1): wait for either */
-            if (poll(p, 2, -1) < 0) {
-                if (errno != EINTR)
-                    log_limited(&rl, LOG_WARNING, "accept: poll: %s", strerror(errno));
-                continue;
+        int64_t now = mono_ms();
+        int wait = gate_timeout(now);
+        pthread_mutex_lock(&A.mu);
+        int watching = A.watch_until > now;
+        pthread_mutex_unlock(&A.mu);
+        if (watching && (wait < 0 || wait > TICK_MS))
+            wait = TICK_MS;
+        if (poll(p, 4, wait) < 0 && errno != EINTR)
+            log_limited(&rl, LOG_WARNING, "accept: poll: %s", strerror(errno));
+        if (p[1].revents)
+            take_handoffs(handoff_fd);
+        if (p[0].revents)
+            for (int k = 0; k < ACCEPT_BATCH; k++) {
+                int r = accept_one(listen_fd);
+                if (r < 0)
+                    return;
+                if (r > 0)
+                    break;
             }
-            if (p[1].revents)
-                take_handoffs(handoff_fd);
-            if (!p[0].revents)
-                continue;
-        }
-        if (accept_one(listen_fd) < 0)
-            return;
+        now = mono_ms();
+        if (p[3].revents)
+            take_lingering(now);
+        gate_run(now);
+        watchdog(now);
     }
 }

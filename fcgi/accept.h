@@ -5,6 +5,11 @@
  *     listen socket ──accept──▶ queue ──▶ setup threads (stream.c)
  *     handoff socket ──recvmsg──▶  ┘
  *
+ * New connections wait in the gate (gate.h), holding no thread, until
+ * the head of their request is in; a full queue answers 503 at once; a
+ * setup thread reads the rest of a request (a body) only until the
+ * request's deadline, ACCEPT_READ_TIMEOUT from accept (the watchdog).
+ *
  * The handoff socket brings connections that zsse-handoff accepted for us
  * (handoff.h): one zsse-fcgi holds the streams of many thin processes.
  * The main thread accepts; --threads N threads read each request and set
@@ -17,12 +22,17 @@
 #define ZSSE_ACCEPT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#define ACCEPT_READ_TIMEOUT 10      /* s: a web server that sends no request */
+#define ACCEPT_READ_TIMEOUT 10      /* s from accept: the whole request read */
 #define ACCEPT_ADDRS_MAX    16      /* addresses in FCGI_WEB_SERVER_ADDRS */
+#define ACCEPT_QUEUE_MAX    4096    /* requests waiting for a setup thread */
+#define ACCEPT_LINGER_MS    1000    /* for the web server to close, after an answer */
 
-/* the queue, small, growing up to the descriptor limit; -1: out of memory */
-int  accept_init(void);
+/* the gate (gate.h) and the queue, small, growing up to ACCEPT_QUEUE_MAX
+ * (or the descriptor limit); THREADS setup threads will read requests;
+ * -1: out of memory */
+int  accept_init(size_t threads);
 /* only the web servers in LIST (FCGI_WEB_SERVER_ADDRS as libfcgi reads it:
  * IPv4 or IPv6 addresses separated by commas) may connect over TCP; NULL
  * or empty: any.  -1 and ERR when LIST is not that. */
@@ -34,7 +44,19 @@ int  accept_handoff_open(const char *path);
  * HANDOFF_FD (-1: none) until the listen socket fails for good (the web
  * server closed it) */
 void accept_run(int listen_fd, int handoff_fd);
-/* the next connection for a setup thread (blocks) */
-int  accept_next(void);
+/* the next connection for a setup thread (blocks), its request head in
+ * the socket; *DEADLINE (monotonic ms) is when its whole request must
+ * have been read */
+int  accept_next(int64_t *deadline);
+/* the calling setup thread reads FD's request until DEADLINE: past it, the
+ * accept thread shuts FD's reading down (the read returns end of file);
+ * accept_unwatch once the reading is done */
+void accept_watch(int fd, int64_t deadline);
+void accept_unwatch(void);
+/* FD's answer is out but its body was not read: the accept thread takes
+ * what the peer still sends, at most ACCEPT_LINGER_MS, and closes it
+ * (closing with unread data would reset the connection, and the web
+ * server could lose the answer).  The caller lets go of FD. */
+void accept_linger(int fd);
 
 #endif

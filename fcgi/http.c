@@ -1,9 +1,11 @@
 /*
  * http.c -- request parameters, error responses, CORS (see http.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include "buf.h"
@@ -33,9 +35,13 @@ http_parse(http_t *h, FCGX_Request *req)
     h->last_event_id = param(req, "HTTP_LAST_EVENT_ID");
     h->accept = param(req, "HTTP_ACCEPT");
     h->origin = param(req, "HTTP_ORIGIN");
-    if (strlen(h->query) > HTTP_PARAM_MAX || strlen(h->authorization) > HTTP_PARAM_MAX ||
-        strlen(h->cookie) > HTTP_PARAM_MAX || strlen(h->last_event_id) > 64 ||
-        strlen(h->accept) > 4096 || strlen(h->origin) > 1024)
+    /* what the web server let through is served: a value too long to
+     * matter is dropped (an Origin that long matches no CORS origin; a
+     * Last-Event-ID of any length is an unknown id: stream.c), never a
+     * 400 -- a browser's EventSource stops reconnecting for good on one */
+    if (strlen(h->origin) > HTTP_ORIGIN_MAX)
+        h->origin = "";
+    if (strlen(h->query) > HTTP_PARAM_MAX || strlen(h->authorization) > HTTP_PARAM_MAX)
         return -1;
     if (uri && *uri) {
         /* REQUEST_URI: the path as the client sent it, with the query */
@@ -76,13 +82,51 @@ http_reason(int status)
     }
 }
 
+int
+http_origin_valid(const char *o)
+{
+    const char *p = o;
+
+    /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 3.1) */
+    if (!isalpha((unsigned char)*p))
+        return 0;
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (strncmp(p, "://", 3) != 0)
+        return 0;
+    p += 3;
+    if (*p == '[') {                /* an IPv6 literal */
+        const char *h = ++p;
+        while (isxdigit((unsigned char)*p) || *p == ':' || *p == '.')
+            p++;
+        if (*p != ']' || p == h)
+            return 0;
+        p++;
+    } else {                        /* a DNS name or IPv4 address */
+        const char *h = p;
+        while (isalnum((unsigned char)*p) || *p == '-' || *p == '.')
+            p++;
+        if (p == h)
+            return 0;
+    }
+    if (*p == ':') {
+        const char *d = ++p;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (p == d || p - d > 5 || atol(d) > 65535)
+            return 0;
+    }
+    return *p == '\0';
+}
+
 static const char *
 cors_match(const http_t *h, const route_t *r)
 {
     if (!r || !r->ncors || !h->origin[0])
         return NULL;
     for (size_t i = 0; i < r->ncors; i++)
-        if (strcmp(r->cors_origins[i], "*") == 0 || strcmp(r->cors_origins[i], h->origin) == 0)
+        if (strcmp(r->cors_origins[i], h->origin) == 0 ||
+            (strcmp(r->cors_origins[i], "*") == 0 && http_origin_valid(h->origin)))
             return h->origin;
     return NULL;
 }
@@ -157,7 +201,7 @@ http_cookie(const http_t *h, const char *name, char *out, size_t outlen)
         if (n > nlen && p[nlen] == '=' && memcmp(p, name, nlen) == 0) {
             size_t vlen = n - nlen - 1;
             if (vlen >= outlen)
-                return -1;
+                return -2;
             memcpy(out, p + nlen + 1, vlen);
             out[vlen] = '\0';
             return (int)vlen;

@@ -8,7 +8,8 @@
 #include <fcgiapp.h>
 #include "route.h"
 
-#define HTTP_PARAM_MAX  (16 * 1024)   /* longer headers / query strings: 400 */
+#define HTTP_PARAM_MAX  (16 * 1024)   /* longer query strings / Authorization: 400 */
+#define HTTP_ORIGIN_MAX 1024          /* a longer Origin is ignored (no CORS) */
 
 typedef struct {
     FCGX_Request *req;
@@ -33,6 +34,11 @@ int  http_parse(http_t *h, FCGX_Request *req);
 void http_error(http_t *h, const route_t *r, int status, const char *error,
     const char *message, const char *extra);
 
+/* 1 when origin O is scheme://host[:port] and nothing else (RFC 6454
+ * serialisation: no path, no user info, no white space or control
+ * character); only such an Origin is echoed for a "*" route */
+int  http_origin_valid(const char *o);
+
 /* CORS header lines for R and the request's Origin (nothing if none
  * matches or R has no cors) */
 void http_cors(http_t *h, const route_t *r, FCGX_Stream *out);
@@ -44,7 +50,8 @@ void http_preflight(http_t *h, const route_t *r);
  * stdin) say so */
 int  http_gone(int fd);
 
-/* the value of cookie NAME in H->cookie into OUT; -1 if absent */
+/* the value of cookie NAME in H->cookie into OUT (OUTLEN bytes); its
+ * length, -1 if absent, -2 if too long for OUT */
 int  http_cookie(const http_t *h, const char *name, char *out, size_t outlen);
 
 const char *http_reason(int status);

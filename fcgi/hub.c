@@ -23,6 +23,7 @@
 #include "log.h"
 #include "record.h"
 #include "replay.h"
+#include "revoke.h"
 #include "sse.h"
 #include "wire.h"
 
@@ -33,6 +34,7 @@
 #define FRAME_MAX   (128u << 20)
 #define EPOLL_BATCH 256
 #define RUN_MAX     64              /* events of one channel written together */
+#define NONCE_POOL  4096            /* sync topics kept for reuse */
 
 typedef struct chan {
     struct chan *next;
@@ -77,6 +79,12 @@ static struct {
     chan_t         *chans[NB];
     int             ever_connected;
     uint64_t        nonce_seq;
+    /* sync topics whose marker came back, to be used again: libzmq keeps
+     * about 220 bytes for every distinct topic a SUB socket ever
+     * subscribed, unsubscribed or not (4.3.4) -- a fresh topic per stream
+     * grew the worker by that much per reconnect (tests/bench/soak) */
+    char          (*nonce_pool)[40];
+    size_t          nonce_free;
     int64_t         last_renew;     /* ms */
     stream_t      **hb;             /* the heartbeat heap (by hb_at) */
     size_t          hbn, hbcap;
@@ -84,6 +92,7 @@ static struct {
     buf_t           qframe;         /* a queued event, framed */
     atomic_int      drain_ms;       /* hub_drain()'s window, 0: not asked */
     atomic_int      drained;        /* ... and done */
+    revoke_t       *revoked;        /* the broker's table of revoked tokens */
 } H = {
     .mu = PTHREAD_MUTEX_INITIALIZER, .jmu = PTHREAD_MUTEX_INITIALIZER,
     .jcv = PTHREAD_COND_INITIALIZER, .efd = -1, .epfd = -1,
@@ -158,6 +167,7 @@ stream_free(stream_t *s)
     drain(s);
     for (size_t i = 0; i < s->nchannels; i++)
         free(s->channels[i]);
+    json_decref(s->claims);
     ring_free(&s->q);
     free(s->pend);
     if (s->efd >= 0)
@@ -309,8 +319,14 @@ static void
 sync_stream(stream_t *s)
 {
     unwait(s);
-    int n = snprintf(s->nonce, sizeof(s->nonce), "%c%d.%" PRIu64, WIRE_SYNC_BYTE,
-        (int)getpid(), ++H.nonce_seq);
+    int n;
+    if (H.nonce_free) {
+        memcpy(s->nonce, H.nonce_pool[--H.nonce_free], sizeof(s->nonce));
+        n = (int)strlen(s->nonce);
+    } else {
+        n = snprintf(s->nonce, sizeof(s->nonce), "%c%d.%" PRIu64, WIRE_SYNC_BYTE,
+            (int)getpid(), ++H.nonce_seq);
+    }
     zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, s->nonce, (size_t)n + 1);
     stream_t **b = &H.waiting[hash(s->nonce, (size_t)n + 1)];
     s->wait_next = *b;
@@ -745,7 +761,27 @@ next_timer(const stream_t *s, int64_t hb_due)
         if (at < 0 || end < at)
             at = end;
     }
+    if (s->expires && (at < 0 || s->expires < at))
+        at = s->expires;
     return at;
+}
+
+/* S's token has expired: the route's auth_expired_event (no id: the
+ * client's Last-Event-ID stays), unless output is waiting -- then the
+ * client is slow and only sees the response end */
+static void
+expire(stream_t *s, int64_t now)
+{
+    const char *name = s->route->auth_expired_event;
+    static const char data[] = "{\"reason\":\"token expired\"}";
+
+    if (name && !backlog(s)) {
+        buf_reset(&H.qframe);
+        if (sse_event(&H.qframe, SSE_NAMED, 0, name, strlen(name), data, sizeof(data) - 1,
+            'j') == 0)
+            write_now(s, H.qframe.data, H.qframe.len, now);
+    }
+    doom(s, NULL);                  /* the client reconnects with a fresh token */
 }
 
 /* the timers due by NOW: max_lifetime ends the stream; a heartbeat goes
@@ -760,6 +796,11 @@ timers(int64_t now)
         if (r->max_lifetime && now - s->opened >= (int64_t)r->max_lifetime * 1000) {
             hb_del(s);
             doom(s, NULL);          /* the client reconnects with Last-Event-ID */
+            continue;
+        }
+        if (s->expires && now >= s->expires) {
+            hb_del(s);
+            expire(s, now);
             continue;
         }
         int64_t every = (int64_t)r->heartbeat * 1000, due = s->last_write + every;
@@ -955,6 +996,10 @@ do_adopt(stream_t *s, int64_t now)
         doom(s, NULL);
         return;
     }
+    if (hub_refuses(s->claims)) {
+        doom(s, "its token was revoked");     /* (while it was set up) */
+        return;
+    }
     int64_t at = next_timer(s, now + (int64_t)s->route->heartbeat * 1000);
     if (s->overflow || (at >= 0 && hb_add(s, at) < 0)) {
         doom(s, s->overflow ? "too many events waiting" : "out of memory");
@@ -1002,6 +1047,12 @@ on_marker(const char *topic, size_t len)
     for (stream_t *s = H.waiting[hash(topic, len)]; s; s = s->wait_next) {
         if (strlen(s->nonce) + 1 != len || memcmp(s->nonce, topic, len) != 0)
             continue;
+        /* its marker is back: no echo of it is on the way any more, so
+         * the topic may serve another stream (one abandoned before its
+         * marker came -- a resync, an unregister -- may still see an
+         * echo, and is never used again) */
+        if (H.nonce_pool && H.nonce_free < NONCE_POOL)
+            memcpy(H.nonce_pool[H.nonce_free++], s->nonce, sizeof(s->nonce));
         unwait(s);
         if (s->state == ST_RESYNC) {
             s->state = ST_RESUME;
@@ -1153,6 +1204,29 @@ same_channel(const wire_event_t *a, const wire_event_t *b)
     return a->channel_len == b->channel_len && memcmp(a->channel, b->channel, a->channel_len) == 0;
 }
 
+int
+hub_refuses(json_t *claims)
+{
+    return H.revoked && claims && revoke_refuses(H.revoked, claims, time(NULL));
+}
+
+/* the broker's table of revoked tokens (revoke.h): keep it, and end the
+ * adopted streams it refuses (a thread's stream is checked at adoption) */
+static void
+on_revoked(const wire_event_t *ev)
+{
+    static ratelimit_t rl;
+
+    if (revoke_load(H.revoked, ev->data, ev->data_len) < 0) {
+        log_limited(&rl, LOG_WARNING, "revoke: a malformed table from the broker: ignored");
+        return;
+    }
+    for (stream_t *s = H.streams; s; s = s->hub_next)
+        if (s->state != ST_THREAD && !s->doomed && hub_refuses(s->claims))
+            doom(s, "its token was revoked");
+    close_doomed();
+}
+
 /*
  * Up to a batch of messages; 1 when more may be waiting.  Events of one
  * channel that arrive together (the hub fell behind a burst) are written
@@ -1174,7 +1248,11 @@ on_events(int64_t now)
             more = 0;
             break;
         }
-        if (r == 1) {
+        if (r == 1 && ev->channel_len && ev->channel[0] == REVOKE_TOPIC[0]) {
+            run_deliver(now);
+            on_revoked(ev);
+            wire_frames_close(w);
+        } else if (r == 1) {
             if (R.n > R.first && !same_channel(&R.ev[R.first], ev))
                 run_deliver(now);   /* a run ends; this event starts the next */
             if (++R.n == RUN_MAX)
@@ -1375,6 +1453,9 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
     buf_init(&H.frame[SSE_ENVELOPE], FRAME_MAX);
     buf_init(&H.qframe, FRAME_MAX);
     H.last_renew = mono_ms();
+    if (!(H.revoked = revoke_new()))
+        return -1;
+    H.nonce_pool = calloc(NONCE_POOL, sizeof(*H.nonce_pool));     /* NULL: no reuse */
     if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
         (H.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
@@ -1398,6 +1479,7 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
         zmq_connect(H.mon, mon_ep) < 0 ||
         zmq_connect(H.sub, events) < 0 || zmq_connect(H.ctl, control) < 0)
         return -1;
+    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, REVOKE_TOPIC, sizeof(REVOKE_TOPIC));  /* with '\0' */
     return pthread_create(&H.thread, NULL, hub_main, NULL) == 0 ? 0 : -1;
 }
 

@@ -29,7 +29,9 @@
  *
  * Heartbeats are due when a stream has written nothing for its interval:
  * a min-heap orders the streams by when to look at them again -- the next
- * heartbeat or the end of max_lifetime; a write only makes that look come
+ * heartbeat, the end of max_lifetime or the token's exp (plus leeway:
+ * the route's auth_expired_event goes out first, then the response
+ * ends); a write only makes that look come
  * early, never late -- so each heartbeat goes out on time and on its own,
  * not ten thousand in one burst that would hold up the events behind it.
  * Once a second the hub sweeps its streams for stall_timeout.  A readable
@@ -40,6 +42,10 @@
  * synced again; then the hub's resume thread asks the broker for a replay
  * from the stream's last id with the 'c' flag and hands it back framed;
  * live events wait in the queue until it is written, so none is skipped.
+ *
+ * zsse revoke: the broker publishes its table of revoked tokens on the
+ * reserved topic REVOKE_TOPIC (revoke.h); the hub keeps a copy, which new
+ * streams are checked against, and ends every adopted stream it refuses.
  *
  * Streams that never leave their thread (poll mode) use the same
  * registration, queue and eventfd.  The hub renews the streams' leases
@@ -54,6 +60,7 @@
 #include <stddef.h>
 #include <time.h>
 #include "curve.h"
+#include <jansson.h>
 #include "ring.h"
 #include "route.h"
 
@@ -100,6 +107,10 @@ typedef struct stream {
     int            fd;              /* the FastCGI connection */
     uint16_t       reqid;           /* its FastCGI request id */
     uint64_t       last;            /* the last id written */
+    json_t        *claims;          /* the token's (a reference), NULL: none;
+                                     * for zsse revoke (revoke.h) */
+    int64_t        expires;         /* monotonic ms: the token's exp plus
+                                     * leeway, then the stream ends; 0: never */
     /* the hub's own (times in monotonic ms) */
     stream_state_t state;
     int64_t        opened;          /* for max_lifetime */
@@ -139,6 +150,9 @@ void hub_unregister(stream_t *s);
  * and last are set, the headers and replay written.  The
  * caller must not touch S again. */
 int  hub_adopt(stream_t *s);
+/* does zsse revoke refuse a token with CLAIMS (NULL: none)?  The hub's
+ * copy of the broker's table (revoke.h); any thread */
+int  hub_refuses(json_t *claims);
 /* take the next queued event (NULL: none); the caller unrefs it */
 qev_t *stream_pop(stream_t *s);
 /* drain the eventfd */

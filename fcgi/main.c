@@ -34,6 +34,10 @@
 #include "zsse.h"
 
 #define THREADS_MAX 20000
+/* setup threads of a --listen / --handoff process: a request holds one
+ * only while it is set up (its head is in: gate.h), or while a poll-mode
+ * request waits */
+#define THREADS_DEFAULT 16
 #define STACK_SIZE  (256 * 1024)
 
 #define RESTART_WINDOW_MAX 3600
@@ -54,7 +58,8 @@ usage(FILE *fp)
         "  --handoff PATH     take the connections zsse-handoff processes pass on this\n"
         "                     unix socket (mod_fcgid: one thin process per stream, one\n"
         "                     zsse-fcgi for all); without --listen, only those\n"
-        "  --threads N        set up to N requests at once (default 1); open streams\n"
+        "  --threads N        set up to N requests at once (default 16 with --listen\n"
+        "                     or --handoff, else 1); open streams\n"
         "                     are held by one hub thread, as many as descriptors allow\n"
         "  --restart-window S on TERM/INT/HUP, tell each client to come back after a\n"
         "                     random delay of up to S seconds (default 10; 0: at once)\n"
@@ -84,21 +89,33 @@ worker(void *arg)
     if (FCGX_InitRequest(&req, -1, 0) != 0)
         return NULL;
     for (;;) {
-        req.ipcFd = accept_next();
+        int64_t deadline;
+        req.ipcFd = accept_next(&deadline);
         req.keepConnection = 1;
+        /* (its head is in the socket: this read does not wait) */
+        accept_watch(req.ipcFd, deadline);
         if (FCGX_Accept_r(&req) < 0) {
             /* not a FastCGI request, or the web server went away: libfcgi
              * closed it (and failed to accept on our -1) */
+            accept_unwatch();
             if (req.ipcFd >= 0)
                 close(req.ipcFd);
             req.ipcFd = -1;
             continue;
         }
         stream_serve(&req, cfg, auth);
+        accept_unwatch();
+        int unread = req.ipcFd >= 0 && !FCGX_HasSeenEOF(req.in);
+        /* (FCGX_Accept_r took the web server's keep-conn flag; closing,
+         * libfcgi would wait up to 2 s a read for the peer's end, in this
+         * thread: the connection is ours to close) */
+        req.keepConnection = 1;
         FCGX_Finish_r(&req);
         /* one request per connection: a web server that asked to keep it
          * (FCGI_KEEP_CONN) opens another */
-        if (req.ipcFd >= 0)
+        if (req.ipcFd >= 0 && unread)
+            accept_linger(req.ipcFd);   /* (the accept thread closes it) */
+        else if (req.ipcFd >= 0)
             close(req.ipcFd);
         req.ipcFd = -1;
     }
@@ -136,7 +153,8 @@ main(int argc, char **argv)
     const char *level = getenv("ZSSE_LOG_LEVEL"), *logto = getenv("ZSSE_LOG");
     const char *window = getenv("ZSSE_RESTART_WINDOW");
     int use_syslog = logto && strcmp(logto, "syslog") == 0;
-    long threads = 1;
+    long threads = 0;               /* default: THREADS_DEFAULT with --listen
+                                     * or --handoff, else 1 */
     int c;
     char err[512];
 
@@ -171,6 +189,8 @@ main(int argc, char **argv)
         fprintf(stderr, "zsse-fcgi: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
+    if (!threads)
+        threads = listen || handoff ? THREADS_DEFAULT : 1;
     if (window && *window) {
         char *end;
         long w = strtol(window, &end, 10);
@@ -268,7 +288,7 @@ main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, (int)threads + 64);
     control_init(zctx, cfg->broker.control, &curve);
-    if (accept_init() < 0) {
+    if (accept_init((size_t)threads) < 0) {
         fprintf(stderr, "zsse-fcgi: out of memory\n");
         return 1;
     }

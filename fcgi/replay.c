@@ -68,7 +68,23 @@ replay_reset(replay_t *p, const char *reason)
     buf_free(&d);
 }
 
-/* frame the events of REP from frame FIRST on, dropping ids already sent */
+static int
+by_id(const void *a, const void *b)
+{
+    const wire_event_t *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void
+replay_order(wire_event_t *ev, int n)
+{
+    if (n > 1)
+        qsort(ev, (size_t)n, sizeof(*ev), by_id);
+}
+
+/* frame the events of REP from frame FIRST on in id order, dropping ids
+ * already sent (the broker sends them in order; whatever merged them --
+ * several channels, state by key -- a stream never loses one to order) */
 static void
 frame_events(replay_t *p, reply_t *rep, int first)
 {
@@ -82,6 +98,7 @@ frame_events(replay_t *p, reply_t *rep, int first)
         p->failed = 1;
         return;
     }
+    replay_order(ev, n);
     for (int i = 0; i < n; i++) {
         if (ev[i].id <= p->last)
             continue;

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "control.h"
 #include "route.h"
+#include "wire.h"
 
 #define REPLAY_TIMEOUT_MS 2000      /* one broker round trip */
 
@@ -42,6 +43,9 @@ int  replay_ask(const replay_t *p, const char *op, uint64_t after, const char *f
 void replay_frame(replay_t *p, uint64_t id, const char *ev, size_t elen, const char *data,
     size_t dlen, char kind);
 void replay_reset(replay_t *p, const char *reason);
+/* sort EV[0..N) by id: every merge of several keys or channels for one
+ * stream (snapshot, replay, reset with state, poll) goes out in id order */
+void replay_order(wire_event_t *ev, int n);
 /* Everything before the live events: the replay after LEID (with
  * HAVE_LEID; RESUME: the 'c' flag, after a broker restart), else the
  * state or the head id.  -1 when the broker cannot be reached. */

@@ -12,11 +12,13 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "accept.h"
 #include "buf.h"
 #include "channel.h"
 #include "clock.h"
 #include "control.h"
 #include "http.h"
+#include "ident.h"
 #include "hub.h"
 #include "log.h"
 #include "replay.h"
@@ -27,6 +29,7 @@
 #define SYNC_TIMEOUT_MS    3000
 #define CONTROL_TIMEOUT_MS REPLAY_TIMEOUT_MS
 #define OUT_MAX            (8u << 20)   /* one write batch */
+#define BODY_MAX           (64u << 10)  /* bytes of a request body read */
 
 typedef struct {
     http_t         h;
@@ -90,6 +93,8 @@ unavailable(ctx_t *c, const char *step)
 
 /* --- the request ----------------------------------------------------------------- */
 
+static int query_has(const char *query, const char *name);
+
 static int
 get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
 {
@@ -107,6 +112,8 @@ get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
     int n;
     if (ac->query_param && (n = query_get(c->h.query, ac->query_param, tok, toklen)) != -1)
         return n;
+    if (ac->query_param && query_has(c->h.query, ac->query_param))
+        return -2;                  /* there, but too long (or a bad escape) */
     if (ac->cookie && (n = http_cookie(&c->h, ac->cookie, tok, toklen)) != -1)
         return n;
     return -1;
@@ -145,6 +152,10 @@ admit(ctx_t *c, const auth_t *auth)
                 http_error(&c->h, c->r, 401, "invalid_token", err, WWW_AUTH);
                 return 401;
             }
+            if (hub_refuses(c->claims)) {
+                http_error(&c->h, c->r, 401, "invalid_token", "token revoked", WWW_AUTH);
+                return 401;
+            }
         }
     }
     if (c->r->require) {
@@ -163,10 +174,12 @@ admit(ctx_t *c, const auth_t *auth)
     route_match(c->r, c->h.path, c->h.path_len, &p);
     buf_init(&ch, 256);
     for (size_t i = 0; i < c->r->nchannels; i++) {
-        if (tpl_expand(&c->r->channels[i], &p, c->h.query, c->claims, &ch, err, sizeof(err)) < 0) {
-            /* the request's fault (a missing or bad parameter) or the
-             * token's (no such claim) */
-            int st = strncmp(err, "token has no", 12) == 0 ? 403 : 400;
+        int st = tpl_expand_status(&c->r->channels[i], &p, c->h.query, c->claims, &ch, err,
+            sizeof(err));
+        if (st) {
+            /* the request's fault (a missing or malformed parameter: 400)
+             * or a refusal (no such claim, a value the identity rule
+             * refuses: 403) */
             http_error(&c->h, c->r, st, st == 400 ? "bad_request" : "forbidden", err, NULL);
             buf_free(&ch);
             return st;
@@ -195,16 +208,35 @@ admit(ctx_t *c, const auth_t *auth)
     return 0;
 }
 
+/* the lease subject: the token's sub by the identity rule (ident.h), ""
+ * without a token or sub; -1 when a sub the rule refuses would be counted
+ * (the route has max_per_user: 403 with the reason in ERR) */
 static int
-take_lease(ctx_t *c)
+lease_subject(ctx_t *c, char *scratch, size_t len, const char **sub, char *err, size_t errlen)
 {
-    const char *sub = "";
     json_t *v = c->claims ? json_object_get(c->claims, "sub") : NULL;
+    size_t n;
+
+    *sub = "";
+    if (!v)
+        return 0;
+    ident_result_t ir = ident_json(v, scratch, len, sub, &n);
+    if (ir == IDENT_OK)
+        return 0;
+    *sub = "";
+    if (!c->r->max_per_user)
+        return 0;                   /* not counted: the sub is not used */
+    snprintf(err, errlen, "token claim sub %s", ident_reason(ir));
+    return -1;
+}
+
+/* 0: taken; 1: max_per_user reached; -1: the broker did not answer */
+static int
+take_lease(ctx_t *c, const char *sub)
+{
     char lim[16];
     reply_t rep;
 
-    if (json_is_string(v))
-        sub = json_string_value(v);
     snprintf(c->s->lease, sizeof(c->s->lease), "%d-%lu", (int)getpid(),
         (unsigned long)atomic_fetch_add(&lease_seq, 1));
     snprintf(lim, sizeof(lim), "%d", c->r->max_per_user);
@@ -232,6 +264,26 @@ release_lease(ctx_t *c)
     if (control_call(args, NULL, 2, CONTROL_TIMEOUT_MS, &rep) == 0)
         reply_free(&rep);
     c->s->lease[0] = '\0';
+}
+
+/* when the stream must end for its token (monotonic ms): exp plus the
+ * leeway auth_verify allowed; 0 when the token has no exp (or there is
+ * no token) */
+static int64_t
+token_deadline(const ctx_t *c)
+{
+    json_t *exp = c->claims ? json_object_get(c->claims, "exp") : NULL;
+    struct timespec ts;
+
+    if (!json_is_number(exp))
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double wall_ms = (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+    double left = (json_number_value(exp) + c->cfg->auth.leeway) * 1000 - wall_ms;
+    if (left > 1e12)
+        return 0;                   /* beyond any stream's life */
+    int64_t at = mono_ms() + (left > 0 ? (int64_t)left : 0);
+    return at ? at : 1;
 }
 
 /* wait until the hub says the subscriptions are in force */
@@ -317,14 +369,14 @@ poll_json(ctx_t *c, const wire_event_t *ev, int n, qev_t **q, int nq, const char
 static void
 serve_poll(ctx_t *c, int have_leid, uint64_t leid)
 {
-    char w[8];
+    char w[8] = "";
     int wait = 0;
     reply_t rep;
     char head_s[24];
     uint64_t head = 0;
 
-    if (query_get(c->h.query, "wait", w, sizeof(w)) > 0) {
-        wait = atoi(w);
+    if (query_get(c->h.query, "wait", w, sizeof(w)) > 0 || query_has(c->h.query, "wait")) {
+        wait = w[0] ? atoi(w) : 60;     /* a value too long for W: the most */
         if (wait < 0)
             wait = 0;
         if (wait > 60)
@@ -371,6 +423,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
         http_error(&c->h, c->r, 500, "server_error", "bad reply from the broker", NULL);
     } else {
         uint64_t last = leid;
+        replay_order(ev, n);
         for (int i = 0; i < n; i++)
             if (ev[i].id > last)
                 last = ev[i].id;
@@ -470,16 +523,80 @@ serve_stats(ctx_t *c)
     buf_free(&b);
 }
 
-/* read (and ignore) any request body, so the FastCGI socket is quiet and a
- * later readable event means the client has gone */
-static void
-drain_stdin(FCGX_Request *req)
+/* the query string has parameter NAME (with any value, of any length) */
+static int
+query_has(const char *query, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = query; *p; ) {
+        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0'))
+            return 1;
+        const char *amp = strchr(p, '&');
+        if (!amp)
+            break;
+        p = amp + 1;
+    }
+    return 0;
+}
+
+/*
+ * The request's Last-Event-ID: the header, else the lastEventId or
+ * last_event_id query parameter.  1 with *LEID set when there is one;
+ * an id of any length or spelling that is not a valid id (too long, not
+ * digits, a bad escape) is an unknown one, WIRE_ID_MAX: the broker
+ * answers with the reset event, and the stream opens (SPEC 7: any
+ * Last-Event-ID the web server passes gives a 200 stream).
+ */
+static int
+last_event_id(const http_t *h, uint64_t *leid)
+{
+    char qid[32];
+    const char *l = h->last_event_id;
+    int n;
+
+    if (!*l) {
+        static const char *const names[] = { "lastEventId", "last_event_id" };
+        for (size_t i = 0; i < 2 && !*l; i++) {
+            if ((n = query_get(h->query, names[i], qid, sizeof(qid))) > 0)
+                l = qid;
+            else if (n < 0 && query_has(h->query, names[i]))
+                l = "-";            /* present, but too long or malformed */
+        }
+    }
+    if (!*l)
+        return 0;
+    if (wire_parse_id(l, strlen(l), leid) < 0)
+        *leid = WIRE_ID_MAX;
+    return 1;
+}
+
+/* Read (and ignore) the request body, so the FastCGI socket is quiet and a
+ * later readable event means the client has gone.  Only after the request
+ * is authenticated, and at most BODY_MAX bytes, until the request's
+ * deadline (the accept thread's watchdog cuts the read then: accept.h).
+ * 0 when the body has ended; -1 when it was too long or too slow. */
+static int
+read_body(FCGX_Request *req)
 {
     char tmp[4096];
     size_t total = 0;
     int n;
-    while ((n = FCGX_GetStr(tmp, sizeof(tmp), req->in)) > 0 && total < (1u << 20))
+
+    while (total <= BODY_MAX && (n = FCGX_GetStr(tmp, sizeof(tmp), req->in)) > 0)
         total += (size_t)n;
+    return FCGX_HasSeenEOF(req->in) && total <= BODY_MAX ? 0 : -1;
+}
+
+/* the body is read or refused: a 400 when it did not end in time */
+static int
+body_done(ctx_t *c)
+{
+    int r = read_body(c->h.req);
+    accept_unwatch();               /* from here on the request may wait */
+    if (r < 0)
+        http_error(&c->h, c->r, 400, "bad_request", "request body too long or too slow", NULL);
+    return r;
 }
 
 /* 404 naming the path zsse-fcgi saw (REQUEST_URI): a web-server location
@@ -512,7 +629,13 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
     const route_t *r = c->r;
     stream_t *s = c->s;
 
-    int lr = take_lease(c);
+    char scratch[32], err[160];
+    const char *sub;
+    if (lease_subject(c, scratch, sizeof(scratch), &sub, err, sizeof(err)) < 0) {
+        http_error(&c->h, r, 403, "forbidden", err, NULL);
+        return -1;
+    }
+    int lr = take_lease(c, sub);
     if (lr < 0) {
         unavailable(c, "lease");
         return -1;
@@ -557,6 +680,8 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
     s->fd = c->h.req->ipcFd;
     s->reqid = (uint16_t)c->h.req->requestId;
     s->last = c->rp.last;
+    s->expires = token_deadline(c);
+    s->claims = json_incref(c->claims);
     if (hub_adopt(s) < 0) {
         hub_unregister(s);
         release_lease(c);
@@ -595,9 +720,9 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
             c->r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
         goto done;
     }
-    drain_stdin(req);
     if (c->r->type == ROUTE_STATS) {
-        serve_stats(c);
+        if (body_done(c) == 0)
+            serve_stats(c);
         goto done;
     }
     if (!(c->s = stream_new())) {
@@ -607,21 +732,12 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     buf_init(&c->out, OUT_MAX);
     c->rp = (replay_t){ .r = c->r, .channels = c->s->channels, .out = &c->out,
                         .flush = flush_out, .arg = c };
-    if (admit(c, auth) != 0)
+    /* the body (a GET has none) is read only once the token is good */
+    if (admit(c, auth) != 0 || body_done(c) < 0)
         goto out;
     c->rp.nchannels = c->s->nchannels;
 
-    const char *l = c->h.last_event_id;
-    char qid[32];
-    if (!*l && (query_get(c->h.query, "lastEventId", qid, sizeof(qid)) >= 0 ||
-                query_get(c->h.query, "last_event_id", qid, sizeof(qid)) >= 0))
-        l = qid;
-    if (*l) {
-        have_leid = 1;
-        /* a malformed id is an unknown one: the broker answers with reset */
-        if (wire_parse_id(l, strlen(l), &leid) < 0)
-            leid = WIRE_ID_MAX;
-    }
+    have_leid = last_event_id(&c->h, &leid);
     if (wants_poll(&c->h)) {
         serve_poll(c, have_leid, leid);
         goto out;

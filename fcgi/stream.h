@@ -16,9 +16,13 @@
 #define ZSSE_STREAM_H
 
 #include <fcgiapp.h>
+#include <stdint.h>
 #include "auth.h"
 #include "config.h"
 
+/* serve REQ (its whole request is read by the deadline accept.h's watchdog
+ * enforces; the body only once the token is good) */
 void stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth);
+
 
 #endif

@@ -406,7 +406,7 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "path", "type", "channels", "auth", "require",
         "format", "retry", "hello", "heartbeat", "snapshot", "reset_event", "max_lifetime",
-        "stall_timeout", "max_per_user", "cors", NULL };
+        "stall_timeout", "max_per_user", "cors", "auth_expired_event", NULL };
     char p[64], pp[96], msg[200];
     json_t *v;
 
@@ -414,7 +414,8 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
     r->retry = -1;
     r->heartbeat = 30;
     r->stall_timeout = 120;
-    if (set_default(&r->heartbeat_comment, "") < 0 || set_default(&r->reset_event, "reset") < 0)
+    if (set_default(&r->heartbeat_comment, "") < 0 || set_default(&r->reset_event, "reset") < 0 ||
+        set_default(&r->auth_expired_event, "auth_expired") < 0)
         return bad(c, p, "out of memory");
     if (!json_is_object(o))
         return bad(c, p, "must be an object");
@@ -492,6 +493,7 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
     if (get_int(c, p, o, "retry", 0, 3600000, &r->retry) < 0 ||
         get_bool(c, p, o, "snapshot", &snapshot) < 0 ||
         get_str(c, p, o, "reset_event", false, &r->reset_event) < 0 ||
+        get_str(c, p, o, "auth_expired_event", true, &r->auth_expired_event) < 0 ||
         get_int(c, p, o, "max_lifetime", 0, 604800, &r->max_lifetime) < 0 ||
         get_int(c, p, o, "stall_timeout", 1, 3600, &r->stall_timeout) < 0 ||
         get_int(c, p, o, "max_per_user", 0, 100000, &r->max_per_user) < 0)
@@ -500,6 +502,11 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
     if (strpbrk(r->reset_event, "\r\n") || strlen(r->reset_event) > ZSSE_EVENT_MAX) {
         snprintf(pp, sizeof(pp), "%s.reset_event", p);
         return bad(c, pp, "must be at most 255 bytes with no line break");
+    }
+    if (r->auth_expired_event && (strpbrk(r->auth_expired_event, "\r\n") ||
+        strlen(r->auth_expired_event) > ZSSE_EVENT_MAX)) {
+        snprintf(pp, sizeof(pp), "%s.auth_expired_event", p);
+        return bad(c, pp, "must be null or at most 255 bytes with no line break");
     }
     if ((v = json_object_get(o, "hello")) && load_hello(c, p, v, r) < 0)
         return -1;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "channel.h"
+#include "ident.h"
 #include "jsontext.h"
 #include "route.h"
 
@@ -209,6 +210,7 @@ route_free(route_t *r)
     free(r->hello_data);
     free(r->heartbeat_comment);
     free(r->reset_event);
+    free(r->auth_expired_event);
     for (size_t i = 0; i < r->ncors; i++)
         free(r->cors_origins[i]);
     free(r->cors_origins);
@@ -241,14 +243,6 @@ url_decode(const char *in, size_t len, char *out, size_t outlen, bool plus)
     return (int)o;
 }
 
-/* a value substituted into a channel: no '/', no '*' */
-static bool
-valid_fragment(const char *s, size_t n, bool allow_slash)
-{
-    if (n == 0 || !channel_valid(s, n) || memchr(s, '*', n))
-        return false;
-    return allow_slash || !memchr(s, '/', n);
-}
 
 bool
 route_match(const route_t *r, const char *path, size_t len, route_params_t *p)
@@ -276,7 +270,7 @@ route_match(const route_t *r, const char *path, size_t len, route_params_t *p)
             if (p->n == ROUTE_MAX_PARAMS)
                 return false;
             int d = url_decode(path + s, n, p->values[p->n], sizeof(p->values[0]), false);
-            if (d < 0 || !valid_fragment(p->values[p->n], (size_t)d, false))
+            if (d < 0 || ident_check(p->values[p->n], (size_t)d) != IDENT_OK)
                 return false;
             p->names[p->n++] = r->seg_names[i];
         }
@@ -324,7 +318,15 @@ int
 tpl_expand(const tpl_t *t, const route_params_t *p, const char *query,
     json_t *claims, buf_t *out, char *err, size_t errlen)
 {
+    return tpl_expand_status(t, p, query, claims, out, err, errlen) ? -1 : 0;
+}
+
+int
+tpl_expand_status(const tpl_t *t, const route_params_t *p, const char *query,
+    json_t *claims, buf_t *out, char *err, size_t errlen)
+{
     char v[256];
+    ident_result_t ir;
 
     buf_reset(out);
     for (size_t i = 0; i < t->nparts; i++) {
@@ -338,53 +340,54 @@ tpl_expand(const tpl_t *t, const route_params_t *p, const char *query,
             n = strlen(s);
             break;
         case TPL_PATH:
+            /* (route_match let only values that pass the rule match) */
             for (size_t k = 0; k < p->n; k++)
                 if (strcmp(p->names[k], part->text) == 0) {
                     s = p->values[k];
                     n = strlen(s);
                 }
+            if (!s) {
+                snprintf(err, errlen, "path placeholder %s missing", part->text);
+                return 400;
+            }
             break;
         case TPL_QUERY: {
             int d = query_get(query, part->text, v, sizeof(v));
             if (d <= 0) {
                 snprintf(err, errlen, "query parameter %s missing or too long", part->text);
-                return -1;
+                return 400;
+            }
+            if ((ir = ident_check(v, (size_t)d)) != IDENT_OK) {
+                snprintf(err, errlen, "query parameter %s %s", part->text, ident_reason(ir));
+                return ir == IDENT_BAD_CHAR ? 403 : 400;
             }
             s = v;
             n = (size_t)d;
             break;
         }
         case TPL_SUB:
-        case TPL_CLAIM:
-            c = claims ? json_object_get(claims, part->kind == TPL_SUB ? "sub" : part->text) : NULL;
-            if (json_is_string(c)) {
-                s = json_string_value(c);
-                n = json_string_length(c);
-            } else if (json_is_integer(c)) {
-                snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, json_integer_value(c));
-                s = v;
-                n = strlen(v);
+        case TPL_CLAIM: {
+            const char *name = part->kind == TPL_SUB ? "sub" : part->text;
+            c = claims ? json_object_get(claims, name) : NULL;
+            if (!c) {
+                snprintf(err, errlen, "token has no %s claim", name);
+                return 403;
             }
-            if (!s) {
-                snprintf(err, errlen, "token has no %s claim",
-                    part->kind == TPL_SUB ? "sub" : part->text);
-                return -1;
+            if ((ir = ident_json(c, v, sizeof(v), &s, &n)) != IDENT_OK) {
+                snprintf(err, errlen, "token claim %s %s", name, ident_reason(ir));
+                return 403;
             }
             break;
         }
-        if (!s || (part->kind != TPL_LITERAL && !valid_fragment(s, n, part->kind != TPL_QUERY &&
-            part->kind != TPL_PATH))) {
-            snprintf(err, errlen, "bad value for a channel");
-            return -1;
         }
         if (buf_append(out, s, n) < 0) {
             snprintf(err, errlen, "channel too long");
-            return -1;
+            return 400;
         }
     }
     if (!channel_valid(out->data, out->len)) {
         snprintf(err, errlen, "not a valid channel name");
-        return -1;
+        return 400;
     }
     return 0;
 }

@@ -12,9 +12,10 @@
  * token's "channels" claim; one built only from literals and token claims
  * is the user's own.
  *
- * Values substituted into channels are percent-decoded and must leave a
- * valid channel name; a value with '*' is refused, so a grant pattern can
- * never be widened by the request.
+ * Values substituted into channels are percent-decoded and must pass the
+ * identity rule (ident.h: no '/', '*', white space or control character),
+ * so a value can neither reach into another channel's path nor widen a
+ * grant pattern.
  */
 #ifndef ZSSE_ROUTE_H
 #define ZSSE_ROUTE_H
@@ -64,6 +65,9 @@ typedef struct {
     char       *heartbeat_comment;
     bool        snapshot;
     char       *reset_event;          /* default "reset" */
+    char       *auth_expired_event;   /* sent before a stream ends at its
+                                       * token's exp (+ leeway); default
+                                       * "auth_expired", NULL: none */
     int         max_lifetime;         /* 0: none */
     int         stall_timeout;        /* seconds, default 120 */
     int         max_per_user;         /* 0: unlimited */
@@ -88,9 +92,8 @@ void tpl_free(tpl_t *t);
 void route_free(route_t *r);
 
 /* Does the URL path PATH (LEN bytes, no query string) match R?  Fills P
- * with decoded placeholder values.  A segment that decodes to something
- * that is not a valid channel fragment (control chars, '*', whitespace,
- * bad UTF-8, > 255 bytes) does not match. */
+ * with decoded placeholder values.  A segment that decodes to a value the
+ * identity rule refuses (ident.h) does not match: 404. */
 bool route_match(const route_t *r, const char *path, size_t len, route_params_t *p);
 
 /* First route matching PATH, or NULL */
@@ -99,9 +102,15 @@ const route_t *route_find(const route_t *routes, size_t n,
 
 /* Expand template T into OUT (reset first) with path params P, the raw
  * query string QUERY (may be NULL) and the token's CLAIMS (may be NULL).
- * Returns 0; -1 with a reason in ERR when a value is missing or the result
+ * Every value goes through the identity rule (ident.h).  Returns 0; -1
+ * with a reason in ERR when a value is missing or refused or the result
  * is not a valid channel name. */
 int tpl_expand(const tpl_t *t, const route_params_t *p, const char *query,
+    json_t *claims, buf_t *out, char *err, size_t errlen);
+/* The same, with the HTTP status of a failure: 400 (a request value is
+ * missing, malformed or too long) or 403 (the token lacks the claim, or
+ * a value breaks the identity rule); 0 on success. */
+int tpl_expand_status(const tpl_t *t, const route_params_t *p, const char *query,
     json_t *claims, buf_t *out, char *err, size_t errlen);
 
 /* true when CLAIMS' "channels" array has a pattern matching CHANNEL */

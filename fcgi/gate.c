@@ -1,0 +1,282 @@
+/*
+ * gate.c -- connections waiting for their request head (see gate.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "accept.h"
+#include "gate.h"
+#include "log.h"
+#include "record.h"
+
+#define FCGI_BEGIN_REQUEST 1
+#define FCGI_PARAMS        4
+#define EV_BATCH           64
+
+typedef struct conn {
+    struct conn *prev, *next;       /* oldest first: deadlines in order */
+    int          fd;
+    int          closing;           /* answered: drained until the peer closes */
+    int64_t      deadline;          /* monotonic ms */
+} conn_t;
+
+static struct {
+    int            epfd;
+    conn_t        *head, *tail;
+    size_t         n, max;
+    conn_t        *closing, *closing_tail;  /* (their own list: ordered too) */
+    unsigned long  refused;         /* 503s so far */
+    void         (*ready)(int, int64_t, unsigned);
+    unsigned char  peek[GATE_PEEK_MAX];
+} G = { .epfd = -1 };
+
+int
+gate_init(void (*ready)(int fd, int64_t deadline, unsigned reqid))
+{
+    struct rlimit rl;
+
+    G.ready = ready;
+    G.max = GATE_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 2 < G.max)
+        G.max = rl.rlim_cur / 2 > 16 ? rl.rlim_cur / 2 : 16;
+    G.epfd = epoll_create1(EPOLL_CLOEXEC);
+    return G.epfd < 0 ? -1 : 0;
+}
+
+int
+gate_fd(void)
+{
+    return G.epfd;
+}
+
+/*
+ * Is the head of a request in B (N bytes peeked)?  1: BEGIN_REQUEST and
+ * the PARAMS up to the empty record are there, *REQID set; 0: not yet;
+ * -1: not FastCGI (libfcgi answers that).
+ */
+static int
+head_in(const unsigned char *b, size_t n, unsigned *reqid)
+{
+    size_t off = 0;
+    int begun = 0;
+
+    while (off + FCGI_REC_HDR <= n) {
+        const unsigned char *h = b + off;
+        if (h[0] != 1)
+            return -1;
+        size_t len = (size_t)h[4] << 8 | h[5];
+        if (h[1] == FCGI_BEGIN_REQUEST) {
+            begun = 1;
+            *reqid = (unsigned)h[2] << 8 | h[3];
+        }
+        if (h[1] == FCGI_PARAMS && len == 0 && begun)
+            return 1;
+        off += FCGI_REC_HDR + len + h[6];
+    }
+    return 0;
+}
+
+static void
+unlink_conn(conn_t *c)
+{
+    conn_t **head = c->closing ? &G.closing : &G.head;
+    conn_t **tail = c->closing ? &G.closing_tail : &G.tail;
+
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        *tail = c->prev;
+    epoll_ctl(G.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (!c->closing)
+        G.n--;
+}
+
+static int
+link_conn(conn_t *c)
+{
+    /* edge-triggered: a peeked head stays in the buffer, and only new
+     * bytes are news */
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
+    conn_t **head = c->closing ? &G.closing : &G.head;
+    conn_t **tail = c->closing ? &G.closing_tail : &G.tail;
+
+    if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        return -1;
+    c->prev = *tail;
+    c->next = NULL;
+    if (*tail)
+        (*tail)->next = c;
+    else
+        *head = c;
+    *tail = c;
+    if (!c->closing)
+        G.n++;
+    return 0;
+}
+
+void
+gate_close_later(int fd, int64_t until)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+
+    if (c) {
+        c->fd = fd;
+        c->closing = 1;
+        c->deadline = until;
+        if (link_conn(c) == 0)
+            return;
+        free(c);
+    }
+    close(fd);
+}
+
+static void
+close_conn(conn_t *c)
+{
+    unlink_conn(c);
+    close(c->fd);
+    free(c);
+}
+
+/* a closing connection is readable: take what came, close at its end */
+static void
+drain_conn(conn_t *c)
+{
+    char junk[4096];
+
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0)
+            break;
+    }
+    close_conn(c);                  /* its end, an error, or too much */
+}
+
+void
+gate_refuse(int fd, unsigned reqid, const char *why)
+{
+    static ratelimit_t rl;
+    static const char head[] = "Status: 503 Service Unavailable\r\nRetry-After: 1\r\n"
+        "Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
+        "{\"error\": \"unavailable\", \"message\": \"server busy\"}\n";
+    unsigned char out[FCGI_REC_HDR + sizeof(head) + FCGI_REC_TAIL];
+    char junk[4096];
+
+    G.refused++;
+    log_limited(&rl, LOG_WARNING, "503 for a connection: %s (%lu so far)", why, G.refused);
+    /* take what it sent, so that closing does not reset the connection
+     * before the web server has read the answer */
+    for (int i = 0; i < 16 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++)
+        ;
+    fcgi_rec_header(out, FCGI_REC_STDOUT, reqid, sizeof(head) - 1);
+    memcpy(out + FCGI_REC_HDR, head, sizeof(head) - 1);
+    fcgi_rec_tail(out + FCGI_REC_HDR + sizeof(head) - 1, reqid);
+    ssize_t r = send(fd, out, FCGI_REC_HDR + sizeof(head) - 1 + FCGI_REC_TAIL,
+        MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)r;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+}
+
+/* the request id of C's head so far (1 when its BEGIN_REQUEST is not in) */
+static unsigned
+peeked_reqid(int fd)
+{
+    unsigned reqid = 1;
+    ssize_t n = recv(fd, G.peek, sizeof(G.peek), MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0)
+        head_in(G.peek, (size_t)n, &reqid);
+    return reqid ? reqid : 1;
+}
+
+static void
+refuse_conn(conn_t *c, const char *why)
+{
+    unlink_conn(c);
+    gate_refuse(c->fd, peeked_reqid(c->fd), why);
+    free(c);
+}
+
+void
+gate_add(int fd, int64_t now)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+
+    if (!c) {
+        gate_refuse(fd, 1, "out of memory");
+        return;
+    }
+    if (G.n >= G.max)
+        refuse_conn(G.head, "too many connections waiting for their request");
+    c->fd = fd;
+    c->deadline = now + ACCEPT_READ_TIMEOUT * 1000;
+    if (link_conn(c) < 0) {
+        free(c);
+        gate_refuse(fd, 1, strerror(errno));
+    }
+}
+
+/* C is readable: is its head in? */
+static void
+look(conn_t *c)
+{
+    unsigned reqid = 1;
+    ssize_t n = recv(c->fd, G.peek, sizeof(G.peek), MSG_PEEK | MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    int in = n > 0 ? head_in(G.peek, (size_t)n, &reqid) : 0;
+    if (n > 0 && (in != 0 || (size_t)n == sizeof(G.peek))) {
+        unlink_conn(c);
+        G.ready(c->fd, c->deadline, reqid ? reqid : 1);
+        free(c);
+        return;
+    }
+    if (n <= 0) {                   /* gone before its request was in */
+        unlink_conn(c);
+        close(c->fd);
+        free(c);
+    }
+}
+
+void
+gate_run(int64_t now)
+{
+    struct epoll_event ev[EV_BATCH];
+    int n = epoll_wait(G.epfd, ev, EV_BATCH, 0);
+
+    for (int i = 0; i < n; i++) {
+        conn_t *c = ev[i].data.ptr;
+        if (c->closing)
+            drain_conn(c);
+        else
+            look(c);
+    }
+    while (G.head && G.head->deadline <= now)
+        refuse_conn(G.head, "its request did not come in time");
+    while (G.closing && G.closing->deadline <= now)
+        close_conn(G.closing);
+}
+
+int
+gate_timeout(int64_t now)
+{
+    int64_t at = G.head ? G.head->deadline : -1;
+
+    if (G.closing && (at < 0 || G.closing->deadline < at))
+        at = G.closing->deadline;
+    if (at < 0)
+        return -1;
+    return at > now ? (int)(at - now) : 0;
+}
