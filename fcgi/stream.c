@@ -19,6 +19,7 @@
 #include "http.h"
 #include "hub.h"
 #include "log.h"
+#include "publish.h"
 #include "replay.h"
 #include "sse.h"
 #include "stream.h"
@@ -572,6 +573,10 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     }
     if (strcmp(c->h.method, "OPTIONS") == 0 && c->r->ncors) {
         http_preflight(&c->h, c->r);
+        goto done;
+    }
+    if (c->r->type == ROUTE_PUBLISH) {          /* POSTed messages: publish.h */
+        publish_serve(&c->h, c->r, cfg, auth);
         goto done;
     }
     if (strcmp(c->h.method, "GET") != 0) {

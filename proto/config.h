@@ -16,7 +16,8 @@
  *   broker.log            file the broker logs to (null: stderr with -f,
  *                         else syslog); SIGHUP reopens it.
  *   broker.journal_fsync  "always" (default) or milliseconds between fsyncs.
- *   routes[].type         "stream" (default) or "stats" (Prometheus text).
+ *   routes[].type         "stream" (default), "stats" (Prometheus text),
+ *                         "publish" or "mercure" (issue 15; no "channels").
  */
 #ifndef ZSSE_CONFIG_H
 #define ZSSE_CONFIG_H

@@ -20,6 +20,7 @@ struct zsse_publisher {
     void *ctx;
     void *sock;
     int   ack;                  /* DEALER to control */
+    int   send_timeout_ms;      /* -1: zmq_send blocks as ZeroMQ does */
     char *endpoint;
 };
 
@@ -32,17 +33,25 @@ open_socket(zsse_publisher_t *p)
         return -1;
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (p->send_timeout_ms >= 0) {
+        /* queue only on a connection the broker has accepted, and give
+         * up after the timeout: a send then means a broker took it */
+        int one = 1;
+        zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
+        zmq_setsockopt(p->sock, ZMQ_SNDTIMEO, &p->send_timeout_ms, sizeof(int));
+    }
     return zmq_connect(p->sock, p->endpoint);
 }
 
 static zsse_publisher_t *
-publisher_new(const char *endpoint, int ack)
+publisher_new(const char *endpoint, int ack, int send_timeout_ms)
 {
     zsse_publisher_t *p = calloc(1, sizeof(*p));
 
     if (!p)
         return NULL;
     p->ack = ack;
+    p->send_timeout_ms = send_timeout_ms;
     if (!(p->endpoint = strdup(endpoint)) || !(p->ctx = zmq_ctx_new()) || open_socket(p) < 0) {
         int e = errno;
         zsse_publisher_destroy(&p);
@@ -55,13 +64,21 @@ publisher_new(const char *endpoint, int ack)
 zsse_publisher_t *
 zsse_publisher_new(const char *endpoint)
 {
-    return publisher_new(endpoint, 0);
+    return publisher_new(endpoint, 0, -1);
+}
+
+zsse_publisher_t *
+zsse_publisher_new_timeout(const char *endpoint, int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return errno = EINVAL, NULL;
+    return publisher_new(endpoint, 0, timeout_ms);
 }
 
 zsse_publisher_t *
 zsse_publisher_new_ack(const char *control_endpoint)
 {
-    return publisher_new(control_endpoint, 1);
+    return publisher_new(control_endpoint, 1, -1);
 }
 
 void

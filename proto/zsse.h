@@ -33,6 +33,13 @@ typedef struct zsse_publisher zsse_publisher_t;
  * for a "publish" endpoint; NULL on error (errno set). */
 zsse_publisher_t *zsse_publisher_new(const char *endpoint);
 
+/* Like zsse_publisher_new(), but a message is only queued on a connection
+ * a broker has accepted: zsse_publish() / zsse_publish_raw() fail with
+ * errno EAGAIN when no broker took it within TIMEOUT_MS.  Success still
+ * does not mean stored: a broker that stops before reading it loses it
+ * (use zsse_publish_ack() for that). */
+zsse_publisher_t *zsse_publisher_new_timeout(const char *endpoint, int timeout_ms);
+
 /* Free the publisher and set *pubp to NULL.  Waits at most one second for
  * queued messages to leave. */
 void zsse_publisher_destroy(zsse_publisher_t **pubp);
