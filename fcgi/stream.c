@@ -19,6 +19,7 @@
 #include "http.h"
 #include "hub.h"
 #include "log.h"
+#include "mercure.h"
 #include "publish.h"
 #include "replay.h"
 #include "sse.h"
@@ -37,6 +38,7 @@ typedef struct {
     stream_t      *s;
     buf_t          out;
     replay_t       rp;              /* frames into out, flushes through libfcgi */
+    int            earliest;        /* Mercure lastEventID=earliest: all buffered */
     int            gone;            /* the client left or a write failed */
     int            headers;         /* the 200 headers are out */
 } ctx_t;
@@ -519,7 +521,7 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
     if (r->hello_event)
         replay_frame(&c->rp, 0, r->hello_event, strlen(r->hello_event), r->hello_data,
             r->hello_len, r->hello_kind);
-    if (replay_join(&c->rp, have_leid, leid, 0) < 0) {
+    if (replay_join(&c->rp, have_leid, leid, c->earliest) < 0) {
         hub_unregister(s);
         release_lease(c);
         unavailable(c, "replay");
@@ -579,6 +581,10 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         publish_serve(&c->h, c->r, cfg, auth);
         goto done;
     }
+    if (c->r->type == ROUTE_MERCURE && strcmp(c->h.method, "POST") == 0) {
+        mercure_publish(&c->h, c->r, cfg, auth);    /* mercure.h */
+        goto done;
+    }
     if (strcmp(c->h.method, "GET") != 0) {
         http_error(&c->h, c->r, 405, "method_not_allowed", "use GET",
             c->r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
@@ -596,22 +602,28 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     buf_init(&c->out, OUT_MAX);
     c->rp = (replay_t){ .r = c->r, .channels = c->s->channels, .out = &c->out,
                         .flush = flush_out, .arg = c };
-    if (admit(c, auth) != 0)
+    if (c->r->type == ROUTE_MERCURE ? mercure_admit(&c->h, c->r, auth, c->s, &c->earliest) != 0
+                                    : admit(c, auth) != 0)
         goto out;
     c->rp.nchannels = c->s->nchannels;
+    c->rp.filter = c->s->filter;
 
     const char *l = c->h.last_event_id;
     char qid[32];
     if (!*l && (query_get(c->h.query, "lastEventId", qid, sizeof(qid)) >= 0 ||
-                query_get(c->h.query, "last_event_id", qid, sizeof(qid)) >= 0))
+                query_get(c->h.query, "last_event_id", qid, sizeof(qid)) >= 0 ||
+                query_get(c->h.query, "lastEventID", qid, sizeof(qid)) >= 0))   /* Mercure */
         l = qid;
-    if (*l) {
+    if (c->earliest) {
+        have_leid = 1;          /* after 0, as a continuation: all buffered */
+        leid = 0;
+    } else if (*l) {
         have_leid = 1;
         /* a malformed id is an unknown one: the broker answers with reset */
         if (wire_parse_id(l, strlen(l), &leid) < 0)
             leid = WIRE_ID_MAX;
     }
-    if (wants_poll(&c->h)) {
+    if (c->r->type != ROUTE_MERCURE && wants_poll(&c->h)) {
         serve_poll(c, have_leid, leid);
         goto out;
     }

@@ -392,6 +392,8 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
     snprintf(pp, sizeof(pp), "%s.channels", p);
     if (r->type == ROUTE_STREAM && !v)
         return bad(c, pp, "is required");
+    if (r->type == ROUTE_MERCURE)
+        r->format = SSE_MERCURE;            /* Mercure's own ids, retry (sse.h) */
     if (v && (r->type == ROUTE_PUBLISH || r->type == ROUTE_MERCURE))
         return bad(c, pp, "not used by a %s route (the messages name their channels)",
             r->type == ROUTE_PUBLISH ? "publish" : "mercure");
