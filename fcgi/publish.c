@@ -188,7 +188,7 @@ static int
 check_one(http_t *h, const route_t *r, const config_t *cfg, json_t *claims, msg_t *m,
     size_t i, bool array, const char *text, size_t len)
 {
-    char where[32] = "", err[400], ch[ZSSE_CHANNEL_MAX + 1];
+    char where[48] = "", err[400], ch[ZSSE_CHANNEL_MAX + 1];
     const char *why;
 
     if (array)
