@@ -3,6 +3,7 @@
  *
  *   zsse [-c FILE] publish -C CHANNEL... [-e EVENT] -d JSON [-k KEY] [--ttl S] [--ack]
  *   zsse [-c FILE] publish --stdin [--ack]
+ *   zsse publish --url URL [--token TOKEN] (-C ... -d JSON | --stdin)
  *   zsse [-c FILE] token --sub ID [--ttl S] [--claim k=v]... [--channels P,...] [--key PEM]
  *   zsse [-c FILE] stats
  *   zsse [-c FILE] tail [-n COUNT] [--timeout S] [--ready] CHANNEL...
@@ -27,6 +28,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <zmq.h>
+#include <curl/curl.h>
 #include "auth.h"
 #include "check.h"
 #include "channel.h"
@@ -47,6 +49,8 @@ usage(FILE *fp)
         "usage: zsse [-c FILE] COMMAND [options]\n"
         "  publish -C CHANNEL [-C ...] [-e EVENT] -d JSON [-k KEY] [--ttl S] [--ack]\n"
         "  publish --stdin [--ack]          one JSON message per line\n"
+        "  publish --url URL [--token TOKEN] ...   over HTTP to a publish route\n"
+        "                                   (token also from $ZSSE_TOKEN)\n"
         "  token --sub ID [--ttl S] [--claim k=v]... [--channels P,...] [--key PRIVATE.pem]\n"
         "  stats                            the broker's figures as one JSON object\n"
         "  revoke (--sub ID | --jti ID) [--ttl S]  end the streams of those tokens and\n"
@@ -168,13 +172,86 @@ build_message(const char **chans, int nch, const char *event, const char *data,
     return text;
 }
 
+#define ZSSE_HTTP_LINE_MAX (16u << 20) /* --url --stdin: longest line */
+#define PUBLISH_SEND_MS  3000          /* without --ack: a broker must take it */
+#define PUBLISH_HTTP_S   30             /* --url: the whole request */
+#define PUBLISH_REPLY_MAX (64 * 1024)   /* --url: the answer we read */
+
+static size_t
+http_collect(char *p, size_t size, size_t n, void *arg)
+{
+    char *b = arg;
+    size_t have = strlen(b), add = size * n;
+    if (have + add >= PUBLISH_REPLY_MAX)
+        add = PUBLISH_REPLY_MAX - 1 - have;
+    memcpy(b + have, p, add);
+    b[have + add] = '\0';
+    return size * n;
+}
+
+/* POST one message (or array) to a publish route and print the ids, one
+ * a line; 0 ok, 1 refused (the status and the server's message on
+ * stderr), 2 no answer */
+static int
+send_http(const char *url, const char *token, const char *text, size_t len)
+{
+    static char reply[PUBLISH_REPLY_MAX];
+    char auth[8300];
+    struct curl_slist *hd = NULL;
+    long status = 0;
+    CURL *c = curl_easy_init();
+    CURLcode rc;
+
+    if (!c)
+        return die("publish: %s", "curl_easy_init failed") + 1;
+    reply[0] = '\0';
+    hd = curl_slist_append(hd, "Content-Type: application/json");
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        hd = curl_slist_append(hd, auth);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)PUBLISH_HTTP_S);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK)
+        return die("publish: %s", curl_easy_strerror(rc)) + 1;
+    json_t *r = json_loads(reply, 0, NULL), *ids = json_object_get(r, "ids"), *v;
+    size_t i;
+    if (status != 200 || !json_is_array(ids)) {
+        json_t *m = json_object_get(r, "message");
+        fprintf(stderr, "zsse: publish: HTTP %ld: %s\n", status,
+            json_is_string(m) ? json_string_value(m) : "no publish route answered");
+        json_decref(r);
+        return status == 503 || status == 0 ? 2 : 1;
+    }
+    json_array_foreach(ids, i, v)
+        if (json_is_string(v))
+            puts(json_string_value(v));
+    fflush(stdout);
+    json_decref(r);
+    return 0;
+}
+
 /* send one message; 0 ok, 1 rejected, 2 the broker is unreachable */
 static int
 send_one(zsse_publisher_t *pub, int ack, const char *text, size_t len)
 {
     if (!ack) {
-        if (zsse_publish_raw(pub, text, len) < 0)
+        if (zsse_publish_raw(pub, text, len) < 0) {
+            if (errno == EAGAIN)
+                return die("publish: no broker took the message within 3 s (%s): "
+                    "not published", cfg->broker.publish) + 1;
             return die("publish: %s", zmq_strerror(errno));
+        }
         return 0;
     }
     uint64_t id;
@@ -197,9 +274,11 @@ cmd_publish(int argc, char **argv)
         { "data", required_argument, NULL, 'd' }, { "key", required_argument, NULL, 'k' },
         { "ttl", required_argument, NULL, 't' }, { "ack", no_argument, NULL, 'a' },
         { "stdin", no_argument, NULL, 's' }, { "config", required_argument, NULL, 'c' },
+        { "url", required_argument, NULL, 'u' }, { "token", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     const char *chans[ZSSE_MAX_CHANNELS], *event = NULL, *data = NULL, *key = NULL;
+    const char *url = NULL, *token = getenv("ZSSE_TOKEN");
     int nch = 0, ttl = 0, ack = 0, use_stdin = 0, c, rc = 0;
 
     while ((c = getopt_long(argc, argv, "C:e:d:k:c:h", opts, NULL)) != -1) {
@@ -222,6 +301,8 @@ cmd_publish(int argc, char **argv)
         case 'a': ack = 1; break;
         case 's': use_stdin = 1; break;
         case 'c': config_flag = optarg; break;
+        case 'u': url = optarg; break;
+        case 'T': token = optarg; break;
         case 'h': usage(stdout); return 0;
         default: return die("publish: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
@@ -230,18 +311,29 @@ cmd_publish(int argc, char **argv)
         return die("publish: unexpected argument '%s'", argv[optind]);
     if (!use_stdin && (nch == 0 || !data))
         return die("publish: needs -C CHANNEL and -d JSON (or --stdin)%s", "");
-    if (load_config() < 0)
+    if (url && ack)
+        return die("publish: --url is always acknowledged: drop --ack%s", "");
+    if (url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        return die("publish: --url %s: must be http:// or https://", url);
+    if (url && token && (strlen(token) > 8192 || strpbrk(token, "\r\n")))
+        return die("publish: --token: not a token%s", "");
+    /* --url needs no config: the web server and its publish route decide */
+    if (!url && load_config() < 0)
         return 1;
     char perr[600];
-    zsse_publisher_t *pub = zsse_publisher_new_config(cfg->path, ack, perr, sizeof(perr));
-    if (!pub)
+    zsse_publisher_t *pub = NULL;
+    if (!url && !(pub = zsse_publisher_new_config(cfg->path, ack, PUBLISH_SEND_MS,
+                                                  perr, sizeof(perr))))
         return die("cannot connect: %s", perr);
+    if (url)
+        curl_global_init(CURL_GLOBAL_DEFAULT);
     if (!use_stdin) {
         char *text = build_message(chans, nch, event, data, key, ttl);
-        rc = text ? send_one(pub, ack, text, strlen(text)) : 1;
+        rc = !text ? 1 : url ? send_http(url, token, text, strlen(text)) != 0
+                             : send_one(pub, ack, text, strlen(text)) != 0;
         free(text);
     } else {
-        size_t cap = cfg->broker.max_message + 2;
+        size_t cap = (url ? ZSSE_HTTP_LINE_MAX : cfg->broker.max_message) + 2;
         char *line = malloc(cap);
         long lineno = 0;
         if (!line)
@@ -251,7 +343,7 @@ cmd_publish(int argc, char **argv)
             lineno++;
             if (len == cap - 1 && line[len - 1] != '\n') {
                 fprintf(stderr, "zsse: line %ld: longer than max_message (%zu bytes)\n",
-                    lineno, cfg->broker.max_message);
+                    lineno, cap - 2);
                 int ch;
                 while ((ch = getchar()) != EOF && ch != '\n')
                     ;
@@ -262,7 +354,7 @@ cmd_publish(int argc, char **argv)
                 line[--len] = '\0';
             if (len == 0)
                 continue;
-            int r = send_one(pub, ack, line, len);
+            int r = url ? send_http(url, token, line, len) : send_one(pub, ack, line, len);
             if (r == 2) {           /* no broker: the rest would fail too */
                 rc = 1;
                 break;
@@ -273,6 +365,8 @@ cmd_publish(int argc, char **argv)
         free(line);
     }
     zsse_publisher_destroy(&pub);
+    if (url)
+        curl_global_cleanup();
     return rc;
 }
 

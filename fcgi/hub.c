@@ -22,6 +22,7 @@
 #include "hub.h"
 #include "log.h"
 #include "record.h"
+#include "mercure.h"
 #include "replay.h"
 #include "revoke.h"
 #include "sse.h"
@@ -88,7 +89,7 @@ static struct {
     int64_t         last_renew;     /* ms */
     stream_t      **hb;             /* the heartbeat heap (by hb_at) */
     size_t          hbn, hbcap;
-    buf_t           frame[2];       /* an event framed per sse_format_t, reused */
+    buf_t           frame[SSE_FORMATS];   /* an event framed per sse_format_t, reused */
     buf_t           qframe;         /* a queued event, framed */
     atomic_int      drain_ms;       /* hub_drain()'s window, 0: not asked */
     atomic_int      drained;        /* ... and done */
@@ -170,6 +171,7 @@ stream_free(stream_t *s)
     json_decref(s->claims);
     ring_free(&s->q);
     free(s->pend);
+    mercure_filter_free(&s->filter);
     if (s->efd >= 0)
         close(s->efd);
     pthread_mutex_destroy(&s->mu);
@@ -939,7 +941,8 @@ resume_main(void *arg)
         buf_t out;
         buf_init(&out, FRAME_MAX);
         replay_t p = { .r = j->s->route, .channels = j->s->channels,
-                       .nchannels = j->s->nchannels, .out = &out, .last = j->after };
+                       .nchannels = j->s->nchannels, .out = &out, .last = j->after,
+                       .filter = j->s->filter };
         qev_t *e = NULL;
         if (replay_join(&p, 1, j->after, 1) == 0 && !p.failed)
             e = qev_make(p.last, 'r', "", 0, out.data ? out.data : "", out.len, 1);
@@ -1071,7 +1074,7 @@ on_marker(const char *topic, size_t len)
  * hub's own buffer (MADE: which formats are done); NULL when it cannot be
  * framed */
 static const buf_t *
-framed(int format, const wire_event_t *ev, int n, int made[2])
+framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
 {
     buf_t *b = &H.frame[format];
 
@@ -1124,12 +1127,23 @@ queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
  * queued copy, made on first need.
  */
 static void
-deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[2], int64_t now)
+deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORMATS],
+    int64_t now)
 {
     int i = 0;
 
     if (s->state == ST_DEAD || s->doomed)
         return;
+    if (s->filter) {
+        /* Mercure selectors (mercure.h): only the events it may see, one
+         * by one through its queue */
+        for (; i < n; i++)
+            if (ev[i].id > s->last && mercure_accept(s->filter, &ev[i]))
+                queue_event(s, &ev[i], &e[i], now);
+        if (s->state == ST_LIVE)
+            flush(s, now);
+        return;
+    }
     if (s->state == ST_LIVE && !backlog(s)) {
         if (ev[n - 1].id <= s->last)
             return;                 /* the replay had them */
@@ -1166,7 +1180,7 @@ static void
 fan_out(const wire_event_t *ev, int n, int64_t now)
 {
     chan_t *c;
-    int made[2] = { 0, 0 };
+    int made[SSE_FORMATS] = { 0 };
     qev_t *e[RUN_MAX] = { NULL };   /* the hub holds one reference each */
 
     if ((c = chan_get(ev[0].channel, ev[0].channel_len, 0)))
@@ -1451,6 +1465,7 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
     H.jobs_tail = &H.jobs;
     buf_init(&H.frame[SSE_NAMED], FRAME_MAX);
     buf_init(&H.frame[SSE_ENVELOPE], FRAME_MAX);
+    buf_init(&H.frame[SSE_MERCURE], FRAME_MAX);
     buf_init(&H.qframe, FRAME_MAX);
     H.last_renew = mono_ms();
     if (!(H.revoked = revoke_new()))

@@ -127,6 +127,7 @@ typedef struct stream {
     struct stream *hub_prev, *hub_next;     /* registered streams */
     struct stream *wait_next;       /* streams awaiting their marker */
     struct stream *doom_next;
+    struct mercure_filter *filter;  /* Mercure selectors (NULL: every event) */
 } stream_t;
 
 int  hub_start(void *zctx, const char *events_endpoint, const char *control_endpoint,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "mercure.h"
 #include "replay.h"
 #include "sse.h"
 #include "wire.h"
@@ -102,6 +103,10 @@ frame_events(replay_t *p, reply_t *rep, int first)
     for (int i = 0; i < n; i++) {
         if (ev[i].id <= p->last)
             continue;
+        if (p->filter && !mercure_accept(p->filter, &ev[i])) {
+            p->last = ev[i].id;
+            continue;
+        }
         replay_frame(p, ev[i].id, ev[i].event, ev[i].event_len, ev[i].data, ev[i].data_len,
             ev[i].kind);
         p->last = ev[i].id;

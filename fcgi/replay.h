@@ -33,6 +33,7 @@ typedef struct {
      * and reset it; -1 when the client has gone */
     int          (*flush)(void *arg);
     void          *arg;
+    const struct mercure_filter *filter;    /* NULL: every event (mercure.h) */
 } replay_t;
 
 /* OP (replay, state, head) for the channels; -1: the broker did not

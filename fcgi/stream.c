@@ -21,6 +21,8 @@
 #include "ident.h"
 #include "hub.h"
 #include "log.h"
+#include "mercure.h"
+#include "publish.h"
 #include "replay.h"
 #include "sse.h"
 #include "stream.h"
@@ -39,6 +41,7 @@ typedef struct {
     stream_t      *s;
     buf_t          out;
     replay_t       rp;              /* frames into out, flushes through libfcgi */
+    int            earliest;        /* Mercure lastEventID=earliest: all buffered */
     int            gone;            /* the client left or a write failed */
     int            headers;         /* the 200 headers are out */
 } ctx_t;
@@ -556,8 +559,9 @@ last_event_id(const http_t *h, uint64_t *leid)
     int n;
 
     if (!*l) {
-        static const char *const names[] = { "lastEventId", "last_event_id" };
-        for (size_t i = 0; i < 2 && !*l; i++) {
+        static const char *const names[] = { "lastEventId", "last_event_id",
+                                             "lastEventID" };     /* Mercure */
+        for (size_t i = 0; i < 3 && !*l; i++) {
             if ((n = query_get(h->query, names[i], qid, sizeof(qid))) > 0)
                 l = qid;
             else if (n < 0 && query_has(h->query, names[i]))
@@ -657,7 +661,7 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
     if (r->hello_event)
         replay_frame(&c->rp, 0, r->hello_event, strlen(r->hello_event), r->hello_data,
             r->hello_len, r->hello_kind);
-    if (replay_join(&c->rp, have_leid, leid, 0) < 0) {
+    if (replay_join(&c->rp, have_leid, leid, c->earliest) < 0) {
         hub_unregister(s);
         release_lease(c);
         unavailable(c, "replay");
@@ -715,6 +719,14 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         http_preflight(&c->h, c->r);
         goto done;
     }
+    if (c->r->type == ROUTE_PUBLISH) {          /* POSTed messages: publish.h */
+        publish_serve(&c->h, c->r, cfg, auth);
+        goto done;
+    }
+    if (c->r->type == ROUTE_MERCURE && strcmp(c->h.method, "POST") == 0) {
+        mercure_publish(&c->h, c->r, cfg, auth);    /* mercure.h */
+        goto done;
+    }
     if (strcmp(c->h.method, "GET") != 0) {
         http_error(&c->h, c->r, 405, "method_not_allowed", "use GET",
             c->r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
@@ -733,12 +745,18 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     c->rp = (replay_t){ .r = c->r, .channels = c->s->channels, .out = &c->out,
                         .flush = flush_out, .arg = c };
     /* the body (a GET has none) is read only once the token is good */
-    if (admit(c, auth) != 0 || body_done(c) < 0)
+    if ((c->r->type == ROUTE_MERCURE ? mercure_admit(&c->h, c->r, auth, c->s, &c->earliest)
+                                     : admit(c, auth)) != 0 || body_done(c) < 0)
         goto out;
     c->rp.nchannels = c->s->nchannels;
+    c->rp.filter = c->s->filter;
 
     have_leid = last_event_id(&c->h, &leid);
-    if (wants_poll(&c->h)) {
+    if (c->earliest) {
+        have_leid = 1;          /* after 0, as a continuation: all buffered */
+        leid = 0;
+    }
+    if (c->r->type != ROUTE_MERCURE && wants_poll(&c->h)) {
         serve_poll(c, have_leid, leid);
         goto out;
     }

@@ -429,12 +429,8 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
 
     if ((v = json_object_get(o, "type"))) {
         snprintf(pp, sizeof(pp), "%s.type", p);
-        if (json_is_string(v) && strcmp(json_string_value(v), "stream") == 0)
-            r->type = ROUTE_STREAM;
-        else if (json_is_string(v) && strcmp(json_string_value(v), "stats") == 0)
-            r->type = ROUTE_STATS;
-        else
-            return bad(c, pp, "must be \"stream\" or \"stats\"");
+        if (!json_is_string(v) || route_type_parse(json_string_value(v), &r->type) < 0)
+            return bad(c, pp, "must be " ROUTE_TYPE_NAMES);
     }
     if ((v = json_object_get(o, "auth"))) {
         snprintf(pp, sizeof(pp), "%s.auth", p);
@@ -455,6 +451,11 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
     snprintf(pp, sizeof(pp), "%s.channels", p);
     if (r->type == ROUTE_STREAM && !v)
         return bad(c, pp, "is required");
+    if (r->type == ROUTE_MERCURE)
+        r->format = SSE_MERCURE;            /* Mercure's own ids, retry (sse.h) */
+    if (v && (r->type == ROUTE_PUBLISH || r->type == ROUTE_MERCURE))
+        return bad(c, pp, "not used by a %s route (the messages name their channels)",
+            r->type == ROUTE_PUBLISH ? "publish" : "mercure");
     if (v) {
         size_t i;
         json_t *t;

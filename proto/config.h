@@ -16,7 +16,8 @@
  *   broker.log            file the broker logs to (null: stderr with -f,
  *                         else syslog); SIGHUP reopens it.
  *   broker.journal_fsync  "always" (default) or milliseconds between fsyncs.
- *   routes[].type         "stream" (default) or "stats" (Prometheus text).
+ *   routes[].type         "stream" (default), "stats" (Prometheus text),
+ *                         "publish" or "mercure" (issue 15; no "channels").
  *   broker.curve          CURVE keys of the broker and of its clients, and
  *   broker.trusted_network  (issue 12; see curve.h).
  */

@@ -179,3 +179,35 @@ json_compact(const char *in, size_t len, char *out)
     }
     return o;
 }
+
+int
+json_array_next(const char *text, size_t len, size_t *pos, const char **val, size_t *vlen)
+{
+    size_t i, ve;
+
+    if (*pos == JSON_ARRAY_DONE)
+        return 1;
+    i = skip_ws(text, len, *pos);
+    if (*pos == 0) {
+        if (i >= len || text[i] != '[')
+            return -1;
+        i = skip_ws(text, len, i + 1);
+        if (i < len && text[i] == ']') {
+            *pos = JSON_ARRAY_DONE;
+            return 1;
+        }
+    }
+    ve = skip_value(text, len, i);
+    if (ve > len || ve == i)
+        return -1;
+    *val = text + i;
+    *vlen = ve - i;
+    i = skip_ws(text, len, ve);
+    if (i < len && text[i] == ',')
+        *pos = i + 1;
+    else if (i < len && text[i] == ']')
+        *pos = JSON_ARRAY_DONE;
+    else
+        return -1;
+    return 0;
+}

@@ -21,6 +21,14 @@
 int json_member(const char *text, size_t len, const char *key,
     const char **val, size_t *vlen);
 
+/* Walk the top-level array in TEXT (LEN bytes): *POS is 0 before the
+ * first call; each call sets *val / *vlen to the next element's raw text
+ * and returns 0, returns 1 after the last one, -1 when TEXT is not an
+ * array or is malformed. */
+#define JSON_ARRAY_DONE ((size_t)-1)
+int json_array_next(const char *text, size_t len, size_t *pos,
+    const char **val, size_t *vlen);
+
 /* the value of hex digit C, or -1 */
 int hex_digit(char c);
 

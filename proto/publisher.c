@@ -24,6 +24,7 @@ struct zsse_publisher {
     void *ctx;
     void *sock;
     int   ack;                  /* DEALER to control */
+    int   send_timeout_ms;      /* -1: zmq_send blocks as ZeroMQ does */
     char *endpoint;
     curve_client_t curve;       /* off: plain ZeroMQ */
 };
@@ -39,11 +40,18 @@ open_socket(zsse_publisher_t *p)
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     if (curve_client_apply(p->sock, &p->curve) < 0)
         return -1;
+    if (p->send_timeout_ms >= 0) {
+        /* queue only on a connection the broker has accepted, and give
+         * up after the timeout: a send then means a broker took it */
+        int one = 1;
+        zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
+        zmq_setsockopt(p->sock, ZMQ_SNDTIMEO, &p->send_timeout_ms, sizeof(int));
+    }
     return zmq_connect(p->sock, p->endpoint);
 }
 
 static zsse_publisher_t *
-publisher_new(const char *endpoint, int ack, const curve_client_t *curve)
+publisher_new(const char *endpoint, int ack, const curve_client_t *curve, int send_timeout_ms)
 {
     zsse_publisher_t *p = calloc(1, sizeof(*p));
 
@@ -52,6 +60,7 @@ publisher_new(const char *endpoint, int ack, const curve_client_t *curve)
     p->ack = ack;
     if (curve)
         p->curve = *curve;
+    p->send_timeout_ms = send_timeout_ms;
     if (!(p->endpoint = strdup(endpoint)) || !(p->ctx = zmq_ctx_new()) || open_socket(p) < 0) {
         int e = errno;
         zsse_publisher_destroy(&p);
@@ -64,17 +73,26 @@ publisher_new(const char *endpoint, int ack, const curve_client_t *curve)
 zsse_publisher_t *
 zsse_publisher_new(const char *endpoint)
 {
-    return publisher_new(endpoint, 0, NULL);
+    return publisher_new(endpoint, 0, NULL, -1);
+}
+
+zsse_publisher_t *
+zsse_publisher_new_timeout(const char *endpoint, int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return errno = EINVAL, NULL;
+    return publisher_new(endpoint, 0, NULL, timeout_ms);
 }
 
 zsse_publisher_t *
 zsse_publisher_new_ack(const char *control_endpoint)
 {
-    return publisher_new(control_endpoint, 1, NULL);
+    return publisher_new(control_endpoint, 1, NULL, -1);
 }
 
 zsse_publisher_t *
-zsse_publisher_new_config(const char *file, int ack, char *err, size_t errlen)
+zsse_publisher_new_config(const char *file, int ack, int timeout_ms, char *err,
+    size_t errlen)
 {
     char why[512];
     curve_client_t curve;
@@ -88,7 +106,8 @@ zsse_publisher_new_config(const char *file, int ack, char *err, size_t errlen)
     }
     if (curve_client_load(&cfg->broker, &curve, why, sizeof(why)) < 0)
         snprintf(err, errlen, "config: %s: %s", file, why);
-    else if (!(p = publisher_new(ack ? cfg->broker.control : cfg->broker.publish, ack, &curve)))
+    else if (!(p = publisher_new(ack ? cfg->broker.control : cfg->broker.publish, ack, &curve,
+                                ack ? -1 : timeout_ms)))
         snprintf(err, errlen, "%s: %s", ack ? cfg->broker.control : cfg->broker.publish,
             zmq_strerror(errno));
     memset(&curve, 0, sizeof(curve));

@@ -409,3 +409,36 @@ grant_allows(json_t *claims, const char *channel)
     }
     return false;
 }
+
+int
+route_type_parse(const char *s, route_type_t *t)
+{
+    static const struct { const char *name; route_type_t type; } types[] = {
+        { "stream", ROUTE_STREAM }, { "stats", ROUTE_STATS },
+        { "publish", ROUTE_PUBLISH }, { "mercure", ROUTE_MERCURE },
+    };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(s, types[i].name) == 0) {
+            *t = types[i].type;
+            return 0;
+        }
+    return -1;
+}
+
+bool
+claim_allows(json_t *claims, const char *claim, const char *channel)
+{
+    json_t *g = claims ? json_object_get(claims, claim) : NULL;
+    size_t i;
+    json_t *v;
+
+    if (!json_is_array(g))
+        return false;
+    json_array_foreach(g, i, v) {
+        if (i >= 256)
+            break;              /* bound the work a token can ask for */
+        if (json_is_string(v) && channel_match(json_string_value(v), channel))
+            return true;
+    }
+    return false;
+}

@@ -43,7 +43,11 @@ typedef struct {
 } tpl_t;
 
 typedef enum { AUTH_REQUIRED, AUTH_OPTIONAL, AUTH_NONE } route_auth_t;
-typedef enum { ROUTE_STREAM, ROUTE_STATS } route_type_t;
+/* routes[].type: "stream" (SPEC 5), "stats" (Prometheus text), "publish"
+ * (POST JSON messages, SPEC 7 / issue 15) and "mercure" (the Mercure
+ * protocol's hub side, issue 15) */
+typedef enum { ROUTE_STREAM, ROUTE_STATS, ROUTE_PUBLISH, ROUTE_MERCURE } route_type_t;
+#define ROUTE_TYPE_NAMES "\"stream\", \"stats\", \"publish\" or \"mercure\""
 
 typedef struct {
     char       *path;                 /* as written */
@@ -115,6 +119,14 @@ int tpl_expand_status(const tpl_t *t, const route_params_t *p, const char *query
 
 /* true when CLAIMS' "channels" array has a pattern matching CHANNEL */
 bool grant_allows(json_t *claims, const char *channel);
+
+/* The route type named S into *T; -1 for an unknown name (the config
+ * error lists ROUTE_TYPE_NAMES). */
+int route_type_parse(const char *s, route_type_t *t);
+/* true when the array claim CLAIM of CLAIMS (e.g. "publish") has a channel
+ * pattern (channel.h rules, '*' any run) matching CHANNEL; at most the
+ * first 256 patterns are looked at. */
+bool claim_allows(json_t *claims, const char *claim, const char *channel);
 
 /* Query string helpers.  Find parameter NAME in QUERY ("a=1&b=2"), decode
  * it into OUT (size OUTLEN).  Returns the decoded length, or -1 when absent

@@ -65,10 +65,86 @@ json_quote(buf_t *out, const char *s, size_t len)
 }
 
 int
+sse_mercure_parse(const char *data, size_t len, sse_mercure_t *m)
+{
+    const size_t ml = sizeof(SSE_MERCURE_MAGIC) - 1;
+    const char *p = data + ml, *end = data + len;
+
+    memset(m, 0, sizeof(*m));
+    m->retry = -1;
+    if (len < ml || memcmp(data, SSE_MERCURE_MAGIC, ml) != 0)
+        return -1;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return -1;
+        size_t n = (size_t)(nl - p);
+        if (n == 0) {                                   /* end of the header */
+            m->body = nl + 1;
+            m->body_len = (size_t)(end - m->body);
+            return 0;
+        }
+        if (n > 3 && memcmp(p, "id ", 3) == 0) {
+            m->id = p + 3;
+            m->id_len = n - 3;
+        } else if (n > 6 && memcmp(p, "retry ", 6) == 0) {
+            m->retry = 0;
+            for (size_t i = 6; i < n && i < 16 && p[i] >= '0' && p[i] <= '9'; i++)
+                m->retry = m->retry * 10 + (p[i] - '0');
+        } else if (n == 7 && memcmp(p, "private", 7) == 0) {
+            m->private_ = 1;
+        } else if (n > 6 && memcmp(p, "topic ", 6) == 0) {
+            if (!m->topics)
+                m->topics = p;
+            m->topics_len = (size_t)(nl + 1 - m->topics);
+        }
+        p = nl + 1;
+    }
+    return -1;
+}
+
+/* a Mercure update (sse.h); 1 when DATA is not one */
+static int
+mercure_event(buf_t *out, uint64_t id, const char *event, size_t event_len,
+    const char *data, size_t data_len)
+{
+    sse_mercure_t m;
+
+    if (sse_mercure_parse(data, data_len, &m) < 0)
+        return 1;
+    if (m.id) {
+        if (buf_append(out, "id: ", 4) < 0 || buf_append(out, m.id, m.id_len) < 0 ||
+            buf_putc(out, '\n') < 0)
+            return -1;
+    } else if (id && (buf_append(out, "id: ", 4) < 0 || buf_put_u64(out, id) < 0 ||
+        buf_putc(out, '\n') < 0)) {
+        return -1;
+    }
+    if (event_len && (buf_append(out, "event: ", 7) < 0 ||
+        buf_append(out, event, event_len) < 0 || buf_putc(out, '\n') < 0))
+        return -1;
+    if (m.retry >= 0 && buf_printf(out, "retry: %ld\n", m.retry) < 0)
+        return -1;
+    if (put_lines(out, "data: ", 6, m.body, m.body_len) < 0 || buf_putc(out, '\n') < 0)
+        return -1;
+    if (m.id && id && sse_id(out, id) < 0)
+        return -1;
+    return 0;
+}
+
+int
 sse_event(buf_t *out, sse_format_t fmt, uint64_t id, const char *event,
     size_t event_len, const char *data, size_t data_len, char kind)
 {
     size_t mark = out->len;
+
+    if (fmt == SSE_MERCURE && kind == 's') {
+        int r = mercure_event(out, id, event, event_len, data, data_len);
+        if (r < 0)
+            goto fail;
+        if (r == 0)
+            return 0;
+    }
 
     if (id && (buf_append(out, "id: ", 4) < 0 || buf_put_u64(out, id) < 0 ||
         buf_putc(out, '\n') < 0))

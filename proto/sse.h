@@ -27,7 +27,37 @@
 #include <stddef.h>
 #include "buf.h"
 
-typedef enum { SSE_NAMED = 0, SSE_ENVELOPE = 1 } sse_format_t;
+typedef enum { SSE_NAMED = 0, SSE_ENVELOPE = 1, SSE_MERCURE = 2 } sse_format_t;
+#define SSE_FORMATS 3
+
+/*
+ * SSE_MERCURE (routes of type "mercure", issue 15): a Mercure update is
+ * stored as a string datum that starts with a header, one field a line:
+ *
+ *     mercure                 the magic first line
+ *     id ID                   the publisher's id (optional; no CR/LF)
+ *     retry MS                the SSE retry (optional)
+ *     private                 a private update (optional)
+ *     topic TOPIC             once per topic, channel-safe encoding
+ *     <empty line>
+ *     DATA                    the update's data
+ *
+ * It is framed as "id:" (the publisher's id, else zsse's), "event:",
+ * "retry:", the data lines; after an event with the publisher's id comes
+ * an id-only block with zsse's id, so a reconnecting EventSource sends an
+ * id zsse can replay from.  Any other datum is framed as SSE_NAMED.
+ */
+#define SSE_MERCURE_MAGIC "mercure\n"
+typedef struct {
+    const char *id;     size_t id_len;        /* NULL: none */
+    long        retry;                        /* -1: none */
+    int         private_;
+    const char *topics; size_t topics_len;    /* the "topic ..." lines */
+    const char *body;   size_t body_len;      /* DATA */
+} sse_mercure_t;
+/* Parse DATA (LEN bytes) as a Mercure payload: 0, or -1 when it is not
+ * one (no magic line, or no empty line ending the header). */
+int sse_mercure_parse(const char *data, size_t len, sse_mercure_t *m);
 
 int sse_event(buf_t *out, sse_format_t fmt, uint64_t id,
     const char *event, size_t event_len,

@@ -33,6 +33,13 @@ typedef struct zsse_publisher zsse_publisher_t;
  * for a "publish" endpoint; NULL on error (errno set). */
 zsse_publisher_t *zsse_publisher_new(const char *endpoint);
 
+/* Like zsse_publisher_new(), but a message is only queued on a connection
+ * a broker has accepted: zsse_publish() / zsse_publish_raw() fail with
+ * errno EAGAIN when no broker took it within TIMEOUT_MS.  Success still
+ * does not mean stored: a broker that stops before reading it loses it
+ * (use zsse_publish_ack() for that). */
+zsse_publisher_t *zsse_publisher_new_timeout(const char *endpoint, int timeout_ms);
+
 /* Free the publisher and set *pubp to NULL.  Waits at most one second for
  * queued messages to leave. */
 void zsse_publisher_destroy(zsse_publisher_t **pubp);
@@ -59,9 +66,11 @@ int zsse_publish_ack(zsse_publisher_t *pub, const char *json_msg, size_t len,
  * /etc/zsse/zsse.json): to broker.publish, or with ACK non-zero to
  * broker.control for zsse_publish_ack(); with CURVE when broker.curve names
  * this client's keys (server_public_key_file, client_secret_key_file).
- * NULL on error, with the reason in ERR (size ERRLEN). */
-zsse_publisher_t *zsse_publisher_new_config(const char *file, int ack, char *err,
-    size_t errlen);
+ * TIMEOUT_MS >= 0 (without ACK) works as zsse_publisher_new_timeout();
+ * -1: sends block as ZeroMQ's do.  NULL on error, with the reason in ERR
+ * (size ERRLEN). */
+zsse_publisher_t *zsse_publisher_new_config(const char *file, int ack, int timeout_ms,
+    char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,579 @@
+/*
+ * mercure.c -- the Mercure hub route: selectors, private updates, the
+ * form publish (see mercure.h).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "buf.h"
+#include "channel.h"
+#include "jsontext.h"
+#include "mercure.h"
+#include "message.h"
+#include "publish.h"
+#include "sse.h"
+
+#define MATCH_BUDGET 20000          /* steps of one template match */
+
+struct mercure_filter {
+    char  *sel[MERCURE_SELECTORS_MAX];
+    size_t nsel;
+    char **claim;                   /* mercure.subscribe selectors */
+    size_t nclaim;
+};
+
+static const char *WWW_AUTH =
+    "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n";
+
+/* --- topics and channels ------------------------------------------------------ */
+
+int
+mercure_channel(buf_t *out, const char *topic, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    buf_reset(out);
+    if (len == 0 || !utf8_valid(topic, len) || buf_puts(out, MERCURE_PREFIX) < 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)topic[i];
+        if (c <= 0x20 || c == 0x7f || c == '%' || c == '*') {
+            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+            if (buf_append(out, e, 3) < 0)
+                return -1;
+        } else if (buf_putc(out, (char)c) < 0) {
+            return -1;
+        }
+    }
+    if (out->len > ZSSE_CHANNEL_MAX || buf_putc(out, '\0') < 0)
+        return -1;
+    out->len--;
+    return 0;
+}
+
+/* --- URI templates (RFC 6570), matched against a topic -------------------------- */
+
+static bool
+unreserved(unsigned char c)
+{
+    return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '%' || c >= 0x80;
+}
+
+static bool
+reserved(unsigned char c)
+{
+    return c && strchr(":/?#[]@!$&'()*+,;=", c);
+}
+
+/* may C appear in the expansion of an expression with operator OP? */
+static bool
+expands_to(char op, unsigned char c, bool many)
+{
+    switch (op) {
+    case '+': case '#': return unreserved(c) || reserved(c);
+    case '/': return unreserved(c) || c == '/' || (many && c == ',');
+    case '.': return unreserved(c) || (many && c == ',');
+    case ';': return unreserved(c) || c == ';' || c == '=' || c == ',';
+    case '?': case '&': return unreserved(c) || c == '&' || c == '=' || c == ',';
+    default:  return unreserved(c) || (many && c == ',');
+    }
+}
+
+static bool
+tmatch(const char *t, const char *s, int *budget)
+{
+    if (--*budget <= 0)
+        return false;
+    while (*t && *t != '{') {
+        if (*t++ != *s++)
+            return false;
+    }
+    if (!*t)
+        return !*s;
+    const char *close = strchr(t, '}');
+    if (!close)
+        return false;
+    char op = strchr("+#./;?&", t[1]) ? t[1] : 0;
+    bool many = memchr(t + 1, ',', (size_t)(close - t - 1)) != NULL;
+    const char *rest = close + 1;
+    /* the expression expands to nothing ... */
+    if (tmatch(rest, s, budget))
+        return true;
+    /* ... or to its prefix (if any) and a run of the characters it may use */
+    const char *p = s;
+    if (op && op != '+') {
+        if (*p != (op == '&' ? '&' : op))
+            return false;
+        p++;
+    }
+    for (const char *e = p; *e && expands_to(op, (unsigned char)*e, many); ) {
+        e++;
+        if (tmatch(rest, e, budget))
+            return true;
+        if (*budget <= 0)
+            return false;
+    }
+    return false;
+}
+
+bool
+mercure_match(const char *sel, const char *topic)
+{
+    int budget = MATCH_BUDGET;
+
+    if (strcmp(sel, "*") == 0)
+        return true;
+    if (!strchr(sel, '{'))
+        return strcmp(sel, topic) == 0;
+    return tmatch(sel, topic, &budget);
+}
+
+/* a selector we accept: UTF-8, no controls, balanced braces */
+static bool
+selector_valid(const char *s, size_t n)
+{
+    int depth = 0;
+
+    if (n == 0 || n > MERCURE_SELECTOR_MAX || !utf8_valid(s, n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (c == '{' && depth++)
+            return false;
+        if (c == '}' && --depth < 0)
+            return false;
+    }
+    return depth == 0;
+}
+
+static bool
+is_pattern(const char *sel)
+{
+    return strcmp(sel, "*") == 0 || strchr(sel, '{');
+}
+
+/* --- the filter --------------------------------------------------------------- */
+
+static bool
+any_match(char *const *sels, size_t n, const char *topic)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mercure_match(sels[i], topic))
+            return true;
+    return false;
+}
+
+bool
+mercure_accept(const mercure_filter_t *f, const wire_event_t *ev)
+{
+    sse_mercure_t m;
+    bool seen = false, allowed = false;
+
+    if (ev->kind != ZSSE_KIND_STRING || sse_mercure_parse(ev->data, ev->data_len, &m) < 0)
+        /* a plain zsse event published on a topic's channel: public */
+        return !(ev->channel_len == strlen(MERCURE_ALL) &&
+                 memcmp(ev->channel, MERCURE_ALL, ev->channel_len) == 0);
+    const char *p = m.topics, *end = m.topics + m.topics_len;
+    while (p && p < end && !(seen && (allowed || !m.private_))) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        char topic[ZSSE_CHANNEL_MAX + 1];
+        if (!nl)
+            break;
+        /* "topic " + the encoded topic: decode it */
+        int n = url_decode(p + 6, (size_t)(nl - p - 6), topic, sizeof(topic), false);
+        p = nl + 1;
+        if (n <= 0)
+            continue;
+        seen = seen || any_match(f->sel, f->nsel, topic);
+        allowed = allowed || (m.private_ && any_match(f->claim, f->nclaim, topic));
+    }
+    return seen && (allowed || !m.private_);
+}
+
+void
+mercure_filter_free(mercure_filter_t **fp)
+{
+    mercure_filter_t *f = *fp;
+
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->nsel; i++)
+        free(f->sel[i]);
+    for (size_t i = 0; i < f->nclaim; i++)
+        free(f->claim[i]);
+    free(f->claim);
+    free(f);
+    *fp = NULL;
+}
+
+/* --- tokens --------------------------------------------------------------------- */
+
+/* the token: Authorization: Bearer, else (GET only) the cookie or the
+ * "authorization" query parameter.  Length, 0 for none, -1 too long. */
+static int
+find_token(http_t *h, bool get, char *tok, size_t toklen)
+{
+    const char *a = h->authorization;
+    int n;
+
+    if (strncasecmp(a, "Bearer ", 7) == 0) {
+        for (a += 7; *a == ' '; a++)
+            ;
+        if (strlen(a) >= toklen)
+            return -1;
+        strcpy(tok, a);
+        return (int)strlen(tok);
+    }
+    if (!get)
+        return 0;
+    if ((n = http_cookie(h, MERCURE_COOKIE, tok, toklen)) >= 0 ||
+        (n = query_get(h->query, "authorization", tok, toklen)) >= 0)
+        return n;
+    return 0;
+}
+
+/* claims.mercure.KEY: an array of selectors, or NULL */
+static json_t *
+mercure_claim(json_t *claims, const char *key)
+{
+    json_t *v = json_object_get(json_object_get(claims, "mercure"), key);
+    return json_is_array(v) ? v : NULL;
+}
+
+/* the token's claims (NULL: anonymous); 0 or the status answered */
+static int
+authenticate(http_t *h, const route_t *r, const auth_t *auth, bool get, json_t **claims)
+{
+    char tok[AUTH_TOKEN_MAX + 2];
+
+    *claims = NULL;
+    if (r->auth == AUTH_NONE)
+        return 0;
+    int n = find_token(h, get, tok, sizeof(tok));
+    if (n < 0) {
+        http_error(h, r, 401, "invalid_token", "token too long", WWW_AUTH);
+        return 401;
+    }
+    if (n == 0) {
+        if (r->auth == AUTH_REQUIRED || !get) {
+            http_error(h, r, 401, "invalid_token", "token missing", WWW_AUTH);
+            return 401;
+        }
+        return 0;
+    }
+    return publish_verify(h, r, auth, tok, (size_t)n, claims);
+}
+
+/* --- subscribe -------------------------------------------------------------------- */
+
+int
+mercure_admit(http_t *h, const route_t *r, const auth_t *auth, stream_t *s, int *earliest)
+{
+    json_t *claims = NULL;
+    mercure_filter_t *f;
+    buf_t ch;
+    int st;
+
+    *earliest = 0;
+    if ((st = authenticate(h, r, auth, true, &claims)) != 0)
+        return st;
+    if (!(f = calloc(1, sizeof(*f)))) {
+        json_decref(claims);
+        http_error(h, r, 500, "server_error", "out of memory", NULL);
+        return 500;
+    }
+    s->filter = f;              /* freed with the stream */
+
+    /* every topic= of the query string */
+    const char *q = h->query;
+    char sel[MERCURE_SELECTOR_MAX + 1];
+    bool pattern = false;
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t n = amp ? (size_t)(amp - q) : strlen(q);
+        if (n > 6 && memcmp(q, "topic=", 6) == 0) {
+            int d = url_decode(q + 6, n - 6, sel, sizeof(sel), true);
+            if (d <= 0 || !selector_valid(sel, (size_t)d)) {
+                json_decref(claims);
+                http_error(h, r, 400, "bad_request", "bad topic selector", NULL);
+                return 400;
+            }
+            if (f->nsel == MERCURE_SELECTORS_MAX) {
+                json_decref(claims);
+                http_error(h, r, 400, "bad_request", "too many topic selectors", NULL);
+                return 400;
+            }
+            if (!(f->sel[f->nsel++] = strdup(sel)))
+                goto oom;
+            pattern = pattern || is_pattern(sel);
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    if (f->nsel == 0) {
+        json_decref(claims);
+        http_error(h, r, 400, "bad_request", "missing topic parameter", NULL);
+        return 400;
+    }
+    if (query_get(h->query, "lastEventID", sel, 16) == 8 && strcmp(sel, "earliest") == 0)
+        *earliest = 1;
+    if (strcmp(h->last_event_id, "earliest") == 0)
+        *earliest = 1;
+
+    /* mercure.subscribe: which private updates it may see */
+    json_t *sub = mercure_claim(claims, "subscribe"), *v;
+    size_t i;
+    if (sub) {
+        size_t n = json_array_size(sub) < MERCURE_CLAIMS_MAX ? json_array_size(sub)
+                                                              : MERCURE_CLAIMS_MAX;
+        if (n && !(f->claim = calloc(n, sizeof(char *))))
+            goto oom;
+        json_array_foreach(sub, i, v) {
+            if (i >= n)
+                break;
+            if (json_is_string(v) && !(f->claim[f->nclaim++] = strdup(json_string_value(v))))
+                goto oom;
+        }
+    }
+    json_decref(claims);
+    claims = NULL;
+
+    /* channels: the topics' own, or every update when a selector is a pattern */
+    buf_init(&ch, 0);
+    if (pattern) {
+        s->channels[s->nchannels++] = strdup(MERCURE_ALL);
+    } else {
+        for (size_t k = 0; k < f->nsel; k++) {
+            if (mercure_channel(&ch, f->sel[k], strlen(f->sel[k])) < 0) {
+                buf_free(&ch);
+                http_error(h, r, 400, "bad_request", "topic too long or not UTF-8", NULL);
+                return 400;
+            }
+            int dup = 0;
+            for (size_t j = 0; j < s->nchannels; j++)
+                dup |= s->channels[j] && strcmp(s->channels[j], ch.data) == 0;
+            if (!dup)
+                s->channels[s->nchannels++] = strdup(ch.data);
+        }
+    }
+    buf_free(&ch);
+    for (size_t k = 0; k < s->nchannels; k++)
+        if (!s->channels[k])
+            goto oom;
+    return 0;
+oom:
+    json_decref(claims);
+    http_error(h, r, 500, "server_error", "out of memory", NULL);
+    return 500;
+}
+
+/* --- publish ---------------------------------------------------------------------- */
+
+typedef struct {
+    char  *topic[MERCURE_TOPICS_MAX];
+    size_t ntopics;
+    char  *data, *id, *type, *retry;
+    bool   priv;
+} form_t;
+
+static void
+form_free(form_t *u)
+{
+    for (size_t i = 0; i < u->ntopics; i++)
+        free(u->topic[i]);
+    free(u->data);
+    free(u->id);
+    free(u->type);
+    free(u->retry);
+}
+
+/* parse the form BODY into U; NULL, or what is wrong */
+static const char *
+form_parse(char *body, size_t len, form_t *u)
+{
+    char *p = body, *end = body + len;
+
+    while (p < end) {
+        char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t n = amp ? (size_t)(amp - p) : (size_t)(end - p);
+        char *eq = memchr(p, '=', n);
+        size_t klen = eq ? (size_t)(eq - p) : n;
+        const char *v = eq ? eq + 1 : p + n;
+        size_t vlen = (size_t)(p + n - v);
+        char *dec = malloc(vlen + 1), **slot = NULL;
+        int d = dec ? url_decode(v, vlen, dec, vlen + 1, true) : -1;
+        if (d < 0 || strlen(dec) != (size_t)d) {          /* no NUL inside */
+            free(dec);
+            return "bad form encoding";
+        }
+#define KEY(k) (klen == sizeof(k) - 1 && memcmp(p, k, klen) == 0)
+        if (KEY("topic")) {
+            if (u->ntopics == MERCURE_TOPICS_MAX) {
+                free(dec);
+                return "too many topics";
+            }
+            slot = &u->topic[u->ntopics++];
+        } else if (KEY("data")) {
+            slot = &u->data;
+        } else if (KEY("id")) {
+            slot = &u->id;
+        } else if (KEY("type")) {
+            slot = &u->type;
+        } else if (KEY("retry")) {
+            slot = &u->retry;
+        } else if (KEY("private")) {
+            u->priv = true;
+        }
+#undef KEY
+        if (slot) {
+            free(*slot);
+            *slot = dec;
+        } else {
+            free(dec);
+        }
+        p = amp ? amp + 1 : end;
+    }
+    if (u->ntopics == 0)
+        return "missing topic";
+    if (u->id && (!*u->id || u->id[0] == '#' || strlen(u->id) > MERCURE_ID_MAX ||
+        strpbrk(u->id, "\r\n") || !utf8_valid(u->id, strlen(u->id))))
+        return "bad id";
+    if (u->type && (!*u->type || strlen(u->type) > ZSSE_EVENT_MAX || strpbrk(u->type, "\r\n")))
+        return "bad type";
+    if (u->retry && (!*u->retry || strlen(u->retry) > 9 ||
+        strspn(u->retry, "0123456789") != strlen(u->retry)))
+        return "bad retry";
+    return NULL;
+}
+
+/* the SPEC 4 message for update U; NULL with *why set */
+static char *
+build_message(const form_t *u, const char **why)
+{
+    buf_t hdr, ch;
+    json_t *m = json_object(), *chans = json_array();
+    char *text = NULL;
+
+    buf_init(&hdr, 0);
+    buf_init(&ch, 0);
+    buf_puts(&hdr, SSE_MERCURE_MAGIC);
+    if (u->id)
+        buf_printf(&hdr, "id %s\n", u->id);
+    if (u->retry)
+        buf_printf(&hdr, "retry %s\n", u->retry);
+    if (u->priv)
+        buf_puts(&hdr, "private\n");
+    *why = NULL;
+    for (size_t i = 0; i < u->ntopics && !*why; i++) {
+        if (mercure_channel(&ch, u->topic[i], strlen(u->topic[i])) < 0) {
+            *why = "topic too long or not UTF-8";
+            break;
+        }
+        buf_printf(&hdr, "topic %s\n", ch.data + strlen(MERCURE_PREFIX));
+        bool dup = false;
+        for (size_t k = 0; k < json_array_size(chans); k++)
+            dup |= strcmp(json_string_value(json_array_get(chans, k)), ch.data) == 0;
+        if (!dup)
+            json_array_append_new(chans, json_string(ch.data));
+    }
+    json_array_append_new(chans, json_string(MERCURE_ALL));
+    buf_putc(&hdr, '\n');
+    if (u->data)
+        buf_puts(&hdr, u->data);
+    json_t *d = json_stringn(hdr.data, hdr.len);
+    if (!*why && !d)
+        *why = "data not UTF-8";
+    if (!*why) {
+        json_object_set_new(m, "channels", chans);
+        chans = NULL;
+        json_object_set_new(m, "data", d);
+        d = NULL;
+        if (u->type)
+            json_object_set_new(m, "event", json_string(u->type));
+        if (!(text = json_dumps(m, JSON_COMPACT)))
+            *why = "out of memory";
+    }
+    json_decref(d);
+    json_decref(chans);
+    json_decref(m);
+    buf_free(&hdr);
+    buf_free(&ch);
+    return text;
+}
+
+void
+mercure_publish(http_t *h, const route_t *r, const config_t *cfg, const auth_t *auth)
+{
+    json_t *claims = NULL;
+    char *body = NULL, *text = NULL;
+    size_t len;
+    form_t u = { 0 };
+    const char *why;
+
+    if (authenticate(h, r, auth, false, &claims) != 0)
+        return;
+    /* percent-encoding triples a byte at most */
+    if (publish_read_body(h, r, cfg->broker.max_message * 3 + 16384, &body, &len) != 0)
+        goto out;
+    if ((why = form_parse(body, len, &u))) {
+        http_error(h, r, 400, "bad_request", why, NULL);
+        goto out;
+    }
+    if (r->auth != AUTH_NONE) {
+        json_t *pub = mercure_claim(claims, "publish");
+        for (size_t i = 0; i < u.ntopics; i++) {
+            bool ok = false;
+            size_t k;
+            json_t *v;
+            json_array_foreach(pub, k, v) {
+                if (k >= MERCURE_CLAIMS_MAX)
+                    break;
+                if (json_is_string(v) && mercure_match(json_string_value(v), u.topic[i])) {
+                    ok = true;
+                    break;
+                }
+            }
+            if (!ok) {
+                char err[300];
+                snprintf(err, sizeof(err), "topic not allowed by mercure.publish: %.200s",
+                    u.topic[i]);
+                http_error(h, r, 403, "forbidden", err, NULL);
+                goto out;
+            }
+        }
+    }
+    if (!(text = build_message(&u, &why))) {
+        http_error(h, r, 400, "bad_request", why, NULL);
+        goto out;
+    }
+    if (strlen(text) > cfg->broker.max_message) {
+        http_error(h, r, 413, "too_large", "update larger than max_message", NULL);
+        goto out;
+    }
+    uint64_t id;
+    char err[256], idtext[24];
+    int rc = publish_send(text, strlen(text), &id, err, sizeof(err));
+    if (rc == PUBLISH_UNREACHABLE) {
+        http_error(h, r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+        goto out;
+    }
+    if (rc == PUBLISH_REJECTED) {
+        http_error(h, r, 400, "bad_request", err, NULL);
+        goto out;
+    }
+    wire_fmt_id(idtext, id);
+    const char *answer = u.id ? u.id : idtext;
+    http_printf(h->req->out, "Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Cache-Control: no-store\r\nContent-Length: %zu\r\n", strlen(answer));
+    http_cors(h, r, h->req->out);
+    FCGX_PutS("\r\n", h->req->out);
+    FCGX_PutS(answer, h->req->out);
+out:
+    form_free(&u);
+    free(text);
+    free(body);
+    json_decref(claims);
+}

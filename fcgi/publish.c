@@ -1,0 +1,340 @@
+/*
+ * publish.c -- the publish route: POSTed SPEC 4 messages, validated and
+ * authorised as a whole, then stored one by one through the broker's
+ * acknowledged publish (see publish.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include "buf.h"
+#include "channel.h"
+#include "clock.h"
+#include "control.h"
+#include "jsontext.h"
+#include "log.h"
+#include "message.h"
+#include "publish.h"
+#include "sse.h"
+
+static const char *WWW_AUTH =
+    "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n";
+
+/* --- shared with mercure.c ---------------------------------------------------- */
+
+static void
+set_rcvtimeo(int fd, int64_t ms)
+{
+    struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+int
+publish_read_body(http_t *h, const route_t *r, size_t max, char **body, size_t *len)
+{
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", h->req->envp);
+    unsigned long long want = 0;
+    char *end;
+    buf_t b;
+
+    *body = NULL;
+    *len = 0;
+    if (cl && *cl) {
+        errno = 0;
+        want = strtoull(cl, &end, 10);
+        if (errno || *end || want > max) {
+            http_error(h, r, 413, "too_large", "request body larger than allowed", NULL);
+            return 413;
+        }
+    }
+    buf_init(&b, max + 1);
+    if (buf_reserve(&b, cl && *cl ? (size_t)want + 1 : 4096) < 0) {
+        http_error(h, r, 500, "server_error", "out of memory", NULL);
+        return 500;
+    }
+    /* a client that trickles its body is cut off at the deadline: each
+     * read waits at most what is left of it */
+    int64_t deadline = mono_ms() + PUBLISH_READ_MS;
+    int status = 0;
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0) {
+            status = 400;
+            break;
+        }
+        set_rcvtimeo(h->req->ipcFd, left);
+        char tmp[16384];
+        int n = FCGX_GetStr(tmp, sizeof(tmp), h->req->in);
+        if (n > 0 && (b.len + (size_t)n > max || buf_append(&b, tmp, (size_t)n) < 0)) {
+            status = 413;
+            break;
+        }
+        if (n < (int)sizeof(tmp)) {
+            if (FCGX_GetError(h->req->in) != 0)
+                status = 400;
+            break;
+        }
+    }
+    set_rcvtimeo(h->req->ipcFd, 0);
+    if (status == 0 && cl && *cl && b.len != want)
+        status = 400;
+    if (status) {
+        buf_free(&b);
+        if (status == 413)
+            http_error(h, r, 413, "too_large", "request body larger than allowed", NULL);
+        else
+            http_error(h, r, 400, "bad_request", "request body not received in full", NULL);
+        return status;
+    }
+    if (buf_putc(&b, '\0') < 0) {
+        buf_free(&b);
+        http_error(h, r, 500, "server_error", "out of memory", NULL);
+        return 500;
+    }
+    *body = b.data;
+    *len = b.len - 1;
+    return 0;
+}
+
+int
+publish_verify(http_t *h, const route_t *r, const auth_t *auth, const char *token,
+    size_t len, json_t **claims)
+{
+    char err[256];
+
+    *claims = NULL;
+    if (!auth) {
+        http_error(h, r, 500, "server_error", "no key configured", NULL);
+        return 500;
+    }
+    if (len > AUTH_TOKEN_MAX) {
+        http_error(h, r, 401, "invalid_token", "token too long", WWW_AUTH);
+        return 401;
+    }
+    if (auth_verify(auth, token, len, time(NULL), claims, err, sizeof(err)) < 0) {
+        http_error(h, r, 401, "invalid_token", err, WWW_AUTH);
+        return 401;
+    }
+    if (r->require) {
+        const char *k;
+        json_t *want;
+        json_object_foreach(r->require, k, want) {
+            json_t *got = json_object_get(*claims, k);
+            if (!got || !json_equal(got, want)) {
+                snprintf(err, sizeof(err), "claim %s required", k);
+                http_error(h, r, 403, "forbidden", err, NULL);
+                json_decref(*claims);
+                *claims = NULL;
+                return 403;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+publish_send(const char *msg, size_t len, uint64_t *id, char *err, size_t errlen)
+{
+    const char *args[] = { "publish", msg };
+    const size_t lens[] = { 7, len };
+    reply_t rep;
+    char idtext[32];
+
+    if (control_call(args, lens, 2, PUBLISH_ACK_MS, &rep) < 0) {
+        snprintf(err, errlen, "broker unreachable");
+        return PUBLISH_UNREACHABLE;
+    }
+    int rc = PUBLISH_REJECTED;
+    if (reply_is(&rep, 0, "ok") && rep.n >= 2) {
+        reply_str(&rep, 1, idtext, sizeof(idtext));
+        if (wire_parse_id(idtext, strlen(idtext), id) == 0)
+            rc = 0;
+        else
+            snprintf(err, errlen, "bad reply from the broker");
+    } else if (rep.n >= 2) {
+        reply_str(&rep, 1, err, errlen);
+    } else {
+        snprintf(err, errlen, "bad reply from the broker");
+    }
+    reply_free(&rep);
+    return rc;
+}
+
+/* --- the route ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *text;
+    size_t      len;
+} span_t;
+
+/* the Bearer token of H, or NULL */
+static const char *
+bearer(const http_t *h, size_t *len)
+{
+    const char *a = h->authorization;
+    if (strncasecmp(a, "Bearer ", 7) != 0)
+        return NULL;
+    for (a += 7; *a == ' '; a++)
+        ;
+    *len = strlen(a);
+    return *a ? a : NULL;
+}
+
+/* validate and authorise message I (TEXT); 0 or the status answered */
+static int
+check_one(http_t *h, const route_t *r, const config_t *cfg, json_t *claims, msg_t *m,
+    size_t i, bool array, const char *text, size_t len)
+{
+    char where[48] = "", err[400], ch[ZSSE_CHANNEL_MAX + 1];
+    const char *why;
+
+    if (array)
+        snprintf(where, sizeof(where), "messages[%zu]: ", i);
+    if (msg_parse(m, text, len, cfg->broker.max_message, &why) < 0) {
+        int st = strcmp(why, ZSSE_R_TOO_LARGE) == 0 ? 413 : 400;
+        snprintf(err, sizeof(err), "%s%s", where, why);
+        http_error(h, r, st, st == 413 ? "too_large" : "bad_request", err, NULL);
+        return st;
+    }
+    if (r->auth == AUTH_NONE)
+        return 0;
+    for (size_t k = 0; k < m->nchannels; k++) {
+        memcpy(ch, m->channels[k], m->channel_lens[k]);
+        ch[m->channel_lens[k]] = '\0';
+        if (!claim_allows(claims, "publish", ch)) {
+            snprintf(err, sizeof(err), "%schannel not granted for publishing: %s", where, ch);
+            http_error(h, r, 403, "forbidden", err, NULL);
+            return 403;
+        }
+    }
+    return 0;
+}
+
+static void
+answer_ids(http_t *h, const route_t *r, int status, const uint64_t *ids, size_t n,
+    const char *why)
+{
+    buf_t b;
+    char id[24];
+
+    buf_init(&b, 0);
+    if (why) {
+        buf_puts(&b, "{\"error\": \"unavailable\", \"message\": ");
+        json_quote(&b, why, strlen(why));
+        buf_puts(&b, ", ");
+    } else {
+        buf_putc(&b, '{');
+    }
+    buf_puts(&b, "\"ids\": [");
+    for (size_t i = 0; i < n; i++) {
+        wire_fmt_id(id, ids[i]);
+        buf_printf(&b, "%s\"%s\"", i ? ", " : "", id);
+    }
+    buf_puts(&b, "]}\n");
+    http_printf(h->req->out, "Status: %d %s\r\n", status, http_reason(status));
+    http_cors(h, r, h->req->out);
+    if (status == 503)
+        FCGX_PutS("Retry-After: 5\r\n", h->req->out);
+    http_printf(h->req->out, "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+        "Content-Length: %zu\r\n\r\n", b.len);
+    FCGX_PutStr(b.data, (int)b.len, h->req->out);
+    buf_free(&b);
+}
+
+void
+publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *auth)
+{
+    json_t *claims = NULL;
+    char *body = NULL;
+    size_t len, n = 0;
+    span_t msgs[PUBLISH_BATCH_MAX];
+    uint64_t ids[PUBLISH_BATCH_MAX];
+    msg_t *m = NULL;
+
+    if (strcmp(h->method, "POST") != 0) {
+        http_error(h, r, 405, "method_not_allowed", "use POST", "Allow: POST\r\n");
+        return;
+    }
+    if (r->auth != AUTH_NONE) {
+        size_t tlen = 0;
+        const char *tok = bearer(h, &tlen);
+        if (!tok && r->auth == AUTH_REQUIRED) {
+            http_error(h, r, 401, "invalid_token", "token missing", WWW_AUTH);
+            return;
+        }
+        if (tok && publish_verify(h, r, auth, tok, tlen, &claims) != 0)
+            return;
+    }
+    if (publish_read_body(h, r, cfg->broker.max_message * PUBLISH_BATCH_MAX, &body, &len) != 0)
+        goto out;
+
+    /* one message, or an array of them: split without re-spelling */
+    size_t i = 0;
+    while (i < len && strchr(" \t\r\n", body[i]))
+        i++;
+    bool array = i < len && body[i] == '[';
+    if (array) {
+        json_t *all = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+        size_t pos = 0;
+        int rc = 0;
+        if (!all || !json_is_array(all)) {
+            json_decref(all);
+            http_error(h, r, 400, "bad_request", ZSSE_R_INVALID_JSON, NULL);
+            goto out;
+        }
+        if (json_array_size(all) == 0 || json_array_size(all) > PUBLISH_BATCH_MAX) {
+            json_decref(all);
+            http_error(h, r, 400, "bad_request", "an array of 1 to 64 messages", NULL);
+            goto out;
+        }
+        json_decref(all);
+        while (n < PUBLISH_BATCH_MAX &&
+               (rc = json_array_next(body, len, &pos, &msgs[n].text, &msgs[n].len)) == 0)
+            n++;
+        if (rc < 0) {
+            http_error(h, r, 400, "bad_request", ZSSE_R_INVALID_JSON, NULL);
+            goto out;
+        }
+    } else {
+        msgs[0] = (span_t){ body, len };
+        n = 1;
+    }
+    if (!(m = malloc(sizeof(*m)))) {
+        http_error(h, r, 500, "server_error", "out of memory", NULL);
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        int st = check_one(h, r, cfg, claims, m, i, array, msgs[i].text, msgs[i].len);
+        msg_clear(m);
+        if (st)
+            goto out;
+    }
+    /* all valid and allowed: now publish */
+    for (i = 0; i < n; i++) {
+        char err[256];
+        int rc = publish_send(msgs[i].text, msgs[i].len, &ids[i], err, sizeof(err));
+        if (rc == PUBLISH_UNREACHABLE) {
+            static ratelimit_t rl;
+            log_limited(&rl, LOG_WARNING, "503 for %.200s: the broker did not acknowledge",
+                h->path);
+            answer_ids(h, r, 503, ids, i, "broker unreachable");
+            goto out;
+        }
+        if (rc == PUBLISH_REJECTED) {
+            /* the same parser passed it: only a broker with other limits
+             * gets here */
+            char msg[320];
+            snprintf(msg, sizeof(msg), "%s%s", array ? "rejected by the broker: " : "", err);
+            http_error(h, r, 400, "bad_request", msg, NULL);
+            goto out;
+        }
+    }
+    answer_ids(h, r, 200, ids, n, NULL);
+out:
+    free(m);
+    free(body);
+    json_decref(claims);
+}
