@@ -730,8 +730,14 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
         int64_t max = 2 * (int64_t)b->cfg->broker.max_message + 4096;
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
     }
-    /* CURVE before the bind: no peer may get in before it */
+    /* CURVE before the bind: no peer may get in before it.  Its crypto runs
+     * in libzmq's I/O threads: publishers' connections on the first (they
+     * are decrypted), the subscribers' and control's on the second (each
+     * copy sent is encrypted), so neither waits for the other */
     const char *name = type == ZMQ_PULL ? "publish" : type == ZMQ_XPUB ? "events" : "control";
+    uint64_t affinity = type == ZMQ_PULL ? 1 : 2;
+    if (b->curve.on)
+        zmq_setsockopt(s, ZMQ_AFFINITY, &affinity, sizeof(affinity));
     if (curve_server_apply(s, &b->curve) < 0 || (b->zap && zap_watch(b->zap, s, name) < 0)) {
         snprintf(err, errlen, "broker.%s: CURVE: %s", name, zmq_strerror(errno));
         zmq_close(s);
@@ -799,8 +805,7 @@ broker_new(config_t *cfg, char *err, size_t errlen)
         goto fail;
     }
     /* with CURVE, the ZAP handler is bound before any endpoint, and the
-     * cryptography (libzmq's I/O threads decrypt what comes in and encrypt
-     * each copy that goes out) gets a second I/O thread (tests/bench/broker) */
+     * cryptography gets a second I/O thread (bind_socket, tests/bench/broker) */
     if (curve_server_load(&cfg->broker, &b->curve, err, errlen) < 0)
         goto fail;
     if (b->curve.on) {

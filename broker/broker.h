@@ -22,7 +22,8 @@
 #include "config.h"
 
 #define BROKER_BATCH 1024
-#define BROKER_CURVE_IO_THREADS 2   /* libzmq I/O threads with CURVE (default 1) */
+#define BROKER_CURVE_IO_THREADS 2   /* libzmq I/O threads with CURVE (default 1):
+                                     * publishers on one, the rest on the other */
 
 typedef struct broker broker_t;
 
