@@ -679,6 +679,18 @@ test_floors(void **state)
     assert_int_equal(s->ids[0], 11);
     assert_int_equal(journal_lost_upto(j), lost);
     journal_close(&j);
+
+    /* a damaged floors file: the floors are unknown, so a replay from
+     * before the journal's oldest segment gets the reset */
+    char fl[512];
+    snprintf(fl, sizeof(fl), "%s/floors.zf", dir);
+    p = slurp(fl, &len);
+    p[len - 1] ^= 0x01;
+    spill(fl, p, len);
+    free(p);
+    j = reopen(s);
+    assert_int_equal(journal_lost_upto(j), 10);     /* the oldest segment is journal-11 */
+    journal_close(&j);
     free(s);
 }
 
