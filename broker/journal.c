@@ -32,7 +32,6 @@
 
 #define MAGIC       0x5a4a3031u     /* "ZJ01" */
 #define HDR_LEN     12              /* magic, length, crc */
-#define BODY_MIN    (8 + 8 + 4 + 1 + 1 + 1 + 1 + 1 + 4)
 #define REC_MAX     (32u << 20)     /* no record is larger (max_message <= 16 MiB) */
 #define SEGS_MAX    4096
 #define FLOORS_FILE "floors.zf"
@@ -432,7 +431,6 @@ read_floors(journal_t *j, journal_cb cb, void *ctx, char *err, size_t errlen)
     char *path = dir_path(j->dir, FLOORS_FILE);
     unsigned char *p;
     size_t len;
-    journal_scan_t sc;
     floors_ctx_t f = { j, cb, ctx };
     int rc = 0;
 
@@ -455,11 +453,11 @@ read_floors(journal_t *j, journal_cb cb, void *ctx, char *err, size_t errlen)
             /* written by rename: damage here is not a crash.  The floors
              * are unknown: everything before the journal's start may be
              * lost. */
-            sc.last = j->nsegs ? j->segs[0].first - 1 : 0;
+            uint64_t upto = j->nsegs ? j->segs[0].first - 1 : 0;
             log_msg(LOG_ERR, "journal: %s is damaged at byte %zu: a replay from before "
-                "id %" PRIu64 " gets the reset", path, o, sc.last);
-            if (sc.last > j->lost_upto)
-                j->lost_upto = sc.last;
+                "id %" PRIu64 " gets the reset", path, o, upto);
+            if (upto > j->lost_upto)
+                j->lost_upto = upto;
             break;
         }
         if ((rc = floor_record(&f, &r)) != 0) {

@@ -679,6 +679,18 @@ test_floors(void **state)
     assert_int_equal(s->ids[0], 11);
     assert_int_equal(journal_lost_upto(j), lost);
     journal_close(&j);
+
+    /* a damaged floors file: the floors are unknown, so a replay from
+     * before the journal's oldest segment gets the reset */
+    char fl[512];
+    snprintf(fl, sizeof(fl), "%s/floors.zf", dir);
+    p = slurp(fl, &len);
+    p[len - 1] ^= 0x01;
+    spill(fl, p, len);
+    free(p);
+    j = reopen(s);
+    assert_int_equal(journal_lost_upto(j), 10);     /* the oldest segment is journal-11 */
+    journal_close(&j);
     free(s);
 }
 
@@ -702,7 +714,9 @@ test_compact_in_child(void **state)
             jrec_t r = rec(i, "c", NULL, "\"x\"");
             rc = journal_append(j, &r);
         }
-        _exit(rc || journal_compact_write(j) < 0);
+        rc = rc || journal_compact_write(j) < 0;
+        free(s);                /* (for valgrind: the child's exit is checked too) */
+        _exit(rc);
     }
     for (uint64_t i = 21; i <= 30; i++) {
         jrec_t r = rec(i, "c", NULL, "\"during\"");
@@ -728,6 +742,112 @@ test_compact_in_child(void **state)
     free(s);
 }
 
+/* copy every file of FROM into a new temporary directory (in TO) */
+static void
+copy_dir(const char *from, char *to)
+{
+    strcpy(to, "/tmp/zsse-journal-crash.XXXXXX");
+    assert_non_null(mkdtemp(to));
+    DIR *d = opendir(from);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char a[512], b[512];
+        size_t len;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(a, sizeof(a), "%s/%s", from, e->d_name);
+        snprintf(b, sizeof(b), "%s/%s", to, e->d_name);
+        unsigned char *p = slurp(a, &len);
+        spill(b, p, len);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* reopen the journal in D (then delete D): the live records and the later
+ * ones must all come back, in increasing order */
+static void
+check_crash_state(const char *d, const char *what)
+{
+    static const uint64_t must[] = { 3, 15, 16, 17, 18, 19, 20, 21, 22, 23 };
+    char keep[64];
+    seen_t *s = calloc(1, sizeof(*s));
+    strcpy(keep, dir);
+    strcpy(dir, d);
+    journal_t *j = reopen(s);
+    for (size_t i = 1; i < s->n; i++)
+        assert_true(s->ids[i] > s->ids[i - 1]);
+    for (size_t m = 0; m < sizeof(must) / sizeof(must[0]); m++) {
+        size_t i = 0;
+        while (i < s->n && s->ids[i] != must[m])
+            i++;
+        if (i == s->n)
+            fail_msg("%s: id %llu lost", what, (unsigned long long)must[m]);
+    }
+    assert_int_equal(journal_lost_upto(j), 0);
+    journal_close(&j);
+    teardown(NULL);
+    strcpy(dir, keep);
+    free(s);
+}
+
+/* a crash at each step of a compaction's end: before the rename, after
+ * it, after each unlink of an old segment */
+static void
+test_compact_crash_points(void **state)
+{
+    (void)state;
+    seen_t *s = calloc(1, sizeof(*s));
+    char d[64], seg[512], tmp[512];
+    journal_t *j = reopen(s);
+    write_segment(j, 1, 10);
+    write_segment(j, 11, 20);
+    assert_int_equal(journal_compact_begin(j), 0);
+    for (uint64_t i = 21; i <= 23; i++) {      /* committed meanwhile */
+        jrec_t r = rec(i, "c", NULL, "\"during\"");
+        assert_int_equal(journal_append(j, &r), 0);
+        assert_int_equal(journal_commit(j), 0);
+    }
+    jrec_t a = rec(3, "c", "k", "\"kept\"");
+    assert_int_equal(journal_append(j, &a), 0);
+    for (uint64_t i = 15; i <= 20; i++) {
+        jrec_t r = rec(i, "c", NULL, "\"x\"");
+        assert_int_equal(journal_append(j, &r), 0);
+    }
+    assert_int_equal(journal_compact_write(j), 0);
+
+    copy_dir(dir, d);                           /* before the rename */
+    check_crash_state(d, "before the rename");
+    copy_dir(dir, d);                           /* after it */
+    DIR *dd = opendir(d);
+    struct dirent *e;
+    tmp[0] = '\0';
+    while (dd && (e = readdir(dd)))
+        if (strncmp(e->d_name, "compact-", 8) == 0)
+            snprintf(tmp, sizeof(tmp), "%s/%s", d, e->d_name);
+    closedir(dd);
+    assert_true(tmp[0] != '\0');
+    snprintf(seg, sizeof(seg), "%s/journal-%016d.zj", d, 3);
+    assert_int_equal(rename(tmp, seg), 0);
+    char d2[64], d3[64];
+    copy_dir(d, d2);
+    check_crash_state(d, "after the rename");
+    snprintf(seg, sizeof(seg), "%s/journal-%016d.zj", d2, 1);
+    assert_int_equal(unlink(seg), 0);           /* after the first unlink */
+    copy_dir(d2, d3);
+    check_crash_state(d2, "after the first unlink");
+    snprintf(seg, sizeof(seg), "%s/journal-%016d.zj", d3, 11);
+    assert_int_equal(unlink(seg), 0);           /* after the second */
+    check_crash_state(d3, "after the second unlink");
+
+    assert_int_equal(journal_compact_finish(j), 0);
+    journal_close(&j);
+    copy_dir(dir, d);
+    check_crash_state(d, "after the end");
+    free(s);
+}
+
 int
 main(void)
 {
@@ -746,6 +866,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_compact_write_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_floors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compact_in_child, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compact_crash_points, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
