@@ -220,6 +220,8 @@ async function expiry(N) {
     window.__c = c;
   });
   await until(`${N} expiries`, () => expiries >= N, N * LIFE * 4 + 20000);
+  // (the reconnect after the last expiry may still be on its way)
+  await until('the reconnect after the last expiry', () => reqs.length >= N, 10000);
   clearInterval(pub);
   const last = log.length;
   await until('the last event', async () =>
