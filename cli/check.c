@@ -10,7 +10,9 @@
  * time:
  *   - the key file: read and checked by auth_new() as zsse-fcgi does
  *     (readable by the user running the check, long enough for HS*, a PEM
- *     public key for RS and ES) and not readable by every user;
+ *     public key for RS and ES, parsed with OpenSSL: an RSA key of at least
+ *     2048 bits for RS*, an EC key on the curve ES* names) and not readable
+ *     by every user;
  *   - endpoints: tcp://HOST:PORT with a port from 1 to 65535, or
  *     ipc://PATH; the three are distinct;
  *   - routes: a template that takes {sub} or {claim.NAME} on a route
@@ -24,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include "auth.h"
 #include "check.h"
 #include "config.h"
@@ -77,6 +82,42 @@ check_endpoints(check_t *c, const broker_conf_t *b)
     }
 }
 
+/* RS*: an RSA public key of 2048 bits or more (RFC 7518 3.3); ES256/384/512:
+ * an EC public key on P-256/P-384/P-521 (RFC 7518 3.4).  NULL when fine,
+ * else why not. */
+static const char *
+pubkey_problem(const char *alg, const char *file, char *why, size_t whylen)
+{
+    FILE *fp = fopen(file, "r");
+    EVP_PKEY *k = fp ? PEM_read_PUBKEY(fp, NULL, NULL, NULL) : NULL;
+    const char *res = NULL;
+
+    if (fp)
+        fclose(fp);
+    if (!k)
+        return "cannot be parsed as a PEM public key";
+    if (alg[0] == 'R') {
+        if (EVP_PKEY_base_id(k) != EVP_PKEY_RSA)
+            res = "not an RSA key";
+        else if (EVP_PKEY_bits(k) < 2048) {
+            snprintf(why, whylen, "an RSA key of %d bits: RS* needs 2048 or more "
+                "(RFC 7518 3.3)", EVP_PKEY_bits(k));
+            res = why;
+        }
+    } else {
+        int want = strcmp(alg, "ES256") == 0 ? 256 : strcmp(alg, "ES384") == 0 ? 384 : 521;
+        if (EVP_PKEY_base_id(k) != EVP_PKEY_EC)
+            res = "not an EC key";
+        else if (EVP_PKEY_bits(k) != want) {
+            snprintf(why, whylen, "an EC key of %d bits: %s needs the %d-bit curve "
+                "(RFC 7518 3.4)", EVP_PKEY_bits(k), alg, want);
+            res = why;
+        }
+    }
+    EVP_PKEY_free(k);
+    return res;
+}
+
 static void
 check_key(check_t *c, const config_t *cfg)
 {
@@ -101,6 +142,12 @@ check_key(check_t *c, const config_t *cfg)
         return;
     }
     auth_destroy(&a);
+    if (cfg->auth.alg[0] != 'H') {
+        char why[128];
+        const char *p = pubkey_problem(cfg->auth.alg, cfg->auth.key_file, why, sizeof(why));
+        if (p)
+            problem(c, "auth.key_file", "%s: %s", cfg->auth.key_file, p);
+    }
     if (stat(cfg->auth.key_file, &st) == 0 && (st.st_mode & S_IROTH))
         problem(c, "auth.key_file", "%s: readable by every user: chmod o-r %s",
             cfg->auth.key_file, cfg->auth.key_file);

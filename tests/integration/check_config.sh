@@ -66,6 +66,23 @@ mk rs_priv 'c["auth"].update({"alg": "RS256", "key_file": "'"$T"'/rsa.pem"})'
 r=$(cc "$T/rs_priv.json"); ok "RS256 with the private key: refused" eval '[[ "$r" == 1*"holds a private key"* ]]'
 mk rs_raw 'c["auth"].update({"alg": "RS256", "key_file": "'"$T"'/jwt.key"})'
 r=$(cc "$T/rs_raw.json"); ok "RS256 with an HMAC secret: not a PEM public key" eval '[[ "$r" == 1*"not a PEM public key"* ]]'
+printf -- '-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n' > "$T/bad.pub"
+chmod 600 "$T/bad.pub"
+mk rs_bad 'c["auth"].update({"alg": "RS256", "key_file": "'"$T"'/bad.pub"})'
+r=$(cc "$T/rs_bad.json"); ok "RS256 with a PEM block that is no key: cannot be parsed" \
+    eval '[[ "$r" == 1*"auth.key_file: $T/bad.pub: cannot be parsed as a PEM public key"* ]]'
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null | openssl pkey -pubout -out "$T/rsa1024.pub" 2>/dev/null
+chmod 600 "$T/rsa1024.pub"
+mk rs_short 'c["auth"].update({"alg": "RS256", "key_file": "'"$T"'/rsa1024.pub"})'
+r=$(cc "$T/rs_short.json"); ok "RS256 with a 1024-bit key: 2048 needed" eval '[[ "$r" == 1*"an RSA key of 1024 bits"* ]]'
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null | openssl pkey -pubout -out "$T/ec256.pub" 2>/dev/null
+chmod 600 "$T/ec256.pub"
+mk es256 'c["auth"].update({"alg": "ES256", "key_file": "'"$T"'/ec256.pub"})'
+eq "ES256 with a P-256 key: ok" "0|ok" "$(cc "$T/es256.json")"
+mk es384 'c["auth"].update({"alg": "ES384", "key_file": "'"$T"'/ec256.pub"})'
+r=$(cc "$T/es384.json"); ok "ES384 with a P-256 key: the wrong curve" eval '[[ "$r" == 1*"ES384 needs the 384-bit curve"* ]]'
+mk rs_ec 'c["auth"].update({"alg": "RS256", "key_file": "'"$T"'/ec256.pub"})'
+r=$(cc "$T/rs_ec.json"); ok "RS256 with an EC key: not an RSA key" eval '[[ "$r" == 1*"not an RSA key"* ]]'
 cp "$T/jwt.key" "$T/open.key"; chmod 644 "$T/open.key"
 mk open 'c["auth"]["key_file"] = "'"$T"'/open.key"'
 r=$(cc "$T/open.json"); ok "a key every user can read" eval '[[ "$r" == "1|$T/open.json: auth.key_file: "*"readable by every user"* ]]'
