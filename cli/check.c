@@ -14,7 +14,16 @@
  *     2048 bits for RS*, an EC key on the curve ES* names) and not readable
  *     by every user;
  *   - endpoints: tcp://HOST:PORT with a port from 1 to 65535, or
- *     ipc://PATH; the three are distinct;
+ *     ipc://PATH; the three are distinct; one off loopback without CURVE
+ *     is refused unless trusted_network (curve_check_binds(), the
+ *     broker's own rule; not for a config with only the client half of
+ *     CURVE: that host runs no broker);
+ *   - CURVE (broker.curve, curve.h): each key file read by
+ *     curve_read_key(), the parser every program uses; the broker's
+ *     clients loaded by curve_server_load() as the broker loads them; the
+ *     client half by curve_client_load(); the secret key files not
+ *     readable by every user; and when both halves are in one config (the
+ *     broker's host), the client key among the allowed ones;
  *   - routes: a template that takes {sub} or {claim.NAME} on a route
  *     without a token ("auth": "none": it can never be filled; "optional":
  *     an anonymous request cannot be served), a `require` on a route
@@ -29,9 +38,11 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <zmq.h>
 #include "auth.h"
 #include "check.h"
 #include "config.h"
+#include "curve.h"
 
 typedef struct {
     const char *file;
@@ -153,6 +164,81 @@ check_key(check_t *c, const config_t *cfg)
             cfg->auth.key_file, cfg->auth.key_file);
 }
 
+/* report ERR ("broker.publish: why", "FILE: why") at its own path, else at PATH */
+static void
+problem_err(check_t *c, const char *path, char *err)
+{
+    char *sep = strstr(err, ": ");
+
+    if (strncmp(err, "broker.", 7) == 0 && sep && !memchr(err, ' ', (size_t)(sep - err))) {
+        *sep = '\0';
+        problem(c, err, "%s%s", sep + 2, "");
+    } else {
+        problem(c, path, "%s%s", err, "");
+    }
+}
+
+/* a secret key file other users can read */
+static void
+check_private(check_t *c, const char *path, const char *file)
+{
+    struct stat st;
+
+    if (file && stat(file, &st) == 0 && (st.st_mode & S_IROTH))
+        problem(c, path, "%s: readable by every user: chmod o-r %s", file, file);
+}
+
+/* one key file through the loader's parser; true when it is a key */
+static bool
+check_keyfile(check_t *c, const char *path, const char *file)
+{
+    char key[CURVE_Z85_LEN + 1], err[600];
+
+    if (!file)
+        return false;
+    if (curve_read_key(file, key, err, sizeof(err)) < 0) {
+        problem(c, path, "%s%s", err, "");
+        return false;
+    }
+    memset(key, 0, sizeof(key));
+    return true;
+}
+
+static void
+check_curve(check_t *c, const broker_conf_t *b)
+{
+    const curve_conf_t *cc = &b->curve;
+    curve_server_t srv = { 0 };
+    curve_client_t cli = { 0 };
+    char err[600];
+    bool sec, spub, csec;
+
+    /* the broker binds: the start-up rule, unless this host is only a client */
+    if ((cc->secret_key_file || !cc->server_public_key_file) &&
+        curve_check_binds(b, err, sizeof(err)) < 0)
+        problem_err(c, "broker", err);
+
+    sec = check_keyfile(c, "broker.curve.secret_key_file", cc->secret_key_file);
+    check_private(c, "broker.curve.secret_key_file", cc->secret_key_file);
+    spub = check_keyfile(c, "broker.curve.server_public_key_file", cc->server_public_key_file);
+    csec = check_keyfile(c, "broker.curve.client_secret_key_file", cc->client_secret_key_file);
+    check_private(c, "broker.curve.client_secret_key_file", cc->client_secret_key_file);
+
+    if (sec && curve_server_load(b, &srv, err, sizeof(err)) < 0)
+        problem_err(c, "broker.curve.clients", err);
+    if (spub && csec && curve_client_load(b, &cli, err, sizeof(err)) < 0)
+        problem_err(c, "broker.curve.client_secret_key_file", err);
+    if (srv.on && cli.on) {
+        uint8_t pub[CURVE_KEY_LEN];
+        if (zmq_z85_decode(pub, cli.public_) && !curve_server_allows(&srv, pub))
+            problem(c, "broker.curve.client_secret_key_file", "%s: its public key is not in "
+                "broker.curve.clients: the programs on this host would be refused",
+                cc->client_secret_key_file, "");
+    }
+    curve_server_clear(&srv);
+    memset(&cli, 0, sizeof(cli));
+}
+
 /* does route A match every path route B matches? */
 static bool
 shadows(const route_t *a, const route_t *b)
@@ -214,6 +300,7 @@ check_config(const char *file, FILE *out, FILE *err)
         return 1;
     }
     check_endpoints(&c, &cfg->broker);
+    check_curve(&c, &cfg->broker);
     check_key(&c, cfg);
     check_routes(&c, cfg);
     config_destroy(&cfg);

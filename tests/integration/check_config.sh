@@ -99,6 +99,65 @@ r=$(cc "$T/same.json"); ok "two endpoints the same" eval '[[ "$r" == 1*"broker.c
 mk ipc 'c["broker"]["publish"] = "ipc://'"$T"'/p.sock"'
 eq "ipc:// is fine" "0|ok" "$(cc "$T/ipc.json")"
 
+# --- CURVE (issue 12 item 2): keys parse, secrets private, off-loopback rule --
+mkdir -p "$T/curve/clients"
+zsse keygen "$T/curve/broker" && zsse keygen "$T/curve/clients/admin" && zsse keygen "$T/curve/web1"
+K="$T/curve"
+PB=$(t_port)     # never bound: the configs are only checked, or refused
+# cv NAME PY: a config with both halves of CURVE (the broker host's), then PY
+cv() { mk "$1" 'c["broker"]["curve"] = {"secret_key_file": "'"$K"'/broker.secret",
+  "clients": "'"$K"'/clients", "server_public_key_file": "'"$K"'/broker.public",
+  "client_secret_key_file": "'"$K"'/clients/admin.secret"}
+c["broker"]["publish"] = "tcp://0.0.0.0:'"$PB"'"
+'"$2"; }
+cv cv_ok ''
+eq "CURVE on, keys good, off loopback: ok" "0|ok" "$(cc "$T/cv_ok.json")"
+cv cv_arr 'c["broker"]["curve"]["clients"] = [open("'"$K"'/clients/admin.public").read().strip()]'
+eq "clients as an array: ok" "0|ok" "$(cc "$T/cv_arr.json")"
+cv cv_nosec 'c["broker"]["curve"]["secret_key_file"] = "'"$K"'/missing.secret"'
+eq "broker secret key missing" \
+    "1|$T/cv_nosec.json: broker.curve.secret_key_file: $K/missing.secret: cannot open: No such file or directory" \
+    "$(cc "$T/cv_nosec.json")"
+printf 'not a key\n' > "$K/junk.secret"; chmod 600 "$K/junk.secret"
+cv cv_junk 'c["broker"]["curve"]["secret_key_file"] = "'"$K"'/junk.secret"'
+r=$(cc "$T/cv_junk.json"); ok "broker secret key not Z85" \
+    eval '[[ "$r" == "1|$T/cv_junk.json: broker.curve.secret_key_file: $K/junk.secret: not a CURVE key"* ]]'
+cp "$K/broker.secret" "$K/open.secret"; chmod 644 "$K/open.secret"
+cv cv_open 'c["broker"]["curve"]["secret_key_file"] = "'"$K"'/open.secret"'
+r=$(cc "$T/cv_open.json"); ok "broker secret key readable by every user" \
+    eval '[[ "$r" == "1|$T/cv_open.json: broker.curve.secret_key_file: $K/open.secret: readable by every user"* ]]'
+cp "$K/clients/admin.secret" "$K/admin-open.secret"; chmod 644 "$K/admin-open.secret"
+cv cv_copen 'c["broker"]["curve"]["client_secret_key_file"] = "'"$K"'/admin-open.secret"'
+r=$(cc "$T/cv_copen.json"); ok "client secret key readable by every user" \
+    eval '[[ "$r" == "1|$T/cv_copen.json: broker.curve.client_secret_key_file: $K/admin-open.secret: readable by every user"* ]]'
+cv cv_spub 'c["broker"]["curve"]["server_public_key_file"] = "'"$K"'/junk.secret"'
+r=$(cc "$T/cv_spub.json"); ok "server public key not Z85" \
+    eval '[[ "$r" == "1|$T/cv_spub.json: broker.curve.server_public_key_file: $K/junk.secret: not a CURVE key"* ]]'
+cv cv_nodir 'c["broker"]["curve"]["clients"] = "'"$K"'/nodir"'
+r=$(cc "$T/cv_nodir.json"); ok "clients directory missing" \
+    eval '[[ "$r" == "1|$T/cv_nodir.json: broker.curve.clients: $K/nodir: No such file or directory"* ]]'
+mkdir -p "$K/badclients"; cp "$K/clients/admin.public" "$K/badclients/"
+printf 'short\n' > "$K/badclients/bad.public"
+cv cv_badcl 'c["broker"]["curve"]["clients"] = "'"$K"'/badclients"'
+r=$(cc "$T/cv_badcl.json"); ok "a *.public file in clients that is not a key" \
+    eval '[[ "$r" == "1|$T/cv_badcl.json: broker.curve.clients: $K/badclients/bad.public: not a CURVE key"* ]]'
+cv cv_notin 'c["broker"]["curve"]["client_secret_key_file"] = "'"$K"'/web1.secret"'
+r=$(cc "$T/cv_notin.json"); ok "this config's client key is not among the clients" \
+    eval '[[ "$r" == "1|$T/cv_notin.json: broker.curve.client_secret_key_file: $K/web1.secret: its public key is not in broker.curve.clients"* ]]'
+mk open_bind 'c["broker"]["publish"] = "tcp://0.0.0.0:'"$PB"'"'
+eq "off loopback without CURVE: the broker's own refusal" \
+    "1|$T/open_bind.json: broker.publish: tcp://0.0.0.0:$PB is not loopback and CURVE is off (set broker.curve, see zsse keygen, or \"trusted_network\": true if every host that can reach it may publish and read every channel)" \
+    "$(cc "$T/open_bind.json")"
+mk trusted 'c["broker"]["publish"] = "tcp://0.0.0.0:'"$PB"'"; c["broker"]["trusted_network"] = True'
+eq "off loopback with trusted_network: ok" "0|ok" "$(cc "$T/trusted.json")"
+mk web 'c["broker"].update({"publish": "tcp://10.0.0.1:7701", "events": "tcp://10.0.0.1:7702",
+  "control": "tcp://10.0.0.1:7703", "curve": {"server_public_key_file": "'"$K"'/broker.public",
+  "client_secret_key_file": "'"$K"'/web1.secret"}})'
+eq "a client-only CURVE config (the web host's) binds nothing: ok" "0|ok" "$(cc "$T/web.json")"
+r=$(timeout 10 zsse-broker -c "$T/open_bind.json" -f 2>&1 </dev/null); rc=$?
+ok "zsse-broker refuses that config as check-config says" \
+    eval '[ $rc -ne 0 ] && [ $rc -ne 124 ] && [[ "$r" == *"broker.publish: tcp://0.0.0.0:$PB is not loopback"* ]]'
+
 # --- routes: templates and grants ---------------------------------------------
 mk routes 'c["routes"] = [
   {"path": "/u/events", "channels": ["user/{sub}"], "auth": "none"},
