@@ -14,8 +14,7 @@
 #include "message.h"
 #include "publish.h"
 #include "sse.h"
-
-#define MATCH_BUDGET 20000          /* steps of one template match */
+#include "topic.h"
 
 struct mercure_filter {
     char  *sel[MERCURE_SELECTORS_MAX];
@@ -27,142 +26,13 @@ struct mercure_filter {
 static const char *WWW_AUTH =
     "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n";
 
-/* --- topics and channels ------------------------------------------------------ */
-
-int
-mercure_channel(buf_t *out, const char *topic, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    buf_reset(out);
-    if (len == 0 || !utf8_valid(topic, len) || buf_puts(out, MERCURE_PREFIX) < 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)topic[i];
-        if (c <= 0x20 || c == 0x7f || c == '%' || c == '*') {
-            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-            if (buf_append(out, e, 3) < 0)
-                return -1;
-        } else if (buf_putc(out, (char)c) < 0) {
-            return -1;
-        }
-    }
-    if (out->len > ZSSE_CHANNEL_MAX || buf_putc(out, '\0') < 0)
-        return -1;
-    out->len--;
-    return 0;
-}
-
-/* --- URI templates (RFC 6570), matched against a topic -------------------------- */
-
-static bool
-unreserved(unsigned char c)
-{
-    return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '%' || c >= 0x80;
-}
-
-static bool
-reserved(unsigned char c)
-{
-    return c && strchr(":/?#[]@!$&'()*+,;=", c);
-}
-
-/* may C appear in the expansion of an expression with operator OP? */
-static bool
-expands_to(char op, unsigned char c, bool many)
-{
-    switch (op) {
-    case '+': case '#': return unreserved(c) || reserved(c);
-    case '/': return unreserved(c) || c == '/' || (many && c == ',');
-    case '.': return unreserved(c) || (many && c == ',');
-    case ';': return unreserved(c) || c == ';' || c == '=' || c == ',';
-    case '?': case '&': return unreserved(c) || c == '&' || c == '=' || c == ',';
-    default:  return unreserved(c) || (many && c == ',');
-    }
-}
-
-static bool
-tmatch(const char *t, const char *s, int *budget)
-{
-    if (--*budget <= 0)
-        return false;
-    while (*t && *t != '{') {
-        if (*t++ != *s++)
-            return false;
-    }
-    if (!*t)
-        return !*s;
-    const char *close = strchr(t, '}');
-    if (!close)
-        return false;
-    char op = strchr("+#./;?&", t[1]) ? t[1] : 0;
-    bool many = memchr(t + 1, ',', (size_t)(close - t - 1)) != NULL;
-    const char *rest = close + 1;
-    /* the expression expands to nothing ... */
-    if (tmatch(rest, s, budget))
-        return true;
-    /* ... or to its prefix (if any) and a run of the characters it may use */
-    const char *p = s;
-    if (op && op != '+') {
-        if (*p != (op == '&' ? '&' : op))
-            return false;
-        p++;
-    }
-    for (const char *e = p; *e && expands_to(op, (unsigned char)*e, many); ) {
-        e++;
-        if (tmatch(rest, e, budget))
-            return true;
-        if (*budget <= 0)
-            return false;
-    }
-    return false;
-}
-
-bool
-mercure_match(const char *sel, const char *topic)
-{
-    int budget = MATCH_BUDGET;
-
-    if (strcmp(sel, "*") == 0)
-        return true;
-    if (!strchr(sel, '{'))
-        return strcmp(sel, topic) == 0;
-    return tmatch(sel, topic, &budget);
-}
-
-/* a selector we accept: UTF-8, no controls, balanced braces */
-static bool
-selector_valid(const char *s, size_t n)
-{
-    int depth = 0;
-
-    if (n == 0 || n > MERCURE_SELECTOR_MAX || !utf8_valid(s, n))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-        if (c == '{' && depth++)
-            return false;
-        if (c == '}' && --depth < 0)
-            return false;
-    }
-    return depth == 0;
-}
-
-static bool
-is_pattern(const char *sel)
-{
-    return strcmp(sel, "*") == 0 || strchr(sel, '{');
-}
-
 /* --- the filter --------------------------------------------------------------- */
 
 static bool
 any_match(char *const *sels, size_t n, const char *topic)
 {
     for (size_t i = 0; i < n; i++)
-        if (mercure_match(sels[i], topic))
+        if (topic_match(sels[i], topic))
             return true;
     return false;
 }
@@ -175,8 +45,8 @@ mercure_accept(const mercure_filter_t *f, const wire_event_t *ev)
 
     if (ev->kind != ZSSE_KIND_STRING || sse_mercure_parse(ev->data, ev->data_len, &m) < 0)
         /* a plain zsse event published on a topic's channel: public */
-        return !(ev->channel_len == strlen(MERCURE_ALL) &&
-                 memcmp(ev->channel, MERCURE_ALL, ev->channel_len) == 0);
+        return !(ev->channel_len == strlen(TOPIC_ALL) &&
+                 memcmp(ev->channel, TOPIC_ALL, ev->channel_len) == 0);
     const char *p = m.topics, *end = m.topics + m.topics_len;
     while (p && p < end && !(seen && (allowed || !m.private_))) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -290,14 +160,14 @@ mercure_admit(http_t *h, const route_t *r, const auth_t *auth, stream_t *s, int 
 
     /* every topic= of the query string */
     const char *q = h->query;
-    char sel[MERCURE_SELECTOR_MAX + 1];
+    char sel[TOPIC_SELECTOR_MAX + 1];
     bool pattern = false;
     while (q && *q) {
         const char *amp = strchr(q, '&');
         size_t n = amp ? (size_t)(amp - q) : strlen(q);
         if (n > 6 && memcmp(q, "topic=", 6) == 0) {
             int d = url_decode(q + 6, n - 6, sel, sizeof(sel), true);
-            if (d <= 0 || !selector_valid(sel, (size_t)d)) {
+            if (d <= 0 || !topic_selector_valid(sel, (size_t)d)) {
                 json_decref(claims);
                 http_error(h, r, 400, "bad_request", "bad topic selector", NULL);
                 return 400;
@@ -309,7 +179,7 @@ mercure_admit(http_t *h, const route_t *r, const auth_t *auth, stream_t *s, int 
             }
             if (!(f->sel[f->nsel++] = strdup(sel)))
                 goto oom;
-            pattern = pattern || is_pattern(sel);
+            pattern = pattern || topic_is_pattern(sel);
         }
         q = amp ? amp + 1 : NULL;
     }
@@ -344,10 +214,10 @@ mercure_admit(http_t *h, const route_t *r, const auth_t *auth, stream_t *s, int 
     /* channels: the topics' own, or every update when a selector is a pattern */
     buf_init(&ch, 0);
     if (pattern) {
-        s->channels[s->nchannels++] = strdup(MERCURE_ALL);
+        s->channels[s->nchannels++] = strdup(TOPIC_ALL);
     } else {
         for (size_t k = 0; k < f->nsel; k++) {
-            if (mercure_channel(&ch, f->sel[k], strlen(f->sel[k])) < 0) {
+            if (topic_channel(&ch, f->sel[k], strlen(f->sel[k])) < 0) {
                 buf_free(&ch);
                 http_error(h, r, 400, "bad_request", "topic too long or not UTF-8", NULL);
                 return 400;
@@ -468,18 +338,18 @@ build_message(const form_t *u, const char **why)
         buf_puts(&hdr, "private\n");
     *why = NULL;
     for (size_t i = 0; i < u->ntopics && !*why; i++) {
-        if (mercure_channel(&ch, u->topic[i], strlen(u->topic[i])) < 0) {
+        if (topic_channel(&ch, u->topic[i], strlen(u->topic[i])) < 0) {
             *why = "topic too long or not UTF-8";
             break;
         }
-        buf_printf(&hdr, "topic %s\n", ch.data + strlen(MERCURE_PREFIX));
+        buf_printf(&hdr, "topic %s\n", ch.data + strlen(TOPIC_PREFIX));
         bool dup = false;
         for (size_t k = 0; k < json_array_size(chans); k++)
             dup |= strcmp(json_string_value(json_array_get(chans, k)), ch.data) == 0;
         if (!dup)
             json_array_append_new(chans, json_string(ch.data));
     }
-    json_array_append_new(chans, json_string(MERCURE_ALL));
+    json_array_append_new(chans, json_string(TOPIC_ALL));
     buf_putc(&hdr, '\n');
     if (u->data)
         buf_puts(&hdr, u->data);
@@ -531,7 +401,7 @@ mercure_publish(http_t *h, const route_t *r, const config_t *cfg, const auth_t *
             json_array_foreach(pub, k, v) {
                 if (k >= MERCURE_CLAIMS_MAX)
                     break;
-                if (json_is_string(v) && mercure_match(json_string_value(v), u.topic[i])) {
+                if (json_is_string(v) && topic_match(json_string_value(v), u.topic[i])) {
                     ok = true;
                     break;
                 }

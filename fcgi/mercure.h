@@ -21,8 +21,8 @@
  * update is published once on "mercure/" + the topic's channel-safe
  * encoding (whitespace, controls, '%' and '*' as %XX; a topic must be
  * valid UTF-8 and encode to at most 247 bytes) per topic, and on
- * MERCURE_ALL.  A subscriber with only exact selectors subscribes to their
- * channels; one with a template or "*" to MERCURE_ALL.  Either way the
+ * TOPIC_ALL.  A subscriber with only exact selectors subscribes to their
+ * channels; one with a template or "*" to TOPIC_ALL.  Either way the
  * hub and the replay pass each event through mercure_accept(): it must
  * match a selector, and a private one a mercure.subscribe selector too.
  * Update fields travel in the string datum's header (sse.h SSE_MERCURE).
@@ -35,14 +35,12 @@
 #include "config.h"
 #include "http.h"
 #include "hub.h"
+#include "topic.h"
 #include "wire.h"
 
-#define MERCURE_ALL            "mercure:all"
-#define MERCURE_PREFIX         "mercure/"
 #define MERCURE_SELECTORS_MAX  (ROUTE_MAX_CHANNELS - 1)
 #define MERCURE_TOPICS_MAX     32        /* topics of one update */
 #define MERCURE_CLAIMS_MAX     256       /* mercure.subscribe selectors looked at */
-#define MERCURE_SELECTOR_MAX   1024      /* bytes */
 #define MERCURE_ID_MAX         255       /* bytes of a publisher's id */
 #define MERCURE_COOKIE         "mercureAuthorization"
 
@@ -60,12 +58,5 @@ int  mercure_admit(http_t *h, const route_t *r, const auth_t *auth, stream_t *s,
 
 /* POST: publish one update (answered here) */
 void mercure_publish(http_t *h, const route_t *r, const config_t *cfg, const auth_t *auth);
-
-/* Does topic selector SEL match TOPIC?  (exact, "*", or a URI template) */
-bool mercure_match(const char *sel, const char *topic);
-
-/* "mercure/" + the channel-safe encoding of TOPIC (LEN bytes) into OUT;
- * -1 when TOPIC is not valid UTF-8 or the channel would pass 255 bytes */
-int  mercure_channel(buf_t *out, const char *topic, size_t len);
 
 #endif

@@ -106,8 +106,9 @@ b")
         bash -c "! grep -q secret $T/es-bob.out"
     ok "$name: ... but the public one" grep -q 'public' "$T/es-bob.out"
 
-    # topics that are not channel names round-trip (space, %, *, unicode)
-    local odd="urn:odd topic/100%/*/$(printf '\xc3\xa9')-$name"
+    # topics that are not channel names round-trip (space, %, *, unicode,
+    # a Unicode space)
+    local odd="urn:odd topic/100%/*/$(printf '\xc3\xa9\xe2\x80\x80')-$name"
     curl -gsN -m 4 -o "$T/odd.out" "$HUB?topic=$(python3 -c 'import sys,urllib.parse as u; print(u.quote(sys.argv[1], safe=""))' "$odd")" &
     local c1=$!
     sleep 1
