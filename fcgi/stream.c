@@ -431,7 +431,9 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
             if (ev[i].id > last)
                 last = ev[i].id;
         if (n == 0 && registered) {
-            int64_t end = mono_ms() + wait * 1000;
+            int64_t end = mono_ms() + wait * 1000, td = token_deadline(c);
+            if (td && td < end)
+                end = td;           /* nothing after the token's exp */
             /* clear the wake-up, then take what is queued; only then
              * sleep (the hub wakes us only for an empty queue) */
             for (;;) {

@@ -34,11 +34,11 @@ p = sys.argv[1].split(".")[1]
 print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["exp"])' "$1"
 }
 
-# life URLPATH SUB EXPECTED_EVENT: open a stream with a 3 s token, publish
+# life URLPATH SUB EXPECTED_EVENT: open a stream with a 5 s token, publish
 # before and after its exp, check what arrived and when the response ended
 life() {
     local path=$1 sub=$2 want=$3 name=$4 tok exp out t0 t1
-    tok=$(zsse token --sub "$sub" --ttl 3)
+    tok=$(zsse token --sub "$sub" --ttl 5)
     exp=$(token_exp "$tok")
     out="$T/$name-$sub.out"
     t0=$(date +%s.%N)
