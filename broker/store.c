@@ -281,7 +281,7 @@ store_collect(store_t *s, const char *const *chans, const size_t *lens, size_t n
         }
     }
     /* a ring is in id order already: one channel needs no sort */
-    if (n > 1)
+    if (n > 1 && k > 1)
         qsort(*out, k, sizeof(hit_t), by_id);
     size_t w = 0;                       /* one event on two channels: once */
     for (size_t i = 0; i < k; i++)

@@ -2,6 +2,7 @@
  * control.c -- the pooled client of the broker's control socket (see control.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,20 +124,20 @@ control_fini(void)
 void
 reply_free(reply_t *r)
 {
-    for (int i = 0; i < r->n; i++)
-        zmq_msg_close(&r->f[i]);
-    free(r->f);
+    ctl_frames_close(&r->m);
+    free(r->m.f);
+    free(r->v);
     memset(r, 0, sizeof(*r));
 }
 
 int
-control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
-    reply_t *r)
+control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, reply_t *r)
 {
     struct timespec deadline;
     zmq_pollitem_t it;
 
     memset(r, 0, sizeof(*r));
+    ctl_frames_init(&r->m, CONTROL_REPLY_FRAMES);
     /* waiting for a socket is queueing behind other streams, not the
      * broker being away: it gets its own, longer bound */
     deadline_in(&deadline, CONTROL_QUEUE_MS);
@@ -144,49 +145,27 @@ control_call(const char *const *args, const size_t *lens, int nargs, int timeout
     if (!s)
         return -1;
     deadline_in(&deadline, timeout_ms);
-    if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0)
+    if (ctl_send_strs(s, op, args, (size_t)nargs) < 0) {
+        if (errno == EINVAL) {          /* ours: the socket is still clean */
+            give_back(s);
+            return -1;
+        }
         goto fail;
-    for (int i = 0; i < nargs; i++)
-        if (zmq_send(s, args[i], lens ? lens[i] : strlen(args[i]),
-            i + 1 < nargs ? ZMQ_SNDMORE : 0) < 0)
-            goto fail;
+    }
     it = (zmq_pollitem_t){ s, 0, ZMQ_POLLIN, 0 };
     int rc;
     do
         rc = zmq_poll(&it, 1, ms_until(&deadline));
     while (rc < 0 && errno == EINTR);
-    if (rc <= 0)
+    if (rc <= 0 || ctl_recv(s, &r->m, 0) <= 0 || r->m.truncated || r->m.n < 2 ||
+        ctl_frame(&r->m, 0).len != 0)
         goto fail;
-    zmq_msg_t d;
-    zmq_msg_init(&d);
-    if (zmq_msg_recv(&d, s, 0) < 0 || zmq_msg_size(&d) != 0 || !zmq_msg_more(&d)) {
-        zmq_msg_close(&d);
+    if (!(r->v = malloc((r->m.n - 1) * sizeof(*r->v))))
         goto fail;
-    }
-    zmq_msg_close(&d);
-    for (int more = 1; more;) {
-        if (r->n == r->cap) {
-            int cap = r->cap ? r->cap * 2 : 16;
-            if (cap > 1 << 20)
-                goto fail;
-            zmq_msg_t *f = realloc(r->f, (size_t)cap * sizeof(*f));
-            if (!f)
-                goto fail;
-            r->f = f;
-            r->cap = cap;
-        }
-        zmq_msg_init(&r->f[r->n]);
-        if (zmq_msg_recv(&r->f[r->n], s, 0) < 0) {
-            zmq_msg_close(&r->f[r->n]);
-            goto fail;
-        }
-        more = zmq_msg_more(&r->f[r->n]);
-        r->n++;
-    }
-    if (r->n < 1)
-        goto fail;
+    for (size_t i = 1; i < r->m.n; i++)
+        r->v[i - 1] = ctl_frame(&r->m, i);
     give_back(s);
-    return 0;
+    return ctl_decode_reply(op, r->v, r->m.n - 1, &r->rep) == CTL_E_OK ? 0 : (reply_free(r), -1);
 fail:
     reply_free(r);
     lose(s);
@@ -196,34 +175,27 @@ fail:
 int
 reply_is(const reply_t *r, int i, const char *s)
 {
-    size_t n = strlen(s);
-    return i < r->n && zmq_msg_size(&r->f[i]) == n &&
-        memcmp(zmq_msg_data(&r->f[i]), s, n) == 0;
+    if (i == 0)
+        return strcmp(ctl_status_names[r->rep.status], s) == 0;
+    return i <= (int)r->rep.nargs && ctl_arg_is(&r->rep.arg[i - 1], s);
 }
 
 void
 reply_str(const reply_t *r, int i, char *out, size_t outlen)
 {
-    size_t n = i < r->n ? zmq_msg_size(&r->f[i]) : 0;
-    if (n >= outlen)
-        n = outlen - 1;
-    if (n)
-        memcpy(out, zmq_msg_data(&r->f[i]), n);
-    out[n] = '\0';
+    if (i == 0)
+        snprintf(out, outlen, "%s", ctl_status_names[r->rep.status]);
+    else if (i <= (int)r->rep.nargs)
+        ctl_arg_str(&r->rep.arg[i - 1], out, outlen);
+    else
+        out[0] = '\0';
 }
 
 int
 reply_events(const reply_t *r, int first, wire_event_t *ev)
 {
-    int k = 0;
-
-    if (first > r->n || (r->n - first) % 2)
-        return -1;
-    for (int i = first; i < r->n; i += 2, k++) {
-        ev[k].channel = zmq_msg_data(&r->f[i]);
-        ev[k].channel_len = zmq_msg_size(&r->f[i]);
-        if (wire_parse_payload(zmq_msg_data(&r->f[i + 1]), zmq_msg_size(&r->f[i + 1]), &ev[k]) < 0)
-            return -1;
-    }
-    return k;
+    (void)first;
+    for (size_t i = 0; i < r->rep.nevents; i++)
+        ctl_rep_event(r->v, &r->rep, i, &ev[i]);
+    return (int)r->rep.nevents;
 }

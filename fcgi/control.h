@@ -20,24 +20,30 @@
 #define CONTROL_QUEUE_MS 10000      /* longest wait for a pooled socket */
 #include "wire.h"
 
+#include "ctl.h"
+
+/* frames a reply may have: events of CTL_REPLY_MAX bytes, 2 frames each */
+#define CONTROL_REPLY_FRAMES (4 + 2 * (CTL_REPLY_MAX / (WIRE_PAYLOAD_MIN + 1)))
+
 typedef struct {
-    zmq_msg_t *f;               /* frames after the delimiter */
-    int        n, cap;
+    ctl_frames_t m;             /* the reply's frames, delimiter first */
+    ctl_arg_t   *v;             /* views of the frames after it */
+    ctl_rep_t    rep;           /* decoded by ctl_decode_reply() */
 } reply_t;
 
 void control_init(void *zctx, const char *endpoint);
-/* send ARGS; 0 with the reply in R (free with reply_free), -1 on timeout
- * or error (the broker is unreachable) */
-int  control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
+/* send OP with ARGS (strings); 0 with the checked reply in R (free with
+ * reply_free), -1 on timeout, error (the broker is unreachable) or a
+ * malformed reply */
+int  control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms,
     reply_t *r);
 void reply_free(reply_t *r);
 /* close the pooled sockets (at exit) */
 void control_fini(void);
-/* frame I as a string compare / copy */
+/* the status is S (frame 0) / argument I (1: the status' first) as a string */
 int  reply_is(const reply_t *r, int i, const char *s);
 void reply_str(const reply_t *r, int i, char *out, size_t outlen);
-/* the events in R from frame FIRST on: 2 frames each; EV must hold
- * (r->n - first) / 2 entries; returns the count, -1 if malformed */
+/* the events of R into EV (r->rep.nevents entries); returns the count */
 int  reply_events(const reply_t *r, int first, wire_event_t *ev);
 
 #endif

@@ -18,6 +18,7 @@
 #include <zmq.h>
 #include "channel.h"
 #include "clock.h"
+#include "ctl.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
@@ -690,9 +691,8 @@ release_lease(stream_t *s)
     if (!s->lease[0])
         return;
     /* fire and forget, as renew: the reply is dropped in hub_main */
-    zmq_send(H.ctl, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(H.ctl, "release", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(H.ctl, s->lease, strlen(s->lease), ZMQ_DONTWAIT);
+    const char *id = s->lease;
+    ctl_send_strs(H.ctl, CTL_RELEASE, &id, 1);
     s->lease[0] = '\0';
 }
 
@@ -1180,19 +1180,21 @@ sweep(int64_t now)
     close_doomed();
 }
 
+/* OP (renew, release) for every lease, CTL_LEASES_MAX to a request */
 static void
-ctl_send_leases(const char *op)
+ctl_send_leases(ctl_op_t op)
 {
-    int n = 0;
-    for (stream_t *s = H.streams; s; s = s->hub_next)
-        n += s->lease[0] != '\0';
-    if (!n)
-        return;
-    zmq_send(H.ctl, "", 0, ZMQ_SNDMORE);
-    zmq_send(H.ctl, op, strlen(op), ZMQ_SNDMORE);
-    for (stream_t *s = H.streams; s; s = s->hub_next)
+    static const char *ids[CTL_LEASES_MAX];
+    size_t n = 0;
+
+    for (stream_t *s = H.streams; s; s = s->hub_next) {
         if (s->lease[0])
-            zmq_send(H.ctl, s->lease, strlen(s->lease), --n ? ZMQ_SNDMORE : 0);
+            ids[n++] = s->lease;
+        if (n == CTL_LEASES_MAX || (n && !s->hub_next)) {
+            ctl_send_strs(H.ctl, op, ids, n);
+            n = 0;
+        }
+    }
 }
 
 static void *
@@ -1235,7 +1237,7 @@ hub_main(void *arg)
         }
         if (now - H.last_renew >= WIRE_LEASE_RENEW * 1000) {
             H.last_renew = now;
-            ctl_send_leases("renew");
+            ctl_send_leases(CTL_RENEW);
         }
     }
     run_commands(mono_ms());
@@ -1246,7 +1248,7 @@ hub_main(void *arg)
         if (s->state != ST_THREAD && s->state != ST_DEAD)
             close_stream(s);
     }
-    ctl_send_leases("release");
+    ctl_send_leases(CTL_RELEASE);
     return NULL;
 }
 

@@ -205,8 +205,8 @@ take_lease(ctx_t *c)
     snprintf(c->s->lease, sizeof(c->s->lease), "%d-%lu", (int)getpid(),
         (unsigned long)atomic_fetch_add(&lease_seq, 1));
     snprintf(lim, sizeof(lim), "%d", c->r->max_per_user);
-    const char *args[] = { "lease", c->r->path, sub, lim, c->s->lease };
-    if (control_call(args, NULL, 5, CONTROL_TIMEOUT_MS, &rep) < 0) {
+    const char *args[] = { c->r->path, sub, lim, c->s->lease };
+    if (control_call(CTL_LEASE, args, 4, CONTROL_TIMEOUT_MS, &rep) < 0) {
         c->s->lease[0] = '\0';
         return -1;
     }
@@ -225,8 +225,8 @@ release_lease(ctx_t *c)
     reply_t rep;
     if (!c->s->lease[0])
         return;
-    const char *args[] = { "release", c->s->lease };
-    if (control_call(args, NULL, 2, CONTROL_TIMEOUT_MS, &rep) == 0)
+    const char *args[] = { c->s->lease };
+    if (control_call(CTL_RELEASE, args, 1, CONTROL_TIMEOUT_MS, &rep) == 0)
         reply_free(&rep);
     c->s->lease[0] = '\0';
 }
@@ -328,7 +328,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
             wait = 60;
     }
     if (!have_leid) {
-        if (replay_ask(&c->rp, "head", 0, "", &rep) < 0) {
+        if (replay_ask(&c->rp, CTL_HEAD, 0, "", &rep) < 0) {
             unavailable(c, "head");
             return;
         }
@@ -348,13 +348,13 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
             return;
         }
     }
-    if (replay_ask(&c->rp, "replay", leid, "", &rep) < 0) {
+    if (replay_ask(&c->rp, CTL_REPLAY, leid, "", &rep) < 0) {
         if (registered)
             hub_unregister(c->s);
         unavailable(c, "replay");
         return;
     }
-    int n = (rep.n - 2) / 2;
+    int n = (int)rep.rep.nevents;
     wire_event_t *ev = calloc((size_t)(n > 0 ? n : 1), sizeof(*ev));
     qev_t *q[256];
     int nq = 0;
@@ -410,12 +410,11 @@ static void
 serve_stats(ctx_t *c)
 {
     reply_t rep;
-    const char *args[] = { "stats" };
-    if (control_call(args, NULL, 1, CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
+    if (control_call(CTL_STATS, NULL, 0, CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
         unavailable(c, "stats");
         return;
     }
-    char *txt = strndup(zmq_msg_data(&rep.f[1]), zmq_msg_size(&rep.f[1]));
+    char *txt = strndup(rep.rep.arg[0].p, rep.rep.arg[0].len);
     json_t *s = txt ? json_loads(txt, 0, NULL) : NULL;
     free(txt);
     reply_free(&rep);
