@@ -55,6 +55,8 @@ struct broker {
     uint64_t    journal_errors;
     uint64_t    control_refused;    /* malformed control requests */
     uint64_t    replies_split;      /* replies cut at CTL_REPLY_MAX */
+    uint64_t    leases_refused;     /* unknown route, no subject, bounds */
+    uint64_t    leases_foreign;     /* renew/release of another's lease */
     /* control: the request being read and answered (reused) */
     ctl_frames_t in;
     ctl_arg_t   views[CTL_ARGS_MAX + 1];
@@ -452,6 +454,8 @@ stats_json(broker_t *b)
     json_object_set_new(o, "control_requests", json_integer((json_int_t)b->control_requests));
     json_object_set_new(o, "control_refused", json_integer((json_int_t)b->control_refused));
     json_object_set_new(o, "replies_split", json_integer((json_int_t)b->replies_split));
+    json_object_set_new(o, "leases_refused", json_integer((json_int_t)b->leases_refused));
+    json_object_set_new(o, "leases_foreign", json_integer((json_int_t)b->leases_foreign));
     json_object_set_new(o, "last_id", json_integer((json_int_t)b->last_id));
     json_object_set_new(o, "journal", b->journal ? json_integer((json_int_t)journal_size(b->journal))
                                                 : json_null());
@@ -483,38 +487,67 @@ op_stats(broker_t *b, request_t *r)
     free(s);
 }
 
-/* lease ROUTE SUB LIMIT LEASEID */
+/* the route whose path pattern is ROUTE (NULL: none) */
+static const route_t *
+find_route(const broker_t *b, const ctl_arg_t *route)
+{
+    for (size_t i = 0; i < b->cfg->nroutes; i++)
+        if (ctl_arg_is(route, b->cfg->routes[i].path))
+            return &b->cfg->routes[i];
+    return NULL;
+}
+
+/* lease ROUTE SUB TAG: the limit is the route's max_per_user in our own
+ * config, the lease the asking connection's */
 static void
 op_lease(broker_t *b, request_t *r)
 {
     const ctl_arg_t *a = r->q->arg;
-    char group[2 * CTL_FIELD_MAX + 2], lim[8], *end;
+    const route_t *rt = find_route(b, &a[0]);
+    char group[2 * CTL_FIELD_MAX + 2], tag[CTL_TAG_MAX + 1], id[LEASE_ID_LEN + 1];
+    const char *why = NULL;
+    int rc = LEASE_TABLE_FULL;
 
-    memcpy(group, a[0].p, a[0].len);
-    group[a[0].len] = '\0';
-    memcpy(group + a[0].len + 1, a[1].p, a[1].len);
-    ctl_arg_str(&a[2], lim, sizeof(lim));
-    unsigned long limit = strtoul(lim, &end, 10);
-    if (*end || !isdigit((unsigned char)lim[0]) || limit > 1000000) {
-        reply(b, r, CTL_ERROR, "bad request");
+    ctl_arg_str(&a[2], tag, sizeof(tag));
+    if (!rt)
+        why = "unknown route";
+    else if (rt->max_per_user > 0 && a[1].len == 0)
+        why = "no subject";
+    else {
+        memcpy(group, a[0].p, a[0].len);
+        group[a[0].len] = '\0';
+        memcpy(group + a[0].len + 1, a[1].p, a[1].len);
+        rc = lease_take(b->leases, group, a[0].len + 1 + a[1].len,
+            (unsigned)(rt->max_per_user > 0 ? rt->max_per_user : 0), r->ident, r->idlen, id,
+            now_us());
+        why = rc == LEASE_OWNER_FULL ? "too many leases on this connection"
+            : rc == LEASE_TABLE_FULL ? "lease table full" : NULL;
+    }
+    if (why) {
+        b->leases_refused++;
+        log_limited(&b->rl, LOG_WARNING, "lease refused: %s", why);
+        reply(b, r, CTL_REFUSED, tag);
+        if (ctl_reply_str(r->out, why) < 0)
+            ctl_reply_reset(r->out);
         return;
     }
-    int rc = lease_take(b->leases, group, a[0].len + 1 + a[1].len, (unsigned)limit,
-        a[3].p, a[3].len, now_us());
-    reply(b, r, rc > 0 ? CTL_OK : rc == 0 ? CTL_FULL : CTL_ERROR,
-        rc < 0 ? "lease table full" : NULL);
+    reply(b, r, rc == LEASE_TAKEN ? CTL_OK : CTL_FULL, tag);
+    if (rc == LEASE_TAKEN && ctl_reply_str(r->out, id) < 0)
+        ctl_reply_reset(r->out);
 }
 
-/* renew LEASEID... and release LEASEID... */
+/* renew LEASEID... and release LEASEID...: only the connection's own */
 static void
 op_leases(broker_t *b, request_t *r)
 {
     int64_t now = now_us();
     for (unsigned i = 0; i < r->q->nargs; i++) {
-        if (r->q->op == CTL_RENEW)
-            lease_renew(b->leases, r->q->arg[i].p, r->q->arg[i].len, now);
-        else
-            lease_release(b->leases, r->q->arg[i].p, r->q->arg[i].len);
+        const ctl_arg_t *id = &r->q->arg[i];
+        int rc = r->q->op == CTL_RENEW
+            ? lease_renew(b->leases, id->p, id->len, r->ident, r->idlen, now)
+            : lease_release(b->leases, id->p, id->len, r->ident, r->idlen);
+        if (rc < 0)
+            b->leases_foreign++;
     }
     reply(b, r, CTL_OK, NULL);
 }

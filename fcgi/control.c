@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "control.h"
+#include "log.h"
 
 static void
 deadline_in(struct timespec *d, long ms)
@@ -110,6 +111,110 @@ give_back(void *s)
     pthread_mutex_unlock(&pool_mu);
 }
 
+/* --- the lease connection ------------------------------------------------- */
+
+static pthread_mutex_t lease_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *lease_sock;            /* never closed before exit: it owns the leases */
+static unsigned long lease_tag;
+
+/* under lease_mu: the socket, made on first use */
+static void *
+lease_socket(void)
+{
+    int linger = 500;               /* the releases at exit get out */
+
+    if (!lease_sock && (lease_sock = new_socket()))
+        zmq_setsockopt(lease_sock, ZMQ_LINGER, &linger, sizeof(linger));
+    return lease_sock;
+}
+
+/* under lease_mu: receive one reply (waiting up to MS); 1 a lease reply
+ * with TAG decoded into *REP (id copied to ID), 0 something else
+ * (dropped), -1 nothing came */
+static int
+lease_read(void *s, int ms, const char *tag, ctl_status_t *st, char *id)
+{
+    zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+    ctl_frames_t m;
+    ctl_arg_t v[4];
+    ctl_rep_t rep;
+    int rc = 0;
+
+    if (zmq_poll(&it, 1, ms) <= 0)
+        return -1;
+    ctl_frames_init(&m, 5);
+    if (ctl_recv(s, &m, ZMQ_DONTWAIT) <= 0) {
+        free(m.f);
+        return -1;
+    }
+    if (!m.truncated && m.n >= 2 && ctl_frame(&m, 0).len == 0) {
+        for (size_t i = 1; i < m.n; i++)
+            v[i - 1] = ctl_frame(&m, i);
+        if (tag && ctl_decode_reply(CTL_LEASE, v, m.n - 1, &rep) == CTL_E_OK &&
+            rep.status != CTL_ERROR && ctl_arg_is(&rep.arg[0], tag)) {
+            *st = rep.status;
+            if (rep.status == CTL_OK)
+                ctl_arg_str(&rep.arg[1], id, CTL_LEASE_ID_LEN + 1);
+            else if (rep.status == CTL_REFUSED)
+                log_msg(LOG_ERR, "broker refused a lease: %.*s", (int)rep.arg[1].len,
+                    rep.arg[1].p);
+            rc = 1;
+        }
+    }
+    ctl_frames_close(&m);
+    free(m.f);
+    return rc;
+}
+
+int
+control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
+    int timeout_ms)
+{
+    struct timespec deadline;
+    char tag[24];
+    ctl_status_t st = CTL_ERROR;
+    int got = 0;
+
+    deadline_in(&deadline, CONTROL_QUEUE_MS);
+    if (pthread_mutex_timedlock(&lease_mu, &deadline) != 0)
+        return -1;
+    void *s = lease_socket();
+    snprintf(tag, sizeof(tag), "%lu", ++lease_tag);
+    const char *args[] = { route, sub, tag };
+    deadline_in(&deadline, timeout_ms);
+    if (s && ctl_send_strs(s, CTL_LEASE, args, 3) == 0) {
+        /* replies to renew and release, and late ones to a lease that
+         * timed out, come first: dropped (that lease expires unrenewed) */
+        while (!got) {
+            int r = lease_read(s, (int)ms_until(&deadline), tag, &st, id);
+            if (r < 0)
+                break;
+            got = r;
+        }
+    }
+    pthread_mutex_unlock(&lease_mu);
+    if (!got || st == CTL_REFUSED)
+        return -1;
+    return st == CTL_OK ? 1 : 0;
+}
+
+int
+control_lease_send(ctl_op_t op, const char *const *ids, size_t n, int wait)
+{
+    int rc = -1;
+
+    if (wait ? pthread_mutex_lock(&lease_mu) : pthread_mutex_trylock(&lease_mu))
+        return errno = EAGAIN, -1;
+    void *s = lease_socket();
+    if (s) {
+        while (lease_read(s, 0, NULL, NULL, NULL) >= 0)
+            ;
+        rc = n ? ctl_send_strs(s, op, ids, n) : 0;
+    }
+    pthread_mutex_unlock(&lease_mu);
+    return rc;
+}
+
 void
 control_fini(void)
 {
@@ -119,6 +224,11 @@ control_fini(void)
         nsocks--;
     }
     pthread_mutex_unlock(&pool_mu);
+    pthread_mutex_lock(&lease_mu);
+    if (lease_sock)
+        zmq_close(lease_sock);
+    lease_sock = NULL;
+    pthread_mutex_unlock(&lease_mu);
 }
 
 void

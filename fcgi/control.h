@@ -38,8 +38,20 @@ void control_init(void *zctx, const char *endpoint);
 int  control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms,
     reply_t *r);
 void reply_free(reply_t *r);
-/* close the pooled sockets (at exit) */
+/* close the pooled sockets and the lease connection (at exit) */
 void control_fini(void);
+
+/* Leases (max_per_user) go over one connection of their own: the broker
+ * lets only the connection that took a lease renew or release it, and
+ * the pool's sockets come and go.  Take a lease on ROUTE for SUB: 1 taken
+ * (its id in ID), 0 the user's limit is reached, -1 the broker did not
+ * answer or refused (logged).  Waits up to TIMEOUT_MS for the reply. */
+int  control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
+    int timeout_ms);
+/* Send OP (renew, release) for IDS without waiting for the reply (dropped
+ * later); also reads and drops replies already waiting (N 0: only that).
+ * Not WAIT: -1 with errno EAGAIN when a lease is being taken.  0 or -1. */
+int  control_lease_send(ctl_op_t op, const char *const *ids, size_t n, int wait);
 /* the status is S (frame 0) / argument I (1: the status' first) as a string */
 int  reply_is(const reply_t *r, int i, const char *s);
 void reply_str(const reply_t *r, int i, char *out, size_t outlen);

@@ -40,7 +40,6 @@ typedef struct {
     int            headers;         /* the 200 headers are out */
 } ctx_t;
 
-static atomic_ulong lease_seq;
 
 /* --- writing ---------------------------------------------------------------- */
 
@@ -144,6 +143,13 @@ admit(ctx_t *c, const auth_t *auth)
             }
         }
     }
+    /* max_per_user counts streams per sub as {sub} spells it: a token
+     * without one cannot be counted (issue 12: 401) */
+    char subj[256];
+    if (c->r->max_per_user > 0 && route_subject(c->claims, subj, sizeof(subj)) < 0) {
+        http_error(&c->h, c->r, 401, "invalid_token", "the token has no usable sub", WWW_AUTH);
+        return 401;
+    }
     if (c->r->require) {
         const char *k;
         json_t *want;
@@ -192,42 +198,30 @@ admit(ctx_t *c, const auth_t *auth)
     return 0;
 }
 
+/* 0 taken, 1 the user's limit is reached, -1 the broker did not answer
+ * or refused */
 static int
 take_lease(ctx_t *c)
 {
-    const char *sub = "";
-    json_t *v = c->claims ? json_object_get(c->claims, "sub") : NULL;
-    char lim[16];
-    reply_t rep;
+    char sub[256] = "";
 
-    if (json_is_string(v))
-        sub = json_string_value(v);
-    snprintf(c->s->lease, sizeof(c->s->lease), "%d-%lu", (int)getpid(),
-        (unsigned long)atomic_fetch_add(&lease_seq, 1));
-    snprintf(lim, sizeof(lim), "%d", c->r->max_per_user);
-    const char *args[] = { c->r->path, sub, lim, c->s->lease };
-    if (control_call(CTL_LEASE, args, 4, CONTROL_TIMEOUT_MS, &rep) < 0) {
+    /* the group is the {sub} template's spelling: sub 5 is "5", its own
+     * (admit() refused a max_per_user route's token without one) */
+    if (route_subject(c->claims, sub, sizeof(sub)) < 0)
+        sub[0] = '\0';
+    int rc = control_lease_take(c->r->path, sub, c->s->lease, CONTROL_TIMEOUT_MS);
+    if (rc <= 0)
         c->s->lease[0] = '\0';
-        return -1;
-    }
-    int full = reply_is(&rep, 0, "full");
-    reply_free(&rep);
-    if (full) {
-        c->s->lease[0] = '\0';
-        return 1;
-    }
-    return 0;
+    return rc < 0 ? -1 : rc == 0 ? 1 : 0;
 }
 
 static void
 release_lease(ctx_t *c)
 {
-    reply_t rep;
     if (!c->s->lease[0])
         return;
-    const char *args[] = { c->s->lease };
-    if (control_call(CTL_RELEASE, args, 1, CONTROL_TIMEOUT_MS, &rep) == 0)
-        reply_free(&rep);
+    const char *id = c->s->lease;
+    control_lease_send(CTL_RELEASE, &id, 1, 1);
     c->s->lease[0] = '\0';
 }
 

@@ -19,17 +19,19 @@ const ctl_opdef_t ctl_ops[CTL_NOPS] = {
     /* CHANNEL... */
     [CTL_STATE]   = { "state", 1, CTL_CHANNELS_MAX, 0, {{0, 0}}, 1, CTL_FIELD_MAX },
     [CTL_STATS]   = { "stats", 0, 0, 0, {{0, 0}}, 0, 0 },
-    /* ROUTE SUB LIMIT LEASEID */
-    [CTL_LEASE]   = { "lease", 4, 4, 4, {{1, CTL_FIELD_MAX}, {0, CTL_FIELD_MAX}, {1, 7},
-                      {1, 128}}, 0, 0 },
+    /* ROUTE SUB TAG (the limit comes from the broker's own config) */
+    [CTL_LEASE]   = { "lease", 3, 3, 3, {{1, CTL_FIELD_MAX}, {0, CTL_FIELD_MAX},
+                      {1, CTL_TAG_MAX}}, 0, 0 },
     /* LEASEID... */
-    [CTL_RENEW]   = { "renew", 1, CTL_LEASES_MAX, 0, {{0, 0}}, 1, 128 },
-    [CTL_RELEASE] = { "release", 1, CTL_LEASES_MAX, 0, {{0, 0}}, 1, 128 },
+    [CTL_RENEW]   = { "renew", 1, CTL_LEASES_MAX, 0, {{0, 0}},
+                      CTL_LEASE_ID_LEN, CTL_LEASE_ID_LEN },
+    [CTL_RELEASE] = { "release", 1, CTL_LEASES_MAX, 0, {{0, 0}},
+                      CTL_LEASE_ID_LEN, CTL_LEASE_ID_LEN },
 };
 
 const char *const ctl_status_names[CTL_NSTATUS] = {
     [CTL_OK] = "ok", [CTL_ERROR] = "error", [CTL_FULL] = "full",
-    [CTL_RESET] = "reset", [CTL_MORE] = "more",
+    [CTL_RESET] = "reset", [CTL_MORE] = "more", [CTL_REFUSED] = "refused",
 };
 
 const char *
@@ -334,8 +336,8 @@ reply_shape(ctl_op_t op, ctl_status_t st, int *events)
         return st == CTL_OK ? 0 : -1;
     case CTL_HEAD: case CTL_PUBLISH: case CTL_STATS:
         return st == CTL_OK ? 1 : -1;
-    case CTL_LEASE:
-        return st == CTL_OK || st == CTL_FULL ? 0 : -1;
+    case CTL_LEASE:             /* ok TAG ID | full TAG | refused TAG REASON */
+        return st == CTL_OK || st == CTL_REFUSED ? 2 : st == CTL_FULL ? 1 : -1;
     case CTL_REPLAY:
         if (st == CTL_RESET)
             return 2;                   /* REASON HEAD */

@@ -33,6 +33,7 @@
                                          * larger replay goes in parts) */
 #define CTL_LEASE_ID_LEN  32            /* 128 random bits, hex */
 #define CTL_FIELD_MAX     255           /* a channel, route, sub, reason */
+#define CTL_TAG_MAX       32            /* a lease request's tag, echoed */
 
 typedef enum {
     CTL_PING, CTL_HEAD, CTL_PUBLISH, CTL_REPLAY, CTL_STATE, CTL_STATS,
@@ -106,7 +107,9 @@ ctl_arg_t ctl_frame(const ctl_frames_t *m, size_t i);
 
 /* --- replies -------------------------------------------------------------- */
 
-typedef enum { CTL_OK, CTL_ERROR, CTL_FULL, CTL_RESET, CTL_MORE, CTL_NSTATUS } ctl_status_t;
+typedef enum {
+    CTL_OK, CTL_ERROR, CTL_FULL, CTL_RESET, CTL_MORE, CTL_REFUSED, CTL_NSTATUS
+} ctl_status_t;
 extern const char *const ctl_status_names[CTL_NSTATUS];
 
 typedef struct {

@@ -241,6 +241,25 @@ url_decode(const char *in, size_t len, char *out, size_t outlen, bool plus)
     return (int)o;
 }
 
+/* a claim's value as channel text: a string as is, an integer in
+ * decimal (sub 5 -> "5"); -1 for anything else.  V holds the digits. */
+static int
+claim_text(json_t *c, char *v, size_t vlen, const char **s, size_t *n)
+{
+    if (json_is_string(c)) {
+        *s = json_string_value(c);
+        *n = json_string_length(c);
+        return 0;
+    }
+    if (json_is_integer(c)) {
+        snprintf(v, vlen, "%" JSON_INTEGER_FORMAT, json_integer_value(c));
+        *s = v;
+        *n = strlen(v);
+        return 0;
+    }
+    return -1;
+}
+
 /* a value substituted into a channel: no '/', no '*' */
 static bool
 valid_fragment(const char *s, size_t n, bool allow_slash)
@@ -357,14 +376,8 @@ tpl_expand(const tpl_t *t, const route_params_t *p, const char *query,
         case TPL_SUB:
         case TPL_CLAIM:
             c = claims ? json_object_get(claims, part->kind == TPL_SUB ? "sub" : part->text) : NULL;
-            if (json_is_string(c)) {
-                s = json_string_value(c);
-                n = json_string_length(c);
-            } else if (json_is_integer(c)) {
-                snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, json_integer_value(c));
-                s = v;
-                n = strlen(v);
-            }
+            if (claim_text(c, v, sizeof(v), &s, &n) < 0)
+                s = NULL;
             if (!s) {
                 snprintf(err, errlen, "token has no %s claim",
                     part->kind == TPL_SUB ? "sub" : part->text);
@@ -387,6 +400,23 @@ tpl_expand(const tpl_t *t, const route_params_t *p, const char *query,
         return -1;
     }
     return 0;
+}
+
+int
+route_subject(json_t *claims, char *out, size_t outlen)
+{
+    char v[64];
+    const char *s;
+    size_t n;
+    json_t *c = claims ? json_object_get(claims, "sub") : NULL;
+
+    /* exactly what {sub} would put into a channel */
+    if (claim_text(c, v, sizeof(v), &s, &n) < 0 || !valid_fragment(s, n, true) ||
+        n >= outlen)
+        return -1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return (int)n;
 }
 
 bool

@@ -92,6 +92,10 @@ void route_free(route_t *r);
  * that is not a valid channel fragment (control chars, '*', whitespace,
  * bad UTF-8, > 255 bytes) does not match. */
 bool route_match(const route_t *r, const char *path, size_t len, route_params_t *p);
+/* The token's subject as the {sub} template spells it (a string as is, an
+ * integer in decimal: sub 5 -> "5"), into OUT; its length, or -1 when the
+ * token has no sub usable in a channel (the max_per_user group needs one). */
+int  route_subject(json_t *claims, char *out, size_t outlen);
 
 /* First route matching PATH, or NULL */
 const route_t *route_find(const route_t *routes, size_t n,

@@ -32,7 +32,8 @@
  *     state CHANNEL...                      -> ok HEAD EVENTS...
  *                                            | more HEAD EVENTS...
  *     stats                                 -> ok JSON
- *     lease ROUTE SUB LIMIT LEASEID         -> ok | full
+ *     lease ROUTE SUB TAG                   -> ok TAG LEASEID | full TAG
+ *                                            | refused TAG REASON
  *     renew LEASEID...                      -> ok
  *     release LEASEID...                    -> ok
  * and any request the table refuses -> error REASON.  At most
@@ -54,9 +55,14 @@
  * restarted", unless 'c').
  *
  * Leases count concurrent streams per (route, sub) across all worker
- * processes for max_per_user.  LEASEID is unique per stream (worker pid,
- * thread, counter).  A lease not renewed for WIRE_LEASE_TTL seconds is
- * dropped (its worker died); workers renew every WIRE_LEASE_RENEW.
+ * processes for max_per_user.  The broker takes the route's limit from
+ * its own copy of the config (ROUTE is the route's path pattern; an
+ * unknown route is refused), makes the LEASEID (128 random bits, hex) and
+ * ties it to the connection that asked: only that connection may renew
+ * or release it (a worker keeps one connection for all its leases).  TAG
+ * is the asker's, echoed so it can match the reply.  A lease not renewed
+ * for WIRE_LEASE_TTL seconds is dropped (its worker died or restarted);
+ * workers renew every WIRE_LEASE_RENEW.
  */
 #ifndef ZSSE_WIRE_H
 #define ZSSE_WIRE_H
