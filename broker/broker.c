@@ -143,11 +143,11 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
     int64_t now = now_us();
     pending_t *p = &b->pending[b->npending];
     event_t *ev;
+    size_t size = m->event_len + m->key_len + m->data_len;
 
-    ev = event_new(next_id(b, now), now, m->ttl > 0 ? (uint32_t)m->ttl : 0, m->kind,
-        m->event, m->event_len, m->key, m->key_len, m->data, m->data_len);
-    if (!ev) {
-        *reason = "out_of_memory";
+    /* broker.max_memory: the oldest buffered events make room */
+    if (store_make_room(b->store, sizeof(event_t) + size + 64 * m->nchannels) < 0) {
+        *reason = "max_memory";
         return -1;
     }
     p->nch = 0;
@@ -155,13 +155,21 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
         channel_t *ch = store_channel(b->store, m->channels[i], m->channel_lens[i], 1);
         if (!ch) {
             *reason = "too_many_channels";
-            event_unref(ev);
             return -1;
         }
+        if (m->key_len &&
+            (*reason = channel_state_check(b->store, ch, m->key, m->key_len, size)))
+            return -1;
         p->ch[p->nch++] = ch;
     }
+    ev = event_new(next_id(b, now), now, m->ttl > 0 ? (uint32_t)m->ttl : 0, m->kind,
+        m->event, m->event_len, m->key, m->key_len, m->data, m->data_len);
+    if (!ev) {
+        *reason = "out_of_memory";
+        return -1;
+    }
     for (size_t i = 0; i < p->nch; i++)
-        channel_push(p->ch[i], ev, now);
+        channel_push(b->store, p->ch[i], ev, now);
     if (b->journal && journal_event(b, ev, m->channels, m->channel_lens, m->nchannels) < 0) {
         b->journal_errors++;
         log_msg(LOG_ERR, "journal: append: %s", strerror(errno));
@@ -443,6 +451,9 @@ stats_json(broker_t *b)
     json_object_set_new(o, "rejected_reasons", reasons);
     json_object_set_new(o, "events_buffered", json_integer((json_int_t)store_events(b->store)));
     json_object_set_new(o, "state_keys", json_integer((json_int_t)store_keys(b->store)));
+    json_object_set_new(o, "memory", json_integer((json_int_t)store_memory(b->store)));
+    json_object_set_new(o, "max_memory", json_integer((json_int_t)b->cfg->broker.max_memory));
+    json_object_set_new(o, "evicted", json_integer((json_int_t)store_evicted(b->store)));
     json_object_set_new(o, "replays", json_integer((json_int_t)b->replays));
     json_object_set_new(o, "replayed", json_integer((json_int_t)b->replayed));
     json_object_set_new(o, "publish_latency_us", json_integer((json_int_t)b->lat_last_us));
@@ -623,10 +634,11 @@ replay_record(void *ctx, const jrec_t *rec)
 
     if (!ev)
         return -1;
+    store_make_room(b->store, 0);   /* a smaller max_memory than the journal's */
     for (size_t i = 0; i < rec->nchannels; i++) {
         channel_t *ch = store_channel(b->store, rec->channels[i], rec->channel_lens[i], 1);
         if (ch)
-            channel_push(ch, ev, now_us());
+            channel_push(b->store, ch, ev, now_us());
     }
     event_unref(ev);
     if (rec->id > b->last_id)
@@ -647,6 +659,12 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if (type == ZMQ_ROUTER) {
+        /* replies a peer leaves unread: at most this many (of at most
+         * CTL_REPLY_MAX bytes of events each); the rest are dropped */
+        int ctl_hwm = BROKER_CTL_SNDHWM;
+        zmq_setsockopt(s, ZMQ_SNDHWM, &ctl_hwm, sizeof(ctl_hwm));
+    }
     if (type == ZMQ_XPUB) {
         int one = 1;
         zmq_setsockopt(s, ZMQ_XPUB_VERBOSE, &one, sizeof(one));

@@ -19,6 +19,7 @@
 #include "ctl.h"
 
 #define BROKER_BATCH 1024
+#define BROKER_CTL_SNDHWM 32    /* replies queued per control peer */
 
 typedef struct broker broker_t;
 

@@ -9,6 +9,7 @@
  *                                         frame of reply N); prints each reply
  *                                         frame on a line, an event payload
  *                                         as "id=N kind=K" + a data line
+ *   zmqtool flood ENDPOINT N FRAME...    N control requests, no reply read
  *   zmqtool sub ENDPOINT TOPIC [N] [SECS] raw prefix subscription (write a
  *                                         NUL as \0); prints "TOPIC ID" for
  *                                         each of N events (default 1)
@@ -123,6 +124,21 @@ main(int argc, char **argv)
             }
             i = end + 1;
         }
+    } else if (!strcmp(cmd, "flood") && argc >= 5) {
+        /* N copies of one control request, no reply read; then hold the
+         * connection open for 2 s (what a peer that never reads does) */
+        int n = atoi(argv[3]);
+        s = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+        if (zmq_connect(s, ep) < 0) { perror("connect"); return 2; }
+        for (int k = 0; k < n; k++) {
+            zmq_send(s, "", 0, ZMQ_SNDMORE);
+            for (int i = 4; i < argc; i++) {
+                size_t len = unescape(argv[i], buf, sizeof(buf));
+                zmq_send(s, buf, len, i + 1 < argc ? ZMQ_SNDMORE : 0);
+            }
+        }
+        sleep(2);
     } else if (!strcmp(cmd, "sub") && argc >= 4) {
         s = zmq_socket(ctx, ZMQ_SUB);
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));

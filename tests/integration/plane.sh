@@ -17,6 +17,9 @@ python3 - "$ZSSE_CONFIG" "$T/journal" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["broker"]["journal"] = sys.argv[2]
+c["broker"]["max_memory"] = 32 << 20
+c["broker"]["max_state_keys"] = 100
+c["broker"]["max_state_bytes"] = 1 << 20
 json.dump(c, open(sys.argv[1], "w"))
 PY
 # PLANE_ONLY="crash restart ...": run only those sections (development)
@@ -69,6 +72,14 @@ curl -sN --max-time 4 -H "Last-Event-ID: $((first - 1))" \
     "http://127.0.0.1:$WEB_PORT/big/events" > "$T/big.sse"
 eq "a stream from before them gets all 40, in order" "$(paste -sd' ' "$T/big.ids")" \
     "$(sed -n 's/^id: //p' "$T/big.sse" | paste -sd' ')"
+# replies nobody reads: 100 replays of 2.4 MB on one connection that reads
+# none (they pinned the whole 240 MB in the broker)
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }      # KiB
+rssf=$(rss "$BROKER_PID")
+"$ZT" flood "$CTL" 100 replay 0 c big/1
+rssg=$(rss "$BROKER_PID")
+echo "# broker RSS: $rssf KiB before, $rssg KiB after 100 unread replays of 2.4 MB"
+ok "unread replies pin at most 32 x 1 MiB (+ 8 MiB)" test "$rssg" -le $((rssf + 40960))
 
 fi
 
@@ -132,6 +143,46 @@ ok "the stream's lease is released when it ends (by its own connection)" \
     t_until 100 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H 'Authorization: Bearer $(tok 5)' '$U')\" = 200 ]"
 fi
 
+# --- broker.max_memory: the oldest buffered events go first ----------------
+if want budget; then
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }      # KiB
+budget=$((32 << 20))
+rss0=$(rss "$BROKER_PID")
+# 2,000 events of 60 kB (120 MB) to 200 channels, acknowledged one by one
+python3 -c "
+import sys
+for i in range(2000):
+    sys.stdout.write('{\"channel\":\"mem/%d\",\"data\":\"%05d%s\"}\n' % (i % 200, i, 'x' * 60000))
+" | zsse publish --stdin --ack > "$T/mem.ids"
+rss1=$(rss "$BROKER_PID")
+zsse stats > "$T/mem.stats"
+mem=$(jget memory < "$T/mem.stats")
+echo "# broker RSS: $rss0 KiB before, $rss1 KiB after 120 MB into a 32 MiB budget (counted: $mem bytes, evicted: $(jget evicted < "$T/mem.stats"))"
+eq "every one accepted" 2000 "$(wc -l < "$T/mem.ids")"
+ok "memory counted within max_memory" test "$mem" -le "$budget"
+ok "the oldest were evicted (counted)" test "$(jget evicted < "$T/mem.stats")" -ge 1000
+ok "broker RSS within the budget + its RSS before + 16 MiB" \
+    test "$rss1" -le $((rss0 + budget / 1024 + 16384))
+eq "a replay from before the evicted ones: the reset" "reset too old" \
+    "$("$ZT" req "$CTL" replay "$(head -1 "$T/mem.ids")" c mem/0 | head -2 | paste -sd' ')"
+eq "the newest are kept" 1 "$("$ZT" req "$CTL" replay "$(sed -n 1999p "$T/mem.ids")" c mem/199 |
+    grep -c '^id=')"
+# state: at most max_state_keys keys and max_state_bytes per channel
+python3 -c "
+import sys
+for i in range(101):
+    sys.stdout.write('{\"channel\":\"k/1\",\"key\":\"k%d\",\"data\":%d}\n' % (i, i))
+for i in range(20):
+    sys.stdout.write('{\"channel\":\"k/2\",\"key\":\"k%d\",\"data\":\"%s\"}\n' % (i, 'y' * 60000))
+" | zsse publish --stdin --ack > "$T/keys.ids" 2> "$T/keys.err"
+zsse stats > "$T/keys.stats"
+eq "the 101st key of a channel: refused (max_state_keys 100)" 1 \
+    "$(jget rejected_reasons.state_keys < "$T/keys.stats")"
+eq "60 kB keyed events past 1 MiB of state: refused (max_state_bytes)" 3 \
+    "$(jget rejected_reasons.state_bytes < "$T/keys.stats")"
+eq "a key already there may be replaced" ok "$(zsse publish --ack -C k/1 -k k5 -d 1 > /dev/null && echo ok)"
+fi
+
 # --- 50 broker restarts under steady publishing to many channels ----------
 # After a restart the worker's SUB sends all its subscriptions again in
 # sorted order, sync markers ("\1...") first: a marker answered before
@@ -141,7 +192,7 @@ fi
 # its join point (the broker's journal-backed buffer is the truth), once,
 # in order.
 if want restart; then
-N=${PLANE_STREAMS:-400}
+N=${PLANE_STREAMS:-1000}
 mkdir -p "$T/streams"
 python3 "$top_srcdir/tests/plane_streams.py" 127.0.0.1 "$WEB_PORT" "/p/{i}/events" "$N" \
     "$T/stop" "$T/streams" 170 > "$T/streams.out" &
