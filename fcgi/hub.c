@@ -35,6 +35,7 @@
 #define FRAME_MAX   (128u << 20)
 #define EPOLL_BATCH 256
 #define RUN_MAX     64              /* events of one channel written together */
+#define RESUME_TRIES 3              /* replays tried after a broker restart */
 
 typedef struct chan {
     struct chan *next;
@@ -935,11 +936,16 @@ on_resumed(stream_t *s, qev_t *e, int64_t now)
         qev_unref(e);               /* a newer resync supersedes this replay */
         return;
     }
+    if (!e && ++s->resume_tries < RESUME_TRIES) {
+        post_job(s);                /* the broker may have gone away again */
+        return;
+    }
     if (!e) {
         /* the client reconnects with its Last-Event-ID */
         doom(s, "its replay after the broker restart failed");
         return;
     }
+    s->resume_tries = 0;
     /* before the live events queued meanwhile */
     if (ring_push_front(&s->q, e) < 0) {
         qev_unref(e);

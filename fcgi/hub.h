@@ -117,6 +117,7 @@ typedef struct stream {
     int            doomed;          /* on the hub's list of streams to close */
     char           nonce[40];       /* the sync topic awaited ("": none) */
     int            needs_marker;    /* to sync once the probe is back (hub.c) */
+    int            resume_tries;    /* failed replays since the last restart */
     unsigned       resyncs;         /* broker reconnects seen (atomic: the
                                      * resume thread skips stale jobs) */
     struct stream *hub_prev, *hub_next;     /* registered streams */

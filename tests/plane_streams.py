@@ -6,7 +6,8 @@
 Opens N HTTP/1.0 streams (one thread, epoll) to PATH_TEMPLATE with "{i}"
 replaced by 0..N-1, prints "open N" once every one answered 200, and reads
 until STOPFILE exists and no event came for 2 s (or MAXSECS pass).  A
-stream must never end: one that does is written as "closed".  Writes
+stream that ends is opened again with the Last-Event-ID it last saw, as a
+browser would (counted in OUTDIR/reconnects).  Writes
 OUTDIR/client-I: the join id (the first "id:" seen, an id-only block
 counts; 0: none came before the first event) on line 1, then every event id in the order received.
 """
@@ -17,15 +18,21 @@ host, port, tpl, n, stopfile, outdir = (sys.argv[1], int(sys.argv[2]), sys.argv[
 maxsecs = float(sys.argv[7]) if len(sys.argv) > 7 else 300
 sel = selectors.DefaultSelector()
 st = []
-for i in range(n):
+reconnects = 0
+
+def connect(c, last=None):
     s = socket.create_connection((host, port))
-    s.sendall(("GET %s HTTP/1.0\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
-               % tpl.replace("{i}", str(i))).encode())
+    leid = "Last-Event-ID: %s\r\n" % last if last else ""
+    s.sendall(("GET %s HTTP/1.0\r\nHost: x\r\nAccept: text/event-stream\r\n%s\r\n"
+               % (tpl.replace("{i}", str(c["i"])), leid)).encode())
     s.setblocking(False)
-    c = {"i": i, "buf": b"", "head": True, "status": None, "join": None, "ids": [],
-         "cur": None, "data": False, "closed": False}
-    st.append(c)
+    c.update(buf=b"", head=True, cur=None, data=False)
     sel.register(s, selectors.EVENT_READ, c)
+
+for i in range(n):
+    c = {"i": i, "status": None, "join": None, "ids": [], "last": None, "closed": False}
+    st.append(c)
+    connect(c)
 
 def lines(c, chunk):
     c["buf"] += chunk
@@ -44,6 +51,7 @@ def lines(c, chunk):
             c["data"] = True
         elif line == b"":
             if c["cur"] is not None:
+                c["last"] = c["cur"]
                 if c["join"] is None:
                     c["join"] = c["cur"]
                 if c["data"]:
@@ -63,9 +71,13 @@ while time.monotonic() - start < maxsecs:
         except BlockingIOError:
             continue
         if not chunk:
-            c["closed"] = True
             sel.unregister(key.fileobj)
             key.fileobj.close()
+            reconnects += 1
+            if reconnects > 10 * n:
+                c["closed"] = True
+            else:
+                connect(c, c["last"])
             continue
         if lines(c, chunk):
             quiet_since = time.monotonic()
@@ -74,6 +86,8 @@ while time.monotonic() - start < maxsecs:
         print("open %d" % sum(1 for c in st if c["status"] == 200), flush=True)
     if os.path.exists(stopfile) and time.monotonic() - quiet_since > 2:
         break
+with open(os.path.join(outdir, "reconnects"), "w") as f:
+    f.write("%d\n" % reconnects)
 for c in st:
     with open(os.path.join(outdir, "client-%d" % c["i"]), "w") as f:
         f.write("%s\n" % (c["join"] or 0))

@@ -247,6 +247,7 @@ for b in bad[:10]:
 print("bad %d" % len(bad))
 PY
 cat "$T/restart.verdict" | grep '^#'
+echo "# streams that ended and reconnected with Last-Event-ID: $(cat "$T/streams/reconnects")"
 eq "every stream got every event of its channel, once, in order" "bad 0" "$(tail -1 "$T/restart.verdict")"
 fi
 

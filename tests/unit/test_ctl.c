@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdio.h>
 #include <cmocka.h>
 #include "ctl_harness.h"
 #include "wire.h"
@@ -197,6 +198,56 @@ replies_checked(void **state)
     assert_int_equal(ctl_decode_reply(CTL_HEAD, v, 2, &rep), CTL_E_STATUS);
 }
 
+/* leases: the connection's own, bounded per connection */
+static void
+leases_owned_and_bounded(void **state)
+{
+    (void)state;
+    char err[256], sub[16], id[CTL_LEASE_ID_LEN + 1];
+    broker_t *b = ctlh_broker(err, sizeof(err));
+    ctl_arg_t take[4] = { { "lease", 5 }, { "/u/events", 9 }, { "u1", 2 }, { "t", 1 } };
+    ctl_arg_t rel[2] = { { "release", 7 }, { NULL, CTL_LEASE_ID_LEN } };
+    ctl_reply_t out;
+    ctl_arg_t st;
+    int i;
+
+    ctl_reply_init(&out);
+    broker_control(b, "A", 1, take, 4, &out);
+    st = ctl_reply_frame(&out, 0);
+    assert_true(ctl_arg_is(&st, "ok"));
+    st = ctl_reply_frame(&out, 2);
+    assert_int_equal(st.len, CTL_LEASE_ID_LEN);
+    memcpy(id, st.p, CTL_LEASE_ID_LEN);
+    rel[1].p = id;
+    broker_control(b, "A", 1, take, 4, &out);                  /* limit 2 */
+    broker_control(b, "A", 1, take, 4, &out);
+    st = ctl_reply_frame(&out, 0);
+    assert_true(ctl_arg_is(&st, "full"));
+    broker_control(b, "B", 1, rel, 2, &out);                   /* not B's */
+    broker_control(b, "A", 1, take, 4, &out);
+    st = ctl_reply_frame(&out, 0);
+    assert_true(ctl_arg_is(&st, "full"));
+    broker_control(b, "A", 1, rel, 2, &out);                   /* A's own */
+    broker_control(b, "A", 1, take, 4, &out);
+    st = ctl_reply_frame(&out, 0);
+    assert_true(ctl_arg_is(&st, "ok"));
+    /* one connection: at most LEASE_PER_OWNER_MAX (100,000) */
+    take[2] = (ctl_arg_t){ sub, 0 };
+    for (i = 0; i < 100001; i++) {
+        take[2].len = (size_t)snprintf(sub, sizeof(sub), "c%d", i);
+        broker_control(b, "C", 1, take, 4, &out);
+        st = ctl_reply_frame(&out, 0);
+        if (!ctl_arg_is(&st, "ok"))
+            break;
+    }
+    assert_int_equal(i, 100000);
+    assert_true(ctl_arg_is(&st, "refused"));
+    broker_control(b, "D", 1, take, 4, &out);                  /* another may */
+    st = ctl_reply_frame(&out, 0);
+    assert_true(ctl_arg_is(&st, "ok"));
+    ctl_reply_free(&out);
+}
+
 int
 main(void)
 {
@@ -206,6 +257,7 @@ main(void)
         cmocka_unit_test(replay_three_frames),
         cmocka_unit_test(publish_then_replay),
         cmocka_unit_test(replies_checked),
+        cmocka_unit_test(leases_owned_and_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
