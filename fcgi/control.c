@@ -193,9 +193,9 @@ control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN 
         }
     }
     pthread_mutex_unlock(&lease_mu);
-    if (!got || st == CTL_REFUSED)
+    if (!got)
         return -1;
-    return st == CTL_OK ? 1 : 0;
+    return st == CTL_OK ? 1 : st == CTL_FULL ? 0 : -2;
 }
 
 int

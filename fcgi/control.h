@@ -45,7 +45,8 @@ void control_fini(void);
  * lets only the connection that took a lease renew or release it, and
  * the pool's sockets come and go.  Take a lease on ROUTE for SUB: 1 taken
  * (its id in ID), 0 the user's limit is reached, -1 the broker did not
- * answer or refused (logged).  Waits up to TIMEOUT_MS for the reply. */
+ * answer, -2 it refused (logged: a route its config lacks, bounds).
+ * Waits up to TIMEOUT_MS for the reply. */
 int  control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
     int timeout_ms);
 /* Send OP (renew, release) for IDS without waiting for the reply (dropped

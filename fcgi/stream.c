@@ -212,6 +212,8 @@ take_lease(ctx_t *c)
     int rc = control_lease_take(c->r->path, sub, c->s->lease, CONTROL_TIMEOUT_MS);
     if (rc <= 0)
         c->s->lease[0] = '\0';
+    if (rc == -2 && c->r->max_per_user == 0)
+        return 0;               /* only counted for stats: go on without */
     return rc < 0 ? -1 : rc == 0 ? 1 : 0;
 }
 
