@@ -11,7 +11,8 @@ CTL="tcp://127.0.0.1:$P_CTL"
 T_BUFFER=100000 t_config ', "routes": [
   { "path": "/big/events", "channels": ["big/1"], "auth": "none", "heartbeat": { "interval": 1 } },
   { "path": "/p/{ch}/events", "channels": ["p/{ch}"], "auth": "none", "heartbeat": { "interval": 5 } },
-  { "path": "/u/events", "channels": ["user/{sub}"], "max_per_user": 1, "heartbeat": { "interval": 1 } } ]' \
+  { "path": "/u/events", "channels": ["user/{sub}"], "max_per_user": 1, "heartbeat": { "interval": 1 } },
+  { "path": "/metrics", "type": "stats", "auth": "none" } ]' \
     > "$ZSSE_CONFIG"
 python3 - "$ZSSE_CONFIG" "$T/journal" <<'PY'
 import json, sys
@@ -189,6 +190,9 @@ eq "the 101st key of a channel: refused (max_state_keys 100)" 1 \
     "$(jget rejected_reasons.state_keys < "$T/keys.stats")"
 eq "60 kB keyed events past 1 MiB of state: refused (max_state_bytes)" 3 \
     "$(jget rejected_reasons.state_bytes < "$T/keys.stats")"
+out=$(curl -s --max-time 5 "http://127.0.0.1:$WEB_PORT/metrics")
+ok "Prometheus: memory and evictions" grep -q '^zsse_events_evicted_total [1-9]' <<<"$out"
+ok "Prometheus: bytes against the budget" grep -q '^zsse_memory_max_bytes 33554432' <<<"$out"
 eq "a key already there may be replaced" ok "$(zsse publish --ack -C k/1 -k k5 -d 1 > /dev/null && echo ok)"
 fi
 
