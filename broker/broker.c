@@ -1,6 +1,7 @@
 /*
  * broker.c -- the broker's loop, ingest and control ops (see broker.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "broker.h"
 #include "channel.h"
 #include "clock.h"
+#include "ctl.h"
 #include "curve.h"
 #include "journal.h"
 #include "lease.h"
@@ -68,6 +70,16 @@ struct broker {
     int64_t     compact_started_ms;
     int64_t     compact_fork_ms;    /* how long fork() held this process */
     uint64_t    compact_base;   /* journal bytes after the last compaction */
+    uint64_t    control_refused;    /* malformed control requests */
+    uint64_t    replies_split;      /* replies cut at CTL_REPLY_MAX */
+    uint64_t    leases_refused;     /* unknown route, no subject, bounds */
+    uint64_t    leases_foreign;     /* renew/release of another's lease */
+    /* control: the request being read and answered (reused) */
+    ctl_frames_t in;
+    ctl_arg_t   views[CTL_ARGS_MAX + 1];
+    ctl_req_t   req;
+    ctl_reply_t out;
+    ctl_reply_t ackout;             /* acks, sent from flush() */
     struct { const char *reason; uint64_t n; } reasons[REASONS_MAX];
 };
 
@@ -148,11 +160,11 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
     int64_t now = now_us();
     pending_t *p = &b->pending[b->npending];
     event_t *ev;
+    size_t size = m->event_len + m->key_len + m->data_len;
 
-    ev = event_new(next_id(b, now), now, m->ttl > 0 ? (uint32_t)m->ttl : 0, m->kind,
-        m->event, m->event_len, m->key, m->key_len, m->data, m->data_len);
-    if (!ev) {
-        *reason = "out_of_memory";
+    /* broker.max_memory: the oldest buffered events make room */
+    if (store_make_room(b->store, sizeof(event_t) + size + 64 * m->nchannels) < 0) {
+        *reason = "max_memory";
         return -1;
     }
     p->nch = 0;
@@ -160,10 +172,18 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
         channel_t *ch = store_channel(b->store, m->channels[i], m->channel_lens[i], 1);
         if (!ch) {
             *reason = "too_many_channels";
-            event_unref(ev);
             return -1;
         }
+        if (m->key_len &&
+            (*reason = channel_state_check(b->store, ch, m->key, m->key_len, size)))
+            return -1;
         p->ch[p->nch++] = ch;
+    }
+    ev = event_new(next_id(b, now), now, m->ttl > 0 ? (uint32_t)m->ttl : 0, m->kind,
+        m->event, m->event_len, m->key, m->key_len, m->data, m->data_len);
+    if (!ev) {
+        *reason = "out_of_memory";
+        return -1;
     }
     /* stored (pushed to the channels), published and acknowledged only
      * once the batch's journal commit has succeeded: see flush() */
@@ -181,14 +201,16 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
     return 0;
 }
 
+/* the deferred answer to an acknowledged publish: "ok" ID, or with a
+ * REASON "error" REASON */
 static void
-send_reply2(broker_t *b, const char *ident, size_t idlen, const char *status, const char *arg)
+send_ack(broker_t *b, const pending_t *p, const char *reason)
 {
-    zmq_send(b->router, ident, idlen, ZMQ_SNDMORE);
-    zmq_send(b->router, "", 0, ZMQ_SNDMORE);
-    zmq_send(b->router, status, strlen(status), arg ? ZMQ_SNDMORE : 0);
-    if (arg)
-        zmq_send(b->router, arg, strlen(arg), 0);
+    char id[24];
+
+    wire_fmt_id(id, p->ev->id);
+    if (ctl_reply_status(&b->ackout, reason ? CTL_ERROR : CTL_OK, reason ? reason : id) == 0)
+        ctl_reply_send(&b->ackout, b->router, p->ident, p->idlen);
 }
 
 /* A batch that did not reach the journal: rejected (counted, with the
@@ -206,7 +228,7 @@ flush_failed(broker_t *b, int err)
         pending_t *p = &b->pending[i];
         reject(b, reason, NULL);
         if (p->ack)
-            send_reply2(b, p->ident, p->idlen, "error", reason);
+            send_ack(b, p, reason);
         event_unref(p->ev);
     }
     b->npending = 0;
@@ -227,7 +249,7 @@ flush(broker_t *b)
     for (size_t i = 0; i < b->npending; i++) {
         pending_t *p = &b->pending[i];
         for (size_t c = 0; c < p->nch; c++)
-            channel_push(p->ch[c], p->ev, now);
+            channel_push(b->store, p->ch[c], p->ev, now);
         if (p->ev->id > b->last_id)
             b->last_id = p->ev->id;
         b->published++;
@@ -243,11 +265,8 @@ flush(broker_t *b)
             if (wire_send_event(b->xpub, &we, true, false) < 0)
                 log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
         }
-        if (p->ack) {
-            char id[24];
-            wire_fmt_id(id, p->ev->id);
-            send_reply2(b, p->ident, p->idlen, "ok", id);
-        }
+        if (p->ack)
+            send_ack(b, p, NULL);
         event_unref(p->ev);
     }
     /* publish-to-PUB latency: from the batch's first message to its send */
@@ -307,86 +326,101 @@ on_subscription(broker_t *b)
 
 /* --- control ------------------------------------------------------------------ */
 
-#define ARGS_MAX (ZSSE_MAX_CHANNELS + 4)
-
+/* one request being answered: who asked, what, and the reply being built */
 typedef struct {
-    char   ident[256];
-    size_t idlen;
-    int    nargs;
-    zmq_msg_t args[ARGS_MAX];   /* args[0] is the op */
+    const char      *ident;
+    size_t           idlen;
+    const ctl_req_t *q;
+    ctl_reply_t     *out;
 } request_t;
 
-/* reply STATUS ARG [HEAD] and the events, each named by its channel */
 static void
-reply_events(broker_t *b, request_t *r, const char *status, const char *arg,
-    const char *head, const hit_t *hits, long n)
+reply(broker_t *b, request_t *r, ctl_status_t status, const char *arg)
 {
-    zmq_send(b->router, r->ident, r->idlen, ZMQ_SNDMORE);
-    zmq_send(b->router, "", 0, ZMQ_SNDMORE);
-    zmq_send(b->router, status, strlen(status), ZMQ_SNDMORE);
-    zmq_send(b->router, arg, strlen(arg), (head || n > 0) ? ZMQ_SNDMORE : 0);
-    if (head)
-        zmq_send(b->router, head, strlen(head), n > 0 ? ZMQ_SNDMORE : 0);
-    for (long i = 0; i < n; i++) {
-        const event_t *e = hits[i].ev;
-        wire_event_t we = { .id = e->id, .kind = e->kind,
-                            .event = e->event, .event_len = e->event_len,
-                            .data = e->data, .data_len = e->data_len,
-                            .channel = hits[i].ch->name, .channel_len = hits[i].ch->name_len };
-        wire_send_event(b->router, &we, false, i + 1 < n);
-    }
+    (void)b;
+    if (ctl_reply_status(r->out, status, arg) < 0)
+        ctl_reply_reset(r->out);        /* out of memory: no reply */
 }
 
-static void
-reply(broker_t *b, request_t *r, const char *status, const char *arg)
-{
-    send_reply2(b, r->ident, r->idlen, status, arg);
-}
-
-/* channels of a request: args[from..]; -1 when one is not valid */
+/* the request's arguments FROM.. as channels; -1 when one is not valid */
 static int
-get_channels(request_t *r, int from, const char **chans, size_t *lens)
+get_channels(request_t *r, unsigned from, const char **chans, size_t *lens)
 {
     int n = 0;
-    for (int i = from; i < r->nargs; i++, n++) {
-        chans[n] = zmq_msg_data(&r->args[i]);
-        lens[n] = zmq_msg_size(&r->args[i]);
+    for (unsigned i = from; i < r->q->nargs; i++, n++) {
+        chans[n] = r->q->arg[i].p;
+        lens[n] = r->q->arg[i].len;
         if (!channel_valid(chans[n], lens[n]))
             return -1;
     }
     return n;
 }
 
+/* STATUS HEAD and as many of HITS (those with id > AFTER) as fit in one
+ * reply; "more" instead of "ok" when some did not fit */
 static void
-op_replay(broker_t *b, request_t *r, int replay)
+reply_hits(broker_t *b, request_t *r, const hit_t *hits, long n, uint64_t after)
 {
-    const char *chans[ZSSE_MAX_CHANNELS];
-    size_t lens[ZSSE_MAX_CHANNELS];
+    char head[24];
+    size_t bytes = 0;
+    long fit = 0, total = 0;
+
+    for (long i = 0; i < n; i++) {
+        const event_t *e = hits[i].ev;
+        if (e->id <= after)
+            continue;
+        size_t sz = hits[i].ch->name_len + WIRE_PAYLOAD_MIN + e->event_len + e->data_len;
+        total++;
+        if (fit == total - 1 && (bytes == 0 || bytes + sz <= CTL_REPLY_MAX)) {
+            bytes += sz;
+            fit++;
+        }
+    }
+    wire_fmt_id(head, b->last_id);
+    reply(b, r, fit < total ? CTL_MORE : CTL_OK, head);
+    for (long i = 0, k = 0; i < n && k < fit; i++) {
+        const event_t *e = hits[i].ev;
+        if (e->id <= after)
+            continue;
+        wire_event_t we = { .id = e->id, .kind = e->kind,
+                            .event = e->event, .event_len = e->event_len,
+                            .data = e->data, .data_len = e->data_len,
+                            .channel = hits[i].ch->name, .channel_len = hits[i].ch->name_len };
+        if (ctl_reply_event(r->out, &we) < 0) {
+            reply(b, r, CTL_ERROR, "out of memory");
+            return;
+        }
+        k++;
+    }
+    if (fit < total)
+        b->replies_split++;
+}
+
+/* replay AFTER FLAGS CHANNEL... and state CHANNEL... */
+static void
+op_replay(broker_t *b, request_t *r)
+{
+    const char *chans[CTL_CHANNELS_MAX];
+    size_t lens[CTL_CHANNELS_MAX];
     uint64_t after = 0;
-    char head[24], flags[8] = "";
-    int first = replay ? 3 : 1, n;
+    char flags[8] = "";
+    int replay = r->q->op == CTL_REPLAY, keyed = 0, n;
     int64_t now = now_us();
 
     if (replay) {
-        size_t fl = zmq_msg_size(&r->args[2]);
-        if (r->nargs < 4 || wire_parse_id(zmq_msg_data(&r->args[1]),
-            zmq_msg_size(&r->args[1]), &after) < 0 || fl >= sizeof(flags)) {
-            reply(b, r, "error", "bad request");
+        if (wire_parse_id(r->q->arg[0].p, r->q->arg[0].len, &after) < 0) {
+            reply(b, r, CTL_ERROR, "bad request");
             return;
         }
-        memcpy(flags, zmq_msg_data(&r->args[2]), fl);
-        flags[fl] = '\0';
-    } else if (r->nargs < 2) {
-        reply(b, r, "error", "bad request");
+        ctl_arg_str(&r->q->arg[1], flags, sizeof(flags));
+        keyed = strchr(flags, 'k') != NULL;
+    }
+    if ((n = get_channels(r, replay ? 2 : 0, chans, lens)) < 0) {
+        reply(b, r, CTL_ERROR, "bad channel");
         return;
     }
-    if ((n = get_channels(r, first, chans, lens)) < 0) {
-        reply(b, r, "error", "bad channel");
-        return;
-    }
-    wire_fmt_id(head, b->last_id);
     const char *why = NULL;
-    if (replay) {
+    if (replay && !keyed) {
         b->replays++;
         if (after > b->last_id)
             why = "unknown id";
@@ -398,22 +432,23 @@ op_replay(broker_t *b, request_t *r, int replay)
             why = "broker restarted";
     }
     if (why) {
-        long k = 0;
+        char head[24];
         b->resets++;
-        if (strchr(flags, 's'))
-            k = store_collect(b->store, chans, lens, (size_t)n, 0, 0, now,
-                &b->scratch, &b->scratch_cap);
-        reply_events(b, r, "reset", why, head, b->scratch, k < 0 ? 0 : k);
+        wire_fmt_id(head, b->last_id);
+        reply(b, r, CTL_RESET, why);
+        if (ctl_reply_str(r->out, head) < 0)
+            ctl_reply_reset(r->out);
         return;
     }
-    long k = store_collect(b->store, chans, lens, (size_t)n, after, replay, now,
+    long k = store_collect(b->store, chans, lens, (size_t)n, after, replay && !keyed, now,
         &b->scratch, &b->scratch_cap);
     if (k < 0) {
-        reply(b, r, "error", "out of memory");
+        reply(b, r, CTL_ERROR, "out of memory");
         return;
     }
-    b->replayed += replay ? (uint64_t)k : 0;
-    reply_events(b, r, "ok", head, NULL, b->scratch, k);
+    if (replay && !keyed)
+        b->replayed += (uint64_t)k;
+    reply_hits(b, r, b->scratch, k, after);
 }
 
 static void
@@ -422,22 +457,18 @@ op_publish(broker_t *b, request_t *r)
     msg_t m;
     const char *reason;
 
-    if (r->nargs != 2) {
-        reply(b, r, "error", "bad request");
-        return;
-    }
-    if (msg_parse(&m, zmq_msg_data(&r->args[1]), zmq_msg_size(&r->args[1]),
-        b->cfg->broker.max_message, &reason) < 0) {
+    if (msg_parse(&m, r->q->arg[0].p, r->q->arg[0].len, b->cfg->broker.max_message,
+        &reason) < 0) {
         reject(b, reason, "acknowledged publish");
-        reply(b, r, "error", reason);
+        reply(b, r, CTL_ERROR, reason);
         return;
     }
     if (b->npending == BROKER_BATCH)
         flush(b);
     if (accept_msg(b, &m, &reason) < 0) {
         reject(b, reason, NULL);
-        reply(b, r, "error", reason);
-    } else {
+        reply(b, r, CTL_ERROR, reason);
+    } else {                    /* answered once committed (flush) */
         pending_t *p = &b->pending[b->npending - 1];
         p->ack = 1;
         p->idlen = r->idlen;
@@ -469,6 +500,9 @@ stats_json(broker_t *b)
     json_object_set_new(o, "rejected_reasons", reasons);
     json_object_set_new(o, "events_buffered", json_integer((json_int_t)store_events(b->store)));
     json_object_set_new(o, "state_keys", json_integer((json_int_t)store_keys(b->store)));
+    json_object_set_new(o, "memory", json_integer((json_int_t)store_memory(b->store)));
+    json_object_set_new(o, "max_memory", json_integer((json_int_t)b->cfg->broker.max_memory));
+    json_object_set_new(o, "evicted", json_integer((json_int_t)store_evicted(b->store)));
     json_object_set_new(o, "replays", json_integer((json_int_t)b->replays));
     json_object_set_new(o, "replayed", json_integer((json_int_t)b->replayed));
     json_object_set_new(o, "publish_latency_us", json_integer((json_int_t)b->lat_last_us));
@@ -478,6 +512,10 @@ stats_json(broker_t *b)
     json_object_set_new(o, "resets", json_integer((json_int_t)b->resets));
     json_object_set_new(o, "leases", json_integer((json_int_t)leases_count(b->leases)));
     json_object_set_new(o, "control_requests", json_integer((json_int_t)b->control_requests));
+    json_object_set_new(o, "control_refused", json_integer((json_int_t)b->control_refused));
+    json_object_set_new(o, "replies_split", json_integer((json_int_t)b->replies_split));
+    json_object_set_new(o, "leases_refused", json_integer((json_int_t)b->leases_refused));
+    json_object_set_new(o, "leases_foreign", json_integer((json_int_t)b->leases_foreign));
     json_object_set_new(o, "last_id", json_integer((json_int_t)b->last_id));
     json_object_set_new(o, "journal", b->journal ? json_integer((json_int_t)journal_size(b->journal))
                                                 : json_null());
@@ -493,43 +531,9 @@ stats_json(broker_t *b)
 }
 
 static void
-op_lease(broker_t *b, request_t *r, const char *op)
+op_ping(broker_t *b, request_t *r)
 {
-    int64_t now = now_us();
-
-    if (strcmp(op, "lease") == 0) {
-        char group[600], lim[12];
-        size_t rl, sl, ll;
-        if (r->nargs != 5 || (rl = zmq_msg_size(&r->args[1])) > 255 ||
-            (sl = zmq_msg_size(&r->args[2])) > 255 || (ll = zmq_msg_size(&r->args[3])) == 0 ||
-            ll >= sizeof(lim) || zmq_msg_size(&r->args[4]) > LEASE_ID_MAX ||
-            zmq_msg_size(&r->args[4]) == 0) {
-            reply(b, r, "error", "bad request");
-            return;
-        }
-        memcpy(group, zmq_msg_data(&r->args[1]), rl);
-        group[rl] = '\0';
-        memcpy(group + rl + 1, zmq_msg_data(&r->args[2]), sl);
-        memcpy(lim, zmq_msg_data(&r->args[3]), ll);
-        lim[ll] = '\0';
-        char *end;
-        unsigned long limit = strtoul(lim, &end, 10);
-        if (*end || limit > 1000000) {
-            reply(b, r, "error", "bad request");
-            return;
-        }
-        int rc = lease_take(b->leases, group, rl + 1 + sl, (unsigned)limit,
-            zmq_msg_data(&r->args[4]), zmq_msg_size(&r->args[4]), now);
-        reply(b, r, rc > 0 ? "ok" : rc == 0 ? "full" : "error", rc < 0 ? "lease table full" : NULL);
-        return;
-    }
-    for (int i = 1; i < r->nargs; i++) {
-        if (strcmp(op, "renew") == 0)
-            lease_renew(b->leases, zmq_msg_data(&r->args[i]), zmq_msg_size(&r->args[i]), now);
-        else
-            lease_release(b->leases, zmq_msg_data(&r->args[i]), zmq_msg_size(&r->args[i]));
-    }
-    reply(b, r, "ok", NULL);
+    reply(b, r, CTL_OK, NULL);
 }
 
 /* the revoked tokens, whole, to every worker (revoke.h) */
@@ -551,128 +555,172 @@ publish_revoked(broker_t *b)
 
 /* revoke KIND VALUE TTL -> ok | error REASON: refuse the tokens of sub
  * (issued until now) or jti VALUE for TTL seconds, and have the workers
- * end their streams */
+ * end their streams (sizes checked by ctl_decode) */
 static void
 op_revoke(broker_t *b, request_t *r)
 {
-    char kind[8] = "", ttl_s[16] = "";
-    size_t kl = r->nargs == 4 ? zmq_msg_size(&r->args[1]) : 0;
-    size_t tl = r->nargs == 4 ? zmq_msg_size(&r->args[3]) : 0;
+    const ctl_arg_t *a = r->q->arg;
+    char kind[4], ttl_s[12];
     int64_t now = now_us() / 1000000;
 
-    if (r->nargs != 4 || kl >= sizeof(kind) || tl == 0 || tl >= sizeof(ttl_s)) {
-        reply(b, r, "error", "bad request");
-        return;
-    }
-    memcpy(kind, zmq_msg_data(&r->args[1]), kl);
-    memcpy(ttl_s, zmq_msg_data(&r->args[3]), tl);
+    ctl_arg_str(&a[0], kind, sizeof(kind));
+    ctl_arg_str(&a[2], ttl_s, sizeof(ttl_s));
     char *end;
     long ttl = strtol(ttl_s, &end, 10);
     if (*end || ttl < 1 || ttl > REVOKE_TTL_MAX) {
-        reply(b, r, "error", "bad ttl");
+        reply(b, r, CTL_ERROR, "bad ttl");
         return;
     }
     revoke_expire(b->revoked, now);
-    if (revoke_add(b->revoked, kind, zmq_msg_data(&r->args[2]), zmq_msg_size(&r->args[2]),
-        now, now + ttl) < 0) {
-        reply(b, r, "error", "bad kind or value, or the table is full");
+    if (revoke_add(b->revoked, kind, a[1].p, a[1].len, now, now + ttl) < 0) {
+        reply(b, r, CTL_ERROR, "bad kind or value, or the table is full");
         return;
     }
-    log_msg(LOG_INFO, "revoked %s %.*s for %ld s", kind, (int)zmq_msg_size(&r->args[2]),
-        (const char *)zmq_msg_data(&r->args[2]), ttl);
+    log_msg(LOG_INFO, "revoked %s %.*s for %ld s", kind, (int)a[1].len, a[1].p, ttl);
     publish_revoked(b);
-    reply(b, r, "ok", NULL);
+    reply(b, r, CTL_OK, NULL);
 }
 
 static void
-dispatch(broker_t *b, request_t *r)
+op_head(broker_t *b, request_t *r)
 {
-    char op[16];
-    size_t n = zmq_msg_size(&r->args[0]);
+    char head[24];
+    wire_fmt_id(head, b->last_id);
+    reply(b, r, CTL_OK, head);
+}
 
-    if (n >= sizeof(op)) {
-        reply(b, r, "error", "unknown op");
+static void
+op_stats(broker_t *b, request_t *r)
+{
+    char *s = stats_json(b);
+    reply(b, r, s ? CTL_OK : CTL_ERROR, s ? s : "out of memory");
+    free(s);
+}
+
+/* the route whose path pattern is ROUTE (NULL: none) */
+static const route_t *
+find_route(const broker_t *b, const ctl_arg_t *route)
+{
+    for (size_t i = 0; i < b->cfg->nroutes; i++)
+        if (ctl_arg_is(route, b->cfg->routes[i].path))
+            return &b->cfg->routes[i];
+    return NULL;
+}
+
+/* lease ROUTE SUB TAG: the limit is the route's max_per_user in our own
+ * config, the lease the asking connection's */
+static void
+op_lease(broker_t *b, request_t *r)
+{
+    const ctl_arg_t *a = r->q->arg;
+    const route_t *rt = find_route(b, &a[0]);
+    char group[2 * CTL_FIELD_MAX + 2], tag[CTL_TAG_MAX + 1], id[LEASE_ID_LEN + 1];
+    const char *why = NULL;
+    int rc = LEASE_TABLE_FULL;
+
+    ctl_arg_str(&a[2], tag, sizeof(tag));
+    if (!rt)
+        why = "unknown route";
+    else if (rt->max_per_user > 0 && a[1].len == 0)
+        why = "no subject";
+    else {
+        memcpy(group, a[0].p, a[0].len);
+        group[a[0].len] = '\0';
+        memcpy(group + a[0].len + 1, a[1].p, a[1].len);
+        rc = lease_take(b->leases, group, a[0].len + 1 + a[1].len,
+            (unsigned)(rt->max_per_user > 0 ? rt->max_per_user : 0), r->ident, r->idlen, id,
+            now_us());
+        why = rc == LEASE_OWNER_FULL ? "too many leases on this connection"
+            : rc == LEASE_TABLE_FULL ? "lease table full" : NULL;
+    }
+    if (why) {
+        b->leases_refused++;
+        log_limited(&b->rl, LOG_WARNING, "lease refused: %s", why);
+        reply(b, r, CTL_REFUSED, tag);
+        if (ctl_reply_str(r->out, why) < 0)
+            ctl_reply_reset(r->out);
         return;
     }
-    memcpy(op, zmq_msg_data(&r->args[0]), n);
-    op[n] = '\0';
-    b->control_requests++;
-    if (strcmp(op, "ping") == 0) {
-        reply(b, r, "ok", NULL);
-    } else if (strcmp(op, "head") == 0) {
-        char head[24];
-        wire_fmt_id(head, b->last_id);
-        reply(b, r, "ok", head);
-    } else if (strcmp(op, "publish") == 0) {
-        op_publish(b, r);
-    } else if (strcmp(op, "replay") == 0) {
-        op_replay(b, r, 1);
-    } else if (strcmp(op, "state") == 0) {
-        op_replay(b, r, 0);
-    } else if (strcmp(op, "stats") == 0) {
-        char *s = stats_json(b);
-        reply(b, r, s ? "ok" : "error", s ? s : "out of memory");
-        free(s);
-    } else if (strcmp(op, "lease") == 0 || strcmp(op, "renew") == 0 ||
-        strcmp(op, "release") == 0) {
-        op_lease(b, r, op);
-    } else if (strcmp(op, "revoke") == 0) {
-        op_revoke(b, r);
-    } else {
-        reply(b, r, "error", "unknown op");
+    reply(b, r, rc == LEASE_TAKEN ? CTL_OK : CTL_FULL, tag);
+    if (rc == LEASE_TAKEN && ctl_reply_str(r->out, id) < 0)
+        ctl_reply_reset(r->out);
+}
+
+/* renew LEASEID... and release LEASEID...: only the connection's own */
+static void
+op_leases(broker_t *b, request_t *r)
+{
+    int64_t now = now_us();
+    for (unsigned i = 0; i < r->q->nargs; i++) {
+        const ctl_arg_t *id = &r->q->arg[i];
+        int rc = r->q->op == CTL_RENEW
+            ? lease_renew(b->leases, id->p, id->len, r->ident, r->idlen, now)
+            : lease_release(b->leases, id->p, id->len, r->ident, r->idlen);
+        if (rc < 0)
+            b->leases_foreign++;
     }
+    reply(b, r, CTL_OK, NULL);
+}
+
+/* the handler of each operation of ctl_ops[] */
+static void (*const handlers[CTL_NOPS])(broker_t *, request_t *) = {
+    [CTL_PING] = op_ping, [CTL_HEAD] = op_head, [CTL_PUBLISH] = op_publish,
+    [CTL_REPLAY] = op_replay, [CTL_STATE] = op_replay, [CTL_STATS] = op_stats,
+    [CTL_LEASE] = op_lease, [CTL_RENEW] = op_leases, [CTL_RELEASE] = op_leases,
+    [CTL_REVOKE] = op_revoke,
+};
+
+void
+broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *frames,
+    size_t n, ctl_reply_t *out)
+{
+    ctl_err_t e = ctl_decode(frames, n, &b->req);
+    request_t r = { ident, idlen, &b->req, out };
+
+    ctl_reply_reset(out);
+    b->control_requests++;
+    if (idlen > CTL_IDENT_MAX) {
+        b->control_refused++;
+        return;
+    }
+    if (e != CTL_E_OK) {
+        b->control_refused++;
+        log_limited(&b->rl, LOG_WARNING, "control request refused: %s", ctl_strerror(e));
+        reply(b, &r, CTL_ERROR, ctl_strerror(e));
+        return;
+    }
+    handlers[b->req.op](b, &r);
 }
 
 /* one request from ROUTER; 0 when nothing is waiting */
 static int
 control_one(broker_t *b)
 {
-    request_t r;
-    zmq_msg_t f;
-    int rc = 1;
+    ctl_frames_t *m = &b->in;
+    ctl_arg_t *v = b->views;
 
-    r.nargs = 0;
-    zmq_msg_init(&f);
-    if (zmq_msg_recv(&f, b->router, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&f);
+    int rc = ctl_recv(b->router, m, ZMQ_DONTWAIT);
+    if (rc <= 0)
         return 0;
-    }
-    r.idlen = zmq_msg_size(&f);
-    if (r.idlen > sizeof(r.ident) || !zmq_msg_more(&f)) {
-        zmq_msg_close(&f);
-        wire_drain(b->router);
+    /* routing id, empty delimiter, op, arguments */
+    ctl_arg_t id = ctl_frame(m, 0), delim = ctl_frame(m, 1);
+    if (m->n < 2 || delim.len != 0 || id.len > CTL_IDENT_MAX) {
+        b->control_refused++;
+        ctl_frames_close(m);
         return 1;
     }
-    memcpy(r.ident, zmq_msg_data(&f), r.idlen);
-    zmq_msg_close(&f);
-    /* the empty delimiter */
-    zmq_msg_init(&f);
-    if (zmq_msg_recv(&f, b->router, 0) < 0 || zmq_msg_size(&f) != 0 || !zmq_msg_more(&f)) {
-        zmq_msg_close(&f);
-        wire_drain(b->router);
-        return 1;
+    if (m->truncated) {
+        b->control_refused++;
+        b->control_requests++;
+        reply(b, &(request_t){ id.p, id.len, NULL, &b->out }, CTL_ERROR, "too many arguments");
+    } else {
+        for (size_t i = 2; i < m->n; i++)
+            v[i - 2] = ctl_frame(m, i);
+        broker_control(b, id.p, id.len, v, m->n - 2, &b->out);
     }
-    zmq_msg_close(&f);
-    for (;;) {
-        if (r.nargs == ARGS_MAX) {
-            wire_drain(b->router);
-            reply(b, &r, "error", "too many arguments");
-            goto out;
-        }
-        zmq_msg_init(&r.args[r.nargs]);
-        if (zmq_msg_recv(&r.args[r.nargs], b->router, 0) < 0) {
-            zmq_msg_close(&r.args[r.nargs]);
-            goto out;
-        }
-        r.nargs++;
-        if (!zmq_msg_more(&r.args[r.nargs - 1]))
-            break;
-    }
-    dispatch(b, &r);
-out:
-    for (int i = 0; i < r.nargs; i++)
-        zmq_msg_close(&r.args[i]);
-    return rc;
+    ctl_reply_send(&b->out, b->router, id.p, id.len);
+    ctl_frames_close(m);
+    return 1;
 }
 
 /* --- life cycle ------------------------------------------------------------- */
@@ -696,10 +744,11 @@ replay_record(void *ctx, const jrec_t *rec)
 
     if (!ev)
         return -1;
+    store_make_room(b->store, 0);   /* a smaller max_memory than the journal's */
     for (size_t i = 0; i < rec->nchannels; i++) {
         channel_t *ch = store_channel(b->store, rec->channels[i], rec->channel_lens[i], 1);
         if (ch)
-            channel_restore(ch, ev, now);
+            channel_restore(b->store, ch, ev, now);
     }
     event_unref(ev);
     if (rec->id > b->last_id)
@@ -720,6 +769,12 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    if (type == ZMQ_ROUTER) {
+        /* replies a peer leaves unread: at most this many (of at most
+         * CTL_REPLY_MAX bytes of events each); the rest are dropped */
+        int ctl_hwm = BROKER_CTL_SNDHWM;
+        zmq_setsockopt(s, ZMQ_SNDHWM, &ctl_hwm, sizeof(ctl_hwm));
+    }
     if (type == ZMQ_XPUB) {
         int one = 1;
         zmq_setsockopt(s, ZMQ_XPUB_VERBOSE, &one, sizeof(one));
@@ -775,6 +830,9 @@ broker_new(config_t *cfg, char *err, size_t errlen)
         return NULL;
     }
     b->cfg = cfg;
+    ctl_frames_init(&b->in, 3 + CTL_ARGS_MAX);
+    ctl_reply_init(&b->out);
+    ctl_reply_init(&b->ackout);
     b->started_us = b->last_sweep_us = now_us();
     if (!(b->store = store_new(&cfg->broker)) || !(b->leases = leases_new()) ||
         !(b->revoked = revoke_new())) {
@@ -1064,6 +1122,10 @@ broker_destroy(broker_t **bp)
     revoke_destroy(&b->revoked);
     free(b->pending);
     free(b->scratch);
+    ctl_frames_close(&b->in);
+    free(b->in.f);
+    ctl_reply_free(&b->out);
+    ctl_reply_free(&b->ackout);
     free(b);
     *bp = NULL;
 }

@@ -20,10 +20,12 @@
 #define ZSSE_BROKER_H
 
 #include "config.h"
+#include "ctl.h"
 
 #define BROKER_BATCH 1024
 #define BROKER_CURVE_IO_THREADS 2   /* libzmq I/O threads with CURVE (default 1):
                                      * publishers on one, the rest on the other */
+#define BROKER_CTL_SNDHWM 32    /* replies queued per control peer */
 
 typedef struct broker broker_t;
 
@@ -31,6 +33,15 @@ broker_t *broker_new(config_t *cfg, char *err, size_t errlen);
 /* Run until broker_stop() (from a signal handler: sets a flag). */
 int  broker_run(broker_t *b);
 void broker_destroy(broker_t **bp);
+
+/* Answer one control request in-process: FRAMES are the operation and
+ * its arguments (after the routing id IDENT and the delimiter); the reply
+ * frames (status first) go to OUT, empty when there is none to send now
+ * (an acknowledged publish is answered once its batch is committed).
+ * The socket loop calls it for each request; the fuzzer calls it
+ * directly.  Never reads a frame ctl_decode() has not checked. */
+void broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *frames,
+    size_t n, ctl_reply_t *out);
 
 /* async-signal-safe */
 void broker_stop(void);

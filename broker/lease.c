@@ -1,9 +1,12 @@
 /*
- * lease.c -- stream leases (see lease.h).  Two chained hash tables: lease
- * id -> lease, and group -> count.  Small, and every size is bounded.
+ * lease.c -- stream leases (see lease.h).  Three chained hash tables:
+ * lease id -> lease, group -> count, owner (connection) -> count.  Small,
+ * and every size is bounded.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include "channel.h"
 #include "lease.h"
 #include "wire.h"
@@ -17,9 +20,12 @@ typedef struct group {
     char          key[];
 } group_t;
 
+typedef group_t owner_t;        /* the same shape: a counted key */
+
 typedef struct lease {
     struct lease *next;
     group_t      *group;
+    owner_t      *owner;
     int64_t       expires_us;
     size_t        len;
     char          id[];
@@ -28,6 +34,7 @@ typedef struct lease {
 struct leases {
     lease_t *ids[NB];
     group_t *groups[NB];
+    owner_t *owners[NB];
     size_t   n;
 };
 
@@ -53,9 +60,9 @@ find(leases_t *l, const char *id, size_t idlen)
 }
 
 static group_t *
-group_get(leases_t *l, const char *key, size_t len, int create)
+key_get(group_t **table, const char *key, size_t len, int create)
 {
-    group_t **pp = &l->groups[h(key, len)];
+    group_t **pp = &table[h(key, len)];
     for (; *pp; pp = &(*pp)->next)
         if ((*pp)->len == len && memcmp((*pp)->key, key, len) == 0)
             return *pp;
@@ -67,11 +74,11 @@ group_get(leases_t *l, const char *key, size_t len, int create)
 }
 
 static void
-group_put(leases_t *l, group_t *g)
+key_put(group_t **table, group_t *g)
 {
     if (--g->count)
         return;
-    group_t **pp = &l->groups[h(g->key, g->len)];
+    group_t **pp = &table[h(g->key, g->len)];
     while (*pp != g)
         pp = &(*pp)->next;
     *pp = g->next;
@@ -80,43 +87,85 @@ group_put(leases_t *l, group_t *g)
 
 int
 lease_take(leases_t *l, const char *group, size_t glen, unsigned limit,
-    const char *id, size_t idlen, int64_t now_us)
+    const char *owner, size_t olen, char id[LEASE_ID_LEN + 1], int64_t now_us)
 {
-    lease_t **pp = find(l, id, idlen);
+    unsigned char rnd[LEASE_ID_LEN / 2];
     group_t *g;
+    owner_t *o;
 
-    if (*pp) {                          /* the same stream asking again */
-        (*pp)->expires_us = now_us + WIRE_LEASE_TTL * 1000000ll;
-        return 1;
+    if (l->n >= LEASE_MAX)
+        return LEASE_TABLE_FULL;
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        return LEASE_TABLE_FULL;
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        id[2 * i] = "0123456789abcdef"[rnd[i] >> 4];
+        id[2 * i + 1] = "0123456789abcdef"[rnd[i] & 15];
     }
-    if (l->n >= LEASE_MAX || idlen > LEASE_ID_MAX)
-        return -1;
-    if (!(g = group_get(l, group, glen, 1)))
-        return -1;
-    if (limit && g->count >= limit)
-        return 0;               /* (a group is never left at count 0) */
-    lease_t *le = calloc(1, sizeof(*le) + idlen);
-    if (!le) {
-        g->count++;
-        group_put(l, g);
-        return -1;
+    id[LEASE_ID_LEN] = '\0';
+    if (*find(l, id, LEASE_ID_LEN))
+        return LEASE_TABLE_FULL;        /* 2^-128: never */
+    if (!(o = key_get(l->owners, owner, olen, 1)))
+        return LEASE_TABLE_FULL;
+    if (o->count >= LEASE_PER_OWNER_MAX) {
+        if (!o->count)
+            o->count++, key_put(l->owners, o);
+        return LEASE_OWNER_FULL;
     }
+    if (!(g = key_get(l->groups, group, glen, 1))) {
+        o->count++;
+        key_put(l->owners, o);
+        return LEASE_TABLE_FULL;
+    }
+    if (limit && g->count >= limit) {
+        if (!g->count)
+            g->count++, key_put(l->groups, g);
+        if (!o->count)
+            o->count++, key_put(l->owners, o);
+        return LEASE_FULL;
+    }
+    lease_t *le = calloc(1, sizeof(*le) + LEASE_ID_LEN);
     g->count++;
+    o->count++;
+    if (!le) {
+        key_put(l->groups, g);
+        key_put(l->owners, o);
+        return LEASE_TABLE_FULL;
+    }
     le->group = g;
-    le->len = idlen;
-    memcpy(le->id, id, idlen);
+    le->owner = o;
+    le->len = LEASE_ID_LEN;
+    memcpy(le->id, id, LEASE_ID_LEN);
     le->expires_us = now_us + WIRE_LEASE_TTL * 1000000ll;
+    lease_t **pp = find(l, id, LEASE_ID_LEN);
     *pp = le;
     l->n++;
-    return 1;
+    return LEASE_TAKEN;
 }
 
-void
-lease_renew(leases_t *l, const char *id, size_t idlen, int64_t now_us)
+/* the lease ID if OWNER holds it; NULL (and *FOREIGN when another does) */
+static lease_t **
+owned(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen, int *foreign)
 {
-    lease_t *le = *find(l, id, idlen);
-    if (le)
-        le->expires_us = now_us + WIRE_LEASE_TTL * 1000000ll;
+    lease_t **pp = find(l, id, idlen);
+    *foreign = 0;
+    if (!*pp)
+        return NULL;
+    if ((*pp)->owner->len != olen || memcmp((*pp)->owner->key, owner, olen) != 0) {
+        *foreign = 1;
+        return NULL;
+    }
+    return pp;
+}
+
+int
+lease_renew(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen,
+    int64_t now_us)
+{
+    int foreign;
+    lease_t **pp = owned(l, id, idlen, owner, olen, &foreign);
+    if (pp)
+        (*pp)->expires_us = now_us + WIRE_LEASE_TTL * 1000000ll;
+    return pp ? 1 : foreign ? -1 : 0;
 }
 
 static void
@@ -124,17 +173,20 @@ unlink_lease(leases_t *l, lease_t **pp)
 {
     lease_t *le = *pp;
     *pp = le->next;
-    group_put(l, le->group);
+    key_put(l->groups, le->group);
+    key_put(l->owners, le->owner);
     free(le);
     l->n--;
 }
 
-void
-lease_release(leases_t *l, const char *id, size_t idlen)
+int
+lease_release(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen)
 {
-    lease_t **pp = find(l, id, idlen);
-    if (*pp)
+    int foreign;
+    lease_t **pp = owned(l, id, idlen, owner, olen, &foreign);
+    if (pp)
         unlink_lease(l, pp);
+    return pp ? 1 : foreign ? -1 : 0;
 }
 
 void

@@ -1,9 +1,13 @@
 /*
  * lease.h -- concurrent-stream leases for max_per_user (wire.h: lease,
- * renew, release).  A lease is (lease id -> group, expiry); a group is
- * route + '\0' + sub, counted.  Workers renew their leases every
- * WIRE_LEASE_RENEW seconds; a lease not renewed for WIRE_LEASE_TTL (its
- * worker died) expires, so a crash never locks a user out for long.
+ * renew, release).  A lease is (lease id -> group, owner, expiry); a group
+ * is route + '\0' + sub, counted; the owner is the control connection
+ * (ROUTER routing id) that took it, and only that connection may renew or
+ * release it.  Ids are 128 random bits (getrandom), so they cannot be
+ * guessed.  Workers renew their leases every WIRE_LEASE_RENEW seconds; a
+ * lease not renewed for WIRE_LEASE_TTL (its worker died or restarted)
+ * expires, so a crash never locks a user out for long.  A connection
+ * holds at most LEASE_PER_OWNER_MAX leases, all of them LEASE_MAX.
  */
 #ifndef ZSSE_LEASE_H
 #define ZSSE_LEASE_H
@@ -11,18 +15,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LEASE_MAX     1000000
-#define LEASE_ID_MAX  128
+#define LEASE_MAX            1000000
+#define LEASE_PER_OWNER_MAX  100000     /* one worker process's streams */
+#define LEASE_ID_LEN         32         /* hex of 16 random bytes */
+
+enum { LEASE_TAKEN = 1, LEASE_FULL = 0, LEASE_TABLE_FULL = -1, LEASE_OWNER_FULL = -2 };
 
 typedef struct leases leases_t;
 
 leases_t *leases_new(void);
 void      leases_destroy(leases_t **lp);
-/* 1 taken, 0 full (LIMIT reached for the group), -1 error (table full) */
+/* Take a lease in GROUP (LIMIT: at most that many, 0 = no limit) for the
+ * connection OWNER; its new id in ID.  LEASE_TAKEN, LEASE_FULL (the
+ * group's limit is reached), LEASE_TABLE_FULL (LEASE_MAX, or no memory),
+ * LEASE_OWNER_FULL (OWNER holds LEASE_PER_OWNER_MAX). */
 int    lease_take(leases_t *l, const char *group, size_t glen, unsigned limit,
-    const char *id, size_t idlen, int64_t now_us);
-void   lease_renew(leases_t *l, const char *id, size_t idlen, int64_t now_us);
-void   lease_release(leases_t *l, const char *id, size_t idlen);
+    const char *owner, size_t olen, char id[LEASE_ID_LEN + 1], int64_t now_us);
+/* 1 done, 0 no such lease, -1 the lease is another connection's (untouched) */
+int    lease_renew(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen,
+    int64_t now_us);
+int    lease_release(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen);
 void   leases_expire(leases_t *l, int64_t now_us);
 size_t leases_count(const leases_t *l);
 /* call FN(route, count) for each route with open streams (the group key

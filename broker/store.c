@@ -6,6 +6,12 @@
 #include "channel.h"
 #include "store.h"
 
+/* a ring entry in the order events came in: the oldest is evicted first */
+typedef struct {
+    channel_t *ch;              /* kept alive while referenced (fifo_refs) */
+    uint64_t   id;
+} entry_t;
+
 struct store {
     const broker_conf_t *conf;
     channel_t **buckets;
@@ -13,7 +19,23 @@ struct store {
     size_t      nchannels;
     size_t      nevents;        /* ring entries, as of the last sweep */
     size_t      nkeys;          /* state entries, as of the last sweep */
+    entry_t    *fifo;           /* every ring entry, oldest first (and stale
+                                 * ones, dropped as they reach the front) */
+    size_t      fhead, fcount, fcap;
+    uint64_t    evicted;        /* ring entries dropped for max_memory */
 };
+
+#define RING_MIN 8              /* ring entries allocated at first */
+
+/* Bytes of events, channels and the fifo: the broker has one store, and
+ * events are counted where they are made and freed. */
+static size_t mem_bytes;
+
+static size_t
+event_size(size_t event_len, size_t key_len, size_t data_len)
+{
+    return sizeof(event_t) + event_len + key_len + data_len + 3;
+}
 
 /* --- events ------------------------------------------------------------ */
 
@@ -22,10 +44,11 @@ event_new(uint64_t id, int64_t accepted_us, uint32_t ttl, char kind,
     const char *event, size_t event_len, const char *key, size_t key_len,
     const char *data, size_t data_len)
 {
-    event_t *e = malloc(sizeof(*e) + event_len + key_len + data_len + 3);
+    event_t *e = malloc(event_size(event_len, key_len, data_len));
 
     if (!e)
         return NULL;
+    mem_bytes += event_size(event_len, key_len, data_len);
     e->refs = 1;
     e->kind = kind;
     e->event_len = (uint8_t)event_len;
@@ -49,8 +72,25 @@ event_new(uint64_t id, int64_t accepted_us, uint32_t ttl, char kind,
 void
 event_unref(event_t *e)
 {
-    if (e && --e->refs == 0)
+    if (e && --e->refs == 0) {
+        mem_bytes -= event_size(e->event_len, e->key_len, e->data_len);
         free(e);
+    }
+}
+
+/* payload bytes an event adds to its channel's state */
+static size_t
+state_size(const event_t *e)
+{
+    return (size_t)e->event_len + e->key_len + e->data_len;
+}
+
+/* bytes of a channel's own allocations */
+static size_t
+channel_size(const channel_t *ch)
+{
+    return sizeof(*ch) + ch->name_len + 1 + (size_t)ch->cap * sizeof(event_t *) +
+        (size_t)ch->capstate * sizeof(event_t *);
 }
 
 /* --- the hash table ---------------------------------------------------- */
@@ -77,6 +117,7 @@ channel_free(store_t *s, channel_t *ch)
     for (uint32_t i = 0; i < ch->nstate; i++)
         event_unref(ch->state[i]);
     (void)s;
+    mem_bytes -= channel_size(ch);
     free(ch->ring);
     free(ch->state);
     free(ch);
@@ -94,6 +135,8 @@ store_destroy(store_t **sp)
             channel_free(s, ch);
         }
     free(s->buckets);
+    mem_bytes -= s->fcap * sizeof(entry_t);
+    free(s->fifo);
     free(s);
     *sp = NULL;
 }
@@ -136,13 +179,17 @@ store_channel(store_t *s, const char *name, size_t len, int create)
     config_channel_limits(s->conf, tmp, &buffer, &ttl);
     if (!(ch = calloc(1, sizeof(*ch) + len + 1)))
         return NULL;
-    if (!(ch->ring = calloc((size_t)buffer, sizeof(event_t *)))) {
+    /* the ring grows as events come (a buffer of 100,000 costs 800 kB
+     * per channel up front otherwise) */
+    ch->cap = buffer < RING_MIN ? (uint32_t)buffer : RING_MIN;
+    if (!(ch->ring = calloc(ch->cap, sizeof(event_t *)))) {
         free(ch);
         return NULL;
     }
-    ch->cap = (uint32_t)buffer;
+    ch->max = (uint32_t)buffer;
     ch->ttl = ttl;
     ch->name_len = (uint8_t)len;
+    mem_bytes += channel_size(ch);
     memcpy(ch->name, name, len + 1);
     ch->next = s->buckets[h];
     s->buckets[h] = ch;
@@ -172,13 +219,14 @@ drop_oldest(channel_t *ch)
 }
 
 static void
-set_state(channel_t *ch, event_t *ev)
+set_state(store_t *s, channel_t *ch, event_t *ev)
 {
     uint32_t i, oldest = 0;
 
     for (i = 0; i < ch->nstate; i++) {
         event_t *cur = ch->state[i];
         if (cur->key_len == ev->key_len && memcmp(cur->key, ev->key, ev->key_len) == 0) {
+            ch->state_bytes += state_size(ev) - state_size(cur);
             event_ref(ev);
             event_unref(cur);
             ch->state[i] = ev;
@@ -187,7 +235,10 @@ set_state(channel_t *ch, event_t *ev)
         if (cur->id < ch->state[oldest]->id)
             oldest = i;
     }
-    if (ch->nstate == STORE_KEYS_MAX) {     /* full: the oldest key goes */
+    /* full (a journal from a larger max_state_keys: accept_msg refuses a
+     * new key past it): the oldest key goes */
+    if (ch->nstate && ch->nstate >= (uint32_t)s->conf->max_state_keys) {
+        ch->state_bytes += state_size(ev) - state_size(ch->state[oldest]);
         event_ref(ev);
         event_unref(ch->state[oldest]);
         ch->state[oldest] = ev;
@@ -198,33 +249,138 @@ set_state(channel_t *ch, event_t *ev)
         event_t **p = realloc(ch->state, n * sizeof(*p));
         if (!p)
             return;             /* state is best effort under memory pressure */
+        mem_bytes += (size_t)(n - ch->capstate) * sizeof(*p);
         ch->state = p;
         ch->capstate = n;
     }
     event_ref(ev);
     ch->state[ch->nstate++] = ev;
+    ch->state_bytes += state_size(ev);
+}
+
+const char *
+channel_state_check(const store_t *s, const channel_t *ch, const char *key, size_t key_len,
+    size_t size)
+{
+    size_t old = 0;
+    int found = 0;
+
+    for (uint32_t i = 0; i < ch->nstate && !found; i++)
+        if (ch->state[i]->key_len == key_len && memcmp(ch->state[i]->key, key, key_len) == 0) {
+            old = state_size(ch->state[i]);
+            found = 1;
+        }
+    if (!found && ch->nstate >= (uint32_t)s->conf->max_state_keys)
+        return "state_keys";
+    if (ch->state_bytes - old + size > (size_t)s->conf->max_state_bytes)
+        return "state_bytes";
+    return NULL;
+}
+
+/* --- the memory budget ------------------------------------------------------ */
+
+static int
+fifo_live(const entry_t *e)
+{
+    const channel_t *ch = e->ch;
+    return ch->count && ch->ring[ch->head]->id <= e->id;
+}
+
+static void
+fifo_pop(store_t *s)
+{
+    s->fifo[s->fhead].ch->fifo_refs--;
+    s->fhead = (s->fhead + 1) % s->fcap;
+    s->fcount--;
+}
+
+/* drop the stale entries at the front */
+static void
+fifo_trim(store_t *s)
+{
+    while (s->fcount && !fifo_live(&s->fifo[s->fhead]))
+        fifo_pop(s);
+}
+
+static void
+fifo_push(store_t *s, channel_t *ch, uint64_t id)
+{
+    if (s->fcount == s->fcap) {
+        size_t cap = s->fcap ? s->fcap * 2 : 1024;
+        entry_t *f = malloc(cap * sizeof(*f));
+        if (!f)
+            return;             /* not evictable by age; still bounded by its ring */
+        for (size_t i = 0; i < s->fcount; i++)
+            f[i] = s->fifo[(s->fhead + i) % s->fcap];
+        mem_bytes += (cap - s->fcap) * sizeof(*f);
+        free(s->fifo);
+        s->fifo = f;
+        s->fcap = cap;
+        s->fhead = 0;
+    }
+    s->fifo[(s->fhead + s->fcount++) % s->fcap] = (entry_t){ ch, id };
+    ch->fifo_refs++;
+}
+
+int
+store_make_room(store_t *s, size_t need)
+{
+    while (mem_bytes + need > s->conf->max_memory && s->fcount) {
+        entry_t *e = &s->fifo[s->fhead];
+        if (fifo_live(e)) {
+            while (e->ch->count && e->ch->ring[e->ch->head]->id <= e->id)
+                drop_oldest(e->ch);     /* raises the floor: replays reset */
+            s->evicted++;
+        }
+        fifo_pop(s);
+    }
+    return mem_bytes + need <= s->conf->max_memory ? 0 : -1;
+}
+
+size_t   store_memory(const store_t *s) { (void)s; return mem_bytes; }
+uint64_t store_evicted(const store_t *s) { return s->evicted; }
+
+/* a full ring below its buffer size doubles (in order, from 0); -1: no memory */
+static int
+ring_grow(channel_t *ch)
+{
+    uint32_t cap = ch->cap * 2 < ch->max ? ch->cap * 2 : ch->max;
+    event_t **r = malloc((size_t)cap * sizeof(*r));
+
+    if (!r)
+        return -1;
+    for (uint32_t i = 0; i < ch->count; i++)
+        r[i] = ch->ring[(ch->head + i) % ch->cap];
+    mem_bytes += (size_t)(cap - ch->cap) * sizeof(*r);
+    free(ch->ring);
+    ch->ring = r;
+    ch->cap = cap;
+    ch->head = 0;
+    return 0;
 }
 
 void
-channel_push(channel_t *ch, event_t *ev, int64_t now_us)
+channel_push(store_t *s, channel_t *ch, event_t *ev, int64_t now_us)
 {
-    if (ch->count == ch->cap)
+    if (ch->count == ch->cap && (ch->cap == ch->max || ring_grow(ch) < 0))
         drop_oldest(ch);
     event_ref(ev);
     ch->ring[(ch->head + ch->count) % ch->cap] = ev;
     ch->count++;
+    fifo_push(s, ch, ev->id);
+    fifo_trim(s);
     if (ev->key_len)
-        set_state(ch, ev);
+        set_state(s, ch, ev);
     ch->touched_us = now_us;
 }
 
 void
-channel_restore(channel_t *ch, event_t *ev, int64_t now_us)
+channel_restore(store_t *s, channel_t *ch, event_t *ev, int64_t now_us)
 {
     if (ev->id > ch->floor) {
-        channel_push(ch, ev, now_us);
+        channel_push(s, ch, ev, now_us);
     } else if (ev->key_len) {
-        set_state(ch, ev);
+        set_state(s, ch, ev);
         ch->touched_us = now_us;
     }
 }
@@ -236,6 +392,7 @@ channel_expire(channel_t *ch, int64_t now_us)
         drop_oldest(ch);
     for (uint32_t i = 0; i < ch->nstate;) {
         if (expires(ch, ch->state[i]) <= now_us) {
+            ch->state_bytes -= state_size(ch->state[i]);
             event_unref(ch->state[i]);
             ch->state[i] = ch->state[--ch->nstate];
         } else {
@@ -293,7 +450,7 @@ store_collect(store_t *s, const char *const *chans, const size_t *lens, size_t n
     }
     /* a ring is in id order already: one channel's replay needs no sort;
      * state is kept by key, so its events of interleaved keys are not */
-    if (n > 1 || !replay)
+    if (k > 1 && (n > 1 || !replay))
         qsort(*out, k, sizeof(hit_t), by_id);
     size_t w = 0;                       /* one event on two channels: once */
     for (size_t i = 0; i < k; i++)
@@ -329,7 +486,8 @@ store_sweep(store_t *s, int64_t now_us)
         while (*pp) {
             channel_t *ch = *pp;
             channel_expire(ch, now_us);
-            if (ch->count == 0 && ch->nstate == 0 && now_us - ch->touched_us > STORE_IDLE_US) {
+            if (ch->count == 0 && ch->nstate == 0 && ch->fifo_refs == 0 &&
+                now_us - ch->touched_us > STORE_IDLE_US) {
                 *pp = ch->next;
                 channel_free(s, ch);
                 s->nchannels--;
@@ -342,6 +500,7 @@ store_sweep(store_t *s, int64_t now_us)
     }
     s->nevents = events;
     s->nkeys = keys;
+    fifo_trim(s);
     return s->nchannels;
 }
 

@@ -15,9 +15,18 @@
  * floor rises, so a replay from an id below it is known to have a gap
  * ("too old").  State entries are the newest event per (channel, key) and
  * live until replaced or past their own ttl; a channel holds at most
- * STORE_KEYS_MAX keys (the oldest key is dropped beyond that).  Channels
- * that are empty, stateless and idle for a while are freed, bounding
- * memory by what is live.
+ * broker.max_state_keys keys and max_state_bytes of them (a message past
+ * either is refused: channel_state_check).  Channels that are empty,
+ * stateless and idle for a while are freed.
+ *
+ * Memory (broker.max_memory, issue 12): every byte of events, channels and
+ * the fifo below is counted (store_memory).  Each ring entry is also
+ * appended to one fifo in the order events came in; past the budget the
+ * oldest entries are evicted first (store_make_room), raising their
+ * channel's floor just as a full ring does, so a replay from before them
+ * gets the reset event.  Entries whose event already left its ring are
+ * dropped as they reach the fifo's front; the fifo's own bytes count
+ * towards the budget too, so nothing grows past it.
  */
 #ifndef ZSSE_STORE_H
 #define ZSSE_STORE_H
@@ -26,7 +35,6 @@
 #include <stdint.h>
 #include "config.h"
 
-#define STORE_KEYS_MAX      1024
 #define STORE_CHANNELS_MAX  1000000
 #define STORE_IDLE_US       (60ll * 1000000)
 
@@ -48,12 +56,15 @@ typedef struct event {
 typedef struct channel {
     struct channel *next;       /* hash chain */
     event_t   **ring;
-    uint32_t    cap, head, count;
+    uint32_t    cap, head, count;   /* cap: allocated, grows up to max */
+    uint32_t    max;            /* the buffer: events kept */
     int         ttl;            /* default ttl, seconds */
     uint64_t    floor;
     event_t   **state;          /* newest event per key, unordered */
     uint32_t    nstate, capstate;
     int64_t     touched_us;
+    size_t      state_bytes;    /* event, key and data bytes of the state */
+    uint32_t    fifo_refs;      /* fifo entries naming it: not freed before */
     uint8_t     name_len;
     char        name[];
 } channel_t;
@@ -74,12 +85,24 @@ void     event_unref(event_t *e);
 channel_t *store_channel(store_t *s, const char *name, size_t len, int create);
 
 /* Append EV to CH (and to its state when EV has a key). */
-void channel_push(channel_t *ch, event_t *ev, int64_t now_us);
+void channel_push(store_t *s, channel_t *ch, event_t *ev, int64_t now_us);
+
+/* Would a keyed event (KEY, SIZE bytes of event name, key and data) fit
+ * CH's state?  NULL, or the reason: "state_keys" (a new key past
+ * max_state_keys), "state_bytes" (past max_state_bytes). */
+const char *channel_state_check(const store_t *s, const channel_t *ch, const char *key,
+    size_t key_len, size_t size);
+
+/* Evict the oldest buffered events until NEED more bytes fit in
+ * max_memory.  0, or -1 when they cannot (what is left is state). */
+int      store_make_room(store_t *s, size_t need);
+size_t   store_memory(const store_t *s);      /* bytes counted */
+uint64_t store_evicted(const store_t *s);     /* ring entries evicted */
 
 /* EV from the journal on start: pushed like channel_push, unless CH has
  * dropped it already (id at or below the floor), when only its state (a
  * key's newest event outlives the ring) is kept. */
-void channel_restore(channel_t *ch, event_t *ev, int64_t now_us);
+void channel_restore(store_t *s, channel_t *ch, event_t *ev, int64_t now_us);
 
 /* Drop what is past its ttl from CH */
 void channel_expire(channel_t *ch, int64_t now_us);

@@ -35,6 +35,7 @@
 #include "config.h"
 #include "curve.h"
 #include "message.h"
+#include "ctl.h"
 #include "wire.h"
 #include "zsse.h"
 
@@ -91,42 +92,41 @@ load_config(void)
     return 0;
 }
 
-/* one request to the control endpoint; the reply frames in OUT (status
- * first); returns the frame count or -1 (timeout: "broker unreachable") */
+/* one request to the control endpoint (ctl.h); the status, and its first
+ * argument in *ARG0 (malloc'ed, NUL-terminated, NULL when none); -1 when
+ * the broker is unreachable or the reply is malformed */
 static int
-control(void *ctx, const char *const *args, int nargs, zmq_msg_t *out, int maxout, int timeout_ms)
+control(void *ctx, ctl_op_t op, const char *const *args, int nargs, char **arg0,
+    int timeout_ms)
 {
     void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int zero = 0, n = 0;
+    int zero = 0, st = -1;
     zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+    ctl_frames_t m;
+    ctl_arg_t v[8];
+    ctl_rep_t rep;
 
+    *arg0 = NULL;
+    ctl_frames_init(&m, 9);
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-    if (curve_client_apply(s, &curve) < 0 || zmq_connect(s, cfg->broker.control) < 0) {
-        zmq_close(s);
-        return -1;
-    }
-    zmq_send(s, "", 0, ZMQ_SNDMORE);
-    for (int i = 0; i < nargs; i++)
-        zmq_send(s, args[i], strlen(args[i]), i + 1 < nargs ? ZMQ_SNDMORE : 0);
-    if (zmq_poll(&it, 1, timeout_ms) <= 0) {
-        zmq_close(s);
-        return -1;
-    }
-    zmq_msg_t delim;
-    zmq_msg_init(&delim);
-    zmq_msg_recv(&delim, s, 0);
-    int more = zmq_msg_more(&delim);
-    zmq_msg_close(&delim);
-    while (more && n < maxout) {
-        zmq_msg_init(&out[n]);
-        if (zmq_msg_recv(&out[n], s, 0) < 0)
-            break;
-        more = zmq_msg_more(&out[n]);
-        n++;
-    }
-    wire_drain(s);
+    if (curve_client_apply(s, &curve) < 0 || zmq_connect(s, cfg->broker.control) < 0 ||
+        ctl_send_strs(s, op, args, (size_t)nargs) < 0 ||
+        zmq_poll(&it, 1, timeout_ms) <= 0 || ctl_recv(s, &m, 0) <= 0)
+        goto out;
+    if (m.truncated || m.n < 2 || ctl_frame(&m, 0).len != 0)
+        goto out;
+    for (size_t i = 1; i < m.n; i++)
+        v[i - 1] = ctl_frame(&m, i);
+    if (ctl_decode_reply(op, v, m.n - 1, &rep) != CTL_E_OK)
+        goto out;
+    st = (int)rep.status;
+    if (rep.nargs && (*arg0 = malloc(rep.arg[0].len + 1)))
+        ctl_arg_str(&rep.arg[0], *arg0, rep.arg[0].len + 1);
+out:
+    ctl_frames_close(&m);
+    free(m.f);
     zmq_close(s);
-    return n;
+    return st;
 }
 
 /* --- publish --------------------------------------------------------------- */
@@ -466,17 +466,15 @@ cmd_stats(int argc, char **argv)
     if (load_config() < 0)
         return 1;
     void *ctx = zmq_ctx_new();
-    zmq_msg_t out[2];
-    const char *args[] = { "stats" };
-    int n = control(ctx, args, 1, out, 2, 2000), rc = 1;
-    if (n == 2 && zmq_msg_size(&out[0]) == 2 && memcmp(zmq_msg_data(&out[0]), "ok", 2) == 0) {
-        printf("%.*s\n", (int)zmq_msg_size(&out[1]), (char *)zmq_msg_data(&out[1]));
+    char *json;
+    int rc = 1;
+    if (control(ctx, CTL_STATS, NULL, 0, &json, 2000) == CTL_OK && json) {
+        printf("%s\n", json);
         rc = 0;
     } else {
         fprintf(stderr, "zsse: broker unreachable (%s)\n", cfg->broker.control);
     }
-    for (int i = 0; i < n; i++)
-        zmq_msg_close(&out[i]);
+    free(json);
     zmq_ctx_term(ctx);
     return rc;
 }
@@ -512,18 +510,16 @@ cmd_revoke(int argc, char **argv)
     if (load_config() < 0)
         return 1;
     void *ctx = zmq_ctx_new();
-    zmq_msg_t out[2];
-    const char *args[] = { "revoke", kind, value, ttl };
-    int n = control(ctx, args, 4, out, 2, 2000), rc = 1;
-    if (n >= 1 && zmq_msg_size(&out[0]) == 2 && memcmp(zmq_msg_data(&out[0]), "ok", 2) == 0)
+    const char *args[] = { kind, value, ttl };
+    char *why = NULL;
+    int st = control(ctx, CTL_REVOKE, args, 3, &why, 2000), rc = 1;
+    if (st == CTL_OK)
         rc = 0;
-    else if (n == 2)
-        fprintf(stderr, "zsse: revoke: %.*s\n", (int)zmq_msg_size(&out[1]),
-            (char *)zmq_msg_data(&out[1]));
+    else if (st == CTL_ERROR)
+        fprintf(stderr, "zsse: revoke: %s\n", why ? why : "refused");
     else
         fprintf(stderr, "zsse: broker unreachable (%s)\n", cfg->broker.control);
-    for (int i = 0; i < n; i++)
-        zmq_msg_close(&out[i]);
+    free(why);
     zmq_ctx_term(ctx);
     return rc;
 }

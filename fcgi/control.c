@@ -2,11 +2,13 @@
  * control.c -- the pooled client of the broker's control socket (see control.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "control.h"
+#include "log.h"
 
 static void
 deadline_in(struct timespec *d, long ms)
@@ -111,6 +113,110 @@ give_back(void *s)
     pthread_mutex_unlock(&pool_mu);
 }
 
+/* --- the lease connection ------------------------------------------------- */
+
+static pthread_mutex_t lease_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *lease_sock;            /* never closed before exit: it owns the leases */
+static unsigned long lease_tag;
+
+/* under lease_mu: the socket, made on first use */
+static void *
+lease_socket(void)
+{
+    int linger = 500;               /* the releases at exit get out */
+
+    if (!lease_sock && (lease_sock = new_socket()))
+        zmq_setsockopt(lease_sock, ZMQ_LINGER, &linger, sizeof(linger));
+    return lease_sock;
+}
+
+/* under lease_mu: receive one reply (waiting up to MS); 1 a lease reply
+ * with TAG decoded into *REP (id copied to ID), 0 something else
+ * (dropped), -1 nothing came */
+static int
+lease_read(void *s, int ms, const char *tag, ctl_status_t *st, char *id)
+{
+    zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+    ctl_frames_t m;
+    ctl_arg_t v[4];
+    ctl_rep_t rep;
+    int rc = 0;
+
+    if (zmq_poll(&it, 1, ms) <= 0)
+        return -1;
+    ctl_frames_init(&m, 5);
+    if (ctl_recv(s, &m, ZMQ_DONTWAIT) <= 0) {
+        free(m.f);
+        return -1;
+    }
+    if (!m.truncated && m.n >= 2 && ctl_frame(&m, 0).len == 0) {
+        for (size_t i = 1; i < m.n; i++)
+            v[i - 1] = ctl_frame(&m, i);
+        if (tag && ctl_decode_reply(CTL_LEASE, v, m.n - 1, &rep) == CTL_E_OK &&
+            rep.status != CTL_ERROR && ctl_arg_is(&rep.arg[0], tag)) {
+            *st = rep.status;
+            if (rep.status == CTL_OK)
+                ctl_arg_str(&rep.arg[1], id, CTL_LEASE_ID_LEN + 1);
+            else if (rep.status == CTL_REFUSED)
+                log_msg(LOG_ERR, "broker refused a lease: %.*s", (int)rep.arg[1].len,
+                    rep.arg[1].p);
+            rc = 1;
+        }
+    }
+    ctl_frames_close(&m);
+    free(m.f);
+    return rc;
+}
+
+int
+control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
+    int timeout_ms)
+{
+    struct timespec deadline;
+    char tag[24];
+    ctl_status_t st = CTL_ERROR;
+    int got = 0;
+
+    deadline_in(&deadline, CONTROL_QUEUE_MS);
+    if (pthread_mutex_timedlock(&lease_mu, &deadline) != 0)
+        return -1;
+    void *s = lease_socket();
+    snprintf(tag, sizeof(tag), "%lu", ++lease_tag);
+    const char *args[] = { route, sub, tag };
+    deadline_in(&deadline, timeout_ms);
+    if (s && ctl_send_strs(s, CTL_LEASE, args, 3) == 0) {
+        /* replies to renew and release, and late ones to a lease that
+         * timed out, come first: dropped (that lease expires unrenewed) */
+        while (!got) {
+            int r = lease_read(s, (int)ms_until(&deadline), tag, &st, id);
+            if (r < 0)
+                break;
+            got = r;
+        }
+    }
+    pthread_mutex_unlock(&lease_mu);
+    if (!got)
+        return -1;
+    return st == CTL_OK ? 1 : st == CTL_FULL ? 0 : -2;
+}
+
+int
+control_lease_send(ctl_op_t op, const char *const *ids, size_t n, int wait)
+{
+    int rc = -1;
+
+    if (wait ? pthread_mutex_lock(&lease_mu) : pthread_mutex_trylock(&lease_mu))
+        return errno = EAGAIN, -1;
+    void *s = lease_socket();
+    if (s) {
+        while (lease_read(s, 0, NULL, NULL, NULL) >= 0)
+            ;
+        rc = n ? ctl_send_strs(s, op, ids, n) : 0;
+    }
+    pthread_mutex_unlock(&lease_mu);
+    return rc;
+}
+
 void
 control_fini(void)
 {
@@ -120,25 +226,44 @@ control_fini(void)
         nsocks--;
     }
     pthread_mutex_unlock(&pool_mu);
+    pthread_mutex_lock(&lease_mu);
+    if (lease_sock)
+        zmq_close(lease_sock);
+    lease_sock = NULL;
+    pthread_mutex_unlock(&lease_mu);
 }
 
 void
 reply_free(reply_t *r)
 {
-    for (int i = 0; i < r->n; i++)
-        zmq_msg_close(&r->f[i]);
-    free(r->f);
+    ctl_frames_close(&r->m);
+    free(r->m.f);
+    free(r->v);
     memset(r, 0, sizeof(*r));
 }
 
 int
-control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
-    reply_t *r)
+control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, reply_t *r)
+{
+    ctl_arg_t v[2 + CTL_CHANNELS_MAX];
+
+    if (nargs < 0 || (size_t)nargs > sizeof(v) / sizeof(v[0])) {
+        memset(r, 0, sizeof(*r));
+        return errno = EINVAL, -1;
+    }
+    for (int i = 0; i < nargs; i++)
+        v[i] = (ctl_arg_t){ args[i], strlen(args[i]) };
+    return control_call_args(op, v, (size_t)nargs, timeout_ms, r);
+}
+
+int
+control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_ms, reply_t *r)
 {
     struct timespec deadline;
     zmq_pollitem_t it;
 
     memset(r, 0, sizeof(*r));
+    ctl_frames_init(&r->m, CONTROL_REPLY_FRAMES);
     /* waiting for a socket is queueing behind other streams, not the
      * broker being away: it gets its own, longer bound */
     deadline_in(&deadline, CONTROL_QUEUE_MS);
@@ -146,49 +271,27 @@ control_call(const char *const *args, const size_t *lens, int nargs, int timeout
     if (!s)
         return -1;
     deadline_in(&deadline, timeout_ms);
-    if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0)
+    if (ctl_send(s, op, args, nargs) < 0) {
+        if (errno == EINVAL) {          /* ours: the socket is still clean */
+            give_back(s);
+            return -1;
+        }
         goto fail;
-    for (int i = 0; i < nargs; i++)
-        if (zmq_send(s, args[i], lens ? lens[i] : strlen(args[i]),
-            i + 1 < nargs ? ZMQ_SNDMORE : 0) < 0)
-            goto fail;
+    }
     it = (zmq_pollitem_t){ s, 0, ZMQ_POLLIN, 0 };
     int rc;
     do
         rc = zmq_poll(&it, 1, ms_until(&deadline));
     while (rc < 0 && errno == EINTR);
-    if (rc <= 0)
+    if (rc <= 0 || ctl_recv(s, &r->m, 0) <= 0 || r->m.truncated || r->m.n < 2 ||
+        ctl_frame(&r->m, 0).len != 0)
         goto fail;
-    zmq_msg_t d;
-    zmq_msg_init(&d);
-    if (zmq_msg_recv(&d, s, 0) < 0 || zmq_msg_size(&d) != 0 || !zmq_msg_more(&d)) {
-        zmq_msg_close(&d);
+    if (!(r->v = malloc((r->m.n - 1) * sizeof(*r->v))))
         goto fail;
-    }
-    zmq_msg_close(&d);
-    for (int more = 1; more;) {
-        if (r->n == r->cap) {
-            int cap = r->cap ? r->cap * 2 : 16;
-            if (cap > 1 << 20)
-                goto fail;
-            zmq_msg_t *f = realloc(r->f, (size_t)cap * sizeof(*f));
-            if (!f)
-                goto fail;
-            r->f = f;
-            r->cap = cap;
-        }
-        zmq_msg_init(&r->f[r->n]);
-        if (zmq_msg_recv(&r->f[r->n], s, 0) < 0) {
-            zmq_msg_close(&r->f[r->n]);
-            goto fail;
-        }
-        more = zmq_msg_more(&r->f[r->n]);
-        r->n++;
-    }
-    if (r->n < 1)
-        goto fail;
+    for (size_t i = 1; i < r->m.n; i++)
+        r->v[i - 1] = ctl_frame(&r->m, i);
     give_back(s);
-    return 0;
+    return ctl_decode_reply(op, r->v, r->m.n - 1, &r->rep) == CTL_E_OK ? 0 : (reply_free(r), -1);
 fail:
     reply_free(r);
     lose(s);
@@ -198,34 +301,27 @@ fail:
 int
 reply_is(const reply_t *r, int i, const char *s)
 {
-    size_t n = strlen(s);
-    return i < r->n && zmq_msg_size(&r->f[i]) == n &&
-        memcmp(zmq_msg_data(&r->f[i]), s, n) == 0;
+    if (i == 0)
+        return strcmp(ctl_status_names[r->rep.status], s) == 0;
+    return i <= (int)r->rep.nargs && ctl_arg_is(&r->rep.arg[i - 1], s);
 }
 
 void
 reply_str(const reply_t *r, int i, char *out, size_t outlen)
 {
-    size_t n = i < r->n ? zmq_msg_size(&r->f[i]) : 0;
-    if (n >= outlen)
-        n = outlen - 1;
-    if (n)
-        memcpy(out, zmq_msg_data(&r->f[i]), n);
-    out[n] = '\0';
+    if (i == 0)
+        snprintf(out, outlen, "%s", ctl_status_names[r->rep.status]);
+    else if (i <= (int)r->rep.nargs)
+        ctl_arg_str(&r->rep.arg[i - 1], out, outlen);
+    else
+        out[0] = '\0';
 }
 
 int
 reply_events(const reply_t *r, int first, wire_event_t *ev)
 {
-    int k = 0;
-
-    if (first > r->n || (r->n - first) % 2)
-        return -1;
-    for (int i = first; i < r->n; i += 2, k++) {
-        ev[k].channel = zmq_msg_data(&r->f[i]);
-        ev[k].channel_len = zmq_msg_size(&r->f[i]);
-        if (wire_parse_payload(zmq_msg_data(&r->f[i + 1]), zmq_msg_size(&r->f[i + 1]), &ev[k]) < 0)
-            return -1;
-    }
-    return k;
+    (void)first;
+    for (size_t i = 0; i < r->rep.nevents; i++)
+        ctl_rep_event(r->v, &r->rep, i, &ev[i]);
+    return (int)r->rep.nevents;
 }

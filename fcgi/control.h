@@ -21,25 +21,47 @@
 #include "curve.h"
 #include "wire.h"
 
+#include "ctl.h"
+
+/* frames a reply may have: events of CTL_REPLY_MAX bytes, 2 frames each */
+#define CONTROL_REPLY_FRAMES (4 + 2 * (CTL_REPLY_MAX / (WIRE_PAYLOAD_MIN + 1)))
+
 typedef struct {
-    zmq_msg_t *f;               /* frames after the delimiter */
-    int        n, cap;
+    ctl_frames_t m;             /* the reply's frames, delimiter first */
+    ctl_arg_t   *v;             /* views of the frames after it */
+    ctl_rep_t    rep;           /* decoded by ctl_decode_reply() */
 } reply_t;
 
 /* CURVE (may be NULL: off) must outlive the pool */
 void control_init(void *zctx, const char *endpoint, const curve_client_t *curve);
-/* send ARGS; 0 with the reply in R (free with reply_free), -1 on timeout
- * or error (the broker is unreachable) */
-int  control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
+/* send OP with ARGS (strings); 0 with the checked reply in R (free with
+ * reply_free), -1 on timeout, error (the broker is unreachable) or a
+ * malformed reply */
+int  control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms,
+    reply_t *r);
+/* the same with arguments of any bytes (ctl.h views) */
+int  control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_ms,
     reply_t *r);
 void reply_free(reply_t *r);
-/* close the pooled sockets (at exit) */
+/* close the pooled sockets and the lease connection (at exit) */
 void control_fini(void);
-/* frame I as a string compare / copy */
+
+/* Leases (max_per_user) go over one connection of their own: the broker
+ * lets only the connection that took a lease renew or release it, and
+ * the pool's sockets come and go.  Take a lease on ROUTE for SUB: 1 taken
+ * (its id in ID), 0 the user's limit is reached, -1 the broker did not
+ * answer, -2 it refused (logged: a route its config lacks, bounds).
+ * Waits up to TIMEOUT_MS for the reply. */
+int  control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
+    int timeout_ms);
+/* Send OP (renew, release) for IDS without waiting for the reply (dropped
+ * later); also reads and drops replies already waiting (N 0: only that).
+ * Not WAIT: -1 with errno EAGAIN when a lease is being taken.  0 or -1. */
+int  control_lease_send(ctl_op_t op, const char *const *ids, size_t n, int wait);
+/* the status is S (frame 0) / argument I (1: the status' first) as a string */
 int  reply_is(const reply_t *r, int i, const char *s);
 void reply_str(const reply_t *r, int i, char *out, size_t outlen);
-/* the events in R from frame FIRST on: 2 frames each; EV must hold
- * (r->n - first) / 2 entries; returns the count, -1 if malformed */
+/* the events of R into EV (r->rep.nevents entries); returns the count */
 int  reply_events(const reply_t *r, int first, wire_event_t *ev);
 
 #endif

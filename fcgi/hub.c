@@ -18,6 +18,8 @@
 #include <zmq.h>
 #include "channel.h"
 #include "clock.h"
+#include "control.h"
+#include "ctl.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
@@ -36,6 +38,7 @@
 #define EPOLL_BATCH 256
 #define RUN_MAX     64              /* events of one channel written together */
 #define NONCE_POOL  4096            /* sync topics kept for reuse */
+#define RESUME_TRIES 3              /* replays tried after a broker restart */
 
 typedef struct chan {
     struct chan *next;
@@ -58,10 +61,11 @@ typedef struct job {                /* a replay for the resume thread */
     struct job *next;
     stream_t   *s;
     uint64_t    after;
+    unsigned    resyncs;            /* the stream's count when posted */
 } job_t;
 
 static struct {
-    void           *sub, *mon, *ctl;
+    void           *sub, *mon;
     int             efd;            /* commands are waiting */
     int             epfd;           /* the adopted streams' sockets */
     pthread_t       thread, resumer;
@@ -79,6 +83,7 @@ static struct {
     stream_t       *doomed;         /* to close once the current loop is done */
     chan_t         *chans[NB];
     int             ever_connected;
+    char            probe[40];      /* the probe topic awaited ("": none) */
     uint64_t        nonce_seq;
     /* sync topics whose marker came back, to be used again: libzmq keeps
      * about 220 bytes for every distinct topic a SUB socket ever
@@ -87,6 +92,8 @@ static struct {
     char          (*nonce_pool)[40];
     size_t          nonce_free;
     int64_t         last_renew;     /* ms */
+    char          (*rel)[CTL_LEASE_ID_LEN + 1];     /* leases to release */
+    size_t          nrel, caprel;
     stream_t      **hb;             /* the heartbeat heap (by hb_at) */
     size_t          hbn, hbcap;
     buf_t           frame[SSE_FORMATS];   /* an event framed per sse_format_t, reused */
@@ -335,6 +342,53 @@ sync_stream(stream_t *s)
     *b = s;
 }
 
+/*
+ * The probe: markers only behind a new connection's subscriptions.  On a
+ * (re)connect ZeroMQ's SUB sends its whole subscription set again, and in
+ * sorted order -- sync topics ("\1...") before every channel -- when it
+ * sends them as the pipe is attached.  A stream's marker set before then
+ * could come back ahead of the channels it must follow, and an event
+ * published in between would be in neither the stream's replay nor its
+ * live feed.  So on every connect the hub first subscribes one probe
+ * topic.  Its echo comes through the new connection, whose pipe is then
+ * attached, with every subscription already written to it; only then
+ * does each stream get its marker, which now travels behind them.
+ */
+static void
+probe_start(void)
+{
+    if (H.probe[0])
+        zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, H.probe, strlen(H.probe) + 1);
+    int n = snprintf(H.probe, sizeof(H.probe), "%cprobe.%d.%" PRIu64, WIRE_SYNC_BYTE,
+        (int)getpid(), ++H.nonce_seq);
+    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, H.probe, (size_t)n + 1);
+}
+
+/* the probe is back: every stream waiting for it gets its marker */
+static void
+probe_done(void)
+{
+    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, H.probe, strlen(H.probe) + 1);
+    H.probe[0] = '\0';
+    for (stream_t *s = H.streams; s; s = s->hub_next)
+        if (s->needs_marker) {
+            s->needs_marker = 0;
+            sync_stream(s);
+        }
+}
+
+/* sync S now, or once the probe is back */
+static void
+sync_when_attached(stream_t *s)
+{
+    if (H.probe[0]) {
+        unwait(s);
+        s->needs_marker = 1;
+    } else {
+        sync_stream(s);
+    }
+}
+
 static void
 do_register(stream_t *s)
 {
@@ -360,7 +414,7 @@ do_register(stream_t *s)
     pthread_mutex_lock(&s->mu);
     s->registered = 1;
     pthread_mutex_unlock(&s->mu);
-    sync_stream(s);
+    sync_when_attached(s);
 }
 
 /* forget S's channels and marker (S stays allocated) */
@@ -704,20 +758,46 @@ end_response(stream_t *s)
     (void)n;                /* the connection closes next either way */
 }
 
-static int stop_requests;            /* requests sent on H.ctl since the stop */
-
+/* a lease to release once the lease connection is free (the hub never
+ * waits for a stream thread taking a lease) */
 static void
 release_lease(stream_t *s)
 {
     if (!s->lease[0])
         return;
-    if (atomic_load(&H.stop))
-        stop_requests++;
-    /* fire and forget, as renew: the reply is dropped in hub_main */
-    zmq_send(H.ctl, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(H.ctl, "release", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(H.ctl, s->lease, strlen(s->lease), ZMQ_DONTWAIT);
+    if (H.nrel == H.caprel) {
+        size_t cap = H.caprel ? H.caprel * 2 : 64;
+        char (*p)[CTL_LEASE_ID_LEN + 1] = realloc(H.rel, cap * sizeof(*p));
+        if (!p) {
+            s->lease[0] = '\0';        /* it expires unrenewed */
+            return;
+        }
+        H.rel = p;
+        H.caprel = cap;
+    }
+    size_t n = strnlen(s->lease, CTL_LEASE_ID_LEN);
+    memcpy(H.rel[H.nrel], s->lease, n);
+    H.rel[H.nrel++][n] = '\0';
     s->lease[0] = '\0';
+}
+
+/* send the releases gathered (WAIT: even if a lease is being taken) */
+static void
+flush_releases(int wait)
+{
+    static const char *ids[CTL_LEASES_MAX];
+    size_t done = 0;
+
+    while (done < H.nrel) {
+        size_t n = 0;
+        for (; n < CTL_LEASES_MAX && done + n < H.nrel; n++)
+            ids[n] = H.rel[done + n];
+        if (control_lease_send(CTL_RELEASE, ids, n, wait) < 0 && errno == EAGAIN)
+            break;
+        done += n;
+    }
+    memmove(H.rel, H.rel + done, (H.nrel - done) * sizeof(*H.rel));
+    H.nrel -= done;
 }
 
 /* close an adopted stream; freed now, or when its resume job returns */
@@ -912,6 +992,7 @@ post_job(stream_t *s)
     }
     j->s = s;
     j->after = s->last;
+    j->resyncs = __atomic_load_n(&s->resyncs, __ATOMIC_ACQUIRE);
     s->jobs++;
     pthread_mutex_lock(&H.jmu);
     *H.jobs_tail = j;
@@ -944,7 +1025,12 @@ resume_main(void *arg)
                        .nchannels = j->s->nchannels, .out = &out, .last = j->after,
                        .filter = j->s->filter };
         qev_t *e = NULL;
-        if (replay_join(&p, 1, j->after, 1) == 0 && !p.failed)
+        /* the broker went away again since: a newer job (or resync)
+         * supersedes this one -- skip the round trip (after many quick
+         * restarts, thousands of stale jobs delayed the current ones) */
+        if (__atomic_load_n(&j->s->resyncs, __ATOMIC_ACQUIRE) != j->resyncs)
+            ;
+        else if (replay_join(&p, 1, j->after, 1) == 0 && !p.failed)
             e = qev_make(p.last, 'r', "", 0, out.data ? out.data : "", out.len, 1);
         buf_free(&out);
         while (command(CMD_RESUMED, j->s, e) < 0)
@@ -967,11 +1053,16 @@ on_resumed(stream_t *s, qev_t *e, int64_t now)
         qev_unref(e);               /* a newer resync supersedes this replay */
         return;
     }
+    if (!e && ++s->resume_tries < RESUME_TRIES) {
+        post_job(s);                /* the broker may have gone away again */
+        return;
+    }
     if (!e) {
         /* the client reconnects with its Last-Event-ID */
         doom(s, "its replay after the broker restart failed");
         return;
     }
+    s->resume_tries = 0;
     /* before the live events queued meanwhile */
     if (ring_push_front(&s->q, e) < 0) {
         qev_unref(e);
@@ -1047,6 +1138,10 @@ run_commands(int64_t now)
 static void
 on_marker(const char *topic, size_t len)
 {
+    if (H.probe[0] && strlen(H.probe) + 1 == len && memcmp(H.probe, topic, len) == 0) {
+        probe_done();
+        return;
+    }
     for (stream_t *s = H.waiting[hash(topic, len)]; s; s = s->wait_next) {
         if (strlen(s->nonce) + 1 != len || memcmp(s->nonce, topic, len) != 0)
             continue;
@@ -1312,8 +1407,11 @@ on_monitor(void)
             } else {
                 s->state = ST_RESYNC;   /* live events queue until the replay */
             }
-            sync_stream(s);
+            __atomic_add_fetch(&s->resyncs, 1, __ATOMIC_RELEASE);
+            unwait(s);
+            s->needs_marker = 1;
         }
+        probe_start();              /* the markers follow its echo */
     }
     H.ever_connected = 1;
 }
@@ -1349,53 +1447,24 @@ sweep(int64_t now)
     close_doomed();
 }
 
-static void
-ctl_send_leases(const char *op)
+/* OP (renew, release) for every lease, CTL_LEASES_MAX to a request, over
+ * the lease connection (control.h); -1 when it is busy (WAIT: never) */
+static int
+ctl_send_leases(ctl_op_t op, int wait)
 {
-    int n = 0;
-    for (stream_t *s = H.streams; s; s = s->hub_next)
-        n += s->lease[0] != '\0';
-    if (!n)
-        return;
-    if (atomic_load(&H.stop))
-        stop_requests++;
-    zmq_send(H.ctl, "", 0, ZMQ_SNDMORE);
-    zmq_send(H.ctl, op, strlen(op), ZMQ_SNDMORE);
-    for (stream_t *s = H.streams; s; s = s->hub_next)
+    static const char *ids[CTL_LEASES_MAX];
+    size_t n = 0;
+
+    for (stream_t *s = H.streams; s; s = s->hub_next) {
         if (s->lease[0])
-            zmq_send(H.ctl, s->lease, strlen(s->lease), --n ? ZMQ_SNDMORE : 0);
-}
-
-/* At a stop: wait, up to STOP_REPLY_MS, for the broker's answers to the
- * requests sent since the stop (the leases' releases).  zmq_close() and
- * the process's _exit() that follow would drop them unsent, and a
- * max_per_user user would be refused until WIRE_LEASE_TTL ran out
- * (tests/integration/contract.sh). */
-#define STOP_REPLY_MS 1000
-
-static void
-await_stop_replies(void)
-{
-    int64_t end = mono_ms() + STOP_REPLY_MS;
-
-    while (stop_requests > 0) {
-        zmq_pollitem_t it = { H.ctl, 0, ZMQ_POLLIN, 0 };
-        int64_t left = end - mono_ms();
-        if (left <= 0 || zmq_poll(&it, 1, (long)left) <= 0)
-            return;
-        int more;
-        do {                            /* one reply: its frames */
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, H.ctl, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&m);
-                return;
-            }
-            more = zmq_msg_more(&m);
-            zmq_msg_close(&m);
-        } while (more);
-        stop_requests--;
+            ids[n++] = s->lease;
+        if (n == CTL_LEASES_MAX || (n && !s->hub_next)) {
+            if (control_lease_send(op, ids, n, wait) < 0 && errno == EAGAIN)
+                return -1;
+            n = 0;
+        }
     }
+    return 0;
 }
 
 static void *
@@ -1430,18 +1499,17 @@ hub_main(void *arg)
         if (items[3].revents & ZMQ_POLLIN)
             on_sockets(now);
         close_doomed();
-        /* replies to renew and release are not awaited: drop them */
-        while (zmq_recv(H.ctl, NULL, 0, ZMQ_DONTWAIT) >= 0)
-            ;
         timers(now);
         if (now >= next_sweep) {
             next_sweep = now + 1000;
             sweep(now);
+            /* replies to renew and release are not awaited: dropped */
+            control_lease_send(CTL_RENEW, NULL, 0, 0);
         }
-        if (now - H.last_renew >= WIRE_LEASE_RENEW * 1000) {
+        if (H.nrel)
+            flush_releases(0);
+        if (now - H.last_renew >= WIRE_LEASE_RENEW * 1000 && ctl_send_leases(CTL_RENEW, 0) == 0)
             H.last_renew = now;
-            ctl_send_leases("renew");
-        }
     }
     run_commands(mono_ms());
     /* end every adopted response cleanly; the threads' streams end with
@@ -1451,16 +1519,17 @@ hub_main(void *arg)
         if (s->state != ST_THREAD && s->state != ST_DEAD)
             close_stream(s);
     }
-    ctl_send_leases("release");
-    await_stop_replies();
+    ctl_send_leases(CTL_RELEASE, 1);
+    flush_releases(1);
     return NULL;
 }
 
 int
 hub_start(void *zctx, const char *events, const char *control, const curve_client_t *curve)
 {
-    int zero = 0, linger = 500, hwm = 1000000;
+    int zero = 0, hwm = 1000000;
 
+    (void)control;                  /* leases go over control.c's connection */
     H.cmds_tail = &H.cmds;
     H.jobs_tail = &H.jobs;
     buf_init(&H.frame[SSE_NAMED], FRAME_MAX);
@@ -1474,8 +1543,7 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
     if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
         (H.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
-    if (!(H.sub = zmq_socket(zctx, ZMQ_SUB)) || !(H.ctl = zmq_socket(zctx, ZMQ_DEALER)) ||
-        !(H.mon = zmq_socket(zctx, ZMQ_PAIR)))
+    if (!(H.sub = zmq_socket(zctx, ZMQ_SUB)) || !(H.mon = zmq_socket(zctx, ZMQ_PAIR)))
         return -1;
     zmq_setsockopt(H.sub, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(H.sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
@@ -1485,14 +1553,14 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
      * 500 streams, a broker restart lost channels and sync markers, and
      * the streams never resumed.  One per channel and stream: no bound */
     zmq_setsockopt(H.sub, ZMQ_SNDHWM, &zero, sizeof(zero));
-    zmq_setsockopt(H.ctl, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(H.mon, ZMQ_LINGER, &zero, sizeof(zero));
     char mon_ep[64];
     snprintf(mon_ep, sizeof(mon_ep), "inproc://zsse-hub-monitor-%d", (int)getpid());
-    if (curve_client_apply(H.sub, curve) < 0 || curve_client_apply(H.ctl, curve) < 0 ||
+    probe_start();                  /* the first connection's, likewise */
+    if (curve_client_apply(H.sub, curve) < 0 ||
         zmq_socket_monitor(H.sub, mon_ep, ZMQ_EVENT_CONNECTED) < 0 ||
         zmq_connect(H.mon, mon_ep) < 0 ||
-        zmq_connect(H.sub, events) < 0 || zmq_connect(H.ctl, control) < 0)
+        zmq_connect(H.sub, events) < 0)
         return -1;
     zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, REVOKE_TOPIC, sizeof(REVOKE_TOPIC));  /* with '\0' */
     return pthread_create(&H.thread, NULL, hub_main, NULL) == 0 ? 0 : -1;
@@ -1516,6 +1584,5 @@ hub_stop(void)
     zmq_socket_monitor(H.sub, NULL, 0);
     zmq_close(H.mon);
     zmq_close(H.sub);
-    zmq_close(H.ctl);
     H.sub = NULL;
 }

@@ -39,9 +39,13 @@
  * lighttpd and Apache at the next write).
  *
  * When the SUB socket reconnects (the broker restarted), every stream is
- * synced again; then the hub's resume thread asks the broker for a replay
- * from the stream's last id with the 'c' flag and hands it back framed;
- * live events wait in the queue until it is written, so none is skipped.
+ * synced again -- after a probe topic has come back through the new
+ * connection, so that no marker can overtake the subscriptions ZeroMQ
+ * sends again in sorted order (hub.c, "the probe"); then the hub's resume
+ * thread asks the broker for a replay from the stream's last id with the
+ * 'c' flag and hands it back framed; live events wait in the queue until
+ * it is written, so none is skipped.  A job made stale by a further
+ * reconnect is skipped without asking the broker.
  *
  * zsse revoke: the broker publishes its table of revoked tokens on the
  * reserved topic REVOKE_TOPIC (revoke.h); the hub keeps a copy, which new
@@ -124,6 +128,10 @@ typedef struct stream {
     int            pollout;         /* EPOLLOUT armed */
     int            doomed;          /* on the hub's list of streams to close */
     char           nonce[40];       /* the sync topic awaited ("": none) */
+    int            needs_marker;    /* to sync once the probe is back (hub.c) */
+    int            resume_tries;    /* failed replays since the last restart */
+    unsigned       resyncs;         /* broker reconnects seen (atomic: the
+                                     * resume thread skips stale jobs) */
     struct stream *hub_prev, *hub_next;     /* registered streams */
     struct stream *wait_next;       /* streams awaiting their marker */
     struct stream *doom_next;

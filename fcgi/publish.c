@@ -138,26 +138,23 @@ publish_verify(http_t *h, const route_t *r, const auth_t *auth, const char *toke
 int
 publish_send(const char *msg, size_t len, uint64_t *id, char *err, size_t errlen)
 {
-    const char *args[] = { "publish", msg };
-    const size_t lens[] = { 7, len };
+    const ctl_arg_t arg = { msg, len };
     reply_t rep;
     char idtext[32];
 
-    if (control_call(args, lens, 2, PUBLISH_ACK_MS, &rep) < 0) {
+    if (control_call_args(CTL_PUBLISH, &arg, 1, PUBLISH_ACK_MS, &rep) < 0) {
         snprintf(err, errlen, "broker unreachable");
         return PUBLISH_UNREACHABLE;
     }
     int rc = PUBLISH_REJECTED;
-    if (reply_is(&rep, 0, "ok") && rep.n >= 2) {
+    if (reply_is(&rep, 0, "ok")) {     /* ok ID (ctl_decode_reply checked it) */
         reply_str(&rep, 1, idtext, sizeof(idtext));
         if (wire_parse_id(idtext, strlen(idtext), id) == 0)
             rc = 0;
         else
             snprintf(err, errlen, "bad reply from the broker");
-    } else if (rep.n >= 2) {
+    } else {                            /* error REASON */
         reply_str(&rep, 1, err, errlen);
-    } else {
-        snprintf(err, errlen, "bad reply from the broker");
     }
     reply_free(&rep);
     return rc;

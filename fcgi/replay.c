@@ -1,6 +1,7 @@
 /*
  * replay.c -- the replay before a stream's live events (see replay.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
@@ -9,28 +10,31 @@
 #include "sse.h"
 #include "wire.h"
 
+#define FETCH_PARTS_MAX 100000     /* parts of one replay, a bound */
+
 int
-replay_ask(const replay_t *p, const char *op, uint64_t after, const char *flags, reply_t *rep)
+replay_ask(const replay_t *p, ctl_op_t op, uint64_t after, const char *flags, reply_t *rep)
 {
-    const char *args[ROUTE_MAX_CHANNELS + 3];
+    const char *args[CTL_CHANNELS_MAX + 2];
     char a[24];
     int n = 0;
 
-    args[n++] = op;
-    if (strcmp(op, "replay") == 0) {
+    if (p->nchannels > CTL_CHANNELS_MAX)
+        return -1;
+    if (op == CTL_REPLAY) {
         wire_fmt_id(a, after);
         args[n++] = a;
         args[n++] = flags;
     }
-    if (strcmp(op, "head") != 0)
+    if (op != CTL_HEAD)
         for (size_t i = 0; i < p->nchannels; i++)
             args[n++] = p->channels[i];
-    if (control_call(args, NULL, n, REPLAY_TIMEOUT_MS, rep) < 0)
+    if (control_call(op, args, n, REPLAY_TIMEOUT_MS, rep) < 0)
         return -1;
-    if (reply_is(rep, 0, "error")) {
+    if (rep->rep.status == CTL_ERROR) {
         char why[128];
         reply_str(rep, 1, why, sizeof(why));
-        log_msg(LOG_ERR, "broker refused %s: %s", op, why);
+        log_msg(LOG_ERR, "broker refused %s: %s", ctl_ops[op].name, why);
         reply_free(rep);
         return -1;
     }
@@ -83,24 +87,30 @@ replay_order(wire_event_t *ev, int n)
         qsort(ev, (size_t)n, sizeof(*ev), by_id);
 }
 
-/* frame the events of REP from frame FIRST on in id order, dropping ids
- * already sent (the broker sends them in order; whatever merged them --
- * several channels, state by key -- a stream never loses one to order) */
+/* frame the events of REP in id order, dropping ids already sent (the
+ * broker sends them in order; whatever merged them -- several channels,
+ * state by key -- a stream never loses one to order); the highest id of
+ * the part goes to *LAST_IN (0: none) */
 static void
-frame_events(replay_t *p, reply_t *rep, int first)
+frame_events(replay_t *p, reply_t *rep, uint64_t *last_in)
 {
-    int n = (rep->n - first) / 2;
+    size_t n = rep->rep.nevents;
     wire_event_t *ev;
 
-    if (n <= 0)
+    *last_in = 0;
+    if (n == 0)
         return;
-    if (!(ev = calloc((size_t)n, sizeof(*ev))) || reply_events(rep, first, ev) != n) {
-        free(ev);
+    if (!(ev = calloc(n, sizeof(*ev)))) {
         p->failed = 1;
         return;
     }
-    replay_order(ev, n);
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
+        ctl_rep_event(rep->v, &rep->rep, i, &ev[i]);
+        if (ev[i].id > *last_in)
+            *last_in = ev[i].id;
+    }
+    replay_order(ev, (int)n);
+    for (size_t i = 0; i < n; i++) {
         if (ev[i].id <= p->last)
             continue;
         if (p->filter && !mercure_accept(p->filter, &ev[i])) {
@@ -127,42 +137,75 @@ frame_head(replay_t *p, const char *head_s)
     }
 }
 
+/* Ask OP and frame its events, part after part while the broker answers
+ * "more" (a reply holds at most CTL_REPLY_MAX bytes of events: the next
+ * part is asked with AFTER = the last id received; state goes on as
+ * "replay LAST k").  *ST: the last part's status; WHY and HEAD_S: a
+ * reset's reason and head, else the first part's head.  -1: no answer. */
+static int
+fetch(replay_t *p, ctl_op_t op, uint64_t after, const char *flags, ctl_status_t *st,
+    char *why, size_t whylen, char head_s[24])
+{
+    reply_t rep;
+    uint64_t last;
+
+    for (unsigned part = 0; part < FETCH_PARTS_MAX && !p->failed; part++) {
+        if (replay_ask(p, op, after, flags, &rep) < 0)
+            return -1;
+        *st = rep.rep.status;
+        if (*st == CTL_RESET) {
+            reply_str(&rep, 1, why, whylen);
+            reply_str(&rep, 2, head_s, 24);
+            reply_free(&rep);
+            return 0;
+        }
+        if (part == 0 && op != CTL_REPLAY)
+            reply_str(&rep, 1, head_s, 24);
+        frame_events(p, &rep, &last);
+        reply_free(&rep);
+        if (*st != CTL_MORE || last == 0)
+            return 0;
+        if (op == CTL_STATE) {
+            op = CTL_REPLAY;
+            flags = "k";
+        }
+        after = last;
+    }
+    return p->failed ? 0 : -1;
+}
+
 int
 replay_join(replay_t *p, int have_leid, uint64_t leid, int resume)
 {
-    reply_t rep;
-    char head_s[24];
+    char head_s[24] = "", why[64] = "";
+    ctl_status_t st;
 
     if (!have_leid) {
-        if (replay_ask(p, p->r->snapshot ? "state" : "head", 0, "", &rep) < 0)
-            return -1;
-        reply_str(&rep, 1, head_s, sizeof(head_s));
-        if (p->r->snapshot)
-            frame_events(p, &rep, 2);
+        if (p->r->snapshot) {
+            if (fetch(p, CTL_STATE, 0, "", &st, why, sizeof(why), head_s) < 0)
+                return -1;
+        } else {
+            reply_t rep;
+            if (replay_ask(p, CTL_HEAD, 0, "", &rep) < 0)
+                return -1;
+            reply_str(&rep, 1, head_s, sizeof(head_s));
+            reply_free(&rep);
+        }
         frame_head(p, head_s);
-        reply_free(&rep);
         return 0;
     }
-    char flags[4] = "";
-    if (p->r->snapshot)
-        strcat(flags, "s");
-    if (resume)
-        strcat(flags, "c");
-    if (replay_ask(p, "replay", leid, flags, &rep) < 0)
+    if (p->last < leid)
+        p->last = leid;
+    if (fetch(p, CTL_REPLAY, leid, resume ? "c" : "", &st, why, sizeof(why), head_s) < 0)
         return -1;
-    if (reply_is(&rep, 0, "ok")) {
-        if (p->last < leid)
-            p->last = leid;
-        frame_events(p, &rep, 2);
-    } else {                    /* reset REASON HEAD [state] */
-        char why[64];
-        reply_str(&rep, 1, why, sizeof(why));
-        reply_str(&rep, 2, head_s, sizeof(head_s));
+    if (st == CTL_RESET) {
+        char reset_head[24];
+        snprintf(reset_head, sizeof(reset_head), "%s", head_s);
         replay_reset(p, why);
         p->last = 0;
-        frame_events(p, &rep, 3);
-        frame_head(p, head_s);
+        if (p->r->snapshot && fetch(p, CTL_STATE, 0, "", &st, why, sizeof(why), head_s) < 0)
+            return -1;
+        frame_head(p, reset_head);
     }
-    reply_free(&rep);
     return 0;
 }

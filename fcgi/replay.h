@@ -7,8 +7,9 @@
  * resume thread after a broker restart (hub.c), so the two frame a replay
  * the same way.  The broker's answer is one of (wire.h):
  *     ok HEAD EVENTS...                 the events after the id
- *     reset REASON HEAD [STATE...]      the reset event, the state, then
- *                                       an id-only block at HEAD
+ *     more HEAD EVENTS...               a part: ask again after the last
+ *     reset REASON HEAD                 the reset event, the state (asked
+ *                                       in parts), an id-only block at HEAD
  */
 #ifndef ZSSE_REPLAY_H
 #define ZSSE_REPLAY_H
@@ -36,9 +37,9 @@ typedef struct {
     const struct mercure_filter *filter;    /* NULL: every event (mercure.h) */
 } replay_t;
 
-/* OP (replay, state, head) for the channels; -1: the broker did not
- * answer, or refused (logged) */
-int  replay_ask(const replay_t *p, const char *op, uint64_t after, const char *flags,
+/* OP (CTL_REPLAY, CTL_STATE, CTL_HEAD) for the channels; -1: the broker
+ * did not answer, or refused (logged) */
+int  replay_ask(const replay_t *p, ctl_op_t op, uint64_t after, const char *flags,
     reply_t *rep);
 /* frame one event, or the reset event with REASON */
 void replay_frame(replay_t *p, uint64_t id, const char *ev, size_t elen, const char *data,

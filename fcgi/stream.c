@@ -46,7 +46,6 @@ typedef struct {
     int            headers;         /* the 200 headers are out */
 } ctx_t;
 
-static atomic_ulong lease_seq;
 
 /* --- writing ---------------------------------------------------------------- */
 
@@ -161,6 +160,13 @@ admit(ctx_t *c, const auth_t *auth)
             }
         }
     }
+    /* max_per_user counts streams per sub as {sub} spells it: a token
+     * without one cannot be counted (issue 12: 401) */
+    char subj[256];
+    if (c->r->max_per_user > 0 && route_subject(c->claims, subj, sizeof(subj)) == -1) {
+        http_error(&c->h, c->r, 401, "invalid_token", "the token has no usable sub", WWW_AUTH);
+        return 401;
+    }
     if (c->r->require) {
         const char *k;
         json_t *want;
@@ -233,39 +239,26 @@ lease_subject(ctx_t *c, char *scratch, size_t len, const char **sub, char *err, 
     return -1;
 }
 
-/* 0: taken; 1: max_per_user reached; -1: the broker did not answer */
+/* 0: taken; 1: max_per_user reached; -1: the broker did not answer (or
+ * refused the lease of a route that has max_per_user) */
 static int
 take_lease(ctx_t *c, const char *sub)
 {
-    char lim[16];
-    reply_t rep;
-
-    snprintf(c->s->lease, sizeof(c->s->lease), "%d-%lu", (int)getpid(),
-        (unsigned long)atomic_fetch_add(&lease_seq, 1));
-    snprintf(lim, sizeof(lim), "%d", c->r->max_per_user);
-    const char *args[] = { "lease", c->r->path, sub, lim, c->s->lease };
-    if (control_call(args, NULL, 5, CONTROL_TIMEOUT_MS, &rep) < 0) {
+    int rc = control_lease_take(c->r->path, sub, c->s->lease, CONTROL_TIMEOUT_MS);
+    if (rc <= 0)
         c->s->lease[0] = '\0';
-        return -1;
-    }
-    int full = reply_is(&rep, 0, "full");
-    reply_free(&rep);
-    if (full) {
-        c->s->lease[0] = '\0';
-        return 1;
-    }
-    return 0;
+    if (rc == -2 && c->r->max_per_user == 0)
+        return 0;               /* only counted for stats: go on without */
+    return rc < 0 ? -1 : rc == 0 ? 1 : 0;
 }
 
 static void
 release_lease(ctx_t *c)
 {
-    reply_t rep;
     if (!c->s->lease[0])
         return;
-    const char *args[] = { "release", c->s->lease };
-    if (control_call(args, NULL, 2, CONTROL_TIMEOUT_MS, &rep) == 0)
-        reply_free(&rep);
+    const char *id = c->s->lease;
+    control_lease_send(CTL_RELEASE, &id, 1, 1);
     c->s->lease[0] = '\0';
 }
 
@@ -386,7 +379,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
             wait = 60;
     }
     if (!have_leid) {
-        if (replay_ask(&c->rp, "head", 0, "", &rep) < 0) {
+        if (replay_ask(&c->rp, CTL_HEAD, 0, "", &rep) < 0) {
             unavailable(c, "head");
             return;
         }
@@ -406,13 +399,13 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
             return;
         }
     }
-    if (replay_ask(&c->rp, "replay", leid, "", &rep) < 0) {
+    if (replay_ask(&c->rp, CTL_REPLAY, leid, "", &rep) < 0) {
         if (registered)
             hub_unregister(c->s);
         unavailable(c, "replay");
         return;
     }
-    int n = (rep.n - 2) / 2;
+    int n = (int)rep.rep.nevents;
     wire_event_t *ev = calloc((size_t)(n > 0 ? n : 1), sizeof(*ev));
     qev_t *q[256];
     int nq = 0;
@@ -471,12 +464,11 @@ static void
 serve_stats(ctx_t *c)
 {
     reply_t rep;
-    const char *args[] = { "stats" };
-    if (control_call(args, NULL, 1, CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
+    if (control_call(CTL_STATS, NULL, 0, CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
         unavailable(c, "stats");
         return;
     }
-    char *txt = strndup(zmq_msg_data(&rep.f[1]), zmq_msg_size(&rep.f[1]));
+    char *txt = strndup(rep.rep.arg[0].p, rep.rep.arg[0].len);
     json_t *s = txt ? json_loads(txt, 0, NULL) : NULL;
     free(txt);
     reply_free(&rep);
@@ -497,6 +489,15 @@ serve_stats(ctx_t *c)
         { "events_buffered", "zsse_buffer_events", "gauge", "Events held in replay buffers" },
         { "state_keys", "zsse_state_keys", "gauge", "State entries held" },
         { "leases", "zsse_streams_open", "gauge", "Open streams (all routes)" },
+        { "memory", "zsse_memory_bytes", "gauge", "Bytes counted against broker.max_memory" },
+        { "max_memory", "zsse_memory_max_bytes", "gauge", "broker.max_memory" },
+        { "evicted", "zsse_events_evicted_total", "counter",
+          "Buffered events evicted for broker.max_memory" },
+        { "control_refused", "zsse_control_refused_total", "counter",
+          "Malformed control requests refused" },
+        { "leases_refused", "zsse_leases_refused_total", "counter", "Lease requests refused" },
+        { "leases_foreign", "zsse_leases_foreign_total", "counter",
+          "Renew or release of another connection's lease (ignored)" },
         { "publish_latency_us", "zsse_publish_latency_microseconds", "gauge",
           "Mean publish-to-PUB latency over the last second" },
         { "auth_refused", "zsse_auth_refused_total", "counter",

@@ -198,7 +198,7 @@ load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
 {
     static const char *const keys[] = { "publish", "events", "control", "buffer", "ttl",
         "max_message", "journal", "journal_fsync", "log", "channels", "curve",
-        "trusted_network", NULL };
+        "trusted_network", "max_memory", "max_state_keys", "max_state_bytes", NULL };
     static const char *const rule_keys[] = { "match", "buffer", "ttl", NULL };
     int mm = (int)b->max_message;
     json_t *v;
@@ -222,6 +222,15 @@ load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
     if ((v = json_object_get(o, "curve")) && load_curve(c, v, &b->curve) < 0)
         return -1;
     b->max_message = (size_t)mm;
+    if (get_int(c, "broker", o, "max_state_keys", 1, 1000000, &b->max_state_keys) < 0 ||
+        get_int(c, "broker", o, "max_state_bytes", 1024, 1 << 30, &b->max_state_bytes) < 0)
+        return -1;
+    if ((v = json_object_get(o, "max_memory"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < CONFIG_MEMORY_MIN ||
+            json_integer_value(v) > CONFIG_MEMORY_MAX)
+            return bad(c, "broker.max_memory", "must be bytes from 16777216 to 2^50");
+        b->max_memory = (uint64_t)json_integer_value(v);
+    }
     if ((v = json_object_get(o, "journal_fsync"))) {
         if (json_is_string(v) && strcmp(json_string_value(v), "always") == 0)
             b->journal_fsync_ms = 0;
@@ -531,6 +540,9 @@ config_new(void)
     b->buffer = 100;
     b->ttl = 3600;
     b->max_message = 65536;
+    b->max_memory = CONFIG_MEMORY_DEFAULT;
+    b->max_state_keys = 1024;
+    b->max_state_bytes = 4 << 20;
     a->leeway = 30;
     a->require_exp = true;
     if (set_default(&b->publish, "tcp://127.0.0.1:7701") < 0 ||

@@ -26,8 +26,14 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "route.h"
+
+/* broker.max_memory, bytes (issue 12): buffered events and state */
+#define CONFIG_MEMORY_DEFAULT  (256ull << 20)
+#define CONFIG_MEMORY_MIN      (16ll << 20)
+#define CONFIG_MEMORY_MAX      (1ll << 50)
 
 typedef struct {
     char *match;            /* channel pattern */
@@ -55,6 +61,9 @@ typedef struct {
     char       *journal;    /* NULL: memory only */
     int         journal_fsync_ms;   /* 0: fsync every event */
     char       *log;        /* NULL: stderr/syslog */
+    uint64_t    max_memory;         /* bytes of buffered events and state */
+    int         max_state_keys;     /* state keys per channel */
+    int         max_state_bytes;    /* bytes of state per channel */
     chanrule_t *channels;
     size_t      nchannels;
     curve_conf_t curve;

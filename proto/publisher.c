@@ -17,6 +17,7 @@
 #include "channel.h"
 #include "config.h"
 #include "curve.h"
+#include "ctl.h"
 #include "wire.h"
 #include "zsse.h"
 
@@ -178,17 +179,18 @@ zsse_publish_ack(zsse_publisher_t *p, const char *json_msg, size_t len, int time
     uint64_t *id, char *err, size_t errlen)
 {
     zmq_pollitem_t it = { p->sock, 0, ZMQ_POLLIN, 0 };
-    char status[16], arg[512];
-    int n, m;
+    ctl_arg_t msg = { json_msg, len }, v[4];
+    ctl_frames_t m;
+    ctl_rep_t rep;
+    int rc = -1;
 
     if (!p->ack) {
         snprintf(err, errlen, "not an acknowledged publisher");
         return -1;
     }
-    if (zmq_send(p->sock, "", 0, ZMQ_SNDMORE) < 0 ||
-        zmq_send(p->sock, "publish", 7, ZMQ_SNDMORE) < 0 ||
-        zmq_send(p->sock, json_msg, len, 0) < 0) {
-        snprintf(err, errlen, "send: %s", zmq_strerror(errno));
+    if (ctl_send(p->sock, CTL_PUBLISH, &msg, 1) < 0) {
+        snprintf(err, errlen, "send: %s", errno == EINVAL ? "message empty or too large"
+            : zmq_strerror(errno));
         return -1;
     }
     if (zmq_poll(&it, 1, timeout_ms) <= 0) {
@@ -202,18 +204,28 @@ zsse_publish_ack(zsse_publisher_t *p, const char *json_msg, size_t len, int time
         return -1;
     }
     /* "" delimiter, status, argument */
-    if (zmq_recv(p->sock, status, sizeof(status), 0) != 0 ||
-        (n = zmq_recv(p->sock, status, sizeof(status) - 1, 0)) < 0 ||
-        (m = zmq_recv(p->sock, arg, sizeof(arg) - 1, 0)) < 0) {
-        wire_drain(p->sock);
+    ctl_frames_init(&m, 5);
+    if (ctl_recv(p->sock, &m, 0) <= 0 || m.truncated || m.n < 2 || ctl_frame(&m, 0).len != 0) {
         snprintf(err, errlen, "bad reply");
-        return -1;
+        goto out;
     }
-    wire_drain(p->sock);
-    status[n > (int)sizeof(status) - 1 ? (int)sizeof(status) - 1 : n] = '\0';
-    arg[m > (int)sizeof(arg) - 1 ? (int)sizeof(arg) - 1 : m] = '\0';
-    if (strcmp(status, "ok") == 0 && wire_parse_id(arg, strlen(arg), id) == 0)
-        return 0;
-    snprintf(err, errlen, "%s", strcmp(status, "error") == 0 ? arg : "bad reply");
-    return -1;
+    for (size_t i = 1; i < m.n; i++)
+        v[i - 1] = ctl_frame(&m, i);
+    if (ctl_decode_reply(CTL_PUBLISH, v, m.n - 1, &rep) != CTL_E_OK) {
+        snprintf(err, errlen, "bad reply");
+        goto out;
+    }
+    if (rep.status == CTL_OK && wire_parse_id(rep.arg[0].p, rep.arg[0].len, id) == 0) {
+        rc = 0;
+    } else if (rep.status == CTL_ERROR) {
+        char why[512];
+        ctl_arg_str(&rep.arg[0], why, sizeof(why));
+        snprintf(err, errlen, "%s", why);
+    } else {
+        snprintf(err, errlen, "bad reply");
+    }
+out:
+    ctl_frames_close(&m);
+    free(m.f);
+    return rc;
 }

@@ -392,6 +392,24 @@ tpl_expand_status(const tpl_t *t, const route_params_t *p, const char *query,
     return 0;
 }
 
+int
+route_subject(json_t *claims, char *out, size_t outlen)
+{
+    char v[64];
+    const char *s;
+    size_t n;
+    json_t *c = claims ? json_object_get(claims, "sub") : NULL;
+
+    /* exactly what {sub} would put into a channel (ident.h) */
+    if (!c || !(json_is_string(c) || json_is_integer(c)))
+        return -1;
+    if (ident_json(c, v, sizeof(v), &s, &n) != IDENT_OK || n >= outlen)
+        return -2;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return (int)n;
+}
+
 bool
 grant_allows(json_t *claims, const char *channel)
 {

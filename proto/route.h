@@ -99,6 +99,11 @@ void route_free(route_t *r);
  * with decoded placeholder values.  A segment that decodes to a value the
  * identity rule refuses (ident.h) does not match: 404. */
 bool route_match(const route_t *r, const char *path, size_t len, route_params_t *p);
+/* The token's subject as the {sub} template spells it (the identity rule
+ * of ident.h: a string as is, an integer in decimal: sub 5 -> "5"), into
+ * OUT; its length, -1 when the token has no sub (or one neither a string
+ * nor an integer), -2 when the rule refuses it or it does not fit. */
+int  route_subject(json_t *claims, char *out, size_t outlen);
 
 /* First route matching PATH, or NULL */
 const route_t *route_find(const route_t *routes, size_t n,

@@ -19,24 +19,35 @@
  * earlier subscription is in force: the worker may ask for replay without
  * a gap.
  *
- * CONTROL (DEALER/REQ -> broker ROUTER).  Requests and replies begin with
- * an empty delimiter frame so REQ sockets work as well:
+ * CONTROL (DEALER/REQ -> broker ROUTER), encoded and decoded only by
+ * proto/ctl.c (its table bounds every operation's frame count and sizes).
+ * Requests and replies begin with an empty delimiter frame so REQ sockets
+ * work as well:
  *     ping                                  -> ok
  *     head                                  -> ok HEAD
  *     publish JSON                          -> ok ID | error REASON
  *     replay AFTER FLAGS CHANNEL...         -> ok HEAD EVENTS...
- *                                            | reset REASON HEAD [STATE...]
+ *                                            | more HEAD EVENTS...
+ *                                            | reset REASON HEAD
  *     state CHANNEL...                      -> ok HEAD EVENTS...
+ *                                            | more HEAD EVENTS...
  *     stats                                 -> ok JSON
- *     lease ROUTE SUB LIMIT LEASEID         -> ok | full
+ *     lease ROUTE SUB TAG                   -> ok TAG LEASEID | full TAG
+ *                                            | refused TAG REASON
  *     renew LEASEID...                      -> ok
  *     release LEASEID...                    -> ok
- * AFTER and HEAD are decimal ids.  FLAGS holds letters: 's' send the state
- * with a reset; 'c' continuation: the asker saw every event up to AFTER
- * live (it is resuming after the broker restarted), so AFTER being older
- * than this broker's start is no reason to reset.  EVENTS are 2 frames
- * each: channel, payload (as above, but the channel without the '\0'),
- * in increasing id order with no id twice.
+ * and any request the table refuses -> error REASON.  At most
+ * CTL_CHANNELS_MAX (16) channels per request.  AFTER and HEAD are decimal
+ * ids.  FLAGS holds letters: 'c' continuation: the asker saw every event
+ * up to AFTER live (it is resuming after the broker restarted), so AFTER
+ * being older than this broker's start is no reason to reset; 'k': the
+ * state's events after AFTER instead of the buffer's (the next part of a
+ * state reply).  EVENTS are 2 frames each: channel, payload (as above, but
+ * the channel without the '\0'), in increasing id order with no id twice.
+ * A reply carries at most CTL_REPLY_MAX bytes of events: "more" says it
+ * was cut there, and the asker asks for the next part with AFTER = the
+ * last id it got (a state reply goes on as "replay LAST k ...").  A reset
+ * carries no state; the asker asks for it with "state".
  *
  * Replay resets when AFTER > HEAD ("unknown id"), when a channel has
  * dropped events newer than AFTER from its buffer ("too old"), or when
@@ -44,9 +55,14 @@
  * restarted", unless 'c').
  *
  * Leases count concurrent streams per (route, sub) across all worker
- * processes for max_per_user.  LEASEID is unique per stream (worker pid,
- * thread, counter).  A lease not renewed for WIRE_LEASE_TTL seconds is
- * dropped (its worker died); workers renew every WIRE_LEASE_RENEW.
+ * processes for max_per_user.  The broker takes the route's limit from
+ * its own copy of the config (ROUTE is the route's path pattern; an
+ * unknown route is refused), makes the LEASEID (128 random bits, hex) and
+ * ties it to the connection that asked: only that connection may renew
+ * or release it (a worker keeps one connection for all its leases).  TAG
+ * is the asker's, echoed so it can match the reply.  A lease not renewed
+ * for WIRE_LEASE_TTL seconds is dropped (its worker died or restarted);
+ * workers renew every WIRE_LEASE_RENEW.
  */
 #ifndef ZSSE_WIRE_H
 #define ZSSE_WIRE_H

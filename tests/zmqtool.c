@@ -2,10 +2,14 @@
  * zmqtool.c -- raw ZeroMQ for the integration tests.
  *
  *   zmqtool push ENDPOINT FRAME...        send FRAMEs as one message
- *   zmqtool req ENDPOINT FRAME...         control request (DEALER, empty
- *                                         delimiter); prints each reply
+ *   zmqtool req ENDPOINT FRAME... [-- FRAME...]...
+ *                                         control requests (DEALER, empty
+ *                                         delimiter), one after the other
+ *                                         on one connection ("%N": the last
+ *                                         frame of reply N); prints each reply
  *                                         frame on a line, an event payload
  *                                         as "id=N kind=K" + a data line
+ *   zmqtool flood ENDPOINT N FRAME...    N control requests, no reply read
  *   zmqtool sub ENDPOINT TOPIC [N] [SECS] raw prefix subscription (write a
  *                                         NUL as \0); prints "TOPIC ID" for
  *                                         each of N events (default 1)
@@ -101,28 +105,66 @@ main(int argc, char **argv)
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
         curve_opts(s);
         if (zmq_connect(s, ep) < 0) { perror("connect"); return 2; }
-        if (req)
-            zmq_send(s, "", 0, ZMQ_SNDMORE);
-        for (int i = 3; i < argc; i++) {
-            size_t n = unescape(argv[i], buf, sizeof(buf));
-            zmq_send(s, buf, n, i + 1 < argc ? ZMQ_SNDMORE : 0);
+        /* req: requests separated by "--" go one after the other over
+         * this one connection, each reply printed before the next; an
+         * argument "%N" is the last frame of the reply to request N */
+        static char last[16][256];
+        int nreq = 0;
+        for (int i = 3; i <= argc; ) {
+            int end = i;
+            while (end < argc && !(req && !strcmp(argv[end], "--")))
+                end++;
+            if (req)
+                zmq_send(s, "", 0, ZMQ_SNDMORE);
+            for (int k = i; k < end; k++) {
+                size_t n;
+                int r;
+                if (req && argv[k][0] == '%' && (r = atoi(argv[k] + 1)) >= 1 && r <= nreq) {
+                    n = strlen(last[r - 1]);        /* "%N": reply N's last frame */
+                    memcpy(buf, last[r - 1], n);
+                } else {
+                    n = unescape(argv[k], buf, sizeof(buf));
+                }
+                zmq_send(s, buf, n, k + 1 < end ? ZMQ_SNDMORE : 0);
+            }
+            if (req) {
+                zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+                const char *w = getenv("ZMQTOOL_WAIT_MS");
+                if (zmq_poll(&it, 1, w ? atoi(w) : 5000) <= 0) { fprintf(stderr, "zmqtool: no reply\n"); return 1; }
+                int more = 1, first = 1;
+                while (more) {
+                    zmq_msg_t m;
+                    zmq_msg_init(&m);
+                    zmq_msg_recv(&m, s, 0);
+                    if (!first)
+                        print_frame(zmq_msg_data(&m), zmq_msg_size(&m));
+                    first = 0;
+                    more = zmq_msg_more(&m);
+                    if (!more && nreq < 16)
+                        snprintf(last[nreq], sizeof(last[0]), "%.*s", (int)zmq_msg_size(&m),
+                            (char *)zmq_msg_data(&m));
+                    zmq_msg_close(&m);
+                }
+                nreq++;
+            }
+            i = end + 1;
         }
-        if (req) {
-            zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
-            const char *w = getenv("ZMQTOOL_WAIT_MS");
-            if (zmq_poll(&it, 1, w ? atoi(w) : 5000) <= 0) { fprintf(stderr, "zmqtool: no reply\n"); return 1; }
-            int more = 1, first = 1;
-            while (more) {
-                zmq_msg_t m;
-                zmq_msg_init(&m);
-                zmq_msg_recv(&m, s, 0);
-                if (!first)
-                    print_frame(zmq_msg_data(&m), zmq_msg_size(&m));
-                first = 0;
-                more = zmq_msg_more(&m);
-                zmq_msg_close(&m);
+    } else if (!strcmp(cmd, "flood") && argc >= 5) {
+        /* N copies of one control request, no reply read; then hold the
+         * connection open for 2 s (what a peer that never reads does) */
+        int n = atoi(argv[3]);
+        s = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+        curve_opts(s);
+        if (zmq_connect(s, ep) < 0) { perror("connect"); return 2; }
+        for (int k = 0; k < n; k++) {
+            zmq_send(s, "", 0, ZMQ_SNDMORE);
+            for (int i = 4; i < argc; i++) {
+                size_t len = unescape(argv[i], buf, sizeof(buf));
+                zmq_send(s, buf, len, i + 1 < argc ? ZMQ_SNDMORE : 0);
             }
         }
+        sleep(2);
     } else if (!strcmp(cmd, "sub") && argc >= 4) {
         s = zmq_socket(ctx, ZMQ_SUB);
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));

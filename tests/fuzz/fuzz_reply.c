@@ -13,6 +13,7 @@
  *
  * Input: MODE, LEID (8 bytes), then frames, each a 2-byte big-endian
  * length and its bytes. */
+// fuzz-sources: fcgi/http.c
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -33,29 +34,43 @@ static config_t *cfg;
 static int untrusted;       /* the reply holds what no broker sends */
 static void *zctx, *pa, *pb;
 
-int control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms,
+int control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms,
     reply_t *r);
 
-/* the fuzzed frames as the reply to any request */
-int
-control_call(const char *const *args, const size_t *lens, int nargs, int timeout_ms, reply_t *r)
+/* append frame P (N bytes) to R's frames */
+static void
+add_frame(reply_t *r, const void *p, size_t n)
 {
-    (void)args; (void)lens; (void)nargs; (void)timeout_ms;
+    ctl_frames_t *m = &r->m;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 8;
+        zmq_msg_t *f = realloc(m->f, cap * sizeof(*f));
+        if (!f)
+            abort();
+        m->f = f;
+        m->cap = cap;
+    }
+    zmq_msg_init_size(&m->f[m->n], n);
+    if (n)
+        memcpy(zmq_msg_data(&m->f[m->n]), p, n);
+    m->n++;
+}
+
+/* the fuzzed frames as the reply to any request, decoded as control.c
+ * decodes a real one (ctl_decode_reply: a malformed reply is no answer) */
+int
+control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, reply_t *r)
+{
+    (void)args; (void)nargs; (void)timeout_ms;
     memset(r, 0, sizeof(*r));
+    ctl_frames_init(&r->m, CONTROL_REPLY_FRAMES);
+    add_frame(r, "", 0);                /* the delimiter */
     size_t i = 0;
-    while (i + 2 <= frames_len && r->n < 4096) {
+    while (i + 2 <= frames_len && r->m.n < 4096) {
         size_t n = ((size_t)frames[i] << 8) | frames[i + 1];
         i += 2;
         if (n > frames_len - i)
             n = frames_len - i;
-        if (r->n == r->cap) {
-            int cap = r->cap ? r->cap * 2 : 8;
-            zmq_msg_t *f = realloc(r->f, (size_t)cap * sizeof(*f));
-            if (!f)
-                abort();
-            r->f = f;
-            r->cap = cap;
-        }
         /* what the broker never sends (message.c refuses it, fuzz_message
          * checks): a name with a line break, JSON data over several lines */
         wire_event_t ev;
@@ -64,12 +79,14 @@ control_call(const char *const *args, const size_t *lens, int nargs, int timeout
              (ev.kind != 's' && (memchr(ev.data, '\n', ev.data_len) ||
                                  memchr(ev.data, '\r', ev.data_len)))))
             untrusted = 1;
-        zmq_msg_init_size(&r->f[r->n], n);
-        memcpy(zmq_msg_data(&r->f[r->n]), frames + i, n);
-        r->n++;
+        add_frame(r, frames + i, n);
         i += n;
     }
-    if (r->n == 0) {
+    if (!(r->v = malloc(r->m.n * sizeof(*r->v))))
+        abort();
+    for (size_t k = 1; k < r->m.n; k++)
+        r->v[k - 1] = ctl_frame(&r->m, k);
+    if (ctl_decode_reply(op, r->v, r->m.n - 1, &r->rep) != CTL_E_OK) {
         reply_free(r);
         return -1;                  /* no answer */
     }
