@@ -103,10 +103,11 @@ ok "anonymous subscriber on the empty prefix: nothing" bash -c "! grep -q live/ 
 ok "wrong-key subscriber on the empty prefix: nothing" bash -c "! grep -q live/ '$T/sub-stranger.out'"
 
 # --- leases -------------------------------------------------------------------------------------
-eq "anonymous lease: refused" "zmqtool: no reply" "$(anon req "$CTL" lease r1 alice 1 lease-x 2>&1)"
-eq "wrong-key lease: refused" "zmqtool: no reply" "$(stranger req "$CTL" lease r1 alice 1 lease-y 2>&1)"
+R1="/rooms/{room}/events"     # lease ROUTE SUB TAG (the route's limit: the broker's config)
+eq "anonymous lease: refused" "zmqtool: no reply" "$(anon req "$CTL" lease "$R1" alice t1 2>&1)"
+eq "wrong-key lease: refused" "zmqtool: no reply" "$(stranger req "$CTL" lease "$R1" alice t2 2>&1)"
 eq "no lease taken by them" 0 "$(sget leases)"
-eq "keyed lease: ok" ok "$(keyed req "$CTL" lease r1 alice 1 lease-z | head -1)"
+eq "keyed lease: ok" ok "$(keyed req "$CTL" lease "$R1" alice t3 | head -1)"
 eq "...and held" 1 "$(sget leases)"
 
 # --- zsse-fcgi behind lighttpd, on this host: its SUB socket, its control
