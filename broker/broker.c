@@ -276,6 +276,12 @@ flush(broker_t *b)
     b->npending = 0;
 }
 
+void
+broker_commit(broker_t *b)
+{
+    flush(b);
+}
+
 /* one message from PULL; 0 when nothing is waiting */
 static int
 ingest_one(broker_t *b)

@@ -42,6 +42,11 @@ void broker_destroy(broker_t **bp);
  * directly.  Never reads a frame ctl_decode() has not checked. */
 void broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *frames,
     size_t n, ctl_reply_t *out);
+/* Commit the batch of publishes taken so far: journal, store, publish,
+ * acknowledge (the loop does it after each batch; an in-process caller of
+ * broker_control() calls it before it reads what it published).  Cannot
+ * fail: a batch the journal refuses is rejected and answered "error". */
+void broker_commit(broker_t *b);
 
 /* async-signal-safe */
 void broker_stop(void);

@@ -155,6 +155,7 @@ publish_then_replay(void **state)
     ctl_reply_init(&out);
     broker_control(b, "peer", 4, pub, 2, &out);
     assert_int_equal(out.n, 0);                 /* acknowledged at commit */
+    broker_commit(b);                           /* stored only then (journal.h) */
     for (int k = 0; k < 2; k++) {
         broker_control(b, "peer", 4, k ? stq : rp, k ? 2 : 4, &out);
         assert_true(out.n <= 16);
