@@ -674,6 +674,12 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
      * bounds them (the hub never blocks) */
     struct timeval tv = { r->stall_timeout, 0 };
     setsockopt(c->h.req->ipcFd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    /* a resume with nothing to replay (and no retry, no hello) has no body
+     * yet: nginx holds the headers until body bytes come, so the client
+     * would not see its 200 until the next event or heartbeat -- one
+     * comment lets them through at once */
+    if (c->out.len == 0)
+        sse_comment(&c->out, r->heartbeat_comment);
     flush_out(c);
     if (!c->gone && FCGX_FFlush(c->h.req->out) < 0)
         c->gone = 1;

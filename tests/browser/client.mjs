@@ -3,10 +3,15 @@
 //   {"k":"event","type":..,"data":..,"id":..}  {"k":"open"}  {"k":"error","status":..}
 //   {"k":"fallback"}  {"k":"reconnect","reason":..,"delay":..}  {"k":"close","status":..}
 //   {"k":"token","expired":..}  (with --token-cmd: each fresh token minted)
+//   {"k":"request","t":ms,"lastEventId":..,"exp":..}  {"k":"response","t":ms,"status":..}
+//                               (with --log-requests: each request to URL's
+//                               origin as the browser sent it, and its answer;
+//                               exp: the bearer token's, t: wall-clock ms)
 //
 //   node client.mjs URL --token JWT [--listen a,b] [--count N] [--timeout S]
 //                       [--base-delay MS] [--max-delay MS] [--poll-wait S]
 //                       [--min-interval MS] [--token-cmd 'zsse token --sub u1 --ttl 3']
+//                       [--log-requests 1]
 //
 // --token-cmd: the page's token() keeps its token until zsse.js says it
 // expired (token({expired: true}), after the route's auth_expired event),
@@ -25,7 +30,7 @@ const lib = readFileSync(path.join(here, '../../contrib/js/zsse.js'), 'utf8');
 const args = process.argv.slice(2);
 const url = args.shift();
 const o = { listen: [], count: 1e9, timeout: 30, token: '', baseDelay: 1000, maxDelay: 30000,
-  pollWait: 25, minInterval: 1000, tokenCmd: null };
+  pollWait: 25, minInterval: 1000, tokenCmd: null, logRequests: false };
 while (args.length) {
   const a = args.shift();
   const v = args.shift();
@@ -38,6 +43,7 @@ while (args.length) {
   else if (a === '--poll-wait') o.pollWait = Number(v);
   else if (a === '--min-interval') o.minInterval = Number(v);
   else if (a === '--token-cmd') o.tokenCmd = v;
+  else if (a === '--log-requests') o.logRequests = v === '1';
   else { console.error(`client.mjs: unknown argument ${a}`); process.exit(2); }
 }
 const origin = new URL(url).origin;
@@ -53,6 +59,20 @@ try {
       return route.fulfill({ contentType: 'text/javascript', body: lib });
     return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>client</title>' });
   });
+  if (o.logRequests) {
+    const ours = (u) => u.startsWith(origin + '/') && !u.startsWith(origin + '/__zsse_test__/');
+    page.on('request', (r) => {
+      if (!ours(r.url())) return;
+      const h = r.headers(), tok = (h.authorization || '').replace(/^Bearer /, '');
+      let exp = null;
+      try { exp = JSON.parse(Buffer.from(tok.split('.')[1], 'base64url')).exp; } catch {}
+      console.log(JSON.stringify({ k: 'request', t: Date.now(),
+        lastEventId: h['last-event-id'] ?? null, exp }));
+    });
+    page.on('response', (r) => {
+      if (ours(r.url())) console.log(JSON.stringify({ k: 'response', t: Date.now(), status: r.status() }));
+    });
+  }
   let n = 0;
   await page.exposeFunction('report', (line) => {
     console.log(line);
