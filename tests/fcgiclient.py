@@ -19,6 +19,16 @@ server would, and as slow or hostile peers do (issue 13 items 3, 5).
     fcgiclient.py ADDR probe URI TOKEN COUNT INTERVAL
         COUNT valid requests, one every INTERVAL s; prints the seconds
         each took to its status line, and the status
+    fcgiclient.py ADDR raw NAME=VALUE... [-t SECONDS]
+        one request with exactly these params (REQUEST_METHOD=GET added
+        unless given), with no web server in front to refuse it first
+        (lighttpd answers 431 to large headers before zsse-fcgi sees them).
+        A VALUE of "*N:C" is C repeated N times, "@FILE" the file's bytes;
+        long values use the 4-byte length form and the params are split
+        over records of at most 65,535 bytes, as web servers do.  Prints
+        the status (from "Status:", else 200 when headers came) and the
+        first 200 bytes of the body on a second line, or "closed" /
+        "timeout" when there was no response.
 
 ADDR is HOST:PORT or a unix socket path.
 """
@@ -76,6 +86,70 @@ def response_head(s, timeout):
         if l.lower().startswith("status:"):
             status = int(l.split()[1])
     return status, lines
+
+def raw_value(v):
+    if v.startswith("*") and ":" in v:
+        n, c = v[1:].split(":", 1)
+        return c.encode() * int(n)
+    if v.startswith("@"):
+        return open(v[1:], "rb").read()
+    return v.encode()
+
+def stdout_of(data):
+    """the STDOUT records' content in DATA (complete records only)"""
+    out, i = b"", 0
+    while i + 8 <= len(data):
+        _, t, _, n, pad = struct.unpack(">BBHHB", data[i:i + 7])
+        if i + 8 + n + pad > len(data):
+            break
+        if t == 6:
+            out += data[i + 8:i + 8 + n]
+        i += 8 + n + pad
+    return out
+
+def raw(addr, args):
+    timeout = 10.0
+    if "-t" in args:
+        i = args.index("-t"); timeout = float(args[i + 1]); del args[i:i + 2]
+    params = [(k.encode(), raw_value(v)) for k, v in (a.split("=", 1) for a in args)]
+    if not any(k == b"REQUEST_METHOD" for k, _ in params):
+        params.insert(0, (b"REQUEST_METHOD", b"GET"))
+    blob = b"".join(nv(k, v) for k, v in params)
+    out = rec(1, struct.pack(">HB5x", 1, 0))
+    for i in range(0, len(blob), 65535):
+        out += rec(4, blob[i:i + 65535])
+    out += rec(4, b"") + rec(5, b"")
+    s = connect(addr, timeout)
+    try:
+        s.sendall(out)
+    except OSError:
+        pass                        # it may answer and close before taking all
+    data, end = b"", time.monotonic() + timeout
+    try:
+        while time.monotonic() <= end:
+            s.settimeout(max(0.01, end - time.monotonic()))
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            body = stdout_of(data)
+            if b"\r\n\r\n" in body or b"\n\n" in body:
+                break
+    except (socket.timeout, TimeoutError):
+        if not data:
+            print("timeout"); return
+    except OSError:
+        pass
+    body = stdout_of(data)
+    if not body:
+        print("closed"); return
+    head, _, rest = body.partition(b"\r\n\r\n")
+    status = 200
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"status:"):
+            status = int(line.split()[1])
+    print(status)
+    print(rest[:200].decode("utf-8", "replace").replace("\n", " "))
 
 def get(addr, uri, extra, timeout=5):
     t0 = time.monotonic()
@@ -162,6 +236,8 @@ def main():
         idle(addr, int(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else None)
     elif cmd == "httpslow":
         http_slow(addr, int(sys.argv[3]), float(sys.argv[4]))
+    elif cmd == "raw":
+        raw(addr, sys.argv[3:])
     elif cmd == "probe":
         uri, tok, count, every = sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6])
         for _ in range(count):
@@ -170,4 +246,7 @@ def main():
             time.sleep(every)
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BrokenPipeError:         # the caller read what it wanted (head -1)
+        sys.stderr.close()

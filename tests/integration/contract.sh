@@ -255,7 +255,7 @@ PY
     [ "$alg" = ES256 ] && key="--key $T/ec.pem"
     tok=$(zsse -c "$T/$alg.json" token --sub erin $key)
     hs=$(zsse token --sub erin)         # HS256 with the HMAC key
-    FC() { python3 "$top_srcdir/tests/fcgi_client.py" "127.0.0.1:$FP" "$@" -t 2 | head -1; }
+    FC() { python3 "$top_srcdir/tests/fcgiclient.py" "127.0.0.1:$FP" raw "$@" -t 2 | head -1; }
     eq "$alg: a token it signed: 200" 200 "$(FC REQUEST_URI=/opt/events HTTP_AUTHORIZATION="Bearer $tok")"
     eq "$alg: an HS256 token: 401" 401 "$(FC REQUEST_URI=/opt/events HTTP_AUTHORIZATION="Bearer $hs")"
     t_stop "$T_LASTPID"

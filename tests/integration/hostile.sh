@@ -63,7 +63,7 @@ ok "the workers still serve" alive
 # query, Authorization and Cookie; Accept 4 KiB, Origin 1 KiB,
 # Last-Event-ID 64 bytes) were never reached
 srv_fcgi_listen 4
-FC() { python3 "$top_srcdir/tests/fcgi_client.py" "127.0.0.1:$FCGI_PORT" "$@" | head -1; }
+FC() { python3 "$top_srcdir/tests/fcgiclient.py" "127.0.0.1:$FCGI_PORT" raw "$@" | head -1; }
 long() { head -c "$1" /dev/zero | tr '\0' "${2:-a}"; }
 long 20000 > "$T/auth20k"; sed -i '1s/^/Bearer /' "$T/auth20k"
 eq "FastCGI: 20 KB Authorization: 400" 400 "$(FC REQUEST_URI=/me/events HTTP_AUTHORIZATION=@"$T/auth20k")"
@@ -76,7 +76,7 @@ eq "FastCGI: 10,000 query parameters: 400" 400 \
 # values of any length the server passes are taken (issue 13 item 2): a
 # long Accept is read whole, a long Origin is not echoed, a long
 # Last-Event-ID is an unknown id: 200 and the reset event
-FB() { python3 "$top_srcdir/tests/fcgi_client.py" "127.0.0.1:$FCGI_PORT" "$@" | paste -sd' '; }
+FB() { python3 "$top_srcdir/tests/fcgiclient.py" "127.0.0.1:$FCGI_PORT" raw "$@" | paste -sd' '; }
 eq "FastCGI: 5,000-byte Accept: 200" 200 \
     "$(FC REQUEST_URI=/me/events HTTP_ACCEPT="*5000:a" HTTP_AUTHORIZATION="Bearer $alice" -t 2)"
 eq "FastCGI: 2,000-byte Origin: 200" 200 \
