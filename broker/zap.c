@@ -31,7 +31,9 @@ struct zap {
     int          nmon;
     pthread_t    thread;
     int          running;
-    ratelimit_t  rl;
+    /* one log limiter per reason, so a flood of one kind of refusal
+     * never hides the other kind */
+    ratelimit_t  rl_key, rl_handshake;
     _Atomic uint64_t unknown_key, handshake;
 };
 
@@ -87,7 +89,7 @@ on_request(zap_t *z)
         if (n == ZAP_FRAMES && len[6] == CURVE_KEY_LEN)
             hex_short((const uint8_t *)f[6], key);
         atomic_fetch_add(&z->unknown_key, 1);
-        log_limited(&z->rl, LOG_WARNING, "refused a peer from %s: CURVE key %s... is not "
+        log_limited(&z->rl_key, LOG_WARNING, "refused a peer from %s: CURVE key %s... is not "
             "in broker.curve.clients", addr, key);
     }
     /* the reply: version, request id, status code, text, user id, metadata */
@@ -131,7 +133,7 @@ on_event(zap_t *z, int i)
     /* ZAP refusals come here too (HANDSHAKE_FAILED_AUTH): counted above */
     if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
         atomic_fetch_add(&z->handshake, 1);
-        log_limited(&z->rl, LOG_WARNING, "refused a peer on %s: CURVE handshake failed (%s, "
+        log_limited(&z->rl_handshake, LOG_WARNING, "refused a peer on %s: CURVE handshake failed (%s, "
             "error 0x%x)", z->name[i],
             value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ? "it does not use CURVE"
                                                                 : "wrong broker key?",
