@@ -796,6 +796,8 @@ flush_releases(int wait)
             break;
         done += n;
     }
+    if (done == 0)
+        return;                 /* (H.rel may still be NULL: nothing to move) */
     memmove(H.rel, H.rel + done, (H.nrel - done) * sizeof(*H.rel));
     H.nrel -= done;
 }
