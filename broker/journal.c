@@ -402,7 +402,8 @@ scan_dir(journal_t *j, char *err, size_t errlen)
         }
     }
     closedir(d);
-    qsort(j->segs, j->nsegs, sizeof(segment_t), seg_cmp);
+    if (j->nsegs > 1)                   /* (segs is NULL while there are none) */
+        qsort(j->segs, j->nsegs, sizeof(segment_t), seg_cmp);
     return 0;
 }
 

@@ -562,7 +562,8 @@ store_each_live(store_t *s, int (*fn)(void *ctx, const event_t *ev,
             for (uint32_t i = 0; i < ch->nstate; i++)
                 v[n++] = (pair_t){ ch->state[i], ch };
         }
-    qsort(v, n, sizeof(*v), pair_cmp);
+    if (n > 1)                          /* (v is NULL when the store is empty) */
+        qsort(v, n, sizeof(*v), pair_cmp);
     for (size_t i = 0; i < n && rc == 0;) {
         const char *chans[64];
         size_t lens[64], k = 0, j = i;
