@@ -445,24 +445,43 @@ cmd_token(int argc, char **argv)
     return 0;
 }
 
-/* --- stats ------------------------------------------------------------------ */
-
+/* The options of a command that takes none but -c FILE and --help (NAME:
+ * the command, for messages).  0: go on; 1: help was printed, exit 0;
+ * -1: a bad option or argument, said on stderr, exit 1. */
 static int
-cmd_stats(int argc, char **argv)
+plain_options(const char *name, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    char what[96];
     int c;
 
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         if (c == 'c') config_flag = optarg;
-        else if (c == 'h') { usage(stdout); return 0; }
-        else return die("stats: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        else if (c == 'h') { usage(stdout); return 1; }
+        else {
+            snprintf(what, sizeof(what), "%s: unknown or incomplete option '%%s' (see --help)",
+                name);
+            return die(what, argv[optind - 1]), -1;
+        }
     }
-    if (optind < argc)
-        return die("stats: unexpected argument '%s'", argv[optind]);
+    if (optind < argc) {
+        snprintf(what, sizeof(what), "%s: unexpected argument '%%s'", name);
+        return die(what, argv[optind]), -1;
+    }
+    return 0;
+}
+
+/* --- stats ------------------------------------------------------------------ */
+
+static int
+cmd_stats(int argc, char **argv)
+{
+    int o = plain_options("stats", argc, argv);
+    if (o != 0)
+        return o < 0;
     if (load_config() < 0)
         return 1;
     void *ctx = zmq_ctx_new();
@@ -646,20 +665,9 @@ cmd_keygen(int argc, char **argv)
 static int
 cmd_check_config(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (c == 'c') config_flag = optarg;
-        else if (c == 'h') { usage(stdout); return 0; }
-        else return die("check-config: unknown or incomplete option '%s' (see --help)",
-            argv[optind - 1]);
-    }
-    if (optind < argc)
-        return die("check-config: unexpected argument '%s'", argv[optind]);
+    int o = plain_options("check-config", argc, argv);
+    if (o != 0)
+        return o < 0;
     return check_config(config_default_path(config_flag), stdout, stderr) ? 1 : 0;
 }
 

@@ -413,19 +413,7 @@ route_subject(json_t *claims, char *out, size_t outlen)
 bool
 grant_allows(json_t *claims, const char *channel)
 {
-    json_t *g = claims ? json_object_get(claims, "channels") : NULL;
-    size_t i;
-    json_t *v;
-
-    if (!json_is_array(g))
-        return false;
-    json_array_foreach(g, i, v) {
-        if (i >= 256)
-            break;              /* bound the work a token can ask for */
-        if (json_is_string(v) && channel_match(json_string_value(v), channel))
-            return true;
-    }
-    return false;
+    return claim_allows(claims, "channels", channel);
 }
 
 int
