@@ -187,6 +187,18 @@ http_error(http_t *h, const route_t *r, int status, const char *error,
         h->path, message ? message : error);
 }
 
+const char *
+http_bearer(const http_t *h)
+{
+    const char *a = h->authorization;
+
+    if (strncasecmp(a, "Bearer ", 7) != 0)
+        return NULL;
+    for (a += 7; *a == ' '; a++)
+        ;
+    return a;
+}
+
 int
 http_cookie(const http_t *h, const char *name, char *out, size_t outlen)
 {

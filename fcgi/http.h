@@ -50,6 +50,18 @@ void http_preflight(http_t *h, const route_t *r);
  * stdin) say so */
 int  http_gone(int fd);
 
+/* the token of an "Authorization: Bearer TOKEN" header (RFC 6750 2.1;
+ * the scheme case-insensitive, spaces after it skipped): a pointer into
+ * H->authorization, "" when the header names Bearer and no token; NULL
+ * when there is no Bearer header.  Cannot fail. */
+const char *http_bearer(const http_t *h);
+
+/* the challenge of a 401 (RFC 6750 3): with the error code when a token
+ * was sent and refused, without when none was sent (3.1) */
+#define HTTP_WWW_AUTH_INVALID \
+    "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n"
+#define HTTP_WWW_AUTH_NONE "WWW-Authenticate: Bearer realm=\"zsse\"\r\n"
+
 /* the value of cookie NAME in H->cookie into OUT (OUTLEN bytes); its
  * length, -1 if absent, -2 if too long for OUT */
 int  http_cookie(const http_t *h, const char *name, char *out, size_t outlen);

@@ -23,8 +23,7 @@ struct mercure_filter {
     size_t nclaim;
 };
 
-static const char *WWW_AUTH =
-    "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n";
+static const char *WWW_AUTH = HTTP_WWW_AUTH_INVALID;
 
 /* --- the filter --------------------------------------------------------------- */
 
@@ -87,12 +86,10 @@ mercure_filter_free(mercure_filter_t **fp)
 static int
 find_token(http_t *h, bool get, char *tok, size_t toklen)
 {
-    const char *a = h->authorization;
+    const char *a = http_bearer(h);
     int n;
 
-    if (strncasecmp(a, "Bearer ", 7) == 0) {
-        for (a += 7; *a == ' '; a++)
-            ;
+    if (a) {
         if (strlen(a) >= toklen)
             return -1;
         strcpy(tok, a);

@@ -20,8 +20,7 @@
 #include "publish.h"
 #include "sse.h"
 
-static const char *WWW_AUTH =
-    "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n";
+static const char *WWW_AUTH = HTTP_WWW_AUTH_INVALID;
 
 /* --- shared with mercure.c ---------------------------------------------------- */
 
@@ -167,19 +166,6 @@ typedef struct {
     size_t      len;
 } span_t;
 
-/* the Bearer token of H, or NULL */
-static const char *
-bearer(const http_t *h, size_t *len)
-{
-    const char *a = h->authorization;
-    if (strncasecmp(a, "Bearer ", 7) != 0)
-        return NULL;
-    for (a += 7; *a == ' '; a++)
-        ;
-    *len = strlen(a);
-    return *a ? a : NULL;
-}
-
 /* validate and authorise message I (TEXT); 0 or the status answered */
 static int
 check_one(http_t *h, const route_t *r, const config_t *cfg, json_t *claims, msg_t *m,
@@ -256,8 +242,10 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
         return;
     }
     if (r->auth != AUTH_NONE) {
-        size_t tlen = 0;
-        const char *tok = bearer(h, &tlen);
+        const char *tok = http_bearer(h);
+        size_t tlen = tok ? strlen(tok) : 0;
+        if (tok && !*tok)
+            tok = NULL;                 /* "Bearer" and no token: none */
         if (!tok && r->auth == AUTH_REQUIRED) {
             http_error(h, r, 401, "invalid_token", "token missing", WWW_AUTH);
             return;

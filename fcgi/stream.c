@@ -100,12 +100,9 @@ static int query_has(const char *query, const char *name);
 static int
 get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
 {
-    const char *a = c->h.authorization;
+    const char *a = http_bearer(&c->h);
 
-    if (strncasecmp(a, "Bearer ", 7) == 0) {
-        a += 7;
-        while (*a == ' ')
-            a++;
+    if (a) {
         if (strlen(a) >= toklen)
             return -2;
         strcpy(tok, a);
@@ -121,11 +118,10 @@ get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
     return -1;
 }
 
-static const char *WWW_AUTH =
-    "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n";
+static const char *WWW_AUTH = HTTP_WWW_AUTH_INVALID;
 /* RFC 6750 3.1: a request that sent no credentials at all gets the
  * challenge without an error code */
-static const char *WWW_AUTH_NONE = "WWW-Authenticate: Bearer realm=\"zsse\"\r\n";
+static const char *WWW_AUTH_NONE = HTTP_WWW_AUTH_NONE;
 
 /* authenticate, check require, expand the channels; 0 or an HTTP status
  * already answered */
