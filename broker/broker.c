@@ -31,11 +31,12 @@
 #include "zap.h"
 
 #define REASONS_MAX 16
+#define BROKER_CHANNEL_COST 64  /* bytes a ring and fifo entry take, for max_memory */
 
 typedef struct {
-    event_t   *ev;
+    store_event_t   *ev;
     size_t     nch;
-    channel_t *ch[ZSSE_MAX_CHANNELS];
+    store_channel_t *ch[ZSSE_MAX_CHANNELS];
     /* for an acknowledged publish: who asked */
     int        ack;
     size_t     idlen;
@@ -58,7 +59,7 @@ struct broker {
     int64_t     last_sweep_us;
     pending_t  *pending;
     size_t      npending;
-    hit_t      *scratch;        /* replay results, reused */
+    store_hit_t      *scratch;        /* replay results, reused */
     size_t      scratch_cap;
     ratelimit_t rl;
     /* statistics */
@@ -136,22 +137,6 @@ reject(broker_t *b, const char *reason, const char *detail)
 
 /* --- accepting an event ---------------------------------------------------- */
 
-static int
-journal_event(broker_t *b, const event_t *ev, const char *const *chans, const size_t *lens,
-    size_t n)
-{
-    jrec_t r = { .id = ev->id, .accepted_us = (uint64_t)ev->accepted_us, .ttl = ev->ttl,
-                 .kind = ev->kind, .nchannels = n,
-                 .event = ev->event, .event_len = ev->event_len,
-                 .key = ev->key_len ? ev->key : NULL, .key_len = ev->key_len,
-                 .data = ev->data, .data_len = ev->data_len };
-    for (size_t i = 0; i < n && i < 64; i++) {
-        r.channels[i] = chans[i];
-        r.channel_lens[i] = lens[i];
-    }
-    return journal_append(b->journal, &r);
-}
-
 /* Store a valid message; queue it for commit and publishing.  -1: not
  * accepted (reason set). */
 static int
@@ -159,39 +144,43 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
 {
     int64_t now = now_us();
     pending_t *p = &b->pending[b->npending];
-    event_t *ev;
-    size_t size = m->event_len + m->key_len + m->data_len;
+    const event_rec_t *in = &m->ev;
+    event_rec_t rec;
+    store_event_t *ev;
+    size_t size = in->event_len + in->key_len + in->data_len;
 
     /* broker.max_memory: the oldest buffered events make room */
-    if (store_make_room(b->store, sizeof(event_t) + size + 64 * m->nchannels) < 0) {
+    if (store_make_room(b->store, sizeof(store_event_t) + size +
+        BROKER_CHANNEL_COST * in->nchannels) < 0) {
         *reason = "max_memory";
         return -1;
     }
     p->nch = 0;
-    for (size_t i = 0; i < m->nchannels; i++) {
-        channel_t *ch = store_channel(b->store, m->channels[i], m->channel_lens[i], 1);
+    for (size_t i = 0; i < in->nchannels; i++) {
+        store_channel_t *ch = store_channel(b->store, in->channels[i], in->channel_lens[i], 1);
         if (!ch) {
             *reason = "too_many_channels";
             return -1;
         }
-        if (m->key_len &&
-            (*reason = channel_state_check(b->store, ch, m->key, m->key_len, size)))
+        if (in->key_len &&
+            (*reason = store_state_check(b->store, ch, in->key, in->key_len, size)))
             return -1;
         p->ch[p->nch++] = ch;
     }
-    ev = event_new(next_id(b, now), now, m->ttl > 0 ? (uint32_t)m->ttl : 0, m->kind,
-        m->event, m->event_len, m->key, m->key_len, m->data, m->data_len);
-    if (!ev) {
+    rec = *in;
+    rec.id = next_id(b, now);
+    rec.accepted_us = now;
+    if (!(ev = store_event_new(&rec))) {
         *reason = "out_of_memory";
         return -1;
     }
     /* stored (pushed to the channels), published and acknowledged only
      * once the batch's journal commit has succeeded: see flush() */
-    if (b->journal && journal_event(b, ev, m->channels, m->channel_lens, m->nchannels) < 0) {
+    if (b->journal && journal_append(b->journal, &rec) < 0) {
         b->journal_errors++;
         log_msg(LOG_ERR, "journal: append: %s", strerror(errno));
         *reason = "journal_error";
-        event_unref(ev);
+        store_event_unref(ev);
         return -1;
     }
     p->ev = ev;
@@ -229,7 +218,7 @@ flush_failed(broker_t *b, int err)
         reject(b, reason, NULL);
         if (p->ack)
             send_ack(b, p, reason);
-        event_unref(p->ev);
+        store_event_unref(p->ev);
     }
     b->npending = 0;
 }
@@ -249,25 +238,22 @@ flush(broker_t *b)
     for (size_t i = 0; i < b->npending; i++) {
         pending_t *p = &b->pending[i];
         for (size_t c = 0; c < p->nch; c++)
-            channel_push(b->store, p->ch[c], p->ev, now);
+            store_push(b->store, p->ch[c], p->ev, now);
         if (p->ev->id > b->last_id)
             b->last_id = p->ev->id;
         b->published++;
     }
     for (size_t i = 0; i < b->npending; i++) {
         pending_t *p = &b->pending[i];
-        wire_event_t we = { .id = p->ev->id, .kind = p->ev->kind,
-                            .event = p->ev->event, .event_len = p->ev->event_len,
-                            .data = p->ev->data, .data_len = p->ev->data_len };
         for (size_t c = 0; c < p->nch; c++) {
-            we.channel = p->ch[c]->name;
-            we.channel_len = p->ch[c]->name_len;
+            wire_event_t we;
+            store_event_wire(p->ev, p->ch[c], &we);
             if (wire_send_event(b->xpub, &we, true, false) < 0)
                 log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
         }
         if (p->ack)
             send_ack(b, p, NULL);
-        event_unref(p->ev);
+        store_event_unref(p->ev);
     }
     /* publish-to-PUB latency: from the batch's first message to its send */
     uint64_t lat = (uint64_t)(now_us() - b->batch_start_us);
@@ -365,14 +351,14 @@ get_channels(request_t *r, unsigned from, const char **chans, size_t *lens)
 /* STATUS HEAD and as many of HITS (those with id > AFTER) as fit in one
  * reply; "more" instead of "ok" when some did not fit */
 static void
-reply_hits(broker_t *b, request_t *r, const hit_t *hits, long n, uint64_t after)
+reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, uint64_t after)
 {
     char head[24];
     size_t bytes = 0;
     long fit = 0, total = 0;
 
     for (long i = 0; i < n; i++) {
-        const event_t *e = hits[i].ev;
+        const store_event_t *e = hits[i].ev;
         if (e->id <= after)
             continue;
         size_t sz = hits[i].ch->name_len + WIRE_PAYLOAD_MIN + e->event_len + e->data_len;
@@ -385,13 +371,11 @@ reply_hits(broker_t *b, request_t *r, const hit_t *hits, long n, uint64_t after)
     wire_fmt_id(head, b->last_id);
     reply(b, r, fit < total ? CTL_MORE : CTL_OK, head);
     for (long i = 0, k = 0; i < n && k < fit; i++) {
-        const event_t *e = hits[i].ev;
+        const store_event_t *e = hits[i].ev;
         if (e->id <= after)
             continue;
-        wire_event_t we = { .id = e->id, .kind = e->kind,
-                            .event = e->event, .event_len = e->event_len,
-                            .data = e->data, .data_len = e->data_len,
-                            .channel = hits[i].ch->name, .channel_len = hits[i].ch->name_len };
+        wire_event_t we;
+        store_event_wire(e, hits[i].ch, &we);
         if (ctl_reply_event(r->out, &we) < 0) {
             reply(b, r, CTL_ERROR, "out of memory");
             return;
@@ -732,31 +716,30 @@ control_one(broker_t *b)
 /* --- life cycle ------------------------------------------------------------- */
 
 static int
-replay_record(void *ctx, const jrec_t *rec)
+replay_record(void *ctx, const event_rec_t *rec)
 {
     broker_t *b = ctx;
     int64_t now = now_us();
 
     if (rec->kind == JOURNAL_KIND_FLOOR) {     /* from the floors file */
-        channel_t *ch = store_channel(b->store, rec->channels[0], rec->channel_lens[0], 1);
+        store_channel_t *ch = store_channel(b->store, rec->channels[0], rec->channel_lens[0], 1);
         if (ch && rec->id > ch->floor)
             ch->floor = rec->id;
         if (ch)
             ch->touched_us = now;
         return 0;
     }
-    event_t *ev = event_new(rec->id, (int64_t)rec->accepted_us, rec->ttl, rec->kind,
-        rec->event, rec->event_len, rec->key, rec->key_len, rec->data, rec->data_len);
+    store_event_t *ev = store_event_new(rec);
 
     if (!ev)
         return -1;
     store_make_room(b->store, 0);   /* a smaller max_memory than the journal's */
     for (size_t i = 0; i < rec->nchannels; i++) {
-        channel_t *ch = store_channel(b->store, rec->channels[i], rec->channel_lens[i], 1);
+        store_channel_t *ch = store_channel(b->store, rec->channels[i], rec->channel_lens[i], 1);
         if (ch)
-            channel_restore(b->store, ch, ev, now);
+            store_restore(b->store, ch, ev, now);
     }
-    event_unref(ev);
+    store_event_unref(ev);
     if (rec->id > b->last_id)
         b->last_id = rec->id;
     return 0;
@@ -814,14 +797,10 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
 
 /* the bytes a live event takes in the journal (see journal.h) */
 static int
-live_size_one(void *ctx, const event_t *ev, const char *const *chans, const size_t *lens,
-    size_t n)
+live_size_one(void *ctx, const event_rec_t *rec)
 {
     uint64_t *sum = ctx;
-    *sum += 12 + 8 + 8 + 4 + 1 + 1 + 1 + 1 + 4 + ev->event_len + ev->key_len + ev->data_len;
-    for (size_t i = 0; i < n; i++)
-        *sum += 1 + lens[i];
-    (void)chans;
+    *sum += journal_record_size(rec);
     return 0;
 }
 
@@ -894,10 +873,10 @@ fail:
 }
 
 static int
-compact_one(void *ctx, const event_t *ev, const char *const *chans, const size_t *lens,
-    size_t n)
+compact_one(void *ctx, const event_rec_t *rec)
 {
-    return journal_event(ctx, ev, chans, lens, n);
+    broker_t *b = ctx;
+    return journal_append(b->journal, rec);
 }
 
 static int

@@ -141,18 +141,18 @@ dir_path(const char *dir, const char *name)
 
 /* Decode one record body (after the header) into R; -1 if malformed. */
 static int
-decode(const unsigned char *p, size_t n, jrec_t *r)
+decode(const unsigned char *p, size_t n, event_rec_t *r)
 {
     size_t o = 0;
 #define NEED(k) do { if (n - o < (size_t)(k)) return -1; } while (0)
     memset(r, 0, sizeof(*r));
     NEED(8 + 8 + 4 + 1 + 1);
     r->id = get64(p); o = 8;
-    r->accepted_us = get64(p + o); o += 8;
+    r->accepted_us = (int64_t)get64(p + o); o += 8;
     r->ttl = get32(p + o); o += 4;
     r->kind = (char)p[o++];
     r->nchannels = p[o++];
-    if (r->nchannels < 1 || r->nchannels > 64)
+    if (r->nchannels < 1 || r->nchannels > ZSSE_MAX_CHANNELS)
         return -1;
     for (size_t i = 0; i < r->nchannels; i++) {
         NEED(1);
@@ -184,7 +184,7 @@ decode(const unsigned char *p, size_t n, jrec_t *r)
 /* The length of the intact record at P[O..LEN), decoded into R; 0 when
  * there is none there. */
 static size_t
-record_at(const unsigned char *p, size_t len, size_t o, jrec_t *r)
+record_at(const unsigned char *p, size_t len, size_t o, event_rec_t *r)
 {
     if (len - o < HDR_LEN || get32(p + o) != MAGIC)
         return 0;
@@ -206,7 +206,7 @@ journal_read_buf(const unsigned char *p, size_t len, uint64_t after, journal_cb 
     if (!crc_table[1])
         crc_init();
     while (o < len) {
-        jrec_t r;
+        event_rec_t r;
         size_t n = record_at(p, len, o, &r);
         if (n == 0) {
             /* damage at o: it ends at the next intact record with a larger
@@ -415,7 +415,7 @@ typedef struct {
 } floors_ctx_t;
 
 static int
-floor_record(void *ctx, const jrec_t *r)
+floor_record(void *ctx, const event_rec_t *r)
 {
     floors_ctx_t *f = ctx;
     if (r->kind == JOURNAL_KIND_LOST) {
@@ -448,7 +448,7 @@ read_floors(journal_t *j, journal_cb cb, void *ctx, char *err, size_t errlen)
     }
     /* floor records are not in id order: read them one by one */
     for (size_t o = 0; o < len;) {
-        jrec_t r;
+        event_rec_t r;
         size_t n = record_at(p, len, o, &r);
         if (n == 0) {
             /* written by rename: damage here is not a crash.  The floors
@@ -540,18 +540,25 @@ journal_lost_upto(const journal_t *j)
 
 /* --- writing -------------------------------------------------------- */
 
+size_t
+journal_record_size(const event_rec_t *r)
+{
+    size_t n = HDR_LEN + 8 + 8 + 4 + 1 + 1 + 1 + 1 + 4 + r->event_len + r->key_len + r->data_len;
+    for (size_t i = 0; i < r->nchannels && i < ZSSE_MAX_CHANNELS; i++)
+        n += 1 + r->channel_lens[i];
+    return n;
+}
+
 /* encode R as a record at the end of B */
 static int
-encode(buf_t *b, const jrec_t *r)
+encode(buf_t *b, const event_rec_t *r)
 {
-    size_t n = 8 + 8 + 4 + 1 + 1 + 1 + 1 + 4 + r->event_len + r->key_len + r->data_len;
-    for (size_t i = 0; i < r->nchannels && i < 64; i++)
-        n += 1 + r->channel_lens[i];
-    if (r->nchannels < 1 || r->nchannels > 64 || r->event_len > 255 ||
-        r->key_len > 255 || n > REC_MAX)
+    size_t n = journal_record_size(r) - HDR_LEN;
+    if (r->nchannels < 1 || r->nchannels > ZSSE_MAX_CHANNELS || r->event_len > ZSSE_EVENT_MAX ||
+        r->key_len > ZSSE_KEY_MAX || n > REC_MAX)
         return errno = EINVAL, -1;
     for (size_t i = 0; i < r->nchannels; i++)
-        if (r->channel_lens[i] > 255)
+        if (r->channel_lens[i] > ZSSE_CHANNEL_MAX)
             return errno = EINVAL, -1;
     if (buf_reserve(b, HDR_LEN + n) < 0)
         return errno = ENOMEM, -1;
@@ -559,7 +566,7 @@ encode(buf_t *b, const jrec_t *r)
     unsigned char *h = (unsigned char *)b->data + b->len;
     unsigned char *p = h + HDR_LEN, *q = p;
     put64(q, r->id); q += 8;
-    put64(q, r->accepted_us); q += 8;
+    put64(q, (uint64_t)r->accepted_us); q += 8;
     put32(q, r->ttl); q += 4;
     *q++ = (unsigned char)r->kind;
     *q++ = (unsigned char)r->nchannels;
@@ -586,7 +593,7 @@ encode(buf_t *b, const jrec_t *r)
 }
 
 int
-journal_append(journal_t *j, const jrec_t *r)
+journal_append(journal_t *j, const event_rec_t *r)
 {
     if (encode(&j->pending, r) < 0)
         return -1;
@@ -777,7 +784,7 @@ journal_drop_before(journal_t *j, uint64_t min_live)
 int
 journal_floor_add(journal_t *j, const char *chan, size_t len, uint64_t floor)
 {
-    jrec_t r = { .id = floor, .kind = JOURNAL_KIND_FLOOR, .nchannels = 1, .data = "" };
+    event_rec_t r = { .id = floor, .kind = JOURNAL_KIND_FLOOR, .nchannels = 1, .data = "" };
     r.channels[0] = chan;
     r.channel_lens[0] = len;
     return encode(&j->floors, &r);
@@ -790,7 +797,7 @@ journal_floors_save(journal_t *j)
     int fd = -1, rc = -1, e;
 
     if (j->lost_upto) {
-        jrec_t r = { .id = j->lost_upto, .kind = JOURNAL_KIND_LOST, .nchannels = 1,
+        event_rec_t r = { .id = j->lost_upto, .kind = JOURNAL_KIND_LOST, .nchannels = 1,
                      .data = "" };
         r.channels[0] = "";
         if (encode(&j->floors, &r) < 0)

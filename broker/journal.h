@@ -61,21 +61,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "channel.h"
+#include "event.h"
 
 #define JOURNAL_SEGMENT_MAX (64u << 20)
 
-typedef struct {
-    uint64_t    id;
-    uint64_t    accepted_us;
-    uint32_t    ttl;
-    char        kind;
-    size_t      nchannels;
-    const char *channels[64];
-    size_t      channel_lens[64];
-    const char *event;  size_t event_len;
-    const char *key;    size_t key_len;
-    const char *data;   size_t data_len;
-} jrec_t;
+/* A record is an event_rec_t (proto/event.h): the broker hands the one
+ * it parsed or stored (store_event_rec) straight to journal_append. */
 
 /* record kinds besides the events' own (proto/message.h) */
 #define JOURNAL_KIND_FLOOR  'F'     /* floors file: channels[0]'s floor is id */
@@ -86,7 +78,7 @@ typedef struct journal journal_t;
 /* Called for each record on open: floor records first (kind
  * JOURNAL_KIND_FLOOR, any order), then events in id order; non-zero stops
  * the replay with an error. */
-typedef int (*journal_cb)(void *ctx, const jrec_t *rec);
+typedef int (*journal_cb)(void *ctx, const event_rec_t *rec);
 
 /* Open (create) the journal in DIR and replay it through CB.  NULL with a
  * message in ERR on failure.  FSYNC_MS: 0 "always", else the interval. */
@@ -98,9 +90,12 @@ void journal_close(journal_t **jp);
  * replay from before it must get the reset. */
 uint64_t journal_lost_upto(const journal_t *j);
 
+/* The bytes REC takes in a segment (header included) */
+size_t journal_record_size(const event_rec_t *rec);
+
 /* Buffer one record; written by the next commit.  -1 on error (errno:
  * EINVAL a field too long, ENOMEM). */
-int journal_append(journal_t *j, const jrec_t *rec);
+int journal_append(journal_t *j, const event_rec_t *rec);
 /* Write what was appended and sync per the policy; 0 when durable
  * enough to acknowledge.  -1 on error (errno, e.g. ENOSPC): the batch is
  * discarded and cut off the file again; the caller must neither publish

@@ -16,7 +16,7 @@
  * ("too old").  State entries are the newest event per (channel, key) and
  * live until replaced or past their own ttl; a channel holds at most
  * broker.max_state_keys keys and max_state_bytes of them (a message past
- * either is refused: channel_state_check).  Channels that are empty,
+ * either is refused: store_state_check).  Channels that are empty,
  * stateless and idle for a while are freed.
  *
  * Memory (broker.max_memory, issue 12): every byte of events, channels and
@@ -34,11 +34,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "config.h"
+#include "event.h"
+#include "wire.h"
 
 #define STORE_CHANNELS_MAX  1000000
 #define STORE_IDLE_US       (60ll * 1000000)
 
-typedef struct event {
+typedef struct store_event {
     uint32_t    refs;
     char        kind;
     uint8_t     event_len;
@@ -51,46 +53,52 @@ typedef struct event {
     char       *key;
     char       *data;
     char        blob[];
-} event_t;
+} store_event_t;
 
-typedef struct channel {
-    struct channel *next;       /* hash chain */
-    event_t   **ring;
+typedef struct store_channel {
+    struct store_channel *next;       /* hash chain */
+    store_event_t   **ring;
     uint32_t    cap, head, count;   /* cap: allocated, grows up to max */
     uint32_t    max;            /* the buffer: events kept */
     int         ttl;            /* default ttl, seconds */
     uint64_t    floor;
-    event_t   **state;          /* newest event per key, unordered */
+    store_event_t   **state;          /* newest event per key, unordered */
     uint32_t    nstate, capstate;
     int64_t     touched_us;
     size_t      state_bytes;    /* event, key and data bytes of the state */
     uint32_t    fifo_refs;      /* fifo entries naming it: not freed before */
     uint8_t     name_len;
     char        name[];
-} channel_t;
+} store_channel_t;
 
 typedef struct store store_t;
 
 store_t *store_new(const broker_conf_t *conf);
 void     store_destroy(store_t **sp);
 
-event_t *event_new(uint64_t id, int64_t accepted_us, uint32_t ttl, char kind,
-    const char *event, size_t event_len, const char *key, size_t key_len,
-    const char *data, size_t data_len);
-static inline void event_ref(event_t *e) { e->refs++; }
-void     event_unref(event_t *e);
+/* The stored form of REC (one allocation, one reference; its channels are
+ * not kept: the rings that hold it say where it is).  NULL: ENOMEM. */
+store_event_t *store_event_new(const event_rec_t *rec);
+/* E as a record without channels (the caller adds them): the view the
+ * journal writes.  Points into E. */
+void     store_event_rec(const store_event_t *e, event_rec_t *out);
+/* E on channel CH as EVENTS frames carry it (wire.h).  Points into E, CH. */
+void     store_event_wire(const store_event_t *e, const store_channel_t *ch,
+    wire_event_t *out);
+static inline void store_event_ref(store_event_t *e) { e->refs++; }
+void     store_event_unref(store_event_t *e);
 
 /* The channel NAME, created when CREATE (NULL when absent, or when the
  * channel limit is reached). */
-channel_t *store_channel(store_t *s, const char *name, size_t len, int create);
+store_channel_t *store_channel(store_t *s, const char *name, size_t len, int create);
 
 /* Append EV to CH (and to its state when EV has a key). */
-void channel_push(store_t *s, channel_t *ch, event_t *ev, int64_t now_us);
+void store_push(store_t *s, store_channel_t *ch, store_event_t *ev, int64_t now_us);
 
 /* Would a keyed event (KEY, SIZE bytes of event name, key and data) fit
  * CH's state?  NULL, or the reason: "state_keys" (a new key past
  * max_state_keys), "state_bytes" (past max_state_bytes). */
-const char *channel_state_check(const store_t *s, const channel_t *ch, const char *key,
+const char *store_state_check(const store_t *s, const store_channel_t *ch, const char *key,
     size_t key_len, size_t size);
 
 /* Evict the oldest buffered events until NEED more bytes fit in
@@ -99,25 +107,25 @@ int      store_make_room(store_t *s, size_t need);
 size_t   store_memory(const store_t *s);      /* bytes counted */
 uint64_t store_evicted(const store_t *s);     /* ring entries evicted */
 
-/* EV from the journal on start: pushed like channel_push, unless CH has
+/* EV from the journal on start: pushed like store_push, unless CH has
  * dropped it already (id at or below the floor), when only its state (a
  * key's newest event outlives the ring) is kept. */
-void channel_restore(store_t *s, channel_t *ch, event_t *ev, int64_t now_us);
+void store_restore(store_t *s, store_channel_t *ch, store_event_t *ev, int64_t now_us);
 
 /* Drop what is past its ttl from CH */
-void channel_expire(channel_t *ch, int64_t now_us);
+void store_expire(store_channel_t *ch, int64_t now_us);
 
 /* an event found for a request, and the channel it was found in */
 typedef struct {
-    event_t         *ev;
-    const channel_t *ch;
-} hit_t;
+    store_event_t         *ev;
+    const store_channel_t *ch;
+} store_hit_t;
 
 /* Events of CHANS with id > AFTER (when REPLAY) or their state (when not),
  * in id order without repeats, into OUT (cap OUTCAP, grown with realloc).
  * Returns the count, or -1 on allocation failure. */
 long store_collect(store_t *s, const char *const *chans, const size_t *lens, size_t n,
-    uint64_t after, int replay, int64_t now_us, hit_t **out, size_t *outcap);
+    uint64_t after, int replay, int64_t now_us, store_hit_t **out, size_t *outcap);
 
 /* Highest floor among CHANS (after expiry) */
 uint64_t store_floor(store_t *s, const char *const *chans, const size_t *lens, size_t n,
@@ -130,8 +138,7 @@ size_t store_sweep(store_t *s, int64_t now_us);
 uint64_t store_min_live(store_t *s);
 
 /* Call FN for every live event once, in id order (journal compaction). */
-int store_each_live(store_t *s, int (*fn)(void *ctx, const event_t *ev,
-    const char *const *chans, const size_t *lens, size_t n), void *ctx);
+int store_each_live(store_t *s, int (*fn)(void *ctx, const event_rec_t *rec), void *ctx);
 
 /* Call FN for every channel with a floor (the journal's floors file);
  * stops at and returns FN's first non-zero result. */

@@ -184,9 +184,9 @@ check_one(http_t *h, const route_t *r, const config_t *cfg, json_t *claims, msg_
     }
     if (r->auth == AUTH_NONE)
         return 0;
-    for (size_t k = 0; k < m->nchannels; k++) {
-        memcpy(ch, m->channels[k], m->channel_lens[k]);
-        ch[m->channel_lens[k]] = '\0';
+    for (size_t k = 0; k < m->ev.nchannels; k++) {
+        memcpy(ch, m->ev.channels[k], m->ev.channel_lens[k]);
+        ch[m->ev.channel_lens[k]] = '\0';
         if (!claim_allows(claims, "publish", ch)) {
             snprintf(err, sizeof(err), "%schannel not granted for publishing: %s", where, ch);
             http_error(h, r, 403, "forbidden", err, NULL);

@@ -11,24 +11,19 @@
  * text (which must outlive the message) or into the message's own scratch
  * space, until msg_clear().
  *
+ * The message is m->ev (event.h), with id and accepted_us 0 for the
+ * broker to set; ttl 0 when the message gives none (the channel's).
+ *
  * data is normalised once here, so the broker never re-serialises it:
- *   kind 's': a JSON string, kept as its raw UTF-8 text;
- *   kind 'j': any other value, as compact one-line JSON.
+ *   ZSSE_KIND_STRING: a JSON string, kept as its raw UTF-8 text;
+ *   ZSSE_KIND_JSON: any other value, as compact one-line JSON.
  */
 #ifndef ZSSE_MESSAGE_H
 #define ZSSE_MESSAGE_H
 
 #include <stddef.h>
-#include <stdint.h>
-#include <jansson.h>
-
-#define ZSSE_MAX_CHANNELS   64
-#define ZSSE_EVENT_MAX      255
-#define ZSSE_KEY_MAX        255
-#define ZSSE_TTL_MAX        (366 * 24 * 3600)
-
-#define ZSSE_KIND_JSON   'j'
-#define ZSSE_KIND_STRING 's'
+#include "channel.h"
+#include "event.h"
 
 /* rejection reasons: stable strings, usable as stats keys */
 #define ZSSE_R_TOO_LARGE        "too_large"
@@ -42,19 +37,13 @@
 #define ZSSE_R_BAD_EVENT        "bad_event"
 #define ZSSE_R_BAD_KEY          "bad_key"
 #define ZSSE_R_BAD_TTL          "bad_ttl"
+#define ZSSE_R_OUT_OF_MEMORY    "out_of_memory"
 
 typedef struct {
-    const char *channels[ZSSE_MAX_CHANNELS];
-    size_t      channel_lens[ZSSE_MAX_CHANNELS];
-    size_t      nchannels;
-    const char *event;      size_t event_len;   /* NULL/0: unnamed */
-    const char *key;        size_t key_len;     /* NULL: no state key */
-    int         ttl;                            /* -1: channel default */
-    char       *data;       size_t data_len;    /* normalised, see above */
-    char        kind;                           /* ZSSE_KIND_* */
-    int         data_owned;                     /* internal */
-    size_t      scratch_len;                    /* internal */
-    char        scratch[(ZSSE_MAX_CHANNELS + 2) * 256];  /* decoded strings */
+    event_rec_t ev;             /* the event: id 0, ttl 0 when not given */
+    char       *data_owned;     /* internal: ev.data when it was rewritten */
+    size_t      scratch_len;    /* internal */
+    char        scratch[(ZSSE_MAX_CHANNELS + 2) * (ZSSE_CHANNEL_MAX + 1)];  /* decoded strings */
 } msg_t;
 
 /* Parse TEXT (LEN bytes, not NUL-terminated).  MAX is max_message (0: no

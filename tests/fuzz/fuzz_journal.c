@@ -29,7 +29,7 @@ inside(const seen_t *s, const char *p, size_t len)
 }
 
 static int
-check(void *ctx, const jrec_t *r)
+check(void *ctx, const event_rec_t *r)
 {
     seen_t *s = ctx;
     if (s->n && r->id <= s->ids[s->n - 1])

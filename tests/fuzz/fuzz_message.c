@@ -20,14 +20,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (msg_parse(&m, (const char *)data, size, 65536, &reason) == 0) {
         /* what was accepted must satisfy the rules the broker relies on */
-        if (m.nchannels < 1 || m.nchannels > ZSSE_MAX_CHANNELS)
+        if (m.ev.nchannels < 1 || m.ev.nchannels > ZSSE_MAX_CHANNELS)
             __builtin_trap();
-        for (size_t i = 0; i < m.nchannels; i++)
-            if (!channel_valid(m.channels[i], m.channel_lens[i]))
+        for (size_t i = 0; i < m.ev.nchannels; i++)
+            if (!channel_valid(m.ev.channels[i], m.ev.channel_lens[i]))
                 __builtin_trap();
-        if (m.event && (memchr(m.event, '\n', m.event_len) || memchr(m.event, '\r', m.event_len)))
+        if (m.ev.event && (memchr(m.ev.event, '\n', m.ev.event_len) || memchr(m.ev.event, '\r', m.ev.event_len)))
             __builtin_trap();
-        if (m.kind == ZSSE_KIND_JSON && memchr(m.data, '\n', m.data_len))
+        if (m.ev.kind == ZSSE_KIND_JSON && memchr(m.ev.data, '\n', m.ev.data_len))
             __builtin_trap();
         if (!j && !numeric)
             __builtin_trap();               /* we took what is not JSON */

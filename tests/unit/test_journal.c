@@ -31,7 +31,7 @@ typedef struct {
 } seen_t;
 
 static int
-collect(void *ctx, const jrec_t *r)
+collect(void *ctx, const event_rec_t *r)
 {
     seen_t *s = ctx;
     if (r->kind == JOURNAL_KIND_FLOOR) {
@@ -78,10 +78,10 @@ teardown(void **state)
     return 0;
 }
 
-static jrec_t
+static event_rec_t
 rec(uint64_t id, const char *chan, const char *key, const char *data)
 {
-    jrec_t r = { .id = id, .accepted_us = 1000 + id, .ttl = 60, .kind = 'j',
+    event_rec_t r = { .id = id, .accepted_us = 1000 + id, .ttl = 60, .kind = 'j',
                  .nchannels = 1, .event = "ev", .event_len = 2,
                  .data = data, .data_len = strlen(data) };
     r.channels[0] = chan;
@@ -109,7 +109,7 @@ static void
 write_records(journal_t *j, uint64_t n, const char *data)
 {
     for (uint64_t i = 1; i <= n; i++) {
-        jrec_t r = rec(i, "c", NULL, data);
+        event_rec_t r = rec(i, "c", NULL, data);
         assert_int_equal(journal_append(j, &r), 0);
     }
     assert_int_equal(journal_commit(j), 0);
@@ -140,7 +140,7 @@ test_round_trip(void **state)
     for (uint64_t i = 1; i <= 100; i++) {
         char d[32];
         snprintf(d, sizeof(d), "{\"n\":%d}", (int)i);
-        jrec_t r = rec(i * 10, i % 2 ? "a" : "b", i % 10 == 0 ? "k" : NULL, d);
+        event_rec_t r = rec(i * 10, i % 2 ? "a" : "b", i % 10 == 0 ? "k" : NULL, d);
         assert_int_equal(journal_append(j, &r), 0);
         if (i % 7 == 0)
             assert_int_equal(journal_commit(j), 0);
@@ -185,7 +185,7 @@ test_torn_tail(void **state)
     assert_int_equal(stat(path, &st2), 0);
     assert_int_equal(st2.st_size, st.st_size);   /* the torn tail was cut */
     /* and appending after it works */
-    jrec_t r = rec(6, "c", NULL, "\"y\"");
+    event_rec_t r = rec(6, "c", NULL, "\"y\"");
     assert_int_equal(journal_append(j, &r), 0);
     assert_int_equal(journal_commit(j), 0);
     journal_close(&j);
@@ -224,7 +224,7 @@ test_rotate_drop_compact(void **state)
     seen_t s;
     journal_t *j = reopen(&s);
     for (uint64_t i = 1; i <= 30; i++) {
-        jrec_t r = rec(i, "c", i == 3 ? "state" : NULL, "\"payload\"");
+        event_rec_t r = rec(i, "c", i == 3 ? "state" : NULL, "\"payload\"");
         assert_int_equal(journal_append(j, &r), 0);
         assert_int_equal(journal_commit(j), 0);
         assert_int_equal(journal_maybe_rotate(j, 200), 0);   /* tiny segments */
@@ -241,14 +241,14 @@ test_rotate_drop_compact(void **state)
 
     /* ... but id 3 (state) pins the past: compaction keeps only it + 25..30 */
     assert_int_equal(journal_compact_begin(j), 0);
-    jrec_t keep = rec(3, "c", "state", "\"payload\"");
+    event_rec_t keep = rec(3, "c", "state", "\"payload\"");
     assert_int_equal(journal_append(j, &keep), 0);
     for (uint64_t i = 25; i <= 30; i++) {
-        jrec_t r = rec(i, "c", NULL, "\"payload\"");
+        event_rec_t r = rec(i, "c", NULL, "\"payload\"");
         assert_int_equal(journal_append(j, &r), 0);
     }
     assert_int_equal(journal_compact_end(j), 0);
-    jrec_t next = rec(31, "c", NULL, "\"new\"");
+    event_rec_t next = rec(31, "c", NULL, "\"new\"");
     assert_int_equal(journal_append(j, &next), 0);
     assert_int_equal(journal_commit(j), 0);
     journal_close(&j);
@@ -270,14 +270,14 @@ test_compact_same_name(void **state)
     seen_t s;
     journal_t *j = reopen(&s);
     for (uint64_t i = 1; i <= 10; i++) {
-        jrec_t r = rec(i, "c", NULL, "\"x\"");
+        event_rec_t r = rec(i, "c", NULL, "\"x\"");
         assert_int_equal(journal_append(j, &r), 0);
         assert_int_equal(journal_commit(j), 0);
         if (i == 5)
             assert_int_equal(journal_maybe_rotate(j, 1), 0);
     }
     assert_int_equal(journal_compact_begin(j), 0);
-    jrec_t a = rec(1, "c", "k", "\"kept\""), b = rec(8, "c", NULL, "\"x\"");
+    event_rec_t a = rec(1, "c", "k", "\"kept\""), b = rec(8, "c", NULL, "\"x\"");
     assert_int_equal(journal_append(j, &a), 0);
     assert_int_equal(journal_append(j, &b), 0);
     assert_int_equal(journal_compact_end(j), 0);
@@ -300,7 +300,7 @@ test_bad_input(void **state)
     (void)state;
     seen_t s;
     journal_t *j = reopen(&s);
-    jrec_t r = rec(1, "c", NULL, "1");
+    event_rec_t r = rec(1, "c", NULL, "1");
     r.nchannels = 0;
     assert_int_equal(journal_append(j, &r), -1);
     r = rec(1, "c", NULL, "1");
@@ -322,7 +322,7 @@ write_segment(journal_t *j, uint64_t from, uint64_t to)
     for (uint64_t i = from; i <= to; i++) {
         char d[32];
         snprintf(d, sizeof(d), "{\"n\":%d}", (int)i);
-        jrec_t r = rec(i, "c", i % 5 == 0 ? "k" : NULL, d);
+        event_rec_t r = rec(i, "c", i % 5 == 0 ? "k" : NULL, d);
         assert_int_equal(journal_append(j, &r), 0);
         assert_int_equal(journal_commit(j), 0);
     }
@@ -545,13 +545,13 @@ test_failed_commit(void **state)
     seen_t *s = calloc(1, sizeof(*s));
     signal(SIGXFSZ, SIG_IGN);
     journal_t *j = reopen(s);
-    jrec_t r1 = rec(1, "c", NULL, "\"one\""), r2 = rec(2, "c", NULL, "\"two\"");
+    event_rec_t r1 = rec(1, "c", NULL, "\"one\""), r2 = rec(2, "c", NULL, "\"two\"");
     assert_int_equal(journal_append(j, &r1), 0);
     assert_int_equal(journal_append(j, &r2), 0);
     assert_int_equal(journal_commit(j), 0);
     uint64_t size = journal_size(j);
     limit_file_size(size + 20);         /* room for part of the next batch */
-    jrec_t r3 = rec(3, "c", NULL, "\"three\""), r4 = rec(4, "c", NULL, "\"four\"");
+    event_rec_t r3 = rec(3, "c", NULL, "\"three\""), r4 = rec(4, "c", NULL, "\"four\"");
     assert_int_equal(journal_append(j, &r3), 0);
     assert_int_equal(journal_append(j, &r4), 0);
     errno = 0;
@@ -559,7 +559,7 @@ test_failed_commit(void **state)
     assert_int_equal(errno, EFBIG);
     limit_file_size(RLIM_INFINITY);
     assert_int_equal(journal_size(j), size);
-    jrec_t r5 = rec(5, "c", NULL, "\"five\""), r6 = rec(6, "c", NULL, "\"six\"");
+    event_rec_t r5 = rec(5, "c", NULL, "\"five\""), r6 = rec(6, "c", NULL, "\"six\"");
     assert_int_equal(journal_append(j, &r5), 0);
     assert_int_equal(journal_append(j, &r6), 0);
     assert_int_equal(journal_commit(j), 0);
@@ -586,7 +586,7 @@ test_fsync_timer(void **state)
     assert_non_null(j);
     assert_int_equal(journal_sync_in_ms(j), -1);
     for (uint64_t i = 1; i <= 20; i++) {
-        jrec_t r = rec(i, "c", NULL, "1");
+        event_rec_t r = rec(i, "c", NULL, "1");
         assert_int_equal(journal_append(j, &r), 0);
         assert_int_equal(journal_commit(j), 0);
         assert_int_equal(journal_tick(j), 0);
@@ -599,7 +599,7 @@ test_fsync_timer(void **state)
     assert_int_equal(journal_sync_in_ms(j), -1);    /* synced */
     journal_close(&j);
     j = journal_open(dir, 0, collect, s, err, sizeof(err));
-    jrec_t r = rec(21, "c", NULL, "1");
+    event_rec_t r = rec(21, "c", NULL, "1");
     assert_int_equal(journal_append(j, &r), 0);
     assert_int_equal(journal_commit(j), 0);
     assert_int_equal(journal_sync_in_ms(j), -1);    /* "always": synced */
@@ -620,14 +620,14 @@ test_compact_write_fails(void **state)
     write_segment(j, 11, 20);
     assert_int_equal(journal_compact_begin(j), 0);
     for (uint64_t i = 1; i <= 20; i++) {
-        jrec_t r = rec(i, "c", NULL, "\"a longer payload, to be over the limit\"");
+        event_rec_t r = rec(i, "c", NULL, "\"a longer payload, to be over the limit\"");
         assert_int_equal(journal_append(j, &r), 0);
     }
     limit_file_size(100);
     assert_int_equal(journal_compact_end(j), -1);
     limit_file_size(RLIM_INFINITY);
     for (uint64_t i = 21; i <= 25; i++) {
-        jrec_t r = rec(i, "c", NULL, "\"after\"");
+        event_rec_t r = rec(i, "c", NULL, "\"after\"");
         assert_int_equal(journal_append(j, &r), 0);
         assert_int_equal(journal_commit(j), 0);
     }
@@ -708,10 +708,10 @@ test_compact_in_child(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        jrec_t a = rec(2, "c", "k", "\"kept\"");
+        event_rec_t a = rec(2, "c", "k", "\"kept\"");
         int rc = journal_append(j, &a);
         for (uint64_t i = 15; i <= 20 && rc == 0; i++) {
-            jrec_t r = rec(i, "c", NULL, "\"x\"");
+            event_rec_t r = rec(i, "c", NULL, "\"x\"");
             rc = journal_append(j, &r);
         }
         rc = rc || journal_compact_write(j) < 0;
@@ -719,7 +719,7 @@ test_compact_in_child(void **state)
         _exit(rc);
     }
     for (uint64_t i = 21; i <= 30; i++) {
-        jrec_t r = rec(i, "c", NULL, "\"during\"");
+        event_rec_t r = rec(i, "c", NULL, "\"during\"");
         assert_int_equal(journal_append(j, &r), 0);
         assert_int_equal(journal_commit(j), 0);
     }
@@ -727,7 +727,7 @@ test_compact_in_child(void **state)
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_int_equal(journal_compact_finish(j), 0);
-    jrec_t r = rec(31, "c", NULL, "\"after\"");
+    event_rec_t r = rec(31, "c", NULL, "\"after\"");
     assert_int_equal(journal_append(j, &r), 0);
     assert_int_equal(journal_commit(j), 0);
     journal_close(&j);
@@ -805,14 +805,14 @@ test_compact_crash_points(void **state)
     write_segment(j, 11, 20);
     assert_int_equal(journal_compact_begin(j), 0);
     for (uint64_t i = 21; i <= 23; i++) {      /* committed meanwhile */
-        jrec_t r = rec(i, "c", NULL, "\"during\"");
+        event_rec_t r = rec(i, "c", NULL, "\"during\"");
         assert_int_equal(journal_append(j, &r), 0);
         assert_int_equal(journal_commit(j), 0);
     }
-    jrec_t a = rec(3, "c", "k", "\"kept\"");
+    event_rec_t a = rec(3, "c", "k", "\"kept\"");
     assert_int_equal(journal_append(j, &a), 0);
     for (uint64_t i = 15; i <= 20; i++) {
-        jrec_t r = rec(i, "c", NULL, "\"x\"");
+        event_rec_t r = rec(i, "c", NULL, "\"x\"");
         assert_int_equal(journal_append(j, &r), 0);
     }
     assert_int_equal(journal_compact_write(j), 0);

@@ -150,29 +150,29 @@ test_message_ok(void **st)
         "  \"data\": { \"currency\" : \"gold\", \"amount\": 0.57, \"l\": [1, 2] },\n"
         "  \"key\": \"balance/gold\", \"ttl\": 600 }";
     assert_int_equal(msg_parse(&m, t, strlen(t), 0, &r), 0);
-    assert_int_equal(m.nchannels, 1);
-    assert_memory_equal(m.channels[0], "user/1", 6);
-    assert_int_equal(m.event_len, 15);
-    assert_int_equal(m.key_len, 12);
-    assert_int_equal(m.ttl, 600);
-    assert_int_equal(m.kind, ZSSE_KIND_JSON);
+    assert_int_equal(m.ev.nchannels, 1);
+    assert_memory_equal(m.ev.channels[0], "user/1", 6);
+    assert_int_equal(m.ev.event_len, 15);
+    assert_int_equal(m.ev.key_len, 12);
+    assert_int_equal(m.ev.ttl, 600);
+    assert_int_equal(m.ev.kind, ZSSE_KIND_JSON);
     /* the publisher's spelling, compacted */
-    assert_int_equal(m.data_len, strlen("{\"currency\":\"gold\",\"amount\":0.57,\"l\":[1,2]}"));
-    assert_memory_equal(m.data, "{\"currency\":\"gold\",\"amount\":0.57,\"l\":[1,2]}", m.data_len);
+    assert_int_equal(m.ev.data_len, strlen("{\"currency\":\"gold\",\"amount\":0.57,\"l\":[1,2]}"));
+    assert_memory_equal(m.ev.data, "{\"currency\":\"gold\",\"amount\":0.57,\"l\":[1,2]}", m.ev.data_len);
     msg_clear(&m);
 
     t = "{\"channels\":[\"a\",\"b\",\"a\"],\"data\":\"two\\nlines\",\"event\":\"\"}";
     assert_int_equal(msg_parse(&m, t, strlen(t), 0, &r), 0);
-    assert_int_equal(m.nchannels, 2);                /* a duplicate, once */
-    assert_int_equal(m.kind, ZSSE_KIND_STRING);
-    assert_memory_equal(m.data, "two\nlines", 9);
-    assert_null(m.event);                            /* "" is unnamed */
-    assert_int_equal(m.ttl, -1);
+    assert_int_equal(m.ev.nchannels, 2);                /* a duplicate, once */
+    assert_int_equal(m.ev.kind, ZSSE_KIND_STRING);
+    assert_memory_equal(m.ev.data, "two\nlines", 9);
+    assert_null(m.ev.event);                            /* "" is unnamed */
+    assert_int_equal(m.ev.ttl, 0);                  /* none: the channel's */
     msg_clear(&m);
 
     t = "{\"channel\":\"a\",\"data\":null}";
     assert_int_equal(msg_parse(&m, t, strlen(t), 0, &r), 0);
-    assert_memory_equal(m.data, "null", 4);
+    assert_memory_equal(m.ev.data, "null", 4);
     msg_clear(&m);
 }
 
