@@ -89,14 +89,6 @@ static volatile sig_atomic_t stop_flag, hup_flag;
 void broker_stop(void) { stop_flag = 1; }
 void broker_reopen_log(void) { hup_flag = 1; }
 
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * Ids: decimal, strictly increasing, below 2^53, and increasing across
  * restarts with no journal: an id is never below the current time in
@@ -142,7 +134,7 @@ reject(broker_t *b, const char *reason, const char *detail)
 static int
 accept_msg(broker_t *b, const msg_t *m, const char **reason)
 {
-    int64_t now = now_us();
+    int64_t now = wall_us();
     pending_t *p = &b->pending[b->npending];
     const event_rec_t *in = &m->ev;
     event_rec_t rec;
@@ -227,7 +219,7 @@ flush_failed(broker_t *b, int err)
 static void
 flush(broker_t *b)
 {
-    int64_t now = now_us();
+    int64_t now = wall_us();
 
     if (b->npending == 0)
         return;
@@ -256,7 +248,7 @@ flush(broker_t *b)
         store_event_unref(p->ev);
     }
     /* publish-to-PUB latency: from the batch's first message to its send */
-    uint64_t lat = (uint64_t)(now_us() - b->batch_start_us);
+    uint64_t lat = (uint64_t)(wall_us() - b->batch_start_us);
     b->lat_sum_us += lat * b->npending;
     b->lat_n += b->npending;
     b->npending = 0;
@@ -395,7 +387,7 @@ op_replay(broker_t *b, request_t *r)
     uint64_t after = 0;
     char flags[8] = "";
     int replay = r->q->op == CTL_REPLAY, keyed = 0, n;
-    int64_t now = now_us();
+    int64_t now = wall_us();
 
     if (replay) {
         if (wire_parse_id(r->q->arg[0].p, r->q->arg[0].len, &after) < 0) {
@@ -479,7 +471,7 @@ static char *
 stats_json(broker_t *b)
 {
     json_t *o = json_object(), *reasons = json_object();
-    int64_t now = now_us();
+    int64_t now = wall_us();
 
     for (size_t i = 0; i < REASONS_MAX && b->reasons[i].reason; i++)
         json_object_set_new(reasons, b->reasons[i].reason, json_integer((json_int_t)b->reasons[i].n));
@@ -551,7 +543,7 @@ op_revoke(broker_t *b, request_t *r)
 {
     const ctl_arg_t *a = r->q->arg;
     char kind[4], ttl_s[12];
-    int64_t now = now_us() / 1000000;
+    int64_t now = wall_us() / 1000000;
 
     ctl_arg_str(&a[0], kind, sizeof(kind));
     ctl_arg_str(&a[2], ttl_s, sizeof(ttl_s));
@@ -619,7 +611,7 @@ op_lease(broker_t *b, request_t *r)
         memcpy(group + a[0].len + 1, a[1].p, a[1].len);
         rc = lease_take(b->leases, group, a[0].len + 1 + a[1].len,
             (unsigned)(rt->max_per_user > 0 ? rt->max_per_user : 0), r->ident, r->idlen, id,
-            now_us());
+            wall_us());
         why = rc == LEASE_OWNER_FULL ? "too many leases on this connection"
             : rc == LEASE_TABLE_FULL ? "lease table full" : NULL;
     }
@@ -640,7 +632,7 @@ op_lease(broker_t *b, request_t *r)
 static void
 op_leases(broker_t *b, request_t *r)
 {
-    int64_t now = now_us();
+    int64_t now = wall_us();
     for (unsigned i = 0; i < r->q->nargs; i++) {
         const ctl_arg_t *id = &r->q->arg[i];
         int rc = r->q->op == CTL_RENEW
@@ -719,7 +711,7 @@ static int
 replay_record(void *ctx, const event_rec_t *rec)
 {
     broker_t *b = ctx;
-    int64_t now = now_us();
+    int64_t now = wall_us();
 
     if (rec->kind == JOURNAL_KIND_FLOOR) {     /* from the floors file */
         store_channel_t *ch = store_channel(b->store, rec->channels[0], rec->channel_lens[0], 1);
@@ -818,7 +810,7 @@ broker_new(config_t *cfg, char *err, size_t errlen)
     ctl_frames_init(&b->in, 3 + CTL_ARGS_MAX);
     ctl_reply_init(&b->out);
     ctl_reply_init(&b->ackout);
-    b->started_us = b->last_sweep_us = now_us();
+    b->started_us = b->last_sweep_us = wall_us();
     if (!(b->store = store_new(&cfg->broker)) || !(b->leases = leases_new()) ||
         !(b->revoked = revoke_new())) {
         snprintf(err, errlen, "out of memory");
@@ -831,7 +823,7 @@ broker_new(config_t *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "journal: %s", jerr);
             goto fail;
         }
-        store_sweep(b->store, now_us());
+        store_sweep(b->store, wall_us());
         /* what a compaction would leave: the next one only once the
          * journal is twice that (so not at once when it would free nothing) */
         store_each_live(b->store, live_size_one, &b->compact_base);
@@ -1074,7 +1066,7 @@ broker_run(broker_t *b)
             b->journal_errors++;
             log_limited(&b->rl, LOG_ERR, "journal: fdatasync: %s", strerror(errno));
         }
-        int64_t now = now_us();
+        int64_t now = wall_us();
         if (now - b->last_sweep_us >= 1000000) {
             b->last_sweep_us = now;
             maintenance(b, now);

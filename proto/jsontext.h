@@ -15,12 +15,6 @@
 
 #include <stddef.h>
 
-/* Find member KEY of the top-level object in TEXT (LEN bytes).  0 with
- * *val / *vlen set to the raw value text (without surrounding whitespace);
- * 1 when absent; -1 when TEXT is not an object or is malformed. */
-int json_member(const char *text, size_t len, const char *key,
-    const char **val, size_t *vlen);
-
 /* Walk the top-level array in TEXT (LEN bytes): *POS is 0 before the
  * first call; each call sets *val / *vlen to the next element's raw text
  * and returns 0, returns 1 after the last one, -1 when TEXT is not an

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "log.h"
 
 static const char *log_ident = "zsse";
@@ -98,13 +99,13 @@ log_msg(int prio, const char *fmt, ...)
     } else {
         FILE *fp = log_fp ? log_fp : stderr;
         char ts[32];
-        struct timespec now;
+        int64_t us = wall_us();
+        time_t sec = (time_t)(us / 1000000);
         struct tm tm;
-        clock_gettime(CLOCK_REALTIME, &now);
-        gmtime_r(&now.tv_sec, &tm);
+        gmtime_r(&sec, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
         flockfile(fp);
-        fprintf(fp, "%s.%03ldZ %s[%d]: ", ts, now.tv_nsec / 1000000, log_ident, (int)getpid());
+        fprintf(fp, "%s.%03ldZ %s[%d]: ", ts, (long)(us / 1000 % 1000), log_ident, (int)getpid());
         vfprintf(fp, fmt, ap);
         fputc('\n', fp);
         funlockfile(fp);

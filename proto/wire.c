@@ -33,12 +33,6 @@ wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind)
 }
 
 int
-wire_send_str(void *sock, const char *s, int flags)
-{
-    return zmq_send(sock, s, strlen(s), flags) < 0 ? -1 : 0;
-}
-
-int
 wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more)
 {
     char topic[256 + 1];

@@ -122,7 +122,4 @@ size_t wire_fmt_id(char *out /* >= 21 bytes */, uint64_t id);
 
 #define WIRE_ID_MAX ((UINT64_C(1) << 53) - 1)
 
-/* Send a string frame; FLAGS as zmq_send (ZMQ_SNDMORE) */
-int wire_send_str(void *sock, const char *s, int flags);
-
 #endif
