@@ -598,7 +598,7 @@ op_lease(broker_t *b, request_t *r)
     const route_t *rt = find_route(b, &a[0]);
     char group[2 * CTL_FIELD_MAX + 2], tag[CTL_TAG_MAX + 1], id[LEASE_ID_LEN + 1];
     const char *why = NULL;
-    int rc = LEASE_TABLE_FULL;
+    lease_take_t rc = LEASE_TABLE_FULL;
 
     ctl_arg_str(&a[2], tag, sizeof(tag));
     if (!rt)
@@ -609,7 +609,7 @@ op_lease(broker_t *b, request_t *r)
         memcpy(group, a[0].p, a[0].len);
         group[a[0].len] = '\0';
         memcpy(group + a[0].len + 1, a[1].p, a[1].len);
-        rc = lease_take(b->leases, group, a[0].len + 1 + a[1].len,
+        rc = leases_take(b->leases, group, a[0].len + 1 + a[1].len,
             (unsigned)(rt->max_per_user > 0 ? rt->max_per_user : 0), r->ident, r->idlen, id,
             wall_us());
         why = rc == LEASE_OWNER_FULL ? "too many leases on this connection"
@@ -635,10 +635,10 @@ op_leases(broker_t *b, request_t *r)
     int64_t now = wall_us();
     for (unsigned i = 0; i < r->q->nargs; i++) {
         const ctl_arg_t *id = &r->q->arg[i];
-        int rc = r->q->op == CTL_RENEW
-            ? lease_renew(b->leases, id->p, id->len, r->ident, r->idlen, now)
-            : lease_release(b->leases, id->p, id->len, r->ident, r->idlen);
-        if (rc < 0)
+        lease_op_t rc = r->q->op == CTL_RENEW
+            ? leases_renew(b->leases, id->p, id->len, r->ident, r->idlen, now)
+            : leases_release(b->leases, id->p, id->len, r->ident, r->idlen);
+        if (rc == LEASE_FOREIGN)
             b->leases_foreign++;
     }
     reply(b, r, CTL_OK, NULL);

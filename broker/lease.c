@@ -11,7 +11,8 @@
 #include "lease.h"
 #include "wire.h"
 
-#define NB 4096                 /* buckets; chains stay short for our sizes */
+#define LEASES_BUCKETS 4096                 /* buckets; chains stay short for our sizes */
+#define LEASES_TTL_US  (WIRE_LEASE_TTL * 1000000ll)   /* wire.h: dropped unless renewed */
 
 typedef struct group {
     struct group *next;
@@ -32,16 +33,16 @@ typedef struct lease {
 } lease_t;
 
 struct leases {
-    lease_t *ids[NB];
-    group_t *groups[NB];
-    owner_t *owners[NB];
+    lease_t *ids[LEASES_BUCKETS];
+    group_t *groups[LEASES_BUCKETS];
+    owner_t *owners[LEASES_BUCKETS];
     size_t   n;
 };
 
 static size_t
-h(const char *s, size_t n)
+leases_bucket(const char *s, size_t n)
 {
-    return (size_t)(str_hash(s, n) % NB);
+    return (size_t)(str_hash(s, n) % LEASES_BUCKETS);
 }
 
 leases_t *
@@ -51,18 +52,18 @@ leases_new(void)
 }
 
 static lease_t **
-find(leases_t *l, const char *id, size_t idlen)
+leases_find(leases_t *l, const char *id, size_t idlen)
 {
-    lease_t **pp = &l->ids[h(id, idlen)];
+    lease_t **pp = &l->ids[leases_bucket(id, idlen)];
     while (*pp && !((*pp)->len == idlen && memcmp((*pp)->id, id, idlen) == 0))
         pp = &(*pp)->next;
     return pp;
 }
 
 static group_t *
-key_get(group_t **table, const char *key, size_t len, int create)
+leases_key_get(group_t **table, const char *key, size_t len, int create)
 {
-    group_t **pp = &table[h(key, len)];
+    group_t **pp = &table[leases_bucket(key, len)];
     for (; *pp; pp = &(*pp)->next)
         if ((*pp)->len == len && memcmp((*pp)->key, key, len) == 0)
             return *pp;
@@ -74,19 +75,19 @@ key_get(group_t **table, const char *key, size_t len, int create)
 }
 
 static void
-key_put(group_t **table, group_t *g)
+leases_key_put(group_t **table, group_t *g)
 {
     if (--g->count)
         return;
-    group_t **pp = &table[h(g->key, g->len)];
+    group_t **pp = &table[leases_bucket(g->key, g->len)];
     while (*pp != g)
         pp = &(*pp)->next;
     *pp = g->next;
     free(g);
 }
 
-int
-lease_take(leases_t *l, const char *group, size_t glen, unsigned limit,
+lease_take_t
+leases_take(leases_t *l, const char *group, size_t glen, unsigned limit,
     const char *owner, size_t olen, char id[LEASE_ID_LEN + 1], int64_t now_us)
 {
     unsigned char rnd[LEASE_ID_LEN / 2];
@@ -102,41 +103,41 @@ lease_take(leases_t *l, const char *group, size_t glen, unsigned limit,
         id[2 * i + 1] = "0123456789abcdef"[rnd[i] & 15];
     }
     id[LEASE_ID_LEN] = '\0';
-    if (*find(l, id, LEASE_ID_LEN))
+    if (*leases_find(l, id, LEASE_ID_LEN))
         return LEASE_TABLE_FULL;        /* 2^-128: never */
-    if (!(o = key_get(l->owners, owner, olen, 1)))
+    if (!(o = leases_key_get(l->owners, owner, olen, 1)))
         return LEASE_TABLE_FULL;
     if (o->count >= LEASE_PER_OWNER_MAX) {
         if (!o->count)
-            o->count++, key_put(l->owners, o);
+            o->count++, leases_key_put(l->owners, o);
         return LEASE_OWNER_FULL;
     }
-    if (!(g = key_get(l->groups, group, glen, 1))) {
+    if (!(g = leases_key_get(l->groups, group, glen, 1))) {
         o->count++;
-        key_put(l->owners, o);
+        leases_key_put(l->owners, o);
         return LEASE_TABLE_FULL;
     }
     if (limit && g->count >= limit) {
         if (!g->count)
-            g->count++, key_put(l->groups, g);
+            g->count++, leases_key_put(l->groups, g);
         if (!o->count)
-            o->count++, key_put(l->owners, o);
+            o->count++, leases_key_put(l->owners, o);
         return LEASE_FULL;
     }
     lease_t *le = calloc(1, sizeof(*le) + LEASE_ID_LEN);
     g->count++;
     o->count++;
     if (!le) {
-        key_put(l->groups, g);
-        key_put(l->owners, o);
+        leases_key_put(l->groups, g);
+        leases_key_put(l->owners, o);
         return LEASE_TABLE_FULL;
     }
     le->group = g;
     le->owner = o;
     le->len = LEASE_ID_LEN;
     memcpy(le->id, id, LEASE_ID_LEN);
-    le->expires_us = now_us + WIRE_LEASE_TTL * 1000000ll;
-    lease_t **pp = find(l, id, LEASE_ID_LEN);
+    le->expires_us = now_us + LEASES_TTL_US;
+    lease_t **pp = leases_find(l, id, LEASE_ID_LEN);
     *pp = le;
     l->n++;
     return LEASE_TAKEN;
@@ -144,9 +145,9 @@ lease_take(leases_t *l, const char *group, size_t glen, unsigned limit,
 
 /* the lease ID if OWNER holds it; NULL (and *FOREIGN when another does) */
 static lease_t **
-owned(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen, int *foreign)
+leases_owned(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen, int *foreign)
 {
-    lease_t **pp = find(l, id, idlen);
+    lease_t **pp = leases_find(l, id, idlen);
     *foreign = 0;
     if (!*pp)
         return NULL;
@@ -157,46 +158,46 @@ owned(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen,
     return pp;
 }
 
-int
-lease_renew(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen,
+lease_op_t
+leases_renew(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen,
     int64_t now_us)
 {
     int foreign;
-    lease_t **pp = owned(l, id, idlen, owner, olen, &foreign);
+    lease_t **pp = leases_owned(l, id, idlen, owner, olen, &foreign);
     if (pp)
-        (*pp)->expires_us = now_us + WIRE_LEASE_TTL * 1000000ll;
-    return pp ? 1 : foreign ? -1 : 0;
+        (*pp)->expires_us = now_us + LEASES_TTL_US;
+    return pp ? LEASE_DONE : foreign ? LEASE_FOREIGN : LEASE_UNKNOWN;
 }
 
 static void
-unlink_lease(leases_t *l, lease_t **pp)
+leases_unlink(leases_t *l, lease_t **pp)
 {
     lease_t *le = *pp;
     *pp = le->next;
-    key_put(l->groups, le->group);
-    key_put(l->owners, le->owner);
+    leases_key_put(l->groups, le->group);
+    leases_key_put(l->owners, le->owner);
     free(le);
     l->n--;
 }
 
-int
-lease_release(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen)
+lease_op_t
+leases_release(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen)
 {
     int foreign;
-    lease_t **pp = owned(l, id, idlen, owner, olen, &foreign);
+    lease_t **pp = leases_owned(l, id, idlen, owner, olen, &foreign);
     if (pp)
-        unlink_lease(l, pp);
-    return pp ? 1 : foreign ? -1 : 0;
+        leases_unlink(l, pp);
+    return pp ? LEASE_DONE : foreign ? LEASE_FOREIGN : LEASE_UNKNOWN;
 }
 
 void
 leases_expire(leases_t *l, int64_t now_us)
 {
-    for (size_t b = 0; b < NB; b++) {
+    for (size_t b = 0; b < LEASES_BUCKETS; b++) {
         lease_t **pp = &l->ids[b];
         while (*pp) {
             if ((*pp)->expires_us <= now_us)
-                unlink_lease(l, pp);
+                leases_unlink(l, pp);
             else
                 pp = &(*pp)->next;
         }
@@ -215,9 +216,9 @@ leases_destroy(leases_t **lp)
     leases_t *l = *lp;
     if (!l)
         return;
-    for (size_t b = 0; b < NB; b++)
+    for (size_t b = 0; b < LEASES_BUCKETS; b++)
         while (l->ids[b])
-            unlink_lease(l, &l->ids[b]);
+            leases_unlink(l, &l->ids[b]);
     free(l);
     *lp = NULL;
 }
@@ -226,7 +227,7 @@ void
 leases_by_route(const leases_t *l, void (*fn)(void *ctx, const char *route, unsigned n),
     void *ctx)
 {
-    for (size_t b = 0; b < NB; b++)
+    for (size_t b = 0; b < LEASES_BUCKETS; b++)
         for (group_t *g = l->groups[b]; g; g = g->next)
             fn(ctx, g->key, g->count);      /* the key starts with "route\0" */
 }

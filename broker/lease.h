@@ -19,7 +19,20 @@
 #define LEASE_PER_OWNER_MAX  100000     /* one worker process's streams */
 #define LEASE_ID_LEN         32         /* hex of 16 random bytes */
 
-enum { LEASE_TAKEN = 1, LEASE_FULL = 0, LEASE_TABLE_FULL = -1, LEASE_OWNER_FULL = -2 };
+/* what leases_take did */
+typedef enum {
+    LEASE_TAKEN = 1,            /* ID holds the new lease */
+    LEASE_FULL = 0,             /* the group's limit is reached */
+    LEASE_TABLE_FULL = -1,      /* LEASE_MAX leases, or no memory */
+    LEASE_OWNER_FULL = -2       /* the owner holds LEASE_PER_OWNER_MAX */
+} lease_take_t;
+
+/* what leases_renew and leases_release did */
+typedef enum {
+    LEASE_DONE = 1,             /* renewed / released */
+    LEASE_UNKNOWN = 0,          /* no such lease (expired, released) */
+    LEASE_FOREIGN = -1          /* another connection's: left untouched */
+} lease_op_t;
 
 typedef struct leases leases_t;
 
@@ -29,12 +42,11 @@ void      leases_destroy(leases_t **lp);
  * connection OWNER; its new id in ID.  LEASE_TAKEN, LEASE_FULL (the
  * group's limit is reached), LEASE_TABLE_FULL (LEASE_MAX, or no memory),
  * LEASE_OWNER_FULL (OWNER holds LEASE_PER_OWNER_MAX). */
-int    lease_take(leases_t *l, const char *group, size_t glen, unsigned limit,
+lease_take_t leases_take(leases_t *l, const char *group, size_t glen, unsigned limit,
     const char *owner, size_t olen, char id[LEASE_ID_LEN + 1], int64_t now_us);
-/* 1 done, 0 no such lease, -1 the lease is another connection's (untouched) */
-int    lease_renew(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen,
+lease_op_t leases_renew(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen,
     int64_t now_us);
-int    lease_release(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen);
+lease_op_t leases_release(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen);
 void   leases_expire(leases_t *l, int64_t now_us);
 size_t leases_count(const leases_t *l);
 /* call FN(route, count) for each route with open streams (the group key

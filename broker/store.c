@@ -29,6 +29,7 @@ struct store {
 #define STORE_RING_MIN    8     /* ring entries allocated at first */
 #define STORE_BUCKETS_MIN 1024  /* hash buckets at first (a power of two) */
 #define STORE_HITS_MIN    64    /* results allocated at first */
+#define STORE_FIFO_MIN    1024  /* fifo entries allocated at first */
 
 /* Bytes of events, channels and the fifo: the broker has one store, and
  * events are counted where they are made and freed. */
@@ -195,13 +196,13 @@ store_channel(store_t *s, const char *name, size_t len, int create)
 {
     size_t h = str_hash(name, len) & (s->nbuckets - 1);
     store_channel_t *ch;
-    char tmp[256];
+    char tmp[ZSSE_CHANNEL_MAX + 1];
     int buffer, ttl;
 
     for (ch = s->buckets[h]; ch; ch = ch->next)
         if (ch->name_len == len && memcmp(ch->name, name, len) == 0)
             return ch;
-    if (!create || len > 255 || s->nchannels >= STORE_CHANNELS_MAX)
+    if (!create || len > ZSSE_CHANNEL_MAX || s->nchannels >= STORE_CHANNELS_MAX)
         return NULL;
     memcpy(tmp, name, len);
     tmp[len] = '\0';
@@ -335,7 +336,7 @@ static void
 store_fifo_push(store_t *s, store_channel_t *ch, uint64_t id)
 {
     if (s->fcount == s->fcap) {
-        size_t cap = s->fcap ? s->fcap * 2 : 1024;
+        size_t cap = s->fcap ? s->fcap * 2 : STORE_FIFO_MIN;
         store_entry_t *f = malloc(cap * sizeof(*f));
         if (!f)
             return;             /* not evictable by age; still bounded by its ring */
