@@ -410,31 +410,28 @@ load_cors(ctx_t *c, const char *path, json_t *o, route_t *r)
     return 0;
 }
 
+/* routes[i].path: required, a path pattern (route.h) */
 static int
-load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
+config_route_path(ctx_t *c, const char *p, json_t *o, route_t *r)
 {
-    static const char *const keys[] = { "path", "type", "channels", "auth", "require",
-        "format", "retry", "hello", "heartbeat", "snapshot", "reset_event", "max_lifetime",
-        "stall_timeout", "max_per_user", "cors", "auth_expired_event", NULL };
-    char p[64], pp[96], msg[200];
-    json_t *v;
+    char pp[96], msg[200];
 
-    snprintf(p, sizeof(p), "routes[%zu]", idx);
-    r->retry = -1;
-    r->heartbeat = 30;
-    r->stall_timeout = 120;
-    if (set_default(&r->heartbeat_comment, "") < 0 || set_default(&r->reset_event, "reset") < 0 ||
-        set_default(&r->auth_expired_event, "auth_expired") < 0)
-        return bad(c, p, "out of memory");
-    if (!json_is_object(o))
-        return bad(c, p, "must be an object");
-    if (check_keys(c, p, o, keys) < 0 || get_str(c, p, o, "path", false, &r->path) < 0)
+    if (get_str(c, p, o, "path", false, &r->path) < 0)
         return -1;
     snprintf(pp, sizeof(pp), "%s.path", p);
     if (!r->path)
         return bad(c, pp, "is required");
     if (route_parse_path(r, r->path, msg, sizeof(msg)) < 0)
         return bad(c, pp, "%s", msg);
+    return 0;
+}
+
+/* routes[i].type, .auth, .format: one of their names */
+static int
+config_route_names(ctx_t *c, const char *p, json_t *o, route_t *r)
+{
+    char pp[96];
+    json_t *v;
 
     if ((v = json_object_get(o, "type"))) {
         snprintf(pp, sizeof(pp), "%s.type", p);
@@ -456,7 +453,18 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
         else if (strcmp(s, "envelope") == 0) r->format = SSE_ENVELOPE;
         else return bad(c, pp, "must be \"named\" or \"envelope\"");
     }
-    v = json_object_get(o, "channels");
+    return 0;
+}
+
+/* routes[i].channels: 1..ROUTE_MAX_CHANNELS templates, required by a
+ * stream route, refused by a publish or mercure route (after .type) */
+static int
+config_route_channels(ctx_t *c, const char *p, json_t *o, route_t *r)
+{
+    json_t *v = json_object_get(o, "channels"), *t;
+    char pp[96], msg[200];
+    size_t i;
+
     snprintf(pp, sizeof(pp), "%s.channels", p);
     if (r->type == ROUTE_STREAM && !v)
         return bad(c, pp, "is required");
@@ -465,41 +473,57 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
     if (v && (r->type == ROUTE_PUBLISH || r->type == ROUTE_MERCURE))
         return bad(c, pp, "not used by a %s route (the messages name their channels)",
             r->type == ROUTE_PUBLISH ? "publish" : "mercure");
-    if (v) {
-        size_t i;
-        json_t *t;
-        if (!json_is_array(v) || json_array_size(v) < 1 ||
-            json_array_size(v) > ROUTE_MAX_CHANNELS)
-            return bad(c, pp, "must be an array of 1 to %d channel templates", ROUTE_MAX_CHANNELS);
-        if (!(r->channels = calloc(json_array_size(v), sizeof(tpl_t))))
-            return bad(c, pp, "out of memory");
-        json_array_foreach(v, i, t) {
-            char pi[128];
-            snprintf(pi, sizeof(pi), "%s[%zu]", pp, i);
-            if (!json_is_string(t))
-                return bad(c, pi, "must be a string");
-            if (tpl_parse(r, json_string_value(t), &r->channels[i], msg, sizeof(msg)) < 0) {
-                r->nchannels = i + 1;
-                return bad(c, pi, "%s", msg);
-            }
+    if (!v)
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) < 1 ||
+        json_array_size(v) > ROUTE_MAX_CHANNELS)
+        return bad(c, pp, "must be an array of 1 to %d channel templates", ROUTE_MAX_CHANNELS);
+    if (!(r->channels = calloc(json_array_size(v), sizeof(tpl_t))))
+        return bad(c, pp, "out of memory");
+    json_array_foreach(v, i, t) {
+        char pi[128];
+        snprintf(pi, sizeof(pi), "%s[%zu]", pp, i);
+        if (!json_is_string(t))
+            return bad(c, pi, "must be a string");
+        if (tpl_parse(r, json_string_value(t), &r->channels[i], msg, sizeof(msg)) < 0) {
             r->nchannels = i + 1;
+            return bad(c, pi, "%s", msg);
         }
+        r->nchannels = i + 1;
     }
-    if ((v = json_object_get(o, "require"))) {
-        const char *k;
-        json_t *x;
-        snprintf(pp, sizeof(pp), "%s.require", p);
-        if (!json_is_object(v))
-            return bad(c, pp, "must be an object of claim: value");
-        json_object_foreach(v, k, x)
-            if (!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x)) {
-                char pk[200];
-                snprintf(pk, sizeof(pk), "%s.%.64s", pp, k);
-                return bad(c, pk, "must be a string, number or boolean");
-            }
-        r->require = json_incref(v);
-    }
+    return 0;
+}
+
+/* routes[i].require: claim -> string, number or boolean */
+static int
+config_route_require(ctx_t *c, const char *p, json_t *o, route_t *r)
+{
+    json_t *v = json_object_get(o, "require"), *x;
+    const char *k;
+    char pp[96];
+
+    if (!v)
+        return 0;
+    snprintf(pp, sizeof(pp), "%s.require", p);
+    if (!json_is_object(v))
+        return bad(c, pp, "must be an object of claim: value");
+    json_object_foreach(v, k, x)
+        if (!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x)) {
+            char pk[200];
+            snprintf(pk, sizeof(pk), "%s.%.64s", pp, k);
+            return bad(c, pk, "must be a string, number or boolean");
+        }
+    r->require = json_incref(v);
+    return 0;
+}
+
+/* the scalar settings, then the event names' rules */
+static int
+config_route_scalars(ctx_t *c, const char *p, json_t *o, route_t *r)
+{
     bool snapshot = false;
+    char pp[96];
+
     if (get_int(c, p, o, "retry", 0, 3600000, &r->retry) < 0 ||
         get_bool(c, p, o, "snapshot", &snapshot) < 0 ||
         get_str(c, p, o, "reset_event", false, &r->reset_event) < 0 ||
@@ -518,12 +542,53 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
         snprintf(pp, sizeof(pp), "%s.auth_expired_event", p);
         return bad(c, pp, "must be null or at most 255 bytes with no line break");
     }
+    return 0;
+}
+
+/* routes[i].hello, .heartbeat, .cors: objects of their own */
+static int
+config_route_objects(ctx_t *c, const char *p, json_t *o, route_t *r)
+{
+    json_t *v;
+
     if ((v = json_object_get(o, "hello")) && load_hello(c, p, v, r) < 0)
         return -1;
     if ((v = json_object_get(o, "heartbeat")) && load_heartbeat(c, p, v, r) < 0)
         return -1;
     if ((v = json_object_get(o, "cors")) && load_cors(c, p, v, r) < 0)
         return -1;
+    return 0;
+}
+
+/* A route's steps, in the order its errors are reported (a later step
+ * may rely on an earlier one: channels on type). */
+static int (*const config_route_steps[])(ctx_t *, const char *, json_t *, route_t *) = {
+    config_route_path, config_route_names, config_route_channels, config_route_require,
+    config_route_scalars, config_route_objects,
+};
+
+static int
+load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
+{
+    static const char *const keys[] = { "path", "type", "channels", "auth", "require",
+        "format", "retry", "hello", "heartbeat", "snapshot", "reset_event", "max_lifetime",
+        "stall_timeout", "max_per_user", "cors", "auth_expired_event", NULL };
+    char p[64];
+
+    snprintf(p, sizeof(p), "routes[%zu]", idx);
+    r->retry = -1;
+    r->heartbeat = 30;
+    r->stall_timeout = 120;
+    if (set_default(&r->heartbeat_comment, "") < 0 || set_default(&r->reset_event, "reset") < 0 ||
+        set_default(&r->auth_expired_event, "auth_expired") < 0)
+        return bad(c, p, "out of memory");
+    if (!json_is_object(o))
+        return bad(c, p, "must be an object");
+    if (check_keys(c, p, o, keys) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(config_route_steps) / sizeof(config_route_steps[0]); i++)
+        if (config_route_steps[i](c, p, o, r) < 0)
+            return -1;
     return 0;
 }
 
