@@ -8,7 +8,7 @@
  *    good record (or, when even that fails, before the next write), so no
  *    partial record is ever followed by good ones;
  *  - a damaged record is never a silent hole: reading resynchronises on
- *    the next intact record, the damaged bytes are copied to a quarantine
+ *    the next intact record, the damaged bytes are copied to a journal_quarantine
  *    file, and the ids they may have held are reported (journal_lost_upto)
  *    so that a replay across them is answered with a reset;
  *  - nothing is deleted before what replaces it is durable: floors (the
@@ -30,26 +30,26 @@
 #include "journal.h"
 #include "log.h"
 
-#define MAGIC       0x5a4a3031u     /* "ZJ01" */
-#define HDR_LEN     12              /* magic, length, crc */
-#define REC_MAX     (32u << 20)     /* no record is larger (max_message <= 16 MiB) */
-#define SEGS_MAX    4096
-#define FLOORS_FILE "floors.zf"
-#define COMPACT_TMP "compact-"     /* PID-MS.tmp: one broker's, never another's */
+#define JOURNAL_MAGIC       0x5a4a3031u     /* "ZJ01" */
+#define JOURNAL_HDR_LEN     12              /* magic, length, crc */
+#define JOURNAL_REC_MAX     (32u << 20)     /* no record is larger (max_message <= 16 MiB) */
+#define JOURNAL_SEGS_MAX    4096
+#define JOURNAL_FLOORS_FILE "floors.zf"
+#define JOURNAL_COMPACT_TMP "compact-"     /* PID-MS.tmp: one broker's, never another's */
 
 typedef struct {
     char     *path;
     uint64_t  first;        /* first id (from the name) */
     uint64_t  last;         /* highest id in it */
     uint64_t  size;         /* bytes of good records */
-} segment_t;
+} journal_seg_t;
 
 struct journal {
     char      *dir;
     int        fsync_ms;
     int        fd;              /* active segment, -1 until the first append */
     int        dirty_fd;        /* active segment was cut short of a failed write */
-    segment_t  segs[SEGS_MAX];  /* oldest first; the active one is last */
+    journal_seg_t  segs[JOURNAL_SEGS_MAX];  /* oldest first; the active one is last */
     size_t     nsegs;
     buf_t      pending;         /* appended, not yet written */
     uint64_t   pending_first;   /* first id in pending */
@@ -65,35 +65,35 @@ struct journal {
 
 /* --- small helpers -------------------------------------------------- */
 
-static uint32_t crc_table[256];
+static uint32_t journal_crc_table[256];
 
 static void
-crc_init(void)
+journal_crc_init(void)
 {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
             c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
+        journal_crc_table[i] = c;
     }
 }
 
 static uint32_t
-crc32(const unsigned char *p, size_t n)
+journal_crc32(const unsigned char *p, size_t n)
 {
     uint32_t c = 0xffffffffu;
     while (n--)
-        c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+        c = journal_crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
 }
 
-static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static void put64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static uint32_t get32(const unsigned char *p) { uint32_t v = 0; for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i); return v; }
-static uint64_t get64(const unsigned char *p) { uint64_t v = 0; for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i); return v; }
+static void journal_put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
+static void journal_put64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
+static uint32_t journal_get32(const unsigned char *p) { uint32_t v = 0; for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i); return v; }
+static uint64_t journal_get64(const unsigned char *p) { uint64_t v = 0; for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i); return v; }
 
 static int
-write_all(int fd, const char *p, size_t n)
+journal_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -109,7 +109,7 @@ write_all(int fd, const char *p, size_t n)
 }
 
 static int
-sync_dir(const char *dir)
+journal_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
@@ -120,7 +120,7 @@ sync_dir(const char *dir)
 }
 
 static char *
-seg_path(const char *dir, uint64_t first, const char *suffix)
+journal_seg_path(const char *dir, uint64_t first, const char *suffix)
 {
     char *p;
     if (asprintf(&p, "%s/journal-%016" PRIu64 ".zj%s", dir, first, suffix) < 0)
@@ -129,7 +129,7 @@ seg_path(const char *dir, uint64_t first, const char *suffix)
 }
 
 static char *
-dir_path(const char *dir, const char *name)
+journal_dir_path(const char *dir, const char *name)
 {
     char *p;
     if (asprintf(&p, "%s/%s", dir, name) < 0)
@@ -141,15 +141,15 @@ dir_path(const char *dir, const char *name)
 
 /* Decode one record body (after the header) into R; -1 if malformed. */
 static int
-decode(const unsigned char *p, size_t n, event_rec_t *r)
+journal_decode(const unsigned char *p, size_t n, event_rec_t *r)
 {
     size_t o = 0;
 #define NEED(k) do { if (n - o < (size_t)(k)) return -1; } while (0)
     memset(r, 0, sizeof(*r));
     NEED(8 + 8 + 4 + 1 + 1);
-    r->id = get64(p); o = 8;
-    r->accepted_us = (int64_t)get64(p + o); o += 8;
-    r->ttl = get32(p + o); o += 4;
+    r->id = journal_get64(p); o = 8;
+    r->accepted_us = (int64_t)journal_get64(p + o); o += 8;
+    r->ttl = journal_get32(p + o); o += 4;
     r->kind = (char)p[o++];
     r->nchannels = p[o++];
     if (r->nchannels < 1 || r->nchannels > ZSSE_MAX_CHANNELS)
@@ -173,7 +173,7 @@ decode(const unsigned char *p, size_t n, event_rec_t *r)
     r->key = r->key_len ? (const char *)p + o : NULL;
     o += r->key_len;
     NEED(4);
-    r->data_len = get32(p + o); o += 4;
+    r->data_len = journal_get32(p + o); o += 4;
     NEED(r->data_len);
     r->data = (const char *)p + o;
     o += r->data_len;
@@ -184,15 +184,15 @@ decode(const unsigned char *p, size_t n, event_rec_t *r)
 /* The length of the intact record at P[O..LEN), decoded into R; 0 when
  * there is none there. */
 static size_t
-record_at(const unsigned char *p, size_t len, size_t o, event_rec_t *r)
+journal_record_at(const unsigned char *p, size_t len, size_t o, event_rec_t *r)
 {
-    if (len - o < HDR_LEN || get32(p + o) != MAGIC)
+    if (len - o < JOURNAL_HDR_LEN || journal_get32(p + o) != JOURNAL_MAGIC)
         return 0;
-    uint32_t n = get32(p + o + 4), crc = get32(p + o + 8);
-    if (n > REC_MAX || n > len - o - HDR_LEN || crc32(p + o + HDR_LEN, n) != crc ||
-        decode(p + o + HDR_LEN, n, r) < 0)
+    uint32_t n = journal_get32(p + o + 4), crc = journal_get32(p + o + 8);
+    if (n > JOURNAL_REC_MAX || n > len - o - JOURNAL_HDR_LEN || journal_crc32(p + o + JOURNAL_HDR_LEN, n) != crc ||
+        journal_decode(p + o + JOURNAL_HDR_LEN, n, r) < 0)
         return 0;
-    return HDR_LEN + n;
+    return JOURNAL_HDR_LEN + n;
 }
 
 int
@@ -203,17 +203,17 @@ journal_read_buf(const unsigned char *p, size_t len, uint64_t after, journal_cb 
     uint64_t last = after;
 
     memset(out, 0, sizeof(*out));
-    if (!crc_table[1])
-        crc_init();
+    if (!journal_crc_table[1])
+        journal_crc_init();
     while (o < len) {
         event_rec_t r;
-        size_t n = record_at(p, len, o, &r);
+        size_t n = journal_record_at(p, len, o, &r);
         if (n == 0) {
             /* damage at o: it ends at the next intact record with a larger
              * id (a record cannot hide in another's data: its header holds
              * NUL bytes, which JSON text does not) */
             size_t q = o + 1;
-            while (q < len && !(record_at(p, len, q, &r) && r.id > out->last))
+            while (q < len && !(journal_record_at(p, len, q, &r) && r.id > out->last))
                 q++;
             if (q == len) {
                 out->tail = 1;
@@ -241,7 +241,7 @@ journal_read_buf(const unsigned char *p, size_t len, uint64_t after, journal_cb 
 }
 
 static int
-read_file(const char *path, unsigned char **out, size_t *len)
+journal_read_file(const char *path, unsigned char **out, size_t *len)
 {
     int fd = open(path, O_RDONLY);
     struct stat st;
@@ -272,14 +272,14 @@ read_file(const char *path, unsigned char **out, size_t *len)
 /* Copy P[FROM..TO) of segment S to S.damaged-FROM (once: kept for the
  * operator, never read again). */
 static void
-quarantine(const segment_t *s, const unsigned char *p, size_t from, size_t to)
+journal_quarantine(const journal_seg_t *s, const unsigned char *p, size_t from, size_t to)
 {
     char *q;
     if (asprintf(&q, "%s.damaged-%zu", s->path, from) < 0)
         return;
     int fd = open(q, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
-        if (write_all(fd, (const char *)p + from, to - from) < 0 || fdatasync(fd) < 0)
+        if (journal_write_all(fd, (const char *)p + from, to - from) < 0 || fdatasync(fd) < 0)
             log_msg(LOG_ERR, "journal: %s: %s", q, strerror(errno));
         close(fd);
     } else if (errno != EEXIST) {
@@ -292,16 +292,16 @@ quarantine(const segment_t *s, const unsigned char *p, size_t from, size_t to)
  * intact record) and reported; only a damaged tail of the last segment
  * -- a write the crash interrupted -- is cut off. */
 static int
-replay_segment(journal_t *j, size_t i, uint64_t *seen, journal_cb cb, void *ctx,
+journal_replay_segment(journal_t *j, size_t i, uint64_t *seen, journal_cb cb, void *ctx,
     char *err, size_t errlen)
 {
-    segment_t *s = &j->segs[i];
+    journal_seg_t *s = &j->segs[i];
     unsigned char *p;
     size_t len;
     journal_scan_t sc;
     int last = i + 1 == j->nsegs;
 
-    if (read_file(s->path, &p, &len) < 0) {
+    if (journal_read_file(s->path, &p, &len) < 0) {
         snprintf(err, errlen, "%s: %s", s->path, strerror(errno));
         return -1;
     }
@@ -317,7 +317,7 @@ replay_segment(journal_t *j, size_t i, uint64_t *seen, journal_cb cb, void *ctx,
     s->size = len;
     uint64_t upto = 0;
     if (sc.holes) {             /* intact records follow: skipped, not cut */
-        quarantine(s, p, sc.hole_at, sc.hole_end);
+        journal_quarantine(s, p, sc.hole_at, sc.hole_end);
         upto = sc.resync_id - 1;
         log_msg(LOG_ERR, "journal: %s: damaged bytes %zu-%zu (copied to %s.damaged-%zu): "
             "events with ids up to %" PRIu64 " may be lost; a replay from before that id "
@@ -333,7 +333,7 @@ replay_segment(journal_t *j, size_t i, uint64_t *seen, journal_cb cb, void *ctx,
         }
         s->size = sc.tail_at;
     } else if (sc.tail) {       /* in the middle of the journal: a hole */
-        quarantine(s, p, sc.tail_at, len);
+        journal_quarantine(s, p, sc.tail_at, len);
         upto = j->segs[i + 1].first - 1;
         log_msg(LOG_ERR, "journal: %s: damaged bytes %zu-%zu (copied to %s.damaged-%zu): "
             "events with ids up to %" PRIu64 " may be lost; a replay from before that id "
@@ -346,14 +346,14 @@ replay_segment(journal_t *j, size_t i, uint64_t *seen, journal_cb cb, void *ctx,
 }
 
 static int
-seg_cmp(const void *a, const void *b)
+journal_seg_cmp(const void *a, const void *b)
 {
-    const segment_t *x = a, *y = b;
+    const journal_seg_t *x = a, *y = b;
     return x->first < y->first ? -1 : x->first > y->first;
 }
 
 static int
-scan_dir(journal_t *j, char *err, size_t errlen)
+journal_scan_dir(journal_t *j, char *err, size_t errlen)
 {
     DIR *d = opendir(j->dir);
     struct dirent *e;
@@ -366,10 +366,10 @@ scan_dir(journal_t *j, char *err, size_t errlen)
         uint64_t first;
         char tail[8];
         size_t nl = strlen(e->d_name);
-        if ((strncmp(e->d_name, COMPACT_TMP, strlen(COMPACT_TMP)) == 0 && nl > 4 &&
+        if ((strncmp(e->d_name, JOURNAL_COMPACT_TMP, strlen(JOURNAL_COMPACT_TMP)) == 0 && nl > 4 &&
              strcmp(e->d_name + nl - 4, ".tmp") == 0) ||
-            strcmp(e->d_name, FLOORS_FILE ".tmp") == 0) {
-            char *p = dir_path(j->dir, e->d_name);   /* unfinished */
+            strcmp(e->d_name, JOURNAL_FLOORS_FILE ".tmp") == 0) {
+            char *p = journal_dir_path(j->dir, e->d_name);   /* unfinished */
             if (p)
                 unlink(p);
             free(p);
@@ -379,23 +379,23 @@ scan_dir(journal_t *j, char *err, size_t errlen)
             continue;
         if (strcmp(tail, "zj") != 0) {
             if (strcmp(tail, "zj.tmp") == 0) {  /* an older version's compaction */
-                char *p = dir_path(j->dir, e->d_name);
+                char *p = journal_dir_path(j->dir, e->d_name);
                 if (p)
                     unlink(p);
                 free(p);
             }
             continue;
         }
-        if (j->nsegs == SEGS_MAX) {
+        if (j->nsegs == JOURNAL_SEGS_MAX) {
             closedir(d);
-            snprintf(err, errlen, "%s: more than %d segments", j->dir, SEGS_MAX);
+            snprintf(err, errlen, "%s: more than %d segments", j->dir, JOURNAL_SEGS_MAX);
             return -1;
         }
-        segment_t *s = &j->segs[j->nsegs++];
+        journal_seg_t *s = &j->segs[j->nsegs++];
         s->first = first;
         s->last = 0;
         s->size = 0;
-        if (!(s->path = seg_path(j->dir, first, ""))) {
+        if (!(s->path = journal_seg_path(j->dir, first, ""))) {
             closedir(d);
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -403,7 +403,7 @@ scan_dir(journal_t *j, char *err, size_t errlen)
     }
     closedir(d);
     if (j->nsegs > 1)                   /* (segs is NULL while there are none) */
-        qsort(j->segs, j->nsegs, sizeof(segment_t), seg_cmp);
+        qsort(j->segs, j->nsegs, sizeof(journal_seg_t), journal_seg_cmp);
     return 0;
 }
 
@@ -415,7 +415,7 @@ typedef struct {
 } floors_ctx_t;
 
 static int
-floor_record(void *ctx, const event_rec_t *r)
+journal_floor_record(void *ctx, const event_rec_t *r)
 {
     floors_ctx_t *f = ctx;
     if (r->kind == JOURNAL_KIND_LOST) {
@@ -427,9 +427,9 @@ floor_record(void *ctx, const event_rec_t *r)
 }
 
 static int
-read_floors(journal_t *j, journal_cb cb, void *ctx, char *err, size_t errlen)
+journal_read_floors(journal_t *j, journal_cb cb, void *ctx, char *err, size_t errlen)
 {
-    char *path = dir_path(j->dir, FLOORS_FILE);
+    char *path = journal_dir_path(j->dir, JOURNAL_FLOORS_FILE);
     unsigned char *p;
     size_t len;
     floors_ctx_t f = { j, cb, ctx };
@@ -439,17 +439,17 @@ read_floors(journal_t *j, journal_cb cb, void *ctx, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (read_file(path, &p, &len) < 0) {
+    if (journal_read_file(path, &p, &len) < 0) {
         free(path);
         if (errno == ENOENT)
             return 0;
-        snprintf(err, errlen, "%s/%s: %s", j->dir, FLOORS_FILE, strerror(errno));
+        snprintf(err, errlen, "%s/%s: %s", j->dir, JOURNAL_FLOORS_FILE, strerror(errno));
         return -1;
     }
     /* floor records are not in id order: read them one by one */
     for (size_t o = 0; o < len;) {
         event_rec_t r;
-        size_t n = record_at(p, len, o, &r);
+        size_t n = journal_record_at(p, len, o, &r);
         if (n == 0) {
             /* written by rename: damage here is not a crash.  The floors
              * are unknown: everything before the journal's start may be
@@ -461,7 +461,7 @@ read_floors(journal_t *j, journal_cb cb, void *ctx, char *err, size_t errlen)
                 j->lost_upto = upto;
             break;
         }
-        if ((rc = floor_record(&f, &r)) != 0) {
+        if ((rc = journal_floor_record(&f, &r)) != 0) {
             snprintf(err, errlen, "%s: replay stopped", path);
             break;
         }
@@ -479,8 +479,8 @@ journal_open(const char *dir, int fsync_ms, journal_cb cb, void *ctx,
     journal_t *j = calloc(1, sizeof(*j));
     uint64_t seen = 0;
 
-    if (!crc_table[1])
-        crc_init();
+    if (!journal_crc_table[1])
+        journal_crc_init();
     if (!j || !(j->dir = strdup(dir))) {
         free(j);
         snprintf(err, errlen, "out of memory");
@@ -495,12 +495,12 @@ journal_open(const char *dir, int fsync_ms, journal_cb cb, void *ctx,
         journal_close(&j);
         return NULL;
     }
-    if (scan_dir(j, err, errlen) < 0 || read_floors(j, cb, ctx, err, errlen) < 0) {
+    if (journal_scan_dir(j, err, errlen) < 0 || journal_read_floors(j, cb, ctx, err, errlen) < 0) {
         journal_close(&j);
         return NULL;
     }
     for (size_t i = 0; i < j->nsegs; i++) {
-        if (replay_segment(j, i, &seen, cb, ctx, err, errlen) < 0) {
+        if (journal_replay_segment(j, i, &seen, cb, ctx, err, errlen) < 0) {
             journal_close(&j);
             return NULL;
         }
@@ -543,31 +543,31 @@ journal_lost_upto(const journal_t *j)
 size_t
 journal_record_size(const event_rec_t *r)
 {
-    size_t n = HDR_LEN + 8 + 8 + 4 + 1 + 1 + 1 + 1 + 4 + r->event_len + r->key_len + r->data_len;
+    size_t n = JOURNAL_HDR_LEN + 8 + 8 + 4 + 1 + 1 + 1 + 1 + 4 + r->event_len + r->key_len + r->data_len;
     for (size_t i = 0; i < r->nchannels && i < ZSSE_MAX_CHANNELS; i++)
         n += 1 + r->channel_lens[i];
     return n;
 }
 
-/* encode R as a record at the end of B */
+/* journal_encode R as a record at the end of B */
 static int
-encode(buf_t *b, const event_rec_t *r)
+journal_encode(buf_t *b, const event_rec_t *r)
 {
-    size_t n = journal_record_size(r) - HDR_LEN;
+    size_t n = journal_record_size(r) - JOURNAL_HDR_LEN;
     if (r->nchannels < 1 || r->nchannels > ZSSE_MAX_CHANNELS || r->event_len > ZSSE_EVENT_MAX ||
-        r->key_len > ZSSE_KEY_MAX || n > REC_MAX)
+        r->key_len > ZSSE_KEY_MAX || n > JOURNAL_REC_MAX)
         return errno = EINVAL, -1;
     for (size_t i = 0; i < r->nchannels; i++)
         if (r->channel_lens[i] > ZSSE_CHANNEL_MAX)
             return errno = EINVAL, -1;
-    if (buf_reserve(b, HDR_LEN + n) < 0)
+    if (buf_reserve(b, JOURNAL_HDR_LEN + n) < 0)
         return errno = ENOMEM, -1;
 
     unsigned char *h = (unsigned char *)b->data + b->len;
-    unsigned char *p = h + HDR_LEN, *q = p;
-    put64(q, r->id); q += 8;
-    put64(q, (uint64_t)r->accepted_us); q += 8;
-    put32(q, r->ttl); q += 4;
+    unsigned char *p = h + JOURNAL_HDR_LEN, *q = p;
+    journal_put64(q, r->id); q += 8;
+    journal_put64(q, (uint64_t)r->accepted_us); q += 8;
+    journal_put32(q, r->ttl); q += 4;
     *q++ = (unsigned char)r->kind;
     *q++ = (unsigned char)r->nchannels;
     for (size_t i = 0; i < r->nchannels; i++) {
@@ -582,20 +582,20 @@ encode(buf_t *b, const event_rec_t *r)
     *q++ = (unsigned char)r->key_len;
     if (r->key_len) memcpy(q, r->key, r->key_len);
     q += r->key_len;
-    put32(q, (uint32_t)r->data_len); q += 4;
+    journal_put32(q, (uint32_t)r->data_len); q += 4;
     if (r->data_len) memcpy(q, r->data, r->data_len);
     q += r->data_len;
-    put32(h, MAGIC);
-    put32(h + 4, (uint32_t)n);
-    put32(h + 8, crc32(p, n));
-    b->len += HDR_LEN + n;
+    journal_put32(h, JOURNAL_MAGIC);
+    journal_put32(h + 4, (uint32_t)n);
+    journal_put32(h + 8, journal_crc32(p, n));
+    b->len += JOURNAL_HDR_LEN + n;
     return 0;
 }
 
 int
 journal_append(journal_t *j, const event_rec_t *r)
 {
-    if (encode(&j->pending, r) < 0)
+    if (journal_encode(&j->pending, r) < 0)
         return -1;
     if (!j->pending_first)
         j->pending_first = r->id;
@@ -604,7 +604,7 @@ journal_append(journal_t *j, const event_rec_t *r)
 }
 
 static void
-discard_pending(journal_t *j)
+journal_discard_pending(journal_t *j)
 {
     buf_reset(&j->pending);
     j->pending_first = j->pending_last = 0;
@@ -612,11 +612,11 @@ discard_pending(journal_t *j)
 
 /* open the active segment, named after its first id */
 static int
-open_active(journal_t *j, uint64_t first)
+journal_open_active(journal_t *j, uint64_t first)
 {
-    if (j->nsegs == SEGS_MAX)
+    if (j->nsegs == JOURNAL_SEGS_MAX)
         return errno = EMFILE, -1;
-    char *path = seg_path(j->dir, first, "");
+    char *path = journal_seg_path(j->dir, first, "");
     if (!path)
         return -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -625,14 +625,14 @@ open_active(journal_t *j, uint64_t first)
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) < 0 || sync_dir(j->dir) < 0) {
+    if (fstat(fd, &st) < 0 || journal_sync_dir(j->dir) < 0) {
         int e = errno;
         close(fd);
         free(path);
         return errno = e, -1;
     }
     j->fd = fd;
-    segment_t *s = &j->segs[j->nsegs++];
+    journal_seg_t *s = &j->segs[j->nsegs++];
     s->path = path;
     s->first = first;
     s->last = first;
@@ -642,9 +642,9 @@ open_active(journal_t *j, uint64_t first)
 
 /* Cut the active segment back to its last good record */
 static int
-cut_back(journal_t *j)
+journal_cut_back(journal_t *j)
 {
-    segment_t *s = &j->segs[j->nsegs - 1];
+    journal_seg_t *s = &j->segs[j->nsegs - 1];
     if (ftruncate(j->fd, (off_t)s->size) < 0) {
         j->dirty_fd = 1;        /* again before the next write */
         return -1;
@@ -654,7 +654,7 @@ cut_back(journal_t *j)
 }
 
 static int
-sync_now(journal_t *j)
+journal_sync_now(journal_t *j)
 {
     if (fdatasync(j->fd) < 0)
         return -1;
@@ -667,31 +667,31 @@ journal_commit(journal_t *j)
 {
     if (j->pending.len == 0)
         return 0;
-    if (j->fd < 0 && open_active(j, j->pending_first) < 0)
+    if (j->fd < 0 && journal_open_active(j, j->pending_first) < 0)
         goto fail;
-    if (j->dirty_fd && cut_back(j) < 0)
+    if (j->dirty_fd && journal_cut_back(j) < 0)
         goto fail;
-    segment_t *s = &j->segs[j->nsegs - 1];
-    if (write_all(j->fd, j->pending.data, j->pending.len) < 0 ||
-        (j->fsync_ms == 0 && sync_now(j) < 0)) {
+    journal_seg_t *s = &j->segs[j->nsegs - 1];
+    if (journal_write_all(j->fd, j->pending.data, j->pending.len) < 0 ||
+        (j->fsync_ms == 0 && journal_sync_now(j) < 0)) {
         /* neither a partial record nor one never synced may stay: a later
          * good write after it would be cut off with it at the next start */
         int e = errno;
-        (void)cut_back(j);
+        (void)journal_cut_back(j);
         errno = e;
         goto fail;
     }
     s->size += j->pending.len;
     if (j->pending_last > s->last)
         s->last = j->pending_last;
-    discard_pending(j);
+    journal_discard_pending(j);
     if (j->fsync_ms > 0 && !j->sync_due) {
         j->sync_due = 1;
         j->dirty_since_ms = mono_ms();
     }
     return 0;
 fail:
-    discard_pending(j);
+    journal_discard_pending(j);
     return -1;
 }
 
@@ -709,7 +709,7 @@ journal_tick(journal_t *j)
 {
     if (journal_sync_in_ms(j) != 0)
         return 0;
-    if (sync_now(j) < 0) {
+    if (journal_sync_now(j) < 0) {
         j->dirty_since_ms = mono_ms();  /* again in N ms, not in a busy loop */
         return -1;
     }
@@ -719,14 +719,14 @@ journal_tick(journal_t *j)
 /* --- keeping it bounded --------------------------------------------- */
 
 static void
-close_active(journal_t *j)
+journal_close_active(journal_t *j)
 {
     if (j->fd >= 0) {
         if (j->sync_due)
             (void)fdatasync(j->fd);
         j->sync_due = 0;
         if (j->dirty_fd)
-            (void)cut_back(j);
+            (void)journal_cut_back(j);
         close(j->fd);
         j->fd = -1;
     }
@@ -737,24 +737,24 @@ journal_maybe_rotate(journal_t *j, size_t max)
 {
     if (j->fd < 0 || j->segs[j->nsegs - 1].size < max)
         return 0;
-    close_active(j);        /* the next commit opens a new segment */
+    journal_close_active(j);        /* the next commit opens a new segment */
     return 0;
 }
 
 static void
-remove_seg(journal_t *j, size_t i)
+journal_remove_seg(journal_t *j, size_t i)
 {
     if (unlink(j->segs[i].path) < 0 && errno != ENOENT)
         log_msg(LOG_WARNING, "journal: unlink %s: %s", j->segs[i].path, strerror(errno));
     free(j->segs[i].path);
-    memmove(&j->segs[i], &j->segs[i + 1], (j->nsegs - i - 1) * sizeof(segment_t));
+    memmove(&j->segs[i], &j->segs[i + 1], (j->nsegs - i - 1) * sizeof(journal_seg_t));
     j->nsegs--;
 }
 
 /* closed segments (not the active one, not one a compaction replaces)
  * whose every id is below MIN_LIVE */
 static size_t
-droppable(const journal_t *j, uint64_t min_live)
+journal_droppable(const journal_t *j, uint64_t min_live)
 {
     size_t closed = j->fd >= 0 ? j->nsegs - 1 : j->nsegs, n = 0;
     if (j->compact_upto)
@@ -767,18 +767,18 @@ droppable(const journal_t *j, uint64_t min_live)
 int
 journal_can_drop(const journal_t *j, uint64_t min_live)
 {
-    return droppable(j, min_live) > 0;
+    return journal_droppable(j, min_live) > 0;
 }
 
 int
 journal_drop_before(journal_t *j, uint64_t min_live)
 {
-    size_t n = droppable(j, min_live);
+    size_t n = journal_droppable(j, min_live);
     if (n == 0)
         return 0;
     while (n--)
-        remove_seg(j, 0);
-    return sync_dir(j->dir);
+        journal_remove_seg(j, 0);
+    return journal_sync_dir(j->dir);
 }
 
 int
@@ -787,26 +787,26 @@ journal_floor_add(journal_t *j, const char *chan, size_t len, uint64_t floor)
     event_rec_t r = { .id = floor, .kind = JOURNAL_KIND_FLOOR, .nchannels = 1, .data = "" };
     r.channels[0] = chan;
     r.channel_lens[0] = len;
-    return encode(&j->floors, &r);
+    return journal_encode(&j->floors, &r);
 }
 
 int
 journal_floors_save(journal_t *j)
 {
-    char *tmp = dir_path(j->dir, FLOORS_FILE ".tmp"), *path = dir_path(j->dir, FLOORS_FILE);
+    char *tmp = journal_dir_path(j->dir, JOURNAL_FLOORS_FILE ".tmp"), *path = journal_dir_path(j->dir, JOURNAL_FLOORS_FILE);
     int fd = -1, rc = -1, e;
 
     if (j->lost_upto) {
         event_rec_t r = { .id = j->lost_upto, .kind = JOURNAL_KIND_LOST, .nchannels = 1,
                      .data = "" };
         r.channels[0] = "";
-        if (encode(&j->floors, &r) < 0)
+        if (journal_encode(&j->floors, &r) < 0)
             goto out;
     }
     if (!tmp || !path ||
         (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
-        write_all(fd, j->floors.data, j->floors.len) < 0 || fdatasync(fd) < 0 ||
-        rename(tmp, path) < 0 || sync_dir(j->dir) < 0)
+        journal_write_all(fd, j->floors.data, j->floors.len) < 0 || fdatasync(fd) < 0 ||
+        rename(tmp, path) < 0 || journal_sync_dir(j->dir) < 0)
         goto out;
     rc = 0;
 out:
@@ -829,11 +829,11 @@ journal_compact_begin(journal_t *j)
         return errno = EBUSY, -1;
     if (j->pending.len && journal_commit(j) < 0)
         return -1;
-    close_active(j);
+    journal_close_active(j);
     if (j->nsegs == 0)
         return errno = ENOENT, -1;
     free(j->compact_tmp);
-    if (asprintf(&j->compact_tmp, "%s/" COMPACT_TMP "%ld-%lld.tmp", j->dir, (long)getpid(),
+    if (asprintf(&j->compact_tmp, "%s/" JOURNAL_COMPACT_TMP "%ld-%lld.tmp", j->dir, (long)getpid(),
         (long long)mono_ms()) < 0) {
         j->compact_tmp = NULL;
         return errno = ENOMEM, -1;
@@ -853,12 +853,12 @@ journal_compact_write(journal_t *j)
     int fd = -1, rc = -1, e;
 
     if (tmp && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0 &&
-        write_all(fd, j->pending.data, j->pending.len) == 0 && fdatasync(fd) == 0)
+        journal_write_all(fd, j->pending.data, j->pending.len) == 0 && fdatasync(fd) == 0)
         rc = 0;
     e = errno;
     if (fd >= 0)
         close(fd);
-    discard_pending(j);
+    journal_discard_pending(j);
     errno = e;
     return rc;
 }
@@ -870,7 +870,7 @@ journal_compact_abort(journal_t *j)
         unlink(j->compact_tmp);
     free(j->compact_tmp);
     j->compact_tmp = NULL;
-    discard_pending(j);
+    journal_discard_pending(j);
     j->compact_upto = 0;
 }
 
@@ -879,23 +879,23 @@ journal_compact_finish(journal_t *j)
 {
     const char *tmp = j->compact_tmp;
     char *final = NULL;
-    unsigned char h[HDR_LEN + 8];
+    unsigned char h[JOURNAL_HDR_LEN + 8];
     struct stat st;
     int fd = -1, e;
     size_t old = j->compact_upto;
-    segment_t fresh = { 0 };
+    journal_seg_t fresh = { 0 };
 
     if (!old || !tmp || (fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
         goto fail;
     if (st.st_size > 0) {
-        if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || get32(h) != MAGIC) {
+        if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || journal_get32(h) != JOURNAL_MAGIC) {
             errno = EIO;
             goto fail;
         }
-        fresh.first = get64(h + HDR_LEN);
+        fresh.first = journal_get64(h + JOURNAL_HDR_LEN);
         fresh.last = j->compact_last;
         fresh.size = (uint64_t)st.st_size;
-        if (!(final = seg_path(j->dir, fresh.first, "")) || rename(tmp, final) < 0)
+        if (!(final = journal_seg_path(j->dir, fresh.first, "")) || rename(tmp, final) < 0)
             goto fail;
         fresh.path = final;
     } else {
@@ -917,12 +917,12 @@ journal_compact_finish(journal_t *j)
             log_msg(LOG_WARNING, "journal: unlink %s: %s", j->segs[i].path, strerror(errno));
         free(j->segs[i].path);
     }
-    memmove(&j->segs[fresh.path ? 1 : 0], &j->segs[old], (j->nsegs - old) * sizeof(segment_t));
+    memmove(&j->segs[fresh.path ? 1 : 0], &j->segs[old], (j->nsegs - old) * sizeof(journal_seg_t));
     j->nsegs = j->nsegs - old + (fresh.path ? 1 : 0);
     if (fresh.path)
         j->segs[0] = fresh;
     j->compact_upto = 0;
-    return sync_dir(j->dir);
+    return journal_sync_dir(j->dir);
 fail:
     e = errno;
     if (fd >= 0)

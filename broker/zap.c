@@ -19,7 +19,7 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"   /* fixed by RFC 27 */
 #define ZAP_FRAMES   7      /* a CURVE request: version .. credentials */
-#define FRAME_MAX    256    /* bytes kept of one request frame */
+#define ZAP_FRAME_MAX    256    /* bytes kept of one request frame */
 
 struct zap {
     void        *ctx;
@@ -38,7 +38,7 @@ struct zap {
 };
 
 static void
-hex_short(const uint8_t *key, char out[17])
+zap_hex_short(const uint8_t *key, char out[17])
 {
     for (int i = 0; i < 8; i++)
         snprintf(out + 2 * i, 3, "%02x", key[i]);
@@ -46,9 +46,9 @@ hex_short(const uint8_t *key, char out[17])
 
 /* one ZAP request: read (bounded), decide, reply */
 static void
-on_request(zap_t *z)
+zap_on_request(zap_t *z)
 {
-    char f[ZAP_FRAMES][FRAME_MAX];
+    char f[ZAP_FRAMES][ZAP_FRAME_MAX];
     int len[ZAP_FRAMES], n = 0, more = 1;
 
     while (more) {
@@ -61,7 +61,7 @@ on_request(zap_t *z)
         more = zmq_msg_more(&m);
         if (n < ZAP_FRAMES) {
             size_t sz = zmq_msg_size(&m);
-            len[n] = (int)(sz < FRAME_MAX ? sz : FRAME_MAX);
+            len[n] = (int)(sz < ZAP_FRAME_MAX ? sz : ZAP_FRAME_MAX);
             memcpy(f[n], zmq_msg_data(&m), (size_t)len[n]);
         }
         n++;
@@ -81,13 +81,13 @@ on_request(zap_t *z)
         status = "200";
         text = "OK";
     } else {
-        char addr[FRAME_MAX + 1] = "?", key[17] = "?";
+        char addr[ZAP_FRAME_MAX + 1] = "?", key[17] = "?";
         if (n > 3) {
             memcpy(addr, f[3], (size_t)len[3]);
             addr[len[3]] = '\0';
         }
         if (n == ZAP_FRAMES && len[6] == CURVE_KEY_LEN)
-            hex_short((const uint8_t *)f[6], key);
+            zap_hex_short((const uint8_t *)f[6], key);
         atomic_fetch_add(&z->unknown_key, 1);
         log_limited(&z->rl_key, LOG_WARNING, "refused a peer from %s: CURVE key %s... is not "
             "in broker.curve.clients", addr, key);
@@ -104,7 +104,7 @@ on_request(zap_t *z)
 
 /* one monitor event of watched socket I */
 static void
-on_event(zap_t *z, int i)
+zap_on_event(zap_t *z, int i)
 {
     zmq_msg_t m;
     uint16_t ev = 0;
@@ -158,10 +158,10 @@ zap_main(void *arg)
             break;                      /* ETERM: zap_stop */
         }
         if (items[0].revents & ZMQ_POLLIN)
-            on_request(z);
+            zap_on_request(z);
         for (int i = 0; i < z->nmon; i++)
             if (items[1 + i].revents & ZMQ_POLLIN)
-                on_event(z, i);
+                zap_on_event(z, i);
     }
     zmq_close(z->rep);
     for (int i = 0; i < z->nmon; i++)
