@@ -3,6 +3,7 @@
  * lease id -> lease, group -> count, owner (connection) -> count.  Small,
  * and every size is bounded.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,7 @@ leases_key_get(group_t **table, const char *key, size_t len, int create)
 static void
 leases_key_put(group_t **table, group_t *g)
 {
+    assert(g->count > 0);
     if (--g->count)
         return;
     group_t **pp = &table[leases_bucket(g->key, g->len)];
@@ -173,6 +175,7 @@ static void
 leases_unlink(leases_t *l, lease_t **pp)
 {
     lease_t *le = *pp;
+    assert(l->n > 0);
     *pp = le->next;
     leases_key_put(l->groups, le->group);
     leases_key_put(l->owners, le->owner);

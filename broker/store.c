@@ -102,6 +102,7 @@ store_event_wire(const store_event_t *e, const store_channel_t *ch, wire_event_t
 void
 store_event_unref(store_event_t *e)
 {
+    assert(!e || e->refs > 0);
     if (e && --e->refs == 0) {
         store_mem_bytes -= store_event_size(e->event_len, e->key_len, e->data_len);
         free(e);
@@ -239,6 +240,7 @@ store_expires(const store_channel_t *ch, const store_event_t *e)
 static void
 store_drop_oldest(store_channel_t *ch)
 {
+    assert(ch->count > 0);
     store_event_t *e = ch->ring[ch->head];
     if (e->id > ch->floor)
         ch->floor = e->id;
@@ -319,6 +321,7 @@ store_fifo_live(const store_entry_t *e)
 static void
 store_fifo_pop(store_t *s)
 {
+    assert(s->fcount > 0 && s->fifo[s->fhead].ch->fifo_refs > 0);
     s->fifo[s->fhead].ch->fifo_refs--;
     s->fhead = (s->fhead + 1) % s->fcap;
     s->fcount--;
@@ -394,6 +397,7 @@ store_push(store_t *s, store_channel_t *ch, store_event_t *ev, int64_t now_us)
 {
     if (ch->count == ch->cap && (ch->cap == ch->max || store_ring_grow(ch) < 0))
         store_drop_oldest(ch);
+    assert(ch->count < ch->cap);
     store_event_ref(ev);
     ch->ring[(ch->head + ch->count) % ch->cap] = ev;
     ch->count++;
