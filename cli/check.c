@@ -51,7 +51,7 @@ typedef struct {
 } check_t;
 
 static void
-problem(check_t *c, const char *path, const char *fmt, const char *a, const char *b)
+check_problem(check_t *c, const char *path, const char *fmt, const char *a, const char *b)
 {
     fprintf(c->err, "%s: %s: ", c->file, path);
     fprintf(c->err, fmt, a, b);
@@ -61,7 +61,7 @@ problem(check_t *c, const char *path, const char *fmt, const char *a, const char
 
 /* tcp://HOST:PORT (HOST may be *, a name, an address or [v6]) or ipc://PATH */
 static bool
-endpoint_ok(const char *ep)
+check_endpoint_ok(const char *ep)
 {
     if (strncmp(ep, "ipc://", 6) == 0)
         return ep[6] != '\0';
@@ -85,11 +85,11 @@ check_endpoints(check_t *c, const broker_conf_t *b)
 
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof(path), "broker.%s", names[i]);
-        if (!endpoint_ok(eps[i]))
-            problem(c, path, "%s: not tcp://HOST:PORT (port 1-65535) or ipc://PATH%s", eps[i], "");
+        if (!check_endpoint_ok(eps[i]))
+            check_problem(c, path, "%s: not tcp://HOST:PORT (port 1-65535) or ipc://PATH%s", eps[i], "");
         for (int j = 0; j < i; j++)
             if (strcmp(eps[i], eps[j]) == 0)
-                problem(c, path, "%s: the same endpoint as broker.%s", eps[i], names[j]);
+                check_problem(c, path, "%s: the same endpoint as broker.%s", eps[i], names[j]);
     }
 }
 
@@ -97,7 +97,7 @@ check_endpoints(check_t *c, const broker_conf_t *b)
  * an EC public key on P-256/P-384/P-521 (RFC 7518 3.4).  NULL when fine,
  * else why not. */
 static const char *
-pubkey_problem(const char *alg, const char *file, char *why, size_t whylen)
+check_pubkey_problem(const char *alg, const char *file, char *why, size_t whylen)
 {
     FILE *fp = fopen(file, "r");
     EVP_PKEY *k = fp ? PEM_read_PUBKEY(fp, NULL, NULL, NULL) : NULL;
@@ -146,35 +146,35 @@ check_key(check_t *c, const config_t *cfg)
         char *sep = strstr(err, ": ");
         if (sep) {
             *sep = '\0';
-            problem(c, err, "%s%s", sep + 2, "");
+            check_problem(c, err, "%s%s", sep + 2, "");
         } else {
-            problem(c, "auth", "%s%s", err, "");
+            check_problem(c, "auth", "%s%s", err, "");
         }
         return;
     }
     auth_destroy(&a);
     if (cfg->auth.alg[0] != 'H') {
         char why[128];
-        const char *p = pubkey_problem(cfg->auth.alg, cfg->auth.key_file, why, sizeof(why));
+        const char *p = check_pubkey_problem(cfg->auth.alg, cfg->auth.key_file, why, sizeof(why));
         if (p)
-            problem(c, "auth.key_file", "%s: %s", cfg->auth.key_file, p);
+            check_problem(c, "auth.key_file", "%s: %s", cfg->auth.key_file, p);
     }
     if (stat(cfg->auth.key_file, &st) == 0 && (st.st_mode & S_IROTH))
-        problem(c, "auth.key_file", "%s: readable by every user: chmod o-r %s",
+        check_problem(c, "auth.key_file", "%s: readable by every user: chmod o-r %s",
             cfg->auth.key_file, cfg->auth.key_file);
 }
 
 /* report ERR ("broker.publish: why", "FILE: why") at its own path, else at PATH */
 static void
-problem_err(check_t *c, const char *path, char *err)
+check_problem_err(check_t *c, const char *path, char *err)
 {
     char *sep = strstr(err, ": ");
 
     if (strncmp(err, "broker.", 7) == 0 && sep && !memchr(err, ' ', (size_t)(sep - err))) {
         *sep = '\0';
-        problem(c, err, "%s%s", sep + 2, "");
+        check_problem(c, err, "%s%s", sep + 2, "");
     } else {
-        problem(c, path, "%s%s", err, "");
+        check_problem(c, path, "%s%s", err, "");
     }
 }
 
@@ -185,7 +185,7 @@ check_private(check_t *c, const char *path, const char *file)
     struct stat st;
 
     if (file && stat(file, &st) == 0 && (st.st_mode & S_IROTH))
-        problem(c, path, "%s: readable by every user: chmod o-r %s", file, file);
+        check_problem(c, path, "%s: readable by every user: chmod o-r %s", file, file);
 }
 
 /* one key file through the loader's parser; true when it is a key */
@@ -197,7 +197,7 @@ check_keyfile(check_t *c, const char *path, const char *file)
     if (!file)
         return false;
     if (curve_read_key(file, key, err, sizeof(err)) < 0) {
-        problem(c, path, "%s%s", err, "");
+        check_problem(c, path, "%s%s", err, "");
         return false;
     }
     memset(key, 0, sizeof(key));
@@ -216,7 +216,7 @@ check_curve(check_t *c, const broker_conf_t *b)
     /* the broker binds: the start-up rule, unless this host is only a client */
     if ((cc->secret_key_file || !cc->server_public_key_file) &&
         curve_check_binds(b, err, sizeof(err)) < 0)
-        problem_err(c, "broker", err);
+        check_problem_err(c, "broker", err);
 
     sec = check_keyfile(c, "broker.curve.secret_key_file", cc->secret_key_file);
     check_private(c, "broker.curve.secret_key_file", cc->secret_key_file);
@@ -225,13 +225,13 @@ check_curve(check_t *c, const broker_conf_t *b)
     check_private(c, "broker.curve.client_secret_key_file", cc->client_secret_key_file);
 
     if (sec && curve_server_load(b, &srv, err, sizeof(err)) < 0)
-        problem_err(c, "broker.curve.clients", err);
+        check_problem_err(c, "broker.curve.clients", err);
     if (spub && csec && curve_client_load(b, &cli, err, sizeof(err)) < 0)
-        problem_err(c, "broker.curve.client_secret_key_file", err);
+        check_problem_err(c, "broker.curve.client_secret_key_file", err);
     if (srv.on && cli.on) {
         uint8_t pub[CURVE_KEY_LEN];
         if (zmq_z85_decode(pub, cli.public_) && !curve_server_allows(&srv, pub))
-            problem(c, "broker.curve.client_secret_key_file", "%s: its public key is not in "
+            check_problem(c, "broker.curve.client_secret_key_file", "%s: its public key is not in "
                 "broker.curve.clients: the programs on this host would be refused",
                 cc->client_secret_key_file, "");
     }
@@ -241,7 +241,7 @@ check_curve(check_t *c, const broker_conf_t *b)
 
 /* does route A match every path route B matches? */
 static bool
-shadows(const route_t *a, const route_t *b)
+check_shadows(const route_t *a, const route_t *b)
 {
     if (a->nsegs != b->nsegs)
         return false;
@@ -265,7 +265,7 @@ check_routes(check_t *c, const config_t *cfg)
                 if (p->kind != TPL_SUB && p->kind != TPL_CLAIM)
                     continue;
                 snprintf(path, sizeof(path), "routes[%zu].channels[%zu]", i, j);
-                problem(c, path, r->auth == AUTH_NONE ?
+                check_problem(c, path, r->auth == AUTH_NONE ?
                     "takes %s from the token, but auth is \"%s\": there is never a token" :
                     "takes %s from the token, but auth is \"%s\": an anonymous request "
                     "cannot be served (make it \"required\")",
@@ -274,14 +274,14 @@ check_routes(check_t *c, const config_t *cfg)
             }
         if (r->require && r->auth == AUTH_NONE) {
             snprintf(path, sizeof(path), "routes[%zu].require", i);
-            problem(c, path, "can never be met: auth is \"%s\"%s", mode, "");
+            check_problem(c, path, "can never be met: auth is \"%s\"%s", mode, "");
         }
         for (size_t k = 0; k < i; k++)
-            if (shadows(&cfg->routes[k], r)) {
+            if (check_shadows(&cfg->routes[k], r)) {
                 char earlier[32];
                 snprintf(path, sizeof(path), "routes[%zu].path", i);
                 snprintf(earlier, sizeof(earlier), "routes[%zu]", k);
-                problem(c, path, "never reached: %s (first match wins) takes every path "
+                check_problem(c, path, "never reached: %s (first match wins) takes every path "
                     "it does (%s)", earlier, cfg->routes[k].path);
                 break;
             }

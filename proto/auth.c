@@ -25,14 +25,14 @@ struct auth {
 };
 
 static int
-fail(char *err, size_t errlen, const char *msg)
+auth_fail(char *err, size_t errlen, const char *msg)
 {
     snprintf(err, errlen, "%s", msg);
     return -1;
 }
 
 static unsigned char *
-read_key(const char *path, size_t *len, char *err, size_t errlen)
+auth_read_key(const char *path, size_t *len, char *err, size_t errlen)
 {
     FILE *fp = fopen(path, "rb");
     unsigned char *k;
@@ -105,7 +105,7 @@ auth_new(const auth_conf_t *conf, char *err, size_t errlen)
     }
     snprintf(a->alg_name, sizeof(a->alg_name), "%s", conf->alg);
     a->hmac = conf->alg[0] == 'H';
-    if (!(a->key = read_key(conf->key_file, &a->keylen, err, errlen))) {
+    if (!(a->key = auth_read_key(conf->key_file, &a->keylen, err, errlen))) {
         free(a);
         return NULL;
     }
@@ -147,7 +147,7 @@ auth_destroy(auth_t **ap)
 
 /* base64url without padding; -1 on a bad character */
 static int
-b64url_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
+auth_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
 {
     unsigned v = 0;
     int bits = 0;
@@ -177,7 +177,7 @@ b64url_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
 
 /* the header's "alg" must be exactly ours */
 static int
-check_header(const auth_t *a, const char *tok, size_t hlen, char *err, size_t errlen)
+auth_check_header(const auth_t *a, const char *tok, size_t hlen, char *err, size_t errlen)
 {
     unsigned char raw[HDR_MAX];
     int n;
@@ -185,38 +185,38 @@ check_header(const auth_t *a, const char *tok, size_t hlen, char *err, size_t er
     int ok;
 
     if (hlen == 0 || hlen > HDR_MAX * 4 / 3 ||
-        (n = b64url_decode(tok, hlen, raw, sizeof(raw))) <= 0)
-        return fail(err, errlen, "malformed token");
+        (n = auth_b64url_decode(tok, hlen, raw, sizeof(raw))) <= 0)
+        return auth_fail(err, errlen, "malformed token");
     if (!(h = json_loadb((const char *)raw, (size_t)n, JSON_REJECT_DUPLICATES, NULL)))
-        return fail(err, errlen, "malformed token");
+        return auth_fail(err, errlen, "malformed token");
     alg = json_object_get(h, "alg");
     ok = json_is_string(alg) && strcmp(json_string_value(alg), a->alg_name) == 0;
     json_decref(h);
-    return ok ? 0 : fail(err, errlen, "algorithm not allowed");
+    return ok ? 0 : auth_fail(err, errlen, "algorithm not allowed");
 }
 
 static int
-check_claims(const auth_t *a, json_t *c, time_t now, char *err, size_t errlen)
+auth_check_claims(const auth_t *a, json_t *c, time_t now, char *err, size_t errlen)
 {
     json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
     json_t *iss = json_object_get(c, "iss"), *aud = json_object_get(c, "aud");
 
     if (exp) {
         if (!json_is_number(exp))
-            return fail(err, errlen, "malformed token");
+            return auth_fail(err, errlen, "malformed token");
         if ((double)now > json_number_value(exp) + a->leeway)
-            return fail(err, errlen, "token expired");
+            return auth_fail(err, errlen, "token expired");
     } else if (a->require_exp) {
-        return fail(err, errlen, "exp required");
+        return auth_fail(err, errlen, "exp required");
     }
     if (nbf) {
         if (!json_is_number(nbf))
-            return fail(err, errlen, "malformed token");
+            return auth_fail(err, errlen, "malformed token");
         if ((double)now + a->leeway < json_number_value(nbf))
-            return fail(err, errlen, "token not yet valid");
+            return auth_fail(err, errlen, "token not yet valid");
     }
     if (a->issuer && (!json_is_string(iss) || strcmp(json_string_value(iss), a->issuer) != 0))
-        return fail(err, errlen, "wrong issuer");
+        return auth_fail(err, errlen, "wrong issuer");
     if (a->audience) {
         int found = 0;
         if (json_is_string(aud)) {
@@ -229,7 +229,7 @@ check_claims(const auth_t *a, json_t *c, time_t now, char *err, size_t errlen)
                     found = 1;
         }
         if (!found)
-            return fail(err, errlen, "wrong audience");
+            return auth_fail(err, errlen, "wrong audience");
     }
     return 0;
 }
@@ -246,40 +246,40 @@ auth_verify(const auth_t *a, const char *token, size_t len, time_t now,
 
     *claims = NULL;
     if (len > AUTH_TOKEN_MAX)
-        return fail(err, errlen, "token too long");
+        return auth_fail(err, errlen, "token too long");
     if (len == 0 || memchr(token, '\0', len) ||
         !(dot1 = memchr(token, '.', len)) ||
         !(dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token))) ||
         memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
-        return fail(err, errlen, "malformed token");
-    if (check_header(a, token, (size_t)(dot1 - token), err, errlen) < 0)
+        return auth_fail(err, errlen, "malformed token");
+    if (auth_check_header(a, token, (size_t)(dot1 - token), err, errlen) < 0)
         return -1;
     if (dot2 + 1 == token + len)
-        return fail(err, errlen, "bad signature");      /* unsigned */
+        return auth_fail(err, errlen, "bad signature");      /* unsigned */
     if (!(copy = strndup(token, len)))
-        return fail(err, errlen, "out of memory");
+        return auth_fail(err, errlen, "out of memory");
     rc = jwt_decode(&jwt, copy, a->key, (int)a->keylen);
     free(copy);
     if (rc != 0 || !jwt) {
         jwt_free(jwt);
-        return fail(err, errlen, rc == EINVAL ? "bad signature" : "malformed token");
+        return auth_fail(err, errlen, rc == EINVAL ? "bad signature" : "malformed token");
     }
     if (jwt_get_alg(jwt) != a->alg) {               /* belt and braces */
         jwt_free(jwt);
-        return fail(err, errlen, "algorithm not allowed");
+        return auth_fail(err, errlen, "algorithm not allowed");
     }
     grants = jwt_get_grants_json(jwt, NULL);
     jwt_free(jwt);
     if (!grants)
-        return fail(err, errlen, "malformed token");
+        return auth_fail(err, errlen, "malformed token");
     *claims = json_loads(grants, JSON_REJECT_DUPLICATES, NULL);
     free(grants);
     if (!json_is_object(*claims)) {
         json_decref(*claims);
         *claims = NULL;
-        return fail(err, errlen, "malformed token");
+        return auth_fail(err, errlen, "malformed token");
     }
-    if (check_claims(a, *claims, now, err, errlen) < 0) {
+    if (auth_check_claims(a, *claims, now, err, errlen) < 0) {
         json_decref(*claims);
         *claims = NULL;
         return -1;
@@ -300,7 +300,7 @@ auth_mint(const auth_t *a, json_t *claims, const char *privkey_file, char *err, 
             snprintf(err, errlen, "%s needs the private key (--key FILE)", a->alg_name);
             return NULL;
         }
-        if (!(own = read_key(privkey_file, &keylen, err, errlen)))
+        if (!(own = auth_read_key(privkey_file, &keylen, err, errlen)))
             return NULL;
         key = own;
     }

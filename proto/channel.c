@@ -35,7 +35,7 @@ utf8_valid(const char *s, size_t len)
 
 /* Unicode white space and C1 controls we refuse besides ASCII ones */
 static bool
-bad_multibyte(const unsigned char *p, size_t left)
+channel_bad_multibyte(const unsigned char *p, size_t left)
 {
     if (p[0] == 0xc2 && left > 1 && (p[1] <= 0x9f || p[1] == 0xa0))
         return true;                    /* C1 controls, NBSP */
@@ -58,7 +58,7 @@ channel_valid(const char *s, size_t len)
         unsigned char c = (unsigned char)s[i];
         if (c <= 0x20 || c == 0x7f)
             return false;
-        if (c >= 0xc2 && bad_multibyte((const unsigned char *)s + i, len - i))
+        if (c >= 0xc2 && channel_bad_multibyte((const unsigned char *)s + i, len - i))
             return false;
     }
     return true;

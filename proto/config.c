@@ -22,7 +22,7 @@ typedef struct {
 } ctx_t;
 
 static int
-bad(ctx_t *c, const char *path, const char *fmt, ...)
+config_bad(ctx_t *c, const char *path, const char *fmt, ...)
 {
     va_list ap;
     int n = snprintf(c->err, c->errlen, "%s: ", path);
@@ -36,7 +36,7 @@ bad(ctx_t *c, const char *path, const char *fmt, ...)
 
 /* every key of OBJ must be in KEYS (NULL-terminated) */
 static int
-check_keys(ctx_t *c, const char *path, json_t *obj, const char *const *keys)
+config_check_keys(ctx_t *c, const char *path, json_t *obj, const char *const *keys)
 {
     const char *k;
     json_t *v;
@@ -49,20 +49,20 @@ check_keys(ctx_t *c, const char *path, json_t *obj, const char *const *keys)
         if (!keys[i]) {
             char p[300];
             snprintf(p, sizeof(p), "%s%s%.64s", path, *path ? "." : "", k);
-            return bad(c, p, "unknown key");
+            return config_bad(c, p, "unknown key");
         }
     }
     return 0;
 }
 
 static void
-subpath(char *out, size_t n, const char *path, const char *key)
+config_subpath(char *out, size_t n, const char *path, const char *key)
 {
     snprintf(out, n, "%s%s%s", path, *path ? "." : "", key);
 }
 
 static int
-get_int(ctx_t *c, const char *path, json_t *obj, const char *key, long min, long max,
+config_get_int(ctx_t *c, const char *path, json_t *obj, const char *key, long min, long max,
     int *out)
 {
     json_t *v = json_object_get(obj, key);
@@ -70,31 +70,31 @@ get_int(ctx_t *c, const char *path, json_t *obj, const char *key, long min, long
 
     if (!v)
         return 0;
-    subpath(p, sizeof(p), path, key);
+    config_subpath(p, sizeof(p), path, key);
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return bad(c, p, "must be an integer from %ld to %ld", min, max);
+        return config_bad(c, p, "must be an integer from %ld to %ld", min, max);
     *out = (int)json_integer_value(v);
     return 0;
 }
 
 static int
-get_bool(ctx_t *c, const char *path, json_t *obj, const char *key, bool *out)
+config_get_bool(ctx_t *c, const char *path, json_t *obj, const char *key, bool *out)
 {
     json_t *v = json_object_get(obj, key);
     char p[300];
 
     if (!v)
         return 0;
-    subpath(p, sizeof(p), path, key);
+    config_subpath(p, sizeof(p), path, key);
     if (!json_is_boolean(v))
-        return bad(c, p, "must be true or false");
+        return config_bad(c, p, "must be true or false");
     *out = json_is_true(v);
     return 0;
 }
 
 /* string (replacing *out), or null when NULLABLE (setting *out NULL) */
 static int
-get_str(ctx_t *c, const char *path, json_t *obj, const char *key, bool nullable,
+config_get_str(ctx_t *c, const char *path, json_t *obj, const char *key, bool nullable,
     char **out)
 {
     json_t *v = json_object_get(obj, key);
@@ -102,7 +102,7 @@ get_str(ctx_t *c, const char *path, json_t *obj, const char *key, bool nullable,
 
     if (!v)
         return 0;
-    subpath(p, sizeof(p), path, key);
+    config_subpath(p, sizeof(p), path, key);
     if (json_is_null(v) && nullable) {
         free(*out);
         *out = NULL;
@@ -110,16 +110,16 @@ get_str(ctx_t *c, const char *path, json_t *obj, const char *key, bool nullable,
     }
     if (!json_is_string(v) || json_string_length(v) == 0 ||
         strlen(json_string_value(v)) != json_string_length(v))
-        return bad(c, p, nullable ? "must be a non-empty string or null"
+        return config_bad(c, p, nullable ? "must be a non-empty string or null"
                                   : "must be a non-empty string");
     free(*out);
     if (!(*out = strdup(json_string_value(v))))
-        return bad(c, p, "out of memory");
+        return config_bad(c, p, "out of memory");
     return 0;
 }
 
 static int
-set_default(char **field, const char *value)
+config_set_default(char **field, const char *value)
 {
     return (*field = value ? strdup(value) : NULL) || !value ? 0 : -1;
 }
@@ -127,21 +127,21 @@ set_default(char **field, const char *value)
 /* --- broker ------------------------------------------------------------ */
 
 static int
-check_endpoint(ctx_t *c, const char *path, const char *key, const char *ep)
+config_check_endpoint(ctx_t *c, const char *path, const char *key, const char *ep)
 {
     char p[300];
 
-    subpath(p, sizeof(p), path, key);
+    config_subpath(p, sizeof(p), path, key);
     if (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0)
-        return bad(c, p, "must be a tcp:// or ipc:// endpoint");
+        return config_bad(c, p, "must be a tcp:// or ipc:// endpoint");
     if (strlen(ep) > 255)
-        return bad(c, p, "longer than 255 bytes");
+        return config_bad(c, p, "longer than 255 bytes");
     return 0;
 }
 
 /* broker.curve: the key files and the allowed clients (curve.h) */
 static int
-load_curve(ctx_t *c, json_t *o, curve_conf_t *cc)
+config_load_curve(ctx_t *c, json_t *o, curve_conf_t *cc)
 {
     static const char *const keys[] = { "secret_key_file", "clients",
         "server_public_key_file", "client_secret_key_file", NULL };
@@ -149,52 +149,52 @@ load_curve(ctx_t *c, json_t *o, curve_conf_t *cc)
     json_t *v;
 
     if (!json_is_object(o))
-        return bad(c, path, "must be an object");
-    if (check_keys(c, path, o, keys) < 0 ||
-        get_str(c, path, o, "secret_key_file", false, &cc->secret_key_file) < 0 ||
-        get_str(c, path, o, "server_public_key_file", false, &cc->server_public_key_file) < 0 ||
-        get_str(c, path, o, "client_secret_key_file", false, &cc->client_secret_key_file) < 0)
+        return config_bad(c, path, "must be an object");
+    if (config_check_keys(c, path, o, keys) < 0 ||
+        config_get_str(c, path, o, "secret_key_file", false, &cc->secret_key_file) < 0 ||
+        config_get_str(c, path, o, "server_public_key_file", false, &cc->server_public_key_file) < 0 ||
+        config_get_str(c, path, o, "client_secret_key_file", false, &cc->client_secret_key_file) < 0)
         return -1;
     if ((v = json_object_get(o, "clients"))) {
         size_t i;
         json_t *k;
         if (json_is_string(v)) {
-            if (get_str(c, path, o, "clients", false, &cc->clients_dir) < 0)
+            if (config_get_str(c, path, o, "clients", false, &cc->clients_dir) < 0)
                 return -1;
         } else if (json_is_array(v) && json_array_size(v) <= 65536) {
             if (!(cc->clients = calloc(json_array_size(v) + 1, sizeof(char *))))
-                return bad(c, "broker.curve.clients", "out of memory");
+                return config_bad(c, "broker.curve.clients", "out of memory");
             json_array_foreach(v, i, k) {
                 char p[64];
                 snprintf(p, sizeof(p), "broker.curve.clients[%zu]", i);
                 if (!json_is_string(k) || json_string_length(k) != 40 ||
                     strspn(json_string_value(k), "0123456789abcdefghijklmnopqrstuvwxyz"
                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#") != 40)
-                    return bad(c, p, "must be a public key: 40 characters of Z85 text");
+                    return config_bad(c, p, "must be a public key: 40 characters of Z85 text");
                 if (!(cc->clients[cc->nclients++] = strdup(json_string_value(k))))
-                    return bad(c, p, "out of memory");
+                    return config_bad(c, p, "out of memory");
             }
         } else {
-            return bad(c, "broker.curve.clients", "must be a directory of *.public key files "
+            return config_bad(c, "broker.curve.clients", "must be a directory of *.public key files "
                 "or an array of Z85 public keys");
         }
     }
     /* each side's keys come in pairs */
     if (cc->secret_key_file && !cc->clients_dir && !cc->clients)
-        return bad(c, "broker.curve.clients", "is required with secret_key_file");
+        return config_bad(c, "broker.curve.clients", "is required with secret_key_file");
     if ((cc->clients_dir || cc->clients) && !cc->secret_key_file)
-        return bad(c, "broker.curve.secret_key_file", "is required with clients");
+        return config_bad(c, "broker.curve.secret_key_file", "is required with clients");
     if (cc->server_public_key_file && !cc->client_secret_key_file)
-        return bad(c, "broker.curve.client_secret_key_file", "is required with "
+        return config_bad(c, "broker.curve.client_secret_key_file", "is required with "
             "server_public_key_file");
     if (cc->client_secret_key_file && !cc->server_public_key_file)
-        return bad(c, "broker.curve.server_public_key_file", "is required with "
+        return config_bad(c, "broker.curve.server_public_key_file", "is required with "
             "client_secret_key_file");
     return 0;
 }
 
 static int
-load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
+config_load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
 {
     static const char *const keys[] = { "publish", "events", "control", "buffer", "ttl",
         "max_message", "journal", "journal_fsync", "log", "channels", "curve",
@@ -204,31 +204,31 @@ load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
     json_t *v;
 
     if (!json_is_object(o))
-        return bad(c, "broker", "must be an object");
-    if (check_keys(c, "broker", o, keys) < 0 ||
-        get_str(c, "broker", o, "publish", false, &b->publish) < 0 ||
-        get_str(c, "broker", o, "events", false, &b->events) < 0 ||
-        get_str(c, "broker", o, "control", false, &b->control) < 0 ||
-        check_endpoint(c, "broker", "publish", b->publish) < 0 ||
-        check_endpoint(c, "broker", "events", b->events) < 0 ||
-        check_endpoint(c, "broker", "control", b->control) < 0 ||
-        get_int(c, "broker", o, "buffer", 1, 1000000, &b->buffer) < 0 ||
-        get_int(c, "broker", o, "ttl", 1, ZSSE_TTL_MAX, &b->ttl) < 0 ||
-        get_int(c, "broker", o, "max_message", 64, 16777216, &mm) < 0 ||
-        get_str(c, "broker", o, "journal", true, &b->journal) < 0 ||
-        get_str(c, "broker", o, "log", true, &b->log) < 0 ||
-        get_bool(c, "broker", o, "trusted_network", &b->trusted_network) < 0)
+        return config_bad(c, "broker", "must be an object");
+    if (config_check_keys(c, "broker", o, keys) < 0 ||
+        config_get_str(c, "broker", o, "publish", false, &b->publish) < 0 ||
+        config_get_str(c, "broker", o, "events", false, &b->events) < 0 ||
+        config_get_str(c, "broker", o, "control", false, &b->control) < 0 ||
+        config_check_endpoint(c, "broker", "publish", b->publish) < 0 ||
+        config_check_endpoint(c, "broker", "events", b->events) < 0 ||
+        config_check_endpoint(c, "broker", "control", b->control) < 0 ||
+        config_get_int(c, "broker", o, "buffer", 1, 1000000, &b->buffer) < 0 ||
+        config_get_int(c, "broker", o, "ttl", 1, ZSSE_TTL_MAX, &b->ttl) < 0 ||
+        config_get_int(c, "broker", o, "max_message", 64, 16777216, &mm) < 0 ||
+        config_get_str(c, "broker", o, "journal", true, &b->journal) < 0 ||
+        config_get_str(c, "broker", o, "log", true, &b->log) < 0 ||
+        config_get_bool(c, "broker", o, "trusted_network", &b->trusted_network) < 0)
         return -1;
-    if ((v = json_object_get(o, "curve")) && load_curve(c, v, &b->curve) < 0)
+    if ((v = json_object_get(o, "curve")) && config_load_curve(c, v, &b->curve) < 0)
         return -1;
     b->max_message = (size_t)mm;
-    if (get_int(c, "broker", o, "max_state_keys", 1, 1000000, &b->max_state_keys) < 0 ||
-        get_int(c, "broker", o, "max_state_bytes", 1024, 1 << 30, &b->max_state_bytes) < 0)
+    if (config_get_int(c, "broker", o, "max_state_keys", 1, 1000000, &b->max_state_keys) < 0 ||
+        config_get_int(c, "broker", o, "max_state_bytes", 1024, 1 << 30, &b->max_state_bytes) < 0)
         return -1;
     if ((v = json_object_get(o, "max_memory"))) {
         if (!json_is_integer(v) || json_integer_value(v) < CONFIG_MEMORY_MIN ||
             json_integer_value(v) > CONFIG_MEMORY_MAX)
-            return bad(c, "broker.max_memory", "must be bytes from 16777216 to 2^50");
+            return config_bad(c, "broker.max_memory", "must be bytes from 16777216 to 2^50");
         b->max_memory = (uint64_t)json_integer_value(v);
     }
     if ((v = json_object_get(o, "journal_fsync"))) {
@@ -238,32 +238,32 @@ load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
             json_integer_value(v) <= 60000)
             b->journal_fsync_ms = (int)json_integer_value(v);
         else
-            return bad(c, "broker.journal_fsync", "must be \"always\" or milliseconds from 1 to 60000");
+            return config_bad(c, "broker.journal_fsync", "must be \"always\" or milliseconds from 1 to 60000");
     }
     if ((v = json_object_get(o, "channels"))) {
         size_t i;
         json_t *r;
         if (!json_is_array(v) || json_array_size(v) > 1024)
-            return bad(c, "broker.channels", "must be an array of at most 1024 rules");
+            return config_bad(c, "broker.channels", "must be an array of at most 1024 rules");
         if (!(b->channels = calloc(json_array_size(v) + 1, sizeof(chanrule_t))))
-            return bad(c, "broker.channels", "out of memory");
+            return config_bad(c, "broker.channels", "out of memory");
         json_array_foreach(v, i, r) {
             char p[64], pm[80];
             chanrule_t *rule = &b->channels[b->nchannels++];
             rule->buffer = rule->ttl = -1;
             snprintf(p, sizeof(p), "broker.channels[%zu]", i);
             if (!json_is_object(r))
-                return bad(c, p, "must be an object");
-            if (check_keys(c, p, r, rule_keys) < 0 ||
-                get_str(c, p, r, "match", false, &rule->match) < 0 ||
-                get_int(c, p, r, "buffer", 1, 1000000, &rule->buffer) < 0 ||
-                get_int(c, p, r, "ttl", 1, ZSSE_TTL_MAX, &rule->ttl) < 0)
+                return config_bad(c, p, "must be an object");
+            if (config_check_keys(c, p, r, rule_keys) < 0 ||
+                config_get_str(c, p, r, "match", false, &rule->match) < 0 ||
+                config_get_int(c, p, r, "buffer", 1, 1000000, &rule->buffer) < 0 ||
+                config_get_int(c, p, r, "ttl", 1, ZSSE_TTL_MAX, &rule->ttl) < 0)
                 return -1;
             snprintf(pm, sizeof(pm), "%s.match", p);
             if (!rule->match)
-                return bad(c, pm, "is required");
+                return config_bad(c, pm, "is required");
             if (!channel_valid(rule->match, strlen(rule->match)))
-                return bad(c, pm, "not a valid channel pattern");
+                return config_bad(c, pm, "not a valid channel pattern");
         }
     }
     return 0;
@@ -272,7 +272,7 @@ load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
 /* --- auth -------------------------------------------------------------- */
 
 static int
-load_auth(ctx_t *c, json_t *o, auth_conf_t *a)
+config_load_auth(ctx_t *c, json_t *o, auth_conf_t *a)
 {
     static const char *const keys[] = { "alg", "key_file", "issuer", "audience", "leeway",
         "require_exp", "query_param", "cookie", NULL };
@@ -281,22 +281,22 @@ load_auth(ctx_t *c, json_t *o, auth_conf_t *a)
     size_t i;
 
     if (!json_is_object(o))
-        return bad(c, "auth", "must be an object");
-    if (check_keys(c, "auth", o, keys) < 0 ||
-        get_str(c, "auth", o, "alg", false, &a->alg) < 0 ||
-        get_str(c, "auth", o, "key_file", false, &a->key_file) < 0 ||
-        get_str(c, "auth", o, "issuer", true, &a->issuer) < 0 ||
-        get_str(c, "auth", o, "audience", true, &a->audience) < 0 ||
-        get_int(c, "auth", o, "leeway", 0, 3600, &a->leeway) < 0 ||
-        get_bool(c, "auth", o, "require_exp", &a->require_exp) < 0 ||
-        get_str(c, "auth", o, "query_param", true, &a->query_param) < 0 ||
-        get_str(c, "auth", o, "cookie", true, &a->cookie) < 0)
+        return config_bad(c, "auth", "must be an object");
+    if (config_check_keys(c, "auth", o, keys) < 0 ||
+        config_get_str(c, "auth", o, "alg", false, &a->alg) < 0 ||
+        config_get_str(c, "auth", o, "key_file", false, &a->key_file) < 0 ||
+        config_get_str(c, "auth", o, "issuer", true, &a->issuer) < 0 ||
+        config_get_str(c, "auth", o, "audience", true, &a->audience) < 0 ||
+        config_get_int(c, "auth", o, "leeway", 0, 3600, &a->leeway) < 0 ||
+        config_get_bool(c, "auth", o, "require_exp", &a->require_exp) < 0 ||
+        config_get_str(c, "auth", o, "query_param", true, &a->query_param) < 0 ||
+        config_get_str(c, "auth", o, "cookie", true, &a->cookie) < 0)
         return -1;
     for (i = 0; algs[i]; i++)
         if (strcmp(a->alg, algs[i]) == 0)
             break;
     if (!algs[i])
-        return bad(c, "auth.alg", "must be one of HS256 HS384 HS512 RS256 RS384 RS512 "
+        return config_bad(c, "auth.alg", "must be one of HS256 HS384 HS512 RS256 RS384 RS512 "
             "ES256 ES384 ES512 (\"none\" is never accepted)");
     return 0;
 }
@@ -305,7 +305,7 @@ load_auth(ctx_t *c, json_t *o, auth_conf_t *a)
 
 /* normalise a JSON value like publish data: raw string, or compact JSON */
 static int
-normalise(json_t *v, char **data, size_t *len, char *kind)
+config_normalise(json_t *v, char **data, size_t *len, char *kind)
 {
     if (json_is_string(v)) {
         *len = json_string_length(v);
@@ -324,42 +324,42 @@ normalise(json_t *v, char **data, size_t *len, char *kind)
 }
 
 static int
-load_hello(ctx_t *c, const char *path, json_t *o, route_t *r)
+config_load_hello(ctx_t *c, const char *path, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "event", "data", NULL };
     char p[300];
     json_t *d;
 
-    subpath(p, sizeof(p), path, "hello");
+    config_subpath(p, sizeof(p), path, "hello");
     if (!json_is_object(o))
-        return bad(c, p, "must be an object");
-    if (check_keys(c, p, o, keys) < 0 || get_str(c, p, o, "event", false, &r->hello_event) < 0)
+        return config_bad(c, p, "must be an object");
+    if (config_check_keys(c, p, o, keys) < 0 || config_get_str(c, p, o, "event", false, &r->hello_event) < 0)
         return -1;
     if (!r->hello_event)
-        return bad(c, p, "needs an event name");
+        return config_bad(c, p, "needs an event name");
     if (strpbrk(r->hello_event, "\r\n") || strlen(r->hello_event) > ZSSE_EVENT_MAX) {
         char pe[320];
         snprintf(pe, sizeof(pe), "%s.event", p);
-        return bad(c, pe, "must be at most 255 bytes with no line break");
+        return config_bad(c, pe, "must be at most 255 bytes with no line break");
     }
     d = json_object_get(o, "data");
     json_t *empty = d ? NULL : json_object();
-    int rc = normalise(d ? d : empty, &r->hello_data, &r->hello_len, &r->hello_kind);
+    int rc = config_normalise(d ? d : empty, &r->hello_data, &r->hello_len, &r->hello_kind);
     json_decref(empty);
-    return rc < 0 ? bad(c, p, "out of memory") : 0;
+    return rc < 0 ? config_bad(c, p, "out of memory") : 0;
 }
 
 static int
-load_heartbeat(ctx_t *c, const char *path, json_t *o, route_t *r)
+config_load_heartbeat(ctx_t *c, const char *path, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "interval", "comment", NULL };
     char p[300];
 
-    subpath(p, sizeof(p), path, "heartbeat");
+    config_subpath(p, sizeof(p), path, "heartbeat");
     if (!json_is_object(o))
-        return bad(c, p, "must be an object");
-    if (check_keys(c, p, o, keys) < 0 ||
-        get_int(c, p, o, "interval", 0, 3600, &r->heartbeat) < 0)
+        return config_bad(c, p, "must be an object");
+    if (config_check_keys(c, p, o, keys) < 0 ||
+        config_get_int(c, p, o, "interval", 0, 3600, &r->heartbeat) < 0)
         return -1;
     json_t *v = json_object_get(o, "comment");
     if (v) {
@@ -367,45 +367,45 @@ load_heartbeat(ctx_t *c, const char *path, json_t *o, route_t *r)
         snprintf(pc, sizeof(pc), "%s.comment", p);
         if (!json_is_string(v) || json_string_length(v) > 255 ||
             strpbrk(json_string_value(v), "\r\n"))
-            return bad(c, pc, "must be a string of at most 255 bytes with no line break");
+            return config_bad(c, pc, "must be a string of at most 255 bytes with no line break");
         free(r->heartbeat_comment);
         if (!(r->heartbeat_comment = strdup(json_string_value(v))))
-            return bad(c, pc, "out of memory");
+            return config_bad(c, pc, "out of memory");
     }
     return 0;
 }
 
 static int
-load_cors(ctx_t *c, const char *path, json_t *o, route_t *r)
+config_load_cors(ctx_t *c, const char *path, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "origins", "credentials", NULL };
     char p[300], po[320];
     json_t *v, *origins;
     size_t i;
 
-    subpath(p, sizeof(p), path, "cors");
+    config_subpath(p, sizeof(p), path, "cors");
     snprintf(po, sizeof(po), "%s.origins", p);
     if (!json_is_object(o))
-        return bad(c, p, "must be an object");
-    if (check_keys(c, p, o, keys) < 0 || get_bool(c, p, o, "credentials", &r->cors_credentials) < 0)
+        return config_bad(c, p, "must be an object");
+    if (config_check_keys(c, p, o, keys) < 0 || config_get_bool(c, p, o, "credentials", &r->cors_credentials) < 0)
         return -1;
     origins = json_object_get(o, "origins");
     if (!json_is_array(origins) || json_array_size(origins) == 0 || json_array_size(origins) > 64)
-        return bad(c, po, "must be an array of 1 to 64 origins");
+        return config_bad(c, po, "must be an array of 1 to 64 origins");
     if (!(r->cors_origins = calloc(json_array_size(origins), sizeof(char *))))
-        return bad(c, po, "out of memory");
+        return config_bad(c, po, "out of memory");
     json_array_foreach(origins, i, v) {
         char pi[400];
         snprintf(pi, sizeof(pi), "%s[%zu]", po, i);
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 255)
-            return bad(c, pi, "must be an origin string");
+            return config_bad(c, pi, "must be an origin string");
         const char *s = json_string_value(v);
         if (strcmp(s, "*") == 0 && r->cors_credentials)
-            return bad(c, pi, "\"*\" is not allowed with credentials");
+            return config_bad(c, pi, "\"*\" is not allowed with credentials");
         if (strcmp(s, "*") != 0 && strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-            return bad(c, pi, "must be \"*\" or start with http:// or https://");
+            return config_bad(c, pi, "must be \"*\" or start with http:// or https://");
         if (!(r->cors_origins[r->ncors++] = strdup(s)))
-            return bad(c, pi, "out of memory");
+            return config_bad(c, pi, "out of memory");
     }
     return 0;
 }
@@ -416,13 +416,13 @@ config_route_path(ctx_t *c, const char *p, json_t *o, route_t *r)
 {
     char pp[96], msg[200];
 
-    if (get_str(c, p, o, "path", false, &r->path) < 0)
+    if (config_get_str(c, p, o, "path", false, &r->path) < 0)
         return -1;
     snprintf(pp, sizeof(pp), "%s.path", p);
     if (!r->path)
-        return bad(c, pp, "is required");
+        return config_bad(c, pp, "is required");
     if (route_parse_path(r, r->path, msg, sizeof(msg)) < 0)
-        return bad(c, pp, "%s", msg);
+        return config_bad(c, pp, "%s", msg);
     return 0;
 }
 
@@ -436,7 +436,7 @@ config_route_names(ctx_t *c, const char *p, json_t *o, route_t *r)
     if ((v = json_object_get(o, "type"))) {
         snprintf(pp, sizeof(pp), "%s.type", p);
         if (!json_is_string(v) || route_type_parse(json_string_value(v), &r->type) < 0)
-            return bad(c, pp, "must be " ROUTE_TYPE_NAMES);
+            return config_bad(c, pp, "must be " ROUTE_TYPE_NAMES);
     }
     if ((v = json_object_get(o, "auth"))) {
         snprintf(pp, sizeof(pp), "%s.auth", p);
@@ -444,14 +444,14 @@ config_route_names(ctx_t *c, const char *p, json_t *o, route_t *r)
         if (strcmp(s, "required") == 0) r->auth = AUTH_REQUIRED;
         else if (strcmp(s, "optional") == 0) r->auth = AUTH_OPTIONAL;
         else if (strcmp(s, "none") == 0) r->auth = AUTH_NONE;
-        else return bad(c, pp, "must be \"required\", \"optional\" or \"none\"");
+        else return config_bad(c, pp, "must be \"required\", \"optional\" or \"none\"");
     }
     if ((v = json_object_get(o, "format"))) {
         snprintf(pp, sizeof(pp), "%s.format", p);
         const char *s = json_is_string(v) ? json_string_value(v) : "";
         if (strcmp(s, "named") == 0) r->format = SSE_NAMED;
         else if (strcmp(s, "envelope") == 0) r->format = SSE_ENVELOPE;
-        else return bad(c, pp, "must be \"named\" or \"envelope\"");
+        else return config_bad(c, pp, "must be \"named\" or \"envelope\"");
     }
     return 0;
 }
@@ -467,27 +467,27 @@ config_route_channels(ctx_t *c, const char *p, json_t *o, route_t *r)
 
     snprintf(pp, sizeof(pp), "%s.channels", p);
     if (r->type == ROUTE_STREAM && !v)
-        return bad(c, pp, "is required");
+        return config_bad(c, pp, "is required");
     if (r->type == ROUTE_MERCURE)
         r->format = SSE_MERCURE;            /* Mercure's own ids, retry (sse.h) */
     if (v && (r->type == ROUTE_PUBLISH || r->type == ROUTE_MERCURE))
-        return bad(c, pp, "not used by a %s route (the messages name their channels)",
+        return config_bad(c, pp, "not used by a %s route (the messages name their channels)",
             r->type == ROUTE_PUBLISH ? "publish" : "mercure");
     if (!v)
         return 0;
     if (!json_is_array(v) || json_array_size(v) < 1 ||
         json_array_size(v) > ROUTE_MAX_CHANNELS)
-        return bad(c, pp, "must be an array of 1 to %d channel templates", ROUTE_MAX_CHANNELS);
+        return config_bad(c, pp, "must be an array of 1 to %d channel templates", ROUTE_MAX_CHANNELS);
     if (!(r->channels = calloc(json_array_size(v), sizeof(tpl_t))))
-        return bad(c, pp, "out of memory");
+        return config_bad(c, pp, "out of memory");
     json_array_foreach(v, i, t) {
         char pi[128];
         snprintf(pi, sizeof(pi), "%s[%zu]", pp, i);
         if (!json_is_string(t))
-            return bad(c, pi, "must be a string");
+            return config_bad(c, pi, "must be a string");
         if (tpl_parse(r, json_string_value(t), &r->channels[i], msg, sizeof(msg)) < 0) {
             r->nchannels = i + 1;
-            return bad(c, pi, "%s", msg);
+            return config_bad(c, pi, "%s", msg);
         }
         r->nchannels = i + 1;
     }
@@ -506,12 +506,12 @@ config_route_require(ctx_t *c, const char *p, json_t *o, route_t *r)
         return 0;
     snprintf(pp, sizeof(pp), "%s.require", p);
     if (!json_is_object(v))
-        return bad(c, pp, "must be an object of claim: value");
+        return config_bad(c, pp, "must be an object of claim: value");
     json_object_foreach(v, k, x)
         if (!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x)) {
             char pk[200];
             snprintf(pk, sizeof(pk), "%s.%.64s", pp, k);
-            return bad(c, pk, "must be a string, number or boolean");
+            return config_bad(c, pk, "must be a string, number or boolean");
         }
     r->require = json_incref(v);
     return 0;
@@ -524,23 +524,23 @@ config_route_scalars(ctx_t *c, const char *p, json_t *o, route_t *r)
     bool snapshot = false;
     char pp[96];
 
-    if (get_int(c, p, o, "retry", 0, 3600000, &r->retry) < 0 ||
-        get_bool(c, p, o, "snapshot", &snapshot) < 0 ||
-        get_str(c, p, o, "reset_event", false, &r->reset_event) < 0 ||
-        get_str(c, p, o, "auth_expired_event", true, &r->auth_expired_event) < 0 ||
-        get_int(c, p, o, "max_lifetime", 0, 604800, &r->max_lifetime) < 0 ||
-        get_int(c, p, o, "stall_timeout", 1, 3600, &r->stall_timeout) < 0 ||
-        get_int(c, p, o, "max_per_user", 0, 100000, &r->max_per_user) < 0)
+    if (config_get_int(c, p, o, "retry", 0, 3600000, &r->retry) < 0 ||
+        config_get_bool(c, p, o, "snapshot", &snapshot) < 0 ||
+        config_get_str(c, p, o, "reset_event", false, &r->reset_event) < 0 ||
+        config_get_str(c, p, o, "auth_expired_event", true, &r->auth_expired_event) < 0 ||
+        config_get_int(c, p, o, "max_lifetime", 0, 604800, &r->max_lifetime) < 0 ||
+        config_get_int(c, p, o, "stall_timeout", 1, 3600, &r->stall_timeout) < 0 ||
+        config_get_int(c, p, o, "max_per_user", 0, 100000, &r->max_per_user) < 0)
         return -1;
     r->snapshot = snapshot;
     if (strpbrk(r->reset_event, "\r\n") || strlen(r->reset_event) > ZSSE_EVENT_MAX) {
         snprintf(pp, sizeof(pp), "%s.reset_event", p);
-        return bad(c, pp, "must be at most 255 bytes with no line break");
+        return config_bad(c, pp, "must be at most 255 bytes with no line break");
     }
     if (r->auth_expired_event && (strpbrk(r->auth_expired_event, "\r\n") ||
         strlen(r->auth_expired_event) > ZSSE_EVENT_MAX)) {
         snprintf(pp, sizeof(pp), "%s.auth_expired_event", p);
-        return bad(c, pp, "must be null or at most 255 bytes with no line break");
+        return config_bad(c, pp, "must be null or at most 255 bytes with no line break");
     }
     return 0;
 }
@@ -551,11 +551,11 @@ config_route_objects(ctx_t *c, const char *p, json_t *o, route_t *r)
 {
     json_t *v;
 
-    if ((v = json_object_get(o, "hello")) && load_hello(c, p, v, r) < 0)
+    if ((v = json_object_get(o, "hello")) && config_load_hello(c, p, v, r) < 0)
         return -1;
-    if ((v = json_object_get(o, "heartbeat")) && load_heartbeat(c, p, v, r) < 0)
+    if ((v = json_object_get(o, "heartbeat")) && config_load_heartbeat(c, p, v, r) < 0)
         return -1;
-    if ((v = json_object_get(o, "cors")) && load_cors(c, p, v, r) < 0)
+    if ((v = json_object_get(o, "cors")) && config_load_cors(c, p, v, r) < 0)
         return -1;
     return 0;
 }
@@ -568,7 +568,7 @@ static int (*const config_route_steps[])(ctx_t *, const char *, json_t *, route_
 };
 
 static int
-load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
+config_load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "path", "type", "channels", "auth", "require",
         "format", "retry", "hello", "heartbeat", "snapshot", "reset_event", "max_lifetime",
@@ -579,12 +579,12 @@ load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
     r->retry = -1;
     r->heartbeat = 30;
     r->stall_timeout = 120;
-    if (set_default(&r->heartbeat_comment, "") < 0 || set_default(&r->reset_event, "reset") < 0 ||
-        set_default(&r->auth_expired_event, "auth_expired") < 0)
-        return bad(c, p, "out of memory");
+    if (config_set_default(&r->heartbeat_comment, "") < 0 || config_set_default(&r->reset_event, "reset") < 0 ||
+        config_set_default(&r->auth_expired_event, "auth_expired") < 0)
+        return config_bad(c, p, "out of memory");
     if (!json_is_object(o))
-        return bad(c, p, "must be an object");
-    if (check_keys(c, p, o, keys) < 0)
+        return config_bad(c, p, "must be an object");
+    if (config_check_keys(c, p, o, keys) < 0)
         return -1;
     for (size_t i = 0; i < sizeof(config_route_steps) / sizeof(config_route_steps[0]); i++)
         if (config_route_steps[i](c, p, o, r) < 0)
@@ -610,13 +610,13 @@ config_new(void)
     b->max_state_bytes = 4 << 20;
     a->leeway = 30;
     a->require_exp = true;
-    if (set_default(&b->publish, "tcp://127.0.0.1:7701") < 0 ||
-        set_default(&b->events, "tcp://127.0.0.1:7702") < 0 ||
-        set_default(&b->control, "tcp://127.0.0.1:7703") < 0 ||
-        set_default(&a->alg, "HS256") < 0 ||
-        set_default(&a->key_file, "/etc/zsse/jwt.key") < 0 ||
-        set_default(&a->query_param, "token") < 0 ||
-        set_default(&a->cookie, "zsse_token") < 0) {
+    if (config_set_default(&b->publish, "tcp://127.0.0.1:7701") < 0 ||
+        config_set_default(&b->events, "tcp://127.0.0.1:7702") < 0 ||
+        config_set_default(&b->control, "tcp://127.0.0.1:7703") < 0 ||
+        config_set_default(&a->alg, "HS256") < 0 ||
+        config_set_default(&a->key_file, "/etc/zsse/jwt.key") < 0 ||
+        config_set_default(&a->query_param, "token") < 0 ||
+        config_set_default(&a->cookie, "zsse_token") < 0) {
         config_destroy(&cfg);
         return NULL;
     }
@@ -646,26 +646,26 @@ config_parse(const char *text, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "the config must be a JSON object");
         goto fail;
     }
-    if (check_keys(&c, "", root, keys) < 0)
+    if (config_check_keys(&c, "", root, keys) < 0)
         goto fail;
-    if ((v = json_object_get(root, "broker")) && load_broker(&c, v, &cfg->broker) < 0)
+    if ((v = json_object_get(root, "broker")) && config_load_broker(&c, v, &cfg->broker) < 0)
         goto fail;
-    if ((v = json_object_get(root, "auth")) && load_auth(&c, v, &cfg->auth) < 0)
+    if ((v = json_object_get(root, "auth")) && config_load_auth(&c, v, &cfg->auth) < 0)
         goto fail;
     if ((v = json_object_get(root, "routes"))) {
         size_t i;
         json_t *r;
         if (!json_is_array(v) || json_array_size(v) > 1024) {
-            bad(&c, "routes", "must be an array of at most 1024 routes");
+            config_bad(&c, "routes", "must be an array of at most 1024 routes");
             goto fail;
         }
         if (!(cfg->routes = calloc(json_array_size(v) + 1, sizeof(route_t)))) {
-            bad(&c, "routes", "out of memory");
+            config_bad(&c, "routes", "out of memory");
             goto fail;
         }
         json_array_foreach(v, i, r) {
             cfg->nroutes = i + 1;
-            if (load_route(&c, i, r, &cfg->routes[i]) < 0)
+            if (config_load_route(&c, i, r, &cfg->routes[i]) < 0)
                 goto fail;
         }
     }

@@ -69,7 +69,7 @@ ctl_arg_str(const ctl_arg_t *a, char *out, size_t outlen)
 
 /* the table's check of ARGS for OP: count first, then every size */
 static ctl_err_t
-check_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs)
+ctl_check_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs)
 {
     const ctl_opdef_t *d = &ctl_ops[op];
 
@@ -97,7 +97,7 @@ ctl_decode(const ctl_arg_t *frames, size_t n, ctl_req_t *req)
             break;
     if (op == CTL_NOPS)
         return CTL_E_UNKNOWN;
-    if ((e = check_args((ctl_op_t)op, frames + 1, n - 1)) != CTL_E_OK)
+    if ((e = ctl_check_args((ctl_op_t)op, frames + 1, n - 1)) != CTL_E_OK)
         return e;
     req->op = (ctl_op_t)op;
     req->nargs = (unsigned)(n - 1);
@@ -108,7 +108,7 @@ ctl_decode(const ctl_arg_t *frames, size_t n, ctl_req_t *req)
 int
 ctl_send(void *sock, ctl_op_t op, const ctl_arg_t *args, size_t nargs)
 {
-    if ((unsigned)op >= CTL_NOPS || check_args(op, args, nargs) != CTL_E_OK)
+    if ((unsigned)op >= CTL_NOPS || ctl_check_args(op, args, nargs) != CTL_E_OK)
         return errno = EINVAL, -1;
     if (zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 ||
         zmq_send(sock, ctl_ops[op].name, strlen(ctl_ops[op].name), nargs ? ZMQ_SNDMORE : 0) < 0)
@@ -328,7 +328,7 @@ ctl_reply_send(const ctl_reply_t *r, void *sock, const void *ident, size_t idlen
 /* fixed arguments of (OP, STATUS); -1: that status is not a reply to OP;
  * *EVENTS: events may follow */
 static int
-reply_shape(ctl_op_t op, ctl_status_t st, int *events)
+ctl_reply_shape(ctl_op_t op, ctl_status_t st, int *events)
 {
     *events = 0;
     if (st == CTL_ERROR)
@@ -364,7 +364,7 @@ ctl_decode_reply(ctl_op_t op, const ctl_arg_t *frames, size_t n, ctl_rep_t *rep)
     for (st = 0; st < CTL_NSTATUS; st++)
         if (ctl_arg_is(&frames[0], ctl_status_names[st]))
             break;
-    if (st == CTL_NSTATUS || (nfixed = reply_shape(op, (ctl_status_t)st, &events)) < 0)
+    if (st == CTL_NSTATUS || (nfixed = ctl_reply_shape(op, (ctl_status_t)st, &events)) < 0)
         return CTL_E_STATUS;
     if (n < 1 + (size_t)nfixed || (!events && n != 1 + (size_t)nfixed) ||
         (events && (n - 1 - (size_t)nfixed) % 2))

@@ -17,7 +17,7 @@
 
 /* the reason in ERR; returns -1 */
 static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
+curve_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -28,16 +28,16 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 static int
-have_curve(char *err, size_t errlen)
+curve_have_curve(char *err, size_t errlen)
 {
     if (!zmq_has("curve"))
-        return fail(err, errlen, "libzmq was built without CURVE (libsodium)");
+        return curve_fail(err, errlen, "libzmq was built without CURVE (libsodium)");
     return 0;
 }
 
 /* a Z85 key text: exactly 40 characters that decode */
 static bool
-z85_key_valid(const char *s, size_t n)
+curve_z85_key_valid(const char *s, size_t n)
 {
     uint8_t bin[CURVE_KEY_LEN];
     char tmp[CURVE_Z85_LEN + 1];
@@ -57,14 +57,14 @@ curve_read_key(const char *file, char out[CURVE_Z85_LEN + 1], char *err, size_t 
     FILE *fp = fopen(file, "r");
 
     if (!fp)
-        return fail(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+        return curve_fail(err, errlen, "%s: cannot open: %s", file, strerror(errno));
     n = fread(buf, 1, KEYFILE_MAX + 1, fp);
     fclose(fp);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
         buf[n - 1] == '\t'))
         n--;
-    if (!z85_key_valid(buf, n))
-        return fail(err, errlen, "%s: not a CURVE key (40 characters of Z85 text, as "
+    if (!curve_z85_key_valid(buf, n))
+        return curve_fail(err, errlen, "%s: not a CURVE key (40 characters of Z85 text, as "
             "zsse keygen writes)", file);
     memcpy(out, buf, CURVE_Z85_LEN);
     out[CURVE_Z85_LEN] = '\0';
@@ -82,14 +82,14 @@ curve_client_load(const broker_conf_t *b, curve_client_t *c, char *err, size_t e
     if (!cc->server_public_key_file)
         return 0;
     if (!cc->client_secret_key_file)        /* config.c requires the pair */
-        return fail(err, errlen, "broker.curve.client_secret_key_file: is required "
+        return curve_fail(err, errlen, "broker.curve.client_secret_key_file: is required "
             "with server_public_key_file");
-    if (have_curve(err, errlen) < 0 ||
+    if (curve_have_curve(err, errlen) < 0 ||
         curve_read_key(cc->server_public_key_file, c->server, err, errlen) < 0 ||
         curve_read_key(cc->client_secret_key_file, c->secret, err, errlen) < 0)
         return -1;
     if (zmq_curve_public(c->public_, c->secret) < 0)
-        return fail(err, errlen, "%s: %s", cc->client_secret_key_file, zmq_strerror(errno));
+        return curve_fail(err, errlen, "%s: %s", cc->client_secret_key_file, zmq_strerror(errno));
     c->on = true;
     return 0;
 }
@@ -109,46 +109,46 @@ curve_client_apply(void *sock, const curve_client_t *c)
 /* --- the broker ------------------------------------------------------------ */
 
 static int
-key_cmp(const void *a, const void *b)
+curve_key_cmp(const void *a, const void *b)
 {
     return memcmp(a, b, CURVE_KEY_LEN);
 }
 
 static int
-allow(curve_server_t *s, const char *z85, char *err, size_t errlen, const char *where)
+curve_allow(curve_server_t *s, const char *z85, char *err, size_t errlen, const char *where)
 {
     if (s->nallowed == CURVE_CLIENTS_MAX)
-        return fail(err, errlen, "%s: more than %d client keys", where, CURVE_CLIENTS_MAX);
+        return curve_fail(err, errlen, "%s: more than %d client keys", where, CURVE_CLIENTS_MAX);
     if (s->nallowed % 64 == 0) {
         void *p = realloc(s->allowed, (s->nallowed + 64) * CURVE_KEY_LEN);
         if (!p)
-            return fail(err, errlen, "%s: out of memory", where);
+            return curve_fail(err, errlen, "%s: out of memory", where);
         s->allowed = p;
     }
     if (!zmq_z85_decode(s->allowed[s->nallowed], z85))
-        return fail(err, errlen, "%s: not a CURVE key", where);
+        return curve_fail(err, errlen, "%s: not a CURVE key", where);
     s->nallowed++;
     return 0;
 }
 
 static int
-allow_dir(curve_server_t *s, const char *dir, char *err, size_t errlen)
+curve_allow_dir(curve_server_t *s, const char *dir, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
     int rc = 0;
 
     if (!d)
-        return fail(err, errlen, "broker.curve.clients: %s: %s", dir, strerror(errno));
+        return curve_fail(err, errlen, "broker.curve.clients: %s: %s", dir, strerror(errno));
     while (rc == 0 && (e = readdir(d))) {
         size_t n = strlen(e->d_name);
         char path[4096], key[CURVE_Z85_LEN + 1];
         if (n <= 7 || strcmp(e->d_name + n - 7, ".public") != 0)
             continue;
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path))
-            rc = fail(err, errlen, "broker.curve.clients: %s/%s: path too long", dir, e->d_name);
+            rc = curve_fail(err, errlen, "broker.curve.clients: %s/%s: path too long", dir, e->d_name);
         else if (curve_read_key(path, key, err, errlen) < 0 ||
-            allow(s, key, err, errlen, path) < 0)
+            curve_allow(s, key, err, errlen, path) < 0)
             rc = -1;
     }
     closedir(d);
@@ -164,17 +164,17 @@ curve_server_load(const broker_conf_t *b, curve_server_t *s, char *err, size_t e
     if (!cc->secret_key_file)
         return 0;
     if (!cc->clients_dir && !cc->clients)
-        return fail(err, errlen, "broker.curve.clients: is required with secret_key_file");
-    if (have_curve(err, errlen) < 0 ||
+        return curve_fail(err, errlen, "broker.curve.clients: is required with secret_key_file");
+    if (curve_have_curve(err, errlen) < 0 ||
         curve_read_key(cc->secret_key_file, s->secret, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < cc->nclients; i++)
-        if (allow(s, cc->clients[i], err, errlen, "broker.curve.clients") < 0)
+        if (curve_allow(s, cc->clients[i], err, errlen, "broker.curve.clients") < 0)
             goto fail;
-    if (cc->clients_dir && allow_dir(s, cc->clients_dir, err, errlen) < 0)
+    if (cc->clients_dir && curve_allow_dir(s, cc->clients_dir, err, errlen) < 0)
         goto fail;
     if (s->nallowed)
-        qsort(s->allowed, s->nallowed, CURVE_KEY_LEN, key_cmp);
+        qsort(s->allowed, s->nallowed, CURVE_KEY_LEN, curve_key_cmp);
     s->on = true;
     return 0;
 fail:
@@ -199,7 +199,7 @@ curve_server_apply(void *sock, const curve_server_t *s)
 bool
 curve_server_allows(const curve_server_t *s, const uint8_t key[CURVE_KEY_LEN])
 {
-    return s->nallowed && bsearch(key, s->allowed, s->nallowed, CURVE_KEY_LEN, key_cmp);
+    return s->nallowed && bsearch(key, s->allowed, s->nallowed, CURVE_KEY_LEN, curve_key_cmp);
 }
 
 void
@@ -269,20 +269,20 @@ curve_check_binds(const broker_conf_t *b, char *err, size_t errlen)
 /* --- zsse keygen --------------------------------------------------------------- */
 
 static int
-write_new(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
+curve_write_new(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     size_t n = strlen(text);
 
     if (fd < 0)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return curve_fail(err, errlen, "%s: %s", path, strerror(errno));
     if (fchmod(fd, mode) < 0 || write(fd, text, n) != (ssize_t)n || fsync(fd) < 0) {
         int e = errno;
         close(fd);
         unlink(path);
-        return fail(err, errlen, "%s: %s", path, strerror(e));
+        return curve_fail(err, errlen, "%s: %s", path, strerror(e));
     }
-    return close(fd) < 0 ? fail(err, errlen, "%s: %s", path, strerror(errno)) : 0;
+    return close(fd) < 0 ? curve_fail(err, errlen, "%s: %s", path, strerror(errno)) : 0;
 }
 
 int
@@ -292,17 +292,17 @@ curve_keygen(const char *prefix, char *err, size_t errlen)
     char ppath[4096], spath[4096], line[CURVE_Z85_LEN + 2];
     int rc = -1;
 
-    if (have_curve(err, errlen) < 0)
+    if (curve_have_curve(err, errlen) < 0)
         return -1;
     if ((size_t)snprintf(ppath, sizeof(ppath), "%s.public", prefix) >= sizeof(ppath) ||
         (size_t)snprintf(spath, sizeof(spath), "%s.secret", prefix) >= sizeof(spath))
-        return fail(err, errlen, "%s: name too long", prefix);
+        return curve_fail(err, errlen, "%s: name too long", prefix);
     if (zmq_curve_keypair(pub, sec) < 0)
-        return fail(err, errlen, "zmq_curve_keypair: %s", zmq_strerror(errno));
+        return curve_fail(err, errlen, "zmq_curve_keypair: %s", zmq_strerror(errno));
     snprintf(line, sizeof(line), "%s\n", sec);
-    if (write_new(spath, line, 0600, err, errlen) == 0) {
+    if (curve_write_new(spath, line, 0600, err, errlen) == 0) {
         snprintf(line, sizeof(line), "%s\n", pub);
-        if (write_new(ppath, line, 0644, err, errlen) == 0)
+        if (curve_write_new(ppath, line, 0644, err, errlen) == 0)
             rc = 0;
         else
             unlink(spath);

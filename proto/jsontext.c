@@ -10,22 +10,22 @@
 #include "jsontext.h"
 
 static int
-is_ws(char c)
+json_is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 static size_t
-skip_ws(const char *s, size_t len, size_t i)
+json_skip_ws(const char *s, size_t len, size_t i)
 {
-    while (i < len && is_ws(s[i]))
+    while (i < len && json_is_ws(s[i]))
         i++;
     return i;
 }
 
 /* I at an opening quote: index just past the closing quote, or LEN+1 */
 static size_t
-skip_string(const char *s, size_t len, size_t i)
+json_skip_string(const char *s, size_t len, size_t i)
 {
     for (i++; i < len; i++) {
         if (s[i] == '\\')
@@ -38,14 +38,14 @@ skip_string(const char *s, size_t len, size_t i)
 
 /* I at the start of a value: index just past it, or LEN+1 */
 static size_t
-skip_value(const char *s, size_t len, size_t i)
+json_skip_value(const char *s, size_t len, size_t i)
 {
     int depth = 0;
 
     while (i < len) {
         char c = s[i];
         if (c == '"') {
-            i = skip_string(s, len, i);
+            i = json_skip_string(s, len, i);
             if (i > len)
                 return len + 1;
             if (depth == 0)
@@ -59,7 +59,7 @@ skip_value(const char *s, size_t len, size_t i)
                 return i;           /* end of the enclosing container */
             if (--depth == 0)
                 return i + 1;
-        } else if (depth == 0 && (c == ',' || is_ws(c))) {
+        } else if (depth == 0 && (c == ',' || json_is_ws(c))) {
             return i;               /* end of a number / literal */
         }
         i++;
@@ -84,13 +84,13 @@ json_compact(const char *in, size_t len, char *out)
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
         if (c == '"') {
-            size_t e = skip_string(in, len, i);
+            size_t e = json_skip_string(in, len, i);
             if (e > len)
                 e = len;
             memcpy(out + o, in + i, e - i);
             o += e - i;
             i = e - 1;
-        } else if (!is_ws(c)) {
+        } else if (!json_is_ws(c)) {
             out[o++] = c;
         }
     }
@@ -104,22 +104,22 @@ json_array_next(const char *text, size_t len, size_t *pos, const char **val, siz
 
     if (*pos == JSON_ARRAY_DONE)
         return 1;
-    i = skip_ws(text, len, *pos);
+    i = json_skip_ws(text, len, *pos);
     if (*pos == 0) {
         if (i >= len || text[i] != '[')
             return -1;
-        i = skip_ws(text, len, i + 1);
+        i = json_skip_ws(text, len, i + 1);
         if (i < len && text[i] == ']') {
             *pos = JSON_ARRAY_DONE;
             return 1;
         }
     }
-    ve = skip_value(text, len, i);
+    ve = json_skip_value(text, len, i);
     if (ve > len || ve == i)
         return -1;
     *val = text + i;
     *vlen = ve - i;
-    i = skip_ws(text, len, ve);
+    i = json_skip_ws(text, len, ve);
     if (i < len && text[i] == ',')
         *pos = i + 1;
     else if (i < len && text[i] == ']')

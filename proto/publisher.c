@@ -31,7 +31,7 @@ struct zsse_publisher {
 };
 
 static int
-open_socket(zsse_publisher_t *p)
+publisher_open_socket(zsse_publisher_t *p)
 {
     int linger = 1000, hwm = 100000;
 
@@ -62,7 +62,7 @@ publisher_new(const char *endpoint, int ack, const curve_client_t *curve, int se
     if (curve)
         p->curve = *curve;
     p->send_timeout_ms = send_timeout_ms;
-    if (!(p->endpoint = strdup(endpoint)) || !(p->ctx = zmq_ctx_new()) || open_socket(p) < 0) {
+    if (!(p->endpoint = strdup(endpoint)) || !(p->ctx = zmq_ctx_new()) || publisher_open_socket(p) < 0) {
         int e = errno;
         zsse_publisher_destroy(&p);
         errno = e;
@@ -197,7 +197,7 @@ zsse_publish_ack(zsse_publisher_t *p, const char *json_msg, size_t len, int time
         /* a late reply must not be taken for the next one: new socket */
         zmq_close(p->sock);
         p->sock = NULL;
-        if (open_socket(p) < 0)
+        if (publisher_open_socket(p) < 0)
             snprintf(err, errlen, "timeout (and reconnect failed)");
         else
             snprintf(err, errlen, "timeout");

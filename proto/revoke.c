@@ -45,14 +45,14 @@ revoke_destroy(revoke_t **rp)
 }
 
 static char
-kind_of(const char *kind)
+revoke_kind_of(const char *kind)
 {
     return strcmp(kind, "sub") == 0 ? 's' : strcmp(kind, "jti") == 0 ? 'j' : 0;
 }
 
 /* (under the lock) */
 static int
-add(revoke_t *r, char k, const char *value, size_t len, int64_t at, int64_t until)
+revoke_put(revoke_t *r, char k, const char *value, size_t len, int64_t at, int64_t until)
 {
     if (!k || len == 0 || len > IDENT_MAX || memchr(value, '\0', len))
         return -1;
@@ -83,7 +83,7 @@ revoke_add(revoke_t *r, const char *kind, const char *value, size_t len, int64_t
     int64_t until)
 {
     pthread_mutex_lock(&r->mu);
-    int rc = add(r, kind_of(kind), value, len, at, until);
+    int rc = revoke_put(r, revoke_kind_of(kind), value, len, at, until);
     pthread_mutex_unlock(&r->mu);
     return rc;
 }
@@ -169,7 +169,7 @@ revoke_load(revoke_t *r, const char *text, size_t len)
         json_t *at = json_object_get(v, "at"), *until = json_object_get(v, "until");
         if (json_is_string(k) && json_is_string(val) && json_is_integer(at) &&
             json_is_integer(until))
-            add(r, kind_of(json_string_value(k)), json_string_value(val),
+            revoke_put(r, revoke_kind_of(json_string_value(k)), json_string_value(val),
                 json_string_length(val), json_integer_value(at), json_integer_value(until));
     }
     pthread_mutex_unlock(&r->mu);

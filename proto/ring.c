@@ -23,7 +23,7 @@ ring_free(ring_t *r)
 
 /* room for one more: double up to MAX */
 static int
-room(ring_t *r)
+ring_room(ring_t *r)
 {
     void **v;
 
@@ -44,7 +44,7 @@ room(ring_t *r)
 int
 ring_push(ring_t *r, void *p)
 {
-    if (room(r) < 0)
+    if (ring_room(r) < 0)
         return -1;
     r->v[(r->head + r->len++) % r->cap] = p;
     return 0;
@@ -53,7 +53,7 @@ ring_push(ring_t *r, void *p)
 int
 ring_push_front(ring_t *r, void *p)
 {
-    if (room(r) < 0)
+    if (ring_room(r) < 0)
         return -1;
     r->head = (r->head + r->cap - 1) % r->cap;
     r->v[r->head] = p;

@@ -14,7 +14,7 @@
 /* --- parsing (config time) ------------------------------------------- */
 
 static bool
-valid_name(const char *s, size_t n)
+route_valid_name(const char *s, size_t n)
 {
     if (n == 0 || n > 64)
         return false;
@@ -57,7 +57,7 @@ route_parse_path(route_t *r, const char *path, char *err, size_t errlen)
             return -1;
         }
         if (s[0] == '{') {
-            if (n < 3 || s[n - 1] != '}' || !valid_name(s + 1, n - 2)) {
+            if (n < 3 || s[n - 1] != '}' || !route_valid_name(s + 1, n - 2)) {
                 snprintf(err, errlen, "a placeholder is {name} and takes a whole segment");
                 return -1;
             }
@@ -101,7 +101,7 @@ route_parse_path(route_t *r, const char *path, char *err, size_t errlen)
 }
 
 static bool
-path_has_param(const route_t *r, const char *name, size_t n)
+route_path_has_param(const route_t *r, const char *name, size_t n)
 {
     for (size_t i = 0; i < r->nsegs; i++)
         if (r->seg_names[i] && strlen(r->seg_names[i]) == n &&
@@ -111,7 +111,7 @@ path_has_param(const route_t *r, const char *name, size_t n)
 }
 
 static int
-add_part(tpl_t *t, tpl_kind_t kind, const char *s, size_t n)
+route_add_part(tpl_t *t, tpl_kind_t kind, const char *s, size_t n)
 {
     tpl_part_t *p = realloc(t->parts, (t->nparts + 1) * sizeof(*p));
     if (!p)
@@ -146,7 +146,7 @@ tpl_parse(const route_t *r, const char *text, tpl_t *t, char *err, size_t errlen
                 snprintf(err, errlen, "bad character in channel template");
                 return -1;
             }
-            if (add_part(t, TPL_LITERAL, p, lit) < 0)
+            if (route_add_part(t, TPL_LITERAL, p, lit) < 0)
                 goto oom;
         }
         if (!open)
@@ -158,17 +158,17 @@ tpl_parse(const route_t *r, const char *text, tpl_t *t, char *err, size_t errlen
         const char *name = open + 1;
         size_t n = (size_t)(close - name);
         if (n == 3 && memcmp(name, "sub", 3) == 0) {
-            if (add_part(t, TPL_SUB, name, n) < 0)
+            if (route_add_part(t, TPL_SUB, name, n) < 0)
                 goto oom;
-        } else if (n > 6 && memcmp(name, "query.", 6) == 0 && valid_name(name + 6, n - 6)) {
-            if (add_part(t, TPL_QUERY, name + 6, n - 6) < 0)
+        } else if (n > 6 && memcmp(name, "query.", 6) == 0 && route_valid_name(name + 6, n - 6)) {
+            if (route_add_part(t, TPL_QUERY, name + 6, n - 6) < 0)
                 goto oom;
             t->needs_grant = true;
-        } else if (n > 6 && memcmp(name, "claim.", 6) == 0 && valid_name(name + 6, n - 6)) {
-            if (add_part(t, TPL_CLAIM, name + 6, n - 6) < 0)
+        } else if (n > 6 && memcmp(name, "claim.", 6) == 0 && route_valid_name(name + 6, n - 6)) {
+            if (route_add_part(t, TPL_CLAIM, name + 6, n - 6) < 0)
                 goto oom;
-        } else if (valid_name(name, n) && path_has_param(r, name, n)) {
-            if (add_part(t, TPL_PATH, name, n) < 0)
+        } else if (route_valid_name(name, n) && route_path_has_param(r, name, n)) {
+            if (route_add_part(t, TPL_PATH, name, n) < 0)
                 goto oom;
             t->needs_grant = true;
         } else {

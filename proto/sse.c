@@ -6,7 +6,7 @@
 
 /* "PREFIX" + each line of S (split at CR, LF, CRLF) + "\n" */
 static int
-put_lines(buf_t *out, const char *prefix, size_t plen, const char *s, size_t len)
+sse_put_lines(buf_t *out, const char *prefix, size_t plen, const char *s, size_t len)
 {
     size_t start = 0;
 
@@ -105,7 +105,7 @@ sse_mercure_parse(const char *data, size_t len, sse_mercure_t *m)
 
 /* a Mercure update (sse.h); 1 when DATA is not one */
 static int
-mercure_event(buf_t *out, uint64_t id, const char *event, size_t event_len,
+sse_mercure_event(buf_t *out, uint64_t id, const char *event, size_t event_len,
     const char *data, size_t data_len)
 {
     sse_mercure_t m;
@@ -125,7 +125,7 @@ mercure_event(buf_t *out, uint64_t id, const char *event, size_t event_len,
         return -1;
     if (m.retry >= 0 && buf_printf(out, "retry: %ld\n", m.retry) < 0)
         return -1;
-    if (put_lines(out, "data: ", 6, m.body, m.body_len) < 0 || buf_putc(out, '\n') < 0)
+    if (sse_put_lines(out, "data: ", 6, m.body, m.body_len) < 0 || buf_putc(out, '\n') < 0)
         return -1;
     if (m.id && id && sse_id(out, id) < 0)
         return -1;
@@ -139,7 +139,7 @@ sse_event(buf_t *out, sse_format_t fmt, uint64_t id, const char *event,
     size_t mark = out->len;
 
     if (fmt == SSE_MERCURE && kind == 's') {
-        int r = mercure_event(out, id, event, event_len, data, data_len);
+        int r = sse_mercure_event(out, id, event, event_len, data, data_len);
         if (r < 0)
             goto fail;
         if (r == 0)
@@ -162,7 +162,7 @@ sse_event(buf_t *out, sse_format_t fmt, uint64_t id, const char *event,
         buf_append(out, event, event_len) < 0 || buf_putc(out, '\n') < 0))
         goto fail;
     if (kind == 's') {
-        if (put_lines(out, "data: ", 6, data, data_len) < 0)
+        if (sse_put_lines(out, "data: ", 6, data, data_len) < 0)
             goto fail;
     } else if (buf_append(out, "data: ", 6) < 0 || buf_append(out, data, data_len) < 0 ||
         buf_putc(out, '\n') < 0) {
@@ -181,7 +181,7 @@ sse_comment(buf_t *out, const char *text)
 {
     size_t mark = out->len;
 
-    if (put_lines(out, ":", 1, text, strlen(text)) < 0 || buf_putc(out, '\n') < 0) {
+    if (sse_put_lines(out, ":", 1, text, strlen(text)) < 0 || buf_putc(out, '\n') < 0) {
         out->len = mark;
         return -1;
     }

@@ -42,33 +42,33 @@ topic_channel(buf_t *out, const char *topic, size_t len)
 /* --- URI templates (RFC 6570), matched against a topic -------------------------- */
 
 static bool
-unreserved(unsigned char c)
+topic_unreserved(unsigned char c)
 {
     return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '%' || c >= 0x80;
 }
 
 static bool
-reserved(unsigned char c)
+topic_reserved(unsigned char c)
 {
     return c && strchr(":/?#[]@!$&'()*+,;=", c);
 }
 
 /* may C appear in the expansion of an expression with operator OP? */
 static bool
-expands_to(char op, unsigned char c, bool many)
+topic_expands_to(char op, unsigned char c, bool many)
 {
     switch (op) {
-    case '+': case '#': return unreserved(c) || reserved(c);
-    case '/': return unreserved(c) || c == '/' || (many && c == ',');
-    case '.': return unreserved(c) || (many && c == ',');
-    case ';': return unreserved(c) || c == ';' || c == '=' || c == ',';
-    case '?': case '&': return unreserved(c) || c == '&' || c == '=' || c == ',';
-    default:  return unreserved(c) || (many && c == ',');
+    case '+': case '#': return topic_unreserved(c) || topic_reserved(c);
+    case '/': return topic_unreserved(c) || c == '/' || (many && c == ',');
+    case '.': return topic_unreserved(c) || (many && c == ',');
+    case ';': return topic_unreserved(c) || c == ';' || c == '=' || c == ',';
+    case '?': case '&': return topic_unreserved(c) || c == '&' || c == '=' || c == ',';
+    default:  return topic_unreserved(c) || (many && c == ',');
     }
 }
 
 static bool
-tmatch(const char *t, const char *s, int *budget)
+topic_tmatch(const char *t, const char *s, int *budget)
 {
     if (--*budget <= 0)
         return false;
@@ -85,7 +85,7 @@ tmatch(const char *t, const char *s, int *budget)
     bool many = memchr(t + 1, ',', (size_t)(close - t - 1)) != NULL;
     const char *rest = close + 1;
     /* the expression expands to nothing ... */
-    if (tmatch(rest, s, budget))
+    if (topic_tmatch(rest, s, budget))
         return true;
     /* ... or to its prefix (if any) and a run of the characters it may use */
     const char *p = s;
@@ -94,9 +94,9 @@ tmatch(const char *t, const char *s, int *budget)
             return false;
         p++;
     }
-    for (const char *e = p; *e && expands_to(op, (unsigned char)*e, many); ) {
+    for (const char *e = p; *e && topic_expands_to(op, (unsigned char)*e, many); ) {
         e++;
-        if (tmatch(rest, e, budget))
+        if (topic_tmatch(rest, e, budget))
             return true;
         if (*budget <= 0)
             return false;
@@ -113,7 +113,7 @@ topic_match(const char *sel, const char *topic)
         return true;
     if (!strchr(sel, '{'))
         return strcmp(sel, topic) == 0;
-    return tmatch(sel, topic, &budget);
+    return topic_tmatch(sel, topic, &budget);
 }
 
 /* a selector we accept: UTF-8, no controls, balanced braces */
