@@ -523,7 +523,7 @@ static void
 publish_revoked(broker_t *b)
 {
     char *json = revoke_dump(b->revoked);
-    wire_event_t we = { .id = 1, .kind = 'j', .event = "", .channel = REVOKE_TOPIC,
+    wire_event_t we = { .id = 1, .kind = ZSSE_KIND_JSON, .event = "", .channel = REVOKE_TOPIC,
                         .channel_len = sizeof(REVOKE_TOPIC) - 1 };
 
     if (!json)

@@ -265,7 +265,7 @@ ctl_reply_event(ctl_reply_t *r, const wire_event_t *ev)
     size_t n = r->n, blen = r->buf.len;
     size_t size = ev->channel_len + WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len;
 
-    if (ev->channel_len == 0 || ev->channel_len > CTL_FIELD_MAX || ev->event_len > 255)
+    if (ev->channel_len == 0 || ev->channel_len > CTL_FIELD_MAX || ev->event_len > ZSSE_EVENT_MAX)
         return errno = EINVAL, -1;
     if (r->events_bytes && r->events_bytes + size > CTL_REPLY_MAX)
         return errno = ENOBUFS, -1;

@@ -8,8 +8,12 @@
 #include "ident.h"
 #include "revoke.h"
 
+/* what an entry revokes (the "sub" or "jti" claim) */
+#define REVOKE_SUB 's'
+#define REVOKE_JTI 'j'
+
 typedef struct {
-    char    kind;               /* 's' sub, 'j' jti */
+    char    kind;               /* REVOKE_SUB, REVOKE_JTI */
     int64_t at, until;          /* unix s */
     size_t  len;
     char    value[IDENT_MAX + 1];
@@ -47,7 +51,7 @@ revoke_destroy(revoke_t **rp)
 static char
 revoke_kind_of(const char *kind)
 {
-    return strcmp(kind, "sub") == 0 ? 's' : strcmp(kind, "jti") == 0 ? 'j' : 0;
+    return strcmp(kind, "sub") == 0 ? REVOKE_SUB : strcmp(kind, "jti") == 0 ? REVOKE_JTI : 0;
 }
 
 /* (under the lock) */
@@ -125,9 +129,9 @@ revoke_refuses(revoke_t *r, json_t *claims, int64_t now)
         const entry_t *e = &r->e[i];
         if (e->until <= now)
             continue;
-        if (e->kind == 's' && sub && e->len == sublen && memcmp(e->value, sub, sublen) == 0)
+        if (e->kind == REVOKE_SUB && sub && e->len == sublen && memcmp(e->value, sub, sublen) == 0)
             refused = !json_is_number(iat) || json_number_value(iat) <= (double)e->at;
-        else if (e->kind == 'j' && jti && e->len == jtilen && memcmp(e->value, jti, jtilen) == 0)
+        else if (e->kind == REVOKE_JTI && jti && e->len == jtilen && memcmp(e->value, jti, jtilen) == 0)
             refused = true;
     }
     pthread_mutex_unlock(&r->mu);
@@ -143,7 +147,7 @@ revoke_dump(revoke_t *r)
     for (size_t i = 0; a && i < r->n; i++) {
         const entry_t *e = &r->e[i];
         json_array_append_new(a, json_pack("{s:s, s:s#, s:I, s:I}", "k",
-            e->kind == 's' ? "sub" : "jti", "v", e->value, (int)e->len, "at",
+            e->kind == REVOKE_SUB ? "sub" : "jti", "v", e->value, (int)e->len, "at",
             (json_int_t)e->at, "until", (json_int_t)e->until));
     }
     pthread_mutex_unlock(&r->mu);

@@ -2,6 +2,7 @@
  * sse.c -- Server-Sent Events framing.  See sse.h.
  */
 #include <string.h>
+#include "event.h"
 #include "sse.h"
 
 /* "PREFIX" + each line of S (split at CR, LF, CRLF) + "\n" */
@@ -138,7 +139,7 @@ sse_event(buf_t *out, sse_format_t fmt, uint64_t id, const char *event,
 {
     size_t mark = out->len;
 
-    if (fmt == SSE_MERCURE && kind == 's') {
+    if (fmt == SSE_MERCURE && kind == ZSSE_KIND_STRING) {
         int r = sse_mercure_event(out, id, event, event_len, data, data_len);
         if (r < 0)
             goto fail;
@@ -153,7 +154,7 @@ sse_event(buf_t *out, sse_format_t fmt, uint64_t id, const char *event,
         if (buf_append(out, "data: {\"type\":", 14) < 0 ||
             (event_len ? json_quote(out, event, event_len) : buf_puts(out, "\"message\"")) < 0 ||
             buf_append(out, ",\"data\":", 8) < 0 ||
-            (kind == 's' ? json_quote(out, data, data_len) : buf_append(out, data, data_len)) < 0 ||
+            (kind == ZSSE_KIND_STRING ? json_quote(out, data, data_len) : buf_append(out, data, data_len)) < 0 ||
             buf_append(out, "}\n\n", 3) < 0)
             goto fail;
         return 0;
@@ -161,7 +162,7 @@ sse_event(buf_t *out, sse_format_t fmt, uint64_t id, const char *event,
     if (event_len && (buf_append(out, "event: ", 7) < 0 ||
         buf_append(out, event, event_len) < 0 || buf_putc(out, '\n') < 0))
         goto fail;
-    if (kind == 's') {
+    if (kind == ZSSE_KIND_STRING) {
         if (sse_put_lines(out, "data: ", 6, data, data_len) < 0)
             goto fail;
     } else if (buf_append(out, "data: ", 6) < 0 || buf_append(out, data, data_len) < 0 ||

@@ -25,7 +25,7 @@ wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind)
         return -1;
     for (int i = 0; i < 8; i++)
         v |= (uint64_t)h[i] << (8 * i);
-    if (v == 0 || v > WIRE_ID_MAX || (h[8] != 'j' && h[8] != 's'))
+    if (v == 0 || v > WIRE_ID_MAX || (h[8] != ZSSE_KIND_JSON && h[8] != ZSSE_KIND_STRING))
         return -1;
     *id = v;
     *kind = (char)h[8];
@@ -35,10 +35,10 @@ wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind)
 int
 wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more)
 {
-    char topic[256 + 1];
+    char topic[ZSSE_CHANNEL_MAX + 1];
     zmq_msg_t m;
 
-    if (ev->channel_len > 255 || ev->event_len > 255)
+    if (ev->channel_len > ZSSE_CHANNEL_MAX || ev->event_len > ZSSE_EVENT_MAX)
         return errno = EINVAL, -1;
     memcpy(topic, ev->channel, ev->channel_len);
     if (topic_nul)

@@ -5,8 +5,9 @@
  * (event, channel):
  *     [0] topic    channel name + '\0'      exact filtering: a SUB of
  *                                           "user/1\0" never sees "user/12"
- *     [1] payload  8-byte little-endian id, 1 byte kind ('j' or 's'),
- *                  1 byte event-name length, the name (empty: unnamed),
+ *     [1] payload  8-byte little-endian id, 1 byte kind (ZSSE_KIND_JSON
+ *                  'j' or ZSSE_KIND_STRING 's', event.h), 1 byte
+ *                  event-name length, the name (empty: unnamed),
  *                  then the data: compact JSON, or the raw string
  * An event published to several channels goes out once per channel with
  * the same id; a stream on two of them drops the repeat by id.
@@ -71,6 +72,8 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <zmq.h>
+#include "channel.h"
+#include "event.h"
 
 #define WIRE_HDR_LEN 9
 #define WIRE_PAYLOAD_MIN (WIRE_HDR_LEN + 1)
@@ -78,6 +81,8 @@
 #define WIRE_LEASE_RENEW 10
 #define WIRE_SYNC_BYTE '\x01'
 
+/* event.h's fields on the one channel an EVENTS message travels on (the
+ * broker builds it from a stored event with store_event_wire) */
 typedef struct {
     uint64_t    id;
     char        kind;
