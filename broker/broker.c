@@ -30,7 +30,7 @@
 #include "wire.h"
 #include "zap.h"
 
-#define REASONS_MAX 16
+#define BROKER_REASONS_MAX 16
 #define BROKER_CHANNEL_COST 64  /* bytes a ring and fifo entry take, for max_memory */
 
 typedef struct {
@@ -80,14 +80,14 @@ struct broker {
     ctl_arg_t   views[CTL_ARGS_MAX + 1];
     ctl_req_t   req;
     ctl_reply_t out;
-    ctl_reply_t ackout;             /* acks, sent from flush() */
-    struct { const char *reason; uint64_t n; } reasons[REASONS_MAX];
+    ctl_reply_t ackout;             /* acks, sent from broker_flush() */
+    struct { const char *reason; uint64_t n; } reasons[BROKER_REASONS_MAX];
 };
 
-static volatile sig_atomic_t stop_flag, hup_flag;
+static volatile sig_atomic_t broker_stop_flag, broker_hup_flag;
 
-void broker_stop(void) { stop_flag = 1; }
-void broker_reopen_log(void) { hup_flag = 1; }
+void broker_stop(void) { broker_stop_flag = 1; }
+void broker_reopen_log(void) { broker_hup_flag = 1; }
 
 /*
  * Ids: decimal, strictly increasing, below 2^53, and increasing across
@@ -99,7 +99,7 @@ void broker_reopen_log(void) { hup_flag = 1; }
  * keep pace with it); the journal, when on, restores the exact counter.
  */
 static uint64_t
-next_id(broker_t *b, int64_t now)
+broker_next_id(broker_t *b, int64_t now)
 {
     uint64_t id = b->issued_id + 1;
     if ((uint64_t)now > id)
@@ -111,15 +111,15 @@ next_id(broker_t *b, int64_t now)
 /* --- rejections ---------------------------------------------------------- */
 
 static void
-reject(broker_t *b, const char *reason, const char *detail)
+broker_reject(broker_t *b, const char *reason, const char *detail)
 {
     size_t i;
 
     b->rejected++;
-    for (i = 0; i < REASONS_MAX && b->reasons[i].reason; i++)
+    for (i = 0; i < BROKER_REASONS_MAX && b->reasons[i].reason; i++)
         if (strcmp(b->reasons[i].reason, reason) == 0)
             break;
-    if (i < REASONS_MAX) {
+    if (i < BROKER_REASONS_MAX) {
         b->reasons[i].reason = reason;
         b->reasons[i].n++;
     }
@@ -132,7 +132,7 @@ reject(broker_t *b, const char *reason, const char *detail)
 /* Store a valid message; queue it for commit and publishing.  -1: not
  * accepted (reason set). */
 static int
-accept_msg(broker_t *b, const msg_t *m, const char **reason)
+broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
 {
     int64_t now = wall_us();
     pending_t *p = &b->pending[b->npending];
@@ -160,14 +160,14 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
         p->ch[p->nch++] = ch;
     }
     rec = *in;
-    rec.id = next_id(b, now);
+    rec.id = broker_next_id(b, now);
     rec.accepted_us = now;
     if (!(ev = store_event_new(&rec))) {
         *reason = "out_of_memory";
         return -1;
     }
     /* stored (pushed to the channels), published and acknowledged only
-     * once the batch's journal commit has succeeded: see flush() */
+     * once the batch's journal commit has succeeded: see broker_flush() */
     if (b->journal && journal_append(b->journal, &rec) < 0) {
         b->journal_errors++;
         log_msg(LOG_ERR, "journal: append: %s", strerror(errno));
@@ -185,7 +185,7 @@ accept_msg(broker_t *b, const msg_t *m, const char **reason)
 /* the deferred answer to an acknowledged publish: "ok" ID, or with a
  * REASON "error" REASON */
 static void
-send_ack(broker_t *b, const pending_t *p, const char *reason)
+broker_send_ack(broker_t *b, const pending_t *p, const char *reason)
 {
     char id[24];
 
@@ -198,7 +198,7 @@ send_ack(broker_t *b, const pending_t *p, const char *reason)
  * reason), neither stored nor published, the acknowledged ones answered
  * "error" REASON. */
 static void
-flush_failed(broker_t *b, int err)
+broker_flush_failed(broker_t *b, int err)
 {
     const char *reason = err == ENOSPC || err == EDQUOT || err == EFBIG ? "journal_full"
                                                                        : "journal_error";
@@ -207,9 +207,9 @@ flush_failed(broker_t *b, int err)
         strerror(err), b->npending, reason);
     for (size_t i = 0; i < b->npending; i++) {
         pending_t *p = &b->pending[i];
-        reject(b, reason, NULL);
+        broker_reject(b, reason, NULL);
         if (p->ack)
-            send_ack(b, p, reason);
+            broker_send_ack(b, p, reason);
         store_event_unref(p->ev);
     }
     b->npending = 0;
@@ -217,14 +217,14 @@ flush_failed(broker_t *b, int err)
 
 /* Commit the batch to the journal, then store, publish and acknowledge it. */
 static void
-flush(broker_t *b)
+broker_flush(broker_t *b)
 {
     int64_t now = wall_us();
 
     if (b->npending == 0)
         return;
     if (b->journal && journal_commit(b->journal) < 0) {
-        flush_failed(b, errno);
+        broker_flush_failed(b, errno);
         return;
     }
     for (size_t i = 0; i < b->npending; i++) {
@@ -244,7 +244,7 @@ flush(broker_t *b)
                 log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
         }
         if (p->ack)
-            send_ack(b, p, NULL);
+            broker_send_ack(b, p, NULL);
         store_event_unref(p->ev);
     }
     /* publish-to-PUB latency: from the batch's first message to its send */
@@ -257,12 +257,12 @@ flush(broker_t *b)
 void
 broker_commit(broker_t *b)
 {
-    flush(b);
+    broker_flush(b);
 }
 
 /* one message from PULL; 0 when nothing is waiting */
 static int
-ingest_one(broker_t *b)
+broker_ingest_one(broker_t *b)
 {
     zmq_msg_t f;
     msg_t m;
@@ -275,13 +275,13 @@ ingest_one(broker_t *b)
     }
     if (zmq_msg_more(&f)) {
         wire_drain(b->pull);
-        reject(b, "multipart", NULL);
+        broker_reject(b, "multipart", NULL);
     } else if (msg_parse(&m, zmq_msg_data(&f), zmq_msg_size(&f), b->cfg->broker.max_message,
         &reason) < 0) {
-        reject(b, reason, NULL);
+        broker_reject(b, reason, NULL);
     } else {
-        if (accept_msg(b, &m, &reason) < 0)
-            reject(b, reason, NULL);
+        if (broker_accept_msg(b, &m, &reason) < 0)
+            broker_reject(b, reason, NULL);
         msg_clear(&m);
     }
     zmq_msg_close(&f);
@@ -291,7 +291,7 @@ ingest_one(broker_t *b)
 /* --- XPUB: sync markers ---------------------------------------------------- */
 
 static void
-on_subscription(broker_t *b)
+broker_on_subscription(broker_t *b)
 {
     char buf[300];
     int n = zmq_recv(b->xpub, buf, sizeof(buf), ZMQ_DONTWAIT);
@@ -319,7 +319,7 @@ typedef struct {
 } request_t;
 
 static void
-reply(broker_t *b, request_t *r, ctl_status_t status, const char *arg)
+broker_reply(broker_t *b, request_t *r, ctl_status_t status, const char *arg)
 {
     (void)b;
     if (ctl_reply_status(r->out, status, arg) < 0)
@@ -328,7 +328,7 @@ reply(broker_t *b, request_t *r, ctl_status_t status, const char *arg)
 
 /* the request's arguments FROM.. as channels; -1 when one is not valid */
 static int
-get_channels(request_t *r, unsigned from, const char **chans, size_t *lens)
+broker_get_channels(request_t *r, unsigned from, const char **chans, size_t *lens)
 {
     int n = 0;
     for (unsigned i = from; i < r->q->nargs; i++, n++) {
@@ -343,7 +343,7 @@ get_channels(request_t *r, unsigned from, const char **chans, size_t *lens)
 /* STATUS HEAD and as many of HITS (those with id > AFTER) as fit in one
  * reply; "more" instead of "ok" when some did not fit */
 static void
-reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, uint64_t after)
+broker_reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, uint64_t after)
 {
     char head[24];
     size_t bytes = 0;
@@ -361,7 +361,7 @@ reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, uint64_t 
         }
     }
     wire_fmt_id(head, b->last_id);
-    reply(b, r, fit < total ? CTL_MORE : CTL_OK, head);
+    broker_reply(b, r, fit < total ? CTL_MORE : CTL_OK, head);
     for (long i = 0, k = 0; i < n && k < fit; i++) {
         const store_event_t *e = hits[i].ev;
         if (e->id <= after)
@@ -369,7 +369,7 @@ reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, uint64_t 
         wire_event_t we;
         store_event_wire(e, hits[i].ch, &we);
         if (ctl_reply_event(r->out, &we) < 0) {
-            reply(b, r, CTL_ERROR, "out of memory");
+            broker_reply(b, r, CTL_ERROR, "out of memory");
             return;
         }
         k++;
@@ -380,7 +380,7 @@ reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, uint64_t 
 
 /* replay AFTER FLAGS CHANNEL... and state CHANNEL... */
 static void
-op_replay(broker_t *b, request_t *r)
+broker_op_replay(broker_t *b, request_t *r)
 {
     const char *chans[CTL_CHANNELS_MAX];
     size_t lens[CTL_CHANNELS_MAX];
@@ -391,14 +391,14 @@ op_replay(broker_t *b, request_t *r)
 
     if (replay) {
         if (wire_parse_id(r->q->arg[0].p, r->q->arg[0].len, &after) < 0) {
-            reply(b, r, CTL_ERROR, "bad request");
+            broker_reply(b, r, CTL_ERROR, "bad request");
             return;
         }
         ctl_arg_str(&r->q->arg[1], flags, sizeof(flags));
         keyed = strchr(flags, 'k') != NULL;
     }
-    if ((n = get_channels(r, replay ? 2 : 0, chans, lens)) < 0) {
-        reply(b, r, CTL_ERROR, "bad channel");
+    if ((n = broker_get_channels(r, replay ? 2 : 0, chans, lens)) < 0) {
+        broker_reply(b, r, CTL_ERROR, "bad channel");
         return;
     }
     const char *why = NULL;
@@ -417,7 +417,7 @@ op_replay(broker_t *b, request_t *r)
         char head[24];
         b->resets++;
         wire_fmt_id(head, b->last_id);
-        reply(b, r, CTL_RESET, why);
+        broker_reply(b, r, CTL_RESET, why);
         if (ctl_reply_str(r->out, head) < 0)
             ctl_reply_reset(r->out);
         return;
@@ -425,32 +425,32 @@ op_replay(broker_t *b, request_t *r)
     long k = store_collect(b->store, chans, lens, (size_t)n, after, replay && !keyed, now,
         &b->scratch, &b->scratch_cap);
     if (k < 0) {
-        reply(b, r, CTL_ERROR, "out of memory");
+        broker_reply(b, r, CTL_ERROR, "out of memory");
         return;
     }
     if (replay && !keyed)
         b->replayed += (uint64_t)k;
-    reply_hits(b, r, b->scratch, k, after);
+    broker_reply_hits(b, r, b->scratch, k, after);
 }
 
 static void
-op_publish(broker_t *b, request_t *r)
+broker_op_publish(broker_t *b, request_t *r)
 {
     msg_t m;
     const char *reason;
 
     if (msg_parse(&m, r->q->arg[0].p, r->q->arg[0].len, b->cfg->broker.max_message,
         &reason) < 0) {
-        reject(b, reason, "acknowledged publish");
-        reply(b, r, CTL_ERROR, reason);
+        broker_reject(b, reason, "acknowledged publish");
+        broker_reply(b, r, CTL_ERROR, reason);
         return;
     }
     if (b->npending == BROKER_BATCH)
-        flush(b);
-    if (accept_msg(b, &m, &reason) < 0) {
-        reject(b, reason, NULL);
-        reply(b, r, CTL_ERROR, reason);
-    } else {                    /* answered once committed (flush) */
+        broker_flush(b);
+    if (broker_accept_msg(b, &m, &reason) < 0) {
+        broker_reject(b, reason, NULL);
+        broker_reply(b, r, CTL_ERROR, reason);
+    } else {                    /* answered once committed (broker_flush) */
         pending_t *p = &b->pending[b->npending - 1];
         p->ack = 1;
         p->idlen = r->idlen;
@@ -460,7 +460,7 @@ op_publish(broker_t *b, request_t *r)
 }
 
 static void
-route_count(void *ctx, const char *route, unsigned n)
+broker_route_count(void *ctx, const char *route, unsigned n)
 {
     json_t *o = ctx;
     json_t *cur = json_object_get(o, route);
@@ -468,12 +468,12 @@ route_count(void *ctx, const char *route, unsigned n)
 }
 
 static char *
-stats_json(broker_t *b)
+broker_stats_json(broker_t *b)
 {
     json_t *o = json_object(), *reasons = json_object();
     int64_t now = wall_us();
 
-    for (size_t i = 0; i < REASONS_MAX && b->reasons[i].reason; i++)
+    for (size_t i = 0; i < BROKER_REASONS_MAX && b->reasons[i].reason; i++)
         json_object_set_new(reasons, b->reasons[i].reason, json_integer((json_int_t)b->reasons[i].n));
     json_object_set_new(o, "uptime_s", json_integer((now - b->started_us) / 1000000));
     json_object_set_new(o, "channels", json_integer((json_int_t)store_channels(b->store)));
@@ -489,7 +489,7 @@ stats_json(broker_t *b)
     json_object_set_new(o, "replayed", json_integer((json_int_t)b->replayed));
     json_object_set_new(o, "publish_latency_us", json_integer((json_int_t)b->lat_last_us));
     json_t *routes = json_object();
-    leases_by_route(b->leases, route_count, routes);
+    leases_by_route(b->leases, broker_route_count, routes);
     json_object_set_new(o, "streams_by_route", routes);
     json_object_set_new(o, "resets", json_integer((json_int_t)b->resets));
     json_object_set_new(o, "leases", json_integer((json_int_t)leases_count(b->leases)));
@@ -513,14 +513,14 @@ stats_json(broker_t *b)
 }
 
 static void
-op_ping(broker_t *b, request_t *r)
+broker_op_ping(broker_t *b, request_t *r)
 {
-    reply(b, r, CTL_OK, NULL);
+    broker_reply(b, r, CTL_OK, NULL);
 }
 
 /* the revoked tokens, whole, to every worker (revoke.h) */
 static void
-publish_revoked(broker_t *b)
+broker_publish_revoked(broker_t *b)
 {
     char *json = revoke_dump(b->revoked);
     wire_event_t we = { .id = 1, .kind = ZSSE_KIND_JSON, .event = "", .channel = REVOKE_TOPIC,
@@ -539,7 +539,7 @@ publish_revoked(broker_t *b)
  * (issued until now) or jti VALUE for TTL seconds, and have the workers
  * end their streams (sizes checked by ctl_decode) */
 static void
-op_revoke(broker_t *b, request_t *r)
+broker_op_revoke(broker_t *b, request_t *r)
 {
     const ctl_arg_t *a = r->q->arg;
     char kind[4], ttl_s[12];
@@ -550,38 +550,38 @@ op_revoke(broker_t *b, request_t *r)
     char *end;
     long ttl = strtol(ttl_s, &end, 10);
     if (*end || ttl < 1 || ttl > REVOKE_TTL_MAX) {
-        reply(b, r, CTL_ERROR, "bad ttl");
+        broker_reply(b, r, CTL_ERROR, "bad ttl");
         return;
     }
     revoke_expire(b->revoked, now);
     if (revoke_add(b->revoked, kind, a[1].p, a[1].len, now, now + ttl) < 0) {
-        reply(b, r, CTL_ERROR, "bad kind or value, or the table is full");
+        broker_reply(b, r, CTL_ERROR, "bad kind or value, or the table is full");
         return;
     }
     log_msg(LOG_INFO, "revoked %s %.*s for %ld s", kind, (int)a[1].len, a[1].p, ttl);
-    publish_revoked(b);
-    reply(b, r, CTL_OK, NULL);
+    broker_publish_revoked(b);
+    broker_reply(b, r, CTL_OK, NULL);
 }
 
 static void
-op_head(broker_t *b, request_t *r)
+broker_op_head(broker_t *b, request_t *r)
 {
     char head[24];
     wire_fmt_id(head, b->last_id);
-    reply(b, r, CTL_OK, head);
+    broker_reply(b, r, CTL_OK, head);
 }
 
 static void
-op_stats(broker_t *b, request_t *r)
+broker_op_stats(broker_t *b, request_t *r)
 {
-    char *s = stats_json(b);
-    reply(b, r, s ? CTL_OK : CTL_ERROR, s ? s : "out of memory");
+    char *s = broker_stats_json(b);
+    broker_reply(b, r, s ? CTL_OK : CTL_ERROR, s ? s : "out of memory");
     free(s);
 }
 
 /* the route whose path pattern is ROUTE (NULL: none) */
 static const route_t *
-find_route(const broker_t *b, const ctl_arg_t *route)
+broker_find_route(const broker_t *b, const ctl_arg_t *route)
 {
     for (size_t i = 0; i < b->cfg->nroutes; i++)
         if (ctl_arg_is(route, b->cfg->routes[i].path))
@@ -592,10 +592,10 @@ find_route(const broker_t *b, const ctl_arg_t *route)
 /* lease ROUTE SUB TAG: the limit is the route's max_per_user in our own
  * config, the lease the asking connection's */
 static void
-op_lease(broker_t *b, request_t *r)
+broker_op_lease(broker_t *b, request_t *r)
 {
     const ctl_arg_t *a = r->q->arg;
-    const route_t *rt = find_route(b, &a[0]);
+    const route_t *rt = broker_find_route(b, &a[0]);
     char group[2 * CTL_FIELD_MAX + 2], tag[CTL_TAG_MAX + 1], id[LEASE_ID_LEN + 1];
     const char *why = NULL;
     lease_take_t rc = LEASE_TABLE_FULL;
@@ -618,19 +618,19 @@ op_lease(broker_t *b, request_t *r)
     if (why) {
         b->leases_refused++;
         log_limited(&b->rl, LOG_WARNING, "lease refused: %s", why);
-        reply(b, r, CTL_REFUSED, tag);
+        broker_reply(b, r, CTL_REFUSED, tag);
         if (ctl_reply_str(r->out, why) < 0)
             ctl_reply_reset(r->out);
         return;
     }
-    reply(b, r, rc == LEASE_TAKEN ? CTL_OK : CTL_FULL, tag);
+    broker_reply(b, r, rc == LEASE_TAKEN ? CTL_OK : CTL_FULL, tag);
     if (rc == LEASE_TAKEN && ctl_reply_str(r->out, id) < 0)
         ctl_reply_reset(r->out);
 }
 
 /* renew LEASEID... and release LEASEID...: only the connection's own */
 static void
-op_leases(broker_t *b, request_t *r)
+broker_op_leases(broker_t *b, request_t *r)
 {
     int64_t now = wall_us();
     for (unsigned i = 0; i < r->q->nargs; i++) {
@@ -641,15 +641,15 @@ op_leases(broker_t *b, request_t *r)
         if (rc == LEASE_FOREIGN)
             b->leases_foreign++;
     }
-    reply(b, r, CTL_OK, NULL);
+    broker_reply(b, r, CTL_OK, NULL);
 }
 
 /* the handler of each operation of ctl_ops[] */
-static void (*const handlers[CTL_NOPS])(broker_t *, request_t *) = {
-    [CTL_PING] = op_ping, [CTL_HEAD] = op_head, [CTL_PUBLISH] = op_publish,
-    [CTL_REPLAY] = op_replay, [CTL_STATE] = op_replay, [CTL_STATS] = op_stats,
-    [CTL_LEASE] = op_lease, [CTL_RENEW] = op_leases, [CTL_RELEASE] = op_leases,
-    [CTL_REVOKE] = op_revoke,
+static void (*const broker_handlers[CTL_NOPS])(broker_t *, request_t *) = {
+    [CTL_PING] = broker_op_ping, [CTL_HEAD] = broker_op_head, [CTL_PUBLISH] = broker_op_publish,
+    [CTL_REPLAY] = broker_op_replay, [CTL_STATE] = broker_op_replay, [CTL_STATS] = broker_op_stats,
+    [CTL_LEASE] = broker_op_lease, [CTL_RENEW] = broker_op_leases, [CTL_RELEASE] = broker_op_leases,
+    [CTL_REVOKE] = broker_op_revoke,
 };
 
 void
@@ -668,15 +668,15 @@ broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *fr
     if (e != CTL_E_OK) {
         b->control_refused++;
         log_limited(&b->rl, LOG_WARNING, "control request refused: %s", ctl_strerror(e));
-        reply(b, &r, CTL_ERROR, ctl_strerror(e));
+        broker_reply(b, &r, CTL_ERROR, ctl_strerror(e));
         return;
     }
-    handlers[b->req.op](b, &r);
+    broker_handlers[b->req.op](b, &r);
 }
 
 /* one request from ROUTER; 0 when nothing is waiting */
 static int
-control_one(broker_t *b)
+broker_control_one(broker_t *b)
 {
     ctl_frames_t *m = &b->in;
     ctl_arg_t *v = b->views;
@@ -694,7 +694,7 @@ control_one(broker_t *b)
     if (m->truncated) {
         b->control_refused++;
         b->control_requests++;
-        reply(b, &(request_t){ id.p, id.len, NULL, &b->out }, CTL_ERROR, "too many arguments");
+        broker_reply(b, &(request_t){ id.p, id.len, NULL, &b->out }, CTL_ERROR, "too many arguments");
     } else {
         for (size_t i = 2; i < m->n; i++)
             v[i - 2] = ctl_frame(m, i);
@@ -708,7 +708,7 @@ control_one(broker_t *b)
 /* --- life cycle ------------------------------------------------------------- */
 
 static int
-replay_record(void *ctx, const event_rec_t *rec)
+broker_replay_record(void *ctx, const event_rec_t *rec)
 {
     broker_t *b = ctx;
     int64_t now = wall_us();
@@ -738,7 +738,7 @@ replay_record(void *ctx, const event_rec_t *rec)
 }
 
 static void *
-bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errlen)
+broker_bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errlen)
 {
     void *s = zmq_socket(b->ctx, type);
     int zero = 0, hwm = 1000000;
@@ -789,7 +789,7 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
 
 /* the bytes a live event takes in the journal (see journal.h) */
 static int
-live_size_one(void *ctx, const event_rec_t *rec)
+broker_live_size_one(void *ctx, const event_rec_t *rec)
 {
     uint64_t *sum = ctx;
     *sum += journal_record_size(rec);
@@ -819,14 +819,14 @@ broker_new(config_t *cfg, char *err, size_t errlen)
     if (cfg->broker.journal) {
         char jerr[512];
         if (!(b->journal = journal_open(cfg->broker.journal, cfg->broker.journal_fsync_ms,
-            replay_record, b, jerr, sizeof(jerr)))) {
+            broker_replay_record, b, jerr, sizeof(jerr)))) {
             snprintf(err, errlen, "journal: %s", jerr);
             goto fail;
         }
         store_sweep(b->store, wall_us());
         /* what a compaction would leave: the next one only once the
          * journal is twice that (so not at once when it would free nothing) */
-        store_each_live(b->store, live_size_one, &b->compact_base);
+        store_each_live(b->store, broker_live_size_one, &b->compact_base);
         log_msg(LOG_INFO, "journal %s: %zu channels, %zu events, last id %" PRIu64,
             cfg->broker.journal, store_channels(b->store), store_events(b->store), b->last_id);
     } else {
@@ -840,7 +840,7 @@ broker_new(config_t *cfg, char *err, size_t errlen)
         goto fail;
     }
     /* with CURVE, the ZAP handler is bound before any endpoint, and the
-     * cryptography gets a second I/O thread (bind_socket, tests/bench/broker) */
+     * cryptography gets a second I/O thread (broker_bind_socket, tests/bench/broker) */
     if (curve_server_load(&cfg->broker, &b->curve, err, errlen) < 0)
         goto fail;
     if (b->curve.on) {
@@ -848,9 +848,9 @@ broker_new(config_t *cfg, char *err, size_t errlen)
         if (!(b->zap = zap_start(b->ctx, &b->curve, err, errlen)))
             goto fail;
     }
-    if (!(b->pull = bind_socket(b, ZMQ_PULL, cfg->broker.publish, err, errlen)) ||
-        !(b->xpub = bind_socket(b, ZMQ_XPUB, cfg->broker.events, err, errlen)) ||
-        !(b->router = bind_socket(b, ZMQ_ROUTER, cfg->broker.control, err, errlen)))
+    if (!(b->pull = broker_bind_socket(b, ZMQ_PULL, cfg->broker.publish, err, errlen)) ||
+        !(b->xpub = broker_bind_socket(b, ZMQ_XPUB, cfg->broker.events, err, errlen)) ||
+        !(b->router = broker_bind_socket(b, ZMQ_ROUTER, cfg->broker.control, err, errlen)))
         goto fail;
     if (b->zap && zap_run(b->zap) < 0) {
         snprintf(err, errlen, "ZAP handler: %s", strerror(errno));
@@ -865,23 +865,23 @@ fail:
 }
 
 static int
-compact_one(void *ctx, const event_rec_t *rec)
+broker_compact_one(void *ctx, const event_rec_t *rec)
 {
     broker_t *b = ctx;
     return journal_append(b->journal, rec);
 }
 
 static int
-floor_one(void *ctx, const char *name, size_t len, uint64_t floor)
+broker_floor_one(void *ctx, const char *name, size_t len, uint64_t floor)
 {
     return journal_floor_add(ctx, name, len, floor);
 }
 
 /* the channels' floors into DIR/floors.zf, before any segment goes */
 static int
-save_floors(broker_t *b)
+broker_save_floors(broker_t *b)
 {
-    if (store_each_floor(b->store, floor_one, b->journal) < 0 ||
+    if (store_each_floor(b->store, broker_floor_one, b->journal) < 0 ||
         journal_floors_save(b->journal) < 0) {
         log_msg(LOG_ERR, "journal: saving the floors: %s (no segment is deleted)",
             strerror(errno));
@@ -900,7 +900,7 @@ save_floors(broker_t *b)
  * and again for nothing).
  */
 static void
-compact_start(broker_t *b, uint64_t seg_max)
+broker_compact_start(broker_t *b, uint64_t seg_max)
 {
     uint64_t size = journal_size(b->journal);
 
@@ -918,7 +918,7 @@ compact_start(broker_t *b, uint64_t seg_max)
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
             _exit(1);
 #endif
-        int rc = store_each_live(b->store, compact_one, b) < 0 ||
+        int rc = store_each_live(b->store, broker_compact_one, b) < 0 ||
                  journal_compact_write(b->journal) < 0;
         if (rc)
             log_msg(LOG_ERR, "journal: compaction: %s", strerror(errno));
@@ -938,7 +938,7 @@ compact_start(broker_t *b, uint64_t seg_max)
 
 /* the compaction's child has exited: finish or abort it.  WAIT: block. */
 static void
-compact_reap(broker_t *b, int wait)
+broker_compact_reap(broker_t *b, int wait)
 {
     int st;
     pid_t r;
@@ -960,7 +960,7 @@ compact_reap(broker_t *b, int wait)
         return;
     }
     int64_t t0 = mono_ms();
-    if (save_floors(b) < 0) {
+    if (broker_save_floors(b) < 0) {
         journal_compact_abort(b->journal);
         return;
     }
@@ -977,7 +977,7 @@ compact_reap(broker_t *b, int wait)
 }
 
 static void
-maintenance(broker_t *b, int64_t now)
+broker_maintenance(broker_t *b, int64_t now)
 {
     b->lat_last_us = b->lat_n ? b->lat_sum_us / b->lat_n : 0;
     b->lat_sum_us = b->lat_n = 0;
@@ -985,26 +985,26 @@ maintenance(broker_t *b, int64_t now)
     leases_expire(b->leases, now);
     /* (once a second: a worker that started since, or missed one, learns) */
     if (revoke_expire(b->revoked, now / 1000000) > 0)
-        publish_revoked(b);
+        broker_publish_revoked(b);
     if (b->journal) {
         static size_t seg_max;
         if (!seg_max) {
             const char *e = getenv("ZSSE_JOURNAL_SEGMENT_BYTES");  /* tests */
             seg_max = e && atol(e) > 0 ? (size_t)atol(e) : JOURNAL_SEGMENT_MAX;
         }
-        compact_reap(b, 0);
+        broker_compact_reap(b, 0);
         journal_maybe_rotate(b->journal, seg_max);
         uint64_t min_live = store_min_live(b->store);
-        if (journal_can_drop(b->journal, min_live) && save_floors(b) == 0)
+        if (journal_can_drop(b->journal, min_live) && broker_save_floors(b) == 0)
             journal_drop_before(b->journal, min_live);
-        compact_start(b, seg_max);
+        broker_compact_start(b, seg_max);
     }
 }
 
 /* SIGHUP: read broker.curve.clients again (a directory may have changed);
  * on an error the keys in force stay */
 static void
-reload_clients(broker_t *b)
+broker_reload_clients(broker_t *b)
 {
     curve_server_t fresh;
     char err[600];
@@ -1031,7 +1031,7 @@ broker_run(broker_t *b)
 
     log_msg(LOG_INFO, "listening: publish %s, events %s, control %s",
         b->cfg->broker.publish, b->cfg->broker.events, b->cfg->broker.control);
-    while (!stop_flag) {
+    while (!broker_stop_flag) {
         int timeout = 1000, due = b->journal ? journal_sync_in_ms(b->journal) : -1;
         if (due >= 0 && due < timeout)
             timeout = due;      /* the N-ms policy's sync */
@@ -1040,28 +1040,28 @@ broker_run(broker_t *b)
             log_msg(LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
             return -1;
         }
-        if (hup_flag) {
-            hup_flag = 0;
+        if (broker_hup_flag) {
+            broker_hup_flag = 0;
             if (log_reopen() < 0)
                 log_msg(LOG_ERR, "reopening the log: %s", strerror(errno));
             else
                 log_msg(LOG_INFO, "log reopened");
-            reload_clients(b);
+            broker_reload_clients(b);
         }
         /* subscriptions first: a sync marker must follow its subscription */
         for (int i = 0; i < BROKER_BATCH && (items[2].revents & ZMQ_POLLIN); i++) {
             int more = 0;
             size_t sz = sizeof(more);
-            on_subscription(b);
+            broker_on_subscription(b);
             zmq_getsockopt(b->xpub, ZMQ_EVENTS, &more, &sz);
             if (!(more & ZMQ_POLLIN))
                 break;
         }
-        while (b->npending < BROKER_BATCH && ingest_one(b))
+        while (b->npending < BROKER_BATCH && broker_ingest_one(b))
             ;
-        for (int i = 0; i < BROKER_BATCH && control_one(b); i++)
+        for (int i = 0; i < BROKER_BATCH && broker_control_one(b); i++)
             ;
-        flush(b);
+        broker_flush(b);
         if (b->journal && journal_tick(b->journal) < 0) {
             b->journal_errors++;
             log_limited(&b->rl, LOG_ERR, "journal: fdatasync: %s", strerror(errno));
@@ -1069,12 +1069,12 @@ broker_run(broker_t *b)
         int64_t now = wall_us();
         if (now - b->last_sweep_us >= 1000000) {
             b->last_sweep_us = now;
-            maintenance(b, now);
+            broker_maintenance(b, now);
         }
     }
-    flush(b);
+    broker_flush(b);
     if (b->journal)
-        compact_reap(b, 1);
+        broker_compact_reap(b, 1);
     log_msg(LOG_INFO, "stopping");
     return 0;
 }
@@ -1092,7 +1092,7 @@ broker_destroy(broker_t **bp)
     if (b->ctx) zmq_ctx_term(b->ctx);
     curve_server_clear(&b->curve);
     if (b->journal)
-        compact_reap(b, 1);
+        broker_compact_reap(b, 1);
     journal_close(&b->journal);
     store_destroy(&b->store);
     leases_destroy(&b->leases);
