@@ -521,18 +521,21 @@ enum {
  * noted (msg_note) and parsing goes on, so invalid JSON anywhere wins. */
 static const struct msg_field {
     const char *name;
+    size_t      len;
     unsigned    bit;
     int       (*parse)(msg_parser_t *p);
 } msg_fields[] = {
-    { "channel",  MSG_F_CHANNEL,  msg_f_channel },
-    { "channels", MSG_F_CHANNELS, msg_f_channels },
-    { "data",     MSG_F_DATA,     msg_f_data },
-    { "event",    MSG_F_EVENT,    msg_f_event },
-    { "key",      MSG_F_KEY,      msg_f_key },
-    { "ttl",      MSG_F_TTL,      msg_f_ttl },
+#define MSG_FIELD(name, bit, fn) { name, sizeof(name) - 1, bit, fn }
+    MSG_FIELD("channel",  MSG_F_CHANNEL,  msg_f_channel),
+    MSG_FIELD("channels", MSG_F_CHANNELS, msg_f_channels),
+    MSG_FIELD("data",     MSG_F_DATA,     msg_f_data),
+    MSG_FIELD("event",    MSG_F_EVENT,    msg_f_event),
+    MSG_FIELD("key",      MSG_F_KEY,      msg_f_key),
+    MSG_FIELD("ttl",      MSG_F_TTL,      msg_f_ttl),
+#undef MSG_FIELD
 };
 
-static const struct msg_field msg_field_unknown = { "", 0, msg_f_unknown };
+static const struct msg_field msg_field_unknown = { "", 0, 0, msg_f_unknown };
 
 /*
  * The member name at p->s.p, looked up in msg_fields (decoded first when
@@ -572,7 +575,7 @@ msg_member(msg_parser_t *p)
         }
     }
     for (size_t i = 0; i < sizeof(msg_fields) / sizeof(msg_fields[0]); i++)
-        if (strlen(msg_fields[i].name) == klen && memcmp(key, msg_fields[i].name, klen) == 0)
+        if (msg_fields[i].len == klen && memcmp(key, msg_fields[i].name, klen) == 0)
             return &msg_fields[i];
     return &msg_field_unknown;
 }
@@ -680,6 +683,22 @@ msg_take_data(msg_t *m, const char *data, size_t data_len)
     return 0;
 }
 
+/* M's event empty (the channel arrays are not touched: nchannels says
+ * how many hold anything) */
+static void
+msg_reset(msg_t *m)
+{
+    event_rec_t *e = &m->ev;
+
+    e->id = 0;
+    e->accepted_us = 0;
+    e->ttl = 0;
+    e->kind = 0;
+    e->nchannels = 0;
+    e->event = e->key = e->data = NULL;
+    e->event_len = e->key_len = e->data_len = 0;
+}
+
 static int
 msg_fail(msg_t *m, const char **reason, const char *why)
 {
@@ -694,7 +713,7 @@ msg_parse(msg_t *m, const char *text, size_t len, size_t max, const char **reaso
     msg_parser_t p = { .s = { text, text + len, 0 }, .m = m };
     const char *why;
 
-    memset(&m->ev, 0, sizeof(m->ev));
+    msg_reset(m);
     m->data_owned = NULL;
     m->scratch_len = 0;
     if (max && len > max)
@@ -722,5 +741,5 @@ msg_clear(msg_t *m)
 {
     free(m->data_owned);
     m->data_owned = NULL;
-    memset(&m->ev, 0, sizeof(m->ev));
+    msg_reset(m);
 }
