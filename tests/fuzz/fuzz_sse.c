@@ -156,8 +156,8 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     }
     buf_t b;
     buf_init(&b, 1 << 22);
-    if (sse_event(&b, envelope ? SSE_ENVELOPE : SSE_NAMED, 42, msg.event, msg.event_len,
-        msg.data, msg.data_len, msg.kind) < 0)
+    if (sse_event(&b, envelope ? SSE_ENVELOPE : SSE_NAMED, 42, msg.ev.event, msg.ev.event_len,
+        msg.ev.data, msg.ev.data_len, msg.ev.kind) < 0)
         __builtin_trap();                           /* far below the bound */
     ev_t ev;
     int n = whatwg_parse(b.data, b.len, &ev);
@@ -166,14 +166,14 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     if (ev.id_len != 2 || memcmp(ev.id, "42", 2) != 0)
         __builtin_trap();
     if (!envelope) {
-        const char *want = msg.event_len ? msg.event : "message";
-        size_t wl = msg.event_len ? msg.event_len : 7;
+        const char *want = msg.ev.event_len ? msg.ev.event : "message";
+        size_t wl = msg.ev.event_len ? msg.ev.event_len : 7;
         if (ev.type_len != wl || memcmp(ev.type, want, wl) != 0)
             __builtin_trap();
-        char *norm = malloc(msg.data_len + 1);
+        char *norm = malloc(msg.ev.data_len + 1);
         if (!norm) abort();
-        size_t nn = msg.kind == ZSSE_KIND_STRING ? normalise(msg.data, msg.data_len, norm)
-                                                 : (memcpy(norm, msg.data, msg.data_len), msg.data_len);
+        size_t nn = msg.ev.kind == ZSSE_KIND_STRING ? normalise(msg.ev.data, msg.ev.data_len, norm)
+                                                 : (memcpy(norm, msg.ev.data, msg.ev.data_len), msg.ev.data_len);
         if (ev.data_len != nn || memcmp(ev.data, norm, nn) != 0)
             __builtin_trap();
         free(norm);
@@ -184,16 +184,16 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         json_t *t = json_object_get(o, "type"), *dd = json_object_get(o, "data");
         if (!o || !json_is_string(t) || !dd || json_object_size(o) != 2)
             __builtin_trap();
-        const char *want = msg.event_len ? msg.event : "message";
-        size_t wl = msg.event_len ? msg.event_len : 7;
+        const char *want = msg.ev.event_len ? msg.ev.event : "message";
+        size_t wl = msg.ev.event_len ? msg.ev.event_len : 7;
         if (json_string_length(t) != wl || memcmp(json_string_value(t), want, wl) != 0)
             __builtin_trap();
-        if (msg.kind == ZSSE_KIND_STRING) {
-            if (!json_is_string(dd) || json_string_length(dd) != msg.data_len ||
-                memcmp(json_string_value(dd), msg.data, msg.data_len) != 0)
+        if (msg.ev.kind == ZSSE_KIND_STRING) {
+            if (!json_is_string(dd) || json_string_length(dd) != msg.ev.data_len ||
+                memcmp(json_string_value(dd), msg.ev.data, msg.ev.data_len) != 0)
                 __builtin_trap();
         } else {
-            json_t *w = json_loadb(msg.data, msg.data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+            json_t *w = json_loadb(msg.ev.data, msg.ev.data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
             if (!w || !json_equal(w, dd))
                 __builtin_trap();
             json_decref(w);
