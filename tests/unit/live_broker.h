@@ -9,7 +9,8 @@
  *     lb_stop()   stop the loop, join, free
  *
  * The config (LB_CONFIG): a buffer of 8 events a channel, route 0 a
- * stream route with max_per_user 2, route 1 a snapshot route.
+ * stream route with max_per_user 2, route 1 a snapshot route, routes 2
+ * and 3 publish routes (3 requires the claim "role": "admin").
  */
 #ifndef ZSSE_LIVE_BROKER_H
 #define ZSSE_LIVE_BROKER_H
@@ -29,7 +30,9 @@
     " \"control\": \"ipc://@zsse-lb-%d-ctl\", \"buffer\": 8, \"max_message\": 4096}," \
     " \"auth\": {\"alg\": \"HS256\", \"key_file\": \"/nonexistent\"}," \
     " \"routes\": [{\"path\": \"/u/events\", \"channels\": [\"user/{sub}\"], \"max_per_user\": 2}," \
-    " {\"path\": \"/s/events\", \"channels\": [\"state/{sub}\"], \"snapshot\": true}]}"
+    " {\"path\": \"/s/events\", \"channels\": [\"state/{sub}\"], \"snapshot\": true}," \
+    " {\"path\": \"/publish\", \"type\": \"publish\"}," \
+    " {\"path\": \"/admin/publish\", \"type\": \"publish\", \"require\": {\"role\": \"admin\"}}]}"
 #define LB_CALL_MS 2000             /* one round trip to the broker, at most */
 
 static struct {
@@ -39,7 +42,7 @@ static struct {
     void      *zctx;                /* the clients' context */
 } lb;
 
-static void *
+static inline void *
 lb_loop(void *arg)
 {
     broker_run(arg);
@@ -47,10 +50,10 @@ lb_loop(void *arg)
 }
 
 /* 0, or -1 with the reason on stderr */
-static int
+static inline int
 lb_start(void)
 {
-    char text[1024], err[256];
+    char text[2048], err[256];
     int pid = (int)getpid();
 
     snprintf(text, sizeof(text), LB_CONFIG, pid, pid, pid);
@@ -67,7 +70,7 @@ lb_start(void)
 }
 
 /* publish MSG (JSON text) with an acknowledgement; its id, 0 on error */
-static uint64_t
+static inline uint64_t
 lb_publish(const char *msg)
 {
     reply_t r;
@@ -85,7 +88,7 @@ lb_publish(const char *msg)
     return id;
 }
 
-static void
+static inline void
 lb_stop(void)
 {
     control_fini();
