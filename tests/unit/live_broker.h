@@ -10,7 +10,8 @@
  *
  * The config (LB_CONFIG): a buffer of 8 events a channel, route 0 a
  * stream route with max_per_user 2, route 1 a snapshot route, routes 2
- * and 3 publish routes (3 requires the claim "role": "admin").
+ * and 3 publish routes (3 requires the claim "role": "admin"), route 4 a
+ * Mercure hub.
  */
 #ifndef ZSSE_LIVE_BROKER_H
 #define ZSSE_LIVE_BROKER_H
@@ -32,7 +33,8 @@
     " \"routes\": [{\"path\": \"/u/events\", \"channels\": [\"user/{sub}\"], \"max_per_user\": 2}," \
     " {\"path\": \"/s/events\", \"channels\": [\"state/{sub}\"], \"snapshot\": true}," \
     " {\"path\": \"/publish\", \"type\": \"publish\"}," \
-    " {\"path\": \"/admin/publish\", \"type\": \"publish\", \"require\": {\"role\": \"admin\"}}]}"
+    " {\"path\": \"/admin/publish\", \"type\": \"publish\", \"require\": {\"role\": \"admin\"}}," \
+    " {\"path\": \"/.well-known/mercure\", \"type\": \"mercure\"}]}"
 #define LB_CALL_MS 2000             /* one round trip to the broker, at most */
 
 static struct {
