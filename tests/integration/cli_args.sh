@@ -60,6 +60,12 @@ code2 "tail: bad channel" "not a valid channel" zsse tail "a b"
 code2 "revoke: neither --sub nor --jti" --sub zsse revoke
 code2 "keygen: no prefix" PREFIX zsse keygen
 
+# check-config reads an endpoint's port as digits too
+sed 's|"tcp://127.0.0.1:\([0-9]*\)",|"tcp://127.0.0.1:+\1",|' "$ZSSE_CONFIG" > "$T/plus.json"
+r=$(usage zsse check-config -c "$T/plus.json")
+ok "check-config: a port '+N' is a problem ($r)" \
+    bash -c '[[ "$1" == "1 "* ]] && grep -q "+[0-9]*: not tcp://HOST:PORT" "$2"' _ "$r" "$T/u.err"
+
 # --- revoke: its own arguments ---------------------------------------------
 long=$(printf 'u%.0s' $(seq 1 300))
 r=$(usage zsse revoke --sub "$long")
