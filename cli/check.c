@@ -40,6 +40,7 @@
 #include <openssl/pem.h>
 #include <zmq.h>
 #include "auth.h"
+#include "args.h"
 #include "check.h"
 #include "config.h"
 #include "curve.h"
@@ -70,10 +71,8 @@ check_endpoint_ok(const char *ep)
     const char *host = ep + 6, *colon = strrchr(host, ':');
     if (!colon || colon == host || strchr(host, '/'))
         return false;
-    char *end;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    return colon[1] && !*end && errno == 0 && port >= 1 && port <= 65535;
+    long port;
+    return args_long(colon + 1, 1, 65535, &port) == 0;     /* digits only */
 }
 
 static void

@@ -19,6 +19,7 @@
  * know tail sees it, instead of sleeping.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,12 +31,14 @@
 #include <zmq.h>
 #include <curl/curl.h>
 #include "auth.h"
+#include "args.h"
 #include "check.h"
 #include "channel.h"
 #include "config.h"
 #include "curve.h"
 #include "message.h"
 #include "ctl.h"
+#include "revoke.h"
 #include "wire.h"
 #include "zsse.h"
 
@@ -73,6 +76,15 @@ die(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
     return 1;
+}
+
+/* a usage error (a bad option, argument or number): said like die(), exit
+ * status ARGS_EXIT_USAGE (doc/reference.md, EXIT STATUS) */
+static int
+usage_error(const char *fmt, const char *arg)
+{
+    die(fmt, arg);
+    return ARGS_EXIT_USAGE;
 }
 
 static int
@@ -285,38 +297,40 @@ cmd_publish(int argc, char **argv)
         switch (c) {
         case 'C':
             if (nch == ZSSE_MAX_CHANNELS)
-                return die("at most %s channels", "64");
+                return usage_error("at most %s channels", "64");
             if (!channel_valid(optarg, strlen(optarg)))
-                return die("-C %s: not a valid channel name", optarg);
+                return usage_error("-C %s: not a valid channel name", optarg);
             chans[nch++] = optarg;
             break;
         case 'e': event = optarg; break;
         case 'd': data = optarg; break;
         case 'k': key = optarg; break;
-        case 't':
-            ttl = atoi(optarg);
-            if (ttl < 1 || ttl > ZSSE_TTL_MAX)
-                return die("--ttl %s: seconds from 1 to a year", optarg);
+        case 't': {
+            long v;
+            if (args_long(optarg, 1, ZSSE_TTL_MAX, &v) < 0)
+                return usage_error("--ttl %s: seconds from 1 to a year", optarg);
+            ttl = (int)v;
             break;
+        }
         case 'a': ack = 1; break;
         case 's': use_stdin = 1; break;
         case 'c': config_flag = optarg; break;
         case 'u': url = optarg; break;
         case 'T': token = optarg; break;
         case 'h': usage(stdout); return 0;
-        default: return die("publish: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        default: return usage_error("publish: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return die("publish: unexpected argument '%s'", argv[optind]);
+        return usage_error("publish: unexpected argument '%s'", argv[optind]);
     if (!use_stdin && (nch == 0 || !data))
-        return die("publish: needs -C CHANNEL and -d JSON (or --stdin)%s", "");
+        return usage_error("publish: needs -C CHANNEL and -d JSON (or --stdin)%s", "");
     if (url && ack)
-        return die("publish: --url is always acknowledged: drop --ack%s", "");
+        return usage_error("publish: --url is always acknowledged: drop --ack%s", "");
     if (url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-        return die("publish: --url %s: must be http:// or https://", url);
+        return usage_error("publish: --url %s: must be http:// or https://", url);
     if (url && token && (strlen(token) > 8192 || strpbrk(token, "\r\n")))
-        return die("publish: --token: not a token%s", "");
+        return usage_error("publish: --token: not a token%s", "");
     /* --url needs no config: the web server and its publish route decide */
     if (!url && load_config() < 0)
         return 1;
@@ -391,14 +405,13 @@ cmd_token(int argc, char **argv)
         switch (c) {
         case 's': sub = optarg; break;
         case 't':
-            ttl = atol(optarg);
-            if (ttl < 1 || ttl > 10L * 366 * 86400)
-                return die("--ttl %s: seconds, at least 1", optarg);
+            if (args_long(optarg, 1, 10L * 366 * 86400, &ttl) < 0)
+                return usage_error("--ttl %s: seconds from 1 to ten years", optarg);
             break;
         case 'l': {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg)
-                return die("--claim %s: use NAME=VALUE", optarg);
+                return usage_error("--claim %s: use NAME=VALUE", optarg);
             *eq = '\0';
             json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
             json_object_set_new(claims, optarg, v ? v : json_string(eq + 1));
@@ -415,13 +428,13 @@ cmd_token(int argc, char **argv)
         case 'k': privkey = optarg; break;
         case 'c': config_flag = optarg; break;
         case 'h': usage(stdout); return 0;
-        default: return die("token: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        default: return usage_error("token: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return die("token: unexpected argument '%s'", argv[optind]);
+        return usage_error("token: unexpected argument '%s'", argv[optind]);
     if (!sub)
-        return die("token: --sub ID is required%s", "");
+        return usage_error("token: --sub ID is required%s", "");
     if (load_config() < 0)
         return 1;
     auth_t *a = auth_new(&cfg->auth, err, sizeof(err));
@@ -447,7 +460,7 @@ cmd_token(int argc, char **argv)
 
 /* The options of a command that takes none but -c FILE and --help (NAME:
  * the command, for messages).  0: go on; 1: help was printed, exit 0;
- * -1: a bad option or argument, said on stderr, exit 1. */
+ * -1: a bad option or argument, said on stderr, exit ARGS_EXIT_USAGE. */
 static int
 plain_options(const char *name, int argc, char **argv)
 {
@@ -481,7 +494,7 @@ cmd_stats(int argc, char **argv)
 {
     int o = plain_options("stats", argc, argv);
     if (o != 0)
-        return o < 0;
+        return o < 0 ? ARGS_EXIT_USAGE : 0;
     if (load_config() < 0)
         return 1;
     void *ctx = zmq_ctx_new();
@@ -500,6 +513,29 @@ cmd_stats(int argc, char **argv)
 
 /* --- revoke (revoke.h) ------------------------------------------------------------ */
 
+/* the arguments of revoke as the control request takes them (ctl.c: a
+ * value of 1 to CTL_FIELD_MAX bytes, the ttl up to REVOKE_TTL_MAX s),
+ * checked here so that a bad one is not taken for an unreachable broker;
+ * no control characters in the value (the broker logs it).  0, or -1
+ * said on stderr. */
+static int
+revoke_check_args(const char *kind, const char *value, const char *ttl)
+{
+    char what[64];
+    size_t n = strlen(value);
+    long v;
+
+    snprintf(what, sizeof(what), "revoke: --%s: %%s", kind);
+    if (n == 0 || n > CTL_FIELD_MAX)
+        return die(what, "from 1 to 255 bytes"), -1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return die(what, "no control characters (newline, tab, ...)"), -1;
+    if (args_long(ttl, 1, REVOKE_TTL_MAX, &v) < 0)
+        return die("revoke: --ttl %s: seconds from 1 to a year", ttl), -1;
+    return 0;
+}
+
 static int
 cmd_revoke(int argc, char **argv)
 {
@@ -514,18 +550,20 @@ cmd_revoke(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         if (c == 's' || c == 'j') {
             if (kind)
-                return die("revoke: one of --sub or --jti%s", "");
+                return usage_error("revoke: one of --sub or --jti%s", "");
             kind = c == 's' ? "sub" : "jti";
             value = optarg;
         } else if (c == 't') ttl = optarg;
         else if (c == 'c') config_flag = optarg;
         else if (c == 'h') { usage(stdout); return 0; }
-        else return die("revoke: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        else return usage_error("revoke: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
     }
     if (!kind)
-        return die("revoke: --sub ID or --jti ID is required%s", "");
+        return usage_error("revoke: --sub ID or --jti ID is required%s", "");
     if (optind < argc)
-        return die("revoke: unexpected argument '%s'", argv[optind]);
+        return usage_error("revoke: unexpected argument '%s'", argv[optind]);
+    if (revoke_check_args(kind, value, ttl) < 0)
+        return ARGS_EXIT_USAGE;
     if (load_config() < 0)
         return 1;
     void *ctx = zmq_ctx_new();
@@ -544,6 +582,9 @@ cmd_revoke(int argc, char **argv)
 }
 
 /* --- tail ---------------------------------------------------------------------- */
+
+#define TAIL_TIMEOUT_MAX (366.0 * 86400)  /* s: --timeout */
+#define TAIL_READY_MS    3000             /* --ready: no echo by then, say so */
 
 static volatile sig_atomic_t tail_stop;
 static void on_int(int sig) { (void)sig; tail_stop = 1; }
@@ -565,16 +606,26 @@ cmd_tail(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "n:c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': count = atol(optarg); break;
-        case 't': timeout = atof(optarg); break;
+        case 'n':
+            if (args_long(optarg, 1, LONG_MAX, &count) < 0)
+                return usage_error("tail: -n %s: a count of events, at least 1", optarg);
+            break;
+        case 't':
+            if (args_seconds(optarg, TAIL_TIMEOUT_MAX, &timeout) < 0)
+                return usage_error("tail: --timeout %s: seconds, more than 0 (e.g. 10 or 0.5)",
+                    optarg);
+            break;
         case 'c': config_flag = optarg; break;
         case 'r': ready = 1; break;
         case 'h': usage(stdout); return 0;
-        default: return die("tail: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        default: return usage_error("tail: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return die("tail: name at least one CHANNEL%s", "");
+        return usage_error("tail: name at least one CHANNEL%s", "");
+    for (int i = optind; i < argc; i++)
+        if (!channel_valid(argv[i], strlen(argv[i])))
+            return usage_error("tail: %s: not a valid channel name", argv[i]);
     if (load_config() < 0)
         return 1;
     void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
@@ -602,13 +653,19 @@ cmd_tail(int argc, char **argv)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long seen = 0;
+    int warned = 0;
     while (!tail_stop && (count < 0 || seen < count)) {
         zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
-        if (timeout > 0) {
-            struct timespec t;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >= timeout)
-                break;
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double elapsed = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        if (timeout > 0 && elapsed >= timeout)
+            break;
+        if (nonce_len && !warned && elapsed * 1000 >= TAIL_READY_MS) {
+            /* the sync echo comes back within milliseconds of a broker */
+            fprintf(stderr, "zsse: tail: cannot reach the broker at %s (no answer in %d s); "
+                "still trying\n", cfg->broker.events, TAIL_READY_MS / 1000);
+            warned = 1;
         }
         if (zmq_poll(&it, 1, 100) <= 0)
             continue;
@@ -638,6 +695,11 @@ cmd_tail(int argc, char **argv)
     }
     zmq_close(sub);
     zmq_ctx_term(ctx);
+    if (nonce_len && !tail_stop) {         /* --ready and never ready */
+        fprintf(stderr, "zsse: tail: cannot reach the broker at %s: never ready\n",
+            cfg->broker.events);
+        return 1;
+    }
     return 0;
 }
 
@@ -653,7 +715,7 @@ cmd_keygen(int argc, char **argv)
         return 0;
     }
     if (argc != 2 || argv[1][0] == '-')
-        return die("keygen: name one PREFIX (writes PREFIX.public and PREFIX.secret)%s", "");
+        return usage_error("keygen: name one PREFIX (writes PREFIX.public and PREFIX.secret)%s", "");
     if (curve_keygen(argv[1], err, sizeof(err)) < 0)
         return die("keygen: %s", err);
     printf("%s.public\n%s.secret\n", argv[1], argv[1]);
@@ -667,7 +729,7 @@ cmd_check_config(int argc, char **argv)
 {
     int o = plain_options("check-config", argc, argv);
     if (o != 0)
-        return o < 0;
+        return o < 0 ? ARGS_EXIT_USAGE : 0;
     return check_config(config_default_path(config_flag), stdout, stderr) ? 1 : 0;
 }
 
@@ -688,7 +750,7 @@ main(int argc, char **argv)
             printf("zsse %s\n", ZSSE_VERSION);
             return 0;
         } else {
-            return die("unknown option '%s' (see --help)", argv[i]);
+            return usage_error("unknown option '%s' (see --help)", argv[i]);
         }
     }
     if (i >= argc) {
@@ -711,7 +773,7 @@ main(int argc, char **argv)
     else if (strcmp(cmd, "keygen") == 0) rc = cmd_keygen(argc, argv);
     else if (strcmp(cmd, "check-config") == 0) rc = cmd_check_config(argc, argv);
     else if (strcmp(cmd, "revoke") == 0) rc = cmd_revoke(argc, argv);
-    else rc = die("unknown command '%s' (see --help)", cmd);
+    else rc = usage_error("unknown command '%s' (see --help)", cmd);
     config_destroy(&cfg);
     return rc;
 }

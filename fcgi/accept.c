@@ -435,3 +435,40 @@ accept_run(int listen_fd, int handoff_fd)
         watchdog(now);
     }
 }
+
+accept_addr_t
+accept_listen_addr(const char *addr, char *err, size_t errlen)
+{
+    const char *colon = strchr(addr, ':');
+    struct sockaddr_un un;
+    unsigned long port = 0;
+
+    if (strchr(addr, '/')) {
+        if (colon) {
+            snprintf(err, errlen, "a unix socket path without ':'");
+            return ACCEPT_ADDR_BAD;
+        }
+        if (strlen(addr) >= sizeof(un.sun_path)) {
+            snprintf(err, errlen, "a unix socket path of at most %zu bytes",
+                sizeof(un.sun_path) - 1);
+            return ACCEPT_ADDR_BAD;
+        }
+        return ACCEPT_ADDR_UNIX;
+    }
+    if (!colon || !colon[1]) {
+        snprintf(err, errlen, "HOST:PORT, or a unix socket path (with a '/')");
+        return ACCEPT_ADDR_BAD;
+    }
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || port > 65535) {
+            snprintf(err, errlen, "HOST:PORT with a port from 1 to 65535");
+            return ACCEPT_ADDR_BAD;
+        }
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (port < 1 || port > 65535) {
+        snprintf(err, errlen, "HOST:PORT with a port from 1 to 65535");
+        return ACCEPT_ADDR_BAD;
+    }
+    return ACCEPT_ADDR_TCP;
+}

@@ -37,6 +37,18 @@ int  accept_init(size_t threads);
  * IPv4 or IPv6 addresses separated by commas) may connect over TCP; NULL
  * or empty: any.  -1 and ERR when LIST is not that. */
 int  accept_allow(const char *list, char *err, size_t errlen);
+/* what --listen ADDR names (accept_listen_addr) */
+typedef enum {
+    ACCEPT_ADDR_BAD = -1,
+    ACCEPT_ADDR_TCP,                /* HOST:PORT, the port 1 to 65535 in digits */
+    ACCEPT_ADDR_UNIX,               /* a path with a '/': a unix socket */
+} accept_addr_t;
+/* check ADDR before libfcgi's FCGX_OpenSocket reads it (which takes the
+ * port with atoi, wrapping 99999, and any other text for a unix socket
+ * path): HOST:PORT (HOST empty or "*": every address) or a path with a
+ * '/' and no ':' that fits a unix socket address.  ACCEPT_ADDR_BAD and
+ * ERR when it is neither. */
+accept_addr_t accept_listen_addr(const char *addr, char *err, size_t errlen);
 /* the handoff socket at PATH (replacing a stale one), mode 0660; -1 and
  * errno when it cannot be made */
 int  accept_handoff_open(const char *path);

@@ -162,7 +162,13 @@ main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': file = optarg; break;
-        case 'l': listen = optarg; break;
+        case 'l':
+            if (accept_listen_addr(optarg, err, sizeof(err)) == ACCEPT_ADDR_BAD) {
+                fprintf(stderr, "zsse-fcgi: --listen %s: %s\n", optarg, err);
+                return 2;
+            }
+            listen = optarg;
+            break;
         case 'H': handoff = optarg; break;
         case 'L': level = optarg; break;
         case 'R': window = optarg; break;
@@ -241,7 +247,7 @@ main(int argc, char **argv)
         return 1;
     }
     if (listen) {
-        if (listen[0] == '/')
+        if (strchr(listen, '/'))
             unlink(listen);             /* a stale socket of an earlier run */
         /* the deepest backlog the kernel allows (it caps it at
          * net.core.somaxconn): a burst of new streams waits there while
@@ -253,7 +259,7 @@ main(int argc, char **argv)
             fprintf(stderr, "zsse-fcgi: --listen %s: cannot listen: %s\n", listen, strerror(errno));
             return 1;
         }
-        if (listen[0] == '/')
+        if (strchr(listen, '/'))
             chmod(listen, 0660);
     } else if (handoff) {
         listen_fd = -1;                 /* connections come only handed off */

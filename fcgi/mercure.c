@@ -127,7 +127,7 @@ authenticate(http_t *h, const route_t *r, const auth_t *auth, bool get, json_t *
     }
     if (n == 0) {
         if (r->auth == AUTH_REQUIRED || !get) {
-            http_error(h, r, 401, "invalid_token", "token missing", WWW_AUTH);
+            http_error(h, r, 401, "invalid_token", "token missing", HTTP_WWW_AUTH_NONE);
             return 401;
         }
         return 0;

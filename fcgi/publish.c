@@ -247,7 +247,7 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
         if (tok && !*tok)
             tok = NULL;                 /* "Bearer" and no token: none */
         if (!tok && r->auth == AUTH_REQUIRED) {
-            http_error(h, r, 401, "invalid_token", "token missing", WWW_AUTH);
+            http_error(h, r, 401, "invalid_token", "token missing", HTTP_WWW_AUTH_NONE);
             return;
         }
         if (tok && publish_verify(h, r, auth, tok, tlen, &claims) != 0)

@@ -733,8 +733,12 @@ stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         goto done;
     }
     if (strcmp(c->h.method, "GET") != 0) {
-        http_error(&c->h, c->r, 405, "method_not_allowed", "use GET",
-            c->r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
+        if (c->r->type == ROUTE_MERCURE)      /* subscribe and publish */
+            http_error(&c->h, c->r, 405, "method_not_allowed", "use GET or POST",
+                c->r->ncors ? "Allow: GET, POST, OPTIONS\r\n" : "Allow: GET, POST\r\n");
+        else
+            http_error(&c->h, c->r, 405, "method_not_allowed", "use GET",
+                c->r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
         goto done;
     }
     if (c->r->type == ROUTE_STATS) {

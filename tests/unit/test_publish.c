@@ -1,178 +1,184 @@
 /*
- * cmocka tests for issue 15's pure parts: splitting a POSTed array
- * (jsontext), the publish and mercure route types in the config, the
- * "publish" claim, Mercure payload framing (sse.c), topic encoding and
- * selector matching (topic.c).
+ * cmocka tests for fcgi/publish.c, the publish route: real FastCGI
+ * requests (fcgi_conn.h) served by publish_serve against a real broker
+ * loop in a thread (live_broker.h).  The method, the token (none: a
+ * challenge without an error code, RFC 6750 3.1; a bad one: with it),
+ * the "publish" claim and the route's require, a message or an array
+ * (one bad message publishes nothing), a body past its bound.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "buf.h"
-#include "config.h"
-#include "jsontext.h"
-#include "mercure.h"
-#include "route.h"
-#include "sse.h"
-#include "topic.h"
+#include <time.h>
+#include "auth.h"
+#include "fcgi_conn.h"
+#include "live_broker.h"
+#include "publish.h"
 
-static void
-test_array_split(void **st)
+static char keyfile[] = "/tmp/zsse-test-pubkey.XXXXXX";
+static auth_t *auth;
+static char *tok_news, *tok_admin, *tok_none;
+
+static char *
+mint(json_t *claims)
 {
-    const char *t = " [ {\"a\": [1, {\"b\": \"],\\\"\"}]} , 2,\"x,]\" ] ";
-    const char *v;
-    size_t vl, pos = 0;
-
-    assert_int_equal(json_array_next(t, strlen(t), &pos, &v, &vl), 0);
-    assert_int_equal(vl, strlen("{\"a\": [1, {\"b\": \"],\\\"\"}]}"));
-    assert_memory_equal(v, "{\"a\"", 4);
-    assert_int_equal(json_array_next(t, strlen(t), &pos, &v, &vl), 0);
-    assert_int_equal(vl, 1);
-    assert_int_equal(v[0], '2');
-    assert_int_equal(json_array_next(t, strlen(t), &pos, &v, &vl), 0);
-    assert_int_equal(vl, 5);                    /* "x,]" */
-    assert_int_equal(json_array_next(t, strlen(t), &pos, &v, &vl), 1);
-    pos = 0;
-    assert_int_equal(json_array_next("[]", 2, &pos, &v, &vl), 1);
-    pos = 0;
-    assert_int_equal(json_array_next("{}", 2, &pos, &v, &vl), -1);
-    pos = 0;
-    assert_int_equal(json_array_next("[1 2]", 5, &pos, &v, &vl), -1);
-    pos = 0;
-    assert_int_equal(json_array_next("[\"abc", 5, &pos, &v, &vl), -1);
+    char err[256];
+    json_object_set_new(claims, "exp", json_integer(time(NULL) + 600));
+    char *t = auth_mint(auth, claims, NULL, err, sizeof(err));
+    json_decref(claims);
+    return t;
 }
 
-static void
-expect_config_error(const char *routes, const char *want)
+static int
+setup(void **st)
 {
-    char text[1024], err[256];
-    snprintf(text, sizeof(text), "{\"routes\": [%s]}", routes);
-    config_t *c = config_parse(text, strlen(text), err, sizeof(err));
-    if (want == NULL) {
-        assert_non_null(c);
-        config_destroy(&c);
-        return;
+    char err[256];
+    int fd = mkstemp(keyfile);
+
+    if (fd < 0 || write(fd, "0123456789abcdef0123456789abcdef", 32) != 32)
+        return -1;
+    close(fd);
+    auth_conf_t c = { .alg = "HS256", .key_file = keyfile, .require_exp = true };
+    if (!(auth = auth_new(&c, err, sizeof(err))) || FCGX_Init() != 0 || lb_start() < 0)
+        return -1;
+    tok_news = mint(json_pack("{s:s, s:[s]}", "sub", "app", "publish", "news/*"));
+    tok_admin = mint(json_pack("{s:s, s:s, s:[s]}", "sub", "op", "role", "admin", "publish", "*"));
+    tok_none = mint(json_pack("{s:s}", "sub", "nobody"));
+    return tok_news && tok_admin && tok_none ? 0 : -1;
+}
+
+static int
+teardown(void **st)
+{
+    lb_stop();
+    auth_destroy(&auth);
+    free(tok_news);
+    free(tok_admin);
+    free(tok_none);
+    unlink(keyfile);
+    return 0;
+}
+
+/* POST BODY to route R with TOKEN (NULL: none); the response */
+static const char *
+post(int r, const char *method, const char *token, const char *body)
+{
+    static char m[32], auth_h[1024], cl[64];
+    fc_conn_t c;
+
+    snprintf(m, sizeof(m), "REQUEST_METHOD=%s", method);
+    snprintf(auth_h, sizeof(auth_h), "HTTP_AUTHORIZATION=Bearer %s", token ? token : "");
+    snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", strlen(body));
+    const char *const params[] = { m, "REQUEST_URI=/publish", "CONTENT_TYPE=application/json",
+        cl, token ? auth_h : "X=1", NULL };
+    fc_open_body(&c, params, body);
+    assert_int_equal(c.parsed, 0);
+    publish_serve(&c.h, &lb.cfg->routes[r], lb.cfg, auth);
+    return fc_close(&c);
+}
+
+static uint64_t
+head(void)
+{
+    reply_t r;
+    char s[24];
+    uint64_t id = 0;
+    if (control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r) == 0) {
+        reply_str(&r, 1, s, sizeof(s));
+        wire_parse_id(s, strlen(s), &id);
+        reply_free(&r);
     }
-    assert_null(c);
-    assert_string_equal(err, want);
+    return id;
 }
 
 static void
-test_route_types(void **st)
+test_refusals(void **st)
 {
-    route_type_t t;
+    const char *msg = "{\"channel\":\"news/a\",\"data\":1}", *out;
 
-    assert_int_equal(route_type_parse("publish", &t), 0);
-    assert_int_equal(t, ROUTE_PUBLISH);
-    assert_int_equal(route_type_parse("mercure", &t), 0);
-    assert_int_equal(t, ROUTE_MERCURE);
-    assert_int_equal(route_type_parse("Publish", &t), -1);
-    expect_config_error("{\"path\": \"/p\", \"type\": \"publish\"}", NULL);
-    expect_config_error("{\"path\": \"/.well-known/mercure\", \"type\": \"mercure\", "
-        "\"auth\": \"optional\"}", NULL);
-    expect_config_error("{\"path\": \"/a\", \"channels\": [\"a\"]}, "
-        "{\"path\": \"/p\", \"type\": \"publish\", \"channels\": [\"x\"]}",
-        "routes[1].channels: not used by a publish route (the messages name their channels)");
-    expect_config_error("{\"path\": \"/p\", \"type\": \"push\"}",
-        "routes[0].type: must be \"stream\", \"stats\", \"publish\" or \"mercure\"");
+    out = post(2, "GET", tok_news, "");
+    assert_non_null(strstr(out, "Status: 405 "));
+    assert_non_null(strstr(out, "\r\nAllow: POST\r\n"));
+    out = post(2, "POST", NULL, msg);
+    assert_non_null(strstr(out, "Status: 401 "));
+    assert_non_null(strstr(out, "\r\nWWW-Authenticate: Bearer realm=\"zsse\"\r\n"));
+    out = post(2, "POST", "x.y.z", msg);
+    assert_non_null(strstr(out, "Status: 401 "));
+    assert_non_null(strstr(out, "WWW-Authenticate: Bearer realm=\"zsse\", error=\"invalid_token\"\r\n"));
+    out = post(2, "POST", tok_none, msg);                   /* no publish claim */
+    assert_non_null(strstr(out, "Status: 403 "));
+    out = post(2, "POST", tok_news, "{\"channel\":\"other/a\",\"data\":1}");
+    assert_non_null(strstr(out, "Status: 403 "));
+    out = post(3, "POST", tok_news, msg);                    /* require role admin */
+    assert_non_null(strstr(out, "Status: 403 "));
+    assert_non_null(strstr(out, "claim role required"));
 }
 
 static void
-test_publish_claim(void **st)
+test_publish(void **st)
 {
-    json_t *c = json_loads("{\"publish\": [\"news/*\", \"exact\"], \"channels\": [\"*\"]}", 0, NULL);
-    assert_true(claim_allows(c, "publish", "news/a/b"));
-    assert_true(claim_allows(c, "publish", "exact"));
-    assert_false(claim_allows(c, "publish", "exactly"));
-    assert_false(claim_allows(c, "publish", "other"));
-    assert_false(claim_allows(c, "nothing", "news/a"));
-    json_decref(c);
-    assert_false(claim_allows(NULL, "publish", "news/a"));
+    char want[64];
+    uint64_t before = head();
+    const char *out = post(2, "POST", tok_news, "{\"channel\":\"news/a\",\"data\":{\"x\": 0.50}}");
+
+    assert_non_null(strstr(out, "Status: 200 "));
+    uint64_t id = head();                   /* ids grow; not by one (wire.h) */
+    assert_true(id > before);
+    snprintf(want, sizeof(want), "{\"ids\": [\"%llu\"]}\n", (unsigned long long)id);
+    if (!strstr(out, want))
+        fail_msg("%s: no %s", out, want);
+
+    /* the event as published, the publisher's spelling kept */
+    reply_t r;
+    wire_event_t ev[2];
+    char after[24];
+    wire_fmt_id(after, before);
+    const char *args[] = { after, "", "news/a" };
+    assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
+    assert_int_equal(reply_events(&r, 0, ev), 1);
+    assert_int_equal(ev[0].data_len, 10);
+    assert_memory_equal(ev[0].data, "{\"x\":0.50}", 10);
+    reply_free(&r);
+
+    /* an array: both, or (one bad) none */
+    out = post(3, "POST", tok_admin,
+        "[{\"channel\":\"a\",\"data\":1},{\"channel\":\"b\",\"data\":2}]");
+    assert_non_null(strstr(out, "Status: 200 "));
+    assert_true(head() > id);
+    json_t *j = json_loads(strstr(out, "\r\n\r\n") + 4, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "ids")), 2);
+    json_decref(j);
+    id = head();
+    out = post(2, "POST", tok_news,
+        "[{\"channel\":\"news/b\",\"data\":1},{\"channel\":\"news/c\"}]");
+    assert_non_null(strstr(out, "Status: 400 "));
+    assert_non_null(strstr(out, "messages[1]"));
+    assert_true(head() == id);
 }
 
 static void
-test_mercure_framing(void **st)
+test_too_large(void **st)
 {
-    const char *with_id = "mercure\nid urn:x:1\nretry 500\nprivate\ntopic a\ntopic b%20c\n\nline1\nline2";
-    const char *plain = "mercure\ntopic a\n\n";
-    sse_mercure_t m;
-    buf_t b;
+    size_t max = lb.cfg->broker.max_message;
+    char *big = malloc(max + 64);
+    uint64_t before = head();
 
-    assert_int_equal(sse_mercure_parse(with_id, strlen(with_id), &m), 0);
-    assert_int_equal(m.id_len, 7);
-    assert_int_equal(m.retry, 500);
-    assert_true(m.private_);
-    assert_int_equal(m.topics_len, strlen("topic a\ntopic b%20c\n"));
-    assert_int_equal(sse_mercure_parse("mercure\nid x\n", 13, &m), -1);   /* no end */
-    assert_int_equal(sse_mercure_parse("hello", 5, &m), -1);
-
-    buf_init(&b, 0);
-    assert_int_equal(sse_event(&b, SSE_MERCURE, 42, "book", 4, with_id, strlen(with_id), 's'), 0);
-    buf_putc(&b, '\0');
-    assert_string_equal(b.data, "id: urn:x:1\nevent: book\nretry: 500\ndata: line1\ndata: line2\n\n"
-        "id: 42\n\n");
-    buf_reset(&b);
-    assert_int_equal(sse_event(&b, SSE_MERCURE, 43, NULL, 0, plain, strlen(plain), 's'), 0);
-    buf_putc(&b, '\0');
-    assert_string_equal(b.data, "id: 43\ndata: \n\n");
-    buf_reset(&b);
-    /* not a Mercure payload: framed as a named event */
-    assert_int_equal(sse_event(&b, SSE_MERCURE, 44, NULL, 0, "{\"a\":1}", 7, 'j'), 0);
-    buf_putc(&b, '\0');
-    assert_string_equal(b.data, "id: 44\ndata: {\"a\":1}\n\n");
-    buf_free(&b);
-}
-
-static void
-test_mercure_topics(void **st)
-{
-    buf_t b;
-    buf_init(&b, 0);
-    assert_int_equal(topic_channel(&b, "https://example.com/a b%*", 25), 0);
-    assert_string_equal(b.data, "mercure/https://example.com/a%20b%25%2A");
-    char big[300];
-    memset(big, 'x', sizeof(big) - 1);
-    big[sizeof(big) - 1] = '\0';
-    assert_int_equal(topic_channel(&b, big, 247), 0);
-    assert_int_equal(topic_channel(&b, big, 248), -1);
-    assert_int_equal(topic_channel(&b, "\xc3", 1), -1);            /* not UTF-8 */
-    /* a Unicode space (U+2000, found by fuzz_topic) and NBSP are encoded */
-    assert_int_equal(topic_channel(&b, "a\xe2\x80\x80" "b\xc2\xa0\xc3\xa9", 9), 0);
-    assert_string_equal(b.data, "mercure/a%E2%80%80b%C2%A0\xc3\xa9");
-    buf_free(&b);
-
-    assert_true(topic_match("*", "anything"));
-    assert_true(topic_match("a", "a"));
-    assert_false(topic_match("a", "ab"));
-    assert_true(topic_match("https://e.net/foo/{id}", "https://e.net/foo/12"));
-    assert_false(topic_match("https://e.net/foo/{id}", "https://e.net/foo/12/x"));
-    assert_false(topic_match("https://e.net/bar/{id}", "https://e.net/foo/12"));
-    assert_true(topic_match("https://e.net/{+rest}", "https://e.net/foo/12/x?y=1"));
-    assert_true(topic_match("https://e.net/b/{id}{?q}", "https://e.net/b/7?q=1"));
-    assert_true(topic_match("https://e.net/b/{id}{?q}", "https://e.net/b/7"));
-    assert_true(topic_match("/x{/a,b}", "/x/1/2"));
-    assert_true(topic_match("f{#frag}", "f#top"));
-    /* bounded: many + expressions against a long non-matching topic */
-    char t[220], s[220];
-    memset(s, 'a', 200);
-    s[200] = '\0';
-    strcpy(t, "{+a}{+b}{+c}{+d}{+e}{+f}{+g}{+h}Z");
-    assert_false(topic_match(t, s));
+    snprintf(big, max + 64, "{\"channel\":\"news/a\",\"data\":\"%0*d\"}", (int)max, 0);
+    const char *out = post(2, "POST", tok_news, big);
+    assert_non_null(strstr(out, "Status: 413 "));
+    assert_true(head() == before);
+    free(big);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_array_split),
-        cmocka_unit_test(test_route_types),
-        cmocka_unit_test(test_publish_claim),
-        cmocka_unit_test(test_mercure_framing),
-        cmocka_unit_test(test_mercure_topics),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_publish),
+        cmocka_unit_test(test_too_large),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

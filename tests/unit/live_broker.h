@@ -1,0 +1,104 @@
+/*
+ * live_broker.h -- a real zsse-broker loop (broker_new + broker_run) in a
+ * thread of the test, on abstract ipc:// endpoints (no files, no ports),
+ * for the unit tests of its clients: the control pool (test_control.c)
+ * and the replay (test_replay.c) talk to it over real ZeroMQ sockets.
+ *
+ *     lb_start()  config, broker, thread; the control pool pointed at it
+ *     lb_publish(MSG)  an acknowledged publish: the event's id, 0 on error
+ *     lb_stop()   stop the loop, join, free
+ *
+ * The config (LB_CONFIG): a buffer of 8 events a channel, route 0 a
+ * stream route with max_per_user 2, route 1 a snapshot route, routes 2
+ * and 3 publish routes (3 requires the claim "role": "admin"), route 4 a
+ * Mercure hub.
+ */
+#ifndef ZSSE_LIVE_BROKER_H
+#define ZSSE_LIVE_BROKER_H
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include "broker.h"
+#include "config.h"
+#include "control.h"
+#include "wire.h"
+
+#define LB_CONFIG \
+    "{\"broker\": {\"publish\": \"ipc://@zsse-lb-%d-pub\", \"events\": \"ipc://@zsse-lb-%d-evt\"," \
+    " \"control\": \"ipc://@zsse-lb-%d-ctl\", \"buffer\": 8, \"max_message\": 4096}," \
+    " \"auth\": {\"alg\": \"HS256\", \"key_file\": \"/nonexistent\"}," \
+    " \"routes\": [{\"path\": \"/u/events\", \"channels\": [\"user/{sub}\"], \"max_per_user\": 2}," \
+    " {\"path\": \"/s/events\", \"channels\": [\"state/{sub}\"], \"snapshot\": true}," \
+    " {\"path\": \"/publish\", \"type\": \"publish\"}," \
+    " {\"path\": \"/admin/publish\", \"type\": \"publish\", \"require\": {\"role\": \"admin\"}}," \
+    " {\"path\": \"/.well-known/mercure\", \"type\": \"mercure\"}]}"
+#define LB_CALL_MS 2000             /* one round trip to the broker, at most */
+
+static struct {
+    config_t  *cfg;
+    broker_t  *b;
+    pthread_t  th;
+    void      *zctx;                /* the clients' context */
+} lb;
+
+static inline void *
+lb_loop(void *arg)
+{
+    broker_run(arg);
+    return NULL;
+}
+
+/* 0, or -1 with the reason on stderr */
+static inline int
+lb_start(void)
+{
+    char text[2048], err[256];
+    int pid = (int)getpid();
+
+    snprintf(text, sizeof(text), LB_CONFIG, pid, pid, pid);
+    if (!(lb.cfg = config_parse(text, strlen(text), err, sizeof(err))) ||
+        !(lb.b = broker_new(lb.cfg, err, sizeof(err)))) {
+        fprintf(stderr, "live_broker: %s\n", err);
+        return -1;
+    }
+    if (pthread_create(&lb.th, NULL, lb_loop, lb.b) != 0)
+        return -1;
+    lb.zctx = zmq_ctx_new();
+    control_init(lb.zctx, lb.cfg->broker.control, NULL);
+    return 0;
+}
+
+/* publish MSG (JSON text) with an acknowledgement; its id, 0 on error */
+static inline uint64_t
+lb_publish(const char *msg)
+{
+    reply_t r;
+    char id_s[24];
+    uint64_t id = 0;
+
+    if (control_call(CTL_PUBLISH, &msg, 1, LB_CALL_MS, &r) < 0)
+        return 0;
+    if (reply_is(&r, 0, "ok")) {
+        reply_str(&r, 1, id_s, sizeof(id_s));
+        if (wire_parse_id(id_s, strlen(id_s), &id) < 0)
+            id = 0;
+    }
+    reply_free(&r);
+    return id;
+}
+
+static inline void
+lb_stop(void)
+{
+    control_fini();
+    broker_stop();
+    pthread_join(lb.th, NULL);
+    broker_destroy(&lb.b);
+    config_destroy(&lb.cfg);
+    zmq_ctx_term(lb.zctx);
+}
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * cmocka tests for proto/publisher.c, libzsse's public API (zsse.h),
+ * against a real broker loop in a thread (live_broker.h): fire-and-forget
+ * publishing reaches the broker; bad channels, events and JSON fail with
+ * EINVAL before anything is sent; acknowledged publishing returns the
+ * stored id or the broker's reason; no broker: EAGAIN / "timeout" within
+ * the time given.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include "clock.h"
+#include "live_broker.h"
+#include "message.h"
+#include "zsse.h"
+
+static int
+setup(void **st)
+{
+    return lb_start();
+}
+
+static int
+teardown(void **st)
+{
+    lb_stop();
+    return 0;
+}
+
+static uint64_t
+head(void)
+{
+    reply_t r;
+    char s[24];
+    uint64_t id = 0;
+    if (control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r) == 0) {
+        reply_str(&r, 1, s, sizeof(s));
+        wire_parse_id(s, strlen(s), &id);
+        reply_free(&r);
+    }
+    return id;
+}
+
+static void
+test_fire_and_forget(void **st)
+{
+    zsse_publisher_t *pub = zsse_publisher_new(lb.cfg->broker.publish);
+    uint64_t before = head();
+
+    assert_non_null(pub);
+    assert_int_equal(zsse_publish(pub, "user/pub", "changed", "{\"a\": 1}"), 0);
+    /* stored once the broker has read it: wait for it, 5 s at most */
+    int64_t end = mono_ms() + 5000;
+    while (head() == before && mono_ms() < end)
+        usleep(10000);
+    assert_true(head() > before);
+
+    reply_t r;
+    wire_event_t ev[2];
+    char after[24];
+    wire_fmt_id(after, before);
+    const char *args[] = { after, "", "user/pub" };
+    assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
+    assert_int_equal(reply_events(&r, 0, ev), 1);
+    assert_int_equal(ev[0].event_len, 7);
+    assert_memory_equal(ev[0].event, "changed", 7);
+    assert_memory_equal(ev[0].data, "{\"a\":1}", 7);
+    reply_free(&r);
+
+    errno = 0;
+    assert_int_equal(zsse_publish(pub, "a b", NULL, "1"), -1);
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(zsse_publish(pub, "user/pub", "two\nlines", "1"), -1);
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(zsse_publish(pub, "user/pub", NULL, "{"), -1);
+    assert_int_equal(errno, EINVAL);
+    zsse_publisher_destroy(&pub);
+    assert_null(pub);
+}
+
+static void
+test_ack(void **st)
+{
+    zsse_publisher_t *pub = zsse_publisher_new_ack(lb.cfg->broker.control);
+    const char *ok = "{\"channel\":\"user/ack\",\"data\":[1, 2]}";
+    const char *bad = "{\"channel\":\"user/ack\"}";
+    char err[128];
+    uint64_t id = 0;
+
+    assert_non_null(pub);
+    assert_int_equal(zsse_publish_ack(pub, ok, strlen(ok), LB_CALL_MS, &id, err, sizeof(err)), 0);
+    assert_true(id > 0 && id == head());
+    assert_int_equal(zsse_publish_ack(pub, bad, strlen(bad), LB_CALL_MS, &id, err, sizeof(err)),
+        -1);
+    assert_string_equal(err, ZSSE_R_NO_DATA);
+    zsse_publisher_destroy(&pub);
+}
+
+static void
+test_no_broker(void **st)
+{
+    char nobody[64], err[128];
+    const char *m = "{\"channel\":\"a\",\"data\":1}";
+    uint64_t id;
+
+    snprintf(nobody, sizeof(nobody), "ipc://@zsse-lb-%d-nobody", (int)getpid());
+    zsse_publisher_t *pub = zsse_publisher_new_timeout(nobody, 200);
+    assert_non_null(pub);
+    int64_t t0 = mono_ms();
+    errno = 0;
+    assert_int_equal(zsse_publish_raw(pub, m, strlen(m)), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_true(mono_ms() - t0 < 3000);
+    zsse_publisher_destroy(&pub);
+
+    pub = zsse_publisher_new_ack(nobody);
+    assert_non_null(pub);
+    t0 = mono_ms();
+    assert_int_equal(zsse_publish_ack(pub, m, strlen(m), 200, &id, err, sizeof(err)), -1);
+    assert_string_equal(err, "timeout");
+    assert_true(mono_ms() - t0 < 3000);
+    zsse_publisher_destroy(&pub);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fire_and_forget),
+        cmocka_unit_test(test_ack),
+        cmocka_unit_test(test_no_broker),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
