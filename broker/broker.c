@@ -16,6 +16,7 @@
 #endif
 #include <jansson.h>
 #include <zmq.h>
+#include "batch.h"
 #include "broker.h"
 #include "channel.h"
 #include "clock.h"
@@ -282,13 +283,38 @@ broker_commit(broker_t *b)
     flush(b);
 }
 
-/* one message from PULL; 0 when nothing is waiting */
+/* The N messages of a batch frame (batch.h), in order, each accepted or
+ * rejected as a frame of its own would be; the pending batch is committed
+ * whenever it is full, so a frame of BATCH_MAX fits whatever came before. */
+static void
+ingest_batch(broker_t *b, const batch_span_t *spans, size_t n)
+{
+    msg_t m;
+    const char *reason;
+
+    for (size_t i = 0; i < n; i++) {
+        if (b->npending == BROKER_BATCH)
+            flush(b);
+        if (msg_parse(&m, spans[i].p, spans[i].len, b->cfg->broker.max_message, &reason) < 0) {
+            reject(b, reason, "in a batch");
+        } else {
+            if (accept_msg(b, &m, &reason) < 0)
+                reject(b, reason, "in a batch");
+            msg_clear(&m);
+        }
+    }
+}
+
+/* one frame from PULL: a message or a batch; 0 when nothing is waiting */
 static int
 ingest_one(broker_t *b)
 {
     zmq_msg_t f;
     msg_t m;
     const char *reason;
+    batch_span_t spans[BATCH_MAX];
+    size_t n;
+    int brc;
 
     zmq_msg_init(&f);
     if (zmq_msg_recv(&f, b->pull, ZMQ_DONTWAIT) < 0) {
@@ -298,6 +324,10 @@ ingest_one(broker_t *b)
     if (zmq_msg_more(&f)) {
         wire_drain(b->pull);
         reject(b, "multipart", NULL);
+    } else if ((brc = batch_split(zmq_msg_data(&f), zmq_msg_size(&f), spans, &n, &reason)) < 0) {
+        reject(b, reason, "a whole batch");
+    } else if (brc == 0) {
+        ingest_batch(b, spans, n);
     } else if (msg_parse(&m, zmq_msg_data(&f), zmq_msg_size(&f), b->cfg->broker.max_message,
         &reason) < 0) {
         reject(b, reason, NULL);
@@ -789,6 +819,8 @@ bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_t errle
          * max_message is received and rejected as too_large (counted);
          * a larger one makes ZeroMQ drop that peer's connection */
         int64_t max = 2 * (int64_t)b->cfg->broker.max_message + 4096;
+        if (type == ZMQ_PULL && max < 2 * (int64_t)BATCH_BYTES + 4096)
+            max = 2 * (int64_t)BATCH_BYTES + 4096;      /* and batches (batch.h) */
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
     }
     /* CURVE before the bind: no peer may get in before it.  Its crypto runs
