@@ -75,6 +75,7 @@ struct broker {
     uint64_t    replies_split;      /* replies cut at CTL_REPLY_MAX */
     uint64_t    leases_refused;     /* unknown route, no subject, bounds */
     uint64_t    leases_foreign;     /* renew/release of another's lease */
+    uint64_t    batches;            /* batch frames taken apart (batch.h) */
     /* control: the request being read and answered (reused) */
     ctl_frames_t in;
     ctl_arg_t   views[CTL_ARGS_MAX + 1];
@@ -327,6 +328,7 @@ ingest_one(broker_t *b)
     } else if ((brc = batch_split(zmq_msg_data(&f), zmq_msg_size(&f), spans, &n, &reason)) < 0) {
         reject(b, reason, "a whole batch");
     } else if (brc == 0) {
+        b->batches++;
         ingest_batch(b, spans, n);
     } else if (msg_parse(&m, zmq_msg_data(&f), zmq_msg_size(&f), b->cfg->broker.max_message,
         &reason) < 0) {
@@ -534,6 +536,7 @@ stats_json(broker_t *b)
     json_object_set_new(o, "published", json_integer((json_int_t)b->published));
     json_object_set_new(o, "rejected", json_integer((json_int_t)b->rejected));
     json_object_set_new(o, "rejected_reasons", reasons);
+    json_object_set_new(o, "publish_batches", json_integer((json_int_t)b->batches));
     json_object_set_new(o, "events_buffered", json_integer((json_int_t)store_events(b->store)));
     json_object_set_new(o, "state_keys", json_integer((json_int_t)store_keys(b->store)));
     json_object_set_new(o, "memory", json_integer((json_int_t)store_memory(b->store)));

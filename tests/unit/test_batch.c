@@ -3,7 +3,8 @@
  * the split (elements in order, raw text kept, a bad element left for
  * msg_parse to refuse alone, the array's own structure and both bounds
  * refused whole), and the publisher's builder (a lone message goes as
- * itself, the bounds, a text that could move its neighbours kept out).
+ * itself, the bounds, a text that could move its neighbours kept out); and
+ * libzsse's batching publisher against a real PULL socket on loopback.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <zmq.h>
 #include "batch.h"
 #include "message.h"
+#include "zsse.h"
 
 static batch_span_t spans[BATCH_MAX];
 
@@ -185,6 +188,68 @@ test_builder(void **state)
     assert_false(batch_can_hold("", 0));
 }
 
+/* the next frame on PULL within 2 s, NUL-terminated in BUF; its length or -1 */
+static int
+next_frame(void *pull, char *buf, size_t cap, int wait_ms)
+{
+    zmq_pollitem_t it = { pull, 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll(&it, 1, wait_ms) <= 0)
+        return -1;
+    int n = zmq_recv(pull, buf, cap - 1, 0);
+    assert_true(n >= 0 && (size_t)n < cap);
+    buf[n] = '\0';
+    return n;
+}
+
+static void
+test_publisher(void **state)
+{
+    char ep[256], buf[4096];
+    size_t eplen = sizeof(ep);
+    void *ctx = zmq_ctx_new(), *pull = zmq_socket(ctx, ZMQ_PULL);
+    (void)state;
+    assert_int_equal(zmq_bind(pull, "tcp://127.0.0.1:*"), 0);
+    assert_int_equal(zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
+    zsse_publisher_t *p = zsse_publisher_new(ep);
+    assert_non_null(p);
+    assert_int_equal(zsse_publisher_batch(p, ZSSE_BATCH_MAX + 1), -1);
+    assert_int_equal(zsse_publisher_batch(p, 3), 0);
+    /* three make a frame */
+    assert_int_equal(zsse_publish(p, "a", NULL, "1"), 0);
+    assert_int_equal(zsse_publish(p, "a", "e", "2"), 0);
+    const char *m3 = "{\"channel\":\"a\",\"data\":3}";
+    assert_int_equal(zsse_publish_raw(p, m3, strlen(m3)), 0);
+    next_frame(pull, buf, sizeof(buf), 2000);
+    assert_string_equal(buf, "[{\"channel\":\"a\",\"data\":1},"
+        "{\"channel\":\"a\",\"event\":\"e\",\"data\":2},{\"channel\":\"a\",\"data\":3}]");
+    /* one waits for the flush, and then goes as itself */
+    assert_int_equal(zsse_publish(p, "a", NULL, "4"), 0);
+    assert_int_equal(next_frame(pull, buf, sizeof(buf), 100), -1);
+    assert_int_equal(zsse_publisher_flush(p), 0);
+    next_frame(pull, buf, sizeof(buf), 2000);
+    assert_string_equal(buf, "{\"channel\":\"a\",\"data\":4}");
+    assert_int_equal(zsse_publisher_flush(p), 0);     /* nothing: no frame */
+    /* a raw text that is not one object sends the batch first, then itself */
+    assert_int_equal(zsse_publish(p, "a", NULL, "5"), 0);
+    assert_int_equal(zsse_publish(p, "a", NULL, "6"), 0);
+    assert_int_equal(zsse_publish_raw(p, "{\"channel\":", 11), 0);     /* 11: all of it */
+    next_frame(pull, buf, sizeof(buf), 2000);
+    assert_string_equal(buf, "[{\"channel\":\"a\",\"data\":5},{\"channel\":\"a\",\"data\":6}]");
+    next_frame(pull, buf, sizeof(buf), 2000);
+    assert_string_equal(buf, "{\"channel\":");
+    /* destroy sends what is left */
+    assert_int_equal(zsse_publish(p, "a", NULL, "7"), 0);
+    zsse_publisher_destroy(&p);
+    next_frame(pull, buf, sizeof(buf), 2000);
+    assert_string_equal(buf, "{\"channel\":\"a\",\"data\":7}");
+    /* batching is for fire and forget only; off by default */
+    zsse_publisher_t *ack = zsse_publisher_new_ack(ep);
+    assert_int_equal(zsse_publisher_batch(ack, 8), -1);
+    zsse_publisher_destroy(&ack);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+}
+
 int
 main(void)
 {
@@ -195,6 +260,7 @@ main(void)
         cmocka_unit_test(test_malformed_whole),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_builder),
+        cmocka_unit_test(test_publisher),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
