@@ -306,7 +306,8 @@ ingest_batch(broker_t *b, const batch_span_t *spans, size_t n)
     }
 }
 
-/* one frame from PULL: a message or a batch; 0 when nothing is waiting */
+/* one frame from PULL: a message or a batch; the messages it held (at
+ * least 1), 0 when nothing is waiting */
 static int
 ingest_one(broker_t *b)
 {
@@ -330,6 +331,8 @@ ingest_one(broker_t *b)
     } else if (brc == 0) {
         b->batches++;
         ingest_batch(b, spans, n);
+        zmq_msg_close(&f);
+        return (int)n;
     } else if (msg_parse(&m, zmq_msg_data(&f), zmq_msg_size(&f), b->cfg->broker.max_message,
         &reason) < 0) {
         reject(b, reason, NULL);
@@ -1121,7 +1124,10 @@ broker_run(broker_t *b)
             if (!(more & ZMQ_POLLIN))
                 break;
         }
-        while (b->npending < BROKER_BATCH && ingest_one(b))
+        /* up to BROKER_BATCH messages, so control requests wait no longer
+         * for batch frames than for lone messages */
+        for (int taken = 0, k; taken < BROKER_BATCH && b->npending < BROKER_BATCH &&
+             (k = ingest_one(b)) > 0; taken += k)
             ;
         for (int i = 0; i < BROKER_BATCH && control_one(b); i++)
             ;
