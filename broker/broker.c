@@ -31,7 +31,7 @@
 #include "wire.h"
 #include "zap.h"
 
-#define REASONS_MAX 16
+#define REASONS_MAX 32     /* distinct rejection reasons (21 today, with batches) */
 
 typedef struct {
     event_t   *ev;
