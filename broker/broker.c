@@ -16,6 +16,7 @@
 #endif
 #include <jansson.h>
 #include <zmq.h>
+#include "batch.h"
 #include "broker.h"
 #include "channel.h"
 #include "clock.h"
@@ -30,7 +31,7 @@
 #include "wire.h"
 #include "zap.h"
 
-#define BROKER_REASONS_MAX 16
+#define BROKER_REASONS_MAX 32     /* distinct rejection reasons (21 today, with batches) */
 #define BROKER_CHANNEL_COST 64  /* bytes a ring and fifo entry take, for max_memory */
 
 typedef struct {
@@ -75,6 +76,7 @@ struct broker {
     uint64_t    replies_split;      /* replies cut at CTL_REPLY_MAX */
     uint64_t    leases_refused;     /* unknown route, no subject, bounds */
     uint64_t    leases_foreign;     /* renew/release of another's lease */
+    uint64_t    batches;            /* batch frames taken apart (batch.h) */
     /* control: the request being read and answered (reused) */
     ctl_frames_t in;
     ctl_arg_t   views[CTL_ARGS_MAX + 1];
@@ -260,13 +262,39 @@ broker_commit(broker_t *b)
     broker_flush(b);
 }
 
-/* one message from PULL; 0 when nothing is waiting */
+/* The N messages of a batch frame (batch.h), in order, each accepted or
+ * rejected as a frame of its own would be; the pending batch is committed
+ * whenever it is full, so a frame of BATCH_MAX fits whatever came before. */
+static void
+broker_ingest_batch(broker_t *b, const batch_span_t *spans, size_t n)
+{
+    msg_t m;
+    const char *reason;
+
+    for (size_t i = 0; i < n; i++) {
+        if (b->npending == BROKER_BATCH)
+            broker_flush(b);
+        if (msg_parse(&m, spans[i].p, spans[i].len, b->cfg->broker.max_message, &reason) < 0) {
+            broker_reject(b, reason, "in a batch");
+        } else {
+            if (broker_accept_msg(b, &m, &reason) < 0)
+                broker_reject(b, reason, "in a batch");
+            msg_clear(&m);
+        }
+    }
+}
+
+/* one frame from PULL: a message or a batch; the messages it held (at
+ * least 1), 0 when nothing is waiting */
 static int
 broker_ingest_one(broker_t *b)
 {
     zmq_msg_t f;
     msg_t m;
     const char *reason;
+    batch_span_t spans[BATCH_MAX];
+    size_t n;
+    int brc;
 
     zmq_msg_init(&f);
     if (zmq_msg_recv(&f, b->pull, ZMQ_DONTWAIT) < 0) {
@@ -276,6 +304,13 @@ broker_ingest_one(broker_t *b)
     if (zmq_msg_more(&f)) {
         wire_drain(b->pull);
         broker_reject(b, "multipart", NULL);
+    } else if ((brc = batch_split(zmq_msg_data(&f), zmq_msg_size(&f), spans, &n, &reason)) < 0) {
+        broker_reject(b, reason, "a whole batch");
+    } else if (brc == 0) {
+        b->batches++;
+        broker_ingest_batch(b, spans, n);
+        zmq_msg_close(&f);
+        return (int)n;
     } else if (msg_parse(&m, zmq_msg_data(&f), zmq_msg_size(&f), b->cfg->broker.max_message,
         &reason) < 0) {
         broker_reject(b, reason, NULL);
@@ -480,6 +515,7 @@ broker_stats_json(broker_t *b)
     json_object_set_new(o, "published", json_integer((json_int_t)b->published));
     json_object_set_new(o, "rejected", json_integer((json_int_t)b->rejected));
     json_object_set_new(o, "rejected_reasons", reasons);
+    json_object_set_new(o, "publish_batches", json_integer((json_int_t)b->batches));
     json_object_set_new(o, "events_buffered", json_integer((json_int_t)store_events(b->store)));
     json_object_set_new(o, "state_keys", json_integer((json_int_t)store_keys(b->store)));
     json_object_set_new(o, "memory", json_integer((json_int_t)store_memory(b->store)));
@@ -764,6 +800,8 @@ broker_bind_socket(broker_t *b, int type, const char *endpoint, char *err, size_
          * max_message is received and rejected as too_large (counted);
          * a larger one makes ZeroMQ drop that peer's connection */
         int64_t max = 2 * (int64_t)b->cfg->broker.max_message + 4096;
+        if (type == ZMQ_PULL && max < 2 * (int64_t)BATCH_BYTES + 4096)
+            max = 2 * (int64_t)BATCH_BYTES + 4096;      /* and batches (batch.h) */
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
     }
     /* CURVE before the bind: no peer may get in before it.  Its crypto runs
@@ -1057,7 +1095,10 @@ broker_run(broker_t *b)
             if (!(more & ZMQ_POLLIN))
                 break;
         }
-        while (b->npending < BROKER_BATCH && broker_ingest_one(b))
+        /* up to BROKER_BATCH messages, so control requests wait no longer
+         * for batch frames than for lone messages */
+        for (int taken = 0, k; taken < BROKER_BATCH && b->npending < BROKER_BATCH &&
+             (k = broker_ingest_one(b)) > 0; taken += k)
             ;
         for (int i = 0; i < BROKER_BATCH && broker_control_one(b); i++)
             ;

@@ -1,7 +1,8 @@
 /*
  * broker.h -- zsse-broker: the event loop.
  *
- *   PULL  (broker.publish)  <- publishers: one JSON message per frame
+ *   PULL  (broker.publish)  <- publishers: one JSON message, or a batch
+ *                              of them (batch.h), per frame
  *   XPUB  (broker.events)   -> workers: events, and sync markers (wire.h)
  *   ROUTER(broker.control)  <- workers, CLI: replay, state, publish --ack,
  *                              stats, leases

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,6 +279,88 @@ send_one(zsse_publisher_t *pub, int ack, const char *text, size_t len)
     return 0;
 }
 
+/* --stdin: lines read with read(2) rather than stdio, so that the CLI sees
+ * when the input is idle (poll: nothing to read now) and sends its batch
+ * then: a batch never holds a message back while nothing follows it, and
+ * no stdio buffer hides lines already in. */
+#define PUBLISH_BATCH 64                /* messages per PUSH frame (batch.h) */
+enum { LINE_EOF, LINE_OK, LINE_LONG, LINE_IDLE };
+typedef struct {
+    char  *buf;
+    size_t cap, start, end;             /* unread bytes: buf[start..end) */
+    int    eof, skipping, idle_told;
+} lines_t;
+
+/* The next line of stdin, without its '\n': LINE_OK with *line / *len set
+ * (valid until the next call); LINE_LONG for a line that does not fit the
+ * buffer (skipped); LINE_IDLE once when nothing more can be read now (the
+ * next call waits); LINE_EOF at the end (or on a read error). */
+static int
+lines_next(lines_t *r, char **line, size_t *len)
+{
+    for (;;) {
+        char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+        if (nl) {
+            size_t from = r->start;
+            r->start = (size_t)(nl - r->buf) + 1;
+            if (r->skipping) {          /* the end of a long line */
+                r->skipping = 0;
+                continue;
+            }
+            *line = r->buf + from;
+            *len = (size_t)(nl - r->buf) - from;
+            return LINE_OK;
+        }
+        if (r->eof) {
+            if (r->start == r->end || r->skipping)
+                return LINE_EOF;
+            *line = r->buf + r->start;  /* the last line, no '\n' */
+            *len = r->end - r->start;
+            r->start = r->end;
+            return LINE_OK;
+        }
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+        if (r->end == r->cap) {         /* no '\n' in a full buffer */
+            r->end = 0;
+            if (!r->skipping) {
+                r->skipping = 1;
+                return LINE_LONG;
+            }
+            continue;
+        }
+        struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+        if (!r->idle_told && poll(&pfd, 1, 0) == 0) {
+            r->idle_told = 1;
+            return LINE_IDLE;
+        }
+        ssize_t n = read(STDIN_FILENO, r->buf + r->end, r->cap - r->end);
+        if (n < 0 && errno == EINTR)
+            continue;
+        r->idle_told = 0;
+        if (n <= 0) {
+            if (n < 0)
+                fprintf(stderr, "zsse: stdin: %s\n", strerror(errno));
+            r->eof = 1;
+        } else {
+            r->end += (size_t)n;
+        }
+    }
+}
+
+/* send the batch of a batching publisher: 0, or 2 (no broker, as send_one) */
+static int
+flush_batch(zsse_publisher_t *pub)
+{
+    if (zsse_publisher_flush(pub) == 0)
+        return 0;
+    if (errno == EAGAIN)
+        return die("publish: no broker took the messages within 3 s (%s): not published",
+            cfg->broker.publish) + 1;
+    return die("publish: %s", zmq_strerror(errno)) + 1;
+}
+
 static int
 cmd_publish(int argc, char **argv)
 {
@@ -347,25 +430,32 @@ cmd_publish(int argc, char **argv)
                              : send_one(pub, ack, text, strlen(text)) != 0;
         free(text);
     } else {
-        size_t cap = (url ? ZSSE_HTTP_LINE_MAX : cfg->broker.max_message) + 2;
-        char *line = malloc(cap);
+        lines_t lr = { .cap = (url ? ZSSE_HTTP_LINE_MAX : cfg->broker.max_message) + 2 };
+        char *line;
+        size_t len;
         long lineno = 0;
-        if (!line)
+        int k, batching;
+        if (!(lr.buf = malloc(lr.cap)))
             return die("out of memory%s", "");
-        while (fgets(line, (int)cap, stdin)) {
-            size_t len = strlen(line);
+        /* without --ack and --url: PUSH, PUBLISH_BATCH lines per frame */
+        batching = pub && !ack && zsse_publisher_batch(pub, PUBLISH_BATCH) == 0;
+        while ((k = lines_next(&lr, &line, &len)) != LINE_EOF) {
+            if (k == LINE_IDLE) {       /* nothing follows now: send */
+                if (batching && flush_batch(pub) != 0) {
+                    rc = 1;
+                    break;
+                }
+                continue;
+            }
             lineno++;
-            if (len == cap - 1 && line[len - 1] != '\n') {
+            if (k == LINE_LONG) {
                 fprintf(stderr, "zsse: line %ld: longer than max_message (%zu bytes)\n",
-                    lineno, cap - 2);
-                int ch;
-                while ((ch = getchar()) != EOF && ch != '\n')
-                    ;
+                    lineno, lr.cap - 2);
                 rc = 1;
                 continue;
             }
-            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-                line[--len] = '\0';
+            while (len && line[len - 1] == '\r')
+                len--;
             if (len == 0)
                 continue;
             int r = url ? send_http(url, token, line, len) : send_one(pub, ack, line, len);
@@ -376,7 +466,9 @@ cmd_publish(int argc, char **argv)
             if (r != 0)
                 rc = 1;
         }
-        free(line);
+        if (batching && k == LINE_EOF && flush_batch(pub) != 0)
+            rc = 1;
+        free(lr.buf);
     }
     zsse_publisher_destroy(&pub);
     if (url)

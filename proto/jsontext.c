@@ -128,3 +128,14 @@ json_array_next(const char *text, size_t len, size_t *pos, const char **val, siz
         return -1;
     return 0;
 }
+
+size_t
+json_value_end(const char *text, size_t len)
+{
+    size_t i = json_skip_ws(text, len, 0), ve;
+
+    if (i >= len)
+        return 0;
+    ve = json_skip_value(text, len, i);
+    return ve > len || ve == i ? 0 : ve;
+}

@@ -23,6 +23,12 @@
 int json_array_next(const char *text, size_t len, size_t *pos,
     const char **val, size_t *vlen);
 
+/* Where the first value of TEXT (LEN bytes, after any whitespace) ends:
+ * the index just past it, or 0 when TEXT holds no complete value.  The
+ * scan reads only the value's own bytes, so a value found whole here is
+ * found the same inside an array (json_array_next). */
+size_t json_value_end(const char *text, size_t len);
+
 /* the value of hex digit C, or -1 */
 int hex_digit(char c);
 

@@ -7,13 +7,22 @@
  * context, so a program can hold several without sharing anything.
  * zsse_publisher_new_config() takes the endpoint and the CURVE client keys
  * from the config file (curve.h), as every other client of the broker does.
+ *
+ * Batching (zsse_publisher_batch): fire-and-forget messages gather in a
+ * batch_t and leave as one frame (batch.h) when it holds the asked
+ * count, when the next one would not fit, or on zsse_publisher_flush() /
+ * destroy.  Only whole JSON objects are batched (batch_can_hold): any
+ * other text could move its neighbours' boundaries, so it flushes the
+ * batch and goes alone, and the broker refuses it alone, as before.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include <zmq.h>
+#include "batch.h"
 #include "channel.h"
 #include "config.h"
 #include "curve.h"
@@ -28,7 +37,11 @@ struct zsse_publisher {
     int   send_timeout_ms;      /* -1: zmq_send blocks as ZeroMQ does */
     char *endpoint;
     curve_client_t curve;       /* off: plain ZeroMQ */
+    unsigned batch_max;         /* 0: no batching, else messages per frame */
+    batch_t  batch;             /* messages not yet sent */
 };
+
+_Static_assert(ZSSE_BATCH_MAX == BATCH_MAX, "zsse.h and batch.h agree");
 
 static int
 publisher_open_socket(zsse_publisher_t *p)
@@ -62,6 +75,7 @@ publisher_new(const char *endpoint, int ack, const curve_client_t *curve, int se
     if (curve)
         p->curve = *curve;
     p->send_timeout_ms = send_timeout_ms;
+    batch_init(&p->batch);
     if (!(p->endpoint = strdup(endpoint)) || !(p->ctx = zmq_ctx_new()) || publisher_open_socket(p) < 0) {
         int e = errno;
         zsse_publisher_destroy(&p);
@@ -124,6 +138,9 @@ zsse_publisher_destroy(zsse_publisher_t **pubp)
     if (!p)
         return;
     if (p->sock)
+        zsse_publisher_flush(p);       /* best effort, as ZMQ_LINGER */
+    batch_free(&p->batch);
+    if (p->sock)
         zmq_close(p->sock);
     if (p->ctx)
         zmq_ctx_term(p->ctx);
@@ -134,11 +151,55 @@ zsse_publisher_destroy(zsse_publisher_t **pubp)
 }
 
 int
+zsse_publisher_batch(zsse_publisher_t *p, unsigned max_messages)
+{
+    if (p->ack || max_messages > ZSSE_BATCH_MAX)
+        return errno = EINVAL, -1;
+    if (zsse_publisher_flush(p) < 0)
+        return -1;
+    p->batch_max = max_messages > 1 ? max_messages : 0;
+    return 0;
+}
+
+int
+zsse_publisher_flush(zsse_publisher_t *p)
+{
+    const char *f;
+    size_t len;
+
+    if (p->batch.n == 0)
+        return 0;
+    batch_frame(&p->batch, &f, &len);
+    if (zmq_send(p->sock, f, len, 0) < 0)
+        return -1;              /* kept: the next flush tries again */
+    batch_reset(&p->batch);
+    return 0;
+}
+
+int
 zsse_publish_raw(zsse_publisher_t *p, const char *json_msg, size_t len)
 {
+    int rc;
+
     if (p->ack)
         return errno = EINVAL, -1;
-    return zmq_send(p->sock, json_msg, len, 0) < 0 ? -1 : 0;
+    if (!p->batch_max || !batch_can_hold(json_msg, len)) {
+        if (zsse_publisher_flush(p) < 0)    /* order: what came before first */
+            return -1;
+        return zmq_send(p->sock, json_msg, len, 0) < 0 ? -1 : 0;
+    }
+    if ((rc = batch_add(&p->batch, json_msg, len)) == 1) {
+        if (zsse_publisher_flush(p) < 0)
+            return -1;
+        rc = batch_add(&p->batch, json_msg, len);
+    }
+    if (rc < 0)
+        return -1;
+    assert(rc == 0);
+    /* taken: a failed send keeps the batch for the next call to retry */
+    if (p->batch.n >= p->batch_max)
+        (void)zsse_publisher_flush(p);
+    return 0;
 }
 
 int

@@ -40,6 +40,25 @@ wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more)
 
     if (ev->channel_len > ZSSE_CHANNEL_MAX || ev->event_len > ZSSE_EVENT_MAX)
         return errno = EINVAL, -1;
+    if (topic_nul && !more) {
+        /* one frame, topic and payload: one CURVE box per copy sent */
+        size_t tl = ev->channel_len + 1;
+        if (zmq_msg_init_size(&m, tl + WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len) < 0)
+            return -1;
+        unsigned char *p = zmq_msg_data(&m);
+        memcpy(p, ev->channel, ev->channel_len);
+        p[ev->channel_len] = '\0';
+        p += tl;
+        wire_hdr_put(p, ev->id, ev->kind);
+        p[WIRE_HDR_LEN] = (unsigned char)ev->event_len;
+        memcpy(p + WIRE_PAYLOAD_MIN, ev->event, ev->event_len);
+        memcpy(p + WIRE_PAYLOAD_MIN + ev->event_len, ev->data, ev->data_len);
+        if (zmq_msg_send(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            return -1;
+        }
+        return 0;
+    }
     memcpy(topic, ev->channel, ev->channel_len);
     if (topic_nul)
         topic[ev->channel_len] = '\0';
@@ -124,8 +143,17 @@ wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
         ev->channel_len = tl;
         return 2;
     }
-    if (!zmq_msg_more(&w->f[0]))
-        goto bad;
+    if (!zmq_msg_more(&w->f[0])) {
+        /* one frame: channel '\0' payload (the channel at most 255 bytes) */
+        const char *nul = topic_nul ? memchr(t, '\0', tl < 256 ? tl : 256) : NULL;
+        if (!nul || nul == t)
+            goto bad;
+        ev->channel = t;
+        ev->channel_len = (size_t)(nul - t);
+        if (wire_parse_payload(nul + 1, tl - ev->channel_len - 1, ev) < 0)
+            goto bad;
+        return 1;
+    }
     zmq_msg_init(&w->f[1]);
     w->n = 2;
     if (zmq_msg_recv(&w->f[1], sock, 0) < 0 || zmq_msg_more(&w->f[1]))

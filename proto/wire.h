@@ -1,14 +1,16 @@
 /*
  * wire.h -- the frames between broker, workers and CLI (internal).
  *
- * EVENTS (broker PUB/XPUB  ->  worker SUB), one two-frame message per
- * (event, channel):
- *     [0] topic    channel name + '\0'      exact filtering: a SUB of
- *                                           "user/1\0" never sees "user/12"
- *     [1] payload  8-byte little-endian id, 1 byte kind (ZSSE_KIND_JSON
- *                  'j' or ZSSE_KIND_STRING 's', event.h), 1 byte
- *                  event-name length, the name (empty: unnamed),
- *                  then the data: compact JSON, or the raw string
+ * EVENTS (broker PUB/XPUB  ->  worker SUB), one one-frame message per
+ * (event, channel): the topic, then the payload, in one frame
+ *     topic    channel name + '\0'      exact filtering: a SUB of
+ *                                       "user/1\0" never sees "user/12"
+ *     payload  8-byte little-endian id, 1 byte kind (ZSSE_KIND_JSON 'j' or ZSSE_KIND_STRING 's', event.h),
+ *              1 byte event-name length, the name (empty: unnamed),
+ *              then the data: compact JSON, or the raw string
+ * One frame because libzmq's CURVE seals each frame in a box of its own:
+ * two frames cost each subscriber's copy two.  wire_recv_event() also
+ * takes the earlier form, topic and payload as two frames.
  * An event published to several channels goes out once per channel with
  * the same id; a stream on two of them drops the repeat by id.
  *
@@ -94,9 +96,10 @@ typedef struct {
 void     wire_hdr_put(unsigned char hdr[WIRE_HDR_LEN], uint64_t id, char kind);
 int      wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind);
 
-/* Send EV on SOCK as the 2 EVENTS frames.  TOPIC_NUL: append '\0' to the
- * channel frame (PUB) or not (control replies).  MORE: the last frame is
- * itself followed by more frames.  0 or -1 (errno). */
+/* Send EV on SOCK as an EVENTS message: with TOPIC_NUL and not MORE, one
+ * frame (channel '\0' payload); otherwise two frames, the channel (with a
+ * '\0' for TOPIC_NUL) and the payload, MORE: followed by more frames.
+ * 0 or -1 (errno). */
 int wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more);
 
 /* Frames of one received event; the views in wire_event_t point here. */

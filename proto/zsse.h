@@ -53,6 +53,26 @@ int zsse_publish(zsse_publisher_t *pub, const char *channel,
 /* Send a complete publish message (a JSON object, SPEC section 4) as is. */
 int zsse_publish_raw(zsse_publisher_t *pub, const char *json_msg, size_t len);
 
+/* Batching (README "Contract notes": batches): from now on, up to
+ * MAX_MESSAGES (2 to ZSSE_BATCH_MAX; 0 or 1: off, the default) messages
+ * of zsse_publish() / zsse_publish_raw() go to the broker in one frame,
+ * which costs the broker (and CURVE) one frame instead of one per message.
+ * A batch leaves when it holds MAX_MESSAGES, when the next message would
+ * pass its size bound, on zsse_publisher_flush() and on destroy: messages
+ * wait until then, so call zsse_publisher_flush() whenever you have
+ * nothing more to send right away.  The broker still takes or refuses each
+ * message on its own, in order.  A raw text that is not one whole JSON
+ * object is never batched: it flushes the batch and goes alone.  When a
+ * send fails, the batch is kept (the next publish or flush retries it) and
+ * -1 is returned only for a message that was not taken.  Fire-and-forget
+ * publishers only (EINVAL on an acknowledged one).  0, or -1 with errno. */
+#define ZSSE_BATCH_MAX 256
+int zsse_publisher_batch(zsse_publisher_t *pub, unsigned max_messages);
+
+/* Send the batch gathered so far (nothing to send: 0).  -1 with errno as
+ * zmq_send (EAGAIN: a timeout publisher found no broker), the batch kept. */
+int zsse_publisher_flush(zsse_publisher_t *pub);
+
 /* Acknowledged publish through the broker's "control" endpoint: connect
  * with zsse_publisher_new_ack(control_endpoint).  On success returns 0 and
  * stores the assigned id in *id.  On a rejection returns -1 and copies the

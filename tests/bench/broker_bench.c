@@ -2,7 +2,7 @@
  * broker_bench.c -- ingest throughput and publish-to-subscriber latency of
  * a running zsse-broker (started by tests/bench/broker).
  *
- *   broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS] [CONFIG]
+ *   broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS] [CONFIG] [BATCH]
  *
  * PUSHERS threads push COUNT small messages in all ({"channel":"bench",
  * "data":{"t":NS,"n":I}}) as fast as ZeroMQ takes them; one SUB
@@ -10,7 +10,9 @@
  * subscriber got per second, first send to last receive) and the latency
  * p50 / p99 of 1 in 100 messages.  Bounded: stops after 120 s.  With
  * CONFIG, every socket takes that file's CURVE client keys (curve.h), as
- * zsse-fcgi and the CLI do: tests/bench/broker ... curve.
+ * zsse-fcgi and the CLI do: tests/bench/broker ... curve.  BATCH > 1: each
+ * PUSH frame is a batch of BATCH messages (proto/batch.h), as libzsse's
+ * batching publisher sends them; 1 (the default): a frame per message.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+#include "batch.h"
 #include "config.h"
 #include "curve.h"
 #include "wire.h"
@@ -28,6 +31,7 @@ static void *ctx;
 static const char *pub_ep;
 static long count = 1000000;
 static int pushers = 2;
+static int batch_n = 1;            /* messages per PUSH frame */
 static curve_client_t curve;       /* off unless CONFIG names keys */
 
 static uint64_t
@@ -50,11 +54,25 @@ pusher(void *arg)
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
     curve_client_apply(s, &curve);
     zmq_connect(s, pub_ep);
+    batch_t b;
+    batch_init(&b);
     for (long i = 0; i < n; i++) {
         int len = snprintf(msg, sizeof(msg), "{\"channel\":\"bench\",\"data\":{\"t\":%llu,\"n\":%ld}}",
             (unsigned long long)now_ns(), from + i);
-        zmq_send(s, msg, (size_t)len, 0);
+        if (batch_n == 1) {
+            zmq_send(s, msg, (size_t)len, 0);
+            continue;
+        }
+        batch_add(&b, msg, (size_t)len);
+        if ((int)b.n == batch_n || i == n - 1) {
+            const char *p;
+            size_t plen;
+            batch_frame(&b, &p, &plen);
+            zmq_send(s, p, plen, 0);
+            batch_reset(&b);
+        }
     }
+    batch_free(&b);
     zmq_close(s);
     return NULL;
 }
@@ -70,15 +88,17 @@ int
 main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS] [CONFIG]\n");
+        fprintf(stderr, "usage: broker_bench PUBLISH_EP EVENTS_EP [COUNT] [PUSHERS] [CONFIG] [BATCH]\n");
         return 2;
     }
     pub_ep = argv[1];
     if (argc > 3) count = atol(argv[3]);
     if (argc > 4) pushers = atoi(argv[4]);
-    if (count < 1000 || count > 10000000 || pushers < 1 || pushers > 8)
+    if (argc > 6) batch_n = atoi(argv[6]);
+    if (count < 1000 || count > 10000000 || pushers < 1 || pushers > 8 || batch_n < 1 ||
+        batch_n > BATCH_MAX)
         return 2;
-    if (argc > 5) {
+    if (argc > 5 && *argv[5]) {
         char err[600];
         config_t *cfg = config_load(argv[5], err, sizeof(err));
         if (!cfg || curve_client_load(&cfg->broker, &curve, err, sizeof(err)) < 0) {
@@ -125,8 +145,8 @@ main(int argc, char **argv)
         pthread_join(t[i], NULL);
     qsort(lat, nlat, sizeof(*lat), cmp);
     double secs = (double)(last - start) / 1e9;
-    printf("curve=%s published=%ld received=%ld seconds=%.2f ingest_per_s=%.0f p50_ms=%.2f p99_ms=%.2f\n",
-        curve.on ? "on" : "off", want, got, secs, (double)got / secs, nlat ? lat[nlat / 2] : 0,
+    printf("curve=%s batch=%d published=%ld received=%ld seconds=%.2f ingest_per_s=%.0f p50_ms=%.2f p99_ms=%.2f\n",
+        curve.on ? "on" : "off", batch_n, want, got, secs, (double)got / secs, nlat ? lat[nlat / 2] : 0,
         nlat ? lat[(size_t)((double)nlat * 0.99)] : 0);
     zmq_close(sub);
     zmq_ctx_term(ctx);

@@ -1,0 +1,127 @@
+/*
+ * batch.c -- splitting and building batch frames (see batch.h).
+ *
+ * The split uses jsontext's scanner only to find where the elements
+ * start and end; it does not validate them: msg_parse does, element by
+ * element, so a bad element is refused alone.  What is checked here is
+ * the array's own structure (brackets, commas, nothing after the ']')
+ * and the bounds, before the broker takes any element: a frame refused
+ * here publishes nothing.
+ */
+#include <errno.h>
+#include <string.h>
+#include "batch.h"
+#include "jsontext.h"
+
+static bool
+is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+int
+batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
+    const char **reason)
+{
+    size_t i = 0, pos = 0, end, vlen;
+    const char *v;
+    int rc;
+
+    *n = 0;
+    while (i < len && is_ws(text[i]))
+        i++;
+    if (i >= len || text[i] != '[')
+        return 1;
+    if (len > BATCH_BYTES) {
+        *reason = BATCH_R_TOO_LARGE;
+        return -1;
+    }
+    while ((rc = json_array_next(text, len, &pos, &v, &vlen)) == 0) {
+        if (*n == BATCH_MAX) {
+            *reason = BATCH_R_TOO_MANY;
+            *n = 0;
+            return -1;
+        }
+        spans[*n].p = v;
+        spans[(*n)++].len = vlen;
+    }
+    if (rc < 0 || *n == 0) {
+        *reason = BATCH_R_MALFORMED;
+        *n = 0;
+        return -1;
+    }
+    /* the closing ']': after the last element, then only whitespace */
+    end = (size_t)(spans[*n - 1].p - text) + spans[*n - 1].len;
+    while (end < len && is_ws(text[end]))
+        end++;
+    if (end < len && text[end] == ']')
+        end++;
+    while (end < len && is_ws(text[end]))
+        end++;
+    if (end != len) {
+        *reason = BATCH_R_MALFORMED;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+void
+batch_init(batch_t *b)
+{
+    buf_init(&b->buf, BATCH_BYTES);
+    b->n = 0;
+}
+
+void
+batch_free(batch_t *b)
+{
+    buf_free(&b->buf);
+    b->n = 0;
+}
+
+bool
+batch_can_hold(const char *text, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && is_ws(text[i]))
+        i++;
+    if (len + 2 > BATCH_BYTES || i >= len || text[i] != '{')
+        return false;
+    size_t end = json_value_end(text, len);
+    if (end == 0)
+        return false;
+    while (end < len && is_ws(text[end]))
+        end++;
+    return end == len;
+}
+
+int
+batch_add(batch_t *b, const char *text, size_t len)
+{
+    /* room for the separator and the closing ']' */
+    if (b->n == BATCH_MAX || b->buf.len + 1 + len + 1 > BATCH_BYTES)
+        return 1;
+    if (buf_reserve(&b->buf, len + 2) < 0)
+        return errno = ENOMEM, -1;
+    b->buf.data[b->buf.len++] = b->n ? ',' : '[';
+    memcpy(b->buf.data + b->buf.len, text, len);
+    b->buf.len += len;
+    b->n++;
+    return 0;
+}
+
+void
+batch_frame(batch_t *b, const char **p, size_t *len)
+{
+    if (b->n == 1) {
+        *p = b->buf.data + 1;
+        *len = b->buf.len - 1;
+        return;
+    }
+    /* room reserved by batch_add */
+    b->buf.data[b->buf.len] = ']';
+    *p = b->buf.data;
+    *len = b->buf.len + 1;
+}
