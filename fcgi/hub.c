@@ -2,7 +2,9 @@
  * hub.c -- the SUB socket, subscriptions, sync markers and every adopted
  * stream of one zsse-fcgi process (design in hub.h).
  */
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -94,8 +96,7 @@ static struct {
     int64_t         last_renew;     /* ms */
     char          (*rel)[CTL_LEASE_ID_LEN + 1];     /* leases to release */
     size_t          nrel, caprel;
-    stream_t      **hb;             /* the heartbeat heap (by hb_at) */
-    size_t          hbn, hbcap;
+    heap_t          timers;         /* the adopted streams, by stream_t.timer.key */
     buf_t           frame[SSE_FORMATS];   /* an event framed per sse_format_t, reused */
     buf_t           qframe;         /* a queued event, framed */
     atomic_int      drain_ms;       /* hub_drain()'s window, 0: not asked */
@@ -145,6 +146,7 @@ stream_new(void)
     if (!s)
         return NULL;
     s->fd = -1;
+    heap_node_init(&s->timer);
     if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
         free(s);
         return NULL;
@@ -671,77 +673,13 @@ flush(stream_t *s, int64_t now)
     set_pollout(s, backlog(s));
 }
 
-/* --- timers: a min-heap of the adopted streams by hb_at --------------------------- */
+/* --- timers: a min-heap of the adopted streams (heap.h) --------------------------- */
 
-#define HB_NONE ((size_t)-1)
-
-static void
-hb_swap(size_t i, size_t j)
+/* the stream whose timer node is X */
+static stream_t *
+hub_timer_stream(heap_node_t *x)
 {
-    stream_t *t = H.hb[i];
-    H.hb[i] = H.hb[j];
-    H.hb[j] = t;
-    H.hb[i]->hb_idx = i;
-    H.hb[j]->hb_idx = j;
-}
-
-static void
-hb_up(size_t i)
-{
-    while (i && H.hb[(i - 1) / 2]->hb_at > H.hb[i]->hb_at) {
-        hb_swap(i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-static void
-hb_down(size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < H.hbn && H.hb[l]->hb_at < H.hb[m]->hb_at)
-            m = l;
-        if (r < H.hbn && H.hb[r]->hb_at < H.hb[m]->hb_at)
-            m = r;
-        if (m == i)
-            return;
-        hb_swap(i, m);
-        i = m;
-    }
-}
-
-static int
-hb_add(stream_t *s, int64_t at)
-{
-    if (H.hbn == H.hbcap) {
-        size_t cap = H.hbcap ? H.hbcap * 2 : 256;
-        stream_t **v = realloc(H.hb, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        H.hb = v;
-        H.hbcap = cap;
-    }
-    s->hb_at = at;
-    s->hb_idx = H.hbn;
-    H.hb[H.hbn++] = s;
-    hb_up(s->hb_idx);
-    return 0;
-}
-
-static void
-hb_del(stream_t *s)
-{
-    size_t i = s->hb_idx;
-
-    if (i == HB_NONE)
-        return;
-    s->hb_idx = HB_NONE;
-    if (i != --H.hbn) {
-        H.hb[i] = H.hb[H.hbn];
-        H.hb[i]->hb_idx = i;
-        hb_up(i);
-        hb_down(H.hb[i]->hb_idx);
-    }
+    return (stream_t *)((char *)x - offsetof(stream_t, timer));
 }
 
 /* end S's response: the end of STDOUT and END_REQUEST, unless a record
@@ -809,7 +747,7 @@ close_stream(stream_t *s)
     if (s->state == ST_DEAD)
         return;
     forget(s);
-    hb_del(s);
+    heap_remove(&H.timers, &s->timer);
     s->registered = -1;
     epoll_ctl(H.epfd, EPOLL_CTL_DEL, s->fd, NULL);
     end_response(s);
@@ -874,16 +812,18 @@ expire(stream_t *s, int64_t now)
 static void
 timers(int64_t now)
 {
-    while (H.hbn && H.hb[0]->hb_at <= now) {
-        stream_t *s = H.hb[0];
+    heap_node_t *x;
+
+    while ((x = heap_min(&H.timers)) && x->key <= now) {
+        stream_t *s = hub_timer_stream(x);
         const route_t *r = s->route;
         if (r->max_lifetime && now - s->opened >= (int64_t)r->max_lifetime * 1000) {
-            hb_del(s);
+            heap_remove(&H.timers, &s->timer);
             doom(s, NULL);          /* the client reconnects with Last-Event-ID */
             continue;
         }
         if (s->expires && now >= s->expires) {
-            hb_del(s);
+            heap_remove(&H.timers, &s->timer);
             expire(s, now);
             continue;
         }
@@ -899,8 +839,10 @@ timers(int64_t now)
             s->last_write = now;
             due = now + every;
         }
-        s->hb_at = next_timer(s, due);
-        hb_down(0);
+        /* (not -1: a stream in the heap has a heartbeat or an end) */
+        int64_t at = next_timer(s, due);
+        assert(at >= 0);
+        heap_update(&H.timers, &s->timer, at);
     }
     close_doomed();
 }
@@ -1085,7 +1027,7 @@ do_adopt(stream_t *s, int64_t now)
     close(s->efd);                  /* no thread to wake any more */
     s->efd = -1;
     s->opened = s->last_write = now;
-    s->hb_idx = HB_NONE;
+    heap_node_init(&s->timer);
     s->state = ST_LIVE;             /* the hub's from here on */
     if (epoll_ctl(H.epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
         log_msg(LOG_ERR, "stream %s: epoll: %s", s->path, strerror(errno));
@@ -1097,7 +1039,7 @@ do_adopt(stream_t *s, int64_t now)
         return;
     }
     int64_t at = next_timer(s, now + (int64_t)s->route->heartbeat * 1000);
-    if (s->overflow || (at >= 0 && hb_add(s, at) < 0)) {
+    if (s->overflow || (at >= 0 && heap_push(&H.timers, &s->timer, at) < 0)) {
         doom(s, s->overflow ? "too many events waiting" : "out of memory");
         return;
     }
@@ -1484,8 +1426,9 @@ hub_main(void *arg)
 
     while (!atomic_load(&H.stop)) {
         int64_t t = mono_ms(), until = next_sweep;
-        if (H.hbn && H.hb[0]->hb_at < until)
-            until = H.hb[0]->hb_at;
+        heap_node_t *first = heap_min(&H.timers);
+        if (first && first->key < until)
+            until = first->key;
         int64_t wait = more ? 0 : until - t;
         if (zmq_poll(items, 4, wait > 0 ? (long)wait : 0) < 0 && errno != EINTR)
             break;

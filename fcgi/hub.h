@@ -64,6 +64,7 @@
 #include <stddef.h>
 #include <time.h>
 #include "curve.h"
+#include "heap.h"
 #include <jansson.h>
 #include "ring.h"
 #include "route.h"
@@ -119,8 +120,8 @@ typedef struct stream {
     stream_state_t state;
     int64_t        opened;          /* for max_lifetime */
     int64_t        last_write;      /* for heartbeats */
-    int64_t        hb_at;           /* look at its timers then (a lower bound) */
-    size_t         hb_idx;          /* its place in the heartbeat heap */
+    heap_node_t    timer;           /* in the hub's timer heap; key: look at
+                                     * its timers then (a lower bound) */
     int64_t        stalled;         /* output blocked since; 0: flowing */
     char          *pend;            /* unsent tail of a record */
     size_t         pend_len, pend_off;
