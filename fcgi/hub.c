@@ -25,15 +25,14 @@
 #include "http.h"
 #include "hub.h"
 #include "log.h"
-#include "record.h"
 #include "mercure.h"
 #include "replay.h"
 #include "revoke.h"
 #include "sse.h"
 #include "wire.h"
+#include "writer.h"
 
 #define NB          1024            /* channel buckets */
-#define REC_BATCH   32              /* records per sendmsg */
 /* a framed event or replay: the broker bounds events (max_message, at
  * most 16 MiB), framing adds "data: " per line or JSON escapes */
 #define FRAME_MAX   (128u << 20)
@@ -145,7 +144,7 @@ stream_new(void)
     stream_t *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->fd = -1;
+    writer_init(&s->out, -1, 0);
     heap_node_init(&s->timer);
     if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
         free(s);
@@ -179,7 +178,7 @@ stream_free(stream_t *s)
         free(s->channels[i]);
     json_decref(s->claims);
     ring_free(&s->q);
-    free(s->pend);
+    writer_free(&s->out);
     mercure_filter_free(&s->filter);
     if (s->efd >= 0)
         close(s->efd);
@@ -458,93 +457,8 @@ set_pollout(stream_t *s, int on)
         return;
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0),
                               .data.ptr = s };
-    if (epoll_ctl(H.epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+    if (epoll_ctl(H.epfd, EPOLL_CTL_MOD, s->out.fd, &ev) == 0)
         s->pollout = on;
-}
-
-/* Records R0.. (at most REC_BATCH) of BODY as STDOUT records of S: their
- * headers in H, header and body pieces in IOV.  Returns the pieces'
- * count, their bytes in *WANT. */
-static int
-rec_iov(const stream_t *s, const char *body, size_t len, size_t r0,
-    unsigned char h[REC_BATCH][FCGI_REC_HDR], struct iovec iov[2 * REC_BATCH], size_t *want)
-{
-    size_t nrec = (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX;
-    int k = 0;
-
-    *want = 0;
-    for (size_t r = r0; r < nrec && r < r0 + REC_BATCH; r++, k++) {
-        size_t off = r * FCGI_REC_MAX;
-        size_t cl = len - off < FCGI_REC_MAX ? len - off : FCGI_REC_MAX;
-        fcgi_rec_header(h[k], FCGI_REC_STDOUT, s->reqid, cl);
-        iov[2 * k] = (struct iovec){ h[k], FCGI_REC_HDR };
-        iov[2 * k + 1] = (struct iovec){ (void *)(body + off), cl };
-        *want += FCGI_REC_HDR + cl;
-    }
-    return 2 * k;
-}
-
-/* BODY as STDOUT records, less the first SKIP bytes a socket took, into
- * S->pend */
-static int
-keep_rest(stream_t *s, const char *body, size_t len, size_t skip)
-{
-    size_t nrec = (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX, total = len + FCGI_REC_HDR * nrec;
-    size_t pos = 0, want;
-    unsigned char h[REC_BATCH][FCGI_REC_HDR];
-    struct iovec iov[2 * REC_BATCH];
-    char *p = malloc(total - skip), *w = p;
-
-    if (!p)
-        return -1;
-    for (size_t r0 = 0; r0 < nrec; r0 += REC_BATCH) {
-        int n = rec_iov(s, body, len, r0, h, iov, &want);
-        for (int i = 0; i < n; i++) {
-            size_t l = iov[i].iov_len, from = pos < skip ? skip - pos : 0;
-            if (from < l) {
-                memcpy(w, (char *)iov[i].iov_base + from, l - from);
-                w += l - from;
-            }
-            pos += l;
-        }
-    }
-    s->pend = p;
-    s->pend_len = total - skip;
-    s->pend_off = 0;
-    return 0;
-}
-
-/* BODY to S as STDOUT records, without blocking.  0: all sent; 1:
- * nothing sent; 2: a part sent, the rest in S->pend; -1: the connection
- * failed */
-static int
-send_body(stream_t *s, const char *body, size_t len)
-{
-    size_t nrec = (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX, sent = 0, want;
-    unsigned char h[REC_BATCH][FCGI_REC_HDR];
-    struct iovec iov[2 * REC_BATCH];
-
-    if (len == 0)
-        return 0;
-    for (size_t r0 = 0; r0 < nrec; r0 += REC_BATCH) {
-        struct msghdr m = { .msg_iov = iov };
-        m.msg_iovlen = (size_t)rec_iov(s, body, len, r0, h, iov, &want);
-        ssize_t n;
-        do
-            n = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
-        if (n > 0)
-            sent += (size_t)n;
-        if (n < (ssize_t)want)
-            break;
-    }
-    if (sent == len + FCGI_REC_HDR * nrec)
-        return 0;
-    if (sent == 0)
-        return 1;
-    return keep_rest(s, body, len, sent) < 0 ? -1 : 2;
 }
 
 /* close S later in this loop (not while a channel's list is walked) */
@@ -599,29 +513,28 @@ frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
 static int
 backlog(const stream_t *s)
 {
-    return s->pend || (s->state == ST_LIVE && s->q.len);
+    return writer_pending(&s->out) || (s->state == ST_LIVE && s->q.len);
 }
 
-/* BODY to S now, nothing waiting before it.  0: sent (a part that did not
- * fit is kept, and EPOLLOUT armed); 1: the socket is full, nothing sent;
- * -1: the connection failed (S is doomed) */
-static int
+/* BODY to S now, nothing waiting before it: writer_send()'s result.
+ * WRITER_PARTIAL arms EPOLLOUT; WRITER_FAILED dooms S. */
+static writer_result_t
 write_now(stream_t *s, const char *body, size_t len, int64_t now)
 {
-    int r = send_body(s, body, len);
+    writer_result_t r = writer_send(&s->out, body, len);
 
-    if (r < 0) {
+    if (r == WRITER_FAILED) {
         doom(s, NULL);
-        return -1;
+        return r;
     }
-    if (r == 1)
-        return 1;
+    if (r == WRITER_BLOCKED)
+        return r;
     s->last_write = now;
-    if (r == 2) {
+    if (r == WRITER_PARTIAL) {
         s->stalled = now;           /* a slow client */
         set_pollout(s, 1);
     }
-    return 0;
+    return r;
 }
 
 /* Write what waits for S: the tail of a record, then (when live) the
@@ -629,25 +542,16 @@ write_now(stream_t *s, const char *body, size_t len, int64_t now)
 static void
 flush(stream_t *s, int64_t now)
 {
-    while (s->pend) {
-        ssize_t n = send(s->fd, s->pend + s->pend_off, s->pend_len - s->pend_off,
-            MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) {
+    if (writer_pending(&s->out)) {
+        writer_result_t w = writer_flush(&s->out);
+        if (w == WRITER_FAILED) {
             doom(s, NULL);
             return;
         }
-        s->pend_off += (size_t)n;
-        s->stalled = s->last_write = now;
-        if (s->pend_off == s->pend_len) {
-            free(s->pend);
-            s->pend = NULL;
-        }
+        if (w != WRITER_BLOCKED)
+            s->stalled = s->last_write = now;
     }
-    while (!s->pend && s->state == ST_LIVE && s->q.len) {
+    while (!writer_pending(&s->out) && s->state == ST_LIVE && s->q.len) {
         qev_t *e = ring_first(&s->q);
         const char *p;
         size_t n;
@@ -656,10 +560,10 @@ flush(stream_t *s, int64_t now)
                 doom(s, "an event too large to frame");
                 return;
             }
-            int r = write_now(s, p, n, now);
-            if (r < 0)
+            writer_result_t r = write_now(s, p, n, now);
+            if (r == WRITER_FAILED)
                 return;
-            if (r == 1)
+            if (r == WRITER_BLOCKED)
                 break;              /* the socket is full: EPOLLOUT */
             s->last = e->id;
             s->stalled = now;
@@ -680,20 +584,6 @@ static stream_t *
 hub_timer_stream(heap_node_t *x)
 {
     return (stream_t *)((char *)x - offsetof(stream_t, timer));
-}
-
-/* end S's response: the end of STDOUT and END_REQUEST, unless a record
- * was cut (the web server then sees the connection close) */
-static void
-end_response(stream_t *s)
-{
-    unsigned char b[FCGI_REC_TAIL];
-
-    if (s->pend)
-        return;
-    fcgi_rec_tail(b, s->reqid);
-    ssize_t n = send(s->fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)n;                /* the connection closes next either way */
 }
 
 /* a lease to release once the lease connection is free (the hub never
@@ -749,10 +639,10 @@ close_stream(stream_t *s)
     forget(s);
     heap_remove(&H.timers, &s->timer);
     s->registered = -1;
-    epoll_ctl(H.epfd, EPOLL_CTL_DEL, s->fd, NULL);
-    end_response(s);
-    close(s->fd);
-    s->fd = -1;
+    epoll_ctl(H.epfd, EPOLL_CTL_DEL, s->out.fd, NULL);
+    writer_end(&s->out);
+    close(s->out.fd);
+    s->out.fd = -1;
     release_lease(s);
     drain(s);                       /* (S may wait for its resume job) */
     s->state = ST_DEAD;
@@ -1029,7 +919,7 @@ do_adopt(stream_t *s, int64_t now)
     s->opened = s->last_write = now;
     heap_node_init(&s->timer);
     s->state = ST_LIVE;             /* the hub's from here on */
-    if (epoll_ctl(H.epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+    if (epoll_ctl(H.epfd, EPOLL_CTL_ADD, s->out.fd, &ev) < 0) {
         log_msg(LOG_ERR, "stream %s: epoll: %s", s->path, strerror(errno));
         doom(s, NULL);
         return;
@@ -1201,11 +1091,11 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORM
             doom(s, "an event too large to frame");
             return;
         }
-        int r = write_now(s, b->data, b->len, now);
-        if (r < 0)
+        writer_result_t r = write_now(s, b->data, b->len, now);
+        if (r == WRITER_FAILED)
             return;
-        if (r == 0) {
-            s->last = ev[n - 1].id;
+        if (r != WRITER_BLOCKED) {
+            s->last = ev[n - 1].id;     /* (a part may be pending: EPOLLOUT) */
             return;
         }
         s->stalled = now;           /* the socket is full: queue, EPOLLOUT */
@@ -1372,7 +1262,7 @@ on_sockets(int64_t now)
         stream_t *s = ev[i].data.ptr;
         if (s->doomed)
             continue;
-        if ((ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && http_gone(s->fd))
+        if ((ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && http_gone(s->out.fd))
             doom(s, NULL);
         else if (ev[i].events & EPOLLOUT)
             flush(s, now);

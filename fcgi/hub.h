@@ -22,7 +22,7 @@
  * event once per format and sends it to every stream of its channel as
  * one FastCGI STDOUT record, without blocking; events of one channel that
  * arrive together (a burst the hub is behind on) go out as one record.  A stream that cannot take
- * it (a slow client) keeps the unsent tail of the record ("pend") and
+ * it (a slow client) keeps the unsent tail of the record (writer.h) and
  * queues what follows; EPOLLOUT resumes the writing.  A stream whose
  * output has not moved for stall_timeout seconds, or whose queue passes
  * STREAM_QUEUE_MAX events, is dropped.
@@ -68,6 +68,7 @@
 #include <jansson.h>
 #include "ring.h"
 #include "route.h"
+#include "writer.h"
 
 #define STREAM_QUEUE_MIN 16        /* a stream's queue starts this small */
 #define STREAM_QUEUE_MAX 4096      /* events waiting for one stream */
@@ -109,8 +110,8 @@ typedef struct stream {
     int            resume;          /* broker came back: replay from last id */
     ring_t         q;               /* qev_t *, growing up to QUEUE_MAX */
     /* set by the thread before hub_adopt(), the hub's own afterwards */
-    int            fd;              /* the FastCGI connection */
-    uint16_t       reqid;           /* its FastCGI request id */
+    writer_t       out;             /* the FastCGI connection, its request
+                                     * id and unsent tail (writer.h) */
     uint64_t       last;            /* the last id written */
     json_t        *claims;          /* the token's (a reference), NULL: none;
                                      * for zsse revoke (revoke.h) */
@@ -123,8 +124,6 @@ typedef struct stream {
     heap_node_t    timer;           /* in the hub's timer heap; key: look at
                                      * its timers then (a lower bound) */
     int64_t        stalled;         /* output blocked since; 0: flowing */
-    char          *pend;            /* unsent tail of a record */
-    size_t         pend_len, pend_off;
     int            jobs;            /* resume jobs in flight */
     int            pollout;         /* EPOLLOUT armed */
     int            doomed;          /* on the hub's list of streams to close */
@@ -156,7 +155,7 @@ void stream_free(stream_t *s);
 /* register / unregister; unregister returns once the hub let go */
 int  hub_register(stream_t *s);
 void hub_unregister(stream_t *s);
-/* hand a registered, synced stream to the hub: S->route, path, fd, reqid
+/* hand a registered, synced stream to the hub: S->route, path, out (writer_init),
  * and last are set, the headers and replay written.  The
  * caller must not touch S again. */
 int  hub_adopt(stream_t *s);

@@ -1,6 +1,6 @@
 /*
  * record.h -- the FastCGI records zsse writes itself, where libfcgi does
- * not: the hub's live events and ends of response (hub.c), zsse-handoff's
+ * not: the hub's live events and ends of response (writer.c), zsse-handoff's
  * 503 (handoff.c).  Header-only: zsse-handoff links libc alone.
  *
  * A record is an 8-byte header (version 1, type, request id, body length,

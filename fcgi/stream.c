@@ -686,8 +686,7 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
     }
     s->route = r;
     snprintf(s->path, sizeof(s->path), "%.63s", c->h.path);     /* for log lines */
-    s->fd = c->h.req->ipcFd;
-    s->reqid = (uint16_t)c->h.req->requestId;
+    writer_init(&s->out, c->h.req->ipcFd, (unsigned)c->h.req->requestId);
     s->last = c->rp.last;
     s->expires = token_deadline(c);
     s->claims = json_incref(c->claims);
