@@ -4,9 +4,9 @@
  *
  *     broker XPUB ──▶ SUB ─┐
  *                          hub thread (zmq_poll + epoll) ──▶ FastCGI sockets
- *     accept threads ──────┘ (adopt)
+ *     setup threads ───────┘ (adopt)
  *
- * A stream begins in an accept thread (stream.c), which routes, checks
+ * A stream begins in a setup thread (request.c), which routes, checks
  * the token, takes the lease and registers the stream's channels here.
  * The hub subscribes them ("chan\0", counted, so two streams of one
  * channel share one subscription), then a sync topic "\1<nonce>\0"

@@ -1,5 +1,5 @@
 /*
- * stream.c -- serving one request (see stream.h).
+ * request.c -- serving one FastCGI request (see request.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,7 +25,7 @@
 #include "publish.h"
 #include "replay.h"
 #include "sse.h"
-#include "stream.h"
+#include "request.h"
 #include "wire.h"
 
 #define SYNC_TIMEOUT_MS    3000
@@ -699,7 +699,7 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
 }
 
 void
-stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
+request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
 {
     /* on the heap: the path and parameter buffers are large */
     ctx_t *c = calloc(1, sizeof(*c));

@@ -1,5 +1,5 @@
 /*
- * stream.h -- one FastCGI request, on a setup thread: route, authenticate,
+ * request.h -- one FastCGI request, on a setup thread: route, authenticate,
  * then open an SSE stream and hand it to the hub (hub.h), or answer a
  * poll, a preflight, an error or the metrics.
  *
@@ -12,8 +12,8 @@
  *      step 1 -- only those with an id above the last one written, which
  *      drops the overlap -- and every one after.
  */
-#ifndef ZSSE_STREAM_H
-#define ZSSE_STREAM_H
+#ifndef ZSSE_REQUEST_H
+#define ZSSE_REQUEST_H
 
 #include <fcgiapp.h>
 #include <stdint.h>
@@ -22,7 +22,7 @@
 
 /* serve REQ (its whole request is read by the deadline accept.h's watchdog
  * enforces; the body only once the token is good) */
-void stream_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth);
+void request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth);
 
 
 #endif
