@@ -106,115 +106,15 @@ static struct {
     .jcv = PTHREAD_COND_INITIALIZER, .efd = -1, .epfd = -1,
 };
 
-/* --- queued events ---------------------------------------------------------- */
+/* --- commands from the threads ------------------------------------------------------ */
 
-void
-qev_unref(qev_t *e)
-{
-    if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
-        free(e);
-}
-
-static qev_t *
-qev_make(uint64_t id, char kind, const char *ev, size_t elen, const char *data, size_t dlen,
-    uint32_t refs)
-{
-    qev_t *e = malloc(sizeof(*e) + elen + dlen + 2);
-    if (!e)
-        return NULL;
-    e->refs = refs;
-    e->id = id;
-    e->kind = kind;
-    e->event_len = (uint8_t)elen;
-    e->data_len = (uint32_t)dlen;
-    e->event = e->blob;
-    memcpy(e->event, ev, elen);
-    e->event[elen] = '\0';
-    e->data = e->event + elen + 1;
-    memcpy(e->data, data, dlen);
-    e->data[dlen] = '\0';
-    return e;
-}
-
-/* --- streams (their thread's side) -------------------------------------------- */
-
-stream_t *
-stream_new(void)
-{
-    stream_t *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    writer_init(&s->out, -1, 0);
-    heap_node_init(&s->timer);
-    if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
-        free(s);
-        return NULL;
-    }
-    if (ring_init(&s->q, STREAM_QUEUE_MIN, STREAM_QUEUE_MAX) < 0) {
-        close(s->efd);
-        free(s);
-        return NULL;
-    }
-    pthread_mutex_init(&s->mu, NULL);
-    return s;
-}
-
-/* let go of the queued events */
+/* wake the hub (its eventfd); any thread */
 static void
-drain(stream_t *s)
-{
-    qev_t *e;
-    while ((e = ring_pop(&s->q)))
-        qev_unref(e);
-}
-
-void
-stream_free(stream_t *s)
-{
-    if (!s)
-        return;
-    drain(s);
-    for (size_t i = 0; i < s->nchannels; i++)
-        free(s->channels[i]);
-    json_decref(s->claims);
-    ring_free(&s->q);
-    writer_free(&s->out);
-    mercure_filter_free(&s->filter);
-    if (s->efd >= 0)
-        close(s->efd);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-}
-
-static void
-wake(int fd)
+hub_wake(void)
 {
     uint64_t one = 1;
-    ssize_t r = write(fd, &one, sizeof(one));
+    ssize_t r = write(H.efd, &one, sizeof(one));
     (void)r;                /* EAGAIN: the counter is already non-zero */
-}
-
-static void
-clear_wake(int fd)
-{
-    uint64_t v;
-    ssize_t r = read(fd, &v, sizeof(v));
-    (void)r;
-}
-
-void
-stream_clear_wake(stream_t *s)
-{
-    clear_wake(s->efd);
-}
-
-qev_t *
-stream_pop(stream_t *s)
-{
-    pthread_mutex_lock(&s->mu);
-    qev_t *e = ring_pop(&s->q);
-    pthread_mutex_unlock(&s->mu);
-    return e;
 }
 
 static int
@@ -230,7 +130,7 @@ command(cmd_kind_t kind, stream_t *s, qev_t *e)
     *H.cmds_tail = c;
     H.cmds_tail = &c->next;
     pthread_mutex_unlock(&H.mu);
-    wake(H.efd);
+    hub_wake();
     return 0;
 }
 
@@ -247,13 +147,8 @@ hub_unregister(stream_t *s)
 
     while (command(CMD_UNREGISTER, s, NULL) < 0)
         usleep(1000);
-    /* wait until the hub has let go of S: it sets "registered" to -1 */
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        int done = s->registered == -1;
-        pthread_mutex_unlock(&s->mu);
-        if (done)
-            break;
+    /* wait until the hub has let go of S */
+    while (stream_state(s) != STREAM_RELEASED) {
         poll(&p, 1, 100);
         stream_clear_wake(s);
     }
@@ -413,7 +308,7 @@ do_register(stream_t *s)
         H.streams->hub_prev = s;
     H.streams = s;
     pthread_mutex_lock(&s->mu);
-    s->registered = 1;
+    stream_set_state(s, STREAM_SYNCING);
     pthread_mutex_unlock(&s->mu);
     sync_when_attached(s);
 }
@@ -422,7 +317,7 @@ do_register(stream_t *s)
 static void
 forget(stream_t *s)
 {
-    if (s->registered != 1)
+    if (!stream_registered(s))
         return;
     if (s->hub_prev)
         s->hub_prev->hub_next = s->hub_next;
@@ -441,11 +336,12 @@ forget(stream_t *s)
 static void
 do_unregister(stream_t *s)
 {
+    assert(stream_on_thread(s) && s->state != STREAM_RELEASED);
     forget(s);
     pthread_mutex_lock(&s->mu);
-    s->registered = -1;
+    stream_set_state(s, STREAM_RELEASED);
     pthread_mutex_unlock(&s->mu);
-    wake(s->efd);
+    stream_wake(s);
 }
 
 /* --- writing to an adopted stream ---------------------------------------------------- */
@@ -465,11 +361,11 @@ set_pollout(stream_t *s, int on)
 static void
 doom(stream_t *s, const char *why)
 {
-    if (s->doomed)
-        return;
+    if (!stream_running(s))
+        return;                     /* doomed already, or dead */
     if (why)
         log_msg(LOG_WARNING, "stream %s: %s, dropped", s->path, why);
-    s->doomed = 1;
+    stream_set_state(s, STREAM_DOOMED);
     s->doom_next = H.doomed;
     H.doomed = s;
 }
@@ -495,7 +391,7 @@ enqueue(stream_t *s, qev_t *e)
 static int
 frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
 {
-    if (e->kind == 'r') {
+    if (e->kind == QEV_RAW) {
         *p = e->data;
         *n = e->data_len;
         return 0;
@@ -513,7 +409,7 @@ frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
 static int
 backlog(const stream_t *s)
 {
-    return writer_pending(&s->out) || (s->state == ST_LIVE && s->q.len);
+    return writer_pending(&s->out) || (s->state == STREAM_LIVE && s->q.len);
 }
 
 /* BODY to S now, nothing waiting before it: writer_send()'s result.
@@ -551,11 +447,11 @@ flush(stream_t *s, int64_t now)
         if (w != WRITER_BLOCKED)
             s->stalled = s->last_write = now;
     }
-    while (!writer_pending(&s->out) && s->state == ST_LIVE && s->q.len) {
+    while (!writer_pending(&s->out) && s->state == STREAM_LIVE && s->q.len) {
         qev_t *e = ring_first(&s->q);
         const char *p;
         size_t n;
-        if (e->kind == 'r' || e->id > s->last) {
+        if (e->kind == QEV_RAW || e->id > s->last) {
             if (frame_queued(s, e, &p, &n) < 0) {
                 doom(s, "an event too large to frame");
                 return;
@@ -634,18 +530,16 @@ flush_releases(int wait)
 static void
 close_stream(stream_t *s)
 {
-    if (s->state == ST_DEAD)
-        return;
+    assert(s->state == STREAM_DOOMED);
     forget(s);
     heap_remove(&H.timers, &s->timer);
-    s->registered = -1;
     epoll_ctl(H.epfd, EPOLL_CTL_DEL, s->out.fd, NULL);
     writer_end(&s->out);
     close(s->out.fd);
     s->out.fd = -1;
     release_lease(s);
-    drain(s);                       /* (S may wait for its resume job) */
-    s->state = ST_DEAD;
+    stream_drain(s);                /* (S may wait for its resume job) */
+    stream_set_state(s, STREAM_DEAD);
     if (!s->jobs)
         stream_free(s);
 }
@@ -721,7 +615,7 @@ timers(int64_t now)
         if (r->heartbeat && due <= now) {
             /* (with output waiting, the client is slow: stall_timeout
              * decides, a comment would only queue behind it) */
-            if (!backlog(s) && !s->doomed) {
+            if (!backlog(s) && stream_running(s)) {
                 buf_reset(&H.qframe);
                 sse_comment(&H.qframe, r->heartbeat_comment);
                 write_now(s, H.qframe.data, H.qframe.len, now);
@@ -765,12 +659,12 @@ drain_all(int64_t now)
     stream_t **v, *s;
 
     for (s = H.streams; s; s = s->hub_next)
-        n += s->state != ST_THREAD && s->state != ST_DEAD;
+        n += stream_adopted(s);
     v = n ? malloc(n * sizeof(*v)) : NULL;
     if (v) {
         n = 0;
         for (s = H.streams; s; s = s->hub_next)
-            if (s->state != ST_THREAD && s->state != ST_DEAD)
+            if (stream_adopted(s))
                 v[n++] = s;
         for (i = n; i > 1; i--) {               /* Fisher-Yates */
             size_t j = (size_t)(drain_rand(&x) % i);
@@ -781,7 +675,7 @@ drain_all(int64_t now)
         for (i = 0; i < n; i++) {
             s = v[i];
             int retry = lo + (int)(drain_rand(&x) % (uint64_t)(window - lo + 1));
-            if (!backlog(s) && !s->doomed) {
+            if (!backlog(s) && stream_running(s)) {
                 buf_reset(&H.qframe);
                 buf_printf(&H.qframe, "retry: %d\n\n", retry);
                 write_now(s, H.qframe.data, H.qframe.len, now);
@@ -803,7 +697,7 @@ hub_drain(int window_ms)
     if (!H.sub || window_ms <= 0)
         return;
     atomic_store(&H.drain_ms, window_ms);
-    wake(H.efd);
+    hub_wake();
     for (int i = 0; i < 500 && !atomic_load(&H.drained); i++)
         usleep(10000);                  /* at most 5 s */
 }
@@ -865,7 +759,7 @@ resume_main(void *arg)
         if (__atomic_load_n(&j->s->resyncs, __ATOMIC_ACQUIRE) != j->resyncs)
             ;
         else if (replay_join(&p, 1, j->after, 1) == 0 && !p.failed)
-            e = qev_make(p.last, 'r', "", 0, out.data ? out.data : "", out.len, 1);
+            e = qev_new(p.last, QEV_RAW, "", 0, out.data ? out.data : "", out.len, 1);
         buf_free(&out);
         while (command(CMD_RESUMED, j->s, e) < 0)
             usleep(1000);
@@ -876,15 +770,17 @@ resume_main(void *arg)
 static void
 on_resumed(stream_t *s, qev_t *e, int64_t now)
 {
+    assert(s->jobs > 0);
     s->jobs--;
-    if (s->state == ST_DEAD) {
+    if (s->state == STREAM_DEAD) {
         qev_unref(e);
         if (!s->jobs)
             stream_free(s);
         return;
     }
-    if (s->state != ST_RESUME || s->jobs) {
-        qev_unref(e);               /* a newer resync supersedes this replay */
+    if (s->state != STREAM_RESUME || s->jobs) {
+        /* a newer resync supersedes this replay, or S is doomed */
+        qev_unref(e);
         return;
     }
     if (!e && ++s->resume_tries < RESUME_TRIES) {
@@ -903,7 +799,7 @@ on_resumed(stream_t *s, qev_t *e, int64_t now)
         doom(s, "too many events waiting");
         return;
     }
-    s->state = ST_LIVE;
+    stream_set_state(s, STREAM_LIVE);
     flush(s, now);
 }
 
@@ -914,11 +810,17 @@ do_adopt(stream_t *s, int64_t now)
 {
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = s };
 
+    /* the hub's from here on (stream.h): live, or replaying again when
+     * the broker restarted during the setup */
+    assert(s->state == STREAM_SYNCED || (s->state == STREAM_SYNCING && s->resume));
+    if (!s->resume)
+        stream_set_state(s, STREAM_LIVE);
+    else
+        stream_set_state(s, s->state == STREAM_SYNCED ? STREAM_RESUME : STREAM_RESYNC);
     close(s->efd);                  /* no thread to wake any more */
     s->efd = -1;
     s->opened = s->last_write = now;
-    heap_node_init(&s->timer);
-    s->state = ST_LIVE;             /* the hub's from here on */
+    assert(!heap_contains(&s->timer));
     if (epoll_ctl(H.epfd, EPOLL_CTL_ADD, s->out.fd, &ev) < 0) {
         log_msg(LOG_ERR, "stream %s: epoll: %s", s->path, strerror(errno));
         doom(s, NULL);
@@ -933,14 +835,11 @@ do_adopt(stream_t *s, int64_t now)
         doom(s, s->overflow ? "too many events waiting" : "out of memory");
         return;
     }
-    if (s->resume && s->synced) {
-        s->state = ST_RESUME;       /* the broker restarted during the setup */
+    if (s->state == STREAM_RESUME)
         post_job(s);
-    } else if (s->resume) {
-        s->state = ST_RESYNC;
-    } else {
+    else if (s->state == STREAM_LIVE)
         flush(s, now);              /* what came in during the setup */
-    }
+    /* (RESYNC: its marker is awaited) */
 }
 
 static void
@@ -948,7 +847,9 @@ run_commands(int64_t now)
 {
     cmd_t *c;
 
-    clear_wake(H.efd);
+    uint64_t v;
+    ssize_t r = read(H.efd, &v, sizeof(v));     /* clear the wake-up */
+    (void)r;
     pthread_mutex_lock(&H.mu);
     c = H.cmds;
     H.cmds = NULL;
@@ -986,15 +887,16 @@ on_marker(const char *topic, size_t len)
         if (H.nonce_pool && H.nonce_free < NONCE_POOL)
             memcpy(H.nonce_pool[H.nonce_free++], s->nonce, sizeof(s->nonce));
         unwait(s);
-        if (s->state == ST_RESYNC) {
-            s->state = ST_RESUME;
+        if (s->state == STREAM_RESYNC) {
+            stream_set_state(s, STREAM_RESUME);
             post_job(s);
-            return;
+        } else if (s->state == STREAM_SYNCING) {
+            pthread_mutex_lock(&s->mu);
+            stream_set_state(s, STREAM_SYNCED);
+            pthread_mutex_unlock(&s->mu);
+            stream_wake(s);
         }
-        pthread_mutex_lock(&s->mu);
-        s->synced = 1;
-        pthread_mutex_unlock(&s->mu);
-        wake(s->efd);
+        /* (else doomed: it closes in this loop) */
         return;
     }
 }
@@ -1022,30 +924,30 @@ framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
 static void
 queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
 {
-    if (!*e && !(*e = qev_make(we->id, we->kind, we->event, we->event_len, we->data,
+    if (!*e && !(*e = qev_new(we->id, we->kind, we->event, we->event_len, we->data,
         we->data_len, 1))) {
-        if (s->state == ST_THREAD) {
+        if (stream_on_thread(s)) {
             pthread_mutex_lock(&s->mu);
             s->overflow = 1;        /* out of memory: the thread drops it */
             pthread_mutex_unlock(&s->mu);
-            wake(s->efd);
+            stream_wake(s);
         } else {
             doom(s, "out of memory");
         }
         return;
     }
-    if (s->state == ST_THREAD) {
+    if (stream_on_thread(s)) {
         pthread_mutex_lock(&s->mu);
         int w = enqueue(s, *e);
         pthread_mutex_unlock(&s->mu);
         if (w)
-            wake(s->efd);
+            stream_wake(s);
         return;
     }
     enqueue(s, *e);
     if (s->overflow)
         doom(s, "too many events waiting");
-    else if (s->state == ST_LIVE && !s->stalled)
+    else if (s->state == STREAM_LIVE && !s->stalled)
         s->stalled = now;
 }
 
@@ -1061,7 +963,7 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORM
 {
     int i = 0;
 
-    if (s->state == ST_DEAD || s->doomed)
+    if (s->state == STREAM_DEAD || s->state == STREAM_DOOMED)
         return;
     if (s->filter) {
         /* Mercure selectors (mercure.h): only the events it may see, one
@@ -1069,11 +971,11 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORM
         for (; i < n; i++)
             if (ev[i].id > s->last && mercure_accept(s->filter, &ev[i]))
                 queue_event(s, &ev[i], &e[i], now);
-        if (s->state == ST_LIVE)
+        if (s->state == STREAM_LIVE)
             flush(s, now);
         return;
     }
-    if (s->state == ST_LIVE && !backlog(s)) {
+    if (s->state == STREAM_LIVE && !backlog(s)) {
         if (ev[n - 1].id <= s->last)
             return;                 /* the replay had them */
         if (ev[0].id <= s->last) {
@@ -1165,7 +1067,7 @@ on_revoked(const wire_event_t *ev)
         return;
     }
     for (stream_t *s = H.streams; s; s = s->hub_next)
-        if (s->state != ST_THREAD && !s->doomed && hub_refuses(s->claims))
+        if (stream_running(s) && hub_refuses(s->claims))
             doom(s, "its token was revoked");
     close_doomed();
 }
@@ -1232,14 +1134,18 @@ on_monitor(void)
     if (H.ever_connected) {
         log_msg(LOG_INFO, "broker reconnected: resuming %s streams", H.streams ? "open" : "no");
         for (stream_t *s = H.streams; s; s = s->hub_next) {
-            if (s->state == ST_THREAD) {
+            if (s->state == STREAM_DOOMED)
+                continue;               /* it closes in this loop */
+            if (s->state == STREAM_SYNCED) {
+                /* its thread may have replayed: again at adoption (a
+                 * stream not yet synced keeps its flag) */
                 pthread_mutex_lock(&s->mu);
-                s->resume = s->synced;
-                s->synced = 0;
+                s->resume = 1;
+                stream_set_state(s, STREAM_SYNCING);
                 pthread_mutex_unlock(&s->mu);
-                wake(s->efd);
-            } else {
-                s->state = ST_RESYNC;   /* live events queue until the replay */
+                stream_wake(s);
+            } else if (s->state == STREAM_LIVE || s->state == STREAM_RESUME) {
+                stream_set_state(s, STREAM_RESYNC);  /* live events queue until the replay */
             }
             __atomic_add_fetch(&s->resyncs, 1, __ATOMIC_RELEASE);
             unwait(s);
@@ -1260,7 +1166,7 @@ on_sockets(int64_t now)
 
     for (int i = 0; i < n; i++) {
         stream_t *s = ev[i].data.ptr;
-        if (s->doomed)
+        if (!stream_running(s))
             continue;
         if ((ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && http_gone(s->out.fd))
             doom(s, NULL);
@@ -1275,7 +1181,7 @@ static void
 sweep(int64_t now)
 {
     for (stream_t *s = H.streams; s; s = s->hub_next)
-        if (s->state != ST_THREAD && !s->doomed && s->stalled &&
+        if (stream_running(s) && s->stalled &&
             now - s->stalled >= (int64_t)s->route->stall_timeout * 1000)
             doom(s, "the client took nothing for stall_timeout");
     close_doomed();
@@ -1349,11 +1255,9 @@ hub_main(void *arg)
     run_commands(mono_ms());
     /* end every adopted response cleanly; the threads' streams end with
      * the process */
-    for (stream_t *s = H.streams, *next; s; s = next) {
-        next = s->hub_next;
-        if (s->state != ST_THREAD && s->state != ST_DEAD)
-            close_stream(s);
-    }
+    for (stream_t *s = H.streams; s; s = s->hub_next)
+        doom(s, NULL);              /* (nothing for its thread's) */
+    close_doomed();
     ctl_send_leases(CTL_RELEASE, 1);
     flush_releases(1);
     return NULL;
@@ -1407,7 +1311,7 @@ hub_stop(void)
     if (!H.sub)
         return;
     atomic_store(&H.stop, 1);
-    wake(H.efd);
+    hub_wake();
     pthread_join(H.thread, NULL);
     if (H.resumer_started) {
         pthread_mutex_lock(&H.jmu);

@@ -59,84 +59,9 @@
 #ifndef ZSSE_HUB_H
 #define ZSSE_HUB_H
 
-#include <pthread.h>
-#include <stdint.h>
-#include <stddef.h>
-#include <time.h>
-#include "curve.h"
-#include "heap.h"
 #include <jansson.h>
-#include "ring.h"
-#include "route.h"
-#include "writer.h"
-
-#define STREAM_QUEUE_MIN 16        /* a stream's queue starts this small */
-#define STREAM_QUEUE_MAX 4096      /* events waiting for one stream */
-
-typedef struct qev {
-    uint32_t refs;              /* atomic */
-    uint64_t id;
-    char     kind;              /* 'j', 's'; 'r': DATA is framed SSE already */
-    uint8_t  event_len;
-    uint32_t data_len;
-    char    *event;
-    char    *data;
-    char     blob[];
-} qev_t;
-
-void qev_unref(qev_t *e);
-
-typedef enum {
-    ST_THREAD,                  /* its thread owns it (setup, poll mode) */
-    ST_LIVE,                    /* the hub writes live events */
-    ST_RESYNC,                  /* broker reconnected: waiting for the marker */
-    ST_RESUME,                  /* synced again, the replay is being fetched */
-    ST_DEAD                     /* closed, waiting for its resume job to end */
-} stream_state_t;
-
-typedef struct stream {
-    /* set before registering, read-only afterwards */
-    char          *channels[ROUTE_MAX_CHANNELS];
-    size_t         nchannels;
-    char           lease[64];       /* "" when the route has no max_per_user */
-    const route_t *route;
-    char           path[64];        /* for log lines */
-    int            efd;             /* ST_THREAD: the hub wakes the thread */
-    /* shared with the thread while ST_THREAD, under mu */
-    pthread_mutex_t mu;
-    int            synced;
-    int            registered;
-    int            overflow;        /* queue full: the stream is dropped */
-    int            resume;          /* broker came back: replay from last id */
-    ring_t         q;               /* qev_t *, growing up to QUEUE_MAX */
-    /* set by the thread before hub_adopt(), the hub's own afterwards */
-    writer_t       out;             /* the FastCGI connection, its request
-                                     * id and unsent tail (writer.h) */
-    uint64_t       last;            /* the last id written */
-    json_t        *claims;          /* the token's (a reference), NULL: none;
-                                     * for zsse revoke (revoke.h) */
-    int64_t        expires;         /* monotonic ms: the token's exp plus
-                                     * leeway, then the stream ends; 0: never */
-    /* the hub's own (times in monotonic ms) */
-    stream_state_t state;
-    int64_t        opened;          /* for max_lifetime */
-    int64_t        last_write;      /* for heartbeats */
-    heap_node_t    timer;           /* in the hub's timer heap; key: look at
-                                     * its timers then (a lower bound) */
-    int64_t        stalled;         /* output blocked since; 0: flowing */
-    int            jobs;            /* resume jobs in flight */
-    int            pollout;         /* EPOLLOUT armed */
-    int            doomed;          /* on the hub's list of streams to close */
-    char           nonce[40];       /* the sync topic awaited ("": none) */
-    int            needs_marker;    /* to sync once the probe is back (hub.c) */
-    int            resume_tries;    /* failed replays since the last restart */
-    unsigned       resyncs;         /* broker reconnects seen (atomic: the
-                                     * resume thread skips stale jobs) */
-    struct stream *hub_prev, *hub_next;     /* registered streams */
-    struct stream *wait_next;       /* streams awaiting their marker */
-    struct stream *doom_next;
-    struct mercure_filter *filter;  /* Mercure selectors (NULL: every event) */
-} stream_t;
+#include "curve.h"
+#include "stream.h"
 
 int  hub_start(void *zctx, const char *events_endpoint, const char *control_endpoint,
     const curve_client_t *curve);
@@ -148,12 +73,12 @@ void hub_stop(void);
  * spread over the window.  Returns when done, or after 5 s.  0: nothing. */
 void hub_drain(int window_ms);
 
-/* a stream owned by the calling thread (NULL: out of memory) */
-stream_t *stream_new(void);
-/* free a stream that was never adopted (after hub_unregister) */
-void stream_free(stream_t *s);
-/* register / unregister; unregister returns once the hub let go */
+/* Register S (NEW, its channels set) with the hub: it becomes SYNCING,
+ * then SYNCED once its marker is back (wait on S->efd).  0, or -1 when
+ * out of memory (S stays NEW).  The calling thread's stream. */
 int  hub_register(stream_t *s);
+/* unregister S (any of its thread's states); returns once the hub let go
+ * (S is RELEASED: the caller frees it) */
 void hub_unregister(stream_t *s);
 /* hand a registered, synced stream to the hub: S->route, path, out (writer_init),
  * and last are set, the headers and replay written.  The
@@ -162,8 +87,4 @@ int  hub_adopt(stream_t *s);
 /* does zsse revoke refuse a token with CLAIMS (NULL: none)?  The hub's
  * copy of the broker's table (revoke.h); any thread */
 int  hub_refuses(json_t *claims);
-/* take the next queued event (NULL: none); the caller unrefs it */
-qev_t *stream_pop(stream_t *s);
-/* drain the eventfd */
-void stream_clear_wake(stream_t *s);
 #endif

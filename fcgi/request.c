@@ -286,10 +286,7 @@ wait_synced(ctx_t *c)
     struct pollfd p = { c->s->efd, POLLIN, 0 };
 
     for (;;) {
-        pthread_mutex_lock(&c->s->mu);
-        int ok = c->s->synced;
-        pthread_mutex_unlock(&c->s->mu);
-        if (ok)
+        if (stream_state(c->s) == STREAM_SYNCED)
             return 0;
         int64_t left = end - mono_ms();
         if (left <= 0)
