@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
-#include "channel.h"
+#include "chantab.h"
 #include "clock.h"
 #include "control.h"
 #include "ctl.h"
@@ -26,28 +26,16 @@
 #include "hub.h"
 #include "log.h"
 #include "mercure.h"
-#include "replay.h"
+#include "resume.h"
 #include "revoke.h"
 #include "sse.h"
 #include "wire.h"
 #include "writer.h"
 
-#define NB          1024            /* channel buckets */
-/* a framed event or replay: the broker bounds events (max_message, at
- * most 16 MiB), framing adds "data: " per line or JSON escapes */
-#define FRAME_MAX   (128u << 20)
+#define FRAME_MAX   RESUME_FRAME_MAX    /* a framed event (resume.h) */
 #define EPOLL_BATCH 256
 #define RUN_MAX     64              /* events of one channel written together */
-#define NONCE_POOL  4096            /* sync topics kept for reuse */
 #define RESUME_TRIES 3              /* replays tried after a broker restart */
-
-typedef struct chan {
-    struct chan *next;
-    stream_t   **v;
-    size_t       n, cap;
-    size_t       len;
-    char         name[];
-} chan_t;
 
 typedef enum { CMD_REGISTER, CMD_UNREGISTER, CMD_ADOPT, CMD_RESUMED } cmd_kind_t;
 
@@ -58,40 +46,17 @@ typedef struct cmd {
     qev_t      *e;                  /* CMD_RESUMED: the framed replay, NULL: failed */
 } cmd_t;
 
-typedef struct job {                /* a replay for the resume thread */
-    struct job *next;
-    stream_t   *s;
-    uint64_t    after;
-    unsigned    resyncs;            /* the stream's count when posted */
-} job_t;
-
 static struct {
     void           *sub, *mon;
     int             efd;            /* commands are waiting */
     int             epfd;           /* the adopted streams' sockets */
-    pthread_t       thread, resumer;
-    int             resumer_started;
+    pthread_t       thread;
     pthread_mutex_t mu;             /* cmds */
     cmd_t          *cmds, **cmds_tail;
-    pthread_mutex_t jmu;            /* jobs */
-    pthread_cond_t  jcv;
-    job_t          *jobs, **jobs_tail;
     atomic_int      stop;
     stream_t       *streams;        /* registered */
-    stream_t       *waiting[NB];    /* awaiting a sync marker, by its topic
-                                     * (after a broker restart, every stream:
-                                     * markers come back in any order) */
     stream_t       *doomed;         /* to close once the current loop is done */
-    chan_t         *chans[NB];
     int             ever_connected;
-    char            probe[40];      /* the probe topic awaited ("": none) */
-    uint64_t        nonce_seq;
-    /* sync topics whose marker came back, to be used again: libzmq keeps
-     * about 220 bytes for every distinct topic a SUB socket ever
-     * subscribed, unsubscribed or not (4.3.4) -- a fresh topic per stream
-     * grew the worker by that much per reconnect (tests/bench/soak) */
-    char          (*nonce_pool)[40];
-    size_t          nonce_free;
     int64_t         last_renew;     /* ms */
     char          (*rel)[CTL_LEASE_ID_LEN + 1];     /* leases to release */
     size_t          nrel, caprel;
@@ -102,8 +67,7 @@ static struct {
     atomic_int      drained;        /* ... and done */
     revoke_t       *revoked;        /* the broker's table of revoked tokens */
 } H = {
-    .mu = PTHREAD_MUTEX_INITIALIZER, .jmu = PTHREAD_MUTEX_INITIALIZER,
-    .jcv = PTHREAD_COND_INITIALIZER, .efd = -1, .epfd = -1,
+    .mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1, .epfd = -1,
 };
 
 /* --- commands from the threads ------------------------------------------------------ */
@@ -160,148 +124,12 @@ hub_adopt(stream_t *s)
     return command(CMD_ADOPT, s, NULL);
 }
 
-/* --- the hub's tables ----------------------------------------------------------- */
-
-static size_t
-hash(const char *s, size_t n)
-{
-    return (size_t)(str_hash(s, n) % NB);
-}
-
-static chan_t *
-chan_get(const char *name, size_t len, int create)
-{
-    chan_t **pp = &H.chans[hash(name, len)];
-    for (; *pp; pp = &(*pp)->next)
-        if ((*pp)->len == len && memcmp((*pp)->name, name, len) == 0)
-            return *pp;
-    if (!create || !(*pp = calloc(1, sizeof(chan_t) + len + 1)))
-        return NULL;
-    (*pp)->len = len;
-    memcpy((*pp)->name, name, len + 1);     /* keeps the '\0': the topic */
-    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, (*pp)->name, len + 1);
-    return *pp;
-}
-
-static void
-chan_remove(chan_t *c, stream_t *s)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (c->v[i] == s) {
-            c->v[i] = c->v[--c->n];
-            break;
-        }
-    if (c->n)
-        return;
-    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, c->name, c->len + 1);
-    chan_t **pp = &H.chans[hash(c->name, c->len)];
-    while (*pp != c)
-        pp = &(*pp)->next;
-    *pp = c->next;
-    free(c->v);
-    free(c);
-}
-
-/* stop awaiting S's marker */
-static void
-unwait(stream_t *s)
-{
-    size_t len = strlen(s->nonce) + 1;
-
-    if (len == 1)
-        return;
-    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, s->nonce, len);
-    for (stream_t **pp = &H.waiting[hash(s->nonce, len)]; *pp; pp = &(*pp)->wait_next)
-        if (*pp == s) {
-            *pp = s->wait_next;
-            break;
-        }
-    s->nonce[0] = '\0';
-}
-
-/* subscribe a fresh sync topic behind S's channels */
-static void
-sync_stream(stream_t *s)
-{
-    unwait(s);
-    int n;
-    if (H.nonce_free) {
-        memcpy(s->nonce, H.nonce_pool[--H.nonce_free], sizeof(s->nonce));
-        n = (int)strlen(s->nonce);
-    } else {
-        n = snprintf(s->nonce, sizeof(s->nonce), "%c%d.%" PRIu64, WIRE_SYNC_BYTE,
-            (int)getpid(), ++H.nonce_seq);
-    }
-    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, s->nonce, (size_t)n + 1);
-    stream_t **b = &H.waiting[hash(s->nonce, (size_t)n + 1)];
-    s->wait_next = *b;
-    *b = s;
-}
-
-/*
- * The probe: markers only behind a new connection's subscriptions.  On a
- * (re)connect ZeroMQ's SUB sends its whole subscription set again, and in
- * sorted order -- sync topics ("\1...") before every channel -- when it
- * sends them as the pipe is attached.  A stream's marker set before then
- * could come back ahead of the channels it must follow, and an event
- * published in between would be in neither the stream's replay nor its
- * live feed.  So on every connect the hub first subscribes one probe
- * topic.  Its echo comes through the new connection, whose pipe is then
- * attached, with every subscription already written to it; only then
- * does each stream get its marker, which now travels behind them.
- */
-static void
-probe_start(void)
-{
-    if (H.probe[0])
-        zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, H.probe, strlen(H.probe) + 1);
-    int n = snprintf(H.probe, sizeof(H.probe), "%cprobe.%d.%" PRIu64, WIRE_SYNC_BYTE,
-        (int)getpid(), ++H.nonce_seq);
-    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, H.probe, (size_t)n + 1);
-}
-
-/* the probe is back: every stream waiting for it gets its marker */
-static void
-probe_done(void)
-{
-    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, H.probe, strlen(H.probe) + 1);
-    H.probe[0] = '\0';
-    for (stream_t *s = H.streams; s; s = s->hub_next)
-        if (s->needs_marker) {
-            s->needs_marker = 0;
-            sync_stream(s);
-        }
-}
-
-/* sync S now, or once the probe is back */
-static void
-sync_when_attached(stream_t *s)
-{
-    if (H.probe[0]) {
-        unwait(s);
-        s->needs_marker = 1;
-    } else {
-        sync_stream(s);
-    }
-}
+/* --- registering (the channel table and markers: chantab.h) ------------------------ */
 
 static void
 do_register(stream_t *s)
 {
-    for (size_t i = 0; i < s->nchannels; i++) {
-        chan_t *c = chan_get(s->channels[i], strlen(s->channels[i]), 1);
-        if (!c)
-            continue;
-        if (c->n == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 4;
-            stream_t **v = realloc(c->v, cap * sizeof(*v));
-            if (!v)
-                continue;
-            c->v = v;
-            c->cap = cap;
-        }
-        c->v[c->n++] = s;
-    }
+    chantab_add(s);
     s->hub_prev = NULL;
     s->hub_next = H.streams;
     if (H.streams)
@@ -310,7 +138,7 @@ do_register(stream_t *s)
     pthread_mutex_lock(&s->mu);
     stream_set_state(s, STREAM_SYNCING);
     pthread_mutex_unlock(&s->mu);
-    sync_when_attached(s);
+    chantab_sync(s);
 }
 
 /* forget S's channels and marker (S stays allocated) */
@@ -325,12 +153,7 @@ forget(stream_t *s)
         H.streams = s->hub_next;
     if (s->hub_next)
         s->hub_next->hub_prev = s->hub_prev;
-    for (size_t i = 0; i < s->nchannels; i++) {
-        chan_t *c = chan_get(s->channels[i], strlen(s->channels[i]), 0);
-        if (c)
-            chan_remove(c, s);
-    }
-    unwait(s);
+    chantab_remove(s);
 }
 
 static void
@@ -704,67 +527,25 @@ hub_drain(int window_ms)
 
 /* --- resuming after a broker restart ----------------------------------------------- */
 
-static void *resume_main(void *arg);
+/* S's replay is back (on the resume thread): to the hub as a command */
+static void
+hub_resumed(stream_t *s, qev_t *e)
+{
+    while (command(CMD_RESUMED, s, e) < 0)
+        usleep(1000);
+}
 
+/* ask the resume thread for S's replay from its last id (resume.h) */
 static void
 post_job(stream_t *s)
 {
-    job_t *j;
-
-    /* started on first need: most processes never see the broker restart */
-    if (!H.resumer_started && pthread_create(&H.resumer, NULL, resume_main, NULL) == 0)
-        H.resumer_started = 1;
-    if (!H.resumer_started || !(j = calloc(1, sizeof(*j)))) {
+    assert(s->state == STREAM_RESUME);
+    if (resume_post(s, s->last, __atomic_load_n(&s->resyncs, __ATOMIC_ACQUIRE),
+        hub_resumed) < 0) {
         doom(s, "no memory or thread for its resume");
         return;
     }
-    j->s = s;
-    j->after = s->last;
-    j->resyncs = __atomic_load_n(&s->resyncs, __ATOMIC_ACQUIRE);
     s->jobs++;
-    pthread_mutex_lock(&H.jmu);
-    *H.jobs_tail = j;
-    H.jobs_tail = &j->next;
-    pthread_cond_signal(&H.jcv);
-    pthread_mutex_unlock(&H.jmu);
-}
-
-/* The resume thread: one replay at a time, framed as the stream's thread
- * would have, handed back as one raw queued event.  (The stream's
- * channels and route do not change while a job is in flight: the hub
- * frees a stream only when its jobs are done.) */
-static void *
-resume_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&H.jmu);
-        while (!H.jobs && !atomic_load(&H.stop))
-            pthread_cond_wait(&H.jcv, &H.jmu);
-        job_t *j = H.jobs;
-        if (j && !(H.jobs = j->next))
-            H.jobs_tail = &H.jobs;
-        pthread_mutex_unlock(&H.jmu);
-        if (!j)
-            return NULL;
-        buf_t out;
-        buf_init(&out, FRAME_MAX);
-        replay_t p = { .r = j->s->route, .channels = j->s->channels,
-                       .nchannels = j->s->nchannels, .out = &out, .last = j->after,
-                       .filter = j->s->filter };
-        qev_t *e = NULL;
-        /* the broker went away again since: a newer job (or resync)
-         * supersedes this one -- skip the round trip (after many quick
-         * restarts, thousands of stale jobs delayed the current ones) */
-        if (__atomic_load_n(&j->s->resyncs, __ATOMIC_ACQUIRE) != j->resyncs)
-            ;
-        else if (replay_join(&p, 1, j->after, 1) == 0 && !p.failed)
-            e = qev_new(p.last, QEV_RAW, "", 0, out.data ? out.data : "", out.len, 1);
-        buf_free(&out);
-        while (command(CMD_RESUMED, j->s, e) < 0)
-            usleep(1000);
-        free(j);
-    }
 }
 
 static void
@@ -870,35 +651,24 @@ run_commands(int64_t now)
 
 /* --- events from the broker ---------------------------------------------------------- */
 
+/* a sync topic came back (chantab.h): the probe, or a stream's marker */
 static void
 on_marker(const char *topic, size_t len)
 {
-    if (H.probe[0] && strlen(H.probe) + 1 == len && memcmp(H.probe, topic, len) == 0) {
-        probe_done();
+    stream_t *s = chantab_marker(topic, len, H.streams);
+
+    if (!s)
         return;
+    if (s->state == STREAM_RESYNC) {
+        stream_set_state(s, STREAM_RESUME);
+        post_job(s);
+    } else if (s->state == STREAM_SYNCING) {
+        pthread_mutex_lock(&s->mu);
+        stream_set_state(s, STREAM_SYNCED);
+        pthread_mutex_unlock(&s->mu);
+        stream_wake(s);
     }
-    for (stream_t *s = H.waiting[hash(topic, len)]; s; s = s->wait_next) {
-        if (strlen(s->nonce) + 1 != len || memcmp(s->nonce, topic, len) != 0)
-            continue;
-        /* its marker is back: no echo of it is on the way any more, so
-         * the topic may serve another stream (one abandoned before its
-         * marker came -- a resync, an unregister -- may still see an
-         * echo, and is never used again) */
-        if (H.nonce_pool && H.nonce_free < NONCE_POOL)
-            memcpy(H.nonce_pool[H.nonce_free++], s->nonce, sizeof(s->nonce));
-        unwait(s);
-        if (s->state == STREAM_RESYNC) {
-            stream_set_state(s, STREAM_RESUME);
-            post_job(s);
-        } else if (s->state == STREAM_SYNCING) {
-            pthread_mutex_lock(&s->mu);
-            stream_set_state(s, STREAM_SYNCED);
-            pthread_mutex_unlock(&s->mu);
-            stream_wake(s);
-        }
-        /* (else doomed: it closes in this loop) */
-        return;
-    }
+    /* (else doomed: it closes in this loop) */
 }
 
 /* the run EV[0..N) framed in FORMAT, made at most once per run in the
@@ -1010,16 +780,16 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORM
 static void
 fan_out(const wire_event_t *ev, int n, int64_t now)
 {
-    chan_t *c;
     int made[SSE_FORMATS] = { 0 };
     qev_t *e[RUN_MAX] = { NULL };   /* the hub holds one reference each */
+    size_t nr;
+    stream_t *const *readers = chantab_readers(ev[0].channel, ev[0].channel_len, &nr);
 
-    if ((c = chan_get(ev[0].channel, ev[0].channel_len, 0)))
-        for (size_t i = 0; i < c->n; i++)
-            deliver(c->v[i], ev, n, e, made, now);
+    for (size_t i = 0; i < nr; i++)
+        deliver(readers[i], ev, n, e, made, now);
     for (int i = 0; i < n; i++)
         qev_unref(e[i]);
-    close_doomed();             /* c->v may change now */
+    close_doomed();             /* READERS may change now */
 }
 
 /* events received but not yet delivered: runs of one channel (the views
@@ -1148,10 +918,9 @@ on_monitor(void)
                 stream_set_state(s, STREAM_RESYNC);  /* live events queue until the replay */
             }
             __atomic_add_fetch(&s->resyncs, 1, __ATOMIC_RELEASE);
-            unwait(s);
-            s->needs_marker = 1;
+            chantab_resync(s);
         }
-        probe_start();              /* the markers follow its echo */
+        chantab_probe_start();      /* the markers follow its echo */
     }
     H.ever_connected = 1;
 }
@@ -1270,7 +1039,6 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
 
     (void)control;                  /* leases go over control.c's connection */
     H.cmds_tail = &H.cmds;
-    H.jobs_tail = &H.jobs;
     buf_init(&H.frame[SSE_NAMED], FRAME_MAX);
     buf_init(&H.frame[SSE_ENVELOPE], FRAME_MAX);
     buf_init(&H.frame[SSE_MERCURE], FRAME_MAX);
@@ -1278,7 +1046,6 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
     H.last_renew = mono_ms();
     if (!(H.revoked = revoke_new()))
         return -1;
-    H.nonce_pool = calloc(NONCE_POOL, sizeof(*H.nonce_pool));     /* NULL: no reuse */
     if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
         (H.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
@@ -1295,7 +1062,8 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
     zmq_setsockopt(H.mon, ZMQ_LINGER, &zero, sizeof(zero));
     char mon_ep[64];
     snprintf(mon_ep, sizeof(mon_ep), "inproc://zsse-hub-monitor-%d", (int)getpid());
-    probe_start();                  /* the first connection's, likewise */
+    chantab_init(H.sub);            /* (no pool: no reuse of sync topics) */
+    chantab_probe_start();          /* the first connection's, likewise */
     if (curve_client_apply(H.sub, curve) < 0 ||
         zmq_socket_monitor(H.sub, mon_ep, ZMQ_EVENT_CONNECTED) < 0 ||
         zmq_connect(H.mon, mon_ep) < 0 ||
@@ -1313,13 +1081,7 @@ hub_stop(void)
     atomic_store(&H.stop, 1);
     hub_wake();
     pthread_join(H.thread, NULL);
-    if (H.resumer_started) {
-        pthread_mutex_lock(&H.jmu);
-        pthread_cond_signal(&H.jcv);
-        pthread_mutex_unlock(&H.jmu);
-        /* not joined: a replay in flight may wait for the broker (2 s) */
-        pthread_detach(H.resumer);
-    }
+    resume_stop();
     zmq_socket_monitor(H.sub, NULL, 0);
     zmq_close(H.mon);
     zmq_close(H.sub);
