@@ -14,8 +14,6 @@
 #include "log.h"
 #include "record.h"
 
-#define FCGI_BEGIN_REQUEST 1
-#define FCGI_PARAMS        4
 #define EV_BATCH           64
 
 typedef struct conn {

@@ -139,7 +139,7 @@ refuse(int fd)
 
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (recv(fd, in, sizeof(in), MSG_WAITALL) != (ssize_t)sizeof(in) ||
-        in[0] != 1 || in[1] != 1 /* FCGI_BEGIN_REQUEST */)
+        in[0] != FCGI_VERSION_1 || in[1] != FCGI_BEGIN_REQUEST)
         return;     /* not FastCGI: nothing to answer */
     unsigned id = (unsigned)in[2] << 8 | in[3];
     n = snprintf((char *)out + FCGI_REC_HDR, sizeof(out) - FCGI_REC_HDR - FCGI_REC_TAIL,

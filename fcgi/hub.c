@@ -1,6 +1,8 @@
 /*
- * hub.c -- the SUB socket, subscriptions, sync markers and every adopted
- * stream of one zsse-fcgi process (design in hub.h).
+ * hub.c -- the hub's loop: the SUB socket's events fanned out to the
+ * streams, commands from the threads, timers, the sweep, leases and the
+ * graceful stop, for every stream of one zsse-fcgi process (design in
+ * hub.h; its parts in stream.h, chantab.h, writer.h, heap.h, resume.h).
  */
 #include <assert.h>
 #include <errno.h>
@@ -66,7 +68,7 @@ static struct {
     atomic_int      drain_ms;       /* hub_drain()'s window, 0: not asked */
     atomic_int      drained;        /* ... and done */
     revoke_t       *revoked;        /* the broker's table of revoked tokens */
-} H = {
+} hub = {
     .mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1, .epfd = -1,
 };
 
@@ -77,12 +79,12 @@ static void
 hub_wake(void)
 {
     uint64_t one = 1;
-    ssize_t r = write(H.efd, &one, sizeof(one));
+    ssize_t r = write(hub.efd, &one, sizeof(one));
     (void)r;                /* EAGAIN: the counter is already non-zero */
 }
 
 static int
-command(cmd_kind_t kind, stream_t *s, qev_t *e)
+hub_command(cmd_kind_t kind, stream_t *s, qev_t *e)
 {
     cmd_t *c = calloc(1, sizeof(*c));
     if (!c)
@@ -90,10 +92,10 @@ command(cmd_kind_t kind, stream_t *s, qev_t *e)
     c->kind = kind;
     c->s = s;
     c->e = e;
-    pthread_mutex_lock(&H.mu);
-    *H.cmds_tail = c;
-    H.cmds_tail = &c->next;
-    pthread_mutex_unlock(&H.mu);
+    pthread_mutex_lock(&hub.mu);
+    *hub.cmds_tail = c;
+    hub.cmds_tail = &c->next;
+    pthread_mutex_unlock(&hub.mu);
     hub_wake();
     return 0;
 }
@@ -101,7 +103,7 @@ command(cmd_kind_t kind, stream_t *s, qev_t *e)
 int
 hub_register(stream_t *s)
 {
-    return command(CMD_REGISTER, s, NULL);
+    return hub_command(CMD_REGISTER, s, NULL);
 }
 
 void
@@ -109,7 +111,7 @@ hub_unregister(stream_t *s)
 {
     struct pollfd p = { s->efd, POLLIN, 0 };
 
-    while (command(CMD_UNREGISTER, s, NULL) < 0)
+    while (hub_command(CMD_UNREGISTER, s, NULL) < 0)
         usleep(1000);
     /* wait until the hub has let go of S */
     while (stream_state(s) != STREAM_RELEASED) {
@@ -121,20 +123,20 @@ hub_unregister(stream_t *s)
 int
 hub_adopt(stream_t *s)
 {
-    return command(CMD_ADOPT, s, NULL);
+    return hub_command(CMD_ADOPT, s, NULL);
 }
 
 /* --- registering (the channel table and markers: chantab.h) ------------------------ */
 
 static void
-do_register(stream_t *s)
+hub_do_register(stream_t *s)
 {
     chantab_add(s);
     s->hub_prev = NULL;
-    s->hub_next = H.streams;
-    if (H.streams)
-        H.streams->hub_prev = s;
-    H.streams = s;
+    s->hub_next = hub.streams;
+    if (hub.streams)
+        hub.streams->hub_prev = s;
+    hub.streams = s;
     pthread_mutex_lock(&s->mu);
     stream_set_state(s, STREAM_SYNCING);
     pthread_mutex_unlock(&s->mu);
@@ -143,24 +145,24 @@ do_register(stream_t *s)
 
 /* forget S's channels and marker (S stays allocated) */
 static void
-forget(stream_t *s)
+hub_forget(stream_t *s)
 {
     if (!stream_registered(s))
         return;
     if (s->hub_prev)
         s->hub_prev->hub_next = s->hub_next;
     else
-        H.streams = s->hub_next;
+        hub.streams = s->hub_next;
     if (s->hub_next)
         s->hub_next->hub_prev = s->hub_prev;
     chantab_remove(s);
 }
 
 static void
-do_unregister(stream_t *s)
+hub_do_unregister(stream_t *s)
 {
     assert(stream_on_thread(s) && s->state != STREAM_RELEASED);
-    forget(s);
+    hub_forget(s);
     pthread_mutex_lock(&s->mu);
     stream_set_state(s, STREAM_RELEASED);
     pthread_mutex_unlock(&s->mu);
@@ -170,33 +172,33 @@ do_unregister(stream_t *s)
 /* --- writing to an adopted stream ---------------------------------------------------- */
 
 static void
-set_pollout(stream_t *s, int on)
+hub_set_pollout(stream_t *s, int on)
 {
     if (s->pollout == on)
         return;
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0),
                               .data.ptr = s };
-    if (epoll_ctl(H.epfd, EPOLL_CTL_MOD, s->out.fd, &ev) == 0)
+    if (epoll_ctl(hub.epfd, EPOLL_CTL_MOD, s->out.fd, &ev) == 0)
         s->pollout = on;
 }
 
 /* close S later in this loop (not while a channel's list is walked) */
 static void
-doom(stream_t *s, const char *why)
+hub_doom(stream_t *s, const char *why)
 {
     if (!stream_running(s))
         return;                     /* doomed already, or dead */
     if (why)
         log_msg(LOG_WARNING, "stream %s: %s, dropped", s->path, why);
     stream_set_state(s, STREAM_DOOMED);
-    s->doom_next = H.doomed;
-    H.doomed = s;
+    s->doom_next = hub.doomed;
+    hub.doomed = s;
 }
 
 /* queue E on S, taking a reference; 1 when S's thread must be woken (a
  * full queue sets S->overflow).  Under S's lock while its thread owns it. */
 static int
-enqueue(stream_t *s, qev_t *e)
+hub_enqueue(stream_t *s, qev_t *e)
 {
     int was_empty = s->q.len == 0;
 
@@ -212,25 +214,25 @@ enqueue(stream_t *s, qev_t *e)
 
 /* queued event E framed for S (a raw one is framed already) */
 static int
-frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
+hub_frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
 {
     if (e->kind == QEV_RAW) {
         *p = e->data;
         *n = e->data_len;
         return 0;
     }
-    buf_reset(&H.qframe);
-    if (sse_event(&H.qframe, (sse_format_t)s->route->format, e->id, e->event, e->event_len,
+    buf_reset(&hub.qframe);
+    if (sse_event(&hub.qframe, (sse_format_t)s->route->format, e->id, e->event, e->event_len,
         e->data, e->data_len, e->kind) < 0)
         return -1;
-    *p = H.qframe.data;
-    *n = H.qframe.len;
+    *p = hub.qframe.data;
+    *n = hub.qframe.len;
     return 0;
 }
 
 /* something waits to be written to S */
 static int
-backlog(const stream_t *s)
+hub_backlog(const stream_t *s)
 {
     return writer_pending(&s->out) || (s->state == STREAM_LIVE && s->q.len);
 }
@@ -238,12 +240,12 @@ backlog(const stream_t *s)
 /* BODY to S now, nothing waiting before it: writer_send()'s result.
  * WRITER_PARTIAL arms EPOLLOUT; WRITER_FAILED dooms S. */
 static writer_result_t
-write_now(stream_t *s, const char *body, size_t len, int64_t now)
+hub_write_now(stream_t *s, const char *body, size_t len, int64_t now)
 {
     writer_result_t r = writer_send(&s->out, body, len);
 
     if (r == WRITER_FAILED) {
-        doom(s, NULL);
+        hub_doom(s, NULL);
         return r;
     }
     if (r == WRITER_BLOCKED)
@@ -251,7 +253,7 @@ write_now(stream_t *s, const char *body, size_t len, int64_t now)
     s->last_write = now;
     if (r == WRITER_PARTIAL) {
         s->stalled = now;           /* a slow client */
-        set_pollout(s, 1);
+        hub_set_pollout(s, 1);
     }
     return r;
 }
@@ -259,12 +261,12 @@ write_now(stream_t *s, const char *body, size_t len, int64_t now)
 /* Write what waits for S: the tail of a record, then (when live) the
  * queued events.  Arms EPOLLOUT while anything is left. */
 static void
-flush(stream_t *s, int64_t now)
+hub_flush(stream_t *s, int64_t now)
 {
     if (writer_pending(&s->out)) {
         writer_result_t w = writer_flush(&s->out);
         if (w == WRITER_FAILED) {
-            doom(s, NULL);
+            hub_doom(s, NULL);
             return;
         }
         if (w != WRITER_BLOCKED)
@@ -275,11 +277,11 @@ flush(stream_t *s, int64_t now)
         const char *p;
         size_t n;
         if (e->kind == QEV_RAW || e->id > s->last) {
-            if (frame_queued(s, e, &p, &n) < 0) {
-                doom(s, "an event too large to frame");
+            if (hub_frame_queued(s, e, &p, &n) < 0) {
+                hub_doom(s, "an event too large to frame");
                 return;
             }
-            writer_result_t r = write_now(s, p, n, now);
+            writer_result_t r = hub_write_now(s, p, n, now);
             if (r == WRITER_FAILED)
                 return;
             if (r == WRITER_BLOCKED)
@@ -289,11 +291,11 @@ flush(stream_t *s, int64_t now)
         }
         qev_unref(ring_pop(&s->q));
     }
-    if (!backlog(s))
+    if (!hub_backlog(s))
         s->stalled = 0;
     else if (!s->stalled)
         s->stalled = now;
-    set_pollout(s, backlog(s));
+    hub_set_pollout(s, hub_backlog(s));
 }
 
 /* --- timers: a min-heap of the adopted streams (heap.h) --------------------------- */
@@ -308,59 +310,59 @@ hub_timer_stream(heap_node_t *x)
 /* a lease to release once the lease connection is free (the hub never
  * waits for a stream thread taking a lease) */
 static void
-release_lease(stream_t *s)
+hub_release_lease(stream_t *s)
 {
     if (!s->lease[0])
         return;
-    if (H.nrel == H.caprel) {
-        size_t cap = H.caprel ? H.caprel * 2 : 64;
-        char (*p)[CTL_LEASE_ID_LEN + 1] = realloc(H.rel, cap * sizeof(*p));
+    if (hub.nrel == hub.caprel) {
+        size_t cap = hub.caprel ? hub.caprel * 2 : 64;
+        char (*p)[CTL_LEASE_ID_LEN + 1] = realloc(hub.rel, cap * sizeof(*p));
         if (!p) {
             s->lease[0] = '\0';        /* it expires unrenewed */
             return;
         }
-        H.rel = p;
-        H.caprel = cap;
+        hub.rel = p;
+        hub.caprel = cap;
     }
     size_t n = strnlen(s->lease, CTL_LEASE_ID_LEN);
-    memcpy(H.rel[H.nrel], s->lease, n);
-    H.rel[H.nrel++][n] = '\0';
+    memcpy(hub.rel[hub.nrel], s->lease, n);
+    hub.rel[hub.nrel++][n] = '\0';
     s->lease[0] = '\0';
 }
 
 /* send the releases gathered (WAIT: even if a lease is being taken) */
 static void
-flush_releases(int wait)
+hub_flush_releases(int wait)
 {
     static const char *ids[CTL_LEASES_MAX];
     size_t done = 0;
 
-    while (done < H.nrel) {
+    while (done < hub.nrel) {
         size_t n = 0;
-        for (; n < CTL_LEASES_MAX && done + n < H.nrel; n++)
-            ids[n] = H.rel[done + n];
+        for (; n < CTL_LEASES_MAX && done + n < hub.nrel; n++)
+            ids[n] = hub.rel[done + n];
         if (control_lease_send(CTL_RELEASE, ids, n, wait) < 0 && errno == EAGAIN)
             break;
         done += n;
     }
     if (done == 0)
-        return;                 /* (H.rel may still be NULL: nothing to move) */
-    memmove(H.rel, H.rel + done, (H.nrel - done) * sizeof(*H.rel));
-    H.nrel -= done;
+        return;                 /* (hub.rel may still be NULL: nothing to move) */
+    memmove(hub.rel, hub.rel + done, (hub.nrel - done) * sizeof(*hub.rel));
+    hub.nrel -= done;
 }
 
 /* close an adopted stream; freed now, or when its resume job returns */
 static void
-close_stream(stream_t *s)
+hub_close_stream(stream_t *s)
 {
     assert(s->state == STREAM_DOOMED);
-    forget(s);
-    heap_remove(&H.timers, &s->timer);
-    epoll_ctl(H.epfd, EPOLL_CTL_DEL, s->out.fd, NULL);
+    hub_forget(s);
+    heap_remove(&hub.timers, &s->timer);
+    epoll_ctl(hub.epfd, EPOLL_CTL_DEL, s->out.fd, NULL);
     writer_end(&s->out);
     close(s->out.fd);
     s->out.fd = -1;
-    release_lease(s);
+    hub_release_lease(s);
     stream_drain(s);                /* (S may wait for its resume job) */
     stream_set_state(s, STREAM_DEAD);
     if (!s->jobs)
@@ -368,19 +370,19 @@ close_stream(stream_t *s)
 }
 
 static void
-close_doomed(void)
+hub_close_doomed(void)
 {
-    while (H.doomed) {
-        stream_t *s = H.doomed;
-        H.doomed = s->doom_next;
-        close_stream(s);
+    while (hub.doomed) {
+        stream_t *s = hub.doomed;
+        hub.doomed = s->doom_next;
+        hub_close_stream(s);
     }
 }
 
 /* when S must be looked at next: its heartbeat (due at HB_DUE) or the
  * end of its max_lifetime, whichever comes first; -1: never */
 static int64_t
-next_timer(const stream_t *s, int64_t hb_due)
+hub_next_timer(const stream_t *s, int64_t hb_due)
 {
     const route_t *r = s->route;
     int64_t at = r->heartbeat ? hb_due : -1;
@@ -399,59 +401,59 @@ next_timer(const stream_t *s, int64_t hb_due)
  * client's Last-Event-ID stays), unless output is waiting -- then the
  * client is slow and only sees the response end */
 static void
-expire(stream_t *s, int64_t now)
+hub_expire(stream_t *s, int64_t now)
 {
     const char *name = s->route->auth_expired_event;
     static const char data[] = "{\"reason\":\"token expired\"}";
 
-    if (name && !backlog(s)) {
-        buf_reset(&H.qframe);
-        if (sse_event(&H.qframe, SSE_NAMED, 0, name, strlen(name), data, sizeof(data) - 1,
+    if (name && !hub_backlog(s)) {
+        buf_reset(&hub.qframe);
+        if (sse_event(&hub.qframe, SSE_NAMED, 0, name, strlen(name), data, sizeof(data) - 1,
             'j') == 0)
-            write_now(s, H.qframe.data, H.qframe.len, now);
+            hub_write_now(s, hub.qframe.data, hub.qframe.len, now);
     }
-    doom(s, NULL);                  /* the client reconnects with a fresh token */
+    hub_doom(s, NULL);                  /* the client reconnects with a fresh token */
 }
 
 /* the timers due by NOW: max_lifetime ends the stream; a heartbeat goes
  * out unless the stream wrote since its entry was set -- it is then only
  * put back at its real due time */
 static void
-timers(int64_t now)
+hub_timers(int64_t now)
 {
     heap_node_t *x;
 
-    while ((x = heap_min(&H.timers)) && x->key <= now) {
+    while ((x = heap_min(&hub.timers)) && x->key <= now) {
         stream_t *s = hub_timer_stream(x);
         const route_t *r = s->route;
         if (r->max_lifetime && now - s->opened >= (int64_t)r->max_lifetime * 1000) {
-            heap_remove(&H.timers, &s->timer);
-            doom(s, NULL);          /* the client reconnects with Last-Event-ID */
+            heap_remove(&hub.timers, &s->timer);
+            hub_doom(s, NULL);          /* the client reconnects with Last-Event-ID */
             continue;
         }
         if (s->expires && now >= s->expires) {
-            heap_remove(&H.timers, &s->timer);
-            expire(s, now);
+            heap_remove(&hub.timers, &s->timer);
+            hub_expire(s, now);
             continue;
         }
         int64_t every = (int64_t)r->heartbeat * 1000, due = s->last_write + every;
         if (r->heartbeat && due <= now) {
             /* (with output waiting, the client is slow: stall_timeout
              * decides, a comment would only queue behind it) */
-            if (!backlog(s) && stream_running(s)) {
-                buf_reset(&H.qframe);
-                sse_comment(&H.qframe, r->heartbeat_comment);
-                write_now(s, H.qframe.data, H.qframe.len, now);
+            if (!hub_backlog(s) && stream_running(s)) {
+                buf_reset(&hub.qframe);
+                sse_comment(&hub.qframe, r->heartbeat_comment);
+                hub_write_now(s, hub.qframe.data, hub.qframe.len, now);
             }
             s->last_write = now;
             due = now + every;
         }
         /* (not -1: a stream in the heap has a heartbeat or an end) */
-        int64_t at = next_timer(s, due);
+        int64_t at = hub_next_timer(s, due);
         assert(at >= 0);
-        heap_update(&H.timers, &s->timer, at);
+        heap_update(&hub.timers, &s->timer, at);
     }
-    close_doomed();
+    hub_close_doomed();
 }
 
 /* --- a graceful stop ---------------------------------------------------------------- */
@@ -465,7 +467,7 @@ timers(int64_t now)
  * stream with output waiting keeps the route's retry.
  */
 static uint64_t
-drain_rand(uint64_t *x)                 /* xorshift64 */
+hub_drain_rand(uint64_t *x)                 /* xorshift64 */
 {
     *x ^= *x << 13;
     *x ^= *x >> 7;
@@ -474,54 +476,54 @@ drain_rand(uint64_t *x)                 /* xorshift64 */
 }
 
 static void
-drain_all(int64_t now)
+hub_drain_all(int64_t now)
 {
-    int window = atomic_load(&H.drain_ms), lo = window / 10;
+    int window = atomic_load(&hub.drain_ms), lo = window / 10;
     uint64_t x = (uint64_t)now * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^ 1;
     size_t n = 0, i;
     stream_t **v, *s;
 
-    for (s = H.streams; s; s = s->hub_next)
+    for (s = hub.streams; s; s = s->hub_next)
         n += stream_adopted(s);
     v = n ? malloc(n * sizeof(*v)) : NULL;
     if (v) {
         n = 0;
-        for (s = H.streams; s; s = s->hub_next)
+        for (s = hub.streams; s; s = s->hub_next)
             if (stream_adopted(s))
                 v[n++] = s;
         for (i = n; i > 1; i--) {               /* Fisher-Yates */
-            size_t j = (size_t)(drain_rand(&x) % i);
+            size_t j = (size_t)(hub_drain_rand(&x) % i);
             stream_t *t = v[i - 1];
             v[i - 1] = v[j];
             v[j] = t;
         }
         for (i = 0; i < n; i++) {
             s = v[i];
-            int retry = lo + (int)(drain_rand(&x) % (uint64_t)(window - lo + 1));
-            if (!backlog(s) && stream_running(s)) {
-                buf_reset(&H.qframe);
-                buf_printf(&H.qframe, "retry: %d\n\n", retry);
-                write_now(s, H.qframe.data, H.qframe.len, now);
+            int retry = lo + (int)(hub_drain_rand(&x) % (uint64_t)(window - lo + 1));
+            if (!hub_backlog(s) && stream_running(s)) {
+                buf_reset(&hub.qframe);
+                buf_printf(&hub.qframe, "retry: %d\n\n", retry);
+                hub_write_now(s, hub.qframe.data, hub.qframe.len, now);
             }
-            doom(s, NULL);
+            hub_doom(s, NULL);
         }
         free(v);
     }
-    /* doom() stacks: the list closes in the reverse of the shuffled order */
-    close_doomed();
+    /* hub_doom() stacks: the list closes in the reverse of the shuffled order */
+    hub_close_doomed();
     log_msg(LOG_INFO, "stopping: %zu streams ended, their clients return within %d ms",
         n, window);
-    atomic_store(&H.drained, 1);
+    atomic_store(&hub.drained, 1);
 }
 
 void
 hub_drain(int window_ms)
 {
-    if (!H.sub || window_ms <= 0)
+    if (!hub.sub || window_ms <= 0)
         return;
-    atomic_store(&H.drain_ms, window_ms);
+    atomic_store(&hub.drain_ms, window_ms);
     hub_wake();
-    for (int i = 0; i < 500 && !atomic_load(&H.drained); i++)
+    for (int i = 0; i < 500 && !atomic_load(&hub.drained); i++)
         usleep(10000);                  /* at most 5 s */
 }
 
@@ -531,25 +533,25 @@ hub_drain(int window_ms)
 static void
 hub_resumed(stream_t *s, qev_t *e)
 {
-    while (command(CMD_RESUMED, s, e) < 0)
+    while (hub_command(CMD_RESUMED, s, e) < 0)
         usleep(1000);
 }
 
 /* ask the resume thread for S's replay from its last id (resume.h) */
 static void
-post_job(stream_t *s)
+hub_post_job(stream_t *s)
 {
     assert(s->state == STREAM_RESUME);
     if (resume_post(s, s->last, __atomic_load_n(&s->resyncs, __ATOMIC_ACQUIRE),
         hub_resumed) < 0) {
-        doom(s, "no memory or thread for its resume");
+        hub_doom(s, "no memory or thread for its resume");
         return;
     }
     s->jobs++;
 }
 
 static void
-on_resumed(stream_t *s, qev_t *e, int64_t now)
+hub_on_resumed(stream_t *s, qev_t *e, int64_t now)
 {
     assert(s->jobs > 0);
     s->jobs--;
@@ -565,29 +567,29 @@ on_resumed(stream_t *s, qev_t *e, int64_t now)
         return;
     }
     if (!e && ++s->resume_tries < RESUME_TRIES) {
-        post_job(s);                /* the broker may have gone away again */
+        hub_post_job(s);                /* the broker may have gone away again */
         return;
     }
     if (!e) {
         /* the client reconnects with its Last-Event-ID */
-        doom(s, "its replay after the broker restart failed");
+        hub_doom(s, "its replay after the broker restart failed");
         return;
     }
     s->resume_tries = 0;
     /* before the live events queued meanwhile */
     if (ring_push_front(&s->q, e) < 0) {
         qev_unref(e);
-        doom(s, "too many events waiting");
+        hub_doom(s, "too many events waiting");
         return;
     }
     stream_set_state(s, STREAM_LIVE);
-    flush(s, now);
+    hub_flush(s, now);
 }
 
 /* --- commands from the threads ----------------------------------------------------- */
 
 static void
-do_adopt(stream_t *s, int64_t now)
+hub_do_adopt(stream_t *s, int64_t now)
 {
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = s };
 
@@ -602,47 +604,47 @@ do_adopt(stream_t *s, int64_t now)
     s->efd = -1;
     s->opened = s->last_write = now;
     assert(!heap_contains(&s->timer));
-    if (epoll_ctl(H.epfd, EPOLL_CTL_ADD, s->out.fd, &ev) < 0) {
+    if (epoll_ctl(hub.epfd, EPOLL_CTL_ADD, s->out.fd, &ev) < 0) {
         log_msg(LOG_ERR, "stream %s: epoll: %s", s->path, strerror(errno));
-        doom(s, NULL);
+        hub_doom(s, NULL);
         return;
     }
     if (hub_refuses(s->claims)) {
-        doom(s, "its token was revoked");     /* (while it was set up) */
+        hub_doom(s, "its token was revoked");     /* (while it was set up) */
         return;
     }
-    int64_t at = next_timer(s, now + (int64_t)s->route->heartbeat * 1000);
-    if (s->overflow || (at >= 0 && heap_push(&H.timers, &s->timer, at) < 0)) {
-        doom(s, s->overflow ? "too many events waiting" : "out of memory");
+    int64_t at = hub_next_timer(s, now + (int64_t)s->route->heartbeat * 1000);
+    if (s->overflow || (at >= 0 && heap_push(&hub.timers, &s->timer, at) < 0)) {
+        hub_doom(s, s->overflow ? "too many events waiting" : "out of memory");
         return;
     }
     if (s->state == STREAM_RESUME)
-        post_job(s);
+        hub_post_job(s);
     else if (s->state == STREAM_LIVE)
-        flush(s, now);              /* what came in during the setup */
+        hub_flush(s, now);              /* what came in during the setup */
     /* (RESYNC: its marker is awaited) */
 }
 
 static void
-run_commands(int64_t now)
+hub_run_commands(int64_t now)
 {
     cmd_t *c;
 
     uint64_t v;
-    ssize_t r = read(H.efd, &v, sizeof(v));     /* clear the wake-up */
+    ssize_t r = read(hub.efd, &v, sizeof(v));     /* clear the wake-up */
     (void)r;
-    pthread_mutex_lock(&H.mu);
-    c = H.cmds;
-    H.cmds = NULL;
-    H.cmds_tail = &H.cmds;
-    pthread_mutex_unlock(&H.mu);
+    pthread_mutex_lock(&hub.mu);
+    c = hub.cmds;
+    hub.cmds = NULL;
+    hub.cmds_tail = &hub.cmds;
+    pthread_mutex_unlock(&hub.mu);
     while (c) {
         cmd_t *next = c->next;
         switch (c->kind) {
-        case CMD_REGISTER:   do_register(c->s); break;
-        case CMD_UNREGISTER: do_unregister(c->s); break;
-        case CMD_ADOPT:      do_adopt(c->s, now); break;
-        case CMD_RESUMED:    on_resumed(c->s, c->e, now); break;
+        case CMD_REGISTER:   hub_do_register(c->s); break;
+        case CMD_UNREGISTER: hub_do_unregister(c->s); break;
+        case CMD_ADOPT:      hub_do_adopt(c->s, now); break;
+        case CMD_RESUMED:    hub_on_resumed(c->s, c->e, now); break;
         }
         free(c);
         c = next;
@@ -653,15 +655,15 @@ run_commands(int64_t now)
 
 /* a sync topic came back (chantab.h): the probe, or a stream's marker */
 static void
-on_marker(const char *topic, size_t len)
+hub_on_marker(const char *topic, size_t len)
 {
-    stream_t *s = chantab_marker(topic, len, H.streams);
+    stream_t *s = chantab_marker(topic, len, hub.streams);
 
     if (!s)
         return;
     if (s->state == STREAM_RESYNC) {
         stream_set_state(s, STREAM_RESUME);
-        post_job(s);
+        hub_post_job(s);
     } else if (s->state == STREAM_SYNCING) {
         pthread_mutex_lock(&s->mu);
         stream_set_state(s, STREAM_SYNCED);
@@ -675,9 +677,9 @@ on_marker(const char *topic, size_t len)
  * hub's own buffer (MADE: which formats are done); NULL when it cannot be
  * framed */
 static const buf_t *
-framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
+hub_framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
 {
-    buf_t *b = &H.frame[format];
+    buf_t *b = &hub.frame[format];
 
     if (!made[format]) {
         buf_reset(b);
@@ -692,7 +694,7 @@ framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
 
 /* WE on S's queue; E: its queued copy, made on first need */
 static void
-queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
+hub_queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
 {
     if (!*e && !(*e = qev_new(we->id, we->kind, we->event, we->event_len, we->data,
         we->data_len, 1))) {
@@ -702,21 +704,21 @@ queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
             pthread_mutex_unlock(&s->mu);
             stream_wake(s);
         } else {
-            doom(s, "out of memory");
+            hub_doom(s, "out of memory");
         }
         return;
     }
     if (stream_on_thread(s)) {
         pthread_mutex_lock(&s->mu);
-        int w = enqueue(s, *e);
+        int w = hub_enqueue(s, *e);
         pthread_mutex_unlock(&s->mu);
         if (w)
             stream_wake(s);
         return;
     }
-    enqueue(s, *e);
+    hub_enqueue(s, *e);
     if (s->overflow)
-        doom(s, "too many events waiting");
+        hub_doom(s, "too many events waiting");
     else if (s->state == STREAM_LIVE && !s->stalled)
         s->stalled = now;
 }
@@ -728,7 +730,7 @@ queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
  * queued copy, made on first need.
  */
 static void
-deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORMATS],
+hub_deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORMATS],
     int64_t now)
 {
     int i = 0;
@@ -740,12 +742,12 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORM
          * by one through its queue */
         for (; i < n; i++)
             if (ev[i].id > s->last && mercure_accept(s->filter, &ev[i]))
-                queue_event(s, &ev[i], &e[i], now);
+                hub_queue_event(s, &ev[i], &e[i], now);
         if (s->state == STREAM_LIVE)
-            flush(s, now);
+            hub_flush(s, now);
         return;
     }
-    if (s->state == STREAM_LIVE && !backlog(s)) {
+    if (s->state == STREAM_LIVE && !hub_backlog(s)) {
         if (ev[n - 1].id <= s->last)
             return;                 /* the replay had them */
         if (ev[0].id <= s->last) {
@@ -754,16 +756,16 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORM
             while (ev[i].id <= s->last)
                 i++;
             for (; i < n; i++)
-                queue_event(s, &ev[i], &e[i], now);
-            flush(s, now);
+                hub_queue_event(s, &ev[i], &e[i], now);
+            hub_flush(s, now);
             return;
         }
-        const buf_t *b = framed(s->route->format, ev, n, made);
+        const buf_t *b = hub_framed(s->route->format, ev, n, made);
         if (!b) {
-            doom(s, "an event too large to frame");
+            hub_doom(s, "an event too large to frame");
             return;
         }
-        writer_result_t r = write_now(s, b->data, b->len, now);
+        writer_result_t r = hub_write_now(s, b->data, b->len, now);
         if (r == WRITER_FAILED)
             return;
         if (r != WRITER_BLOCKED) {
@@ -771,14 +773,14 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORM
             return;
         }
         s->stalled = now;           /* the socket is full: queue, EPOLLOUT */
-        set_pollout(s, 1);
+        hub_set_pollout(s, 1);
     }
     for (; i < n; i++)
-        queue_event(s, &ev[i], &e[i], now);
+        hub_queue_event(s, &ev[i], &e[i], now);
 }
 
 static void
-fan_out(const wire_event_t *ev, int n, int64_t now)
+hub_fan_out(const wire_event_t *ev, int n, int64_t now)
 {
     int made[SSE_FORMATS] = { 0 };
     qev_t *e[RUN_MAX] = { NULL };   /* the hub holds one reference each */
@@ -786,10 +788,10 @@ fan_out(const wire_event_t *ev, int n, int64_t now)
     stream_t *const *readers = chantab_readers(ev[0].channel, ev[0].channel_len, &nr);
 
     for (size_t i = 0; i < nr; i++)
-        deliver(readers[i], ev, n, e, made, now);
+        hub_deliver(readers[i], ev, n, e, made, now);
     for (int i = 0; i < n; i++)
         qev_unref(e[i]);
-    close_doomed();             /* READERS may change now */
+    hub_close_doomed();             /* READERS may change now */
 }
 
 /* events received but not yet delivered: runs of one channel (the views
@@ -799,22 +801,22 @@ static struct {
     wire_frames_t w[RUN_MAX];
     wire_event_t  ev[RUN_MAX];
     int           first, n;         /* the current run: [first, n) */
-} R;
+} hub_run;
 
 static void
-run_deliver(int64_t now)
+hub_run_deliver(int64_t now)
 {
-    if (R.n > R.first)
-        fan_out(&R.ev[R.first], R.n - R.first, now);
-    for (int i = R.first; i < R.n; i++)
-        wire_frames_close(&R.w[i]);
-    R.first = R.n;
-    if (R.n == RUN_MAX)
-        R.first = R.n = 0;
+    if (hub_run.n > hub_run.first)
+        hub_fan_out(&hub_run.ev[hub_run.first], hub_run.n - hub_run.first, now);
+    for (int i = hub_run.first; i < hub_run.n; i++)
+        wire_frames_close(&hub_run.w[i]);
+    hub_run.first = hub_run.n;
+    if (hub_run.n == RUN_MAX)
+        hub_run.first = hub_run.n = 0;
 }
 
 static int
-same_channel(const wire_event_t *a, const wire_event_t *b)
+hub_same_channel(const wire_event_t *a, const wire_event_t *b)
 {
     return a->channel_len == b->channel_len && memcmp(a->channel, b->channel, a->channel_len) == 0;
 }
@@ -822,24 +824,24 @@ same_channel(const wire_event_t *a, const wire_event_t *b)
 int
 hub_refuses(json_t *claims)
 {
-    return H.revoked && claims && revoke_refuses(H.revoked, claims, time(NULL));
+    return hub.revoked && claims && revoke_refuses(hub.revoked, claims, time(NULL));
 }
 
 /* the broker's table of revoked tokens (revoke.h): keep it, and end the
  * adopted streams it refuses (a thread's stream is checked at adoption) */
 static void
-on_revoked(const wire_event_t *ev)
+hub_on_revoked(const wire_event_t *ev)
 {
     static ratelimit_t rl;
 
-    if (revoke_load(H.revoked, ev->data, ev->data_len) < 0) {
+    if (revoke_load(hub.revoked, ev->data, ev->data_len) < 0) {
         log_limited(&rl, LOG_WARNING, "revoke: a malformed table from the broker: ignored");
         return;
     }
-    for (stream_t *s = H.streams; s; s = s->hub_next)
+    for (stream_t *s = hub.streams; s; s = s->hub_next)
         if (stream_running(s) && hub_refuses(s->claims))
-            doom(s, "its token was revoked");
-    close_doomed();
+            hub_doom(s, "its token was revoked");
+    hub_close_doomed();
 }
 
 /*
@@ -850,35 +852,35 @@ on_revoked(const wire_event_t *ev)
  * falling further behind.
  */
 static int
-on_events(int64_t now)
+hub_on_events(int64_t now)
 {
     int more = 1;
 
-    R.first = R.n = 0;
+    hub_run.first = hub_run.n = 0;
     for (int k = 0; k < 1024; k++) {
-        wire_frames_t *w = &R.w[R.n];
-        wire_event_t *ev = &R.ev[R.n];
-        int r = wire_recv_event(H.sub, ZMQ_DONTWAIT, w, ev, true);
+        wire_frames_t *w = &hub_run.w[hub_run.n];
+        wire_event_t *ev = &hub_run.ev[hub_run.n];
+        int r = wire_recv_event(hub.sub, ZMQ_DONTWAIT, w, ev, true);
         if (r == 0) {
             more = 0;
             break;
         }
         if (r == 1 && ev->channel_len && ev->channel[0] == REVOKE_TOPIC[0]) {
-            run_deliver(now);
-            on_revoked(ev);
+            hub_run_deliver(now);
+            hub_on_revoked(ev);
             wire_frames_close(w);
         } else if (r == 1) {
-            if (R.n > R.first && !same_channel(&R.ev[R.first], ev))
-                run_deliver(now);   /* a run ends; this event starts the next */
-            if (++R.n == RUN_MAX)
-                run_deliver(now);
+            if (hub_run.n > hub_run.first && !hub_same_channel(&hub_run.ev[hub_run.first], ev))
+                hub_run_deliver(now);   /* a run ends; this event starts the next */
+            if (++hub_run.n == RUN_MAX)
+                hub_run_deliver(now);
         } else if (r == 2) {
-            run_deliver(now);       /* in order: the events before the marker first */
-            on_marker(ev->channel, ev->channel_len);
+            hub_run_deliver(now);       /* in order: the events before the marker first */
+            hub_on_marker(ev->channel, ev->channel_len);
             wire_frames_close(w);
         }
     }
-    run_deliver(now);
+    hub_run_deliver(now);
     return more;
 }
 
@@ -886,11 +888,11 @@ on_events(int64_t now)
  * need (ids go on), but events may have been published while our SUB was
  * away -- every stream re-syncs and replays from its last id */
 static void
-on_monitor(void)
+hub_on_monitor(void)
 {
     zmq_msg_t m;
     zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, H.mon, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_recv(&m, hub.mon, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m);
         return;
     }
@@ -898,12 +900,12 @@ on_monitor(void)
     if (zmq_msg_size(&m) >= 2)
         memcpy(&ev, zmq_msg_data(&m), 2);
     zmq_msg_close(&m);
-    wire_drain(H.mon);
+    wire_drain(hub.mon);
     if (ev != ZMQ_EVENT_CONNECTED)
         return;
-    if (H.ever_connected) {
-        log_msg(LOG_INFO, "broker reconnected: resuming %s streams", H.streams ? "open" : "no");
-        for (stream_t *s = H.streams; s; s = s->hub_next) {
+    if (hub.ever_connected) {
+        log_msg(LOG_INFO, "broker reconnected: resuming %s streams", hub.streams ? "open" : "no");
+        for (stream_t *s = hub.streams; s; s = s->hub_next) {
             if (s->state == STREAM_DOOMED)
                 continue;               /* it closes in this loop */
             if (s->state == STREAM_SYNCED) {
@@ -922,49 +924,49 @@ on_monitor(void)
         }
         chantab_probe_start();      /* the markers follow its echo */
     }
-    H.ever_connected = 1;
+    hub.ever_connected = 1;
 }
 
 /* --- the adopted streams' sockets ---------------------------------------------------- */
 
 static void
-on_sockets(int64_t now)
+hub_on_sockets(int64_t now)
 {
     struct epoll_event ev[EPOLL_BATCH];
-    int n = epoll_wait(H.epfd, ev, EPOLL_BATCH, 0);
+    int n = epoll_wait(hub.epfd, ev, EPOLL_BATCH, 0);
 
     for (int i = 0; i < n; i++) {
         stream_t *s = ev[i].data.ptr;
         if (!stream_running(s))
             continue;
         if ((ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && http_gone(s->out.fd))
-            doom(s, NULL);
+            hub_doom(s, NULL);
         else if (ev[i].events & EPOLLOUT)
-            flush(s, now);
+            hub_flush(s, now);
     }
-    close_doomed();
+    hub_close_doomed();
 }
 
 /* once a second: stall_timeout */
 static void
-sweep(int64_t now)
+hub_sweep(int64_t now)
 {
-    for (stream_t *s = H.streams; s; s = s->hub_next)
+    for (stream_t *s = hub.streams; s; s = s->hub_next)
         if (stream_running(s) && s->stalled &&
             now - s->stalled >= (int64_t)s->route->stall_timeout * 1000)
-            doom(s, "the client took nothing for stall_timeout");
-    close_doomed();
+            hub_doom(s, "the client took nothing for stall_timeout");
+    hub_close_doomed();
 }
 
 /* OP (renew, release) for every lease, CTL_LEASES_MAX to a request, over
  * the lease connection (control.h); -1 when it is busy (WAIT: never) */
 static int
-ctl_send_leases(ctl_op_t op, int wait)
+hub_send_leases(ctl_op_t op, int wait)
 {
     static const char *ids[CTL_LEASES_MAX];
     size_t n = 0;
 
-    for (stream_t *s = H.streams; s; s = s->hub_next) {
+    for (stream_t *s = hub.streams; s; s = s->hub_next) {
         if (s->lease[0])
             ids[n++] = s->lease;
         if (n == CTL_LEASES_MAX || (n && !s->hub_next)) {
@@ -981,17 +983,17 @@ hub_main(void *arg)
 {
     (void)arg;
     zmq_pollitem_t items[4] = {
-        { H.sub, 0, ZMQ_POLLIN, 0 },
-        { H.mon, 0, ZMQ_POLLIN, 0 },
-        { NULL, H.efd, ZMQ_POLLIN, 0 },
-        { NULL, H.epfd, ZMQ_POLLIN, 0 },
+        { hub.sub, 0, ZMQ_POLLIN, 0 },
+        { hub.mon, 0, ZMQ_POLLIN, 0 },
+        { NULL, hub.efd, ZMQ_POLLIN, 0 },
+        { NULL, hub.epfd, ZMQ_POLLIN, 0 },
     };
     int64_t next_sweep = mono_ms() + 1000;
     int more = 0;
 
-    while (!atomic_load(&H.stop)) {
+    while (!atomic_load(&hub.stop)) {
         int64_t t = mono_ms(), until = next_sweep;
-        heap_node_t *first = heap_min(&H.timers);
+        heap_node_t *first = heap_min(&hub.timers);
         if (first && first->key < until)
             until = first->key;
         int64_t wait = more ? 0 : until - t;
@@ -999,36 +1001,36 @@ hub_main(void *arg)
             break;
         int64_t now = mono_ms();
         if (items[2].revents & ZMQ_POLLIN)
-            run_commands(now);
-        if (atomic_load(&H.drain_ms) && !atomic_load(&H.drained))
-            drain_all(now);
+            hub_run_commands(now);
+        if (atomic_load(&hub.drain_ms) && !atomic_load(&hub.drained))
+            hub_drain_all(now);
         if (items[1].revents & ZMQ_POLLIN)
-            on_monitor();
+            hub_on_monitor();
         /* a batch left over is taken up at once (more: poll without waiting) */
-        more = (items[0].revents & ZMQ_POLLIN) || more ? on_events(now) : 0;
+        more = (items[0].revents & ZMQ_POLLIN) || more ? hub_on_events(now) : 0;
         if (items[3].revents & ZMQ_POLLIN)
-            on_sockets(now);
-        close_doomed();
-        timers(now);
+            hub_on_sockets(now);
+        hub_close_doomed();
+        hub_timers(now);
         if (now >= next_sweep) {
             next_sweep = now + 1000;
-            sweep(now);
+            hub_sweep(now);
             /* replies to renew and release are not awaited: dropped */
             control_lease_send(CTL_RENEW, NULL, 0, 0);
         }
-        if (H.nrel)
-            flush_releases(0);
-        if (now - H.last_renew >= WIRE_LEASE_RENEW * 1000 && ctl_send_leases(CTL_RENEW, 0) == 0)
-            H.last_renew = now;
+        if (hub.nrel)
+            hub_flush_releases(0);
+        if (now - hub.last_renew >= WIRE_LEASE_RENEW * 1000 && hub_send_leases(CTL_RENEW, 0) == 0)
+            hub.last_renew = now;
     }
-    run_commands(mono_ms());
+    hub_run_commands(mono_ms());
     /* end every adopted response cleanly; the threads' streams end with
      * the process */
-    for (stream_t *s = H.streams; s; s = s->hub_next)
-        doom(s, NULL);              /* (nothing for its thread's) */
-    close_doomed();
-    ctl_send_leases(CTL_RELEASE, 1);
-    flush_releases(1);
+    for (stream_t *s = hub.streams; s; s = s->hub_next)
+        hub_doom(s, NULL);              /* (nothing for its thread's) */
+    hub_close_doomed();
+    hub_send_leases(CTL_RELEASE, 1);
+    hub_flush_releases(1);
     return NULL;
 }
 
@@ -1038,52 +1040,52 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
     int zero = 0, hwm = 1000000;
 
     (void)control;                  /* leases go over control.c's connection */
-    H.cmds_tail = &H.cmds;
-    buf_init(&H.frame[SSE_NAMED], FRAME_MAX);
-    buf_init(&H.frame[SSE_ENVELOPE], FRAME_MAX);
-    buf_init(&H.frame[SSE_MERCURE], FRAME_MAX);
-    buf_init(&H.qframe, FRAME_MAX);
-    H.last_renew = mono_ms();
-    if (!(H.revoked = revoke_new()))
+    hub.cmds_tail = &hub.cmds;
+    buf_init(&hub.frame[SSE_NAMED], FRAME_MAX);
+    buf_init(&hub.frame[SSE_ENVELOPE], FRAME_MAX);
+    buf_init(&hub.frame[SSE_MERCURE], FRAME_MAX);
+    buf_init(&hub.qframe, FRAME_MAX);
+    hub.last_renew = mono_ms();
+    if (!(hub.revoked = revoke_new()))
         return -1;
-    if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-        (H.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+    if ((hub.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+        (hub.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
-    if (!(H.sub = zmq_socket(zctx, ZMQ_SUB)) || !(H.mon = zmq_socket(zctx, ZMQ_PAIR)))
+    if (!(hub.sub = zmq_socket(zctx, ZMQ_SUB)) || !(hub.mon = zmq_socket(zctx, ZMQ_PAIR)))
         return -1;
-    zmq_setsockopt(H.sub, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(H.sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(hub.sub, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(hub.sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     /* subscriptions travel to the broker as messages under the SUB's send
      * HWM (default 1,000), and ZeroMQ drops those past it -- the ones we
      * set and the ones it sends again on a reconnect: with more than about
      * 500 streams, a broker restart lost channels and sync markers, and
      * the streams never resumed.  One per channel and stream: no bound */
-    zmq_setsockopt(H.sub, ZMQ_SNDHWM, &zero, sizeof(zero));
-    zmq_setsockopt(H.mon, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(hub.sub, ZMQ_SNDHWM, &zero, sizeof(zero));
+    zmq_setsockopt(hub.mon, ZMQ_LINGER, &zero, sizeof(zero));
     char mon_ep[64];
     snprintf(mon_ep, sizeof(mon_ep), "inproc://zsse-hub-monitor-%d", (int)getpid());
-    chantab_init(H.sub);            /* (no pool: no reuse of sync topics) */
+    chantab_init(hub.sub);            /* (no pool: no reuse of sync topics) */
     chantab_probe_start();          /* the first connection's, likewise */
-    if (curve_client_apply(H.sub, curve) < 0 ||
-        zmq_socket_monitor(H.sub, mon_ep, ZMQ_EVENT_CONNECTED) < 0 ||
-        zmq_connect(H.mon, mon_ep) < 0 ||
-        zmq_connect(H.sub, events) < 0)
+    if (curve_client_apply(hub.sub, curve) < 0 ||
+        zmq_socket_monitor(hub.sub, mon_ep, ZMQ_EVENT_CONNECTED) < 0 ||
+        zmq_connect(hub.mon, mon_ep) < 0 ||
+        zmq_connect(hub.sub, events) < 0)
         return -1;
-    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, REVOKE_TOPIC, sizeof(REVOKE_TOPIC));  /* with '\0' */
-    return pthread_create(&H.thread, NULL, hub_main, NULL) == 0 ? 0 : -1;
+    zmq_setsockopt(hub.sub, ZMQ_SUBSCRIBE, REVOKE_TOPIC, sizeof(REVOKE_TOPIC));  /* with '\0' */
+    return pthread_create(&hub.thread, NULL, hub_main, NULL) == 0 ? 0 : -1;
 }
 
 void
 hub_stop(void)
 {
-    if (!H.sub)
+    if (!hub.sub)
         return;
-    atomic_store(&H.stop, 1);
+    atomic_store(&hub.stop, 1);
     hub_wake();
-    pthread_join(H.thread, NULL);
+    pthread_join(hub.thread, NULL);
     resume_stop();
-    zmq_socket_monitor(H.sub, NULL, 0);
-    zmq_close(H.mon);
-    zmq_close(H.sub);
-    H.sub = NULL;
+    zmq_socket_monitor(hub.sub, NULL, 0);
+    zmq_close(hub.mon);
+    zmq_close(hub.sub);
+    hub.sub = NULL;
 }

@@ -28,7 +28,7 @@
  * STREAM_QUEUE_MAX events, is dropped.
  *
  * Heartbeats are due when a stream has written nothing for its interval:
- * a min-heap orders the streams by when to look at them again -- the next
+ * a min-heap (heap.h) orders the streams by when to look at them again -- the next
  * heartbeat, the end of max_lifetime or the token's exp (plus leeway:
  * the route's auth_expired_event goes out first, then the response
  * ends); a write only makes that look come
@@ -41,8 +41,8 @@
  * When the SUB socket reconnects (the broker restarted), every stream is
  * synced again -- after a probe topic has come back through the new
  * connection, so that no marker can overtake the subscriptions ZeroMQ
- * sends again in sorted order (hub.c, "the probe"); then the hub's resume
- * thread asks the broker for a replay from the stream's last id with the
+ * sends again in sorted order (chantab.h, "the probe"); then the resume
+ * thread (resume.h) asks the broker for a replay from the stream's last id with the
  * 'c' flag and hands it back framed; live events wait in the queue until
  * it is written, so none is skipped.  A job made stale by a further
  * reconnect is skipped without asking the broker.
@@ -55,6 +55,15 @@
  * registration, queue and eventfd.  The hub renews the streams' leases
  * (max_per_user) every WIRE_LEASE_RENEW seconds and releases a lease when
  * its stream ends.
+ *
+ * The parts, one per file (hub.c keeps the loop: commands, fan-out,
+ * timers, the sweep, leases, the graceful stop):
+ *   stream.h   the stream object, its queue and its state machine
+ *   chantab.h  channels on the SUB socket, sync markers, the probe
+ *   writer.h   FastCGI STDOUT records written without blocking
+ *   heap.h     the timer min-heap
+ *   resume.h   the resume thread and its job queue
+ *   request.h  the setup threads' side: serving one request
  */
 #ifndef ZSSE_HUB_H
 #define ZSSE_HUB_H

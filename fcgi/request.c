@@ -32,10 +32,13 @@
 #define CONTROL_TIMEOUT_MS REPLAY_TIMEOUT_MS
 #define OUT_MAX            (8u << 20)   /* one write batch */
 #define BODY_MAX           (64u << 10)  /* bytes of a request body read */
+#define POLL_WAIT_MAX      60           /* s: the longest ?wait= of a poll */
+#define POLL_QUEUED_MAX    256          /* live events in one poll answer */
 
 typedef struct {
     http_t         h;
     const route_t *r;
+    route_params_t params;          /* R's placeholders in the path: matched once */
     const config_t *cfg;
     json_t        *claims;
     stream_t      *s;
@@ -175,11 +178,9 @@ admit(ctx_t *c, const auth_t *auth)
             }
         }
     }
-    route_params_t p;
-    route_match(c->r, c->h.path, c->h.path_len, &p);
     buf_init(&ch, 256);
     for (size_t i = 0; i < c->r->nchannels; i++) {
-        int st = tpl_expand_status(&c->r->channels[i], &p, c->h.query, c->claims, &ch, err,
+        int st = tpl_expand_status(&c->r->channels[i], &c->params, c->h.query, c->claims, &ch, err,
             sizeof(err));
         if (st) {
             /* the request's fault (a missing or malformed parameter: 400)
@@ -355,31 +356,124 @@ poll_json(ctx_t *c, const wire_event_t *ev, int n, qev_t **q, int nq, const char
     buf_free(&b);
 }
 
-static void
-serve_poll(ctx_t *c, int have_leid, uint64_t leid)
+/* ?wait=N (s): how long a poll waits for an event; bare "wait" or a
+ * value too long to read: the most */
+static int
+poll_wait_param(const http_t *h)
 {
     char w[8] = "";
     int wait = 0;
+
+    if (query_get(h->query, "wait", w, sizeof(w)) > 0 || query_has(h->query, "wait")) {
+        wait = w[0] ? atoi(w) : POLL_WAIT_MAX;
+        if (wait < 0)
+            wait = 0;
+        if (wait > POLL_WAIT_MAX)
+            wait = POLL_WAIT_MAX;
+    }
+    return wait;
+}
+
+/* a poll without Last-Event-ID: no events, the head id to go on from */
+static void
+poll_head(ctx_t *c)
+{
     reply_t rep;
     char head_s[24];
     uint64_t head = 0;
 
-    if (query_get(c->h.query, "wait", w, sizeof(w)) > 0 || query_has(c->h.query, "wait")) {
-        wait = w[0] ? atoi(w) : 60;     /* a value too long for W: the most */
-        if (wait < 0)
-            wait = 0;
-        if (wait > 60)
-            wait = 60;
+    if (replay_ask(&c->rp, CTL_HEAD, 0, "", &rep) < 0) {
+        unavailable(c, "head");
+        return;
     }
-    if (!have_leid) {
-        if (replay_ask(&c->rp, CTL_HEAD, 0, "", &rep) < 0) {
-            unavailable(c, "head");
-            return;
+    reply_str(&rep, 1, head_s, sizeof(head_s));
+    wire_parse_id(head_s, strlen(head_s), &head);
+    reply_free(&rep);
+    poll_json(c, NULL, 0, NULL, 0, NULL, head);
+}
+
+/* Nothing to replay: wait up to WAIT s (and not past the token's exp) for
+ * live events above *LAST from the hub's queue, into Q (at most
+ * POLL_QUEUED_MAX); their count, *LAST the highest.  Ends early when the
+ * client leaves. */
+static int
+poll_wait_live(ctx_t *c, int wait, uint64_t *last, qev_t *q[POLL_QUEUED_MAX])
+{
+    int64_t end = mono_ms() + wait * 1000, td = token_deadline(c);
+    int nq = 0;
+
+    if (td && td < end)
+        end = td;                   /* nothing after the token's exp */
+    /* clear the wake-up, then take what is queued; only then sleep (the
+     * hub wakes us only for an empty queue) */
+    for (;;) {
+        stream_clear_wake(c->s);
+        qev_t *e;
+        while (nq < POLL_QUEUED_MAX && (e = stream_pop(c->s))) {
+            if (e->id > *last) {
+                q[nq++] = e;
+                *last = e->id;
+            } else {
+                qev_unref(e);
+            }
         }
-        reply_str(&rep, 1, head_s, sizeof(head_s));
+        int64_t left = end - mono_ms();
+        if (nq || left <= 0)
+            break;
+        struct pollfd p[2] = { { c->s->efd, POLLIN, 0 },
+                               { c->h.req->ipcFd, POLLIN | POLLRDHUP, 0 } };
+        poll(p, 2, (int)left);
+        if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP)) && http_gone(c->h.req->ipcFd))
+            break;
+    }
+    return nq;
+}
+
+/* answer REP (the broker's replay after LEID): a reset, the events
+ * replayed, or -- none, and REGISTERED -- the live ones awaited */
+static void
+poll_answer(ctx_t *c, reply_t *rep, uint64_t leid, int wait, int registered)
+{
+    char head_s[24];
+    uint64_t head = 0;
+    int n = (int)rep->rep.nevents;
+    wire_event_t *ev = calloc((size_t)(n > 0 ? n : 1), sizeof(*ev));
+    qev_t *q[POLL_QUEUED_MAX];
+    int nq = 0;
+
+    if (reply_is(rep, 0, "reset")) {
+        char why[64];
+        reply_str(rep, 1, why, sizeof(why));
+        reply_str(rep, 2, head_s, sizeof(head_s));
         wire_parse_id(head_s, strlen(head_s), &head);
-        reply_free(&rep);
-        poll_json(c, NULL, 0, NULL, 0, NULL, head);
+        poll_json(c, NULL, 0, NULL, 0, why, head);
+    } else if (!ev || reply_events(rep, 2, ev) != (n > 0 ? n : 0)) {
+        http_error(&c->h, c->r, 500, "server_error", "bad reply from the broker", NULL);
+    } else {
+        uint64_t last = leid;
+        replay_order(ev, n);
+        for (int i = 0; i < n; i++)
+            if (ev[i].id > last)
+                last = ev[i].id;
+        if (n == 0 && registered)
+            nq = poll_wait_live(c, wait, &last, q);
+        poll_json(c, ev, n, q, nq, NULL, last);
+    }
+    for (int i = 0; i < nq; i++)
+        qev_unref(q[i]);
+    free(ev);
+}
+
+/* ?mode=poll: the events after LEID as one JSON document, waiting up to
+ * ?wait=N s for the first when there are none */
+static void
+serve_poll(ctx_t *c, int have_leid, uint64_t leid)
+{
+    int wait = poll_wait_param(&c->h);
+    reply_t rep;
+
+    if (!have_leid) {
+        poll_head(c);
         return;
     }
     /* with wait: subscribe first, so nothing falls between replay and wait */
@@ -398,56 +492,7 @@ serve_poll(ctx_t *c, int have_leid, uint64_t leid)
         unavailable(c, "replay");
         return;
     }
-    int n = (int)rep.rep.nevents;
-    wire_event_t *ev = calloc((size_t)(n > 0 ? n : 1), sizeof(*ev));
-    qev_t *q[256];
-    int nq = 0;
-    if (reply_is(&rep, 0, "reset")) {
-        char why[64];
-        reply_str(&rep, 1, why, sizeof(why));
-        reply_str(&rep, 2, head_s, sizeof(head_s));
-        wire_parse_id(head_s, strlen(head_s), &head);
-        poll_json(c, NULL, 0, NULL, 0, why, head);
-    } else if (!ev || reply_events(&rep, 2, ev) != (n > 0 ? n : 0)) {
-        http_error(&c->h, c->r, 500, "server_error", "bad reply from the broker", NULL);
-    } else {
-        uint64_t last = leid;
-        replay_order(ev, n);
-        for (int i = 0; i < n; i++)
-            if (ev[i].id > last)
-                last = ev[i].id;
-        if (n == 0 && registered) {
-            int64_t end = mono_ms() + wait * 1000, td = token_deadline(c);
-            if (td && td < end)
-                end = td;           /* nothing after the token's exp */
-            /* clear the wake-up, then take what is queued; only then
-             * sleep (the hub wakes us only for an empty queue) */
-            for (;;) {
-                stream_clear_wake(c->s);
-                qev_t *e;
-                while (nq < 256 && (e = stream_pop(c->s))) {
-                    if (e->id > last) {
-                        q[nq++] = e;
-                        last = e->id;
-                    } else {
-                        qev_unref(e);
-                    }
-                }
-                int64_t left = end - mono_ms();
-                if (nq || left <= 0)
-                    break;
-                struct pollfd p[2] = { { c->s->efd, POLLIN, 0 },
-                                       { c->h.req->ipcFd, POLLIN | POLLRDHUP, 0 } };
-                poll(p, 2, (int)left);
-                if ((p[1].revents & (POLLIN | POLLRDHUP | POLLHUP)) && http_gone(c->h.req->ipcFd))
-                    break;
-            }
-        }
-        poll_json(c, ev, n, q, nq, NULL, last);
-    }
-    for (int i = 0; i < nq; i++)
-        qev_unref(q[i]);
-    free(ev);
+    poll_answer(c, &rep, leid, wait, registered);
     reply_free(&rep);
     if (registered)
         hub_unregister(c->s);
@@ -610,12 +655,12 @@ not_found(ctx_t *c)
     http_error(&c->h, NULL, 404, "not_found", msg, NULL);
 }
 
-/* the route for H's path (its parameters are found again by admit()) */
-static __attribute__((noinline)) const route_t *
-find_route(const config_t *cfg, const http_t *h)
+/* the route for C's path, its placeholders into C->params (for admit());
+ * NULL: none */
+static const route_t *
+find_route(ctx_t *c)
 {
-    route_params_t p;
-    return route_find(cfg->routes, cfg->nroutes, h->path, h->path_len, &p);
+    return route_find(c->cfg->routes, c->cfg->nroutes, c->h.path, c->h.path_len, &c->params);
 }
 
 /*
@@ -712,7 +757,7 @@ request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         http_error(&c->h, NULL, 400, "bad_request", "request line or headers too long", NULL);
         goto done;
     }
-    if (!(c->r = find_route(cfg, &c->h))) {
+    if (!(c->r = find_route(c))) {
         not_found(c);
         goto done;
     }
