@@ -107,7 +107,7 @@ pass(int s, const struct sockaddr_un *to, int fd)
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
+handoff_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -152,7 +152,7 @@ refuse(int fd)
     n += FCGI_REC_HDR;
     fcgi_rec_tail(out + n, id);
     n += FCGI_REC_TAIL;
-    if (write_all(fd, (const char *)out, (size_t)n) < 0)
+    if (handoff_write_all(fd, (const char *)out, (size_t)n) < 0)
         return;
     shutdown(fd, SHUT_WR);
     while (drained < DRAIN_MAX && (r = read(fd, buf, sizeof(buf))) > 0)

@@ -34,10 +34,12 @@
 #include "wire.h"
 #include "writer.h"
 
-#define FRAME_MAX   RESUME_FRAME_MAX    /* a framed event (resume.h) */
-#define EPOLL_BATCH 256
-#define RUN_MAX     64              /* events of one channel written together */
-#define RESUME_TRIES 3              /* replays tried after a broker restart */
+#define HUB_FRAME_MAX   RESUME_FRAME_MAX    /* a framed event (resume.h) */
+#define HUB_EPOLL_BATCH 256
+#define HUB_RUN_MAX     64              /* events of one channel written together */
+#define HUB_RESUME_TRIES 3              /* replays tried after a broker restart */
+#define HUB_RECV_BATCH  1024            /* messages taken from SUB per turn of the loop */
+#define HUB_SWEEP_MS    1000            /* ms between sweeps for stall_timeout */
 
 typedef enum { CMD_REGISTER, CMD_UNREGISTER, CMD_ADOPT, CMD_RESUMED } cmd_kind_t;
 
@@ -566,7 +568,7 @@ hub_on_resumed(stream_t *s, qev_t *e, int64_t now)
         qev_unref(e);
         return;
     }
-    if (!e && ++s->resume_tries < RESUME_TRIES) {
+    if (!e && ++s->resume_tries < HUB_RESUME_TRIES) {
         hub_post_job(s);                /* the broker may have gone away again */
         return;
     }
@@ -783,7 +785,7 @@ static void
 hub_fan_out(const wire_event_t *ev, int n, int64_t now)
 {
     int made[SSE_FORMATS] = { 0 };
-    qev_t *e[RUN_MAX] = { NULL };   /* the hub holds one reference each */
+    qev_t *e[HUB_RUN_MAX] = { NULL };   /* the hub holds one reference each */
     size_t nr;
     stream_t *const *readers = chantab_readers(ev[0].channel, ev[0].channel_len, &nr);
 
@@ -798,8 +800,8 @@ hub_fan_out(const wire_event_t *ev, int n, int64_t now)
  * in ev[] point into w[], which cannot move: ZeroMQ keeps small frames
  * inside the zmq_msg_t) */
 static struct {
-    wire_frames_t w[RUN_MAX];
-    wire_event_t  ev[RUN_MAX];
+    wire_frames_t w[HUB_RUN_MAX];
+    wire_event_t  ev[HUB_RUN_MAX];
     int           first, n;         /* the current run: [first, n) */
 } hub_run;
 
@@ -811,7 +813,7 @@ hub_run_deliver(int64_t now)
     for (int i = hub_run.first; i < hub_run.n; i++)
         wire_frames_close(&hub_run.w[i]);
     hub_run.first = hub_run.n;
-    if (hub_run.n == RUN_MAX)
+    if (hub_run.n == HUB_RUN_MAX)
         hub_run.first = hub_run.n = 0;
 }
 
@@ -857,7 +859,7 @@ hub_on_events(int64_t now)
     int more = 1;
 
     hub_run.first = hub_run.n = 0;
-    for (int k = 0; k < 1024; k++) {
+    for (int k = 0; k < HUB_RECV_BATCH; k++) {
         wire_frames_t *w = &hub_run.w[hub_run.n];
         wire_event_t *ev = &hub_run.ev[hub_run.n];
         int r = wire_recv_event(hub.sub, ZMQ_DONTWAIT, w, ev, true);
@@ -872,7 +874,7 @@ hub_on_events(int64_t now)
         } else if (r == 1) {
             if (hub_run.n > hub_run.first && !hub_same_channel(&hub_run.ev[hub_run.first], ev))
                 hub_run_deliver(now);   /* a run ends; this event starts the next */
-            if (++hub_run.n == RUN_MAX)
+            if (++hub_run.n == HUB_RUN_MAX)
                 hub_run_deliver(now);
         } else if (r == 2) {
             hub_run_deliver(now);       /* in order: the events before the marker first */
@@ -932,8 +934,8 @@ hub_on_monitor(void)
 static void
 hub_on_sockets(int64_t now)
 {
-    struct epoll_event ev[EPOLL_BATCH];
-    int n = epoll_wait(hub.epfd, ev, EPOLL_BATCH, 0);
+    struct epoll_event ev[HUB_EPOLL_BATCH];
+    int n = epoll_wait(hub.epfd, ev, HUB_EPOLL_BATCH, 0);
 
     for (int i = 0; i < n; i++) {
         stream_t *s = ev[i].data.ptr;
@@ -988,7 +990,7 @@ hub_main(void *arg)
         { NULL, hub.efd, ZMQ_POLLIN, 0 },
         { NULL, hub.epfd, ZMQ_POLLIN, 0 },
     };
-    int64_t next_sweep = mono_ms() + 1000;
+    int64_t next_sweep = mono_ms() + HUB_SWEEP_MS;
     int more = 0;
 
     while (!atomic_load(&hub.stop)) {
@@ -1013,7 +1015,7 @@ hub_main(void *arg)
         hub_close_doomed();
         hub_timers(now);
         if (now >= next_sweep) {
-            next_sweep = now + 1000;
+            next_sweep = now + HUB_SWEEP_MS;
             hub_sweep(now);
             /* replies to renew and release are not awaited: dropped */
             control_lease_send(CTL_RENEW, NULL, 0, 0);
@@ -1041,10 +1043,10 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
 
     (void)control;                  /* leases go over control.c's connection */
     hub.cmds_tail = &hub.cmds;
-    buf_init(&hub.frame[SSE_NAMED], FRAME_MAX);
-    buf_init(&hub.frame[SSE_ENVELOPE], FRAME_MAX);
-    buf_init(&hub.frame[SSE_MERCURE], FRAME_MAX);
-    buf_init(&hub.qframe, FRAME_MAX);
+    buf_init(&hub.frame[SSE_NAMED], HUB_FRAME_MAX);
+    buf_init(&hub.frame[SSE_ENVELOPE], HUB_FRAME_MAX);
+    buf_init(&hub.frame[SSE_MERCURE], HUB_FRAME_MAX);
+    buf_init(&hub.qframe, HUB_FRAME_MAX);
     hub.last_renew = mono_ms();
     if (!(hub.revoked = revoke_new()))
         return -1;

@@ -1,6 +1,7 @@
 /*
  * request.c -- serving one FastCGI request (see request.h).
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -28,12 +29,12 @@
 #include "request.h"
 #include "wire.h"
 
-#define SYNC_TIMEOUT_MS    3000
-#define CONTROL_TIMEOUT_MS REPLAY_TIMEOUT_MS
-#define OUT_MAX            (8u << 20)   /* one write batch */
-#define BODY_MAX           (64u << 10)  /* bytes of a request body read */
-#define POLL_WAIT_MAX      60           /* s: the longest ?wait= of a poll */
-#define POLL_QUEUED_MAX    256          /* live events in one poll answer */
+#define REQUEST_SYNC_TIMEOUT_MS    3000
+#define REQUEST_CONTROL_TIMEOUT_MS REPLAY_TIMEOUT_MS
+#define REQUEST_OUT_MAX            (8u << 20)   /* one write batch */
+#define REQUEST_BODY_MAX           (64u << 10)  /* bytes of a request body read */
+#define REQUEST_POLL_WAIT_MAX      60           /* s: the longest ?wait= of a poll */
+#define REQUEST_POLL_QUEUED_MAX    256          /* live events in one poll answer */
 
 typedef struct {
     http_t         h;
@@ -47,14 +48,14 @@ typedef struct {
     int            earliest;        /* Mercure lastEventID=earliest: all buffered */
     int            gone;            /* the client left or a write failed */
     int            headers;         /* the 200 headers are out */
-} ctx_t;
+} request_ctx_t;
 
 
 /* --- writing ---------------------------------------------------------------- */
 
 /* the stream's headers, before anything of its body */
 static void
-put_headers(ctx_t *c)
+request_put_headers(request_ctx_t *c)
 {
     if (c->headers)
         return;
@@ -65,14 +66,14 @@ put_headers(ctx_t *c)
     FCGX_PutS("\r\n", c->h.req->out);
 }
 
-/* write the framed body so far (a replay larger than OUT_MAX / 2 comes
+/* write the framed body so far (a replay larger than REQUEST_OUT_MAX / 2 comes
  * here more than once) */
 static int
-flush_out(void *arg)
+request_flush_out(void *arg)
 {
-    ctx_t *c = arg;
+    request_ctx_t *c = arg;
     if (!c->gone)
-        put_headers(c);
+        request_put_headers(c);
     if (c->out.len == 0 || c->gone)
         return c->gone ? -1 : 0;
     if (FCGX_PutStr(c->out.data, (int)c->out.len, c->h.req->out) < 0 ||
@@ -87,7 +88,7 @@ flush_out(void *arg)
 /* 503: the broker did not answer STEP in time (logged at most once a
  * second: a dead broker makes every new stream fail at once) */
 static void
-unavailable(ctx_t *c, const char *step)
+request_unavailable(request_ctx_t *c, const char *step)
 {
     static ratelimit_t rl;
 
@@ -98,10 +99,10 @@ unavailable(ctx_t *c, const char *step)
 
 /* --- the request ----------------------------------------------------------------- */
 
-static int query_has(const char *query, const char *name);
+static int request_query_has(const char *query, const char *name);
 
 static int
-get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
+request_get_token(request_ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
 {
     const char *a = http_bearer(&c->h);
 
@@ -114,7 +115,7 @@ get_token(ctx_t *c, const auth_conf_t *ac, char *tok, size_t toklen)
     int n;
     if (ac->query_param && (n = query_get(c->h.query, ac->query_param, tok, toklen)) != -1)
         return n;
-    if (ac->query_param && query_has(c->h.query, ac->query_param))
+    if (ac->query_param && request_query_has(c->h.query, ac->query_param))
         return -2;                  /* there, but too long (or a bad escape) */
     if (ac->cookie && (n = http_cookie(&c->h, ac->cookie, tok, toklen)) != -1)
         return n;
@@ -126,16 +127,15 @@ static const char *WWW_AUTH = HTTP_WWW_AUTH_INVALID;
  * challenge without an error code */
 static const char *WWW_AUTH_NONE = HTTP_WWW_AUTH_NONE;
 
-/* authenticate, check require, expand the channels; 0 or an HTTP status
- * already answered */
+/* the token, when the route takes one: verified, not revoked, into
+ * C->claims; 0 or an HTTP status already answered */
 static int
-admit(ctx_t *c, const auth_t *auth)
+request_authenticate(request_ctx_t *c, const auth_t *auth)
 {
     char tok[AUTH_TOKEN_MAX + 2], err[256];
-    buf_t ch;
 
     if (c->r->auth != AUTH_NONE) {
-        int n = get_token(c, &c->cfg->auth, tok, sizeof(tok));
+        int n = request_get_token(c, &c->cfg->auth, tok, sizeof(tok));
         if (n == -2 || n > AUTH_TOKEN_MAX) {
             http_error(&c->h, c->r, 401, "invalid_token", "token too long", WWW_AUTH);
             return 401;
@@ -159,6 +159,16 @@ admit(ctx_t *c, const auth_t *auth)
             }
         }
     }
+    return 0;
+}
+
+/* the claims the route asks for: a usable sub (max_per_user), require;
+ * 0 or an HTTP status already answered */
+static int
+request_check_claims(request_ctx_t *c)
+{
+    char err[256];
+
     /* max_per_user counts streams per sub as {sub} spells it: a token
      * without one cannot be counted (issue 12: 401) */
     char subj[256];
@@ -178,6 +188,17 @@ admit(ctx_t *c, const auth_t *auth)
             }
         }
     }
+    return 0;
+}
+
+/* the route's channels for this request, expanded and granted, into
+ * C->s->channels (each once); 0 or an HTTP status already answered */
+static int
+request_channels(request_ctx_t *c)
+{
+    char err[256];
+    buf_t ch;
+
     buf_init(&ch, 256);
     for (size_t i = 0; i < c->r->nchannels; i++) {
         int st = tpl_expand_status(&c->r->channels[i], &c->params, c->h.query, c->claims, &ch, err,
@@ -202,6 +223,7 @@ admit(ctx_t *c, const auth_t *auth)
         int dup = 0;
         for (size_t k = 0; k < c->s->nchannels; k++)
             dup |= strcmp(c->s->channels[k], ch.data) == 0;
+        assert(c->s->nchannels <= i && i < ROUTE_MAX_CHANNELS);    /* one per template */
         if (!dup)
             c->s->channels[c->s->nchannels++] = strdup(ch.data);
     }
@@ -214,11 +236,23 @@ admit(ctx_t *c, const auth_t *auth)
     return 0;
 }
 
+/* authenticate, check the claims, expand the channels; 0 or an HTTP
+ * status already answered */
+static int
+request_admit(request_ctx_t *c, const auth_t *auth)
+{
+    int st;
+
+    if ((st = request_authenticate(c, auth)) || (st = request_check_claims(c)))
+        return st;
+    return request_channels(c);
+}
+
 /* the lease subject: the token's sub by the identity rule (ident.h), ""
  * without a token or sub; -1 when a sub the rule refuses would be counted
  * (the route has max_per_user: 403 with the reason in ERR) */
 static int
-lease_subject(ctx_t *c, char *scratch, size_t len, const char **sub, char *err, size_t errlen)
+request_lease_subject(request_ctx_t *c, char *scratch, size_t len, const char **sub, char *err, size_t errlen)
 {
     json_t *v = c->claims ? json_object_get(c->claims, "sub") : NULL;
     size_t n;
@@ -239,9 +273,9 @@ lease_subject(ctx_t *c, char *scratch, size_t len, const char **sub, char *err, 
 /* 0: taken; 1: max_per_user reached; -1: the broker did not answer (or
  * refused the lease of a route that has max_per_user) */
 static int
-take_lease(ctx_t *c, const char *sub)
+request_take_lease(request_ctx_t *c, const char *sub)
 {
-    int rc = control_lease_take(c->r->path, sub, c->s->lease, CONTROL_TIMEOUT_MS);
+    int rc = control_lease_take(c->r->path, sub, c->s->lease, REQUEST_CONTROL_TIMEOUT_MS);
     if (rc <= 0)
         c->s->lease[0] = '\0';
     if (rc == -2 && c->r->max_per_user == 0)
@@ -250,7 +284,7 @@ take_lease(ctx_t *c, const char *sub)
 }
 
 static void
-release_lease(ctx_t *c)
+request_release_lease(request_ctx_t *c)
 {
     if (!c->s->lease[0])
         return;
@@ -263,7 +297,7 @@ release_lease(ctx_t *c)
  * leeway auth_verify allowed; 0 when the token has no exp (or there is
  * no token) */
 static int64_t
-token_deadline(const ctx_t *c)
+request_token_deadline(const request_ctx_t *c)
 {
     json_t *exp = c->claims ? json_object_get(c->claims, "exp") : NULL;
     struct timespec ts;
@@ -281,9 +315,9 @@ token_deadline(const ctx_t *c)
 
 /* wait until the hub says the subscriptions are in force */
 static int
-wait_synced(ctx_t *c)
+request_wait_synced(request_ctx_t *c)
 {
-    int64_t end = mono_ms() + SYNC_TIMEOUT_MS;
+    int64_t end = mono_ms() + REQUEST_SYNC_TIMEOUT_MS;
     struct pollfd p = { c->s->efd, POLLIN, 0 };
 
     for (;;) {
@@ -299,7 +333,7 @@ wait_synced(ctx_t *c)
 
 /* ?mode=poll, or Accept: application/json without text/event-stream */
 static int
-wants_poll(const http_t *h)
+request_wants_poll(const http_t *h)
 {
     char v[16];
     if (query_get(h->query, "mode", v, sizeof(v)) > 0 && strcmp(v, "poll") == 0)
@@ -308,7 +342,7 @@ wants_poll(const http_t *h)
 }
 
 static void
-poll_json(ctx_t *c, const wire_event_t *ev, int n, qev_t **q, int nq, const char *reset,
+request_poll_json(request_ctx_t *c, const wire_event_t *ev, int n, qev_t **q, int nq, const char *reset,
     uint64_t last)
 {
     buf_t b;
@@ -359,47 +393,47 @@ poll_json(ctx_t *c, const wire_event_t *ev, int n, qev_t **q, int nq, const char
 /* ?wait=N (s): how long a poll waits for an event; bare "wait" or a
  * value too long to read: the most */
 static int
-poll_wait_param(const http_t *h)
+request_poll_wait_param(const http_t *h)
 {
     char w[8] = "";
     int wait = 0;
 
-    if (query_get(h->query, "wait", w, sizeof(w)) > 0 || query_has(h->query, "wait")) {
-        wait = w[0] ? atoi(w) : POLL_WAIT_MAX;
+    if (query_get(h->query, "wait", w, sizeof(w)) > 0 || request_query_has(h->query, "wait")) {
+        wait = w[0] ? atoi(w) : REQUEST_POLL_WAIT_MAX;
         if (wait < 0)
             wait = 0;
-        if (wait > POLL_WAIT_MAX)
-            wait = POLL_WAIT_MAX;
+        if (wait > REQUEST_POLL_WAIT_MAX)
+            wait = REQUEST_POLL_WAIT_MAX;
     }
     return wait;
 }
 
 /* a poll without Last-Event-ID: no events, the head id to go on from */
 static void
-poll_head(ctx_t *c)
+request_poll_head(request_ctx_t *c)
 {
     reply_t rep;
     char head_s[24];
     uint64_t head = 0;
 
     if (replay_ask(&c->rp, CTL_HEAD, 0, "", &rep) < 0) {
-        unavailable(c, "head");
+        request_unavailable(c, "head");
         return;
     }
     reply_str(&rep, 1, head_s, sizeof(head_s));
     wire_parse_id(head_s, strlen(head_s), &head);
     reply_free(&rep);
-    poll_json(c, NULL, 0, NULL, 0, NULL, head);
+    request_poll_json(c, NULL, 0, NULL, 0, NULL, head);
 }
 
 /* Nothing to replay: wait up to WAIT s (and not past the token's exp) for
  * live events above *LAST from the hub's queue, into Q (at most
- * POLL_QUEUED_MAX); their count, *LAST the highest.  Ends early when the
+ * REQUEST_POLL_QUEUED_MAX); their count, *LAST the highest.  Ends early when the
  * client leaves. */
 static int
-poll_wait_live(ctx_t *c, int wait, uint64_t *last, qev_t *q[POLL_QUEUED_MAX])
+request_poll_wait_live(request_ctx_t *c, int wait, uint64_t *last, qev_t *q[REQUEST_POLL_QUEUED_MAX])
 {
-    int64_t end = mono_ms() + wait * 1000, td = token_deadline(c);
+    int64_t end = mono_ms() + wait * 1000, td = request_token_deadline(c);
     int nq = 0;
 
     if (td && td < end)
@@ -409,7 +443,7 @@ poll_wait_live(ctx_t *c, int wait, uint64_t *last, qev_t *q[POLL_QUEUED_MAX])
     for (;;) {
         stream_clear_wake(c->s);
         qev_t *e;
-        while (nq < POLL_QUEUED_MAX && (e = stream_pop(c->s))) {
+        while (nq < REQUEST_POLL_QUEUED_MAX && (e = stream_pop(c->s))) {
             if (e->id > *last) {
                 q[nq++] = e;
                 *last = e->id;
@@ -432,13 +466,13 @@ poll_wait_live(ctx_t *c, int wait, uint64_t *last, qev_t *q[POLL_QUEUED_MAX])
 /* answer REP (the broker's replay after LEID): a reset, the events
  * replayed, or -- none, and REGISTERED -- the live ones awaited */
 static void
-poll_answer(ctx_t *c, reply_t *rep, uint64_t leid, int wait, int registered)
+request_poll_answer(request_ctx_t *c, reply_t *rep, uint64_t leid, int wait, int registered)
 {
     char head_s[24];
     uint64_t head = 0;
     int n = (int)rep->rep.nevents;
     wire_event_t *ev = calloc((size_t)(n > 0 ? n : 1), sizeof(*ev));
-    qev_t *q[POLL_QUEUED_MAX];
+    qev_t *q[REQUEST_POLL_QUEUED_MAX];
     int nq = 0;
 
     if (reply_is(rep, 0, "reset")) {
@@ -446,7 +480,7 @@ poll_answer(ctx_t *c, reply_t *rep, uint64_t leid, int wait, int registered)
         reply_str(rep, 1, why, sizeof(why));
         reply_str(rep, 2, head_s, sizeof(head_s));
         wire_parse_id(head_s, strlen(head_s), &head);
-        poll_json(c, NULL, 0, NULL, 0, why, head);
+        request_poll_json(c, NULL, 0, NULL, 0, why, head);
     } else if (!ev || reply_events(rep, 2, ev) != (n > 0 ? n : 0)) {
         http_error(&c->h, c->r, 500, "server_error", "bad reply from the broker", NULL);
     } else {
@@ -456,8 +490,8 @@ poll_answer(ctx_t *c, reply_t *rep, uint64_t leid, int wait, int registered)
             if (ev[i].id > last)
                 last = ev[i].id;
         if (n == 0 && registered)
-            nq = poll_wait_live(c, wait, &last, q);
-        poll_json(c, ev, n, q, nq, NULL, last);
+            nq = request_poll_wait_live(c, wait, &last, q);
+        request_poll_json(c, ev, n, q, nq, NULL, last);
     }
     for (int i = 0; i < nq; i++)
         qev_unref(q[i]);
@@ -467,43 +501,43 @@ poll_answer(ctx_t *c, reply_t *rep, uint64_t leid, int wait, int registered)
 /* ?mode=poll: the events after LEID as one JSON document, waiting up to
  * ?wait=N s for the first when there are none */
 static void
-serve_poll(ctx_t *c, int have_leid, uint64_t leid)
+request_poll(request_ctx_t *c, int have_leid, uint64_t leid)
 {
-    int wait = poll_wait_param(&c->h);
+    int wait = request_poll_wait_param(&c->h);
     reply_t rep;
 
     if (!have_leid) {
-        poll_head(c);
+        request_poll_head(c);
         return;
     }
     /* with wait: subscribe first, so nothing falls between replay and wait */
     int registered = 0;
     if (wait && hub_register(c->s) == 0) {
         registered = 1;
-        if (wait_synced(c) < 0) {
+        if (request_wait_synced(c) < 0) {
             hub_unregister(c->s);
-            unavailable(c, "subscribe");
+            request_unavailable(c, "subscribe");
             return;
         }
     }
     if (replay_ask(&c->rp, CTL_REPLAY, leid, "", &rep) < 0) {
         if (registered)
             hub_unregister(c->s);
-        unavailable(c, "replay");
+        request_unavailable(c, "replay");
         return;
     }
-    poll_answer(c, &rep, leid, wait, registered);
+    request_poll_answer(c, &rep, leid, wait, registered);
     reply_free(&rep);
     if (registered)
         hub_unregister(c->s);
 }
 
 static void
-serve_stats(ctx_t *c)
+request_stats(request_ctx_t *c)
 {
     reply_t rep;
-    if (control_call(CTL_STATS, NULL, 0, CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
-        unavailable(c, "stats");
+    if (control_call(CTL_STATS, NULL, 0, REQUEST_CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
+        request_unavailable(c, "stats");
         return;
     }
     char *txt = strndup(rep.rep.arg[0].p, rep.rep.arg[0].len);
@@ -569,7 +603,7 @@ serve_stats(ctx_t *c)
 
 /* the query string has parameter NAME (with any value, of any length) */
 static int
-query_has(const char *query, const char *name)
+request_query_has(const char *query, const char *name)
 {
     size_t n = strlen(name);
 
@@ -593,7 +627,7 @@ query_has(const char *query, const char *name)
  * Last-Event-ID the web server passes gives a 200 stream).
  */
 static int
-last_event_id(const http_t *h, uint64_t *leid)
+request_last_event_id(const http_t *h, uint64_t *leid)
 {
     char qid[32];
     const char *l = h->last_event_id;
@@ -605,7 +639,7 @@ last_event_id(const http_t *h, uint64_t *leid)
         for (size_t i = 0; i < 3 && !*l; i++) {
             if ((n = query_get(h->query, names[i], qid, sizeof(qid))) > 0)
                 l = qid;
-            else if (n < 0 && query_has(h->query, names[i]))
+            else if (n < 0 && request_query_has(h->query, names[i]))
                 l = "-";            /* present, but too long or malformed */
         }
     }
@@ -618,26 +652,26 @@ last_event_id(const http_t *h, uint64_t *leid)
 
 /* Read (and ignore) the request body, so the FastCGI socket is quiet and a
  * later readable event means the client has gone.  Only after the request
- * is authenticated, and at most BODY_MAX bytes, until the request's
+ * is authenticated, and at most REQUEST_BODY_MAX bytes, until the request's
  * deadline (the accept thread's watchdog cuts the read then: accept.h).
  * 0 when the body has ended; -1 when it was too long or too slow. */
 static int
-read_body(FCGX_Request *req)
+request_read_body(FCGX_Request *req)
 {
     char tmp[4096];
     size_t total = 0;
     int n;
 
-    while (total <= BODY_MAX && (n = FCGX_GetStr(tmp, sizeof(tmp), req->in)) > 0)
+    while (total <= REQUEST_BODY_MAX && (n = FCGX_GetStr(tmp, sizeof(tmp), req->in)) > 0)
         total += (size_t)n;
-    return FCGX_HasSeenEOF(req->in) && total <= BODY_MAX ? 0 : -1;
+    return FCGX_HasSeenEOF(req->in) && total <= REQUEST_BODY_MAX ? 0 : -1;
 }
 
 /* the body is read or refused: a 400 when it did not end in time */
 static int
-body_done(ctx_t *c)
+request_body_done(request_ctx_t *c)
 {
-    int r = read_body(c->h.req);
+    int r = request_read_body(c->h.req);
     accept_unwatch();               /* from here on the request may wait */
     if (r < 0)
         http_error(&c->h, c->r, 400, "bad_request", "request body too long or too slow", NULL);
@@ -647,7 +681,7 @@ body_done(ctx_t *c)
 /* 404 naming the path zsse-fcgi saw (REQUEST_URI): a web-server location
  * that strips or rewrites it shows up here */
 static void
-not_found(ctx_t *c)
+request_not_found(request_ctx_t *c)
 {
     char msg[2100];
 
@@ -655,10 +689,10 @@ not_found(ctx_t *c)
     http_error(&c->h, NULL, 404, "not_found", msg, NULL);
 }
 
-/* the route for C's path, its placeholders into C->params (for admit());
+/* the route for C's path, its placeholders into C->params (for request_admit());
  * NULL: none */
 static const route_t *
-find_route(ctx_t *c)
+request_find_route(request_ctx_t *c)
 {
     return route_find(c->cfg->routes, c->cfg->nroutes, c->h.path, c->h.path_len, &c->params);
 }
@@ -669,20 +703,20 @@ find_route(ctx_t *c)
  * has been answered (or the client has gone) and C->s is the caller's.
  */
 static int
-open_stream(ctx_t *c, int have_leid, uint64_t leid)
+request_open_stream(request_ctx_t *c, int have_leid, uint64_t leid)
 {
     const route_t *r = c->r;
     stream_t *s = c->s;
 
     char scratch[32], err[160];
     const char *sub;
-    if (lease_subject(c, scratch, sizeof(scratch), &sub, err, sizeof(err)) < 0) {
+    if (request_lease_subject(c, scratch, sizeof(scratch), &sub, err, sizeof(err)) < 0) {
         http_error(&c->h, r, 403, "forbidden", err, NULL);
         return -1;
     }
-    int lr = take_lease(c, sub);
+    int lr = request_take_lease(c, sub);
     if (lr < 0) {
-        unavailable(c, "lease");
+        request_unavailable(c, "lease");
         return -1;
     }
     if (lr > 0) {
@@ -690,10 +724,10 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
             "max_per_user streams already open for this user", "Retry-After: 5\r\n");
         return -1;
     }
-    if (hub_register(s) < 0 || wait_synced(c) < 0) {
+    if (hub_register(s) < 0 || request_wait_synced(c) < 0) {
         hub_unregister(s);
-        release_lease(c);
-        unavailable(c, "subscribe");
+        request_release_lease(c);
+        request_unavailable(c, "subscribe");
         return -1;
     }
     /* headers, retry, hello: then the replay */
@@ -704,8 +738,8 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
             r->hello_len, r->hello_kind);
     if (replay_join(&c->rp, have_leid, leid, c->earliest) < 0) {
         hub_unregister(s);
-        release_lease(c);
-        unavailable(c, "replay");
+        request_release_lease(c);
+        request_unavailable(c, "replay");
         return -1;
     }
     /* a client that stops reading blocks these writes: stall_timeout
@@ -718,23 +752,23 @@ open_stream(ctx_t *c, int have_leid, uint64_t leid)
      * comment lets them through at once */
     if (c->out.len == 0)
         sse_comment(&c->out, r->heartbeat_comment);
-    flush_out(c);
+    request_flush_out(c);
     if (!c->gone && FCGX_FFlush(c->h.req->out) < 0)
         c->gone = 1;
     if (c->gone || c->rp.failed) {
         hub_unregister(s);
-        release_lease(c);
+        request_release_lease(c);
         return -1;
     }
     s->route = r;
     snprintf(s->path, sizeof(s->path), "%.63s", c->h.path);     /* for log lines */
     writer_init(&s->out, c->h.req->ipcFd, (unsigned)c->h.req->requestId);
     s->last = c->rp.last;
-    s->expires = token_deadline(c);
+    s->expires = request_token_deadline(c);
     s->claims = json_incref(c->claims);
     if (hub_adopt(s) < 0) {
         hub_unregister(s);
-        release_lease(c);
+        request_release_lease(c);
         return -1;
     }
     return 0;
@@ -744,7 +778,7 @@ void
 request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
 {
     /* on the heap: the path and parameter buffers are large */
-    ctx_t *c = calloc(1, sizeof(*c));
+    request_ctx_t *c = calloc(1, sizeof(*c));
     uint64_t leid = 0;
     int have_leid = 0;
 
@@ -757,8 +791,8 @@ request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         http_error(&c->h, NULL, 400, "bad_request", "request line or headers too long", NULL);
         goto done;
     }
-    if (!(c->r = find_route(c))) {
-        not_found(c);
+    if (!(c->r = request_find_route(c))) {
+        request_not_found(c);
         goto done;
     }
     if (strcmp(c->h.method, "OPTIONS") == 0 && c->r->ncors) {
@@ -779,34 +813,34 @@ request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         goto done;
     }
     if (c->r->type == ROUTE_STATS) {
-        if (body_done(c) == 0)
-            serve_stats(c);
+        if (request_body_done(c) == 0)
+            request_stats(c);
         goto done;
     }
     if (!(c->s = stream_new())) {
         http_error(&c->h, c->r, 500, "server_error", "out of resources", NULL);
         goto done;
     }
-    buf_init(&c->out, OUT_MAX);
+    buf_init(&c->out, REQUEST_OUT_MAX);
     c->rp = (replay_t){ .r = c->r, .channels = c->s->channels, .out = &c->out,
-                        .flush = flush_out, .arg = c };
+                        .flush = request_flush_out, .arg = c };
     /* the body (a GET has none) is read only once the token is good */
     if ((c->r->type == ROUTE_MERCURE ? mercure_admit(&c->h, c->r, auth, c->s, &c->earliest)
-                                     : admit(c, auth)) != 0 || body_done(c) < 0)
+                                     : request_admit(c, auth)) != 0 || request_body_done(c) < 0)
         goto out;
     c->rp.nchannels = c->s->nchannels;
     c->rp.filter = c->s->filter;
 
-    have_leid = last_event_id(&c->h, &leid);
+    have_leid = request_last_event_id(&c->h, &leid);
     if (c->earliest) {
         have_leid = 1;          /* after 0, as a continuation: all buffered */
         leid = 0;
     }
-    if (c->r->type != ROUTE_MERCURE && wants_poll(&c->h)) {
-        serve_poll(c, have_leid, leid);
+    if (c->r->type != ROUTE_MERCURE && request_wants_poll(&c->h)) {
+        request_poll(c, have_leid, leid);
         goto out;
     }
-    if (open_stream(c, have_leid, leid) == 0) {
+    if (request_open_stream(c, have_leid, leid) == 0) {
         /* the hub has the stream now; libfcgi lets go of the connection
          * without ending the request (FCGX_Finish_r finds nothing to do) */
         c->s = NULL;
