@@ -55,7 +55,7 @@ static struct {
     int64_t         watch_until;    /* no watch ends later than this */
     ring_t          lingering;      /* answered connections for the gate */
     int             wake;           /* eventfd: lingering has news */
-} A = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} acceptor = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static __thread int my_slot = -1;
 
@@ -71,30 +71,30 @@ accept_init(size_t threads)
         max = (size_t)rl.rlim_cur;
     if (max > ACCEPT_QUEUE_MAX)
         max = ACCEPT_QUEUE_MAX;
-    if (!(A.watch = calloc(threads, sizeof(*A.watch))))
+    if (!(acceptor.watch = calloc(threads, sizeof(*acceptor.watch))))
         return -1;
-    A.nslots = threads;
+    acceptor.nslots = threads;
     for (size_t i = 0; i < threads; i++)
-        A.watch[i].fd = -1;
-    if (gate_init(ready) < 0 || ring_init(&A.lingering, 16, ACCEPT_QUEUE_MAX) < 0 ||
-        (A.wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        acceptor.watch[i].fd = -1;
+    if (gate_init(ready) < 0 || ring_init(&acceptor.lingering, 16, ACCEPT_QUEUE_MAX) < 0 ||
+        (acceptor.wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return -1;
     /* small: a process of mod_fcgid's serves one request at a time */
-    return ring_init(&A.q, 16, max);
+    return ring_init(&acceptor.q, 16, max);
 }
 
 void
 accept_watch(int fd, int64_t deadline)
 {
-    pthread_mutex_lock(&A.mu);
-    if (my_slot < 0 && A.nwatch < A.nslots)
-        my_slot = (int)A.nwatch++;
+    pthread_mutex_lock(&acceptor.mu);
+    if (my_slot < 0 && acceptor.nwatch < acceptor.nslots)
+        my_slot = (int)acceptor.nwatch++;
     if (my_slot >= 0) {
-        A.watch[my_slot] = (watch_t){ fd, deadline };
-        if (deadline > A.watch_until)
-            A.watch_until = deadline;
+        acceptor.watch[my_slot] = (watch_t){ fd, deadline };
+        if (deadline > acceptor.watch_until)
+            acceptor.watch_until = deadline;
     }
-    pthread_mutex_unlock(&A.mu);
+    pthread_mutex_unlock(&acceptor.mu);
 }
 
 void
@@ -102,9 +102,9 @@ accept_unwatch(void)
 {
     if (my_slot < 0)
         return;
-    pthread_mutex_lock(&A.mu);
-    A.watch[my_slot].fd = -1;
-    pthread_mutex_unlock(&A.mu);
+    pthread_mutex_lock(&acceptor.mu);
+    acceptor.watch[my_slot].fd = -1;
+    pthread_mutex_unlock(&acceptor.mu);
 }
 
 void
@@ -113,14 +113,14 @@ accept_linger(int fd)
     uint64_t one = 1;
 
     shutdown(fd, SHUT_WR);
-    pthread_mutex_lock(&A.mu);
-    int r = ring_push(&A.lingering, (void *)(intptr_t)(fd + 1));
-    pthread_mutex_unlock(&A.mu);
+    pthread_mutex_lock(&acceptor.mu);
+    int r = ring_push(&acceptor.lingering, (void *)(intptr_t)(fd + 1));
+    pthread_mutex_unlock(&acceptor.mu);
     if (r < 0) {
         close(fd);
         return;
     }
-    ssize_t w = write(A.wake, &one, sizeof(one));
+    ssize_t w = write(acceptor.wake, &one, sizeof(one));
     (void)w;
 }
 
@@ -130,13 +130,13 @@ take_lingering(int64_t now)
 {
     uint64_t v;
     void *p;
-    ssize_t r = read(A.wake, &v, sizeof(v));
+    ssize_t r = read(acceptor.wake, &v, sizeof(v));
 
     (void)r;
-    pthread_mutex_lock(&A.mu);
-    while ((p = ring_pop(&A.lingering)))
+    pthread_mutex_lock(&acceptor.mu);
+    while ((p = ring_pop(&acceptor.lingering)))
         gate_close_later((int)(intptr_t)p - 1, now + ACCEPT_LINGER_MS);
-    pthread_mutex_unlock(&A.mu);
+    pthread_mutex_unlock(&acceptor.mu);
 }
 
 /* shut down the reading of requests past their deadline: the thread's
@@ -146,15 +146,15 @@ watchdog(int64_t now)
 {
     static ratelimit_t rl;
 
-    pthread_mutex_lock(&A.mu);
-    for (size_t i = 0; i < A.nwatch; i++)
-        if (A.watch[i].fd >= 0 && A.watch[i].deadline <= now) {
-            shutdown(A.watch[i].fd, SHUT_RD);
-            A.watch[i].fd = -1;
+    pthread_mutex_lock(&acceptor.mu);
+    for (size_t i = 0; i < acceptor.nwatch; i++)
+        if (acceptor.watch[i].fd >= 0 && acceptor.watch[i].deadline <= now) {
+            shutdown(acceptor.watch[i].fd, SHUT_RD);
+            acceptor.watch[i].fd = -1;
             log_limited(&rl, LOG_WARNING, "a request was not read in %d s: cut",
                 ACCEPT_READ_TIMEOUT);
         }
-    pthread_mutex_unlock(&A.mu);
+    pthread_mutex_unlock(&acceptor.mu);
 }
 
 /* IPv4 address V4 as ::ffff:a.b.c.d, so that one comparison does both */
@@ -180,8 +180,8 @@ accept_allow(const char *list, char *err, size_t errlen)
     strcpy(copy, list);
     for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
         struct in_addr v4;
-        struct in6_addr *a = &A.allow[A.nallow];
-        if (A.nallow == ACCEPT_ADDRS_MAX) {
+        struct in6_addr *a = &acceptor.allow[acceptor.nallow];
+        if (acceptor.nallow == ACCEPT_ADDRS_MAX) {
             snprintf(err, errlen, "more than %d addresses", ACCEPT_ADDRS_MAX);
             return -1;
         }
@@ -191,7 +191,7 @@ accept_allow(const char *list, char *err, size_t errlen)
             snprintf(err, errlen, "'%.64s' is not an IP address", t);
             return -1;
         }
-        A.nallow++;
+        acceptor.nallow++;
     }
     return 0;
 }
@@ -208,7 +208,7 @@ allowed(int fd)
     struct in6_addr peer;
     char name[INET6_ADDRSTRLEN] = "?";
 
-    if (A.nallow == 0)
+    if (acceptor.nallow == 0)
         return 1;
     if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
         return 0;   /* gone already */
@@ -218,8 +218,8 @@ allowed(int fd)
         peer = ((const struct sockaddr_in6 *)&ss)->sin6_addr;
     else
         return 1;
-    for (int i = 0; i < A.nallow; i++)
-        if (memcmp(&A.allow[i], &peer, sizeof(peer)) == 0)
+    for (int i = 0; i < acceptor.nallow; i++)
+        if (memcmp(&acceptor.allow[i], &peer, sizeof(peer)) == 0)
             return 1;
     if (IN6_IS_ADDR_V4MAPPED(&peer))
         inet_ntop(AF_INET, &peer.s6_addr[12], name, sizeof(name));
@@ -239,13 +239,13 @@ ready(int fd, int64_t deadline, unsigned reqid)
 
     if (q) {
         *q = (queued_t){ fd, deadline };
-        pthread_mutex_lock(&A.mu);
-        if (deadline > A.watch_until)
-            A.watch_until = deadline;   /* the watchdog ticks from now */
-        r = ring_push(&A.q, q);
+        pthread_mutex_lock(&acceptor.mu);
+        if (deadline > acceptor.watch_until)
+            acceptor.watch_until = deadline;   /* the watchdog ticks from now */
+        r = ring_push(&acceptor.q, q);
         if (r == 0)
-            pthread_cond_signal(&A.cv);
-        pthread_mutex_unlock(&A.mu);
+            pthread_cond_signal(&acceptor.cv);
+        pthread_mutex_unlock(&acceptor.mu);
     }
     if (r < 0) {
         free(q);
@@ -256,11 +256,11 @@ ready(int fd, int64_t deadline, unsigned reqid)
 int
 accept_next(int64_t *deadline)
 {
-    pthread_mutex_lock(&A.mu);
-    while (A.q.len == 0)
-        pthread_cond_wait(&A.cv, &A.mu);
-    queued_t *q = ring_pop(&A.q);
-    pthread_mutex_unlock(&A.mu);
+    pthread_mutex_lock(&acceptor.mu);
+    while (acceptor.q.len == 0)
+        pthread_cond_wait(&acceptor.cv, &acceptor.mu);
+    queued_t *q = ring_pop(&acceptor.q);
+    pthread_mutex_unlock(&acceptor.mu);
     int fd = q->fd;
     *deadline = q->deadline;
     free(q);
@@ -402,7 +402,7 @@ accept_run(int listen_fd, int handoff_fd)
 {
     static ratelimit_t rl;
     struct pollfd p[4] = { { listen_fd, POLLIN, 0 }, { handoff_fd, POLLIN, 0 },
-                           { gate_fd(), POLLIN, 0 }, { A.wake, POLLIN, 0 } };
+                           { gate_fd(), POLLIN, 0 }, { acceptor.wake, POLLIN, 0 } };
 
     /* the listen socket is polled: accept must not wait for a connection
      * another process (sharing the socket) took first */
@@ -411,9 +411,9 @@ accept_run(int listen_fd, int handoff_fd)
     for (;;) {
         int64_t now = mono_ms();
         int wait = gate_timeout(now);
-        pthread_mutex_lock(&A.mu);
-        int watching = A.watch_until > now;
-        pthread_mutex_unlock(&A.mu);
+        pthread_mutex_lock(&acceptor.mu);
+        int watching = acceptor.watch_until > now;
+        pthread_mutex_unlock(&acceptor.mu);
         if (watching && (wait < 0 || wait > TICK_MS))
             wait = TICK_MS;
         if (poll(p, 4, wait) < 0 && errno != EINTR)

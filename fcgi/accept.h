@@ -2,7 +2,7 @@
  * accept.h -- the connections from the web server, taken off the listen
  * socket as fast as they come and queued for the setup threads.
  *
- *     listen socket ──accept──▶ queue ──▶ setup threads (stream.c)
+ *     listen socket ──accept──▶ queue ──▶ setup threads (request.c)
  *     handoff socket ──recvmsg──▶  ┘
  *
  * New connections wait in the gate (gate.h), holding no thread, until

@@ -14,8 +14,6 @@
 #include "log.h"
 #include "record.h"
 
-#define FCGI_BEGIN_REQUEST 1
-#define FCGI_PARAMS        4
 #define EV_BATCH           64
 
 typedef struct conn {
@@ -33,25 +31,25 @@ static struct {
     unsigned long  refused;         /* 503s so far */
     void         (*ready)(int, int64_t, unsigned);
     unsigned char  peek[GATE_PEEK_MAX];
-} G = { .epfd = -1 };
+} gates = { .epfd = -1 };
 
 int
 gate_init(void (*ready)(int fd, int64_t deadline, unsigned reqid))
 {
     struct rlimit rl;
 
-    G.ready = ready;
-    G.max = GATE_MAX;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 2 < G.max)
-        G.max = rl.rlim_cur / 2 > 16 ? rl.rlim_cur / 2 : 16;
-    G.epfd = epoll_create1(EPOLL_CLOEXEC);
-    return G.epfd < 0 ? -1 : 0;
+    gates.ready = ready;
+    gates.max = GATE_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 2 < gates.max)
+        gates.max = rl.rlim_cur / 2 > 16 ? rl.rlim_cur / 2 : 16;
+    gates.epfd = epoll_create1(EPOLL_CLOEXEC);
+    return gates.epfd < 0 ? -1 : 0;
 }
 
 int
 gate_fd(void)
 {
-    return G.epfd;
+    return gates.epfd;
 }
 
 /*
@@ -84,8 +82,8 @@ head_in(const unsigned char *b, size_t n, unsigned *reqid)
 static void
 unlink_conn(conn_t *c)
 {
-    conn_t **head = c->closing ? &G.closing : &G.head;
-    conn_t **tail = c->closing ? &G.closing_tail : &G.tail;
+    conn_t **head = c->closing ? &gates.closing : &gates.head;
+    conn_t **tail = c->closing ? &gates.closing_tail : &gates.tail;
 
     if (c->prev)
         c->prev->next = c->next;
@@ -95,9 +93,9 @@ unlink_conn(conn_t *c)
         c->next->prev = c->prev;
     else
         *tail = c->prev;
-    epoll_ctl(G.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    epoll_ctl(gates.epfd, EPOLL_CTL_DEL, c->fd, NULL);
     if (!c->closing)
-        G.n--;
+        gates.n--;
 }
 
 static int
@@ -106,10 +104,10 @@ link_conn(conn_t *c)
     /* edge-triggered: a peeked head stays in the buffer, and only new
      * bytes are news */
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
-    conn_t **head = c->closing ? &G.closing : &G.head;
-    conn_t **tail = c->closing ? &G.closing_tail : &G.tail;
+    conn_t **head = c->closing ? &gates.closing : &gates.head;
+    conn_t **tail = c->closing ? &gates.closing_tail : &gates.tail;
 
-    if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+    if (epoll_ctl(gates.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
         return -1;
     c->prev = *tail;
     c->next = NULL;
@@ -119,7 +117,7 @@ link_conn(conn_t *c)
         *head = c;
     *tail = c;
     if (!c->closing)
-        G.n++;
+        gates.n++;
     return 0;
 }
 
@@ -173,8 +171,8 @@ gate_refuse(int fd, unsigned reqid, const char *why)
     unsigned char out[FCGI_REC_HDR + sizeof(head) + FCGI_REC_TAIL];
     char junk[4096];
 
-    G.refused++;
-    log_limited(&rl, LOG_WARNING, "503 for a connection: %s (%lu so far)", why, G.refused);
+    gates.refused++;
+    log_limited(&rl, LOG_WARNING, "503 for a connection: %s (%lu so far)", why, gates.refused);
     /* take what it sent, so that closing does not reset the connection
      * before the web server has read the answer */
     for (int i = 0; i < 16 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++)
@@ -194,9 +192,9 @@ static unsigned
 peeked_reqid(int fd)
 {
     unsigned reqid = 1;
-    ssize_t n = recv(fd, G.peek, sizeof(G.peek), MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = recv(fd, gates.peek, sizeof(gates.peek), MSG_PEEK | MSG_DONTWAIT);
     if (n > 0)
-        head_in(G.peek, (size_t)n, &reqid);
+        head_in(gates.peek, (size_t)n, &reqid);
     return reqid ? reqid : 1;
 }
 
@@ -217,8 +215,8 @@ gate_add(int fd, int64_t now)
         gate_refuse(fd, 1, "out of memory");
         return;
     }
-    if (G.n >= G.max)
-        refuse_conn(G.head, "too many connections waiting for their request");
+    if (gates.n >= gates.max)
+        refuse_conn(gates.head, "too many connections waiting for their request");
     c->fd = fd;
     c->deadline = now + ACCEPT_READ_TIMEOUT * 1000;
     if (link_conn(c) < 0) {
@@ -232,14 +230,14 @@ static void
 look(conn_t *c)
 {
     unsigned reqid = 1;
-    ssize_t n = recv(c->fd, G.peek, sizeof(G.peek), MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = recv(c->fd, gates.peek, sizeof(gates.peek), MSG_PEEK | MSG_DONTWAIT);
 
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    int in = n > 0 ? head_in(G.peek, (size_t)n, &reqid) : 0;
-    if (n > 0 && (in != 0 || (size_t)n == sizeof(G.peek))) {
+    int in = n > 0 ? head_in(gates.peek, (size_t)n, &reqid) : 0;
+    if (n > 0 && (in != 0 || (size_t)n == sizeof(gates.peek))) {
         unlink_conn(c);
-        G.ready(c->fd, c->deadline, reqid ? reqid : 1);
+        gates.ready(c->fd, c->deadline, reqid ? reqid : 1);
         free(c);
         return;
     }
@@ -254,7 +252,7 @@ void
 gate_run(int64_t now)
 {
     struct epoll_event ev[EV_BATCH];
-    int n = epoll_wait(G.epfd, ev, EV_BATCH, 0);
+    int n = epoll_wait(gates.epfd, ev, EV_BATCH, 0);
 
     for (int i = 0; i < n; i++) {
         conn_t *c = ev[i].data.ptr;
@@ -263,19 +261,19 @@ gate_run(int64_t now)
         else
             look(c);
     }
-    while (G.head && G.head->deadline <= now)
-        refuse_conn(G.head, "its request did not come in time");
-    while (G.closing && G.closing->deadline <= now)
-        close_conn(G.closing);
+    while (gates.head && gates.head->deadline <= now)
+        refuse_conn(gates.head, "its request did not come in time");
+    while (gates.closing && gates.closing->deadline <= now)
+        close_conn(gates.closing);
 }
 
 int
 gate_timeout(int64_t now)
 {
-    int64_t at = G.head ? G.head->deadline : -1;
+    int64_t at = gates.head ? gates.head->deadline : -1;
 
-    if (G.closing && (at < 0 || G.closing->deadline < at))
-        at = G.closing->deadline;
+    if (gates.closing && (at < 0 || gates.closing->deadline < at))
+        at = gates.closing->deadline;
     if (at < 0)
         return -1;
     return at > now ? (int)(at - now) : 0;

@@ -107,7 +107,7 @@ pass(int s, const struct sockaddr_un *to, int fd)
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
+handoff_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -139,7 +139,7 @@ refuse(int fd)
 
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (recv(fd, in, sizeof(in), MSG_WAITALL) != (ssize_t)sizeof(in) ||
-        in[0] != 1 || in[1] != 1 /* FCGI_BEGIN_REQUEST */)
+        in[0] != FCGI_VERSION_1 || in[1] != FCGI_BEGIN_REQUEST)
         return;     /* not FastCGI: nothing to answer */
     unsigned id = (unsigned)in[2] << 8 | in[3];
     n = snprintf((char *)out + FCGI_REC_HDR, sizeof(out) - FCGI_REC_HDR - FCGI_REC_TAIL,
@@ -152,7 +152,7 @@ refuse(int fd)
     n += FCGI_REC_HDR;
     fcgi_rec_tail(out + n, id);
     n += FCGI_REC_TAIL;
-    if (write_all(fd, (const char *)out, (size_t)n) < 0)
+    if (handoff_write_all(fd, (const char *)out, (size_t)n) < 0)
         return;
     shutdown(fd, SHUT_WR);
     while (drained < DRAIN_MAX && (r = read(fd, buf, sizeof(buf))) > 0)

@@ -37,7 +37,7 @@ http_parse(http_t *h, FCGX_Request *req)
     h->origin = param(req, "HTTP_ORIGIN");
     /* what the web server let through is served: a value too long to
      * matter is dropped (an Origin that long matches no CORS origin; a
-     * Last-Event-ID of any length is an unknown id: stream.c), never a
+     * Last-Event-ID of any length is an unknown id: request.c), never a
      * 400 -- a browser's EventSource stops reconnecting for good on one */
     if (strlen(h->origin) > HTTP_ORIGIN_MAX)
         h->origin = "";

@@ -1,8 +1,12 @@
 /*
- * hub.c -- the SUB socket, subscriptions, sync markers and every adopted
- * stream of one zsse-fcgi process (design in hub.h).
+ * hub.c -- the hub's loop: the SUB socket's events fanned out to the
+ * streams, commands from the threads, timers, the sweep, leases and the
+ * graceful stop, for every stream of one zsse-fcgi process (design in
+ * hub.h; its parts in stream.h, chantab.h, writer.h, heap.h, resume.h).
  */
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -16,37 +20,26 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
-#include "channel.h"
+#include "chantab.h"
 #include "clock.h"
 #include "control.h"
 #include "ctl.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
-#include "record.h"
 #include "mercure.h"
-#include "replay.h"
+#include "resume.h"
 #include "revoke.h"
 #include "sse.h"
 #include "wire.h"
+#include "writer.h"
 
-#define NB          1024            /* channel buckets */
-#define REC_BATCH   32              /* records per sendmsg */
-/* a framed event or replay: the broker bounds events (max_message, at
- * most 16 MiB), framing adds "data: " per line or JSON escapes */
-#define FRAME_MAX   (128u << 20)
-#define EPOLL_BATCH 256
-#define RUN_MAX     64              /* events of one channel written together */
-#define NONCE_POOL  4096            /* sync topics kept for reuse */
-#define RESUME_TRIES 3              /* replays tried after a broker restart */
-
-typedef struct chan {
-    struct chan *next;
-    stream_t   **v;
-    size_t       n, cap;
-    size_t       len;
-    char         name[];
-} chan_t;
+#define HUB_FRAME_MAX   RESUME_FRAME_MAX    /* a framed event (resume.h) */
+#define HUB_EPOLL_BATCH 256
+#define HUB_RUN_MAX     64              /* events of one channel written together */
+#define HUB_RESUME_TRIES 3              /* replays tried after a broker restart */
+#define HUB_RECV_BATCH  1024            /* messages taken from SUB per turn of the loop */
+#define HUB_SWEEP_MS    1000            /* ms between sweeps for stall_timeout */
 
 typedef enum { CMD_REGISTER, CMD_UNREGISTER, CMD_ADOPT, CMD_RESUMED } cmd_kind_t;
 
@@ -57,167 +50,43 @@ typedef struct cmd {
     qev_t      *e;                  /* CMD_RESUMED: the framed replay, NULL: failed */
 } cmd_t;
 
-typedef struct job {                /* a replay for the resume thread */
-    struct job *next;
-    stream_t   *s;
-    uint64_t    after;
-    unsigned    resyncs;            /* the stream's count when posted */
-} job_t;
-
 static struct {
     void           *sub, *mon;
     int             efd;            /* commands are waiting */
     int             epfd;           /* the adopted streams' sockets */
-    pthread_t       thread, resumer;
-    int             resumer_started;
+    pthread_t       thread;
     pthread_mutex_t mu;             /* cmds */
     cmd_t          *cmds, **cmds_tail;
-    pthread_mutex_t jmu;            /* jobs */
-    pthread_cond_t  jcv;
-    job_t          *jobs, **jobs_tail;
     atomic_int      stop;
     stream_t       *streams;        /* registered */
-    stream_t       *waiting[NB];    /* awaiting a sync marker, by its topic
-                                     * (after a broker restart, every stream:
-                                     * markers come back in any order) */
     stream_t       *doomed;         /* to close once the current loop is done */
-    chan_t         *chans[NB];
     int             ever_connected;
-    char            probe[40];      /* the probe topic awaited ("": none) */
-    uint64_t        nonce_seq;
-    /* sync topics whose marker came back, to be used again: libzmq keeps
-     * about 220 bytes for every distinct topic a SUB socket ever
-     * subscribed, unsubscribed or not (4.3.4) -- a fresh topic per stream
-     * grew the worker by that much per reconnect (tests/bench/soak) */
-    char          (*nonce_pool)[40];
-    size_t          nonce_free;
     int64_t         last_renew;     /* ms */
     char          (*rel)[CTL_LEASE_ID_LEN + 1];     /* leases to release */
     size_t          nrel, caprel;
-    stream_t      **hb;             /* the heartbeat heap (by hb_at) */
-    size_t          hbn, hbcap;
+    heap_t          timers;         /* the adopted streams, by stream_t.timer.key */
     buf_t           frame[SSE_FORMATS];   /* an event framed per sse_format_t, reused */
     buf_t           qframe;         /* a queued event, framed */
     atomic_int      drain_ms;       /* hub_drain()'s window, 0: not asked */
     atomic_int      drained;        /* ... and done */
     revoke_t       *revoked;        /* the broker's table of revoked tokens */
-} H = {
-    .mu = PTHREAD_MUTEX_INITIALIZER, .jmu = PTHREAD_MUTEX_INITIALIZER,
-    .jcv = PTHREAD_COND_INITIALIZER, .efd = -1, .epfd = -1,
+} hub = {
+    .mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1, .epfd = -1,
 };
 
-/* --- queued events ---------------------------------------------------------- */
+/* --- commands from the threads ------------------------------------------------------ */
 
-void
-qev_unref(qev_t *e)
-{
-    if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
-        free(e);
-}
-
-static qev_t *
-qev_make(uint64_t id, char kind, const char *ev, size_t elen, const char *data, size_t dlen,
-    uint32_t refs)
-{
-    qev_t *e = malloc(sizeof(*e) + elen + dlen + 2);
-    if (!e)
-        return NULL;
-    e->refs = refs;
-    e->id = id;
-    e->kind = kind;
-    e->event_len = (uint8_t)elen;
-    e->data_len = (uint32_t)dlen;
-    e->event = e->blob;
-    memcpy(e->event, ev, elen);
-    e->event[elen] = '\0';
-    e->data = e->event + elen + 1;
-    memcpy(e->data, data, dlen);
-    e->data[dlen] = '\0';
-    return e;
-}
-
-/* --- streams (their thread's side) -------------------------------------------- */
-
-stream_t *
-stream_new(void)
-{
-    stream_t *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    s->fd = -1;
-    if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
-        free(s);
-        return NULL;
-    }
-    if (ring_init(&s->q, STREAM_QUEUE_MIN, STREAM_QUEUE_MAX) < 0) {
-        close(s->efd);
-        free(s);
-        return NULL;
-    }
-    pthread_mutex_init(&s->mu, NULL);
-    return s;
-}
-
-/* let go of the queued events */
+/* wake the hub (its eventfd); any thread */
 static void
-drain(stream_t *s)
-{
-    qev_t *e;
-    while ((e = ring_pop(&s->q)))
-        qev_unref(e);
-}
-
-void
-stream_free(stream_t *s)
-{
-    if (!s)
-        return;
-    drain(s);
-    for (size_t i = 0; i < s->nchannels; i++)
-        free(s->channels[i]);
-    json_decref(s->claims);
-    ring_free(&s->q);
-    free(s->pend);
-    mercure_filter_free(&s->filter);
-    if (s->efd >= 0)
-        close(s->efd);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-}
-
-static void
-wake(int fd)
+hub_wake(void)
 {
     uint64_t one = 1;
-    ssize_t r = write(fd, &one, sizeof(one));
+    ssize_t r = write(hub.efd, &one, sizeof(one));
     (void)r;                /* EAGAIN: the counter is already non-zero */
 }
 
-static void
-clear_wake(int fd)
-{
-    uint64_t v;
-    ssize_t r = read(fd, &v, sizeof(v));
-    (void)r;
-}
-
-void
-stream_clear_wake(stream_t *s)
-{
-    clear_wake(s->efd);
-}
-
-qev_t *
-stream_pop(stream_t *s)
-{
-    pthread_mutex_lock(&s->mu);
-    qev_t *e = ring_pop(&s->q);
-    pthread_mutex_unlock(&s->mu);
-    return e;
-}
-
 static int
-command(cmd_kind_t kind, stream_t *s, qev_t *e)
+hub_command(cmd_kind_t kind, stream_t *s, qev_t *e)
 {
     cmd_t *c = calloc(1, sizeof(*c));
     if (!c)
@@ -225,18 +94,18 @@ command(cmd_kind_t kind, stream_t *s, qev_t *e)
     c->kind = kind;
     c->s = s;
     c->e = e;
-    pthread_mutex_lock(&H.mu);
-    *H.cmds_tail = c;
-    H.cmds_tail = &c->next;
-    pthread_mutex_unlock(&H.mu);
-    wake(H.efd);
+    pthread_mutex_lock(&hub.mu);
+    *hub.cmds_tail = c;
+    hub.cmds_tail = &c->next;
+    pthread_mutex_unlock(&hub.mu);
+    hub_wake();
     return 0;
 }
 
 int
 hub_register(stream_t *s)
 {
-    return command(CMD_REGISTER, s, NULL);
+    return hub_command(CMD_REGISTER, s, NULL);
 }
 
 void
@@ -244,15 +113,10 @@ hub_unregister(stream_t *s)
 {
     struct pollfd p = { s->efd, POLLIN, 0 };
 
-    while (command(CMD_UNREGISTER, s, NULL) < 0)
+    while (hub_command(CMD_UNREGISTER, s, NULL) < 0)
         usleep(1000);
-    /* wait until the hub has let go of S: it sets "registered" to -1 */
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        int done = s->registered == -1;
-        pthread_mutex_unlock(&s->mu);
-        if (done)
-            break;
+    /* wait until the hub has let go of S */
+    while (stream_state(s) != STREAM_RELEASED) {
         poll(&p, 1, 100);
         stream_clear_wake(s);
     }
@@ -261,307 +125,82 @@ hub_unregister(stream_t *s)
 int
 hub_adopt(stream_t *s)
 {
-    return command(CMD_ADOPT, s, NULL);
+    return hub_command(CMD_ADOPT, s, NULL);
 }
 
-/* --- the hub's tables ----------------------------------------------------------- */
-
-static size_t
-hash(const char *s, size_t n)
-{
-    return (size_t)(str_hash(s, n) % NB);
-}
-
-static chan_t *
-chan_get(const char *name, size_t len, int create)
-{
-    chan_t **pp = &H.chans[hash(name, len)];
-    for (; *pp; pp = &(*pp)->next)
-        if ((*pp)->len == len && memcmp((*pp)->name, name, len) == 0)
-            return *pp;
-    if (!create || !(*pp = calloc(1, sizeof(chan_t) + len + 1)))
-        return NULL;
-    (*pp)->len = len;
-    memcpy((*pp)->name, name, len + 1);     /* keeps the '\0': the topic */
-    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, (*pp)->name, len + 1);
-    return *pp;
-}
+/* --- registering (the channel table and markers: chantab.h) ------------------------ */
 
 static void
-chan_remove(chan_t *c, stream_t *s)
+hub_do_register(stream_t *s)
 {
-    for (size_t i = 0; i < c->n; i++)
-        if (c->v[i] == s) {
-            c->v[i] = c->v[--c->n];
-            break;
-        }
-    if (c->n)
-        return;
-    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, c->name, c->len + 1);
-    chan_t **pp = &H.chans[hash(c->name, c->len)];
-    while (*pp != c)
-        pp = &(*pp)->next;
-    *pp = c->next;
-    free(c->v);
-    free(c);
-}
-
-/* stop awaiting S's marker */
-static void
-unwait(stream_t *s)
-{
-    size_t len = strlen(s->nonce) + 1;
-
-    if (len == 1)
-        return;
-    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, s->nonce, len);
-    for (stream_t **pp = &H.waiting[hash(s->nonce, len)]; *pp; pp = &(*pp)->wait_next)
-        if (*pp == s) {
-            *pp = s->wait_next;
-            break;
-        }
-    s->nonce[0] = '\0';
-}
-
-/* subscribe a fresh sync topic behind S's channels */
-static void
-sync_stream(stream_t *s)
-{
-    unwait(s);
-    int n;
-    if (H.nonce_free) {
-        memcpy(s->nonce, H.nonce_pool[--H.nonce_free], sizeof(s->nonce));
-        n = (int)strlen(s->nonce);
-    } else {
-        n = snprintf(s->nonce, sizeof(s->nonce), "%c%d.%" PRIu64, WIRE_SYNC_BYTE,
-            (int)getpid(), ++H.nonce_seq);
-    }
-    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, s->nonce, (size_t)n + 1);
-    stream_t **b = &H.waiting[hash(s->nonce, (size_t)n + 1)];
-    s->wait_next = *b;
-    *b = s;
-}
-
-/*
- * The probe: markers only behind a new connection's subscriptions.  On a
- * (re)connect ZeroMQ's SUB sends its whole subscription set again, and in
- * sorted order -- sync topics ("\1...") before every channel -- when it
- * sends them as the pipe is attached.  A stream's marker set before then
- * could come back ahead of the channels it must follow, and an event
- * published in between would be in neither the stream's replay nor its
- * live feed.  So on every connect the hub first subscribes one probe
- * topic.  Its echo comes through the new connection, whose pipe is then
- * attached, with every subscription already written to it; only then
- * does each stream get its marker, which now travels behind them.
- */
-static void
-probe_start(void)
-{
-    if (H.probe[0])
-        zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, H.probe, strlen(H.probe) + 1);
-    int n = snprintf(H.probe, sizeof(H.probe), "%cprobe.%d.%" PRIu64, WIRE_SYNC_BYTE,
-        (int)getpid(), ++H.nonce_seq);
-    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, H.probe, (size_t)n + 1);
-}
-
-/* the probe is back: every stream waiting for it gets its marker */
-static void
-probe_done(void)
-{
-    zmq_setsockopt(H.sub, ZMQ_UNSUBSCRIBE, H.probe, strlen(H.probe) + 1);
-    H.probe[0] = '\0';
-    for (stream_t *s = H.streams; s; s = s->hub_next)
-        if (s->needs_marker) {
-            s->needs_marker = 0;
-            sync_stream(s);
-        }
-}
-
-/* sync S now, or once the probe is back */
-static void
-sync_when_attached(stream_t *s)
-{
-    if (H.probe[0]) {
-        unwait(s);
-        s->needs_marker = 1;
-    } else {
-        sync_stream(s);
-    }
-}
-
-static void
-do_register(stream_t *s)
-{
-    for (size_t i = 0; i < s->nchannels; i++) {
-        chan_t *c = chan_get(s->channels[i], strlen(s->channels[i]), 1);
-        if (!c)
-            continue;
-        if (c->n == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 4;
-            stream_t **v = realloc(c->v, cap * sizeof(*v));
-            if (!v)
-                continue;
-            c->v = v;
-            c->cap = cap;
-        }
-        c->v[c->n++] = s;
-    }
+    chantab_add(s);
     s->hub_prev = NULL;
-    s->hub_next = H.streams;
-    if (H.streams)
-        H.streams->hub_prev = s;
-    H.streams = s;
+    s->hub_next = hub.streams;
+    if (hub.streams)
+        hub.streams->hub_prev = s;
+    hub.streams = s;
     pthread_mutex_lock(&s->mu);
-    s->registered = 1;
+    stream_set_state(s, STREAM_SYNCING);
     pthread_mutex_unlock(&s->mu);
-    sync_when_attached(s);
+    chantab_sync(s);
 }
 
 /* forget S's channels and marker (S stays allocated) */
 static void
-forget(stream_t *s)
+hub_forget(stream_t *s)
 {
-    if (s->registered != 1)
+    if (!stream_registered(s))
         return;
     if (s->hub_prev)
         s->hub_prev->hub_next = s->hub_next;
     else
-        H.streams = s->hub_next;
+        hub.streams = s->hub_next;
     if (s->hub_next)
         s->hub_next->hub_prev = s->hub_prev;
-    for (size_t i = 0; i < s->nchannels; i++) {
-        chan_t *c = chan_get(s->channels[i], strlen(s->channels[i]), 0);
-        if (c)
-            chan_remove(c, s);
-    }
-    unwait(s);
+    chantab_remove(s);
 }
 
 static void
-do_unregister(stream_t *s)
+hub_do_unregister(stream_t *s)
 {
-    forget(s);
+    assert(stream_on_thread(s) && s->state != STREAM_RELEASED);
+    hub_forget(s);
     pthread_mutex_lock(&s->mu);
-    s->registered = -1;
+    stream_set_state(s, STREAM_RELEASED);
     pthread_mutex_unlock(&s->mu);
-    wake(s->efd);
+    stream_wake(s);
 }
 
 /* --- writing to an adopted stream ---------------------------------------------------- */
 
 static void
-set_pollout(stream_t *s, int on)
+hub_set_pollout(stream_t *s, int on)
 {
     if (s->pollout == on)
         return;
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0),
                               .data.ptr = s };
-    if (epoll_ctl(H.epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+    if (epoll_ctl(hub.epfd, EPOLL_CTL_MOD, s->out.fd, &ev) == 0)
         s->pollout = on;
-}
-
-/* Records R0.. (at most REC_BATCH) of BODY as STDOUT records of S: their
- * headers in H, header and body pieces in IOV.  Returns the pieces'
- * count, their bytes in *WANT. */
-static int
-rec_iov(const stream_t *s, const char *body, size_t len, size_t r0,
-    unsigned char h[REC_BATCH][FCGI_REC_HDR], struct iovec iov[2 * REC_BATCH], size_t *want)
-{
-    size_t nrec = (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX;
-    int k = 0;
-
-    *want = 0;
-    for (size_t r = r0; r < nrec && r < r0 + REC_BATCH; r++, k++) {
-        size_t off = r * FCGI_REC_MAX;
-        size_t cl = len - off < FCGI_REC_MAX ? len - off : FCGI_REC_MAX;
-        fcgi_rec_header(h[k], FCGI_REC_STDOUT, s->reqid, cl);
-        iov[2 * k] = (struct iovec){ h[k], FCGI_REC_HDR };
-        iov[2 * k + 1] = (struct iovec){ (void *)(body + off), cl };
-        *want += FCGI_REC_HDR + cl;
-    }
-    return 2 * k;
-}
-
-/* BODY as STDOUT records, less the first SKIP bytes a socket took, into
- * S->pend */
-static int
-keep_rest(stream_t *s, const char *body, size_t len, size_t skip)
-{
-    size_t nrec = (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX, total = len + FCGI_REC_HDR * nrec;
-    size_t pos = 0, want;
-    unsigned char h[REC_BATCH][FCGI_REC_HDR];
-    struct iovec iov[2 * REC_BATCH];
-    char *p = malloc(total - skip), *w = p;
-
-    if (!p)
-        return -1;
-    for (size_t r0 = 0; r0 < nrec; r0 += REC_BATCH) {
-        int n = rec_iov(s, body, len, r0, h, iov, &want);
-        for (int i = 0; i < n; i++) {
-            size_t l = iov[i].iov_len, from = pos < skip ? skip - pos : 0;
-            if (from < l) {
-                memcpy(w, (char *)iov[i].iov_base + from, l - from);
-                w += l - from;
-            }
-            pos += l;
-        }
-    }
-    s->pend = p;
-    s->pend_len = total - skip;
-    s->pend_off = 0;
-    return 0;
-}
-
-/* BODY to S as STDOUT records, without blocking.  0: all sent; 1:
- * nothing sent; 2: a part sent, the rest in S->pend; -1: the connection
- * failed */
-static int
-send_body(stream_t *s, const char *body, size_t len)
-{
-    size_t nrec = (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX, sent = 0, want;
-    unsigned char h[REC_BATCH][FCGI_REC_HDR];
-    struct iovec iov[2 * REC_BATCH];
-
-    if (len == 0)
-        return 0;
-    for (size_t r0 = 0; r0 < nrec; r0 += REC_BATCH) {
-        struct msghdr m = { .msg_iov = iov };
-        m.msg_iovlen = (size_t)rec_iov(s, body, len, r0, h, iov, &want);
-        ssize_t n;
-        do
-            n = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
-        if (n > 0)
-            sent += (size_t)n;
-        if (n < (ssize_t)want)
-            break;
-    }
-    if (sent == len + FCGI_REC_HDR * nrec)
-        return 0;
-    if (sent == 0)
-        return 1;
-    return keep_rest(s, body, len, sent) < 0 ? -1 : 2;
 }
 
 /* close S later in this loop (not while a channel's list is walked) */
 static void
-doom(stream_t *s, const char *why)
+hub_doom(stream_t *s, const char *why)
 {
-    if (s->doomed)
-        return;
+    if (!stream_running(s))
+        return;                     /* doomed already, or dead */
     if (why)
         log_msg(LOG_WARNING, "stream %s: %s, dropped", s->path, why);
-    s->doomed = 1;
-    s->doom_next = H.doomed;
-    H.doomed = s;
+    stream_set_state(s, STREAM_DOOMED);
+    s->doom_next = hub.doomed;
+    hub.doomed = s;
 }
 
 /* queue E on S, taking a reference; 1 when S's thread must be woken (a
  * full queue sets S->overflow).  Under S's lock while its thread owns it. */
 static int
-enqueue(stream_t *s, qev_t *e)
+hub_enqueue(stream_t *s, qev_t *e)
 {
     int was_empty = s->q.len == 0;
 
@@ -577,265 +216,175 @@ enqueue(stream_t *s, qev_t *e)
 
 /* queued event E framed for S (a raw one is framed already) */
 static int
-frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
+hub_frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
 {
-    if (e->kind == 'r') {
+    if (e->kind == QEV_RAW) {
         *p = e->data;
         *n = e->data_len;
         return 0;
     }
-    buf_reset(&H.qframe);
-    if (sse_event(&H.qframe, (sse_format_t)s->route->format, e->id, e->event, e->event_len,
+    buf_reset(&hub.qframe);
+    if (sse_event(&hub.qframe, (sse_format_t)s->route->format, e->id, e->event, e->event_len,
         e->data, e->data_len, e->kind) < 0)
         return -1;
-    *p = H.qframe.data;
-    *n = H.qframe.len;
+    *p = hub.qframe.data;
+    *n = hub.qframe.len;
     return 0;
 }
 
 /* something waits to be written to S */
 static int
-backlog(const stream_t *s)
+hub_backlog(const stream_t *s)
 {
-    return s->pend || (s->state == ST_LIVE && s->q.len);
+    return writer_pending(&s->out) || (s->state == STREAM_LIVE && s->q.len);
 }
 
-/* BODY to S now, nothing waiting before it.  0: sent (a part that did not
- * fit is kept, and EPOLLOUT armed); 1: the socket is full, nothing sent;
- * -1: the connection failed (S is doomed) */
-static int
-write_now(stream_t *s, const char *body, size_t len, int64_t now)
+/* BODY to S now, nothing waiting before it: writer_send()'s result.
+ * WRITER_PARTIAL arms EPOLLOUT; WRITER_FAILED dooms S. */
+static writer_result_t
+hub_write_now(stream_t *s, const char *body, size_t len, int64_t now)
 {
-    int r = send_body(s, body, len);
+    writer_result_t r = writer_send(&s->out, body, len);
 
-    if (r < 0) {
-        doom(s, NULL);
-        return -1;
+    if (r == WRITER_FAILED) {
+        hub_doom(s, NULL);
+        return r;
     }
-    if (r == 1)
-        return 1;
+    if (r == WRITER_BLOCKED)
+        return r;
     s->last_write = now;
-    if (r == 2) {
+    if (r == WRITER_PARTIAL) {
         s->stalled = now;           /* a slow client */
-        set_pollout(s, 1);
+        hub_set_pollout(s, 1);
     }
-    return 0;
+    return r;
 }
 
 /* Write what waits for S: the tail of a record, then (when live) the
  * queued events.  Arms EPOLLOUT while anything is left. */
 static void
-flush(stream_t *s, int64_t now)
+hub_flush(stream_t *s, int64_t now)
 {
-    while (s->pend) {
-        ssize_t n = send(s->fd, s->pend + s->pend_off, s->pend_len - s->pend_off,
-            MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) {
-            doom(s, NULL);
+    if (writer_pending(&s->out)) {
+        writer_result_t w = writer_flush(&s->out);
+        if (w == WRITER_FAILED) {
+            hub_doom(s, NULL);
             return;
         }
-        s->pend_off += (size_t)n;
-        s->stalled = s->last_write = now;
-        if (s->pend_off == s->pend_len) {
-            free(s->pend);
-            s->pend = NULL;
-        }
+        if (w != WRITER_BLOCKED)
+            s->stalled = s->last_write = now;
     }
-    while (!s->pend && s->state == ST_LIVE && s->q.len) {
+    while (!writer_pending(&s->out) && s->state == STREAM_LIVE && s->q.len) {
         qev_t *e = ring_first(&s->q);
         const char *p;
         size_t n;
-        if (e->kind == 'r' || e->id > s->last) {
-            if (frame_queued(s, e, &p, &n) < 0) {
-                doom(s, "an event too large to frame");
+        if (e->kind == QEV_RAW || e->id > s->last) {
+            if (hub_frame_queued(s, e, &p, &n) < 0) {
+                hub_doom(s, "an event too large to frame");
                 return;
             }
-            int r = write_now(s, p, n, now);
-            if (r < 0)
+            writer_result_t r = hub_write_now(s, p, n, now);
+            if (r == WRITER_FAILED)
                 return;
-            if (r == 1)
+            if (r == WRITER_BLOCKED)
                 break;              /* the socket is full: EPOLLOUT */
             s->last = e->id;
             s->stalled = now;
         }
         qev_unref(ring_pop(&s->q));
     }
-    if (!backlog(s))
+    if (!hub_backlog(s))
         s->stalled = 0;
     else if (!s->stalled)
         s->stalled = now;
-    set_pollout(s, backlog(s));
+    hub_set_pollout(s, hub_backlog(s));
 }
 
-/* --- timers: a min-heap of the adopted streams by hb_at --------------------------- */
+/* --- timers: a min-heap of the adopted streams (heap.h) --------------------------- */
 
-#define HB_NONE ((size_t)-1)
-
-static void
-hb_swap(size_t i, size_t j)
+/* the stream whose timer node is X */
+static stream_t *
+hub_timer_stream(heap_node_t *x)
 {
-    stream_t *t = H.hb[i];
-    H.hb[i] = H.hb[j];
-    H.hb[j] = t;
-    H.hb[i]->hb_idx = i;
-    H.hb[j]->hb_idx = j;
-}
-
-static void
-hb_up(size_t i)
-{
-    while (i && H.hb[(i - 1) / 2]->hb_at > H.hb[i]->hb_at) {
-        hb_swap(i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-static void
-hb_down(size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < H.hbn && H.hb[l]->hb_at < H.hb[m]->hb_at)
-            m = l;
-        if (r < H.hbn && H.hb[r]->hb_at < H.hb[m]->hb_at)
-            m = r;
-        if (m == i)
-            return;
-        hb_swap(i, m);
-        i = m;
-    }
-}
-
-static int
-hb_add(stream_t *s, int64_t at)
-{
-    if (H.hbn == H.hbcap) {
-        size_t cap = H.hbcap ? H.hbcap * 2 : 256;
-        stream_t **v = realloc(H.hb, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        H.hb = v;
-        H.hbcap = cap;
-    }
-    s->hb_at = at;
-    s->hb_idx = H.hbn;
-    H.hb[H.hbn++] = s;
-    hb_up(s->hb_idx);
-    return 0;
-}
-
-static void
-hb_del(stream_t *s)
-{
-    size_t i = s->hb_idx;
-
-    if (i == HB_NONE)
-        return;
-    s->hb_idx = HB_NONE;
-    if (i != --H.hbn) {
-        H.hb[i] = H.hb[H.hbn];
-        H.hb[i]->hb_idx = i;
-        hb_up(i);
-        hb_down(H.hb[i]->hb_idx);
-    }
-}
-
-/* end S's response: the end of STDOUT and END_REQUEST, unless a record
- * was cut (the web server then sees the connection close) */
-static void
-end_response(stream_t *s)
-{
-    unsigned char b[FCGI_REC_TAIL];
-
-    if (s->pend)
-        return;
-    fcgi_rec_tail(b, s->reqid);
-    ssize_t n = send(s->fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)n;                /* the connection closes next either way */
+    return (stream_t *)((char *)x - offsetof(stream_t, timer));
 }
 
 /* a lease to release once the lease connection is free (the hub never
  * waits for a stream thread taking a lease) */
 static void
-release_lease(stream_t *s)
+hub_release_lease(stream_t *s)
 {
     if (!s->lease[0])
         return;
-    if (H.nrel == H.caprel) {
-        size_t cap = H.caprel ? H.caprel * 2 : 64;
-        char (*p)[CTL_LEASE_ID_LEN + 1] = realloc(H.rel, cap * sizeof(*p));
+    if (hub.nrel == hub.caprel) {
+        size_t cap = hub.caprel ? hub.caprel * 2 : 64;
+        char (*p)[CTL_LEASE_ID_LEN + 1] = realloc(hub.rel, cap * sizeof(*p));
         if (!p) {
             s->lease[0] = '\0';        /* it expires unrenewed */
             return;
         }
-        H.rel = p;
-        H.caprel = cap;
+        hub.rel = p;
+        hub.caprel = cap;
     }
     size_t n = strnlen(s->lease, CTL_LEASE_ID_LEN);
-    memcpy(H.rel[H.nrel], s->lease, n);
-    H.rel[H.nrel++][n] = '\0';
+    memcpy(hub.rel[hub.nrel], s->lease, n);
+    hub.rel[hub.nrel++][n] = '\0';
     s->lease[0] = '\0';
 }
 
 /* send the releases gathered (WAIT: even if a lease is being taken) */
 static void
-flush_releases(int wait)
+hub_flush_releases(int wait)
 {
     static const char *ids[CTL_LEASES_MAX];
     size_t done = 0;
 
-    while (done < H.nrel) {
+    while (done < hub.nrel) {
         size_t n = 0;
-        for (; n < CTL_LEASES_MAX && done + n < H.nrel; n++)
-            ids[n] = H.rel[done + n];
+        for (; n < CTL_LEASES_MAX && done + n < hub.nrel; n++)
+            ids[n] = hub.rel[done + n];
         if (control_lease_send(CTL_RELEASE, ids, n, wait) < 0 && errno == EAGAIN)
             break;
         done += n;
     }
     if (done == 0)
-        return;                 /* (H.rel may still be NULL: nothing to move) */
-    memmove(H.rel, H.rel + done, (H.nrel - done) * sizeof(*H.rel));
-    H.nrel -= done;
+        return;                 /* (hub.rel may still be NULL: nothing to move) */
+    memmove(hub.rel, hub.rel + done, (hub.nrel - done) * sizeof(*hub.rel));
+    hub.nrel -= done;
 }
 
 /* close an adopted stream; freed now, or when its resume job returns */
 static void
-close_stream(stream_t *s)
+hub_close_stream(stream_t *s)
 {
-    if (s->state == ST_DEAD)
-        return;
-    forget(s);
-    hb_del(s);
-    s->registered = -1;
-    epoll_ctl(H.epfd, EPOLL_CTL_DEL, s->fd, NULL);
-    end_response(s);
-    close(s->fd);
-    s->fd = -1;
-    release_lease(s);
-    drain(s);                       /* (S may wait for its resume job) */
-    s->state = ST_DEAD;
+    assert(s->state == STREAM_DOOMED);
+    hub_forget(s);
+    heap_remove(&hub.timers, &s->timer);
+    epoll_ctl(hub.epfd, EPOLL_CTL_DEL, s->out.fd, NULL);
+    writer_end(&s->out);
+    close(s->out.fd);
+    s->out.fd = -1;
+    hub_release_lease(s);
+    stream_drain(s);                /* (S may wait for its resume job) */
+    stream_set_state(s, STREAM_DEAD);
     if (!s->jobs)
         stream_free(s);
 }
 
 static void
-close_doomed(void)
+hub_close_doomed(void)
 {
-    while (H.doomed) {
-        stream_t *s = H.doomed;
-        H.doomed = s->doom_next;
-        close_stream(s);
+    while (hub.doomed) {
+        stream_t *s = hub.doomed;
+        hub.doomed = s->doom_next;
+        hub_close_stream(s);
     }
 }
 
 /* when S must be looked at next: its heartbeat (due at HB_DUE) or the
  * end of its max_lifetime, whichever comes first; -1: never */
 static int64_t
-next_timer(const stream_t *s, int64_t hb_due)
+hub_next_timer(const stream_t *s, int64_t hb_due)
 {
     const route_t *r = s->route;
     int64_t at = r->heartbeat ? hb_due : -1;
@@ -854,55 +403,59 @@ next_timer(const stream_t *s, int64_t hb_due)
  * client's Last-Event-ID stays), unless output is waiting -- then the
  * client is slow and only sees the response end */
 static void
-expire(stream_t *s, int64_t now)
+hub_expire(stream_t *s, int64_t now)
 {
     const char *name = s->route->auth_expired_event;
     static const char data[] = "{\"reason\":\"token expired\"}";
 
-    if (name && !backlog(s)) {
-        buf_reset(&H.qframe);
-        if (sse_event(&H.qframe, SSE_NAMED, 0, name, strlen(name), data, sizeof(data) - 1,
+    if (name && !hub_backlog(s)) {
+        buf_reset(&hub.qframe);
+        if (sse_event(&hub.qframe, SSE_NAMED, 0, name, strlen(name), data, sizeof(data) - 1,
             'j') == 0)
-            write_now(s, H.qframe.data, H.qframe.len, now);
+            hub_write_now(s, hub.qframe.data, hub.qframe.len, now);
     }
-    doom(s, NULL);                  /* the client reconnects with a fresh token */
+    hub_doom(s, NULL);                  /* the client reconnects with a fresh token */
 }
 
 /* the timers due by NOW: max_lifetime ends the stream; a heartbeat goes
  * out unless the stream wrote since its entry was set -- it is then only
  * put back at its real due time */
 static void
-timers(int64_t now)
+hub_timers(int64_t now)
 {
-    while (H.hbn && H.hb[0]->hb_at <= now) {
-        stream_t *s = H.hb[0];
+    heap_node_t *x;
+
+    while ((x = heap_min(&hub.timers)) && x->key <= now) {
+        stream_t *s = hub_timer_stream(x);
         const route_t *r = s->route;
         if (r->max_lifetime && now - s->opened >= (int64_t)r->max_lifetime * 1000) {
-            hb_del(s);
-            doom(s, NULL);          /* the client reconnects with Last-Event-ID */
+            heap_remove(&hub.timers, &s->timer);
+            hub_doom(s, NULL);          /* the client reconnects with Last-Event-ID */
             continue;
         }
         if (s->expires && now >= s->expires) {
-            hb_del(s);
-            expire(s, now);
+            heap_remove(&hub.timers, &s->timer);
+            hub_expire(s, now);
             continue;
         }
         int64_t every = (int64_t)r->heartbeat * 1000, due = s->last_write + every;
         if (r->heartbeat && due <= now) {
             /* (with output waiting, the client is slow: stall_timeout
              * decides, a comment would only queue behind it) */
-            if (!backlog(s) && !s->doomed) {
-                buf_reset(&H.qframe);
-                sse_comment(&H.qframe, r->heartbeat_comment);
-                write_now(s, H.qframe.data, H.qframe.len, now);
+            if (!hub_backlog(s) && stream_running(s)) {
+                buf_reset(&hub.qframe);
+                sse_comment(&hub.qframe, r->heartbeat_comment);
+                hub_write_now(s, hub.qframe.data, hub.qframe.len, now);
             }
             s->last_write = now;
             due = now + every;
         }
-        s->hb_at = next_timer(s, due);
-        hb_down(0);
+        /* (not -1: a stream in the heap has a heartbeat or an end) */
+        int64_t at = hub_next_timer(s, due);
+        assert(at >= 0);
+        heap_update(&hub.timers, &s->timer, at);
     }
-    close_doomed();
+    hub_close_doomed();
 }
 
 /* --- a graceful stop ---------------------------------------------------------------- */
@@ -916,7 +469,7 @@ timers(int64_t now)
  * stream with output waiting keeps the route's retry.
  */
 static uint64_t
-drain_rand(uint64_t *x)                 /* xorshift64 */
+hub_drain_rand(uint64_t *x)                 /* xorshift64 */
 {
     *x ^= *x << 13;
     *x ^= *x >> 7;
@@ -925,210 +478,175 @@ drain_rand(uint64_t *x)                 /* xorshift64 */
 }
 
 static void
-drain_all(int64_t now)
+hub_drain_all(int64_t now)
 {
-    int window = atomic_load(&H.drain_ms), lo = window / 10;
+    int window = atomic_load(&hub.drain_ms), lo = window / 10;
     uint64_t x = (uint64_t)now * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^ 1;
     size_t n = 0, i;
     stream_t **v, *s;
 
-    for (s = H.streams; s; s = s->hub_next)
-        n += s->state != ST_THREAD && s->state != ST_DEAD;
+    for (s = hub.streams; s; s = s->hub_next)
+        n += stream_adopted(s);
     v = n ? malloc(n * sizeof(*v)) : NULL;
     if (v) {
         n = 0;
-        for (s = H.streams; s; s = s->hub_next)
-            if (s->state != ST_THREAD && s->state != ST_DEAD)
+        for (s = hub.streams; s; s = s->hub_next)
+            if (stream_adopted(s))
                 v[n++] = s;
         for (i = n; i > 1; i--) {               /* Fisher-Yates */
-            size_t j = (size_t)(drain_rand(&x) % i);
+            size_t j = (size_t)(hub_drain_rand(&x) % i);
             stream_t *t = v[i - 1];
             v[i - 1] = v[j];
             v[j] = t;
         }
         for (i = 0; i < n; i++) {
             s = v[i];
-            int retry = lo + (int)(drain_rand(&x) % (uint64_t)(window - lo + 1));
-            if (!backlog(s) && !s->doomed) {
-                buf_reset(&H.qframe);
-                buf_printf(&H.qframe, "retry: %d\n\n", retry);
-                write_now(s, H.qframe.data, H.qframe.len, now);
+            int retry = lo + (int)(hub_drain_rand(&x) % (uint64_t)(window - lo + 1));
+            if (!hub_backlog(s) && stream_running(s)) {
+                buf_reset(&hub.qframe);
+                buf_printf(&hub.qframe, "retry: %d\n\n", retry);
+                hub_write_now(s, hub.qframe.data, hub.qframe.len, now);
             }
-            doom(s, NULL);
+            hub_doom(s, NULL);
         }
         free(v);
     }
-    /* doom() stacks: the list closes in the reverse of the shuffled order */
-    close_doomed();
+    /* hub_doom() stacks: the list closes in the reverse of the shuffled order */
+    hub_close_doomed();
     log_msg(LOG_INFO, "stopping: %zu streams ended, their clients return within %d ms",
         n, window);
-    atomic_store(&H.drained, 1);
+    atomic_store(&hub.drained, 1);
 }
 
 void
 hub_drain(int window_ms)
 {
-    if (!H.sub || window_ms <= 0)
+    if (!hub.sub || window_ms <= 0)
         return;
-    atomic_store(&H.drain_ms, window_ms);
-    wake(H.efd);
-    for (int i = 0; i < 500 && !atomic_load(&H.drained); i++)
+    atomic_store(&hub.drain_ms, window_ms);
+    hub_wake();
+    for (int i = 0; i < 500 && !atomic_load(&hub.drained); i++)
         usleep(10000);                  /* at most 5 s */
 }
 
 /* --- resuming after a broker restart ----------------------------------------------- */
 
-static void *resume_main(void *arg);
-
+/* S's replay is back (on the resume thread): to the hub as a command */
 static void
-post_job(stream_t *s)
+hub_resumed(stream_t *s, qev_t *e)
 {
-    job_t *j;
+    while (hub_command(CMD_RESUMED, s, e) < 0)
+        usleep(1000);
+}
 
-    /* started on first need: most processes never see the broker restart */
-    if (!H.resumer_started && pthread_create(&H.resumer, NULL, resume_main, NULL) == 0)
-        H.resumer_started = 1;
-    if (!H.resumer_started || !(j = calloc(1, sizeof(*j)))) {
-        doom(s, "no memory or thread for its resume");
+/* ask the resume thread for S's replay from its last id (resume.h) */
+static void
+hub_post_job(stream_t *s)
+{
+    assert(s->state == STREAM_RESUME);
+    if (resume_post(s, s->last, __atomic_load_n(&s->resyncs, __ATOMIC_ACQUIRE),
+        hub_resumed) < 0) {
+        hub_doom(s, "no memory or thread for its resume");
         return;
     }
-    j->s = s;
-    j->after = s->last;
-    j->resyncs = __atomic_load_n(&s->resyncs, __ATOMIC_ACQUIRE);
     s->jobs++;
-    pthread_mutex_lock(&H.jmu);
-    *H.jobs_tail = j;
-    H.jobs_tail = &j->next;
-    pthread_cond_signal(&H.jcv);
-    pthread_mutex_unlock(&H.jmu);
-}
-
-/* The resume thread: one replay at a time, framed as the stream's thread
- * would have, handed back as one raw queued event.  (The stream's
- * channels and route do not change while a job is in flight: the hub
- * frees a stream only when its jobs are done.) */
-static void *
-resume_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&H.jmu);
-        while (!H.jobs && !atomic_load(&H.stop))
-            pthread_cond_wait(&H.jcv, &H.jmu);
-        job_t *j = H.jobs;
-        if (j && !(H.jobs = j->next))
-            H.jobs_tail = &H.jobs;
-        pthread_mutex_unlock(&H.jmu);
-        if (!j)
-            return NULL;
-        buf_t out;
-        buf_init(&out, FRAME_MAX);
-        replay_t p = { .r = j->s->route, .channels = j->s->channels,
-                       .nchannels = j->s->nchannels, .out = &out, .last = j->after,
-                       .filter = j->s->filter };
-        qev_t *e = NULL;
-        /* the broker went away again since: a newer job (or resync)
-         * supersedes this one -- skip the round trip (after many quick
-         * restarts, thousands of stale jobs delayed the current ones) */
-        if (__atomic_load_n(&j->s->resyncs, __ATOMIC_ACQUIRE) != j->resyncs)
-            ;
-        else if (replay_join(&p, 1, j->after, 1) == 0 && !p.failed)
-            e = qev_make(p.last, 'r', "", 0, out.data ? out.data : "", out.len, 1);
-        buf_free(&out);
-        while (command(CMD_RESUMED, j->s, e) < 0)
-            usleep(1000);
-        free(j);
-    }
 }
 
 static void
-on_resumed(stream_t *s, qev_t *e, int64_t now)
+hub_on_resumed(stream_t *s, qev_t *e, int64_t now)
 {
+    assert(s->jobs > 0);
     s->jobs--;
-    if (s->state == ST_DEAD) {
+    if (s->state == STREAM_DEAD) {
         qev_unref(e);
         if (!s->jobs)
             stream_free(s);
         return;
     }
-    if (s->state != ST_RESUME || s->jobs) {
-        qev_unref(e);               /* a newer resync supersedes this replay */
+    if (s->state != STREAM_RESUME || s->jobs) {
+        /* a newer resync supersedes this replay, or S is doomed */
+        qev_unref(e);
         return;
     }
-    if (!e && ++s->resume_tries < RESUME_TRIES) {
-        post_job(s);                /* the broker may have gone away again */
+    if (!e && ++s->resume_tries < HUB_RESUME_TRIES) {
+        hub_post_job(s);                /* the broker may have gone away again */
         return;
     }
     if (!e) {
         /* the client reconnects with its Last-Event-ID */
-        doom(s, "its replay after the broker restart failed");
+        hub_doom(s, "its replay after the broker restart failed");
         return;
     }
     s->resume_tries = 0;
     /* before the live events queued meanwhile */
     if (ring_push_front(&s->q, e) < 0) {
         qev_unref(e);
-        doom(s, "too many events waiting");
+        hub_doom(s, "too many events waiting");
         return;
     }
-    s->state = ST_LIVE;
-    flush(s, now);
+    stream_set_state(s, STREAM_LIVE);
+    hub_flush(s, now);
 }
 
 /* --- commands from the threads ----------------------------------------------------- */
 
 static void
-do_adopt(stream_t *s, int64_t now)
+hub_do_adopt(stream_t *s, int64_t now)
 {
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = s };
 
+    /* the hub's from here on (stream.h): live, or replaying again when
+     * the broker restarted during the setup */
+    assert(s->state == STREAM_SYNCED || (s->state == STREAM_SYNCING && s->resume));
+    if (!s->resume)
+        stream_set_state(s, STREAM_LIVE);
+    else
+        stream_set_state(s, s->state == STREAM_SYNCED ? STREAM_RESUME : STREAM_RESYNC);
     close(s->efd);                  /* no thread to wake any more */
     s->efd = -1;
     s->opened = s->last_write = now;
-    s->hb_idx = HB_NONE;
-    s->state = ST_LIVE;             /* the hub's from here on */
-    if (epoll_ctl(H.epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+    assert(!heap_contains(&s->timer));
+    if (epoll_ctl(hub.epfd, EPOLL_CTL_ADD, s->out.fd, &ev) < 0) {
         log_msg(LOG_ERR, "stream %s: epoll: %s", s->path, strerror(errno));
-        doom(s, NULL);
+        hub_doom(s, NULL);
         return;
     }
     if (hub_refuses(s->claims)) {
-        doom(s, "its token was revoked");     /* (while it was set up) */
+        hub_doom(s, "its token was revoked");     /* (while it was set up) */
         return;
     }
-    int64_t at = next_timer(s, now + (int64_t)s->route->heartbeat * 1000);
-    if (s->overflow || (at >= 0 && hb_add(s, at) < 0)) {
-        doom(s, s->overflow ? "too many events waiting" : "out of memory");
+    int64_t at = hub_next_timer(s, now + (int64_t)s->route->heartbeat * 1000);
+    if (s->overflow || (at >= 0 && heap_push(&hub.timers, &s->timer, at) < 0)) {
+        hub_doom(s, s->overflow ? "too many events waiting" : "out of memory");
         return;
     }
-    if (s->resume && s->synced) {
-        s->state = ST_RESUME;       /* the broker restarted during the setup */
-        post_job(s);
-    } else if (s->resume) {
-        s->state = ST_RESYNC;
-    } else {
-        flush(s, now);              /* what came in during the setup */
-    }
+    if (s->state == STREAM_RESUME)
+        hub_post_job(s);
+    else if (s->state == STREAM_LIVE)
+        hub_flush(s, now);              /* what came in during the setup */
+    /* (RESYNC: its marker is awaited) */
 }
 
 static void
-run_commands(int64_t now)
+hub_run_commands(int64_t now)
 {
     cmd_t *c;
 
-    clear_wake(H.efd);
-    pthread_mutex_lock(&H.mu);
-    c = H.cmds;
-    H.cmds = NULL;
-    H.cmds_tail = &H.cmds;
-    pthread_mutex_unlock(&H.mu);
+    uint64_t v;
+    ssize_t r = read(hub.efd, &v, sizeof(v));     /* clear the wake-up */
+    (void)r;
+    pthread_mutex_lock(&hub.mu);
+    c = hub.cmds;
+    hub.cmds = NULL;
+    hub.cmds_tail = &hub.cmds;
+    pthread_mutex_unlock(&hub.mu);
     while (c) {
         cmd_t *next = c->next;
         switch (c->kind) {
-        case CMD_REGISTER:   do_register(c->s); break;
-        case CMD_UNREGISTER: do_unregister(c->s); break;
-        case CMD_ADOPT:      do_adopt(c->s, now); break;
-        case CMD_RESUMED:    on_resumed(c->s, c->e, now); break;
+        case CMD_REGISTER:   hub_do_register(c->s); break;
+        case CMD_UNREGISTER: hub_do_unregister(c->s); break;
+        case CMD_ADOPT:      hub_do_adopt(c->s, now); break;
+        case CMD_RESUMED:    hub_on_resumed(c->s, c->e, now); break;
         }
         free(c);
         c = next;
@@ -1137,43 +655,33 @@ run_commands(int64_t now)
 
 /* --- events from the broker ---------------------------------------------------------- */
 
+/* a sync topic came back (chantab.h): the probe, or a stream's marker */
 static void
-on_marker(const char *topic, size_t len)
+hub_on_marker(const char *topic, size_t len)
 {
-    if (H.probe[0] && strlen(H.probe) + 1 == len && memcmp(H.probe, topic, len) == 0) {
-        probe_done();
+    stream_t *s = chantab_marker(topic, len, hub.streams);
+
+    if (!s)
         return;
-    }
-    for (stream_t *s = H.waiting[hash(topic, len)]; s; s = s->wait_next) {
-        if (strlen(s->nonce) + 1 != len || memcmp(s->nonce, topic, len) != 0)
-            continue;
-        /* its marker is back: no echo of it is on the way any more, so
-         * the topic may serve another stream (one abandoned before its
-         * marker came -- a resync, an unregister -- may still see an
-         * echo, and is never used again) */
-        if (H.nonce_pool && H.nonce_free < NONCE_POOL)
-            memcpy(H.nonce_pool[H.nonce_free++], s->nonce, sizeof(s->nonce));
-        unwait(s);
-        if (s->state == ST_RESYNC) {
-            s->state = ST_RESUME;
-            post_job(s);
-            return;
-        }
+    if (s->state == STREAM_RESYNC) {
+        stream_set_state(s, STREAM_RESUME);
+        hub_post_job(s);
+    } else if (s->state == STREAM_SYNCING) {
         pthread_mutex_lock(&s->mu);
-        s->synced = 1;
+        stream_set_state(s, STREAM_SYNCED);
         pthread_mutex_unlock(&s->mu);
-        wake(s->efd);
-        return;
+        stream_wake(s);
     }
+    /* (else doomed: it closes in this loop) */
 }
 
 /* the run EV[0..N) framed in FORMAT, made at most once per run in the
  * hub's own buffer (MADE: which formats are done); NULL when it cannot be
  * framed */
 static const buf_t *
-framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
+hub_framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
 {
-    buf_t *b = &H.frame[format];
+    buf_t *b = &hub.frame[format];
 
     if (!made[format]) {
         buf_reset(b);
@@ -1188,32 +696,32 @@ framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
 
 /* WE on S's queue; E: its queued copy, made on first need */
 static void
-queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
+hub_queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
 {
-    if (!*e && !(*e = qev_make(we->id, we->kind, we->event, we->event_len, we->data,
+    if (!*e && !(*e = qev_new(we->id, we->kind, we->event, we->event_len, we->data,
         we->data_len, 1))) {
-        if (s->state == ST_THREAD) {
+        if (stream_on_thread(s)) {
             pthread_mutex_lock(&s->mu);
             s->overflow = 1;        /* out of memory: the thread drops it */
             pthread_mutex_unlock(&s->mu);
-            wake(s->efd);
+            stream_wake(s);
         } else {
-            doom(s, "out of memory");
+            hub_doom(s, "out of memory");
         }
         return;
     }
-    if (s->state == ST_THREAD) {
+    if (stream_on_thread(s)) {
         pthread_mutex_lock(&s->mu);
-        int w = enqueue(s, *e);
+        int w = hub_enqueue(s, *e);
         pthread_mutex_unlock(&s->mu);
         if (w)
-            wake(s->efd);
+            stream_wake(s);
         return;
     }
-    enqueue(s, *e);
+    hub_enqueue(s, *e);
     if (s->overflow)
-        doom(s, "too many events waiting");
-    else if (s->state == ST_LIVE && !s->stalled)
+        hub_doom(s, "too many events waiting");
+    else if (s->state == STREAM_LIVE && !s->stalled)
         s->stalled = now;
 }
 
@@ -1224,24 +732,24 @@ queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
  * queued copy, made on first need.
  */
 static void
-deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORMATS],
+hub_deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORMATS],
     int64_t now)
 {
     int i = 0;
 
-    if (s->state == ST_DEAD || s->doomed)
+    if (s->state == STREAM_DEAD || s->state == STREAM_DOOMED)
         return;
     if (s->filter) {
         /* Mercure selectors (mercure.h): only the events it may see, one
          * by one through its queue */
         for (; i < n; i++)
             if (ev[i].id > s->last && mercure_accept(s->filter, &ev[i]))
-                queue_event(s, &ev[i], &e[i], now);
-        if (s->state == ST_LIVE)
-            flush(s, now);
+                hub_queue_event(s, &ev[i], &e[i], now);
+        if (s->state == STREAM_LIVE)
+            hub_flush(s, now);
         return;
     }
-    if (s->state == ST_LIVE && !backlog(s)) {
+    if (s->state == STREAM_LIVE && !hub_backlog(s)) {
         if (ev[n - 1].id <= s->last)
             return;                 /* the replay had them */
         if (ev[0].id <= s->last) {
@@ -1250,67 +758,67 @@ deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORM
             while (ev[i].id <= s->last)
                 i++;
             for (; i < n; i++)
-                queue_event(s, &ev[i], &e[i], now);
-            flush(s, now);
+                hub_queue_event(s, &ev[i], &e[i], now);
+            hub_flush(s, now);
             return;
         }
-        const buf_t *b = framed(s->route->format, ev, n, made);
+        const buf_t *b = hub_framed(s->route->format, ev, n, made);
         if (!b) {
-            doom(s, "an event too large to frame");
+            hub_doom(s, "an event too large to frame");
             return;
         }
-        int r = write_now(s, b->data, b->len, now);
-        if (r < 0)
+        writer_result_t r = hub_write_now(s, b->data, b->len, now);
+        if (r == WRITER_FAILED)
             return;
-        if (r == 0) {
-            s->last = ev[n - 1].id;
+        if (r != WRITER_BLOCKED) {
+            s->last = ev[n - 1].id;     /* (a part may be pending: EPOLLOUT) */
             return;
         }
         s->stalled = now;           /* the socket is full: queue, EPOLLOUT */
-        set_pollout(s, 1);
+        hub_set_pollout(s, 1);
     }
     for (; i < n; i++)
-        queue_event(s, &ev[i], &e[i], now);
+        hub_queue_event(s, &ev[i], &e[i], now);
 }
 
 static void
-fan_out(const wire_event_t *ev, int n, int64_t now)
+hub_fan_out(const wire_event_t *ev, int n, int64_t now)
 {
-    chan_t *c;
     int made[SSE_FORMATS] = { 0 };
-    qev_t *e[RUN_MAX] = { NULL };   /* the hub holds one reference each */
+    qev_t *e[HUB_RUN_MAX] = { NULL };   /* the hub holds one reference each */
+    size_t nr;
+    stream_t *const *readers = chantab_readers(ev[0].channel, ev[0].channel_len, &nr);
 
-    if ((c = chan_get(ev[0].channel, ev[0].channel_len, 0)))
-        for (size_t i = 0; i < c->n; i++)
-            deliver(c->v[i], ev, n, e, made, now);
+    for (size_t i = 0; i < nr; i++)
+        hub_deliver(readers[i], ev, n, e, made, now);
     for (int i = 0; i < n; i++)
         qev_unref(e[i]);
-    close_doomed();             /* c->v may change now */
+    hub_close_doomed();             /* READERS may change now */
 }
 
 /* events received but not yet delivered: runs of one channel (the views
  * in ev[] point into w[], which cannot move: ZeroMQ keeps small frames
  * inside the zmq_msg_t) */
 static struct {
-    wire_frames_t w[RUN_MAX];
-    wire_event_t  ev[RUN_MAX];
+    wire_frames_t w[HUB_RUN_MAX];
+    wire_event_t  ev[HUB_RUN_MAX];
     int           first, n;         /* the current run: [first, n) */
-} R;
+} hub_run;
 
 static void
-run_deliver(int64_t now)
+hub_run_deliver(int64_t now)
 {
-    if (R.n > R.first)
-        fan_out(&R.ev[R.first], R.n - R.first, now);
-    for (int i = R.first; i < R.n; i++)
-        wire_frames_close(&R.w[i]);
-    R.first = R.n;
-    if (R.n == RUN_MAX)
-        R.first = R.n = 0;
+    if (hub_run.n > hub_run.first)
+        hub_fan_out(&hub_run.ev[hub_run.first], hub_run.n - hub_run.first, now);
+    for (int i = hub_run.first; i < hub_run.n; i++)
+        wire_frames_close(&hub_run.w[i]);
+    hub_run.first = hub_run.n;
+    if (hub_run.n == HUB_RUN_MAX)
+        hub_run.first = hub_run.n = 0;
 }
 
 static int
-same_channel(const wire_event_t *a, const wire_event_t *b)
+hub_same_channel(const wire_event_t *a, const wire_event_t *b)
 {
     return a->channel_len == b->channel_len && memcmp(a->channel, b->channel, a->channel_len) == 0;
 }
@@ -1318,24 +826,24 @@ same_channel(const wire_event_t *a, const wire_event_t *b)
 int
 hub_refuses(json_t *claims)
 {
-    return H.revoked && claims && revoke_refuses(H.revoked, claims, time(NULL));
+    return hub.revoked && claims && revoke_refuses(hub.revoked, claims, time(NULL));
 }
 
 /* the broker's table of revoked tokens (revoke.h): keep it, and end the
  * adopted streams it refuses (a thread's stream is checked at adoption) */
 static void
-on_revoked(const wire_event_t *ev)
+hub_on_revoked(const wire_event_t *ev)
 {
     static ratelimit_t rl;
 
-    if (revoke_load(H.revoked, ev->data, ev->data_len) < 0) {
+    if (revoke_load(hub.revoked, ev->data, ev->data_len) < 0) {
         log_limited(&rl, LOG_WARNING, "revoke: a malformed table from the broker: ignored");
         return;
     }
-    for (stream_t *s = H.streams; s; s = s->hub_next)
-        if (s->state != ST_THREAD && !s->doomed && hub_refuses(s->claims))
-            doom(s, "its token was revoked");
-    close_doomed();
+    for (stream_t *s = hub.streams; s; s = s->hub_next)
+        if (stream_running(s) && hub_refuses(s->claims))
+            hub_doom(s, "its token was revoked");
+    hub_close_doomed();
 }
 
 /*
@@ -1346,35 +854,35 @@ on_revoked(const wire_event_t *ev)
  * falling further behind.
  */
 static int
-on_events(int64_t now)
+hub_on_events(int64_t now)
 {
     int more = 1;
 
-    R.first = R.n = 0;
-    for (int k = 0; k < 1024; k++) {
-        wire_frames_t *w = &R.w[R.n];
-        wire_event_t *ev = &R.ev[R.n];
-        int r = wire_recv_event(H.sub, ZMQ_DONTWAIT, w, ev, true);
+    hub_run.first = hub_run.n = 0;
+    for (int k = 0; k < HUB_RECV_BATCH; k++) {
+        wire_frames_t *w = &hub_run.w[hub_run.n];
+        wire_event_t *ev = &hub_run.ev[hub_run.n];
+        int r = wire_recv_event(hub.sub, ZMQ_DONTWAIT, w, ev, true);
         if (r == 0) {
             more = 0;
             break;
         }
         if (r == 1 && ev->channel_len && ev->channel[0] == REVOKE_TOPIC[0]) {
-            run_deliver(now);
-            on_revoked(ev);
+            hub_run_deliver(now);
+            hub_on_revoked(ev);
             wire_frames_close(w);
         } else if (r == 1) {
-            if (R.n > R.first && !same_channel(&R.ev[R.first], ev))
-                run_deliver(now);   /* a run ends; this event starts the next */
-            if (++R.n == RUN_MAX)
-                run_deliver(now);
+            if (hub_run.n > hub_run.first && !hub_same_channel(&hub_run.ev[hub_run.first], ev))
+                hub_run_deliver(now);   /* a run ends; this event starts the next */
+            if (++hub_run.n == HUB_RUN_MAX)
+                hub_run_deliver(now);
         } else if (r == 2) {
-            run_deliver(now);       /* in order: the events before the marker first */
-            on_marker(ev->channel, ev->channel_len);
+            hub_run_deliver(now);       /* in order: the events before the marker first */
+            hub_on_marker(ev->channel, ev->channel_len);
             wire_frames_close(w);
         }
     }
-    run_deliver(now);
+    hub_run_deliver(now);
     return more;
 }
 
@@ -1382,11 +890,11 @@ on_events(int64_t now)
  * need (ids go on), but events may have been published while our SUB was
  * away -- every stream re-syncs and replays from its last id */
 static void
-on_monitor(void)
+hub_on_monitor(void)
 {
     zmq_msg_t m;
     zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, H.mon, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_recv(&m, hub.mon, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m);
         return;
     }
@@ -1394,70 +902,73 @@ on_monitor(void)
     if (zmq_msg_size(&m) >= 2)
         memcpy(&ev, zmq_msg_data(&m), 2);
     zmq_msg_close(&m);
-    wire_drain(H.mon);
+    wire_drain(hub.mon);
     if (ev != ZMQ_EVENT_CONNECTED)
         return;
-    if (H.ever_connected) {
-        log_msg(LOG_INFO, "broker reconnected: resuming %s streams", H.streams ? "open" : "no");
-        for (stream_t *s = H.streams; s; s = s->hub_next) {
-            if (s->state == ST_THREAD) {
+    if (hub.ever_connected) {
+        log_msg(LOG_INFO, "broker reconnected: resuming %s streams", hub.streams ? "open" : "no");
+        for (stream_t *s = hub.streams; s; s = s->hub_next) {
+            if (s->state == STREAM_DOOMED)
+                continue;               /* it closes in this loop */
+            if (s->state == STREAM_SYNCED) {
+                /* its thread may have replayed: again at adoption (a
+                 * stream not yet synced keeps its flag) */
                 pthread_mutex_lock(&s->mu);
-                s->resume = s->synced;
-                s->synced = 0;
+                s->resume = 1;
+                stream_set_state(s, STREAM_SYNCING);
                 pthread_mutex_unlock(&s->mu);
-                wake(s->efd);
-            } else {
-                s->state = ST_RESYNC;   /* live events queue until the replay */
+                stream_wake(s);
+            } else if (s->state == STREAM_LIVE || s->state == STREAM_RESUME) {
+                stream_set_state(s, STREAM_RESYNC);  /* live events queue until the replay */
             }
             __atomic_add_fetch(&s->resyncs, 1, __ATOMIC_RELEASE);
-            unwait(s);
-            s->needs_marker = 1;
+            chantab_resync(s);
         }
-        probe_start();              /* the markers follow its echo */
+        chantab_probe_start();      /* the markers follow its echo */
     }
-    H.ever_connected = 1;
+    hub.ever_connected = 1;
 }
 
 /* --- the adopted streams' sockets ---------------------------------------------------- */
 
 static void
-on_sockets(int64_t now)
+hub_on_sockets(int64_t now)
 {
-    struct epoll_event ev[EPOLL_BATCH];
-    int n = epoll_wait(H.epfd, ev, EPOLL_BATCH, 0);
+    struct epoll_event ev[HUB_EPOLL_BATCH];
+    int n = epoll_wait(hub.epfd, ev, HUB_EPOLL_BATCH, 0);
 
     for (int i = 0; i < n; i++) {
         stream_t *s = ev[i].data.ptr;
-        if (s->doomed)
+        if (!stream_running(s))
             continue;
-        if ((ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && http_gone(s->fd))
-            doom(s, NULL);
+        if ((ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && http_gone(s->out.fd))
+            hub_doom(s, NULL);
         else if (ev[i].events & EPOLLOUT)
-            flush(s, now);
+            hub_flush(s, now);
     }
-    close_doomed();
+    hub_close_doomed();
 }
 
 /* once a second: stall_timeout */
 static void
-sweep(int64_t now)
+hub_sweep(int64_t now)
 {
-    for (stream_t *s = H.streams; s; s = s->hub_next)
-        if (s->state != ST_THREAD && !s->doomed && s->stalled &&
+    for (stream_t *s = hub.streams; s; s = s->hub_next)
+        if (stream_running(s) && s->stalled &&
             now - s->stalled >= (int64_t)s->route->stall_timeout * 1000)
-            doom(s, "the client took nothing for stall_timeout");
-    close_doomed();
+            hub_doom(s, "the client took nothing for stall_timeout");
+    hub_close_doomed();
 }
 
 /* OP (renew, release) for every lease, CTL_LEASES_MAX to a request, over
  * the lease connection (control.h); -1 when it is busy (WAIT: never) */
 static int
-ctl_send_leases(ctl_op_t op, int wait)
+hub_send_leases(ctl_op_t op, int wait)
 {
     static const char *ids[CTL_LEASES_MAX];
     size_t n = 0;
 
-    for (stream_t *s = H.streams; s; s = s->hub_next) {
+    for (stream_t *s = hub.streams; s; s = s->hub_next) {
         if (s->lease[0])
             ids[n++] = s->lease;
         if (n == CTL_LEASES_MAX || (n && !s->hub_next)) {
@@ -1474,55 +985,54 @@ hub_main(void *arg)
 {
     (void)arg;
     zmq_pollitem_t items[4] = {
-        { H.sub, 0, ZMQ_POLLIN, 0 },
-        { H.mon, 0, ZMQ_POLLIN, 0 },
-        { NULL, H.efd, ZMQ_POLLIN, 0 },
-        { NULL, H.epfd, ZMQ_POLLIN, 0 },
+        { hub.sub, 0, ZMQ_POLLIN, 0 },
+        { hub.mon, 0, ZMQ_POLLIN, 0 },
+        { NULL, hub.efd, ZMQ_POLLIN, 0 },
+        { NULL, hub.epfd, ZMQ_POLLIN, 0 },
     };
-    int64_t next_sweep = mono_ms() + 1000;
+    int64_t next_sweep = mono_ms() + HUB_SWEEP_MS;
     int more = 0;
 
-    while (!atomic_load(&H.stop)) {
+    while (!atomic_load(&hub.stop)) {
         int64_t t = mono_ms(), until = next_sweep;
-        if (H.hbn && H.hb[0]->hb_at < until)
-            until = H.hb[0]->hb_at;
+        heap_node_t *first = heap_min(&hub.timers);
+        if (first && first->key < until)
+            until = first->key;
         int64_t wait = more ? 0 : until - t;
         if (zmq_poll(items, 4, wait > 0 ? (long)wait : 0) < 0 && errno != EINTR)
             break;
         int64_t now = mono_ms();
         if (items[2].revents & ZMQ_POLLIN)
-            run_commands(now);
-        if (atomic_load(&H.drain_ms) && !atomic_load(&H.drained))
-            drain_all(now);
+            hub_run_commands(now);
+        if (atomic_load(&hub.drain_ms) && !atomic_load(&hub.drained))
+            hub_drain_all(now);
         if (items[1].revents & ZMQ_POLLIN)
-            on_monitor();
+            hub_on_monitor();
         /* a batch left over is taken up at once (more: poll without waiting) */
-        more = (items[0].revents & ZMQ_POLLIN) || more ? on_events(now) : 0;
+        more = (items[0].revents & ZMQ_POLLIN) || more ? hub_on_events(now) : 0;
         if (items[3].revents & ZMQ_POLLIN)
-            on_sockets(now);
-        close_doomed();
-        timers(now);
+            hub_on_sockets(now);
+        hub_close_doomed();
+        hub_timers(now);
         if (now >= next_sweep) {
-            next_sweep = now + 1000;
-            sweep(now);
+            next_sweep = now + HUB_SWEEP_MS;
+            hub_sweep(now);
             /* replies to renew and release are not awaited: dropped */
             control_lease_send(CTL_RENEW, NULL, 0, 0);
         }
-        if (H.nrel)
-            flush_releases(0);
-        if (now - H.last_renew >= WIRE_LEASE_RENEW * 1000 && ctl_send_leases(CTL_RENEW, 0) == 0)
-            H.last_renew = now;
+        if (hub.nrel)
+            hub_flush_releases(0);
+        if (now - hub.last_renew >= WIRE_LEASE_RENEW * 1000 && hub_send_leases(CTL_RENEW, 0) == 0)
+            hub.last_renew = now;
     }
-    run_commands(mono_ms());
+    hub_run_commands(mono_ms());
     /* end every adopted response cleanly; the threads' streams end with
      * the process */
-    for (stream_t *s = H.streams, *next; s; s = next) {
-        next = s->hub_next;
-        if (s->state != ST_THREAD && s->state != ST_DEAD)
-            close_stream(s);
-    }
-    ctl_send_leases(CTL_RELEASE, 1);
-    flush_releases(1);
+    for (stream_t *s = hub.streams; s; s = s->hub_next)
+        hub_doom(s, NULL);              /* (nothing for its thread's) */
+    hub_close_doomed();
+    hub_send_leases(CTL_RELEASE, 1);
+    hub_flush_releases(1);
     return NULL;
 }
 
@@ -1532,59 +1042,52 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
     int zero = 0, hwm = 1000000;
 
     (void)control;                  /* leases go over control.c's connection */
-    H.cmds_tail = &H.cmds;
-    H.jobs_tail = &H.jobs;
-    buf_init(&H.frame[SSE_NAMED], FRAME_MAX);
-    buf_init(&H.frame[SSE_ENVELOPE], FRAME_MAX);
-    buf_init(&H.frame[SSE_MERCURE], FRAME_MAX);
-    buf_init(&H.qframe, FRAME_MAX);
-    H.last_renew = mono_ms();
-    if (!(H.revoked = revoke_new()))
+    hub.cmds_tail = &hub.cmds;
+    buf_init(&hub.frame[SSE_NAMED], HUB_FRAME_MAX);
+    buf_init(&hub.frame[SSE_ENVELOPE], HUB_FRAME_MAX);
+    buf_init(&hub.frame[SSE_MERCURE], HUB_FRAME_MAX);
+    buf_init(&hub.qframe, HUB_FRAME_MAX);
+    hub.last_renew = mono_ms();
+    if (!(hub.revoked = revoke_new()))
         return -1;
-    H.nonce_pool = calloc(NONCE_POOL, sizeof(*H.nonce_pool));     /* NULL: no reuse */
-    if ((H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-        (H.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+    if ((hub.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+        (hub.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
-    if (!(H.sub = zmq_socket(zctx, ZMQ_SUB)) || !(H.mon = zmq_socket(zctx, ZMQ_PAIR)))
+    if (!(hub.sub = zmq_socket(zctx, ZMQ_SUB)) || !(hub.mon = zmq_socket(zctx, ZMQ_PAIR)))
         return -1;
-    zmq_setsockopt(H.sub, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(H.sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(hub.sub, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(hub.sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     /* subscriptions travel to the broker as messages under the SUB's send
      * HWM (default 1,000), and ZeroMQ drops those past it -- the ones we
      * set and the ones it sends again on a reconnect: with more than about
      * 500 streams, a broker restart lost channels and sync markers, and
      * the streams never resumed.  One per channel and stream: no bound */
-    zmq_setsockopt(H.sub, ZMQ_SNDHWM, &zero, sizeof(zero));
-    zmq_setsockopt(H.mon, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(hub.sub, ZMQ_SNDHWM, &zero, sizeof(zero));
+    zmq_setsockopt(hub.mon, ZMQ_LINGER, &zero, sizeof(zero));
     char mon_ep[64];
     snprintf(mon_ep, sizeof(mon_ep), "inproc://zsse-hub-monitor-%d", (int)getpid());
-    probe_start();                  /* the first connection's, likewise */
-    if (curve_client_apply(H.sub, curve) < 0 ||
-        zmq_socket_monitor(H.sub, mon_ep, ZMQ_EVENT_CONNECTED) < 0 ||
-        zmq_connect(H.mon, mon_ep) < 0 ||
-        zmq_connect(H.sub, events) < 0)
+    chantab_init(hub.sub);            /* (no pool: no reuse of sync topics) */
+    chantab_probe_start();          /* the first connection's, likewise */
+    if (curve_client_apply(hub.sub, curve) < 0 ||
+        zmq_socket_monitor(hub.sub, mon_ep, ZMQ_EVENT_CONNECTED) < 0 ||
+        zmq_connect(hub.mon, mon_ep) < 0 ||
+        zmq_connect(hub.sub, events) < 0)
         return -1;
-    zmq_setsockopt(H.sub, ZMQ_SUBSCRIBE, REVOKE_TOPIC, sizeof(REVOKE_TOPIC));  /* with '\0' */
-    return pthread_create(&H.thread, NULL, hub_main, NULL) == 0 ? 0 : -1;
+    zmq_setsockopt(hub.sub, ZMQ_SUBSCRIBE, REVOKE_TOPIC, sizeof(REVOKE_TOPIC));  /* with '\0' */
+    return pthread_create(&hub.thread, NULL, hub_main, NULL) == 0 ? 0 : -1;
 }
 
 void
 hub_stop(void)
 {
-    if (!H.sub)
+    if (!hub.sub)
         return;
-    atomic_store(&H.stop, 1);
-    wake(H.efd);
-    pthread_join(H.thread, NULL);
-    if (H.resumer_started) {
-        pthread_mutex_lock(&H.jmu);
-        pthread_cond_signal(&H.jcv);
-        pthread_mutex_unlock(&H.jmu);
-        /* not joined: a replay in flight may wait for the broker (2 s) */
-        pthread_detach(H.resumer);
-    }
-    zmq_socket_monitor(H.sub, NULL, 0);
-    zmq_close(H.mon);
-    zmq_close(H.sub);
-    H.sub = NULL;
+    atomic_store(&hub.stop, 1);
+    hub_wake();
+    pthread_join(hub.thread, NULL);
+    resume_stop();
+    zmq_socket_monitor(hub.sub, NULL, 0);
+    zmq_close(hub.mon);
+    zmq_close(hub.sub);
+    hub.sub = NULL;
 }

@@ -4,9 +4,9 @@
  *
  *     broker XPUB ──▶ SUB ─┐
  *                          hub thread (zmq_poll + epoll) ──▶ FastCGI sockets
- *     accept threads ──────┘ (adopt)
+ *     setup threads ───────┘ (adopt)
  *
- * A stream begins in an accept thread (stream.c), which routes, checks
+ * A stream begins in a setup thread (request.c), which routes, checks
  * the token, takes the lease and registers the stream's channels here.
  * The hub subscribes them ("chan\0", counted, so two streams of one
  * channel share one subscription), then a sync topic "\1<nonce>\0"
@@ -22,13 +22,13 @@
  * event once per format and sends it to every stream of its channel as
  * one FastCGI STDOUT record, without blocking; events of one channel that
  * arrive together (a burst the hub is behind on) go out as one record.  A stream that cannot take
- * it (a slow client) keeps the unsent tail of the record ("pend") and
+ * it (a slow client) keeps the unsent tail of the record (writer.h) and
  * queues what follows; EPOLLOUT resumes the writing.  A stream whose
  * output has not moved for stall_timeout seconds, or whose queue passes
  * STREAM_QUEUE_MAX events, is dropped.
  *
  * Heartbeats are due when a stream has written nothing for its interval:
- * a min-heap orders the streams by when to look at them again -- the next
+ * a min-heap (heap.h) orders the streams by when to look at them again -- the next
  * heartbeat, the end of max_lifetime or the token's exp (plus leeway:
  * the route's auth_expired_event goes out first, then the response
  * ends); a write only makes that look come
@@ -41,8 +41,8 @@
  * When the SUB socket reconnects (the broker restarted), every stream is
  * synced again -- after a probe topic has come back through the new
  * connection, so that no marker can overtake the subscriptions ZeroMQ
- * sends again in sorted order (hub.c, "the probe"); then the hub's resume
- * thread asks the broker for a replay from the stream's last id with the
+ * sends again in sorted order (chantab.h, "the probe"); then the resume
+ * thread (resume.h) asks the broker for a replay from the stream's last id with the
  * 'c' flag and hands it back framed; live events wait in the queue until
  * it is written, so none is skipped.  A job made stale by a further
  * reconnect is skipped without asking the broker.
@@ -55,88 +55,22 @@
  * registration, queue and eventfd.  The hub renews the streams' leases
  * (max_per_user) every WIRE_LEASE_RENEW seconds and releases a lease when
  * its stream ends.
+ *
+ * The parts, one per file (hub.c keeps the loop: commands, fan-out,
+ * timers, the sweep, leases, the graceful stop):
+ *   stream.h   the stream object, its queue and its state machine
+ *   chantab.h  channels on the SUB socket, sync markers, the probe
+ *   writer.h   FastCGI STDOUT records written without blocking
+ *   heap.h     the timer min-heap
+ *   resume.h   the resume thread and its job queue
+ *   request.h  the setup threads' side: serving one request
  */
 #ifndef ZSSE_HUB_H
 #define ZSSE_HUB_H
 
-#include <pthread.h>
-#include <stdint.h>
-#include <stddef.h>
-#include <time.h>
-#include "curve.h"
 #include <jansson.h>
-#include "ring.h"
-#include "route.h"
-
-#define STREAM_QUEUE_MIN 16        /* a stream's queue starts this small */
-#define STREAM_QUEUE_MAX 4096      /* events waiting for one stream */
-
-typedef struct qev {
-    uint32_t refs;              /* atomic */
-    uint64_t id;
-    char     kind;              /* 'j', 's'; 'r': DATA is framed SSE already */
-    uint8_t  event_len;
-    uint32_t data_len;
-    char    *event;
-    char    *data;
-    char     blob[];
-} qev_t;
-
-void qev_unref(qev_t *e);
-
-typedef enum {
-    ST_THREAD,                  /* its thread owns it (setup, poll mode) */
-    ST_LIVE,                    /* the hub writes live events */
-    ST_RESYNC,                  /* broker reconnected: waiting for the marker */
-    ST_RESUME,                  /* synced again, the replay is being fetched */
-    ST_DEAD                     /* closed, waiting for its resume job to end */
-} stream_state_t;
-
-typedef struct stream {
-    /* set before registering, read-only afterwards */
-    char          *channels[ROUTE_MAX_CHANNELS];
-    size_t         nchannels;
-    char           lease[64];       /* "" when the route has no max_per_user */
-    const route_t *route;
-    char           path[64];        /* for log lines */
-    int            efd;             /* ST_THREAD: the hub wakes the thread */
-    /* shared with the thread while ST_THREAD, under mu */
-    pthread_mutex_t mu;
-    int            synced;
-    int            registered;
-    int            overflow;        /* queue full: the stream is dropped */
-    int            resume;          /* broker came back: replay from last id */
-    ring_t         q;               /* qev_t *, growing up to QUEUE_MAX */
-    /* set by the thread before hub_adopt(), the hub's own afterwards */
-    int            fd;              /* the FastCGI connection */
-    uint16_t       reqid;           /* its FastCGI request id */
-    uint64_t       last;            /* the last id written */
-    json_t        *claims;          /* the token's (a reference), NULL: none;
-                                     * for zsse revoke (revoke.h) */
-    int64_t        expires;         /* monotonic ms: the token's exp plus
-                                     * leeway, then the stream ends; 0: never */
-    /* the hub's own (times in monotonic ms) */
-    stream_state_t state;
-    int64_t        opened;          /* for max_lifetime */
-    int64_t        last_write;      /* for heartbeats */
-    int64_t        hb_at;           /* look at its timers then (a lower bound) */
-    size_t         hb_idx;          /* its place in the heartbeat heap */
-    int64_t        stalled;         /* output blocked since; 0: flowing */
-    char          *pend;            /* unsent tail of a record */
-    size_t         pend_len, pend_off;
-    int            jobs;            /* resume jobs in flight */
-    int            pollout;         /* EPOLLOUT armed */
-    int            doomed;          /* on the hub's list of streams to close */
-    char           nonce[40];       /* the sync topic awaited ("": none) */
-    int            needs_marker;    /* to sync once the probe is back (hub.c) */
-    int            resume_tries;    /* failed replays since the last restart */
-    unsigned       resyncs;         /* broker reconnects seen (atomic: the
-                                     * resume thread skips stale jobs) */
-    struct stream *hub_prev, *hub_next;     /* registered streams */
-    struct stream *wait_next;       /* streams awaiting their marker */
-    struct stream *doom_next;
-    struct mercure_filter *filter;  /* Mercure selectors (NULL: every event) */
-} stream_t;
+#include "curve.h"
+#include "stream.h"
 
 int  hub_start(void *zctx, const char *events_endpoint, const char *control_endpoint,
     const curve_client_t *curve);
@@ -148,22 +82,18 @@ void hub_stop(void);
  * spread over the window.  Returns when done, or after 5 s.  0: nothing. */
 void hub_drain(int window_ms);
 
-/* a stream owned by the calling thread (NULL: out of memory) */
-stream_t *stream_new(void);
-/* free a stream that was never adopted (after hub_unregister) */
-void stream_free(stream_t *s);
-/* register / unregister; unregister returns once the hub let go */
+/* Register S (NEW, its channels set) with the hub: it becomes SYNCING,
+ * then SYNCED once its marker is back (wait on S->efd).  0, or -1 when
+ * out of memory (S stays NEW).  The calling thread's stream. */
 int  hub_register(stream_t *s);
+/* unregister S (any of its thread's states); returns once the hub let go
+ * (S is RELEASED: the caller frees it) */
 void hub_unregister(stream_t *s);
-/* hand a registered, synced stream to the hub: S->route, path, fd, reqid
+/* hand a registered, synced stream to the hub: S->route, path, out (writer_init),
  * and last are set, the headers and replay written.  The
  * caller must not touch S again. */
 int  hub_adopt(stream_t *s);
 /* does zsse revoke refuse a token with CLAIMS (NULL: none)?  The hub's
  * copy of the broker's table (revoke.h); any thread */
 int  hub_refuses(json_t *claims);
-/* take the next queued event (NULL: none); the caller unrefs it */
-qev_t *stream_pop(stream_t *s);
-/* drain the eventfd */
-void stream_clear_wake(stream_t *s);
 #endif

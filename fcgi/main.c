@@ -4,7 +4,7 @@
  * Without --listen, the FastCGI listen socket is fd 0 (lighttpd bin-path,
  * mod_fcgid, spawn-fcgi).  With --listen ADDR it opens its own (nginx,
  * lighttpd "socket"/"host").  --threads N threads each accept a request
- * and set it up (route, token, lease, replay: stream.c), then hand the
+ * and set it up (route, token, lease, replay: request.c), then hand the
  * stream to the hub thread, which holds every open stream (hub.h), and
  * accept the next.  A poll-mode request keeps its thread until answered.
  * With --handoff PATH it also takes the connections that zsse-handoff
@@ -30,7 +30,7 @@
 #include "curve.h"
 #include "hub.h"
 #include "log.h"
-#include "stream.h"
+#include "request.h"
 #include "zsse.h"
 
 #define THREADS_MAX 20000
@@ -103,7 +103,7 @@ worker(void *arg)
             req.ipcFd = -1;
             continue;
         }
-        stream_serve(&req, cfg, auth);
+        request_serve(&req, cfg, auth);
         accept_unwatch();
         int unread = req.ipcFd >= 0 && !FCGX_HasSeenEOF(req.in);
         /* (FCGX_Accept_r took the web server's keep-conn flag; closing,

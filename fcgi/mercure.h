@@ -34,7 +34,7 @@
 #include "auth.h"
 #include "config.h"
 #include "http.h"
-#include "hub.h"
+#include "stream.h"
 #include "topic.h"
 #include "wire.h"
 

@@ -1,6 +1,6 @@
 /*
  * record.h -- the FastCGI records zsse writes itself, where libfcgi does
- * not: the hub's live events and ends of response (hub.c), zsse-handoff's
+ * not: the hub's live events and ends of response (writer.c), zsse-handoff's
  * 503 (handoff.c).  Header-only: zsse-handoff links libc alone.
  *
  * A record is an 8-byte header (version 1, type, request id, body length,
@@ -11,19 +11,21 @@
 #ifndef ZSSE_RECORD_H
 #define ZSSE_RECORD_H
 
+#include <fastcgi.h>     /* libfcgi's: the FastCGI 1.0 spec's constants (defines only) */
 #include <stddef.h>
 #include <string.h>
 
-#define FCGI_REC_HDR        8
-#define FCGI_REC_MAX        65535   /* a record's body */
-#define FCGI_REC_STDOUT     6
-#define FCGI_REC_END        3       /* END_REQUEST */
-#define FCGI_REC_TAIL       24      /* the end of a response */
+#define FCGI_REC_HDR        FCGI_HEADER_LEN     /* 8 bytes (spec 3.3) */
+#define FCGI_REC_MAX        FCGI_MAX_LENGTH     /* a record's body: 65,535 bytes */
+#define FCGI_REC_STDOUT     FCGI_STDOUT         /* 6 (spec 5.3) */
+#define FCGI_REC_END        FCGI_END_REQUEST    /* 3 (spec 5.5) */
+#define FCGI_REC_TAIL       (2 * FCGI_REC_HDR + 8)  /* the end of a response:
+                                     * empty STDOUT, END_REQUEST and its body */
 
 static inline void
 fcgi_rec_header(unsigned char h[FCGI_REC_HDR], int type, unsigned reqid, size_t len)
 {
-    h[0] = 1;
+    h[0] = FCGI_VERSION_1;
     h[1] = (unsigned char)type;
     h[2] = (unsigned char)(reqid >> 8);
     h[3] = (unsigned char)reqid;
@@ -37,8 +39,10 @@ static inline void
 fcgi_rec_tail(unsigned char b[FCGI_REC_TAIL], unsigned reqid)
 {
     fcgi_rec_header(b, FCGI_REC_STDOUT, reqid, 0);
-    fcgi_rec_header(b + 8, FCGI_REC_END, reqid, 8);
-    memset(b + 16, 0, 8);
+    /* END_REQUEST's body: appStatus 0, FCGI_REQUEST_COMPLETE, reserved */
+    fcgi_rec_header(b + FCGI_REC_HDR, FCGI_REC_END, reqid, 8);
+    memset(b + 2 * FCGI_REC_HDR, 0, 8);
+    b[2 * FCGI_REC_HDR + 4] = FCGI_REQUEST_COMPLETE;
 }
 
 #endif

@@ -3,7 +3,7 @@
  * after Last-Event-ID (or the channels' state, or just the head id),
  * asked of the broker's control socket and framed as SSE.
  *
- * Used by a stream's thread when it opens (stream.c) and by the hub's
+ * Used by a stream's thread when it opens (request.c) and by the hub's
  * resume thread after a broker restart (hub.c), so the two frame a replay
  * the same way.  The broker's answer is one of (wire.h):
  *     ok HEAD EVENTS...                 the events after the id

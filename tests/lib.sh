@@ -295,7 +295,7 @@ stat_ge() { local v; v=$(zsse stats | jget "$1"); [ "${v:-0}" != None ] && [ "${
 # t_sse NAME URL [sse.py options]: tests/sse.py --status in the background
 # into $T/NAME.out, returning once the response's status line is in: for a
 # 200 stream, zsse-fcgi writes its headers only after the stream's
-# subscriptions are in force (fcgi/stream.c: register, wait for the sync
+# subscriptions are in force (fcgi/request.c: register, wait for the sync
 # marker, then the headers), so what is published after this reaches it.
 # SSE_PID is its PID; sse_events NAME prints the lines after the status.
 # Returns 1 without a status line within 10 s.

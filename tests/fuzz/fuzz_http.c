@@ -1,7 +1,7 @@
 /* libFuzzer target: the FastCGI request values as zsse-fcgi reads them
  * (fcgi/http.c, proto/route.c): REQUEST_METHOD, REQUEST_URI, QUERY_STRING,
  * Cookie, Accept, Origin, Last-Event-ID, Authorization, SCRIPT_NAME and
- * PATH_INFO, through the steps of fcgi/stream.c's admit() and setup: parse
+ * PATH_INFO, through fcgi/request.c's request_admit() and setup: parse
  * (bounds), route, the token's sources (query parameter, cookie), the
  * channels expanded from path, query and claims and their grants, CORS,
  * poll mode and wait, Last-Event-ID from the header or the query.
