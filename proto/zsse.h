@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define ZSSE_VERSION "0.1.0"
+#include "zsse_version.h"   /* ZSSE_VERSION, from configure.ac */
 
 typedef struct zsse_publisher zsse_publisher_t;
 

@@ -3,7 +3,10 @@
 // EventSource subscribes with the case's topic selectors, the page POSTs
 // the case's update (form-encoded, with the publisher's token), and the
 // case passes when the update arrives (or, for the non-matching and
-// private cases, does not arrive within two seconds) with the expected id.
+// private cases, does not arrive) with the expected id.  An update that
+// must not arrive is followed by a marker update on a topic the
+// EventSource also selects: streams deliver in publication order, so when
+// the marker comes first the update was not delivered (no guessed wait).
 //
 //   node mercure.mjs HUB_URL PUBLISHER_TOKEN [--subscriber-token TOKEN]
 //
@@ -60,6 +63,8 @@ try {
     const res = await page.evaluate(async ({ hub, pubToken, topics, selectors, isPrivate, id, name }) => {
       const url = new URL(hub);
       for (const s of selectors) url.searchParams.append('topic', s);
+      const marker = `urn:zsse:marker:${Math.random().toString(16).slice(2)}`;
+      url.searchParams.append('topic', marker);
       const form = new URLSearchParams();
       for (const t of topics) form.append('topic', t);
       form.set('data', `update for\n\n${name}`);
@@ -69,11 +74,18 @@ try {
       await new Promise((ok, fail) => { es.onopen = ok; setTimeout(() => fail(new Error('no open')), 5000); });
       let got;
       const arrived = new Promise((ok) => { got = ok; });
-      es.onmessage = (e) => { if (e.data === form.get('data')) got(e.lastEventId); };
-      const resp = await fetch(url.origin + url.pathname, {
-        method: 'POST', headers: { Authorization: `Bearer ${pubToken}` }, body: form });
+      es.onmessage = (e) => {
+        if (e.data === form.get('data')) got(e.lastEventId);
+        else if (e.data === marker) got(null);
+      };
+      const post = (f) => fetch(url.origin + url.pathname, {
+        method: 'POST', headers: { Authorization: `Bearer ${pubToken}` }, body: f });
+      const resp = await post(form);
       const body = await resp.text();
-      const lastEventId = await Promise.race([arrived, new Promise((ok) => setTimeout(ok, 2000, null))]);
+      // the marker, published after the update: arrives after it, if it comes
+      if (resp.status === 200)
+        await (await post(new URLSearchParams({ topic: marker, data: marker }))).text();
+      const lastEventId = await Promise.race([arrived, new Promise((ok) => setTimeout(ok, 5000, null))]);
       es.close();
       return { status: resp.status, contentType: resp.headers.get('Content-Type'), body,
                received: lastEventId !== null, lastEventId };

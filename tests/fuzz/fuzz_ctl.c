@@ -3,7 +3,7 @@
  * length then that many bytes (a frame past the input's end is cut
  * short); the first frame is the op.  Every reply must decode as a reply
  * to that op (ctl_decode_reply), and nothing may crash or leak. */
-// fuzz-sources: broker/broker.c broker/store.c broker/lease.c broker/journal.c broker/zap.c
+// (its other sources: tests/fuzz/Makefile.inc)
 #include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
  *
  * Input: MODE, LEID (8 bytes), then frames, each a 2-byte big-endian
  * length and its bytes. */
-// fuzz-sources: fcgi/http.c
+// (its other sources: tests/fuzz/Makefile.inc)
 #include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
