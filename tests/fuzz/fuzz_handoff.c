@@ -114,18 +114,18 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     }
     take_handoffs(s[0]);
     int queued = 0;
-    while (A.q.len) {
-        close((int)(intptr_t)ring_pop(&A.q));
+    while (acceptor.q.len) {
+        close((int)(intptr_t)ring_pop(&acceptor.q));
         queued++;
     }
-    for (conn_t *c = G.head, *next; c; c = next) {     /* (a head not in yet) */
+    for (conn_t *c = gates.head, *next; c; c = next) {     /* (a head not in yet) */
         next = c->next;
         close(c->fd);
         free(c);
         queued++;
     }
-    G.head = G.tail = NULL;
-    G.n = 0;
+    gates.head = gates.tail = NULL;
+    gates.n = 0;
     if (queued != sent_ok)
         __builtin_trap();               /* a good one lost, or a bad one taken */
     if (open_fds() != before)
