@@ -101,4 +101,37 @@ lb_stop(void)
     zmq_ctx_term(lb.zctx);
 }
 
+/* the broker's newest id (the control head operation), 0 on error */
+static inline uint64_t
+lb_head(void)
+{
+    reply_t r;
+    char s[24];
+    uint64_t id = 0;
+
+    if (control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r) == 0) {
+        reply_str(&r, 1, s, sizeof(s));
+        if (wire_parse_id(s, strlen(s), &id) < 0)
+            id = 0;
+        reply_free(&r);
+    }
+    return id;
+}
+
+/* cmocka group fixtures for a test file that needs only the broker */
+static inline int
+lb_group_setup(void **st)
+{
+    (void)st;
+    return lb_start();
+}
+
+static inline int
+lb_group_teardown(void **st)
+{
+    (void)st;
+    lb_stop();
+    return 0;
+}
+
 #endif

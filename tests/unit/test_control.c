@@ -15,19 +15,6 @@
 #include "clock.h"
 #include "live_broker.h"
 
-static int
-setup(void **st)
-{
-    return lb_start();
-}
-
-static int
-teardown(void **st)
-{
-    lb_stop();
-    return 0;
-}
-
 static void
 test_calls(void **st)
 {
@@ -161,5 +148,5 @@ main(void)
         cmocka_unit_test(test_unreachable),
         cmocka_unit_test(test_leases),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, lb_group_setup, lb_group_teardown);
 }

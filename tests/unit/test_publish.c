@@ -79,20 +79,6 @@ post(int r, const char *method, const char *token, const char *body)
     return fc_close(&c);
 }
 
-static uint64_t
-head(void)
-{
-    reply_t r;
-    char s[24];
-    uint64_t id = 0;
-    if (control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r) == 0) {
-        reply_str(&r, 1, s, sizeof(s));
-        wire_parse_id(s, strlen(s), &id);
-        reply_free(&r);
-    }
-    return id;
-}
-
 static void
 test_refusals(void **st)
 {
@@ -120,11 +106,11 @@ static void
 test_publish(void **st)
 {
     char want[64];
-    uint64_t before = head();
+    uint64_t before = lb_head();
     const char *out = post(2, "POST", tok_news, "{\"channel\":\"news/a\",\"data\":{\"x\": 0.50}}");
 
     assert_non_null(strstr(out, "Status: 200 "));
-    uint64_t id = head();                   /* ids grow; not by one (wire.h) */
+    uint64_t id = lb_head();                   /* ids grow; not by one (wire.h) */
     assert_true(id > before);
     snprintf(want, sizeof(want), "{\"ids\": [\"%llu\"]}\n", (unsigned long long)id);
     if (!strstr(out, want))
@@ -146,16 +132,16 @@ test_publish(void **st)
     out = post(3, "POST", tok_admin,
         "[{\"channel\":\"a\",\"data\":1},{\"channel\":\"b\",\"data\":2}]");
     assert_non_null(strstr(out, "Status: 200 "));
-    assert_true(head() > id);
+    assert_true(lb_head() > id);
     json_t *j = json_loads(strstr(out, "\r\n\r\n") + 4, 0, NULL);
     assert_int_equal(json_array_size(json_object_get(j, "ids")), 2);
     json_decref(j);
-    id = head();
+    id = lb_head();
     out = post(2, "POST", tok_news,
         "[{\"channel\":\"news/b\",\"data\":1},{\"channel\":\"news/c\"}]");
     assert_non_null(strstr(out, "Status: 400 "));
     assert_non_null(strstr(out, "messages[1]"));
-    assert_true(head() == id);
+    assert_true(lb_head() == id);
 }
 
 static void
@@ -163,12 +149,12 @@ test_too_large(void **st)
 {
     size_t max = lb.cfg->broker.max_message;
     char *big = malloc(max + 64);
-    uint64_t before = head();
+    uint64_t before = lb_head();
 
     snprintf(big, max + 64, "{\"channel\":\"news/a\",\"data\":\"%0*d\"}", (int)max, 0);
     const char *out = post(2, "POST", tok_news, big);
     assert_non_null(strstr(out, "Status: 413 "));
-    assert_true(head() == before);
+    assert_true(lb_head() == before);
     free(big);
 }
 

@@ -17,46 +17,19 @@
 #include "message.h"
 #include "zsse.h"
 
-static int
-setup(void **st)
-{
-    return lb_start();
-}
-
-static int
-teardown(void **st)
-{
-    lb_stop();
-    return 0;
-}
-
-static uint64_t
-head(void)
-{
-    reply_t r;
-    char s[24];
-    uint64_t id = 0;
-    if (control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r) == 0) {
-        reply_str(&r, 1, s, sizeof(s));
-        wire_parse_id(s, strlen(s), &id);
-        reply_free(&r);
-    }
-    return id;
-}
-
 static void
 test_fire_and_forget(void **st)
 {
     zsse_publisher_t *pub = zsse_publisher_new(lb.cfg->broker.publish);
-    uint64_t before = head();
+    uint64_t before = lb_head();
 
     assert_non_null(pub);
     assert_int_equal(zsse_publish(pub, "user/pub", "changed", "{\"a\": 1}"), 0);
     /* stored once the broker has read it: wait for it, 5 s at most */
     int64_t end = mono_ms() + 5000;
-    while (head() == before && mono_ms() < end)
+    while (lb_head() == before && mono_ms() < end)
         usleep(10000);
-    assert_true(head() > before);
+    assert_true(lb_head() > before);
 
     reply_t r;
     wire_event_t ev[2];
@@ -94,7 +67,7 @@ test_ack(void **st)
 
     assert_non_null(pub);
     assert_int_equal(zsse_publish_ack(pub, ok, strlen(ok), LB_CALL_MS, &id, err, sizeof(err)), 0);
-    assert_true(id > 0 && id == head());
+    assert_true(id > 0 && id == lb_head());
     assert_int_equal(zsse_publish_ack(pub, bad, strlen(bad), LB_CALL_MS, &id, err, sizeof(err)),
         -1);
     assert_string_equal(err, ZSSE_R_NO_DATA);
@@ -135,5 +108,5 @@ main(void)
         cmocka_unit_test(test_ack),
         cmocka_unit_test(test_no_broker),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, lb_group_setup, lb_group_teardown);
 }

@@ -14,19 +14,6 @@
 #include "live_broker.h"
 #include "replay.h"
 
-static int
-setup(void **st)
-{
-    return lb_start();
-}
-
-static int
-teardown(void **st)
-{
-    lb_stop();
-    return 0;
-}
-
 static int flushes, flush_fails;
 static buf_t flushed;
 
@@ -180,5 +167,5 @@ main(void)
         cmocka_unit_test(test_join),
         cmocka_unit_test(test_join_snapshot),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, lb_group_setup, lb_group_teardown);
 }
