@@ -2,7 +2,8 @@
  * wire.h -- the frames between broker, workers and CLI (internal).
  *
  * EVENTS (broker PUB/XPUB  ->  worker SUB), one one-frame message per
- * (event, channel): the topic, then the payload, in one frame
+ * (event, channel), or per run of them (RUNS below): the topic, then the
+ * payload, in one frame
  *     topic    channel name + '\0'      exact filtering: a SUB of
  *                                       "user/1\0" never sees "user/12"
  *     payload  8-byte little-endian id, 1 byte kind (ZSSE_KIND_JSON 'j' or ZSSE_KIND_STRING 's', event.h),
