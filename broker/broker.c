@@ -83,6 +83,7 @@ struct broker {
     ctl_req_t   req;
     ctl_reply_t out;
     ctl_reply_t ackout;             /* acks, sent from broker_flush() */
+    wire_run_t run;                 /* events of one channel coalesced (wire.h) */
     struct { const char *reason; uint64_t n; } reasons[BROKER_REASONS_MAX];
 };
 
@@ -237,14 +238,21 @@ broker_flush(broker_t *b)
             b->last_id = p->ev->id;
         b->published++;
     }
+    /* in id order, (event, channel) after (event, channel): a run of
+     * consecutive ones on the same channel goes as one frame */
     for (size_t i = 0; i < b->npending; i++) {
         pending_t *p = &b->pending[i];
         for (size_t c = 0; c < p->nch; c++) {
             wire_event_t we;
             store_event_wire(p->ev, p->ch[c], &we);
-            if (wire_send_event(b->xpub, &we, true, false) < 0)
+            if (wire_run_add(&b->run, b->xpub, &we) < 0)
                 log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
         }
+    }
+    if (wire_run_flush(&b->run, b->xpub) < 0)
+        log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
+    for (size_t i = 0; i < b->npending; i++) {
+        pending_t *p = &b->pending[i];
         if (p->ack)
             broker_send_ack(b, p, NULL);
         store_event_unref(p->ev);

@@ -765,6 +765,7 @@ cmd_tail(int argc, char **argv)
         wire_event_t ev;
         int r = wire_recv_event(sub, 0, &w, &ev, true);
         if (r == 1) {
+          do {                      /* each event of a run (wire.h) */
             printf("%llu %.*s %.*s ", (unsigned long long)ev.id, (int)ev.channel_len, ev.channel,
                 ev.event_len ? (int)ev.event_len : 1, ev.event_len ? ev.event : "-");
             for (size_t i = 0; i < ev.data_len; i++) {
@@ -776,6 +777,7 @@ cmd_tail(int argc, char **argv)
             putchar('\n');
             fflush(stdout);
             seen++;
+          } while ((count < 0 || seen < count) && wire_next_event(&w, &ev) == 1);
         } else if (r == 2 && nonce_len && ev.channel_len >= (size_t)nonce_len &&
                    memcmp(ev.channel, nonce, (size_t)nonce_len) == 0) {
             printf("ready\n");

@@ -817,6 +817,26 @@ hub_run_deliver(int64_t now)
         hub_run.first = hub_run.n = 0;
 }
 
+/* a coalesced frame (wire.h, RUNS): its events, all of one channel, to
+ * their readers HUB_RUN_MAX at a time; then W is closed */
+static void
+hub_on_run(wire_frames_t *w, wire_event_t *ev, int64_t now)
+{
+    wire_event_t evs[HUB_RUN_MAX];
+    int n = 0;
+
+    do {
+        evs[n++] = *ev;
+        if (n == HUB_RUN_MAX) {
+            hub_fan_out(evs, n, now);
+            n = 0;
+        }
+    } while (wire_next_event(w, ev) == 1);
+    if (n)
+        hub_fan_out(evs, n, now);
+    wire_frames_close(w);
+}
+
 static int
 hub_same_channel(const wire_event_t *a, const wire_event_t *b)
 {
@@ -871,6 +891,9 @@ hub_on_events(int64_t now)
             hub_run_deliver(now);
             hub_on_revoked(ev);
             wire_frames_close(w);
+        } else if (r == 1 && w->run_left) {
+            hub_run_deliver(now);       /* in order: the events before the run first */
+            hub_on_run(w, ev, now);
         } else if (r == 1) {
             if (hub_run.n > hub_run.first && !hub_same_channel(&hub_run.ev[hub_run.first], ev))
                 hub_run_deliver(now);   /* a run ends; this event starts the next */

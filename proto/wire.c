@@ -2,6 +2,7 @@
  * wire.c -- encode and decode the frames between broker, workers and CLI.
  * The layout is documented in wire.h.
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <zmq.h>
@@ -77,6 +78,130 @@ wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more)
     return 0;
 }
 
+/* the payload of EV (wire.h) into P, which has room for it; its length */
+static size_t
+wire_payload_put(unsigned char *p, const wire_event_t *ev)
+{
+    wire_hdr_put(p, ev->id, ev->kind);
+    p[WIRE_HDR_LEN] = (unsigned char)ev->event_len;
+    memcpy(p + WIRE_PAYLOAD_MIN, ev->event, ev->event_len);
+    memcpy(p + WIRE_PAYLOAD_MIN + ev->event_len, ev->data, ev->data_len);
+    return WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len;
+}
+
+int
+wire_run_flush(wire_run_t *run, void *sock)
+{
+    zmq_msg_t m;
+    size_t tl = run->channel_len + 1, n = run->n;
+
+    if (n == 0)
+        return 0;
+    run->n = 0;
+    if (n == 1) {                   /* the plain one-frame form */
+        size_t len = run->len - WIRE_RUN_LEN_BYTES;
+        if (zmq_msg_init_size(&m, tl + len) < 0)
+            return -1;
+        unsigned char *p = zmq_msg_data(&m);
+        memcpy(p, run->channel, tl);
+        memcpy(p + tl, run->body + WIRE_RUN_LEN_BYTES, len);
+    } else {
+        if (zmq_msg_init_size(&m, tl + WIRE_RUN_HDR_LEN + run->len) < 0)
+            return -1;
+        unsigned char *p = zmq_msg_data(&m);
+        memcpy(p, run->channel, tl);
+        memset(p + tl, 0, 8);
+        p[tl + 8] = WIRE_KIND_RUN;
+        memcpy(p + tl + WIRE_RUN_HDR_LEN, run->body, run->len);
+    }
+    if (zmq_msg_send(&m, sock, 0) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    return 0;
+}
+
+int
+wire_run_add(wire_run_t *run, void *sock, const wire_event_t *ev)
+{
+    size_t need = WIRE_RUN_LEN_BYTES + WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len;
+
+    if (ev->channel_len > ZSSE_CHANNEL_MAX || ev->event_len > ZSSE_EVENT_MAX)
+        return errno = EINVAL, -1;
+    if (run->n && (run->channel_len != ev->channel_len ||
+                   memcmp(run->channel, ev->channel, ev->channel_len) != 0 ||
+                   run->n == WIRE_RUN_MAX || run->len + need > WIRE_RUN_BYTES))
+        if (wire_run_flush(run, sock) < 0)
+            return -1;
+    if (need > WIRE_RUN_BYTES)      /* too large for any run: alone */
+        return wire_send_event(sock, ev, true, false);
+    if (run->n == 0) {
+        memcpy(run->channel, ev->channel, ev->channel_len);
+        run->channel[ev->channel_len] = '\0';
+        run->channel_len = ev->channel_len;
+        run->len = 0;
+    }
+    unsigned char *p = run->body + run->len;
+    size_t len = wire_payload_put(p + WIRE_RUN_LEN_BYTES, ev);
+    for (int i = 0; i < WIRE_RUN_LEN_BYTES; i++)
+        p[i] = (unsigned char)(len >> (8 * i));
+    run->len += WIRE_RUN_LEN_BYTES + len;
+    run->n++;
+    assert(run->len <= WIRE_RUN_BYTES && run->n <= WIRE_RUN_MAX);
+    return 0;
+}
+
+/* the length prefix at P */
+static size_t
+wire_run_len(const unsigned char *p)
+{
+    size_t v = 0;
+    for (int i = 0; i < WIRE_RUN_LEN_BYTES; i++)
+        v |= (size_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Check a run's body (after its header) whole: every length in bounds,
+ * every payload well formed, ids strictly increasing, at most WIRE_RUN_MAX
+ * events and WIRE_RUN_BYTES bytes.  0 or -1. */
+static int
+wire_run_check(const unsigned char *p, size_t len)
+{
+    uint64_t last = 0;
+    size_t n = 0;
+    wire_event_t ev;
+
+    if (len == 0 || len > WIRE_RUN_BYTES)
+        return -1;
+    while (len) {
+        if (len < WIRE_RUN_LEN_BYTES || ++n > WIRE_RUN_MAX)
+            return -1;
+        size_t l = wire_run_len(p);
+        p += WIRE_RUN_LEN_BYTES;
+        len -= WIRE_RUN_LEN_BYTES;
+        if (l < WIRE_PAYLOAD_MIN || l > len || wire_parse_payload(p, l, &ev) < 0 || ev.id <= last)
+            return -1;
+        last = ev.id;
+        p += l;
+        len -= l;
+    }
+    return 0;
+}
+
+int
+wire_next_event(wire_frames_t *w, wire_event_t *ev)
+{
+    if (!w->run || w->run_left == 0)
+        return 0;
+    size_t l = wire_run_len(w->run);    /* checked by wire_run_check */
+    assert(l + WIRE_RUN_LEN_BYTES <= w->run_left);
+    if (wire_parse_payload(w->run + WIRE_RUN_LEN_BYTES, l, ev) < 0)
+        return 0;
+    w->run += WIRE_RUN_LEN_BYTES + l;
+    w->run_left -= WIRE_RUN_LEN_BYTES + l;
+    return 1;
+}
+
 int
 wire_parse_payload(const void *p, size_t len, wire_event_t *ev)
 {
@@ -123,6 +248,8 @@ wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
     bool topic_nul)
 {
     w->n = 0;
+    w->run = NULL;
+    w->run_left = 0;
     zmq_msg_init(&w->f[0]);
     w->n = 1;
     if (zmq_msg_recv(&w->f[0], sock, flags) < 0) {
@@ -150,7 +277,19 @@ wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
             goto bad;
         ev->channel = t;
         ev->channel_len = (size_t)(nul - t);
-        if (wire_parse_payload(nul + 1, tl - ev->channel_len - 1, ev) < 0)
+        const unsigned char *p = (const unsigned char *)nul + 1;
+        size_t len = tl - ev->channel_len - 1;
+        static const unsigned char run_hdr[WIRE_RUN_HDR_LEN] = { 0, 0, 0, 0, 0, 0, 0, 0,
+                                                                 WIRE_KIND_RUN };
+        if (len >= WIRE_RUN_HDR_LEN && memcmp(p, run_hdr, WIRE_RUN_HDR_LEN) == 0) {
+            if (wire_run_check(p + WIRE_RUN_HDR_LEN, len - WIRE_RUN_HDR_LEN) < 0)
+                goto bad;
+            w->run = p + WIRE_RUN_HDR_LEN;
+            w->run_left = len - WIRE_RUN_HDR_LEN;
+            wire_next_event(w, ev);
+            return 1;
+        }
+        if (wire_parse_payload(p, len, ev) < 0)
             goto bad;
         return 1;
     }

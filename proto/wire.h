@@ -2,7 +2,8 @@
  * wire.h -- the frames between broker, workers and CLI (internal).
  *
  * EVENTS (broker PUB/XPUB  ->  worker SUB), one one-frame message per
- * (event, channel): the topic, then the payload, in one frame
+ * (event, channel), or per run of them (RUNS below): the topic, then the
+ * payload, in one frame
  *     topic    channel name + '\0'      exact filtering: a SUB of
  *                                       "user/1\0" never sees "user/12"
  *     payload  8-byte little-endian id, 1 byte kind (ZSSE_KIND_JSON 'j' or ZSSE_KIND_STRING 's', event.h),
@@ -13,6 +14,19 @@
  * takes the earlier form, topic and payload as two frames.
  * An event published to several channels goes out once per channel with
  * the same id; a stream on two of them drops the repeat by id.
+ *
+ * RUNS: consecutive events the broker sends on the same channel may go
+ * as one coalesced frame, one CURVE box for all of them:
+ *     channel '\0'  WIRE_RUN_HDR_LEN bytes: 8 zero bytes, WIRE_KIND_RUN
+ *                   then per event: a 4-byte little-endian length L
+ *                   (WIRE_PAYLOAD_MIN <= L) and L bytes of payload (as above)
+ * A payload's 8-byte id is never 0, so the zero id marks a run.  At most
+ * WIRE_RUN_MAX events and WIRE_RUN_BYTES bytes after the header; ids
+ * strictly increase.  Only events that are consecutive in the broker's
+ * send order are merged, so a subscriber on several channels still sees
+ * ids in order across them.  A run is checked whole before its first
+ * event is given out; a malformed one is refused whole.  Sync markers and
+ * the revoked-token table are never part of a run.
  *
  * SYNC markers: a subscriber that must know its subscriptions are live
  * also subscribes to "\x01" + nonce + "\0" (no channel starts with a
@@ -82,6 +96,11 @@
 #define WIRE_LEASE_TTL 30
 #define WIRE_LEASE_RENEW 10
 #define WIRE_SYNC_BYTE '\x01'
+#define WIRE_KIND_RUN 'r'          /* a run's header: id 0, this kind */
+#define WIRE_RUN_HDR_LEN WIRE_HDR_LEN
+#define WIRE_RUN_LEN_BYTES 4        /* each event's length prefix */
+#define WIRE_RUN_MAX 256            /* events per coalesced frame */
+#define WIRE_RUN_BYTES 65536        /* bytes per coalesced frame after its header */
 
 /* event.h's fields on the one channel an EVENTS message travels on (the
  * broker builds it from a stored event with store_event_wire) */
@@ -102,22 +121,48 @@ int      wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind);
  * 0 or -1 (errno). */
 int wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more);
 
-/* Frames of one received event; the views in wire_event_t point here. */
+/* Frames of one received message; the views in wire_event_t point here.
+ * For a run, the cursor of the events not yet given out. */
 typedef struct {
     zmq_msg_t f[2];
     int       n;            /* frames initialised */
+    const unsigned char *run;       /* next length prefix in f[0] */
+    size_t    run_left;             /* bytes from RUN to the frame's end */
 } wire_frames_t;
+
+/* A coalesced frame being built by the sender (broker): events appended
+ * with wire_run_add() go out as one frame per run of one channel. */
+typedef struct {
+    char          channel[ZSSE_CHANNEL_MAX + 1];
+    size_t        channel_len;
+    size_t        n;                /* events in BODY */
+    size_t        len;              /* bytes used in BODY */
+    unsigned char body[WIRE_RUN_BYTES];
+} wire_run_t;
+
+/* Append EV to RUN; first sends what RUN holds when EV's channel differs
+ * or RUN is full.  An event too large for a run is sent alone at once.
+ * 0 or -1 (errno; the event, or the run before it, was not sent). */
+int wire_run_add(wire_run_t *run, void *sock, const wire_event_t *ev);
+/* Send what RUN holds (one event: the plain one-frame form; several: a
+ * run frame) and empty it.  0 or -1 (errno). */
+int wire_run_flush(wire_run_t *run, void *sock);
 
 /* Decode a payload frame (P, LEN) into EV's id, kind, event and data. */
 int wire_parse_payload(const void *p, size_t len, wire_event_t *ev);
 
 /* Receive one EVENTS message (or one event of a control reply) from SOCK.
- * Returns 1 for an event (EV filled), 2 for a SYNC marker (EV->channel is
- * the whole topic), 0 when nothing was waiting (ZMQ_DONTWAIT in FLAGS),
- * -1 on a malformed message (drained) or error.  Call wire_frames_close()
- * after every call that returned >= 1. */
+ * Returns 1 for an event (EV filled: the first of a run), 2 for a SYNC
+ * marker (EV->channel is the whole topic), 0 when nothing was waiting
+ * (ZMQ_DONTWAIT in FLAGS), -1 on a malformed message (drained) or error.
+ * After 1, call wire_next_event() until it returns 0 to read the rest of a
+ * run.  Call wire_frames_close() after every call that returned >= 1. */
 int  wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
     bool topic_nul);
+/* The next event of the run W holds, into EV (its channel kept): 1, or 0
+ * when none is left (always 0 for a message of one event).  The views
+ * stay valid until wire_frames_close(W). */
+int  wire_next_event(wire_frames_t *w, wire_event_t *ev);
 void wire_frames_close(wire_frames_t *w);
 
 /* Drain the remaining frames of a multipart message */

@@ -183,9 +183,12 @@ main(int argc, char **argv)
             wire_frames_t w;
             wire_event_t ev;
             if (wire_recv_event(s, 0, &w, &ev, true) == 1) {
-                printf("%.*s %llu\n", (int)ev.channel_len, ev.channel, (unsigned long long)ev.id);
-                fflush(stdout);
-                got++;
+                do {            /* each event of a run (wire.h) */
+                    printf("%.*s %llu\n", (int)ev.channel_len, ev.channel,
+                        (unsigned long long)ev.id);
+                    fflush(stdout);
+                    got++;
+                } while (wire_next_event(&w, &ev) == 1);
             }
             wire_frames_close(&w);
         }

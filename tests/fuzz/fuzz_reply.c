@@ -156,12 +156,13 @@ pub_message(void)
         int r = wire_recv_event(pb, ZMQ_DONTWAIT, &w, &ev, true);
         if (r <= 0)
             break;
-        if (r == 1) {
+        while (r == 1) {            /* each event of a run (wire.h) */
             buf_t b;
             buf_init(&b, 1 << 20);
             sse_event(&b, SSE_NAMED, ev.id, ev.event, ev.event_len, ev.data, ev.data_len, ev.kind);
             sse_event(&b, SSE_ENVELOPE, ev.id, ev.event, ev.event_len, ev.data, ev.data_len, ev.kind);
             buf_free(&b);
+            r = wire_next_event(&w, &ev);
         }
         wire_frames_close(&w);
     }
