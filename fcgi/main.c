@@ -33,22 +33,22 @@
 #include "request.h"
 #include "zsse.h"
 
-#define THREADS_MAX 20000
+#define MAIN_THREADS_MAX 20000
 /* setup threads of a --listen / --handoff process: a request holds one
  * only while it is set up (its head is in: gate.h), or while a poll-mode
  * request waits */
-#define THREADS_DEFAULT 16
-#define STACK_SIZE  (256 * 1024)
+#define MAIN_THREADS_DEFAULT 16
+#define MAIN_STACK_SIZE  (256 * 1024)
 
-#define RESTART_WINDOW_MAX 3600
+#define MAIN_RESTART_WINDOW_MAX 3600
 
-static config_t *cfg;
-static int restart_window = 10;         /* s: --restart-window */
-static auth_t *auth;
-static int listen_fd, handoff_fd = -1;
+static config_t *main_cfg;
+static int main_restart_window = 10;         /* s: --restart-window */
+static auth_t *main_auth;
+static int main_listen_fd, main_handoff_fd = -1;
 
 static void
-usage(FILE *fp)
+main_usage(FILE *fp)
 {
     fprintf(fp,
         "usage: zsse-fcgi [-c FILE] [--listen ADDR] [--handoff PATH] [--threads N]\n"
@@ -81,7 +81,7 @@ usage(FILE *fp)
  * nothing), reads it instead of accepting one -- then served.
  */
 static void *
-worker(void *arg)
+main_worker(void *arg)
 {
     FCGX_Request req;
     (void)arg;
@@ -103,7 +103,7 @@ worker(void *arg)
             req.ipcFd = -1;
             continue;
         }
-        request_serve(&req, cfg, auth);
+        request_serve(&req, main_cfg, main_auth);
         accept_unwatch();
         int unread = req.ipcFd >= 0 && !FCGX_HasSeenEOF(req.in);
         /* (FCGX_Accept_r took the web server's keep-conn flag; closing,
@@ -123,14 +123,14 @@ worker(void *arg)
 }
 
 static void *
-signals(void *arg)
+main_signals(void *arg)
 {
     sigset_t *set = arg;
     int sig;
 
     sigwait(set, &sig);
     /* the clients come back spread over the window, not all at once */
-    hub_drain(restart_window * 1000);
+    hub_drain(main_restart_window * 1000);
     /* a clean stop: the broker forgets our leases now, not in 30 s */
     hub_stop();
     log_msg(LOG_INFO, "stopping on signal %d", sig);
@@ -176,14 +176,14 @@ main(int argc, char **argv)
         case 't': {
             char *end;
             threads = strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > THREADS_MAX) {
+            if (*end || threads < 1 || threads > MAIN_THREADS_MAX) {
                 fprintf(stderr, "zsse-fcgi: --threads %s: a number from 1 to %d\n", optarg,
-                    THREADS_MAX);
+                    MAIN_THREADS_MAX);
                 return 2;
             }
             break;
         }
-        case 'h': usage(stdout); return 0;
+        case 'h': main_usage(stdout); return 0;
         case 'V': printf("zsse-fcgi %s\n", ZSSE_VERSION); return 0;
         default:
             fprintf(stderr, "zsse-fcgi: unknown or incomplete option '%s' (see --help)\n",
@@ -196,16 +196,16 @@ main(int argc, char **argv)
         return 2;
     }
     if (!threads)
-        threads = listen || handoff ? THREADS_DEFAULT : 1;
+        threads = listen || handoff ? MAIN_THREADS_DEFAULT : 1;
     if (window && *window) {
         char *end;
         long w = strtol(window, &end, 10);
-        if (*end || w < 0 || w > RESTART_WINDOW_MAX) {
+        if (*end || w < 0 || w > MAIN_RESTART_WINDOW_MAX) {
             fprintf(stderr, "zsse-fcgi: restart window %s: seconds from 0 to %d\n",
-                window, RESTART_WINDOW_MAX);
+                window, MAIN_RESTART_WINDOW_MAX);
             return 2;
         }
-        restart_window = (int)w;
+        main_restart_window = (int)w;
     }
     if (level && *level && log_level_parse(level) < 0) {
         fprintf(stderr, "zsse-fcgi: log level %s: one of error, warning, notice, info, debug\n",
@@ -218,21 +218,21 @@ main(int argc, char **argv)
     if (level && *level)
         log_set_level(log_level_parse(level));
     file = config_default_path(file);
-    if (!(cfg = config_load(file, err, sizeof(err)))) {
+    if (!(main_cfg = config_load(file, err, sizeof(err)))) {
         fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
         if (use_syslog)
             log_msg(LOG_ERR, "config: %s: %s", file, err);
         return 1;
     }
     static curve_client_t curve;   /* read by the control pool and the hub */
-    if (curve_client_load(&cfg->broker, &curve, err, sizeof(err)) < 0) {
+    if (curve_client_load(&main_cfg->broker, &curve, err, sizeof(err)) < 0) {
         fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
         return 1;
     }
     int needs_auth = 0;
-    for (size_t i = 0; i < cfg->nroutes; i++)
-        needs_auth |= cfg->routes[i].auth != AUTH_NONE;
-    if (needs_auth && !(auth = auth_new(&cfg->auth, err, sizeof(err)))) {
+    for (size_t i = 0; i < main_cfg->nroutes; i++)
+        needs_auth |= main_cfg->routes[i].auth != AUTH_NONE;
+    if (needs_auth && !(main_auth = auth_new(&main_cfg->auth, err, sizeof(err)))) {
         fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
         if (use_syslog)
             log_msg(LOG_ERR, "config: %s: %s", file, err);
@@ -255,21 +255,21 @@ main(int argc, char **argv)
          * refuses at once (EAGAIN), and lighttpd then answers 503 and
          * nginx 502 */
         int backlog = 65535;
-        if ((listen_fd = FCGX_OpenSocket(listen, backlog)) < 0) {
+        if ((main_listen_fd = FCGX_OpenSocket(listen, backlog)) < 0) {
             fprintf(stderr, "zsse-fcgi: --listen %s: cannot listen: %s\n", listen, strerror(errno));
             return 1;
         }
         if (strchr(listen, '/'))
             chmod(listen, 0660);
     } else if (handoff) {
-        listen_fd = -1;                 /* connections come only handed off */
+        main_listen_fd = -1;                 /* connections come only handed off */
     } else if (FCGX_IsCGI()) {
         fprintf(stderr, "zsse-fcgi: fd 0 is not a FastCGI socket: run it from the web server "
             "(bin-path, mod_fcgid, spawn-fcgi) or use --listen ADDR\n");
         return 2;
     }
 
-    if (handoff && (handoff_fd = accept_handoff_open(handoff)) < 0) {
+    if (handoff && (main_handoff_fd = accept_handoff_open(handoff)) < 0) {
         fprintf(stderr, "zsse-fcgi: --handoff %s: cannot bind: %s\n", handoff, strerror(errno));
         return 1;
     }
@@ -293,25 +293,25 @@ main(int argc, char **argv)
     mallopt(M_ARENA_MAX, 4);
     void *zctx = zmq_ctx_new();
     zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, (int)threads + 64);
-    control_init(zctx, cfg->broker.control, &curve);
+    control_init(zctx, main_cfg->broker.control, &curve);
     if (accept_init((size_t)threads) < 0) {
         fprintf(stderr, "zsse-fcgi: out of memory\n");
         return 1;
     }
-    if (hub_start(zctx, cfg->broker.events, cfg->broker.control, &curve) < 0) {
+    if (hub_start(zctx, main_cfg->broker.events, main_cfg->broker.control, &curve) < 0) {
         fprintf(stderr, "zsse-fcgi: cannot start: %s\n", zmq_strerror(errno));
         return 1;
     }
     pthread_t sig_thread;
-    pthread_create(&sig_thread, NULL, signals, &set);
+    pthread_create(&sig_thread, NULL, main_signals, &set);
 
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, STACK_SIZE);
+    pthread_attr_setstacksize(&attr, MAIN_STACK_SIZE);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     for (long i = 0; i < threads; i++) {
         pthread_t t;
-        if (pthread_create(&t, &attr, worker, NULL) != 0) {
+        if (pthread_create(&t, &attr, main_worker, NULL) != 0) {
             if (i == 0) {
                 fprintf(stderr, "zsse-fcgi: cannot start a thread: %s\n", strerror(errno));
                 return 1;
@@ -324,8 +324,8 @@ main(int argc, char **argv)
         "broker %s", ZSSE_VERSION, file, listen ? "listening on " : "",
         listen ? listen : handoff ? "" : "the FastCGI socket on fd 0",
         handoff ? (listen ? ", handoff " : "handoff ") : "", handoff ? handoff : "",
-        threads, cfg->broker.events);
-    accept_run(listen_fd, handoff_fd);  /* the main thread accepts, until the socket is gone */
+        threads, main_cfg->broker.events);
+    accept_run(main_listen_fd, main_handoff_fd);  /* the main thread accepts, until the socket is gone */
     hub_stop();
     _exit(0);               /* setup threads may be blocked in a read */
 }
