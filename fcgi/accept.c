@@ -28,6 +28,7 @@
 
 #define ACCEPT_HANDOFF_BATCH 64            /* datagrams taken per turn */
 #define ACCEPT_BATCH  64            /* connections accepted per turn */
+#define ACCEPT_PORT_MAX      65535         /* a TCP port is 16 bits (RFC 793) */
 #define ACCEPT_TICK_MS       100           /* the watchdog's resolution */
 
 typedef struct {                    /* a connection in the queue */
@@ -460,14 +461,14 @@ accept_listen_addr(const char *addr, char *err, size_t errlen)
         return ACCEPT_ADDR_BAD;
     }
     for (const char *p = colon + 1; *p; p++) {
-        if (*p < '0' || *p > '9' || port > 65535) {
-            snprintf(err, errlen, "HOST:PORT with a port from 1 to 65535");
+        if (*p < '0' || *p > '9' || port > ACCEPT_PORT_MAX) {
+            snprintf(err, errlen, "HOST:PORT with a port from 1 to %d", ACCEPT_PORT_MAX);
             return ACCEPT_ADDR_BAD;
         }
         port = port * 10 + (unsigned long)(*p - '0');
     }
-    if (port < 1 || port > 65535) {
-        snprintf(err, errlen, "HOST:PORT with a port from 1 to 65535");
+    if (port < 1 || port > ACCEPT_PORT_MAX) {
+        snprintf(err, errlen, "HOST:PORT with a port from 1 to %d", ACCEPT_PORT_MAX);
         return ACCEPT_ADDR_BAD;
     }
     return ACCEPT_ADDR_TCP;

@@ -1,50 +1,38 @@
 /*
  * control.c -- the pooled client of the broker's control socket (see control.h).
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "clock.h"
 #include "control.h"
 #include "log.h"
-
-static void
-deadline_in(struct timespec *d, long ms)
-{
-    clock_gettime(CLOCK_REALTIME, d);
-    d->tv_sec += ms / 1000;
-    d->tv_nsec += (ms % 1000) * 1000000;
-    if (d->tv_nsec >= 1000000000) {
-        d->tv_sec++;
-        d->tv_nsec -= 1000000000;
-    }
-}
-
-/* milliseconds left until DEADLINE (CLOCK_REALTIME), at least 0 */
-static long
-ms_until(const struct timespec *deadline)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    long ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
-        (deadline->tv_nsec - now.tv_nsec) / 1000000;
-    return ms > 0 ? ms : 0;
-}
 
 static void *control_zctx;
 static const char *control_ep;
 static const curve_client_t *control_keys;  /* CURVE, or NULL */
 static pthread_mutex_t control_pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t control_pool_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t control_pool_cv;     /* on the monotonic clock: control_once */
+static pthread_once_t control_once = PTHREAD_ONCE_INIT;
 static void *control_pool[CONTROL_POOL];    /* idle sockets */
 static int control_npool;                   /* idle */
 static int control_nsocks;                  /* in existence: idle + lent */
 
+static void
+control_init_once(void)
+{
+    int rc = mono_cond_init(&control_pool_cv);
+    assert(rc == 0);            /* only ENOMEM/EAGAIN, never on Linux */
+    (void)rc;
+}
+
 void
 control_init(void *ctx, const char *endpoint, const curve_client_t *curve)
 {
+    pthread_once(&control_once, control_init_once);
     control_zctx = ctx;
     control_ep = endpoint;
     control_keys = curve;
@@ -80,17 +68,18 @@ control_lose(void *s)
 }
 
 /* an idle socket, or a new one while fewer than CONTROL_POOL exist, else
- * wait for one until DEADLINE (a burst of thousands of new streams queues
+ * wait for one until DEADLINE (mono_ms; a burst of thousands of new streams queues
  * here instead of opening thousands of connections to the broker) */
 static void *
-control_borrow(const struct timespec *deadline)
+control_borrow(int64_t deadline)
 {
+    struct timespec at = mono_timespec(deadline);
     void *s = NULL;
     int make = 0;
 
     pthread_mutex_lock(&control_pool_mu);
     while (!control_npool && control_nsocks >= CONTROL_POOL)
-        if (pthread_cond_timedwait(&control_pool_cv, &control_pool_mu, deadline) != 0)
+        if (pthread_cond_timedwait(&control_pool_cv, &control_pool_mu, &at) != 0)
             break;
     if (control_npool)
         s = control_pool[--control_npool];
@@ -172,23 +161,21 @@ int
 control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
     int timeout_ms)
 {
-    struct timespec deadline;
     char tag[24];
     ctl_status_t st = CTL_ERROR;
     int got = 0;
 
-    deadline_in(&deadline, CONTROL_QUEUE_MS);
-    if (pthread_mutex_timedlock(&control_lease_mu, &deadline) != 0)
+    if (mono_mutex_lock_until(&control_lease_mu, mono_ms() + CONTROL_QUEUE_MS) != 0)
         return -1;
     void *s = control_lease_socket();
     snprintf(tag, sizeof(tag), "%lu", ++control_lease_tag);
     const char *args[] = { route, sub, tag };
-    deadline_in(&deadline, timeout_ms);
+    int64_t deadline = mono_ms() + timeout_ms;
     if (s && ctl_send_strs(s, CTL_LEASE, args, 3) == 0) {
         /* replies to renew and release, and late ones to a lease that
          * timed out, come first: dropped (that lease expires unrenewed) */
         while (!got) {
-            int r = control_lease_read(s, (int)ms_until(&deadline), tag, &st, id);
+            int r = control_lease_read(s, (int)mono_left_ms(deadline), tag, &st, id);
             if (r < 0)
                 break;
             got = r;
@@ -259,18 +246,16 @@ control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, re
 int
 control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_ms, reply_t *r)
 {
-    struct timespec deadline;
     zmq_pollitem_t it;
 
     memset(r, 0, sizeof(*r));
     ctl_frames_init(&r->m, CONTROL_REPLY_FRAMES);
     /* waiting for a socket is queueing behind other streams, not the
      * broker being away: it gets its own, longer bound */
-    deadline_in(&deadline, CONTROL_QUEUE_MS);
-    void *s = control_borrow(&deadline);
+    void *s = control_borrow(mono_ms() + CONTROL_QUEUE_MS);
     if (!s)
         return -1;
-    deadline_in(&deadline, timeout_ms);
+    int64_t deadline = mono_ms() + timeout_ms;
     if (ctl_send(s, op, args, nargs) < 0) {
         if (errno == EINVAL) {          /* ours: the socket is still clean */
             control_give_back(s);
@@ -281,7 +266,7 @@ control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_
     it = (zmq_pollitem_t){ s, 0, ZMQ_POLLIN, 0 };
     int rc;
     do
-        rc = zmq_poll(&it, 1, ms_until(&deadline));
+        rc = zmq_poll(&it, 1, (long)mono_left_ms(deadline));
     while (rc < 0 && errno == EINTR);
     if (rc <= 0 || ctl_recv(s, &r->m, 0) <= 0 || r->m.truncated || r->m.n < 2 ||
         ctl_frame(&r->m, 0).len != 0)

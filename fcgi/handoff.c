@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "handoff.h"
 #include "record.h"
 #include "zsse.h"
@@ -35,12 +36,12 @@
 static void
 handoff_say(const char *fmt, ...)
 {
-    static time_t last;
+    static int64_t last = -1;   /* s on the monotonic clock: one line a second */
     char line[512];
     va_list ap;
     int n;
 
-    time_t now = time(NULL);
+    int64_t now = mono_ms() / 1000;
     if (now == last)
         return;
     last = now;

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "sse.h"
 
+#define HTTP_PORT_MAX 65535         /* a TCP port is 16 bits (RFC 793) */
+
 static const char *
 http_param(FCGX_Request *req, const char *name)
 {
@@ -113,7 +115,7 @@ http_origin_valid(const char *o)
         const char *d = ++p;
         while (isdigit((unsigned char)*p))
             p++;
-        if (p == d || p - d > 5 || atol(d) > 65535)
+        if (p == d || p - d > 5 || atol(d) > HTTP_PORT_MAX)
             return 0;
     }
     return *p == '\0';

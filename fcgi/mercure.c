@@ -23,6 +23,9 @@ struct mercure_filter {
     size_t nclaim;
 };
 
+/* bytes of a form beyond its updates' data (topics, id, type ...) */
+#define MERCURE_FORM_SLACK 16384
+
 static const char *MERCURE_WWW_AUTH = HTTP_WWW_AUTH_INVALID;
 
 /* --- the filter --------------------------------------------------------------- */
@@ -383,7 +386,7 @@ mercure_publish(http_t *h, const route_t *r, const config_t *cfg, const auth_t *
     if (mercure_authenticate(h, r, auth, false, &claims) != 0)
         return;
     /* percent-encoding triples a byte at most */
-    if (publish_read_body(h, r, cfg->broker.max_message * 3 + 16384, &body, &len) != 0)
+    if (publish_read_body(h, r, cfg->broker.max_message * 3 + MERCURE_FORM_SLACK, &body, &len) != 0)
         goto out;
     if ((why = mercure_form_parse(body, len, &u))) {
         http_error(h, r, 400, "bad_request", why, NULL);

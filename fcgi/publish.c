@@ -113,7 +113,7 @@ publish_verify(http_t *h, const route_t *r, const auth_t *auth, const char *toke
         http_error(h, r, 401, "invalid_token", "token too long", PUBLISH_WWW_AUTH);
         return 401;
     }
-    if (auth_verify(auth, token, len, time(NULL), claims, err, sizeof(err)) < 0) {
+    if (auth_verify(auth, token, len, wall_s(), claims, err, sizeof(err)) < 0) {
         http_error(h, r, 401, "invalid_token", err, PUBLISH_WWW_AUTH);
         return 401;
     }
@@ -272,7 +272,9 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
         }
         if (json_array_size(all) == 0 || json_array_size(all) > PUBLISH_BATCH_MAX) {
             json_decref(all);
-            http_error(h, r, 400, "bad_request", "an array of 1 to 64 messages", NULL);
+            char why[48];
+            snprintf(why, sizeof(why), "an array of 1 to %d messages", PUBLISH_BATCH_MAX);
+            http_error(h, r, 400, "bad_request", why, NULL);
             goto out;
         }
         json_decref(all);

@@ -69,7 +69,8 @@ replay_reset(replay_t *p, const char *reason)
     buf_puts(&d, "{\"reason\":");
     json_quote(&d, reason, strlen(reason));
     buf_putc(&d, '}');
-    replay_frame(p, 0, p->r->reset_event, strlen(p->r->reset_event), d.data, d.len, 'j');
+    replay_frame(p, 0, p->r->reset_event, strlen(p->r->reset_event), d.data, d.len,
+        ZSSE_KIND_JSON);
     buf_free(&d);
 }
 

@@ -149,7 +149,7 @@ request_authenticate(request_ctx_t *c, const auth_t *auth)
                 http_error(&c->h, c->r, 500, "server_error", "no key configured", NULL);
                 return 500;
             }
-            if (auth_verify(auth, tok, (size_t)n, time(NULL), &c->claims, err, sizeof(err)) < 0) {
+            if (auth_verify(auth, tok, (size_t)n, wall_s(), &c->claims, err, sizeof(err)) < 0) {
                 http_error(&c->h, c->r, 401, "invalid_token", err, WWW_AUTH);
                 return 401;
             }
@@ -300,12 +300,10 @@ static int64_t
 request_token_deadline(const request_ctx_t *c)
 {
     json_t *exp = c->claims ? json_object_get(c->claims, "exp") : NULL;
-    struct timespec ts;
 
     if (!json_is_number(exp))
         return 0;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double wall_ms = (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+    double wall_ms = (double)wall_us() / 1000;      /* exp is a date */
     double left = (json_number_value(exp) + c->cfg->auth.leeway) * 1000 - wall_ms;
     if (left > 1e12)
         return 0;                   /* beyond any stream's life */
@@ -367,7 +365,7 @@ request_poll_json(request_ctx_t *c, const wire_event_t *ev, int n, qev_t **q, in
         else
             buf_puts(&b, "null");
         buf_puts(&b, ", \"data\": ");
-        if (kind == 's')
+        if (kind == ZSSE_KIND_STRING)
             json_quote(&b, d, dl);
         else
             buf_append(&b, d, dl);
