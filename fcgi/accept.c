@@ -26,10 +26,10 @@
 #include "log.h"
 #include "ring.h"
 
-#define ACCEPT_HANDOFF_BATCH 64            /* datagrams taken per turn */
-#define ACCEPT_BATCH  64            /* connections accepted per turn */
-#define ACCEPT_PORT_MAX      65535         /* a TCP port is 16 bits (RFC 793) */
-#define ACCEPT_TICK_MS       100           /* the watchdog's resolution */
+#define ACCEPT_HANDOFF_BATCH 64     /* datagrams taken per turn */
+#define ACCEPT_BATCH         64     /* connections accepted per turn */
+#define ACCEPT_PORT_MAX      65535  /* a TCP port is 16 bits (RFC 793) */
+#define ACCEPT_TICK_MS       100    /* the watchdog's resolution */
 
 typedef struct {                    /* a connection in the queue */
     int     fd;
@@ -51,7 +51,7 @@ static struct {
     struct in6_addr allow[ACCEPT_ADDRS_MAX];    /* IPv4 as ::ffff:a.b.c.d */
     /* the watchdog: what each setup thread reads, and until when (under
      * mu); the accept thread shuts a late one's reading down */
-    accept_watch_t        *watch;
+    accept_watch_t *watch;
     size_t          nwatch, nslots;
     int64_t         watch_until;    /* no watch ends later than this */
     ring_t          lingering;      /* answered connections for the gate */

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "record.h"
 
-#define GATE_EV_BATCH           64
+#define GATE_EV_BATCH      64
 
 typedef struct gate_conn {
     struct gate_conn *prev, *next;       /* oldest first: deadlines in order */
@@ -25,9 +25,9 @@ typedef struct gate_conn {
 
 static struct {
     int            epfd;
-    gate_conn_t        *head, *tail;
+    gate_conn_t   *head, *tail;
     size_t         n, max;
-    gate_conn_t        *closing, *closing_tail;  /* (their own list: ordered too) */
+    gate_conn_t   *closing, *closing_tail;  /* (their own list: ordered too) */
     unsigned long  refused;         /* 503s so far */
     void         (*ready)(int, int64_t, unsigned);
     unsigned char  peek[GATE_PEEK_MAX];

@@ -29,7 +29,7 @@
 #include "record.h"
 #include "zsse.h"
 
-#define HANDOFF_DRAIN_MAX   (1 << 20)       /* bytes of a refused request we read */
+#define HANDOFF_DRAIN_MAX (1 << 20)     /* bytes of a refused request we read */
 
 /* one line on stderr (the web server's error log), at most once a second:
  * with zsse-fcgi down every request would say the same */

@@ -26,8 +26,6 @@ struct mercure_filter {
 /* bytes of a form beyond its updates' data (topics, id, type ...) */
 #define MERCURE_FORM_SLACK 16384
 
-static const char *MERCURE_WWW_AUTH = HTTP_WWW_AUTH_INVALID;
-
 /* --- the filter --------------------------------------------------------------- */
 
 static bool
@@ -125,7 +123,7 @@ mercure_authenticate(http_t *h, const route_t *r, const auth_t *auth, bool get, 
         return 0;
     int n = mercure_find_token(h, get, tok, sizeof(tok));
     if (n < 0) {
-        http_error(h, r, 401, "invalid_token", "token too long", MERCURE_WWW_AUTH);
+        http_error(h, r, 401, "invalid_token", "token too long", HTTP_WWW_AUTH_INVALID);
         return 401;
     }
     if (n == 0) {

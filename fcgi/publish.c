@@ -20,8 +20,6 @@
 #include "publish.h"
 #include "sse.h"
 
-static const char *PUBLISH_WWW_AUTH = HTTP_WWW_AUTH_INVALID;
-
 /* --- shared with mercure.c ---------------------------------------------------- */
 
 static void
@@ -110,11 +108,11 @@ publish_verify(http_t *h, const route_t *r, const auth_t *auth, const char *toke
         return 500;
     }
     if (len > AUTH_TOKEN_MAX) {
-        http_error(h, r, 401, "invalid_token", "token too long", PUBLISH_WWW_AUTH);
+        http_error(h, r, 401, "invalid_token", "token too long", HTTP_WWW_AUTH_INVALID);
         return 401;
     }
     if (auth_verify(auth, token, len, wall_s(), claims, err, sizeof(err)) < 0) {
-        http_error(h, r, 401, "invalid_token", err, PUBLISH_WWW_AUTH);
+        http_error(h, r, 401, "invalid_token", err, HTTP_WWW_AUTH_INVALID);
         return 401;
     }
     if (r->require) {

@@ -10,7 +10,7 @@
 #include "sse.h"
 #include "wire.h"
 
-#define REPLAY_FETCH_PARTS_MAX 100000     /* parts of one replay, a bound */
+#define REPLAY_FETCH_PARTS_MAX 100000  /* parts of one replay, a bound */
 
 int
 replay_ask(const replay_t *p, ctl_op_t op, uint64_t after, const char *flags, reply_t *rep)
