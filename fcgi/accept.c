@@ -29,6 +29,10 @@
 #define ACCEPT_HANDOFF_BATCH 64     /* datagrams taken per turn */
 #define ACCEPT_BATCH         64     /* connections accepted per turn */
 #define ACCEPT_PORT_MAX      65535  /* a TCP port is 16 bits (RFC 793) */
+#define ACCEPT_ALLOW_MAX     1024   /* bytes of FCGI_WEB_SERVER_ADDRS */
+/* descriptors read from one handoff datagram: zsse-handoff sends one; a
+ * few more room to see (and close) what a stray sender passed */
+#define ACCEPT_HANDOFF_FDS   8
 #define ACCEPT_TICK_MS       100    /* the watchdog's resolution */
 
 typedef struct {                    /* a connection in the queue */
@@ -170,7 +174,7 @@ accept_v4_mapped(struct in6_addr *a, const void *v4)
 int
 accept_allow(const char *list, char *err, size_t errlen)
 {
-    char copy[1024], *save = NULL;
+    char copy[ACCEPT_ALLOW_MAX], *save = NULL;
 
     if (!list || !*list)
         return 0;
@@ -368,8 +372,8 @@ accept_take_handoffs(int s)
 {
     static ratelimit_t rl;
     char tag[2];
-    union { struct cmsghdr h; char b[CMSG_SPACE(8 * sizeof(int))]; } ctl;
-    int fds[8];
+    union { struct cmsghdr h; char b[CMSG_SPACE(ACCEPT_HANDOFF_FDS * sizeof(int))]; } ctl;
+    int fds[ACCEPT_HANDOFF_FDS];
 
     for (int k = 0; k < ACCEPT_HANDOFF_BATCH; k++) {
         struct iovec iov = { tag, sizeof(tag) };
@@ -383,7 +387,7 @@ accept_take_handoffs(int s)
                 log_limited(&rl, LOG_WARNING, "handoff: %s", strerror(errno));
             return;
         }
-        int n = accept_fds_of(&m, fds, 8);
+        int n = accept_fds_of(&m, fds, ACCEPT_HANDOFF_FDS);
         if (r == 1 && tag[0] == HANDOFF_TAG && n == 1 && !(m.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
             && accept_is_stream_socket(fds[0])) {
             accept_take(fds[0]);

@@ -13,7 +13,8 @@
 #include "log.h"
 #include "sse.h"
 
-#define HTTP_PORT_MAX 65535         /* a TCP port is 16 bits (RFC 793) */
+#define HTTP_PORT_MAX   65535       /* a TCP port is 16 bits (RFC 793) */
+#define HTTP_PRINTF_MAX 1024        /* bytes of one http_printf (headers) */
 
 static const char *
 http_param(FCGX_Request *req, const char *name)
@@ -230,7 +231,7 @@ http_cookie(const http_t *h, const char *name, char *out, size_t outlen)
 int
 http_printf(FCGX_Stream *out, const char *fmt, ...)
 {
-    char tmp[1024];
+    char tmp[HTTP_PRINTF_MAX];
     va_list ap;
     int n;
 
