@@ -16,7 +16,7 @@
 #include "zsse.h"
 
 static void
-usage(FILE *fp)
+broker_main_usage(FILE *fp)
 {
     fprintf(fp,
         "usage: zsse-broker [-c FILE] [-f]\n"
@@ -29,7 +29,7 @@ usage(FILE *fp)
 }
 
 static void
-on_signal(int sig)
+broker_main_on_signal(int sig)
 {
     if (sig == SIGHUP)
         broker_reopen_log();
@@ -38,7 +38,7 @@ on_signal(int sig)
 }
 
 static int
-daemonize(void)
+broker_main_daemonize(void)
 {
     pid_t pid = fork();
     int fd;
@@ -85,7 +85,7 @@ main(int argc, char **argv)
         switch (c) {
         case 'c': file = optarg; break;
         case 'f': fg = 1; break;
-        case 'h': usage(stdout); return 0;
+        case 'h': broker_main_usage(stdout); return 0;
         case 'V': printf("zsse-broker %s\n", ZSSE_VERSION); return 0;
         default:
             fprintf(stderr, "zsse-broker: unknown or incomplete option '%s' (see --help)\n",
@@ -109,7 +109,7 @@ main(int argc, char **argv)
         config_destroy(&cfg);
         return 1;
     }
-    if (!fg && daemonize() < 0) {
+    if (!fg && broker_main_daemonize() < 0) {
         fprintf(stderr, "zsse-broker: cannot become a daemon: %s\n", strerror(errno));
         return 1;
     }
@@ -118,7 +118,7 @@ main(int argc, char **argv)
         return 1;
     }
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;      /* no SA_RESTART: zmq_poll returns EINTR */
+    sa.sa_handler = broker_main_on_signal;      /* no SA_RESTART: zmq_poll returns EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);

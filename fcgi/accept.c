@@ -26,19 +26,24 @@
 #include "log.h"
 #include "ring.h"
 
-#define HANDOFF_BATCH 64            /* datagrams taken per turn */
-#define ACCEPT_BATCH  64            /* connections accepted per turn */
-#define TICK_MS       100           /* the watchdog's resolution */
+#define ACCEPT_HANDOFF_BATCH 64     /* datagrams taken per turn */
+#define ACCEPT_BATCH         64     /* connections accepted per turn */
+#define ACCEPT_PORT_MAX      65535  /* a TCP port is 16 bits (RFC 793) */
+#define ACCEPT_ALLOW_MAX     1024   /* bytes of FCGI_WEB_SERVER_ADDRS */
+/* descriptors read from one handoff datagram: zsse-handoff sends one; a
+ * few more room to see (and close) what a stray sender passed */
+#define ACCEPT_HANDOFF_FDS   8
+#define ACCEPT_TICK_MS       100    /* the watchdog's resolution */
 
 typedef struct {                    /* a connection in the queue */
     int     fd;
     int64_t deadline;               /* monotonic ms: its whole request by then */
-} queued_t;
+} accept_queued_t;
 
 typedef struct {                    /* a setup thread reading a request */
     int     fd;                     /* -1: none */
     int64_t deadline;
-} watch_t;
+} accept_watch_t;
 
 static struct {
     pthread_mutex_t mu;
@@ -50,16 +55,16 @@ static struct {
     struct in6_addr allow[ACCEPT_ADDRS_MAX];    /* IPv4 as ::ffff:a.b.c.d */
     /* the watchdog: what each setup thread reads, and until when (under
      * mu); the accept thread shuts a late one's reading down */
-    watch_t        *watch;
+    accept_watch_t *watch;
     size_t          nwatch, nslots;
     int64_t         watch_until;    /* no watch ends later than this */
     ring_t          lingering;      /* answered connections for the gate */
     int             wake;           /* eventfd: lingering has news */
 } acceptor = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
-static __thread int my_slot = -1;
+static __thread int accept_my_slot = -1;
 
-static void ready(int fd, int64_t deadline, unsigned reqid);
+static void accept_ready(int fd, int64_t deadline, unsigned reqid);
 
 int
 accept_init(size_t threads)
@@ -76,7 +81,7 @@ accept_init(size_t threads)
     acceptor.nslots = threads;
     for (size_t i = 0; i < threads; i++)
         acceptor.watch[i].fd = -1;
-    if (gate_init(ready) < 0 || ring_init(&acceptor.lingering, 16, ACCEPT_QUEUE_MAX) < 0 ||
+    if (gate_init(accept_ready) < 0 || ring_init(&acceptor.lingering, 16, ACCEPT_QUEUE_MAX) < 0 ||
         (acceptor.wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return -1;
     /* small: a process of mod_fcgid's serves one request at a time */
@@ -87,10 +92,10 @@ void
 accept_watch(int fd, int64_t deadline)
 {
     pthread_mutex_lock(&acceptor.mu);
-    if (my_slot < 0 && acceptor.nwatch < acceptor.nslots)
-        my_slot = (int)acceptor.nwatch++;
-    if (my_slot >= 0) {
-        acceptor.watch[my_slot] = (watch_t){ fd, deadline };
+    if (accept_my_slot < 0 && acceptor.nwatch < acceptor.nslots)
+        accept_my_slot = (int)acceptor.nwatch++;
+    if (accept_my_slot >= 0) {
+        acceptor.watch[accept_my_slot] = (accept_watch_t){ fd, deadline };
         if (deadline > acceptor.watch_until)
             acceptor.watch_until = deadline;
     }
@@ -100,10 +105,10 @@ accept_watch(int fd, int64_t deadline)
 void
 accept_unwatch(void)
 {
-    if (my_slot < 0)
+    if (accept_my_slot < 0)
         return;
     pthread_mutex_lock(&acceptor.mu);
-    acceptor.watch[my_slot].fd = -1;
+    acceptor.watch[accept_my_slot].fd = -1;
     pthread_mutex_unlock(&acceptor.mu);
 }
 
@@ -126,7 +131,7 @@ accept_linger(int fd)
 
 /* the connections the setup threads answered, to the gate to close */
 static void
-take_lingering(int64_t now)
+accept_take_lingering(int64_t now)
 {
     uint64_t v;
     void *p;
@@ -142,7 +147,7 @@ take_lingering(int64_t now)
 /* shut down the reading of requests past their deadline: the thread's
  * blocked read returns at once (end of file), and it answers or drops */
 static void
-watchdog(int64_t now)
+accept_watchdog(int64_t now)
 {
     static ratelimit_t rl;
 
@@ -159,7 +164,7 @@ watchdog(int64_t now)
 
 /* IPv4 address V4 as ::ffff:a.b.c.d, so that one comparison does both */
 static void
-v4_mapped(struct in6_addr *a, const void *v4)
+accept_v4_mapped(struct in6_addr *a, const void *v4)
 {
     memset(a, 0, sizeof(*a));
     a->s6_addr[10] = a->s6_addr[11] = 0xff;
@@ -169,7 +174,7 @@ v4_mapped(struct in6_addr *a, const void *v4)
 int
 accept_allow(const char *list, char *err, size_t errlen)
 {
-    char copy[1024], *save = NULL;
+    char copy[ACCEPT_ALLOW_MAX], *save = NULL;
 
     if (!list || !*list)
         return 0;
@@ -186,7 +191,7 @@ accept_allow(const char *list, char *err, size_t errlen)
             return -1;
         }
         if (inet_pton(AF_INET, t, &v4) == 1)
-            v4_mapped(a, &v4);
+            accept_v4_mapped(a, &v4);
         else if (inet_pton(AF_INET6, t, a) != 1) {
             snprintf(err, errlen, "'%.64s' is not an IP address", t);
             return -1;
@@ -200,7 +205,7 @@ accept_allow(const char *list, char *err, size_t errlen)
  * a TCP peer must be in FCGI_WEB_SERVER_ADDRS when that is set, as
  * libfcgi's own accept would check */
 static int
-allowed(int fd)
+accept_allowed(int fd)
 {
     static ratelimit_t rl;
     struct sockaddr_storage ss;
@@ -213,7 +218,7 @@ allowed(int fd)
     if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
         return 0;   /* gone already */
     if (ss.ss_family == AF_INET)
-        v4_mapped(&peer, &((const struct sockaddr_in *)&ss)->sin_addr);
+        accept_v4_mapped(&peer, &((const struct sockaddr_in *)&ss)->sin_addr);
     else if (ss.ss_family == AF_INET6)
         peer = ((const struct sockaddr_in6 *)&ss)->sin6_addr;
     else
@@ -232,13 +237,13 @@ allowed(int fd)
 /* a connection whose request head is in (gate.h): to the queue, or 503
  * at once when the queue is full (the setup threads are all held) */
 static void
-ready(int fd, int64_t deadline, unsigned reqid)
+accept_ready(int fd, int64_t deadline, unsigned reqid)
 {
-    queued_t *q = malloc(sizeof(*q));
+    accept_queued_t *q = malloc(sizeof(*q));
     int r = -1;
 
     if (q) {
-        *q = (queued_t){ fd, deadline };
+        *q = (accept_queued_t){ fd, deadline };
         pthread_mutex_lock(&acceptor.mu);
         if (deadline > acceptor.watch_until)
             acceptor.watch_until = deadline;   /* the watchdog ticks from now */
@@ -259,7 +264,7 @@ accept_next(int64_t *deadline)
     pthread_mutex_lock(&acceptor.mu);
     while (acceptor.q.len == 0)
         pthread_cond_wait(&acceptor.cv, &acceptor.mu);
-    queued_t *q = ring_pop(&acceptor.q);
+    accept_queued_t *q = ring_pop(&acceptor.q);
     pthread_mutex_unlock(&acceptor.mu);
     int fd = q->fd;
     *deadline = q->deadline;
@@ -270,11 +275,11 @@ accept_next(int64_t *deadline)
 /* a connection for the gate: a setup thread reads its request once the
  * head is in; the read timeout is a last guard (the watchdog cuts) */
 static void
-take(int fd)
+accept_take(int fd)
 {
     static const struct timeval tv = { ACCEPT_READ_TIMEOUT, 0 };
 
-    if (!allowed(fd)) {
+    if (!accept_allowed(fd)) {
         close(fd);
         return;
     }
@@ -290,7 +295,7 @@ accept_one(int listen_fd)
 
     int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0) {
-        take(fd);
+        accept_take(fd);
         return 0;
     }
     switch (errno) {
@@ -335,7 +340,7 @@ accept_handoff_open(const char *path)
 
 /* the descriptors of one datagram's SCM_RIGHTS into FDS: how many */
 static int
-fds_of(struct msghdr *m, int *fds, int max)
+accept_fds_of(struct msghdr *m, int *fds, int max)
 {
     int n = 0;
 
@@ -350,7 +355,7 @@ fds_of(struct msghdr *m, int *fds, int max)
 }
 
 static int
-is_stream_socket(int fd)
+accept_is_stream_socket(int fd)
 {
     int type = 0;
     socklen_t len = sizeof(type);
@@ -363,14 +368,14 @@ is_stream_socket(int fd)
  * HANDOFF_TAG with one stream socket is closed, every descriptor it
  * carried with it, and logged. */
 static void
-take_handoffs(int s)
+accept_take_handoffs(int s)
 {
     static ratelimit_t rl;
     char tag[2];
-    union { struct cmsghdr h; char b[CMSG_SPACE(8 * sizeof(int))]; } ctl;
-    int fds[8];
+    union { struct cmsghdr h; char b[CMSG_SPACE(ACCEPT_HANDOFF_FDS * sizeof(int))]; } ctl;
+    int fds[ACCEPT_HANDOFF_FDS];
 
-    for (int k = 0; k < HANDOFF_BATCH; k++) {
+    for (int k = 0; k < ACCEPT_HANDOFF_BATCH; k++) {
         struct iovec iov = { tag, sizeof(tag) };
         struct msghdr m = {
             .msg_iov = &iov, .msg_iovlen = 1,
@@ -382,10 +387,10 @@ take_handoffs(int s)
                 log_limited(&rl, LOG_WARNING, "handoff: %s", strerror(errno));
             return;
         }
-        int n = fds_of(&m, fds, 8);
+        int n = accept_fds_of(&m, fds, ACCEPT_HANDOFF_FDS);
         if (r == 1 && tag[0] == HANDOFF_TAG && n == 1 && !(m.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
-            && is_stream_socket(fds[0])) {
-            take(fds[0]);
+            && accept_is_stream_socket(fds[0])) {
+            accept_take(fds[0]);
             continue;
         }
         /* (MSG_CTRUNC: descriptors that did not fit, or that the
@@ -414,12 +419,12 @@ accept_run(int listen_fd, int handoff_fd)
         pthread_mutex_lock(&acceptor.mu);
         int watching = acceptor.watch_until > now;
         pthread_mutex_unlock(&acceptor.mu);
-        if (watching && (wait < 0 || wait > TICK_MS))
-            wait = TICK_MS;
+        if (watching && (wait < 0 || wait > ACCEPT_TICK_MS))
+            wait = ACCEPT_TICK_MS;
         if (poll(p, 4, wait) < 0 && errno != EINTR)
             log_limited(&rl, LOG_WARNING, "accept: poll: %s", strerror(errno));
         if (p[1].revents)
-            take_handoffs(handoff_fd);
+            accept_take_handoffs(handoff_fd);
         if (p[0].revents)
             for (int k = 0; k < ACCEPT_BATCH; k++) {
                 int r = accept_one(listen_fd);
@@ -430,9 +435,9 @@ accept_run(int listen_fd, int handoff_fd)
             }
         now = mono_ms();
         if (p[3].revents)
-            take_lingering(now);
+            accept_take_lingering(now);
         gate_run(now);
-        watchdog(now);
+        accept_watchdog(now);
     }
 }
 
@@ -460,14 +465,14 @@ accept_listen_addr(const char *addr, char *err, size_t errlen)
         return ACCEPT_ADDR_BAD;
     }
     for (const char *p = colon + 1; *p; p++) {
-        if (*p < '0' || *p > '9' || port > 65535) {
-            snprintf(err, errlen, "HOST:PORT with a port from 1 to 65535");
+        if (*p < '0' || *p > '9' || port > ACCEPT_PORT_MAX) {
+            snprintf(err, errlen, "HOST:PORT with a port from 1 to %d", ACCEPT_PORT_MAX);
             return ACCEPT_ADDR_BAD;
         }
         port = port * 10 + (unsigned long)(*p - '0');
     }
-    if (port < 1 || port > 65535) {
-        snprintf(err, errlen, "HOST:PORT with a port from 1 to 65535");
+    if (port < 1 || port > ACCEPT_PORT_MAX) {
+        snprintf(err, errlen, "HOST:PORT with a port from 1 to %d", ACCEPT_PORT_MAX);
         return ACCEPT_ADDR_BAD;
     }
     return ACCEPT_ADDR_TCP;

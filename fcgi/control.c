@@ -1,65 +1,53 @@
 /*
  * control.c -- the pooled client of the broker's control socket (see control.h).
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "clock.h"
 #include "control.h"
 #include "log.h"
 
+static void *control_zctx;
+static const char *control_ep;
+static const curve_client_t *control_keys;  /* CURVE, or NULL */
+static pthread_mutex_t control_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t control_pool_cv;     /* on the monotonic clock: control_once */
+static pthread_once_t control_once = PTHREAD_ONCE_INIT;
+static void *control_pool[CONTROL_POOL];    /* idle sockets */
+static int control_npool;                   /* idle */
+static int control_nsocks;                  /* in existence: idle + lent */
+
 static void
-deadline_in(struct timespec *d, long ms)
+control_init_once(void)
 {
-    clock_gettime(CLOCK_REALTIME, d);
-    d->tv_sec += ms / 1000;
-    d->tv_nsec += (ms % 1000) * 1000000;
-    if (d->tv_nsec >= 1000000000) {
-        d->tv_sec++;
-        d->tv_nsec -= 1000000000;
-    }
+    int rc = mono_cond_init(&control_pool_cv);
+    assert(rc == 0);            /* only ENOMEM/EAGAIN, never on Linux */
+    (void)rc;
 }
-
-/* milliseconds left until DEADLINE (CLOCK_REALTIME), at least 0 */
-static long
-ms_until(const struct timespec *deadline)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    long ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
-        (deadline->tv_nsec - now.tv_nsec) / 1000000;
-    return ms > 0 ? ms : 0;
-}
-
-static void *zctx;
-static const char *ep;
-static const curve_client_t *keys;  /* CURVE, or NULL */
-static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
-static void *pool[CONTROL_POOL];    /* idle sockets */
-static int npool;                   /* idle */
-static int nsocks;                  /* in existence: idle + lent */
 
 void
 control_init(void *ctx, const char *endpoint, const curve_client_t *curve)
 {
-    zctx = ctx;
-    ep = endpoint;
-    keys = curve;
+    pthread_once(&control_once, control_init_once);
+    control_zctx = ctx;
+    control_ep = endpoint;
+    control_keys = curve;
 }
 
 static void *
-new_socket(void)
+control_new_socket(void)
 {
     void *s;
     int zero = 0;
 
-    if (!(s = zmq_socket(zctx, ZMQ_DEALER)))
+    if (!(s = zmq_socket(control_zctx, ZMQ_DEALER)))
         return NULL;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-    if (curve_client_apply(s, keys) < 0 || zmq_connect(s, ep) < 0) {
+    if (curve_client_apply(s, control_keys) < 0 || zmq_connect(s, control_ep) < 0) {
         zmq_close(s);
         return NULL;
     }
@@ -69,72 +57,73 @@ new_socket(void)
 /* a socket that failed (or could not be made) is closed: a late reply
  * must never answer another call */
 static void
-lose(void *s)
+control_lose(void *s)
 {
     if (s)
         zmq_close(s);
-    pthread_mutex_lock(&pool_mu);
-    nsocks--;
-    pthread_cond_signal(&pool_cv);
-    pthread_mutex_unlock(&pool_mu);
+    pthread_mutex_lock(&control_pool_mu);
+    control_nsocks--;
+    pthread_cond_signal(&control_pool_cv);
+    pthread_mutex_unlock(&control_pool_mu);
 }
 
 /* an idle socket, or a new one while fewer than CONTROL_POOL exist, else
- * wait for one until DEADLINE (a burst of thousands of new streams queues
+ * wait for one until DEADLINE (mono_ms; a burst of thousands of new streams queues
  * here instead of opening thousands of connections to the broker) */
 static void *
-borrow(const struct timespec *deadline)
+control_borrow(int64_t deadline)
 {
+    struct timespec at = mono_timespec(deadline);
     void *s = NULL;
     int make = 0;
 
-    pthread_mutex_lock(&pool_mu);
-    while (!npool && nsocks >= CONTROL_POOL)
-        if (pthread_cond_timedwait(&pool_cv, &pool_mu, deadline) != 0)
+    pthread_mutex_lock(&control_pool_mu);
+    while (!control_npool && control_nsocks >= CONTROL_POOL)
+        if (pthread_cond_timedwait(&control_pool_cv, &control_pool_mu, &at) != 0)
             break;
-    if (npool)
-        s = pool[--npool];
-    else if (nsocks < CONTROL_POOL)
-        make = ++nsocks;
-    pthread_mutex_unlock(&pool_mu);
-    if (make && !(s = new_socket()))
-        lose(NULL);
+    if (control_npool)
+        s = control_pool[--control_npool];
+    else if (control_nsocks < CONTROL_POOL)
+        make = ++control_nsocks;
+    pthread_mutex_unlock(&control_pool_mu);
+    if (make && !(s = control_new_socket()))
+        control_lose(NULL);
     return s;
 }
 
 /* back into the pool after a complete exchange (the mutex hands the
  * socket to the next thread with a full barrier, as ZeroMQ requires) */
 static void
-give_back(void *s)
+control_give_back(void *s)
 {
-    pthread_mutex_lock(&pool_mu);
-    pool[npool++] = s;
-    pthread_cond_signal(&pool_cv);
-    pthread_mutex_unlock(&pool_mu);
+    pthread_mutex_lock(&control_pool_mu);
+    control_pool[control_npool++] = s;
+    pthread_cond_signal(&control_pool_cv);
+    pthread_mutex_unlock(&control_pool_mu);
 }
 
 /* --- the lease connection ------------------------------------------------- */
 
-static pthread_mutex_t lease_mu = PTHREAD_MUTEX_INITIALIZER;
-static void *lease_sock;            /* never closed before exit: it owns the leases */
-static unsigned long lease_tag;
+static pthread_mutex_t control_lease_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *control_lease_sock;            /* never closed before exit: it owns the leases */
+static unsigned long control_lease_tag;
 
 /* under lease_mu: the socket, made on first use */
 static void *
-lease_socket(void)
+control_lease_socket(void)
 {
     int linger = 500;               /* the releases at exit get out */
 
-    if (!lease_sock && (lease_sock = new_socket()))
-        zmq_setsockopt(lease_sock, ZMQ_LINGER, &linger, sizeof(linger));
-    return lease_sock;
+    if (!control_lease_sock && (control_lease_sock = control_new_socket()))
+        zmq_setsockopt(control_lease_sock, ZMQ_LINGER, &linger, sizeof(linger));
+    return control_lease_sock;
 }
 
 /* under lease_mu: receive one reply (waiting up to MS); 1 a lease reply
  * with TAG decoded into *REP (id copied to ID), 0 something else
  * (dropped), -1 nothing came */
 static int
-lease_read(void *s, int ms, const char *tag, ctl_status_t *st, char *id)
+control_lease_read(void *s, int ms, const char *tag, ctl_status_t *st, char *id)
 {
     zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
     ctl_frames_t m;
@@ -172,29 +161,27 @@ int
 control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
     int timeout_ms)
 {
-    struct timespec deadline;
     char tag[24];
     ctl_status_t st = CTL_ERROR;
     int got = 0;
 
-    deadline_in(&deadline, CONTROL_QUEUE_MS);
-    if (pthread_mutex_timedlock(&lease_mu, &deadline) != 0)
+    if (mono_mutex_lock_until(&control_lease_mu, mono_ms() + CONTROL_QUEUE_MS) != 0)
         return -1;
-    void *s = lease_socket();
-    snprintf(tag, sizeof(tag), "%lu", ++lease_tag);
+    void *s = control_lease_socket();
+    snprintf(tag, sizeof(tag), "%lu", ++control_lease_tag);
     const char *args[] = { route, sub, tag };
-    deadline_in(&deadline, timeout_ms);
+    int64_t deadline = mono_ms() + timeout_ms;
     if (s && ctl_send_strs(s, CTL_LEASE, args, 3) == 0) {
         /* replies to renew and release, and late ones to a lease that
          * timed out, come first: dropped (that lease expires unrenewed) */
         while (!got) {
-            int r = lease_read(s, (int)ms_until(&deadline), tag, &st, id);
+            int r = control_lease_read(s, (int)mono_left_ms(deadline), tag, &st, id);
             if (r < 0)
                 break;
             got = r;
         }
     }
-    pthread_mutex_unlock(&lease_mu);
+    pthread_mutex_unlock(&control_lease_mu);
     if (!got)
         return -1;
     return st == CTL_OK ? 1 : st == CTL_FULL ? 0 : -2;
@@ -205,32 +192,32 @@ control_lease_send(ctl_op_t op, const char *const *ids, size_t n, int wait)
 {
     int rc = -1;
 
-    if (wait ? pthread_mutex_lock(&lease_mu) : pthread_mutex_trylock(&lease_mu))
+    if (wait ? pthread_mutex_lock(&control_lease_mu) : pthread_mutex_trylock(&control_lease_mu))
         return errno = EAGAIN, -1;
-    void *s = lease_socket();
+    void *s = control_lease_socket();
     if (s) {
-        while (lease_read(s, 0, NULL, NULL, NULL) >= 0)
+        while (control_lease_read(s, 0, NULL, NULL, NULL) >= 0)
             ;
         rc = n ? ctl_send_strs(s, op, ids, n) : 0;
     }
-    pthread_mutex_unlock(&lease_mu);
+    pthread_mutex_unlock(&control_lease_mu);
     return rc;
 }
 
 void
 control_fini(void)
 {
-    pthread_mutex_lock(&pool_mu);
-    while (npool) {
-        zmq_close(pool[--npool]);
-        nsocks--;
+    pthread_mutex_lock(&control_pool_mu);
+    while (control_npool) {
+        zmq_close(control_pool[--control_npool]);
+        control_nsocks--;
     }
-    pthread_mutex_unlock(&pool_mu);
-    pthread_mutex_lock(&lease_mu);
-    if (lease_sock)
-        zmq_close(lease_sock);
-    lease_sock = NULL;
-    pthread_mutex_unlock(&lease_mu);
+    pthread_mutex_unlock(&control_pool_mu);
+    pthread_mutex_lock(&control_lease_mu);
+    if (control_lease_sock)
+        zmq_close(control_lease_sock);
+    control_lease_sock = NULL;
+    pthread_mutex_unlock(&control_lease_mu);
 }
 
 void
@@ -259,21 +246,19 @@ control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, re
 int
 control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_ms, reply_t *r)
 {
-    struct timespec deadline;
     zmq_pollitem_t it;
 
     memset(r, 0, sizeof(*r));
     ctl_frames_init(&r->m, CONTROL_REPLY_FRAMES);
     /* waiting for a socket is queueing behind other streams, not the
      * broker being away: it gets its own, longer bound */
-    deadline_in(&deadline, CONTROL_QUEUE_MS);
-    void *s = borrow(&deadline);
+    void *s = control_borrow(mono_ms() + CONTROL_QUEUE_MS);
     if (!s)
         return -1;
-    deadline_in(&deadline, timeout_ms);
+    int64_t deadline = mono_ms() + timeout_ms;
     if (ctl_send(s, op, args, nargs) < 0) {
         if (errno == EINVAL) {          /* ours: the socket is still clean */
-            give_back(s);
+            control_give_back(s);
             return -1;
         }
         goto fail;
@@ -281,7 +266,7 @@ control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_
     it = (zmq_pollitem_t){ s, 0, ZMQ_POLLIN, 0 };
     int rc;
     do
-        rc = zmq_poll(&it, 1, ms_until(&deadline));
+        rc = zmq_poll(&it, 1, (long)mono_left_ms(deadline));
     while (rc < 0 && errno == EINTR);
     if (rc <= 0 || ctl_recv(s, &r->m, 0) <= 0 || r->m.truncated || r->m.n < 2 ||
         ctl_frame(&r->m, 0).len != 0)
@@ -290,11 +275,11 @@ control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_
         goto fail;
     for (size_t i = 1; i < r->m.n; i++)
         r->v[i - 1] = ctl_frame(&r->m, i);
-    give_back(s);
+    control_give_back(s);
     return ctl_decode_reply(op, r->v, r->m.n - 1, &r->rep) == CTL_E_OK ? 0 : (reply_free(r), -1);
 fail:
     reply_free(r);
-    lose(s);
+    control_lose(s);
     return -1;
 }
 

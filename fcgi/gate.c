@@ -14,20 +14,20 @@
 #include "log.h"
 #include "record.h"
 
-#define EV_BATCH           64
+#define GATE_EV_BATCH      64
 
-typedef struct conn {
-    struct conn *prev, *next;       /* oldest first: deadlines in order */
+typedef struct gate_conn {
+    struct gate_conn *prev, *next;       /* oldest first: deadlines in order */
     int          fd;
     int          closing;           /* answered: drained until the peer closes */
     int64_t      deadline;          /* monotonic ms */
-} conn_t;
+} gate_conn_t;
 
 static struct {
     int            epfd;
-    conn_t        *head, *tail;
+    gate_conn_t   *head, *tail;
     size_t         n, max;
-    conn_t        *closing, *closing_tail;  /* (their own list: ordered too) */
+    gate_conn_t   *closing, *closing_tail;  /* (their own list: ordered too) */
     unsigned long  refused;         /* 503s so far */
     void         (*ready)(int, int64_t, unsigned);
     unsigned char  peek[GATE_PEEK_MAX];
@@ -58,7 +58,7 @@ gate_fd(void)
  * -1: not FastCGI (libfcgi answers that).
  */
 static int
-head_in(const unsigned char *b, size_t n, unsigned *reqid)
+gate_head_in(const unsigned char *b, size_t n, unsigned *reqid)
 {
     size_t off = 0;
     int begun = 0;
@@ -80,10 +80,10 @@ head_in(const unsigned char *b, size_t n, unsigned *reqid)
 }
 
 static void
-unlink_conn(conn_t *c)
+gate_unlink_conn(gate_conn_t *c)
 {
-    conn_t **head = c->closing ? &gates.closing : &gates.head;
-    conn_t **tail = c->closing ? &gates.closing_tail : &gates.tail;
+    gate_conn_t **head = c->closing ? &gates.closing : &gates.head;
+    gate_conn_t **tail = c->closing ? &gates.closing_tail : &gates.tail;
 
     if (c->prev)
         c->prev->next = c->next;
@@ -99,13 +99,13 @@ unlink_conn(conn_t *c)
 }
 
 static int
-link_conn(conn_t *c)
+gate_link_conn(gate_conn_t *c)
 {
     /* edge-triggered: a peeked head stays in the buffer, and only new
      * bytes are news */
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
-    conn_t **head = c->closing ? &gates.closing : &gates.head;
-    conn_t **tail = c->closing ? &gates.closing_tail : &gates.tail;
+    gate_conn_t **head = c->closing ? &gates.closing : &gates.head;
+    gate_conn_t **tail = c->closing ? &gates.closing_tail : &gates.tail;
 
     if (epoll_ctl(gates.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
         return -1;
@@ -124,13 +124,13 @@ link_conn(conn_t *c)
 void
 gate_close_later(int fd, int64_t until)
 {
-    conn_t *c = calloc(1, sizeof(*c));
+    gate_conn_t *c = calloc(1, sizeof(*c));
 
     if (c) {
         c->fd = fd;
         c->closing = 1;
         c->deadline = until;
-        if (link_conn(c) == 0)
+        if (gate_link_conn(c) == 0)
             return;
         free(c);
     }
@@ -138,16 +138,16 @@ gate_close_later(int fd, int64_t until)
 }
 
 static void
-close_conn(conn_t *c)
+gate_close_conn(gate_conn_t *c)
 {
-    unlink_conn(c);
+    gate_unlink_conn(c);
     close(c->fd);
     free(c);
 }
 
 /* a closing connection is readable: take what came, close at its end */
 static void
-drain_conn(conn_t *c)
+gate_drain_conn(gate_conn_t *c)
 {
     char junk[4096];
 
@@ -158,7 +158,7 @@ drain_conn(conn_t *c)
         if (n <= 0)
             break;
     }
-    close_conn(c);                  /* its end, an error, or too much */
+    gate_close_conn(c);                  /* its end, an error, or too much */
 }
 
 void
@@ -189,37 +189,37 @@ gate_refuse(int fd, unsigned reqid, const char *why)
 
 /* the request id of C's head so far (1 when its BEGIN_REQUEST is not in) */
 static unsigned
-peeked_reqid(int fd)
+gate_peeked_reqid(int fd)
 {
     unsigned reqid = 1;
     ssize_t n = recv(fd, gates.peek, sizeof(gates.peek), MSG_PEEK | MSG_DONTWAIT);
     if (n > 0)
-        head_in(gates.peek, (size_t)n, &reqid);
+        gate_head_in(gates.peek, (size_t)n, &reqid);
     return reqid ? reqid : 1;
 }
 
 static void
-refuse_conn(conn_t *c, const char *why)
+gate_refuse_conn(gate_conn_t *c, const char *why)
 {
-    unlink_conn(c);
-    gate_refuse(c->fd, peeked_reqid(c->fd), why);
+    gate_unlink_conn(c);
+    gate_refuse(c->fd, gate_peeked_reqid(c->fd), why);
     free(c);
 }
 
 void
 gate_add(int fd, int64_t now)
 {
-    conn_t *c = calloc(1, sizeof(*c));
+    gate_conn_t *c = calloc(1, sizeof(*c));
 
     if (!c) {
         gate_refuse(fd, 1, "out of memory");
         return;
     }
     if (gates.n >= gates.max)
-        refuse_conn(gates.head, "too many connections waiting for their request");
+        gate_refuse_conn(gates.head, "too many connections waiting for their request");
     c->fd = fd;
     c->deadline = now + ACCEPT_READ_TIMEOUT * 1000;
-    if (link_conn(c) < 0) {
+    if (gate_link_conn(c) < 0) {
         free(c);
         gate_refuse(fd, 1, strerror(errno));
     }
@@ -227,22 +227,22 @@ gate_add(int fd, int64_t now)
 
 /* C is readable: is its head in? */
 static void
-look(conn_t *c)
+gate_look(gate_conn_t *c)
 {
     unsigned reqid = 1;
     ssize_t n = recv(c->fd, gates.peek, sizeof(gates.peek), MSG_PEEK | MSG_DONTWAIT);
 
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    int in = n > 0 ? head_in(gates.peek, (size_t)n, &reqid) : 0;
+    int in = n > 0 ? gate_head_in(gates.peek, (size_t)n, &reqid) : 0;
     if (n > 0 && (in != 0 || (size_t)n == sizeof(gates.peek))) {
-        unlink_conn(c);
+        gate_unlink_conn(c);
         gates.ready(c->fd, c->deadline, reqid ? reqid : 1);
         free(c);
         return;
     }
     if (n <= 0) {                   /* gone before its request was in */
-        unlink_conn(c);
+        gate_unlink_conn(c);
         close(c->fd);
         free(c);
     }
@@ -251,20 +251,20 @@ look(conn_t *c)
 void
 gate_run(int64_t now)
 {
-    struct epoll_event ev[EV_BATCH];
-    int n = epoll_wait(gates.epfd, ev, EV_BATCH, 0);
+    struct epoll_event ev[GATE_EV_BATCH];
+    int n = epoll_wait(gates.epfd, ev, GATE_EV_BATCH, 0);
 
     for (int i = 0; i < n; i++) {
-        conn_t *c = ev[i].data.ptr;
+        gate_conn_t *c = ev[i].data.ptr;
         if (c->closing)
-            drain_conn(c);
+            gate_drain_conn(c);
         else
-            look(c);
+            gate_look(c);
     }
     while (gates.head && gates.head->deadline <= now)
-        refuse_conn(gates.head, "its request did not come in time");
+        gate_refuse_conn(gates.head, "its request did not come in time");
     while (gates.closing && gates.closing->deadline <= now)
-        close_conn(gates.closing);
+        gate_close_conn(gates.closing);
 }
 
 int

@@ -24,23 +24,24 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "handoff.h"
 #include "record.h"
 #include "zsse.h"
 
-#define DRAIN_MAX   (1 << 20)       /* bytes of a refused request we read */
+#define HANDOFF_DRAIN_MAX (1 << 20)     /* bytes of a refused request we read */
 
 /* one line on stderr (the web server's error log), at most once a second:
  * with zsse-fcgi down every request would say the same */
 static void
-say(const char *fmt, ...)
+handoff_say(const char *fmt, ...)
 {
-    static time_t last;
+    static int64_t last = -1;   /* s on the monotonic clock: one line a second */
     char line[512];
     va_list ap;
     int n;
 
-    time_t now = time(NULL);
+    int64_t now = mono_ms() / 1000;
     if (now == last)
         return;
     last = now;
@@ -60,7 +61,7 @@ say(const char *fmt, ...)
  * long, the next connections are answered at once until it is back: a
  * lighttpd backend gets many at a time, and they would wait in turn. */
 static int
-pass(int s, const struct sockaddr_un *to, int fd)
+handoff_pass(int s, const struct sockaddr_un *to, int fd)
 {
     static int away;
     char tag = HANDOFF_TAG;
@@ -97,11 +98,11 @@ pass(int s, const struct sockaddr_un *to, int fd)
             waited += 100;
             continue;
         case EAGAIN:
-            say("%s: zsse-fcgi takes no connections (%d s): answering 503",
+            handoff_say("%s: zsse-fcgi takes no connections (%d s): answering 503",
                 to->sun_path, HANDOFF_SEND_TIMEOUT);
             return -1;
         }
-        say("%s: %s: answering 503", to->sun_path, strerror(errno));
+        handoff_say("%s: %s: answering 503", to->sun_path, strerror(errno));
         return -1;
     }
 }
@@ -125,7 +126,7 @@ handoff_write_all(int fd, const char *p, size_t n)
  * id, the rest is read and dropped so that the web server, still writing
  * it, sees no broken pipe */
 static void
-refuse(int fd)
+handoff_refuse(int fd)
 {
     static const char json[] =
         "{\"error\": \"unavailable\", \"message\": \"zsse-fcgi unreachable\"}\n";
@@ -155,12 +156,12 @@ refuse(int fd)
     if (handoff_write_all(fd, (const char *)out, (size_t)n) < 0)
         return;
     shutdown(fd, SHUT_WR);
-    while (drained < DRAIN_MAX && (r = read(fd, buf, sizeof(buf))) > 0)
+    while (drained < HANDOFF_DRAIN_MAX && (r = read(fd, buf, sizeof(buf))) > 0)
         drained += (size_t)r;
 }
 
 static void
-usage(FILE *fp)
+handoff_usage(FILE *fp)
 {
     fprintf(fp,
         "usage: zsse-handoff [PATH]\n"
@@ -180,7 +181,7 @@ main(int argc, char **argv)
     socklen_t vlen = sizeof(v);
 
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        usage(stdout);
+        handoff_usage(stdout);
         return 0;
     }
     if (argc > 1 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
@@ -223,8 +224,8 @@ main(int argc, char **argv)
             }
             return 0;   /* the web server closed our socket: stop */
         }
-        if (pass(s, &to, fd) < 0)
-            refuse(fd);
+        if (handoff_pass(s, &to, fd) < 0)
+            handoff_refuse(fd);
         close(fd);      /* zsse-fcgi holds it now (or it was answered) */
     }
 }

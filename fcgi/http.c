@@ -13,8 +13,11 @@
 #include "log.h"
 #include "sse.h"
 
+#define HTTP_PORT_MAX   65535       /* a TCP port is 16 bits (RFC 793) */
+#define HTTP_PRINTF_MAX 1024        /* bytes of one http_printf (headers) */
+
 static const char *
-param(FCGX_Request *req, const char *name)
+http_param(FCGX_Request *req, const char *name)
 {
     const char *v = FCGX_GetParam(name, req->envp);
     return v ? v : "";
@@ -28,13 +31,13 @@ http_parse(http_t *h, FCGX_Request *req)
 
     memset(h, 0, sizeof(*h));
     h->req = req;
-    h->method = param(req, "REQUEST_METHOD");
-    h->query = param(req, "QUERY_STRING");
-    h->authorization = param(req, "HTTP_AUTHORIZATION");
-    h->cookie = param(req, "HTTP_COOKIE");
-    h->last_event_id = param(req, "HTTP_LAST_EVENT_ID");
-    h->accept = param(req, "HTTP_ACCEPT");
-    h->origin = param(req, "HTTP_ORIGIN");
+    h->method = http_param(req, "REQUEST_METHOD");
+    h->query = http_param(req, "QUERY_STRING");
+    h->authorization = http_param(req, "HTTP_AUTHORIZATION");
+    h->cookie = http_param(req, "HTTP_COOKIE");
+    h->last_event_id = http_param(req, "HTTP_LAST_EVENT_ID");
+    h->accept = http_param(req, "HTTP_ACCEPT");
+    h->origin = http_param(req, "HTTP_ORIGIN");
     /* what the web server let through is served: a value too long to
      * matter is dropped (an Origin that long matches no CORS origin; a
      * Last-Event-ID of any length is an unknown id: request.c), never a
@@ -48,7 +51,7 @@ http_parse(http_t *h, FCGX_Request *req)
         n = strcspn(uri, "?#");
     } else {
         /* Apache without REQUEST_URI: SCRIPT_NAME + PATH_INFO */
-        const char *sn = param(req, "SCRIPT_NAME"), *pi = param(req, "PATH_INFO");
+        const char *sn = http_param(req, "SCRIPT_NAME"), *pi = http_param(req, "PATH_INFO");
         if (strlen(sn) + strlen(pi) >= sizeof(h->path))
             return -1;
         n = (size_t)snprintf(h->path, sizeof(h->path), "%s%s", sn, pi);
@@ -113,14 +116,14 @@ http_origin_valid(const char *o)
         const char *d = ++p;
         while (isdigit((unsigned char)*p))
             p++;
-        if (p == d || p - d > 5 || atol(d) > 65535)
+        if (p == d || p - d > 5 || atol(d) > HTTP_PORT_MAX)
             return 0;
     }
     return *p == '\0';
 }
 
 static const char *
-cors_match(const http_t *h, const route_t *r)
+http_cors_match(const http_t *h, const route_t *r)
 {
     if (!r || !r->ncors || !h->origin[0])
         return NULL;
@@ -134,7 +137,7 @@ cors_match(const http_t *h, const route_t *r)
 void
 http_cors(http_t *h, const route_t *r, FCGX_Stream *out)
 {
-    const char *o = cors_match(h, r);
+    const char *o = http_cors_match(h, r);
     if (!o)
         return;
     http_printf(out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", o);
@@ -148,7 +151,7 @@ http_preflight(http_t *h, const route_t *r)
     FCGX_Stream *out = h->req->out;
     FCGX_PutS("Status: 204 No Content\r\n", out);
     http_cors(h, r, out);
-    if (cors_match(h, r))
+    if (http_cors_match(h, r))
         FCGX_PutS("Access-Control-Allow-Methods: GET, OPTIONS\r\n"
             "Access-Control-Allow-Headers: Authorization, Last-Event-ID, Cache-Control, Accept\r\n"
             "Access-Control-Max-Age: 600\r\n", out);
@@ -228,7 +231,7 @@ http_cookie(const http_t *h, const char *name, char *out, size_t outlen)
 int
 http_printf(FCGX_Stream *out, const char *fmt, ...)
 {
-    char tmp[1024];
+    char tmp[HTTP_PRINTF_MAX];
     va_list ap;
     int n;
 

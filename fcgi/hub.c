@@ -40,6 +40,7 @@
 #define HUB_RESUME_TRIES 3              /* replays tried after a broker restart */
 #define HUB_RECV_BATCH  1024            /* messages taken from SUB per turn of the loop */
 #define HUB_SWEEP_MS    1000            /* ms between sweeps for stall_timeout */
+#define HUB_EVENTS_HWM  1000000         /* events queued on SUB before libzmq drops */
 
 typedef enum { CMD_REGISTER, CMD_UNREGISTER, CMD_ADOPT, CMD_RESUMED } cmd_kind_t;
 
@@ -218,7 +219,7 @@ hub_enqueue(stream_t *s, qev_t *e)
 static int
 hub_frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
 {
-    if (e->kind == QEV_RAW) {
+    if (e->kind == ZSSE_KIND_SSE) {
         *p = e->data;
         *n = e->data_len;
         return 0;
@@ -278,7 +279,7 @@ hub_flush(stream_t *s, int64_t now)
         qev_t *e = ring_first(&s->q);
         const char *p;
         size_t n;
-        if (e->kind == QEV_RAW || e->id > s->last) {
+        if (e->kind == ZSSE_KIND_SSE || e->id > s->last) {
             if (hub_frame_queued(s, e, &p, &n) < 0) {
                 hub_doom(s, "an event too large to frame");
                 return;
@@ -411,7 +412,7 @@ hub_expire(stream_t *s, int64_t now)
     if (name && !hub_backlog(s)) {
         buf_reset(&hub.qframe);
         if (sse_event(&hub.qframe, SSE_NAMED, 0, name, strlen(name), data, sizeof(data) - 1,
-            'j') == 0)
+            ZSSE_KIND_JSON) == 0)
             hub_write_now(s, hub.qframe.data, hub.qframe.len, now);
     }
     hub_doom(s, NULL);                  /* the client reconnects with a fresh token */
@@ -846,7 +847,7 @@ hub_same_channel(const wire_event_t *a, const wire_event_t *b)
 int
 hub_refuses(json_t *claims)
 {
-    return hub.revoked && claims && revoke_refuses(hub.revoked, claims, time(NULL));
+    return hub.revoked && claims && revoke_refuses(hub.revoked, claims, wall_s());
 }
 
 /* the broker's table of revoked tokens (revoke.h): keep it, and end the
@@ -1062,7 +1063,7 @@ hub_main(void *arg)
 int
 hub_start(void *zctx, const char *events, const char *control, const curve_client_t *curve)
 {
-    int zero = 0, hwm = 1000000;
+    int zero = 0, hwm = HUB_EVENTS_HWM;
 
     (void)control;                  /* leases go over control.c's connection */
     hub.cmds_tail = &hub.cmds;

@@ -33,22 +33,31 @@
 #include "request.h"
 #include "zsse.h"
 
-#define THREADS_MAX 20000
+#define MAIN_THREADS_MAX 20000
 /* setup threads of a --listen / --handoff process: a request holds one
  * only while it is set up (its head is in: gate.h), or while a poll-mode
  * request waits */
-#define THREADS_DEFAULT 16
-#define STACK_SIZE  (256 * 1024)
+#define MAIN_THREADS_DEFAULT 16
+#define MAIN_STACK_SIZE  (256 * 1024)
 
-#define RESTART_WINDOW_MAX 3600
+#define MAIN_RESTART_WINDOW_MAX 3600    /* s: --restart-window */
+/* the deepest backlog the kernel allows (it caps it at net.core.somaxconn):
+ * a burst of new streams waits there while the threads set streams up; on
+ * a unix socket a full backlog refuses at once (EAGAIN), and lighttpd then
+ * answers 503 and nginx 502 */
+#define MAIN_LISTEN_BACKLOG     65535
+#define MAIN_ZMQ_SOCKETS_SPARE  64      /* beyond one per setup thread: the hub's, leases */
+/* a thousand threads would each get a malloc arena of their own and keep
+ * its high-water mark; a few shared arenas keep memory flat */
+#define MAIN_MALLOC_ARENAS      4
 
-static config_t *cfg;
-static int restart_window = 10;         /* s: --restart-window */
-static auth_t *auth;
-static int listen_fd, handoff_fd = -1;
+static config_t *main_cfg;
+static int main_restart_window = 10;         /* s: --restart-window */
+static auth_t *main_auth;
+static int main_listen_fd, main_handoff_fd = -1;
 
 static void
-usage(FILE *fp)
+main_usage(FILE *fp)
 {
     fprintf(fp,
         "usage: zsse-fcgi [-c FILE] [--listen ADDR] [--handoff PATH] [--threads N]\n"
@@ -81,7 +90,7 @@ usage(FILE *fp)
  * nothing), reads it instead of accepting one -- then served.
  */
 static void *
-worker(void *arg)
+main_worker(void *arg)
 {
     FCGX_Request req;
     (void)arg;
@@ -103,7 +112,7 @@ worker(void *arg)
             req.ipcFd = -1;
             continue;
         }
-        request_serve(&req, cfg, auth);
+        request_serve(&req, main_cfg, main_auth);
         accept_unwatch();
         int unread = req.ipcFd >= 0 && !FCGX_HasSeenEOF(req.in);
         /* (FCGX_Accept_r took the web server's keep-conn flag; closing,
@@ -123,22 +132,44 @@ worker(void *arg)
 }
 
 static void *
-signals(void *arg)
+main_signals(void *arg)
 {
     sigset_t *set = arg;
     int sig;
 
     sigwait(set, &sig);
     /* the clients come back spread over the window, not all at once */
-    hub_drain(restart_window * 1000);
+    hub_drain(main_restart_window * 1000);
     /* a clean stop: the broker forgets our leases now, not in 30 s */
     hub_stop();
     log_msg(LOG_INFO, "stopping on signal %d", sig);
     _exit(0);
 }
 
-int
-main(int argc, char **argv)
+/* what main()'s steps return: an exit status, or MAIN_GO_ON */
+enum {
+    MAIN_EXIT_OK = 0,
+    MAIN_EXIT_FAIL = 1,         /* config, sockets, threads */
+    MAIN_EXIT_USAGE = 2,        /* a bad option or environment value */
+    MAIN_GO_ON = -1,            /* the step is done: on to the next */
+};
+
+/* the command line and its environment ($ZSSE_LOG_LEVEL, $ZSSE_LOG,
+ * $ZSSE_RESTART_WINDOW), as main_options read them */
+typedef struct {
+    const char *file;           /* -c, or NULL: config_default_path */
+    const char *listen;         /* --listen ADDR (accept_listen_addr), or NULL */
+    const char *handoff;        /* --handoff PATH, or NULL */
+    const char *level;          /* --log-level, or NULL */
+    int         use_syslog;
+    long        threads;        /* setup threads, 1 to MAIN_THREADS_MAX */
+} main_opts_t;
+
+/* parse ARGV into O (and main_restart_window); returns MAIN_GO_ON, or
+ * MAIN_EXIT_OK after --help/--version, MAIN_EXIT_USAGE after telling
+ * stderr what is wrong */
+static int
+main_options(int argc, char **argv, main_opts_t *o)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' }, { "listen", required_argument, NULL, 'l' },
@@ -149,183 +180,230 @@ main(int argc, char **argv)
         { "restart-window", required_argument, NULL, 'R' }, { "syslog", no_argument, NULL, 'S' },
         { NULL, 0, NULL, 0 },
     };
-    const char *file = NULL, *listen = NULL, *handoff = NULL;
-    const char *level = getenv("ZSSE_LOG_LEVEL"), *logto = getenv("ZSSE_LOG");
+    const char *logto = getenv("ZSSE_LOG");
     const char *window = getenv("ZSSE_RESTART_WINDOW");
-    int use_syslog = logto && strcmp(logto, "syslog") == 0;
-    long threads = 0;               /* default: THREADS_DEFAULT with --listen
-                                     * or --handoff, else 1 */
     int c;
     char err[512];
 
+    *o = (main_opts_t){ .level = getenv("ZSSE_LOG_LEVEL"),
+        .use_syslog = logto && strcmp(logto, "syslog") == 0 };
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': file = optarg; break;
+        case 'c': o->file = optarg; break;
         case 'l':
             if (accept_listen_addr(optarg, err, sizeof(err)) == ACCEPT_ADDR_BAD) {
                 fprintf(stderr, "zsse-fcgi: --listen %s: %s\n", optarg, err);
-                return 2;
+                return MAIN_EXIT_USAGE;
             }
-            listen = optarg;
+            o->listen = optarg;
             break;
-        case 'H': handoff = optarg; break;
-        case 'L': level = optarg; break;
+        case 'H': o->handoff = optarg; break;
+        case 'L': o->level = optarg; break;
         case 'R': window = optarg; break;
-        case 'S': use_syslog = 1; break;
+        case 'S': o->use_syslog = 1; break;
         case 't': {
             char *end;
-            threads = strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > THREADS_MAX) {
+            o->threads = strtol(optarg, &end, 10);
+            if (*end || o->threads < 1 || o->threads > MAIN_THREADS_MAX) {
                 fprintf(stderr, "zsse-fcgi: --threads %s: a number from 1 to %d\n", optarg,
-                    THREADS_MAX);
-                return 2;
+                    MAIN_THREADS_MAX);
+                return MAIN_EXIT_USAGE;
             }
             break;
         }
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("zsse-fcgi %s\n", ZSSE_VERSION); return 0;
+        case 'h': main_usage(stdout); return MAIN_EXIT_OK;
+        case 'V': printf("zsse-fcgi %s\n", ZSSE_VERSION); return MAIN_EXIT_OK;
         default:
             fprintf(stderr, "zsse-fcgi: unknown or incomplete option '%s' (see --help)\n",
                 argv[optind - 1]);
-            return 2;
+            return MAIN_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "zsse-fcgi: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
+        return MAIN_EXIT_USAGE;
     }
-    if (!threads)
-        threads = listen || handoff ? THREADS_DEFAULT : 1;
+    if (!o->threads)
+        o->threads = o->listen || o->handoff ? MAIN_THREADS_DEFAULT : 1;
     if (window && *window) {
         char *end;
         long w = strtol(window, &end, 10);
-        if (*end || w < 0 || w > RESTART_WINDOW_MAX) {
+        if (*end || w < 0 || w > MAIN_RESTART_WINDOW_MAX) {
             fprintf(stderr, "zsse-fcgi: restart window %s: seconds from 0 to %d\n",
-                window, RESTART_WINDOW_MAX);
-            return 2;
+                window, MAIN_RESTART_WINDOW_MAX);
+            return MAIN_EXIT_USAGE;
         }
-        restart_window = (int)w;
+        main_restart_window = (int)w;
     }
-    if (level && *level && log_level_parse(level) < 0) {
+    if (o->level && *o->level && log_level_parse(o->level) < 0) {
         fprintf(stderr, "zsse-fcgi: log level %s: one of error, warning, notice, info, debug\n",
-            level);
-        return 2;
+            o->level);
+        return MAIN_EXIT_USAGE;
     }
+    return MAIN_GO_ON;
+}
+
+/* open the log as O says, load the config (O->file set to the path read)
+ * into main_cfg, its CURVE keys into CURVE, the token keys into main_auth
+ * (when a route needs them) and $FCGI_WEB_SERVER_ADDRS; returns
+ * MAIN_GO_ON, or MAIN_EXIT_FAIL after telling stderr (and syslog) why */
+static int
+main_load(main_opts_t *o, curve_client_t *curve)
+{
+    char err[512];
+
     /* syslog from here: lighttpd and mod_fcgid show a backend's stderr as
      * at most "child exited: 1" */
-    log_open("zsse-fcgi", !use_syslog, NULL);
-    if (level && *level)
-        log_set_level(log_level_parse(level));
-    file = config_default_path(file);
-    if (!(cfg = config_load(file, err, sizeof(err)))) {
-        fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
-        if (use_syslog)
-            log_msg(LOG_ERR, "config: %s: %s", file, err);
-        return 1;
+    log_open("zsse-fcgi", !o->use_syslog, NULL);
+    if (o->level && *o->level)
+        log_set_level(log_level_parse(o->level));
+    o->file = config_default_path(o->file);
+    if (!(main_cfg = config_load(o->file, err, sizeof(err)))) {
+        fprintf(stderr, "zsse-fcgi: config: %s: %s\n", o->file, err);
+        if (o->use_syslog)
+            log_msg(LOG_ERR, "config: %s: %s", o->file, err);
+        return MAIN_EXIT_FAIL;
     }
-    static curve_client_t curve;   /* read by the control pool and the hub */
-    if (curve_client_load(&cfg->broker, &curve, err, sizeof(err)) < 0) {
-        fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
-        return 1;
+    if (curve_client_load(&main_cfg->broker, curve, err, sizeof(err)) < 0) {
+        fprintf(stderr, "zsse-fcgi: config: %s: %s\n", o->file, err);
+        return MAIN_EXIT_FAIL;
     }
     int needs_auth = 0;
-    for (size_t i = 0; i < cfg->nroutes; i++)
-        needs_auth |= cfg->routes[i].auth != AUTH_NONE;
-    if (needs_auth && !(auth = auth_new(&cfg->auth, err, sizeof(err)))) {
-        fprintf(stderr, "zsse-fcgi: config: %s: %s\n", file, err);
-        if (use_syslog)
-            log_msg(LOG_ERR, "config: %s: %s", file, err);
-        return 1;
+    for (size_t i = 0; i < main_cfg->nroutes; i++)
+        needs_auth |= main_cfg->routes[i].auth != AUTH_NONE;
+    if (needs_auth && !(main_auth = auth_new(&main_cfg->auth, err, sizeof(err)))) {
+        fprintf(stderr, "zsse-fcgi: config: %s: %s\n", o->file, err);
+        if (o->use_syslog)
+            log_msg(LOG_ERR, "config: %s: %s", o->file, err);
+        return MAIN_EXIT_FAIL;
     }
     if (accept_allow(getenv("FCGI_WEB_SERVER_ADDRS"), err, sizeof(err)) < 0) {
         fprintf(stderr, "zsse-fcgi: FCGI_WEB_SERVER_ADDRS: %s\n", err);
-        return 1;
+        return MAIN_EXIT_FAIL;
     }
+    return MAIN_GO_ON;
+}
+
+/* the sockets requests come in on: main_listen_fd (--listen's own, fd 0
+ * from the web server, or -1 with --handoff alone) and main_handoff_fd;
+ * returns MAIN_GO_ON, MAIN_EXIT_FAIL when one cannot be opened, or
+ * MAIN_EXIT_USAGE when fd 0 is not a FastCGI socket and none was named */
+static int
+main_listeners(const main_opts_t *o)
+{
     if (FCGX_Init() != 0) {
         fprintf(stderr, "zsse-fcgi: FCGX_Init failed\n");
-        return 1;
+        return MAIN_EXIT_FAIL;
     }
-    if (listen) {
-        if (strchr(listen, '/'))
-            unlink(listen);             /* a stale socket of an earlier run */
-        /* the deepest backlog the kernel allows (it caps it at
-         * net.core.somaxconn): a burst of new streams waits there while
-         * the threads set streams up; on a unix socket a full backlog
-         * refuses at once (EAGAIN), and lighttpd then answers 503 and
-         * nginx 502 */
-        int backlog = 65535;
-        if ((listen_fd = FCGX_OpenSocket(listen, backlog)) < 0) {
-            fprintf(stderr, "zsse-fcgi: --listen %s: cannot listen: %s\n", listen, strerror(errno));
-            return 1;
+    if (o->listen) {
+        if (strchr(o->listen, '/'))
+            unlink(o->listen);          /* a stale socket of an earlier run */
+        if ((main_listen_fd = FCGX_OpenSocket(o->listen, MAIN_LISTEN_BACKLOG)) < 0) {
+            fprintf(stderr, "zsse-fcgi: --listen %s: cannot listen: %s\n", o->listen,
+                strerror(errno));
+            return MAIN_EXIT_FAIL;
         }
-        if (strchr(listen, '/'))
-            chmod(listen, 0660);
-    } else if (handoff) {
-        listen_fd = -1;                 /* connections come only handed off */
+        if (strchr(o->listen, '/'))
+            chmod(o->listen, 0660);
+    } else if (o->handoff) {
+        main_listen_fd = -1;            /* connections come only handed off */
     } else if (FCGX_IsCGI()) {
         fprintf(stderr, "zsse-fcgi: fd 0 is not a FastCGI socket: run it from the web server "
             "(bin-path, mod_fcgid, spawn-fcgi) or use --listen ADDR\n");
-        return 2;
+        return MAIN_EXIT_USAGE;
     }
-
-    if (handoff && (handoff_fd = accept_handoff_open(handoff)) < 0) {
-        fprintf(stderr, "zsse-fcgi: --handoff %s: cannot bind: %s\n", handoff, strerror(errno));
-        return 1;
+    if (o->handoff && (main_handoff_fd = accept_handoff_open(o->handoff)) < 0) {
+        fprintf(stderr, "zsse-fcgi: --handoff %s: cannot bind: %s\n", o->handoff,
+            strerror(errno));
+        return MAIN_EXIT_FAIL;
     }
+    return MAIN_GO_ON;
+}
 
-    /* threads: SIGTERM/INT/HUP go to the signal thread only */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+/* the process's settings before any thread starts: TERM/INT/HUP blocked
+ * (SET: main_signals sigwaits them), SIGPIPE ignored, descriptors raised
+ * to the hard limit, MAIN_MALLOC_ARENAS arenas */
+static void
+main_process(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    mallopt(M_ARENA_MAX, MAIN_MALLOC_ARENAS);
+}
 
-    /* a thousand threads would each get a malloc arena of their own and
-     * keep its high-water mark; a few shared arenas keep memory flat */
-    mallopt(M_ARENA_MAX, 4);
+/* the threads: the control pool and the acceptor set up, the hub started,
+ * the signal thread (waiting for SET, which must live until exit) and
+ * O->threads setup threads (fewer when the system refuses some, logged);
+ * returns MAIN_GO_ON, or MAIN_EXIT_FAIL when none could start */
+static int
+main_threads(const main_opts_t *o, const curve_client_t *curve, sigset_t *set)
+{
     void *zctx = zmq_ctx_new();
-    zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, (int)threads + 64);
-    control_init(zctx, cfg->broker.control, &curve);
-    if (accept_init((size_t)threads) < 0) {
+    zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, (int)o->threads + MAIN_ZMQ_SOCKETS_SPARE);
+    control_init(zctx, main_cfg->broker.control, curve);
+    if (accept_init((size_t)o->threads) < 0) {
         fprintf(stderr, "zsse-fcgi: out of memory\n");
-        return 1;
+        return MAIN_EXIT_FAIL;
     }
-    if (hub_start(zctx, cfg->broker.events, cfg->broker.control, &curve) < 0) {
+    if (hub_start(zctx, main_cfg->broker.events, main_cfg->broker.control, curve) < 0) {
         fprintf(stderr, "zsse-fcgi: cannot start: %s\n", zmq_strerror(errno));
-        return 1;
+        return MAIN_EXIT_FAIL;
     }
     pthread_t sig_thread;
-    pthread_create(&sig_thread, NULL, signals, &set);
+    pthread_create(&sig_thread, NULL, main_signals, set);
 
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, STACK_SIZE);
+    pthread_attr_setstacksize(&attr, MAIN_STACK_SIZE);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    for (long i = 0; i < threads; i++) {
+    for (long i = 0; i < o->threads; i++) {
         pthread_t t;
-        if (pthread_create(&t, &attr, worker, NULL) != 0) {
+        if (pthread_create(&t, &attr, main_worker, NULL) != 0) {
             if (i == 0) {
                 fprintf(stderr, "zsse-fcgi: cannot start a thread: %s\n", strerror(errno));
-                return 1;
+                return MAIN_EXIT_FAIL;
             }
-            log_msg(LOG_WARNING, "started only %ld of %ld threads: %s", i, threads, strerror(errno));
+            log_msg(LOG_WARNING, "started only %ld of %ld threads: %s", i, o->threads,
+                strerror(errno));
             break;
         }
     }
+    return MAIN_GO_ON;
+}
+
+int
+main(int argc, char **argv)
+{
+    static curve_client_t curve;    /* read by the control pool and the hub */
+    main_opts_t o;
+    sigset_t set;                   /* the signal thread's, until _exit */
+    int rc;
+
+    if ((rc = main_options(argc, argv, &o)) != MAIN_GO_ON ||
+        (rc = main_load(&o, &curve)) != MAIN_GO_ON ||
+        (rc = main_listeners(&o)) != MAIN_GO_ON)
+        return rc;
+    main_process(&set);
+    if ((rc = main_threads(&o, &curve, &set)) != MAIN_GO_ON)
+        return rc;
     log_msg(LOG_INFO, "zsse-fcgi %s started: config %s, %s%s%s%s, %ld setup threads, "
-        "broker %s", ZSSE_VERSION, file, listen ? "listening on " : "",
-        listen ? listen : handoff ? "" : "the FastCGI socket on fd 0",
-        handoff ? (listen ? ", handoff " : "handoff ") : "", handoff ? handoff : "",
-        threads, cfg->broker.events);
-    accept_run(listen_fd, handoff_fd);  /* the main thread accepts, until the socket is gone */
+        "broker %s", ZSSE_VERSION, o.file, o.listen ? "listening on " : "",
+        o.listen ? o.listen : o.handoff ? "" : "the FastCGI socket on fd 0",
+        o.handoff ? (o.listen ? ", handoff " : "handoff ") : "", o.handoff ? o.handoff : "",
+        o.threads, main_cfg->broker.events);
+    /* run: the main thread accepts, until the socket is gone; a signal
+     * stops the process from main_signals */
+    accept_run(main_listen_fd, main_handoff_fd);
     hub_stop();
-    _exit(0);               /* setup threads may be blocked in a read */
+    _exit(MAIN_EXIT_OK);            /* setup threads may be blocked in a read */
 }

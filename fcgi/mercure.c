@@ -23,12 +23,13 @@ struct mercure_filter {
     size_t nclaim;
 };
 
-static const char *WWW_AUTH = HTTP_WWW_AUTH_INVALID;
+/* bytes of a form beyond its updates' data (topics, id, type ...) */
+#define MERCURE_FORM_SLACK 16384
 
 /* --- the filter --------------------------------------------------------------- */
 
 static bool
-any_match(char *const *sels, size_t n, const char *topic)
+mercure_any_match(char *const *sels, size_t n, const char *topic)
 {
     for (size_t i = 0; i < n; i++)
         if (topic_match(sels[i], topic))
@@ -57,8 +58,8 @@ mercure_accept(const mercure_filter_t *f, const wire_event_t *ev)
         p = nl + 1;
         if (n <= 0)
             continue;
-        seen = seen || any_match(f->sel, f->nsel, topic);
-        allowed = allowed || (m.private_ && any_match(f->claim, f->nclaim, topic));
+        seen = seen || mercure_any_match(f->sel, f->nsel, topic);
+        allowed = allowed || (m.private_ && mercure_any_match(f->claim, f->nclaim, topic));
     }
     return seen && (allowed || !m.private_);
 }
@@ -84,7 +85,7 @@ mercure_filter_free(mercure_filter_t **fp)
 /* the token: Authorization: Bearer, else (GET only) the cookie or the
  * "authorization" query parameter.  Length, 0 for none, -1 too long. */
 static int
-find_token(http_t *h, bool get, char *tok, size_t toklen)
+mercure_find_token(http_t *h, bool get, char *tok, size_t toklen)
 {
     const char *a = http_bearer(h);
     int n;
@@ -113,16 +114,16 @@ mercure_claim(json_t *claims, const char *key)
 
 /* the token's claims (NULL: anonymous); 0 or the status answered */
 static int
-authenticate(http_t *h, const route_t *r, const auth_t *auth, bool get, json_t **claims)
+mercure_authenticate(http_t *h, const route_t *r, const auth_t *auth, bool get, json_t **claims)
 {
     char tok[AUTH_TOKEN_MAX + 2];
 
     *claims = NULL;
     if (r->auth == AUTH_NONE)
         return 0;
-    int n = find_token(h, get, tok, sizeof(tok));
+    int n = mercure_find_token(h, get, tok, sizeof(tok));
     if (n < 0) {
-        http_error(h, r, 401, "invalid_token", "token too long", WWW_AUTH);
+        http_error(h, r, 401, "invalid_token", "token too long", HTTP_WWW_AUTH_INVALID);
         return 401;
     }
     if (n == 0) {
@@ -146,7 +147,7 @@ mercure_admit(http_t *h, const route_t *r, const auth_t *auth, stream_t *s, int 
     int st;
 
     *earliest = 0;
-    if ((st = authenticate(h, r, auth, true, &claims)) != 0)
+    if ((st = mercure_authenticate(h, r, auth, true, &claims)) != 0)
         return st;
     if (!(f = calloc(1, sizeof(*f)))) {
         json_decref(claims);
@@ -244,10 +245,10 @@ typedef struct {
     size_t ntopics;
     char  *data, *id, *type, *retry;
     bool   priv;
-} form_t;
+} mercure_form_t;
 
 static void
-form_free(form_t *u)
+mercure_form_free(mercure_form_t *u)
 {
     for (size_t i = 0; i < u->ntopics; i++)
         free(u->topic[i]);
@@ -259,7 +260,7 @@ form_free(form_t *u)
 
 /* parse the form BODY into U; NULL, or what is wrong */
 static const char *
-form_parse(char *body, size_t len, form_t *u)
+mercure_form_parse(char *body, size_t len, mercure_form_t *u)
 {
     char *p = body, *end = body + len;
 
@@ -318,7 +319,7 @@ form_parse(char *body, size_t len, form_t *u)
 
 /* the SPEC 4 message for update U; NULL with *why set */
 static char *
-build_message(const form_t *u, const char **why)
+mercure_build_message(const mercure_form_t *u, const char **why)
 {
     buf_t hdr, ch;
     json_t *m = json_object(), *chans = json_array();
@@ -377,15 +378,15 @@ mercure_publish(http_t *h, const route_t *r, const config_t *cfg, const auth_t *
     json_t *claims = NULL;
     char *body = NULL, *text = NULL;
     size_t len;
-    form_t u = { 0 };
+    mercure_form_t u = { 0 };
     const char *why;
 
-    if (authenticate(h, r, auth, false, &claims) != 0)
+    if (mercure_authenticate(h, r, auth, false, &claims) != 0)
         return;
     /* percent-encoding triples a byte at most */
-    if (publish_read_body(h, r, cfg->broker.max_message * 3 + 16384, &body, &len) != 0)
+    if (publish_read_body(h, r, cfg->broker.max_message * 3 + MERCURE_FORM_SLACK, &body, &len) != 0)
         goto out;
-    if ((why = form_parse(body, len, &u))) {
+    if ((why = mercure_form_parse(body, len, &u))) {
         http_error(h, r, 400, "bad_request", why, NULL);
         goto out;
     }
@@ -412,7 +413,7 @@ mercure_publish(http_t *h, const route_t *r, const config_t *cfg, const auth_t *
             }
         }
     }
-    if (!(text = build_message(&u, &why))) {
+    if (!(text = mercure_build_message(&u, &why))) {
         http_error(h, r, 400, "bad_request", why, NULL);
         goto out;
     }
@@ -439,7 +440,7 @@ mercure_publish(http_t *h, const route_t *r, const config_t *cfg, const auth_t *
     FCGX_PutS("\r\n", h->req->out);
     FCGX_PutS(answer, h->req->out);
 out:
-    form_free(&u);
+    mercure_form_free(&u);
     free(text);
     free(body);
     json_decref(claims);

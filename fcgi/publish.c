@@ -20,12 +20,10 @@
 #include "publish.h"
 #include "sse.h"
 
-static const char *WWW_AUTH = HTTP_WWW_AUTH_INVALID;
-
 /* --- shared with mercure.c ---------------------------------------------------- */
 
 static void
-set_rcvtimeo(int fd, int64_t ms)
+publish_set_rcvtimeo(int fd, int64_t ms)
 {
     struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -64,7 +62,7 @@ publish_read_body(http_t *h, const route_t *r, size_t max, char **body, size_t *
             status = 400;
             break;
         }
-        set_rcvtimeo(h->req->ipcFd, left);
+        publish_set_rcvtimeo(h->req->ipcFd, left);
         char tmp[16384];
         int n = FCGX_GetStr(tmp, sizeof(tmp), h->req->in);
         if (n > 0 && (b.len + (size_t)n > max || buf_append(&b, tmp, (size_t)n) < 0)) {
@@ -77,7 +75,7 @@ publish_read_body(http_t *h, const route_t *r, size_t max, char **body, size_t *
             break;
         }
     }
-    set_rcvtimeo(h->req->ipcFd, 0);
+    publish_set_rcvtimeo(h->req->ipcFd, 0);
     if (status == 0 && cl && *cl && b.len != want)
         status = 400;
     if (status) {
@@ -110,11 +108,11 @@ publish_verify(http_t *h, const route_t *r, const auth_t *auth, const char *toke
         return 500;
     }
     if (len > AUTH_TOKEN_MAX) {
-        http_error(h, r, 401, "invalid_token", "token too long", WWW_AUTH);
+        http_error(h, r, 401, "invalid_token", "token too long", HTTP_WWW_AUTH_INVALID);
         return 401;
     }
-    if (auth_verify(auth, token, len, time(NULL), claims, err, sizeof(err)) < 0) {
-        http_error(h, r, 401, "invalid_token", err, WWW_AUTH);
+    if (auth_verify(auth, token, len, wall_s(), claims, err, sizeof(err)) < 0) {
+        http_error(h, r, 401, "invalid_token", err, HTTP_WWW_AUTH_INVALID);
         return 401;
     }
     if (r->require) {
@@ -164,11 +162,11 @@ publish_send(const char *msg, size_t len, uint64_t *id, char *err, size_t errlen
 typedef struct {
     const char *text;
     size_t      len;
-} span_t;
+} publish_span_t;
 
 /* validate and authorise message I (TEXT); 0 or the status answered */
 static int
-check_one(http_t *h, const route_t *r, const config_t *cfg, json_t *claims, msg_t *m,
+publish_check_one(http_t *h, const route_t *r, const config_t *cfg, json_t *claims, msg_t *m,
     size_t i, bool array, const char *text, size_t len)
 {
     char where[48] = "", err[400], ch[ZSSE_CHANNEL_MAX + 1];
@@ -197,7 +195,7 @@ check_one(http_t *h, const route_t *r, const config_t *cfg, json_t *claims, msg_
 }
 
 static void
-answer_ids(http_t *h, const route_t *r, int status, const uint64_t *ids, size_t n,
+publish_answer_ids(http_t *h, const route_t *r, int status, const uint64_t *ids, size_t n,
     const char *why)
 {
     buf_t b;
@@ -233,7 +231,7 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
     json_t *claims = NULL;
     char *body = NULL;
     size_t len, n = 0;
-    span_t msgs[PUBLISH_BATCH_MAX];
+    publish_span_t msgs[PUBLISH_BATCH_MAX];
     uint64_t ids[PUBLISH_BATCH_MAX];
     msg_t *m = NULL;
 
@@ -272,7 +270,9 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
         }
         if (json_array_size(all) == 0 || json_array_size(all) > PUBLISH_BATCH_MAX) {
             json_decref(all);
-            http_error(h, r, 400, "bad_request", "an array of 1 to 64 messages", NULL);
+            char why[48];
+            snprintf(why, sizeof(why), "an array of 1 to %d messages", PUBLISH_BATCH_MAX);
+            http_error(h, r, 400, "bad_request", why, NULL);
             goto out;
         }
         json_decref(all);
@@ -284,7 +284,7 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
             goto out;
         }
     } else {
-        msgs[0] = (span_t){ body, len };
+        msgs[0] = (publish_span_t){ body, len };
         n = 1;
     }
     if (!(m = malloc(sizeof(*m)))) {
@@ -292,7 +292,7 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
         goto out;
     }
     for (i = 0; i < n; i++) {
-        int st = check_one(h, r, cfg, claims, m, i, array, msgs[i].text, msgs[i].len);
+        int st = publish_check_one(h, r, cfg, claims, m, i, array, msgs[i].text, msgs[i].len);
         msg_clear(m);
         if (st)
             goto out;
@@ -305,7 +305,7 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
             static ratelimit_t rl;
             log_limited(&rl, LOG_WARNING, "503 for %.200s: the broker did not acknowledge",
                 h->path);
-            answer_ids(h, r, 503, ids, i, "broker unreachable");
+            publish_answer_ids(h, r, 503, ids, i, "broker unreachable");
             goto out;
         }
         if (rc == PUBLISH_REJECTED) {
@@ -317,7 +317,7 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
             goto out;
         }
     }
-    answer_ids(h, r, 200, ids, n, NULL);
+    publish_answer_ids(h, r, 200, ids, n, NULL);
 out:
     free(m);
     free(body);

@@ -10,7 +10,7 @@
 #include "sse.h"
 #include "wire.h"
 
-#define FETCH_PARTS_MAX 100000     /* parts of one replay, a bound */
+#define REPLAY_FETCH_PARTS_MAX 100000  /* parts of one replay, a bound */
 
 int
 replay_ask(const replay_t *p, ctl_op_t op, uint64_t after, const char *flags, reply_t *rep)
@@ -69,12 +69,13 @@ replay_reset(replay_t *p, const char *reason)
     buf_puts(&d, "{\"reason\":");
     json_quote(&d, reason, strlen(reason));
     buf_putc(&d, '}');
-    replay_frame(p, 0, p->r->reset_event, strlen(p->r->reset_event), d.data, d.len, 'j');
+    replay_frame(p, 0, p->r->reset_event, strlen(p->r->reset_event), d.data, d.len,
+        ZSSE_KIND_JSON);
     buf_free(&d);
 }
 
 static int
-by_id(const void *a, const void *b)
+replay_by_id(const void *a, const void *b)
 {
     const wire_event_t *x = a, *y = b;
     return x->id < y->id ? -1 : x->id > y->id;
@@ -84,7 +85,7 @@ void
 replay_order(wire_event_t *ev, int n)
 {
     if (n > 1)
-        qsort(ev, (size_t)n, sizeof(*ev), by_id);
+        qsort(ev, (size_t)n, sizeof(*ev), replay_by_id);
 }
 
 /* frame the events of REP in id order, dropping ids already sent (the
@@ -92,7 +93,7 @@ replay_order(wire_event_t *ev, int n)
  * state by key -- a stream never loses one to order); the highest id of
  * the part goes to *LAST_IN (0: none) */
 static void
-frame_events(replay_t *p, reply_t *rep, uint64_t *last_in)
+replay_frame_events(replay_t *p, reply_t *rep, uint64_t *last_in)
 {
     size_t n = rep->rep.nevents;
     wire_event_t *ev;
@@ -126,7 +127,7 @@ frame_events(replay_t *p, reply_t *rep, uint64_t *last_in)
 
 /* an id-only block at HEAD: a reconnect resumes from there */
 static void
-frame_head(replay_t *p, const char *head_s)
+replay_frame_head(replay_t *p, const char *head_s)
 {
     uint64_t head;
 
@@ -143,13 +144,13 @@ frame_head(replay_t *p, const char *head_s)
  * "replay LAST k").  *ST: the last part's status; WHY and HEAD_S: a
  * reset's reason and head, else the first part's head.  -1: no answer. */
 static int
-fetch(replay_t *p, ctl_op_t op, uint64_t after, const char *flags, ctl_status_t *st,
+replay_fetch(replay_t *p, ctl_op_t op, uint64_t after, const char *flags, ctl_status_t *st,
     char *why, size_t whylen, char head_s[24])
 {
     reply_t rep;
     uint64_t last;
 
-    for (unsigned part = 0; part < FETCH_PARTS_MAX && !p->failed; part++) {
+    for (unsigned part = 0; part < REPLAY_FETCH_PARTS_MAX && !p->failed; part++) {
         if (replay_ask(p, op, after, flags, &rep) < 0)
             return -1;
         *st = rep.rep.status;
@@ -161,7 +162,7 @@ fetch(replay_t *p, ctl_op_t op, uint64_t after, const char *flags, ctl_status_t 
         }
         if (part == 0 && op != CTL_REPLAY)
             reply_str(&rep, 1, head_s, 24);
-        frame_events(p, &rep, &last);
+        replay_frame_events(p, &rep, &last);
         reply_free(&rep);
         if (*st != CTL_MORE || last == 0)
             return 0;
@@ -182,7 +183,7 @@ replay_join(replay_t *p, int have_leid, uint64_t leid, int resume)
 
     if (!have_leid) {
         if (p->r->snapshot) {
-            if (fetch(p, CTL_STATE, 0, "", &st, why, sizeof(why), head_s) < 0)
+            if (replay_fetch(p, CTL_STATE, 0, "", &st, why, sizeof(why), head_s) < 0)
                 return -1;
         } else {
             reply_t rep;
@@ -191,21 +192,21 @@ replay_join(replay_t *p, int have_leid, uint64_t leid, int resume)
             reply_str(&rep, 1, head_s, sizeof(head_s));
             reply_free(&rep);
         }
-        frame_head(p, head_s);
+        replay_frame_head(p, head_s);
         return 0;
     }
     if (p->last < leid)
         p->last = leid;
-    if (fetch(p, CTL_REPLAY, leid, resume ? "c" : "", &st, why, sizeof(why), head_s) < 0)
+    if (replay_fetch(p, CTL_REPLAY, leid, resume ? "c" : "", &st, why, sizeof(why), head_s) < 0)
         return -1;
     if (st == CTL_RESET) {
         char reset_head[24];
         snprintf(reset_head, sizeof(reset_head), "%s", head_s);
         replay_reset(p, why);
         p->last = 0;
-        if (p->r->snapshot && fetch(p, CTL_STATE, 0, "", &st, why, sizeof(why), head_s) < 0)
+        if (p->r->snapshot && replay_fetch(p, CTL_STATE, 0, "", &st, why, sizeof(why), head_s) < 0)
             return -1;
-        frame_head(p, reset_head);
+        replay_frame_head(p, reset_head);
     }
     return 0;
 }

@@ -4,7 +4,7 @@
  * asked of the broker's control socket and framed as SSE.
  *
  * Used by a stream's thread when it opens (request.c) and by the hub's
- * resume thread after a broker restart (hub.c), so the two frame a replay
+ * resume thread after a broker restart (resume.c), so the two frame a replay
  * the same way.  The broker's answer is one of (wire.h):
  *     ok HEAD EVENTS...                 the events after the id
  *     more HEAD EVENTS...               a part: ask again after the last

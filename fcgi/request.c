@@ -122,11 +122,6 @@ request_get_token(request_ctx_t *c, const auth_conf_t *ac, char *tok, size_t tok
     return -1;
 }
 
-static const char *WWW_AUTH = HTTP_WWW_AUTH_INVALID;
-/* RFC 6750 3.1: a request that sent no credentials at all gets the
- * challenge without an error code */
-static const char *WWW_AUTH_NONE = HTTP_WWW_AUTH_NONE;
-
 /* the token, when the route takes one: verified, not revoked, into
  * C->claims; 0 or an HTTP status already answered */
 static int
@@ -137,11 +132,12 @@ request_authenticate(request_ctx_t *c, const auth_t *auth)
     if (c->r->auth != AUTH_NONE) {
         int n = request_get_token(c, &c->cfg->auth, tok, sizeof(tok));
         if (n == -2 || n > AUTH_TOKEN_MAX) {
-            http_error(&c->h, c->r, 401, "invalid_token", "token too long", WWW_AUTH);
+            http_error(&c->h, c->r, 401, "invalid_token", "token too long", HTTP_WWW_AUTH_INVALID);
             return 401;
         }
         if (n < 0 && c->r->auth == AUTH_REQUIRED) {
-            http_error(&c->h, c->r, 401, "invalid_token", "token missing", WWW_AUTH_NONE);
+            /* RFC 6750 3.1: no credentials at all: the challenge without an error */
+            http_error(&c->h, c->r, 401, "invalid_token", "token missing", HTTP_WWW_AUTH_NONE);
             return 401;
         }
         if (n >= 0) {
@@ -149,12 +145,13 @@ request_authenticate(request_ctx_t *c, const auth_t *auth)
                 http_error(&c->h, c->r, 500, "server_error", "no key configured", NULL);
                 return 500;
             }
-            if (auth_verify(auth, tok, (size_t)n, time(NULL), &c->claims, err, sizeof(err)) < 0) {
-                http_error(&c->h, c->r, 401, "invalid_token", err, WWW_AUTH);
+            if (auth_verify(auth, tok, (size_t)n, wall_s(), &c->claims, err, sizeof(err)) < 0) {
+                http_error(&c->h, c->r, 401, "invalid_token", err, HTTP_WWW_AUTH_INVALID);
                 return 401;
             }
             if (hub_refuses(c->claims)) {
-                http_error(&c->h, c->r, 401, "invalid_token", "token revoked", WWW_AUTH);
+                http_error(&c->h, c->r, 401, "invalid_token", "token revoked",
+                    HTTP_WWW_AUTH_INVALID);
                 return 401;
             }
         }
@@ -173,7 +170,8 @@ request_check_claims(request_ctx_t *c)
      * without one cannot be counted (issue 12: 401) */
     char subj[256];
     if (c->r->max_per_user > 0 && route_subject(c->claims, subj, sizeof(subj)) == -1) {
-        http_error(&c->h, c->r, 401, "invalid_token", "the token has no usable sub", WWW_AUTH);
+        http_error(&c->h, c->r, 401, "invalid_token", "the token has no usable sub",
+            HTTP_WWW_AUTH_INVALID);
         return 401;
     }
     if (c->r->require) {
@@ -300,12 +298,10 @@ static int64_t
 request_token_deadline(const request_ctx_t *c)
 {
     json_t *exp = c->claims ? json_object_get(c->claims, "exp") : NULL;
-    struct timespec ts;
 
     if (!json_is_number(exp))
         return 0;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double wall_ms = (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+    double wall_ms = (double)wall_us() / 1000;      /* exp is a date */
     double left = (json_number_value(exp) + c->cfg->auth.leeway) * 1000 - wall_ms;
     if (left > 1e12)
         return 0;                   /* beyond any stream's life */
@@ -367,7 +363,7 @@ request_poll_json(request_ctx_t *c, const wire_event_t *ev, int n, qev_t **q, in
         else
             buf_puts(&b, "null");
         buf_puts(&b, ", \"data\": ");
-        if (kind == 's')
+        if (kind == ZSSE_KIND_STRING)
             json_quote(&b, d, dl);
         else
             buf_append(&b, d, dl);
@@ -532,68 +528,91 @@ request_poll(request_ctx_t *c, int have_leid, uint64_t leid)
         hub_unregister(c->s);
 }
 
-static void
-request_stats(request_ctx_t *c)
+/* the broker's stats keys (zsse stats, wire.h) as Prometheus metrics */
+static const struct {
+    const char *key, *name, *type, *help;
+} request_metrics[] = {
+    { "uptime_s", "zsse_uptime_seconds", "gauge", "Seconds since the broker started" },
+    { "channels", "zsse_channels", "gauge", "Channels with buffered events or state" },
+    { "published", "zsse_events_published_total", "counter", "Events accepted" },
+    { "rejected", "zsse_events_rejected_total", "counter", "Messages rejected" },
+    { "replays", "zsse_replays_total", "counter", "Replay requests answered" },
+    { "replayed", "zsse_events_replayed_total", "counter", "Events sent in replays" },
+    { "resets", "zsse_resets_total", "counter", "Replays that sent the reset event" },
+    { "events_buffered", "zsse_buffer_events", "gauge", "Events held in replay buffers" },
+    { "state_keys", "zsse_state_keys", "gauge", "State entries held" },
+    { "leases", "zsse_streams_open", "gauge", "Open streams (all routes)" },
+    { "memory", "zsse_memory_bytes", "gauge", "Bytes counted against broker.max_memory" },
+    { "max_memory", "zsse_memory_max_bytes", "gauge", "broker.max_memory" },
+    { "evicted", "zsse_events_evicted_total", "counter",
+      "Buffered events evicted for broker.max_memory" },
+    { "control_refused", "zsse_control_refused_total", "counter",
+      "Malformed control requests refused" },
+    { "leases_refused", "zsse_leases_refused_total", "counter", "Lease requests refused" },
+    { "leases_foreign", "zsse_leases_foreign_total", "counter",
+      "Renew or release of another connection's lease (ignored)" },
+    { "publish_latency_us", "zsse_publish_latency_microseconds", "gauge",
+      "Mean publish-to-PUB latency over the last second" },
+    { "auth_refused", "zsse_auth_refused_total", "counter",
+      "Peers the broker refused (CURVE: unknown key or failed handshake)" },
+};
+
+/* the broker's stats as a JSON object (the caller decrefs), or NULL when
+ * the request has been answered (503 the broker away, 500 bad stats) */
+static json_t *
+request_stats_fetch(request_ctx_t *c)
 {
     reply_t rep;
     if (control_call(CTL_STATS, NULL, 0, REQUEST_CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
         request_unavailable(c, "stats");
-        return;
+        return NULL;
     }
     char *txt = strndup(rep.rep.arg[0].p, rep.rep.arg[0].len);
     json_t *s = txt ? json_loads(txt, 0, NULL) : NULL;
     free(txt);
     reply_free(&rep);
-    if (!s) {
+    if (!s)
         http_error(&c->h, c->r, 500, "server_error", "bad stats from the broker", NULL);
-        return;
-    }
-    buf_t b;
-    buf_init(&b, 0);
-    static const struct { const char *key, *name, *type, *help; } m[] = {
-        { "uptime_s", "zsse_uptime_seconds", "gauge", "Seconds since the broker started" },
-        { "channels", "zsse_channels", "gauge", "Channels with buffered events or state" },
-        { "published", "zsse_events_published_total", "counter", "Events accepted" },
-        { "rejected", "zsse_events_rejected_total", "counter", "Messages rejected" },
-        { "replays", "zsse_replays_total", "counter", "Replay requests answered" },
-        { "replayed", "zsse_events_replayed_total", "counter", "Events sent in replays" },
-        { "resets", "zsse_resets_total", "counter", "Replays that sent the reset event" },
-        { "events_buffered", "zsse_buffer_events", "gauge", "Events held in replay buffers" },
-        { "state_keys", "zsse_state_keys", "gauge", "State entries held" },
-        { "leases", "zsse_streams_open", "gauge", "Open streams (all routes)" },
-        { "memory", "zsse_memory_bytes", "gauge", "Bytes counted against broker.max_memory" },
-        { "max_memory", "zsse_memory_max_bytes", "gauge", "broker.max_memory" },
-        { "evicted", "zsse_events_evicted_total", "counter",
-          "Buffered events evicted for broker.max_memory" },
-        { "control_refused", "zsse_control_refused_total", "counter",
-          "Malformed control requests refused" },
-        { "leases_refused", "zsse_leases_refused_total", "counter", "Lease requests refused" },
-        { "leases_foreign", "zsse_leases_foreign_total", "counter",
-          "Renew or release of another connection's lease (ignored)" },
-        { "publish_latency_us", "zsse_publish_latency_microseconds", "gauge",
-          "Mean publish-to-PUB latency over the last second" },
-        { "auth_refused", "zsse_auth_refused_total", "counter",
-          "Peers the broker refused (CURVE: unknown key or failed handshake)" },
-    };
-    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-        json_t *v = json_object_get(s, m[i].key);
+    return s;
+}
+
+/* STATS (request_stats_fetch) appended to B in Prometheus's text format
+ * (version 0.0.4): request_metrics, then the by-reason and by-route ones */
+static void
+request_stats_text(json_t *stats, buf_t *b)
+{
+    for (size_t i = 0; i < sizeof(request_metrics) / sizeof(request_metrics[0]); i++) {
+        json_t *v = json_object_get(stats, request_metrics[i].key);
         if (!json_is_number(v))
             continue;
-        buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %.0f\n", m[i].name, m[i].help,
-            m[i].name, m[i].type, m[i].name, json_number_value(v));
+        buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.0f\n", request_metrics[i].name,
+            request_metrics[i].help, request_metrics[i].name, request_metrics[i].type,
+            request_metrics[i].name, json_number_value(v));
     }
-    json_t *reasons = json_object_get(s, "rejected_reasons"), *v;
+    json_t *reasons = json_object_get(stats, "rejected_reasons"), *v;
     const char *k;
-    buf_puts(&b, "# HELP zsse_events_rejected_by_reason_total Messages rejected, by reason\n"
+    buf_puts(b, "# HELP zsse_events_rejected_by_reason_total Messages rejected, by reason\n"
         "# TYPE zsse_events_rejected_by_reason_total counter\n");
     json_object_foreach(reasons, k, v)
-        buf_printf(&b, "zsse_events_rejected_by_reason_total{reason=\"%s\"} %.0f\n", k,
+        buf_printf(b, "zsse_events_rejected_by_reason_total{reason=\"%s\"} %.0f\n", k,
             json_number_value(v));
-    json_t *routes = json_object_get(s, "streams_by_route");
-    buf_puts(&b, "# HELP zsse_route_streams_open Open streams, by route\n"
+    json_t *routes = json_object_get(stats, "streams_by_route");
+    buf_puts(b, "# HELP zsse_route_streams_open Open streams, by route\n"
         "# TYPE zsse_route_streams_open gauge\n");
     json_object_foreach(routes, k, v)
-        buf_printf(&b, "zsse_route_streams_open{route=\"%s\"} %.0f\n", k, json_number_value(v));
+        buf_printf(b, "zsse_route_streams_open{route=\"%s\"} %.0f\n", k, json_number_value(v));
+}
+
+/* a stats route: the broker's stats as Prometheus metrics */
+static void
+request_stats(request_ctx_t *c)
+{
+    json_t *s = request_stats_fetch(c);
+    if (!s)
+        return;
+    buf_t b;
+    buf_init(&b, 0);
+    request_stats_text(s, &b);
     json_decref(s);
     http_printf(c->h.req->out, "Status: 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
         "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n", b.len);
@@ -697,21 +716,17 @@ request_find_route(request_ctx_t *c)
     return route_find(c->cfg->routes, c->cfg->nroutes, c->h.path, c->h.path_len, &c->params);
 }
 
-/*
- * Take the lease, subscribe, write the headers and the replay, then hand
- * the stream to the hub.  0 once the hub has it; otherwise the response
- * has been answered (or the client has gone) and C->s is the caller's.
- */
+/* the user's lease (route max_per_user) for C's stream: 0, or -1 when
+ * the request has been answered (403 no subject, 429 over the limit, 503
+ * the broker away) */
 static int
-request_open_stream(request_ctx_t *c, int have_leid, uint64_t leid)
+request_lease(request_ctx_t *c)
 {
-    const route_t *r = c->r;
-    stream_t *s = c->s;
-
     char scratch[32], err[160];
     const char *sub;
+
     if (request_lease_subject(c, scratch, sizeof(scratch), &sub, err, sizeof(err)) < 0) {
-        http_error(&c->h, r, 403, "forbidden", err, NULL);
+        http_error(&c->h, c->r, 403, "forbidden", err, NULL);
         return -1;
     }
     int lr = request_take_lease(c, sub);
@@ -720,28 +735,35 @@ request_open_stream(request_ctx_t *c, int have_leid, uint64_t leid)
         return -1;
     }
     if (lr > 0) {
-        http_error(&c->h, r, 429, "too_many_streams",
+        http_error(&c->h, c->r, 429, "too_many_streams",
             "max_per_user streams already open for this user", "Retry-After: 5\r\n");
         return -1;
     }
-    if (hub_register(s) < 0 || request_wait_synced(c) < 0) {
-        hub_unregister(s);
-        request_release_lease(c);
-        request_unavailable(c, "subscribe");
-        return -1;
-    }
-    /* headers, retry, hello: then the replay */
+    return 0;
+}
+
+/* what request_send_opening did */
+typedef enum {
+    REQUEST_OPENED,             /* sent: the stream may go to the hub */
+    REQUEST_NO_REPLAY,          /* the broker did not answer: nothing sent */
+    REQUEST_GONE,               /* the client has gone, or the replay broke off */
+} request_opening_t;
+
+/* the stream's first bytes, written by its thread: headers, retry, hello,
+ * then the replay (replay.h), flushed with stall_timeout bounding each
+ * write */
+static request_opening_t
+request_send_opening(request_ctx_t *c, int have_leid, uint64_t leid)
+{
+    const route_t *r = c->r;
+
     if (r->retry >= 0)
         sse_retry(&c->out, r->retry);
     if (r->hello_event)
         replay_frame(&c->rp, 0, r->hello_event, strlen(r->hello_event), r->hello_data,
             r->hello_len, r->hello_kind);
-    if (replay_join(&c->rp, have_leid, leid, c->earliest) < 0) {
-        hub_unregister(s);
-        request_release_lease(c);
-        request_unavailable(c, "replay");
-        return -1;
-    }
+    if (replay_join(&c->rp, have_leid, leid, c->earliest) < 0)
+        return REQUEST_NO_REPLAY;
     /* a client that stops reading blocks these writes: stall_timeout
      * bounds them (the hub never blocks) */
     struct timeval tv = { r->stall_timeout, 0 };
@@ -755,57 +777,83 @@ request_open_stream(request_ctx_t *c, int have_leid, uint64_t leid)
     request_flush_out(c);
     if (!c->gone && FCGX_FFlush(c->h.req->out) < 0)
         c->gone = 1;
-    if (c->gone || c->rp.failed) {
-        hub_unregister(s);
-        request_release_lease(c);
-        return -1;
-    }
-    s->route = r;
-    snprintf(s->path, sizeof(s->path), "%.63s", c->h.path);     /* for log lines */
+    return c->gone || c->rp.failed ? REQUEST_GONE : REQUEST_OPENED;
+}
+
+/* C's stream, its opening sent, to the hub: its route, connection, last
+ * id, token deadline and claims; 0, or -1 when the hub refused it */
+static int
+request_hand_over(request_ctx_t *c)
+{
+    stream_t *s = c->s;
+
+    s->route = c->r;
+    snprintf(s->path, sizeof(s->path), "%.*s", (int)sizeof(s->path) - 1, c->h.path); /* log lines */
     writer_init(&s->out, c->h.req->ipcFd, (unsigned)c->h.req->requestId);
     s->last = c->rp.last;
     s->expires = request_token_deadline(c);
     s->claims = json_incref(c->claims);
-    if (hub_adopt(s) < 0) {
-        hub_unregister(s);
+    return hub_adopt(s) < 0 ? -1 : 0;
+}
+
+/*
+ * Take the lease, subscribe, write the headers and the replay, then hand
+ * the stream to the hub.  0 once the hub has it; otherwise the response
+ * has been answered (or the client has gone) and C->s is the caller's.
+ */
+static int
+request_open_stream(request_ctx_t *c, int have_leid, uint64_t leid)
+{
+    if (request_lease(c) < 0)
+        return -1;
+    if (hub_register(c->s) < 0 || request_wait_synced(c) < 0) {
+        hub_unregister(c->s);
         request_release_lease(c);
+        request_unavailable(c, "subscribe");
+        return -1;
+    }
+    request_opening_t o = request_send_opening(c, have_leid, leid);
+    if (o != REQUEST_OPENED || request_hand_over(c) < 0) {
+        hub_unregister(c->s);
+        request_release_lease(c);
+        if (o == REQUEST_NO_REPLAY)
+            request_unavailable(c, "replay");
         return -1;
     }
     return 0;
 }
 
-void
-request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
-{
-    /* on the heap: the path and parameter buffers are large */
-    request_ctx_t *c = calloc(1, sizeof(*c));
-    uint64_t leid = 0;
-    int have_leid = 0;
+/* what request_dispatch did with a request */
+typedef enum {
+    REQUEST_ANSWERED,           /* answered: an error, a preflight, a publish, stats */
+    REQUEST_SUBSCRIBE,          /* a GET on an events or Mercure route: c->r set */
+} request_dispatch_t;
 
-    if (!c) {
-        FCGX_PutS("Status: 500 Internal Server Error\r\n\r\n", req->out);
-        goto done;
-    }
-    c->cfg = cfg;
+/* parse C's request, find its route (c->r) and answer what is not a
+ * subscription: a bad head or no route, CORS preflights, publishing,
+ * methods other than GET, stats */
+static request_dispatch_t
+request_dispatch(request_ctx_t *c, FCGX_Request *req, const auth_t *auth)
+{
     if (http_parse(&c->h, req) < 0) {
         http_error(&c->h, NULL, 400, "bad_request", "request line or headers too long", NULL);
-        goto done;
+        return REQUEST_ANSWERED;
     }
     if (!(c->r = request_find_route(c))) {
         request_not_found(c);
-        goto done;
+        return REQUEST_ANSWERED;
     }
     if (strcmp(c->h.method, "OPTIONS") == 0 && c->r->ncors) {
         http_preflight(&c->h, c->r);
-        goto done;
+        return REQUEST_ANSWERED;
     }
     if (c->r->type == ROUTE_PUBLISH) {          /* POSTed messages: publish.h */
-        publish_serve(&c->h, c->r, cfg, auth);
-        goto done;
+        publish_serve(&c->h, c->r, c->cfg, auth);
+        return REQUEST_ANSWERED;
     }
     if (c->r->type == ROUTE_MERCURE && strcmp(c->h.method, "POST") == 0) {
-        mercure_publish(&c->h, c->r, cfg, auth);    /* mercure.h */
-        goto done;
+        mercure_publish(&c->h, c->r, c->cfg, auth);    /* mercure.h */
+        return REQUEST_ANSWERED;
     }
     if (strcmp(c->h.method, "GET") != 0) {
         if (c->r->type == ROUTE_MERCURE)      /* subscribe and publish */
@@ -814,16 +862,30 @@ request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         else
             http_error(&c->h, c->r, 405, "method_not_allowed", "use GET",
                 c->r->ncors ? "Allow: GET, OPTIONS\r\n" : "Allow: GET\r\n");
-        goto done;
+        return REQUEST_ANSWERED;
     }
     if (c->r->type == ROUTE_STATS) {
         if (request_body_done(c) == 0)
             request_stats(c);
-        goto done;
+        return REQUEST_ANSWERED;
     }
+    return REQUEST_SUBSCRIBE;
+}
+
+/* a subscription on route c->r: its stream made (c->s) and admitted
+ * (token, channels), then answered as a poll, or its replay sent and the
+ * stream handed to the hub -- which then owns it and the connection
+ * (c->s NULL, req's connection let go); what is left in C the caller
+ * frees */
+static void
+request_subscribe(request_ctx_t *c, FCGX_Request *req, const auth_t *auth)
+{
+    uint64_t leid = 0;
+    int have_leid;
+
     if (!(c->s = stream_new())) {
         http_error(&c->h, c->r, 500, "server_error", "out of resources", NULL);
-        goto done;
+        return;
     }
     buf_init(&c->out, REQUEST_OUT_MAX);
     c->rp = (replay_t){ .r = c->r, .channels = c->s->channels, .out = &c->out,
@@ -831,7 +893,7 @@ request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     /* the body (a GET has none) is read only once the token is good */
     if ((c->r->type == ROUTE_MERCURE ? mercure_admit(&c->h, c->r, auth, c->s, &c->earliest)
                                      : request_admit(c, auth)) != 0 || request_body_done(c) < 0)
-        goto out;
+        return;
     c->rp.nchannels = c->s->nchannels;
     c->rp.filter = c->s->filter;
 
@@ -842,7 +904,7 @@ request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
     }
     if (c->r->type != ROUTE_MERCURE && request_wants_poll(&c->h)) {
         request_poll(c, have_leid, leid);
-        goto out;
+        return;
     }
     if (request_open_stream(c, have_leid, leid) == 0) {
         /* the hub has the stream now; libfcgi lets go of the connection
@@ -852,10 +914,23 @@ request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
         req->ipcFd = -1;
         req->keepConnection = 1;
     }
-out:
+}
+
+void
+request_serve(FCGX_Request *req, const config_t *cfg, const auth_t *auth)
+{
+    /* on the heap: the path and parameter buffers are large */
+    request_ctx_t *c = calloc(1, sizeof(*c));
+
+    if (!c) {
+        FCGX_PutS("Status: 500 Internal Server Error\r\n\r\n", req->out);
+        return;
+    }
+    c->cfg = cfg;
+    if (request_dispatch(c, req, auth) == REQUEST_SUBSCRIBE)
+        request_subscribe(c, req, auth);
     json_decref(c->claims);
     buf_free(&c->out);
     stream_free(c->s);
-done:
     free(c);
 }

@@ -56,7 +56,7 @@ resume_fetch(const resume_job_t *j)
                    .nchannels = s->nchannels, .out = &out, .last = j->after,
                    .filter = s->filter };
     if (replay_join(&p, 1, j->after, 1) == 0 && !p.failed)
-        e = qev_new(p.last, QEV_RAW, "", 0, out.data ? out.data : "", out.len, 1);
+        e = qev_new(p.last, ZSSE_KIND_SSE, "", 0, out.data ? out.data : "", out.len, 1);
     buf_free(&out);
     return e;
 }

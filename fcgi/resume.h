@@ -8,7 +8,7 @@
  * thread takes the jobs in order, asks the broker for the replay after
  * the job's id with the 'c' flag (replay.h), frames it as the stream's
  * thread would have, and hands it back through the hub's callback as one
- * raw queued event (QEV_RAW; NULL: the replay failed).  A job made stale
+ * raw queued event (ZSSE_KIND_SSE; NULL: the replay failed).  A job made stale
  * by a further reconnect (the stream's resync count moved on) is handed
  * back NULL at once, without the round trip: after many quick restarts,
  * thousands of stale jobs delayed the current ones.

@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "event.h"
 #include "heap.h"
 #include "ring.h"
 #include "route.h"
@@ -67,14 +68,12 @@
 #define STREAM_PATH_LEN  64        /* bytes of the request path kept for log lines */
 #define STREAM_NONCE_LEN 40        /* bytes for a sync topic, with its '\0' */
 
-/* a queued event's kind (qev_t.kind) besides the broker's 'j' and 's'
- * (wire.h): DATA is framed SSE already (a replay, resume.c) */
-#define QEV_RAW  'r'
-
 typedef struct qev {
     uint32_t refs;              /* atomic */
     uint64_t id;
-    char     kind;              /* 'j', 's'; 'r': DATA is framed SSE already */
+    char     kind;              /* ZSSE_KIND_* (event.h): the broker's JSON or
+                                 * STRING, or SSE: DATA is framed SSE already
+                                 * (a replay, resume.c) */
     uint8_t  event_len;
     uint32_t data_len;
     char    *event;

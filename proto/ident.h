@@ -14,7 +14,7 @@
  * the issuer meant.  Nothing is ever rewritten or escaped: a value either
  * passes unchanged or is refused.
  *
- * Users: route.c (channel templates, path placeholders), stream.c (the
+ * Users: route.c (channel templates, path placeholders), fcgi/request.c (the
  * lease subject), the broker's lease table (numeric subs).
  */
 #ifndef ZSSE_IDENT_H

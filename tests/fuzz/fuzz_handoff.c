@@ -1,5 +1,5 @@
 /* libFuzzer target: datagrams on zsse-fcgi's handoff socket (fcgi/accept.c
- * take_handoffs(), reached by including the file).  zsse-handoff sends one
+ * accept_take_handoffs(), reached by including the file).  zsse-handoff sends one
  * byte, HANDOFF_TAG, with exactly one connected stream socket; anything
  * else must be dropped with every descriptor it carried closed.
  * Properties: no descriptor leaks (the process holds the same number of
@@ -112,13 +112,13 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         }
         i += len;
     }
-    take_handoffs(s[0]);
+    accept_take_handoffs(s[0]);
     int queued = 0;
     while (acceptor.q.len) {
         close((int)(intptr_t)ring_pop(&acceptor.q));
         queued++;
     }
-    for (conn_t *c = gates.head, *next; c; c = next) {     /* (a head not in yet) */
+    for (gate_conn_t *c = gates.head, *next; c; c = next) {     /* (a head not in yet) */
         next = c->next;
         close(c->fd);
         free(c);

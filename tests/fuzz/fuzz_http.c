@@ -94,7 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (*l && wire_parse_id(l, strlen(l), &leid) == 0 && leid > WIRE_ID_MAX)
             __builtin_trap();
         if (r) {
-            const char *o = cors_match(&h, r);
+            const char *o = http_cors_match(&h, r);
             if (o && strcmp(o, h.origin) != 0)
                 __builtin_trap();
             buf_t ch;

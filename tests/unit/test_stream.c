@@ -139,7 +139,7 @@ test_queue(void **st)
 {
     (void)st;
     stream_t *s = stream_new();
-    qev_t *a = qev_new(1, 'j', "ev", 2, "{}", 2, 1), *b = qev_new(2, QEV_RAW, "", 0, "x", 1, 1);
+    qev_t *a = qev_new(1, ZSSE_KIND_JSON, "ev", 2, "{}", 2, 1), *b = qev_new(2, ZSSE_KIND_SSE, "", 0, "x", 1, 1);
 
     assert_non_null(a);
     assert_non_null(b);
