@@ -221,7 +221,7 @@ control_fini(void)
 }
 
 void
-reply_free(reply_t *r)
+control_reply_free(control_reply_t *r)
 {
     ctl_frames_close(&r->m);
     free(r->m.f);
@@ -230,7 +230,7 @@ reply_free(reply_t *r)
 }
 
 int
-control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, reply_t *r)
+control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, control_reply_t *r)
 {
     ctl_arg_t v[2 + CTL_CHANNELS_MAX];
 
@@ -244,7 +244,7 @@ control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, re
 }
 
 int
-control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_ms, reply_t *r)
+control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_ms, control_reply_t *r)
 {
     zmq_pollitem_t it;
 
@@ -276,15 +276,15 @@ control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_
     for (size_t i = 1; i < r->m.n; i++)
         r->v[i - 1] = ctl_frame(&r->m, i);
     control_give_back(s);
-    return ctl_decode_reply(op, r->v, r->m.n - 1, &r->rep) == CTL_E_OK ? 0 : (reply_free(r), -1);
+    return ctl_decode_reply(op, r->v, r->m.n - 1, &r->rep) == CTL_E_OK ? 0 : (control_reply_free(r), -1);
 fail:
-    reply_free(r);
+    control_reply_free(r);
     control_lose(s);
     return -1;
 }
 
 int
-reply_is(const reply_t *r, int i, const char *s)
+control_reply_is(const control_reply_t *r, int i, const char *s)
 {
     if (i == 0)
         return strcmp(ctl_status_names[r->rep.status], s) == 0;
@@ -292,7 +292,7 @@ reply_is(const reply_t *r, int i, const char *s)
 }
 
 void
-reply_str(const reply_t *r, int i, char *out, size_t outlen)
+control_reply_str(const control_reply_t *r, int i, char *out, size_t outlen)
 {
     if (i == 0)
         snprintf(out, outlen, "%s", ctl_status_names[r->rep.status]);
@@ -303,7 +303,7 @@ reply_str(const reply_t *r, int i, char *out, size_t outlen)
 }
 
 int
-reply_events(const reply_t *r, int first, wire_event_t *ev)
+control_reply_events(const control_reply_t *r, int first, wire_event_t *ev)
 {
     (void)first;
     for (size_t i = 0; i < r->rep.nevents; i++)

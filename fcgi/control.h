@@ -30,19 +30,19 @@ typedef struct {
     ctl_frames_t m;             /* the reply's frames, delimiter first */
     ctl_arg_t   *v;             /* views of the frames after it */
     ctl_rep_t    rep;           /* decoded by ctl_decode_reply() */
-} reply_t;
+} control_reply_t;
 
 /* CURVE (may be NULL: off) must outlive the pool */
 void control_init(void *zctx, const char *endpoint, const curve_client_t *curve);
 /* send OP with ARGS (strings); 0 with the checked reply in R (free with
- * reply_free), -1 on timeout, error (the broker is unreachable) or a
+ * control_reply_free), -1 on timeout, error (the broker is unreachable) or a
  * malformed reply */
 int  control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms,
-    reply_t *r);
+    control_reply_t *r);
 /* the same with arguments of any bytes (ctl.h views) */
 int  control_call_args(ctl_op_t op, const ctl_arg_t *args, size_t nargs, int timeout_ms,
-    reply_t *r);
-void reply_free(reply_t *r);
+    control_reply_t *r);
+void control_reply_free(control_reply_t *r);
 /* close the pooled sockets and the lease connection (at exit) */
 void control_fini(void);
 
@@ -59,9 +59,9 @@ int  control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID
  * Not WAIT: -1 with errno EAGAIN when a lease is being taken.  0 or -1. */
 int  control_lease_send(ctl_op_t op, const char *const *ids, size_t n, int wait);
 /* the status is S (frame 0) / argument I (1: the status' first) as a string */
-int  reply_is(const reply_t *r, int i, const char *s);
-void reply_str(const reply_t *r, int i, char *out, size_t outlen);
+int  control_reply_is(const control_reply_t *r, int i, const char *s);
+void control_reply_str(const control_reply_t *r, int i, char *out, size_t outlen);
 /* the events of R into EV (r->rep.nevents entries); returns the count */
-int  reply_events(const reply_t *r, int first, wire_event_t *ev);
+int  control_reply_events(const control_reply_t *r, int first, wire_event_t *ev);
 
 #endif

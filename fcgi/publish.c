@@ -136,7 +136,7 @@ int
 publish_send(const char *msg, size_t len, uint64_t *id, char *err, size_t errlen)
 {
     const ctl_arg_t arg = { msg, len };
-    reply_t rep;
+    control_reply_t rep;
     char idtext[32];
 
     if (control_call_args(CTL_PUBLISH, &arg, 1, PUBLISH_ACK_MS, &rep) < 0) {
@@ -144,16 +144,16 @@ publish_send(const char *msg, size_t len, uint64_t *id, char *err, size_t errlen
         return PUBLISH_UNREACHABLE;
     }
     int rc = PUBLISH_REJECTED;
-    if (reply_is(&rep, 0, "ok")) {     /* ok ID (ctl_decode_reply checked it) */
-        reply_str(&rep, 1, idtext, sizeof(idtext));
+    if (control_reply_is(&rep, 0, "ok")) {     /* ok ID (ctl_decode_reply checked it) */
+        control_reply_str(&rep, 1, idtext, sizeof(idtext));
         if (wire_parse_id(idtext, strlen(idtext), id) == 0)
             rc = 0;
         else
             snprintf(err, errlen, "bad reply from the broker");
     } else {                            /* error REASON */
-        reply_str(&rep, 1, err, errlen);
+        control_reply_str(&rep, 1, err, errlen);
     }
-    reply_free(&rep);
+    control_reply_free(&rep);
     return rc;
 }
 

@@ -13,7 +13,7 @@
 #define REPLAY_FETCH_PARTS_MAX 100000  /* parts of one replay, a bound */
 
 int
-replay_ask(const replay_t *p, ctl_op_t op, uint64_t after, const char *flags, reply_t *rep)
+replay_ask(const replay_t *p, ctl_op_t op, uint64_t after, const char *flags, control_reply_t *rep)
 {
     const char *args[CTL_CHANNELS_MAX + 2];
     char a[24];
@@ -33,9 +33,9 @@ replay_ask(const replay_t *p, ctl_op_t op, uint64_t after, const char *flags, re
         return -1;
     if (rep->rep.status == CTL_ERROR) {
         char why[128];
-        reply_str(rep, 1, why, sizeof(why));
+        control_reply_str(rep, 1, why, sizeof(why));
         log_msg(LOG_ERR, "broker refused %s: %s", ctl_ops[op].name, why);
-        reply_free(rep);
+        control_reply_free(rep);
         return -1;
     }
     return 0;
@@ -93,7 +93,7 @@ replay_order(wire_event_t *ev, int n)
  * state by key -- a stream never loses one to order); the highest id of
  * the part goes to *LAST_IN (0: none) */
 static void
-replay_frame_events(replay_t *p, reply_t *rep, uint64_t *last_in)
+replay_frame_events(replay_t *p, control_reply_t *rep, uint64_t *last_in)
 {
     size_t n = rep->rep.nevents;
     wire_event_t *ev;
@@ -147,7 +147,7 @@ static int
 replay_fetch(replay_t *p, ctl_op_t op, uint64_t after, const char *flags, ctl_status_t *st,
     char *why, size_t whylen, char head_s[24])
 {
-    reply_t rep;
+    control_reply_t rep;
     uint64_t last;
 
     for (unsigned part = 0; part < REPLAY_FETCH_PARTS_MAX && !p->failed; part++) {
@@ -155,15 +155,15 @@ replay_fetch(replay_t *p, ctl_op_t op, uint64_t after, const char *flags, ctl_st
             return -1;
         *st = rep.rep.status;
         if (*st == CTL_RESET) {
-            reply_str(&rep, 1, why, whylen);
-            reply_str(&rep, 2, head_s, 24);
-            reply_free(&rep);
+            control_reply_str(&rep, 1, why, whylen);
+            control_reply_str(&rep, 2, head_s, 24);
+            control_reply_free(&rep);
             return 0;
         }
         if (part == 0 && op != CTL_REPLAY)
-            reply_str(&rep, 1, head_s, 24);
+            control_reply_str(&rep, 1, head_s, 24);
         replay_frame_events(p, &rep, &last);
-        reply_free(&rep);
+        control_reply_free(&rep);
         if (*st != CTL_MORE || last == 0)
             return 0;
         if (op == CTL_STATE) {
@@ -186,11 +186,11 @@ replay_join(replay_t *p, int have_leid, uint64_t leid, int resume)
             if (replay_fetch(p, CTL_STATE, 0, "", &st, why, sizeof(why), head_s) < 0)
                 return -1;
         } else {
-            reply_t rep;
+            control_reply_t rep;
             if (replay_ask(p, CTL_HEAD, 0, "", &rep) < 0)
                 return -1;
-            reply_str(&rep, 1, head_s, sizeof(head_s));
-            reply_free(&rep);
+            control_reply_str(&rep, 1, head_s, sizeof(head_s));
+            control_reply_free(&rep);
         }
         replay_frame_head(p, head_s);
         return 0;

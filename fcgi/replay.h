@@ -40,7 +40,7 @@ typedef struct {
 /* OP (CTL_REPLAY, CTL_STATE, CTL_HEAD) for the channels; -1: the broker
  * did not answer, or refused (logged) */
 int  replay_ask(const replay_t *p, ctl_op_t op, uint64_t after, const char *flags,
-    reply_t *rep);
+    control_reply_t *rep);
 /* frame one event, or the reset event with REASON */
 void replay_frame(replay_t *p, uint64_t id, const char *ev, size_t elen, const char *data,
     size_t dlen, char kind);

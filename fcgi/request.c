@@ -408,7 +408,7 @@ request_poll_wait_param(const http_t *h)
 static void
 request_poll_head(request_ctx_t *c)
 {
-    reply_t rep;
+    control_reply_t rep;
     char head_s[24];
     uint64_t head = 0;
 
@@ -416,9 +416,9 @@ request_poll_head(request_ctx_t *c)
         request_unavailable(c, "head");
         return;
     }
-    reply_str(&rep, 1, head_s, sizeof(head_s));
+    control_reply_str(&rep, 1, head_s, sizeof(head_s));
     wire_parse_id(head_s, strlen(head_s), &head);
-    reply_free(&rep);
+    control_reply_free(&rep);
     request_poll_json(c, NULL, 0, NULL, 0, NULL, head);
 }
 
@@ -462,7 +462,7 @@ request_poll_wait_live(request_ctx_t *c, int wait, uint64_t *last, qev_t *q[REQU
 /* answer REP (the broker's replay after LEID): a reset, the events
  * replayed, or -- none, and REGISTERED -- the live ones awaited */
 static void
-request_poll_answer(request_ctx_t *c, reply_t *rep, uint64_t leid, int wait, int registered)
+request_poll_answer(request_ctx_t *c, control_reply_t *rep, uint64_t leid, int wait, int registered)
 {
     char head_s[24];
     uint64_t head = 0;
@@ -471,13 +471,13 @@ request_poll_answer(request_ctx_t *c, reply_t *rep, uint64_t leid, int wait, int
     qev_t *q[REQUEST_POLL_QUEUED_MAX];
     int nq = 0;
 
-    if (reply_is(rep, 0, "reset")) {
+    if (control_reply_is(rep, 0, "reset")) {
         char why[64];
-        reply_str(rep, 1, why, sizeof(why));
-        reply_str(rep, 2, head_s, sizeof(head_s));
+        control_reply_str(rep, 1, why, sizeof(why));
+        control_reply_str(rep, 2, head_s, sizeof(head_s));
         wire_parse_id(head_s, strlen(head_s), &head);
         request_poll_json(c, NULL, 0, NULL, 0, why, head);
-    } else if (!ev || reply_events(rep, 2, ev) != (n > 0 ? n : 0)) {
+    } else if (!ev || control_reply_events(rep, 2, ev) != (n > 0 ? n : 0)) {
         http_error(&c->h, c->r, 500, "server_error", "bad reply from the broker", NULL);
     } else {
         uint64_t last = leid;
@@ -500,7 +500,7 @@ static void
 request_poll(request_ctx_t *c, int have_leid, uint64_t leid)
 {
     int wait = request_poll_wait_param(&c->h);
-    reply_t rep;
+    control_reply_t rep;
 
     if (!have_leid) {
         request_poll_head(c);
@@ -523,7 +523,7 @@ request_poll(request_ctx_t *c, int have_leid, uint64_t leid)
         return;
     }
     request_poll_answer(c, &rep, leid, wait, registered);
-    reply_free(&rep);
+    control_reply_free(&rep);
     if (registered)
         hub_unregister(c->s);
 }
@@ -562,15 +562,15 @@ static const struct {
 static json_t *
 request_stats_fetch(request_ctx_t *c)
 {
-    reply_t rep;
-    if (control_call(CTL_STATS, NULL, 0, REQUEST_CONTROL_TIMEOUT_MS, &rep) < 0 || !reply_is(&rep, 0, "ok")) {
+    control_reply_t rep;
+    if (control_call(CTL_STATS, NULL, 0, REQUEST_CONTROL_TIMEOUT_MS, &rep) < 0 || !control_reply_is(&rep, 0, "ok")) {
         request_unavailable(c, "stats");
         return NULL;
     }
     char *txt = strndup(rep.rep.arg[0].p, rep.rep.arg[0].len);
     json_t *s = txt ? json_loads(txt, 0, NULL) : NULL;
     free(txt);
-    reply_free(&rep);
+    control_reply_free(&rep);
     if (!s)
         http_error(&c->h, c->r, 500, "server_error", "bad stats from the broker", NULL);
     return s;

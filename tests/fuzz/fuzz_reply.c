@@ -35,11 +35,11 @@ static int untrusted;       /* the reply holds what no broker sends */
 static void *zctx, *pa, *pb;
 
 int control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms,
-    reply_t *r);
+    control_reply_t *r);
 
 /* append frame P (N bytes) to R's frames */
 static void
-add_frame(reply_t *r, const void *p, size_t n)
+add_frame(control_reply_t *r, const void *p, size_t n)
 {
     ctl_frames_t *m = &r->m;
     if (m->n == m->cap) {
@@ -59,7 +59,7 @@ add_frame(reply_t *r, const void *p, size_t n)
 /* the fuzzed frames as the reply to any request, decoded as control.c
  * decodes a real one (ctl_decode_reply: a malformed reply is no answer) */
 int
-control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, reply_t *r)
+control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, control_reply_t *r)
 {
     (void)args; (void)nargs; (void)timeout_ms;
     memset(r, 0, sizeof(*r));
@@ -87,7 +87,7 @@ control_call(ctl_op_t op, const char *const *args, int nargs, int timeout_ms, re
     for (size_t k = 1; k < r->m.n; k++)
         r->v[k - 1] = ctl_frame(&r->m, k);
     if (ctl_decode_reply(op, r->v, r->m.n - 1, &r->rep) != CTL_E_OK) {
-        reply_free(r);
+        control_reply_free(r);
         return -1;                  /* no answer */
     }
     return 0;

@@ -192,6 +192,7 @@ eq "60 kB keyed events past 1 MiB of state: refused (max_state_bytes)" 3 \
     "$(jget rejected_reasons.state_bytes < "$T/keys.stats")"
 out=$(curl -s --max-time 5 "http://127.0.0.1:$WEB_PORT/metrics")
 ok "Prometheus: memory and evictions" grep -q '^zsse_events_evicted_total [1-9]' <<<"$out"
+ok "Prometheus: publish_batches" grep -q '^zsse_publish_batches_total [0-9]' <<<"$out"
 ok "Prometheus: bytes against the budget" grep -q '^zsse_memory_max_bytes 33554432' <<<"$out"
 eq "a key already there may be replaced" ok "$(zsse publish --ack -C k/1 -k k5 -d 1 > /dev/null && echo ok)"
 fi

@@ -75,18 +75,18 @@ lb_start(void)
 static inline uint64_t
 lb_publish(const char *msg)
 {
-    reply_t r;
+    control_reply_t r;
     char id_s[24];
     uint64_t id = 0;
 
     if (control_call(CTL_PUBLISH, &msg, 1, LB_CALL_MS, &r) < 0)
         return 0;
-    if (reply_is(&r, 0, "ok")) {
-        reply_str(&r, 1, id_s, sizeof(id_s));
+    if (control_reply_is(&r, 0, "ok")) {
+        control_reply_str(&r, 1, id_s, sizeof(id_s));
         if (wire_parse_id(id_s, strlen(id_s), &id) < 0)
             id = 0;
     }
-    reply_free(&r);
+    control_reply_free(&r);
     return id;
 }
 
@@ -105,15 +105,15 @@ lb_stop(void)
 static inline uint64_t
 lb_head(void)
 {
-    reply_t r;
+    control_reply_t r;
     char s[24];
     uint64_t id = 0;
 
     if (control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r) == 0) {
-        reply_str(&r, 1, s, sizeof(s));
+        control_reply_str(&r, 1, s, sizeof(s));
         if (wire_parse_id(s, strlen(s), &id) < 0)
             id = 0;
-        reply_free(&r);
+        control_reply_free(&r);
     }
     return id;
 }

@@ -18,45 +18,45 @@
 static void
 test_calls(void **st)
 {
-    reply_t r;
+    control_reply_t r;
     const char *ch = "user/calls";
     char s[64];
     wire_event_t ev[4];
 
     assert_int_equal(control_call(CTL_PING, NULL, 0, LB_CALL_MS, &r), 0);
-    assert_true(reply_is(&r, 0, "ok"));
-    reply_free(&r);
+    assert_true(control_reply_is(&r, 0, "ok"));
+    control_reply_free(&r);
 
     uint64_t id1 = lb_publish("{\"channel\":\"user/calls\",\"event\":\"e\",\"data\":{\"n\":1}}");
     uint64_t id2 = lb_publish("{\"channel\":\"user/calls\",\"data\":\"two\"}");
     assert_true(id1 > 0 && id2 > id1);
 
     assert_int_equal(control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r), 0);
-    assert_true(reply_is(&r, 0, "ok"));
-    reply_str(&r, 1, s, sizeof(s));
+    assert_true(control_reply_is(&r, 0, "ok"));
+    control_reply_str(&r, 1, s, sizeof(s));
     assert_int_equal(strtoull(s, NULL, 10), id2);
-    reply_free(&r);
+    control_reply_free(&r);
 
     /* the events after id1 - 1 of the channel: both, as published */
     char after[24];
     wire_fmt_id(after, id1 - 1);
     const char *args[] = { after, "", ch };
     assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
-    assert_true(reply_is(&r, 0, "ok"));
+    assert_true(control_reply_is(&r, 0, "ok"));
     assert_int_equal(r.rep.nevents, 2);
-    assert_int_equal(reply_events(&r, 0, ev), 2);
+    assert_int_equal(control_reply_events(&r, 0, ev), 2);
     assert_true(ev[0].id == id1 && ev[1].id == id2);
     assert_int_equal(ev[0].event_len, 1);
     assert_memory_equal(ev[0].data, "{\"n\":1}", 7);
     assert_int_equal(ev[1].kind, 's');
     assert_memory_equal(ev[1].data, "two", 3);
-    reply_free(&r);
+    control_reply_free(&r);
 
     /* a request the broker refuses: a reply all the same, "error" */
     const char *bad[] = { "not a channel" };
     assert_int_equal(control_call(CTL_STATE, bad, 1, LB_CALL_MS, &r), 0);
-    assert_true(reply_is(&r, 0, "error"));
-    reply_free(&r);
+    assert_true(control_reply_is(&r, 0, "error"));
+    control_reply_free(&r);
 }
 
 #define NTHREADS 40                 /* well past CONTROL_POOL */
@@ -67,14 +67,14 @@ pinger(void *arg)
 {
     int *fails = arg;
     for (int i = 0; i < NCALLS; i++) {
-        reply_t r;
+        control_reply_t r;
         if (control_call(CTL_PING, NULL, 0, CONTROL_QUEUE_MS, &r) < 0) {
             (*fails)++;
             continue;
         }
-        if (!reply_is(&r, 0, "ok"))
+        if (!control_reply_is(&r, 0, "ok"))
             (*fails)++;
-        reply_free(&r);
+        control_reply_free(&r);
     }
     return NULL;
 }
@@ -96,7 +96,7 @@ test_many_threads(void **st)
 static void
 test_unreachable(void **st)
 {
-    reply_t r;
+    control_reply_t r;
     char nobody[64];
 
     control_fini();
@@ -117,8 +117,8 @@ test_unreachable(void **st)
     control_fini();
     control_init(lb.zctx, lb.cfg->broker.control, NULL);
     assert_int_equal(control_call(CTL_PING, NULL, 0, LB_CALL_MS, &r), 0);
-    assert_true(reply_is(&r, 0, "ok"));
-    reply_free(&r);
+    assert_true(control_reply_is(&r, 0, "ok"));
+    control_reply_free(&r);
 }
 
 static void

@@ -98,14 +98,14 @@ static void
 test_publish(void **st)
 {
     buf_t ch;
-    reply_t r;
+    control_reply_t r;
     wire_event_t ev[2];
     char after[24];
     const char *args[] = { after, "", NULL };
 
     assert_int_equal(control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r), 0);
-    reply_str(&r, 1, after, sizeof(after));             /* the head before */
-    reply_free(&r);
+    control_reply_str(&r, 1, after, sizeof(after));             /* the head before */
+    control_reply_free(&r);
     const char *out = post(tok_books,
         "topic=https%3A%2F%2Fe.net%2Fbooks%2F1&data=hello+world&id=urn:x:1&type=book&retry=500");
     assert_non_null(strstr(out, "Status: 200 "));
@@ -116,13 +116,13 @@ test_publish(void **st)
     assert_int_equal(topic_channel(&ch, "https://e.net/books/1", 21), 0);
     args[2] = ch.data;
     assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
-    assert_int_equal(reply_events(&r, 0, ev), 1);
+    assert_int_equal(control_reply_events(&r, 0, ev), 1);
     assert_int_equal(ev[0].event_len, 4);
     assert_memory_equal(ev[0].event, "book", 4);
     const char *want = "mercure\nid urn:x:1\nretry 500\ntopic https://e.net/books/1\n\nhello world";
     assert_int_equal(ev[0].data_len, strlen(want));
     assert_memory_equal(ev[0].data, want, strlen(want));
-    reply_free(&r);
+    control_reply_free(&r);
     buf_free(&ch);
 
     /* without an id: zsse's */

@@ -117,16 +117,16 @@ test_publish(void **st)
         fail_msg("%s: no %s", out, want);
 
     /* the event as published, the publisher's spelling kept */
-    reply_t r;
+    control_reply_t r;
     wire_event_t ev[2];
     char after[24];
     wire_fmt_id(after, before);
     const char *args[] = { after, "", "news/a" };
     assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
-    assert_int_equal(reply_events(&r, 0, ev), 1);
+    assert_int_equal(control_reply_events(&r, 0, ev), 1);
     assert_int_equal(ev[0].data_len, 10);
     assert_memory_equal(ev[0].data, "{\"x\":0.50}", 10);
-    reply_free(&r);
+    control_reply_free(&r);
 
     /* an array: both, or (one bad) none */
     out = post(3, "POST", tok_admin,

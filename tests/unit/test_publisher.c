@@ -31,17 +31,17 @@ test_fire_and_forget(void **st)
         usleep(10000);
     assert_true(lb_head() > before);
 
-    reply_t r;
+    control_reply_t r;
     wire_event_t ev[2];
     char after[24];
     wire_fmt_id(after, before);
     const char *args[] = { after, "", "user/pub" };
     assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
-    assert_int_equal(reply_events(&r, 0, ev), 1);
+    assert_int_equal(control_reply_events(&r, 0, ev), 1);
     assert_int_equal(ev[0].event_len, 7);
     assert_memory_equal(ev[0].event, "changed", 7);
     assert_memory_equal(ev[0].data, "{\"a\":1}", 7);
-    reply_free(&r);
+    control_reply_free(&r);
 
     errno = 0;
     assert_int_equal(zsse_publish(pub, "a b", NULL, "1"), -1);
