@@ -548,6 +548,8 @@ static const struct {
       "Buffered events evicted for broker.max_memory" },
     { "control_refused", "zsse_control_refused_total", "counter",
       "Malformed control requests refused" },
+    { "publish_batches", "zsse_publish_batches_total", "counter",
+      "PUSH frames that were batches of messages" },
     { "leases_refused", "zsse_leases_refused_total", "counter", "Lease requests refused" },
     { "leases_foreign", "zsse_leases_foreign_total", "counter",
       "Renew or release of another connection's lease (ignored)" },
