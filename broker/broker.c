@@ -574,7 +574,7 @@ broker_publish_revoked(broker_t *b)
         return;
     we.data = json;
     we.data_len = strlen(json);
-    if (wire_send_event(b->xpub, &we, true, false) < 0)
+    if (wire_send_event(b->xpub, &we) < 0)
         log_msg(LOG_ERR, "revoke: %s", zmq_strerror(errno));
     free(json);
 }

@@ -883,24 +883,24 @@ hub_on_events(int64_t now)
     for (int k = 0; k < HUB_RECV_BATCH; k++) {
         wire_frames_t *w = &hub_run.w[hub_run.n];
         wire_event_t *ev = &hub_run.ev[hub_run.n];
-        int r = wire_recv_event(hub.sub, ZMQ_DONTWAIT, w, ev, true);
-        if (r == 0) {
+        wire_recv_t r = wire_recv_event(hub.sub, ZMQ_DONTWAIT, w, ev);
+        if (r == WIRE_RECV_NONE) {
             more = 0;
             break;
         }
-        if (r == 1 && ev->channel_len && ev->channel[0] == REVOKE_TOPIC[0]) {
+        if (r == WIRE_RECV_EVENT && ev->channel_len && ev->channel[0] == REVOKE_TOPIC[0]) {
             hub_run_deliver(now);
             hub_on_revoked(ev);
             wire_frames_close(w);
-        } else if (r == 1 && w->run_left) {
+        } else if (r == WIRE_RECV_EVENT && w->run_left) {
             hub_run_deliver(now);       /* in order: the events before the run first */
             hub_on_run(w, ev, now);
-        } else if (r == 1) {
+        } else if (r == WIRE_RECV_EVENT) {
             if (hub_run.n > hub_run.first && !hub_same_channel(&hub_run.ev[hub_run.first], ev))
                 hub_run_deliver(now);   /* a run ends; this event starts the next */
             if (++hub_run.n == HUB_RUN_MAX)
                 hub_run_deliver(now);
-        } else if (r == 2) {
+        } else if (r == WIRE_RECV_MARKER) {
             hub_run_deliver(now);       /* in order: the events before the marker first */
             hub_on_marker(ev->channel, ev->channel_len);
             wire_frames_close(w);
