@@ -3,10 +3,12 @@
  *
  * Without --listen, the FastCGI listen socket is fd 0 (lighttpd bin-path,
  * mod_fcgid, spawn-fcgi).  With --listen ADDR it opens its own (nginx,
- * lighttpd "socket"/"host").  --threads N threads each accept a request
- * and set it up (route, token, lease, replay: request.c), then hand the
- * stream to the hub thread, which holds every open stream (hub.h), and
- * accept the next.  A poll-mode request keeps its thread until answered.
+ * lighttpd "socket"/"host").  The main thread accepts requests
+ * (accept.c) and queues them; --threads N setup threads each take one
+ * from the queue and set it up (route, token, lease, replay: request.c),
+ * then hand the stream to the hub thread, which holds every open stream
+ * (hub.h), and take the next.  A poll-mode request keeps its setup thread
+ * until answered.
  * With --handoff PATH it also takes the connections that zsse-handoff
  * processes accepted (handoff.h); without --listen, only those.
  */

@@ -28,6 +28,12 @@
  * event is given out; a malformed one is refused whole.  Sync markers and
  * the revoked-token table are never part of a run.
  *
+ * RESERVED first bytes: no channel starts with a control byte
+ * (channel.h), so topics that do are the broker's own:
+ *     WIRE_SYNC_BYTE '\x01'   a sync marker (below)
+ *     '\x02'                  REVOKE_TOPIC (revoke.h): the revoked-token
+ *                             table, published on every change
+ *
  * SYNC markers: a subscriber that must know its subscriptions are live
  * also subscribes to "\x01" + nonce + "\0" (no channel starts with a
  * control byte).  The broker's XPUB sees that subscription arrive -- after
@@ -53,6 +59,8 @@
  *                                            | refused TAG REASON
  *     renew LEASEID...                      -> ok
  *     release LEASEID...                    -> ok
+ *     revoke KIND VALUE TTL                 -> ok | error REASON
+ *            (KIND "sub" or "jti", TTL seconds: revoke.h)
  * and any request the table refuses -> error REASON.  At most
  * CTL_CHANNELS_MAX (16) channels per request.  AFTER and HEAD are decimal
  * ids.  FLAGS holds letters: 'c' continuation: the asker saw every event
