@@ -357,7 +357,7 @@ main_threads(const main_opts_t *o, const curve_client_t *curve, sigset_t *set)
         fprintf(stderr, "zsse-fcgi: out of memory\n");
         return MAIN_EXIT_FAIL;
     }
-    if (hub_start(zctx, main_cfg->broker.events, main_cfg->broker.control, curve) < 0) {
+    if (hub_start(zctx, main_cfg->broker.events, curve) < 0) {
         fprintf(stderr, "zsse-fcgi: cannot start: %s\n", zmq_strerror(errno));
         return MAIN_EXIT_FAIL;
     }

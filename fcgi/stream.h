@@ -66,6 +66,10 @@
 #include "route.h"
 #include "writer.h"
 
+/* bytes of framed SSE text the hub and the resume thread build at once
+ * (one event, or a replay): the broker bounds events (max_message, at
+ * most 16 MiB), framing adds "data: " per line or JSON escapes */
+#define STREAM_FRAME_MAX (128u << 20)
 #define STREAM_QUEUE_MIN 16        /* a stream's queue starts this small (events) */
 #define STREAM_QUEUE_MAX 4096      /* events waiting for one stream */
 #define STREAM_LEASE_LEN 64        /* bytes for a lease id, with its '\0' */
