@@ -11,7 +11,8 @@
  *              then the data: compact JSON, or the raw string
  * One frame because libzmq's CURVE seals each frame in a box of its own:
  * two frames cost each subscriber's copy two.  wire_recv_event() also
- * takes the earlier form, topic and payload as two frames.
+ * takes the two-frame form an older broker sends (the topic with its
+ * '\0', then the payload); nothing here sends it any more.
  * An event published to several channels goes out once per channel with
  * the same id; a stream on two of them drops the repeat by id.
  *
