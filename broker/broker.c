@@ -82,7 +82,7 @@ struct broker {
     ctl_arg_t   views[CTL_ARGS_MAX + 1];
     ctl_req_t   req;
     ctl_reply_t out;
-    ctl_reply_t ackout;             /* acks, sent from broker_flush() */
+    ctl_reply_t ackout;             /* acks, sent from broker_commit() */
     wire_run_t run;                 /* events of one channel coalesced (wire.h) */
     struct { const char *reason; uint64_t n; } reasons[BROKER_REASONS_MAX];
 };
@@ -170,7 +170,7 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
         return -1;
     }
     /* stored (pushed to the channels), published and acknowledged only
-     * once the batch's journal commit has succeeded: see broker_flush() */
+     * once the batch's journal commit has succeeded: see broker_commit() */
     if (b->journal && journal_append(b->journal, &rec) < 0) {
         b->journal_errors++;
         log_msg(LOG_ERR, "journal: append: %s", strerror(errno));
@@ -201,7 +201,7 @@ broker_send_ack(broker_t *b, const pending_t *p, const char *reason)
  * reason), neither stored nor published, the acknowledged ones answered
  * "error" REASON. */
 static void
-broker_flush_failed(broker_t *b, int err)
+broker_commit_failed(broker_t *b, int err)
 {
     const char *reason = err == ENOSPC || err == EDQUOT || err == EFBIG ? "journal_full"
                                                                        : "journal_error";
@@ -218,16 +218,17 @@ broker_flush_failed(broker_t *b, int err)
     b->npending = 0;
 }
 
-/* Commit the batch to the journal, then store, publish and acknowledge it. */
-static void
-broker_flush(broker_t *b)
+/* Commit the batch to the journal, then store, publish and acknowledge it
+ * (broker.h). */
+void
+broker_commit(broker_t *b)
 {
     int64_t now = wall_us();
 
     if (b->npending == 0)
         return;
     if (b->journal && journal_commit(b->journal) < 0) {
-        broker_flush_failed(b, errno);
+        broker_commit_failed(b, errno);
         return;
     }
     for (size_t i = 0; i < b->npending; i++) {
@@ -264,12 +265,6 @@ broker_flush(broker_t *b)
     b->npending = 0;
 }
 
-void
-broker_commit(broker_t *b)
-{
-    broker_flush(b);
-}
-
 /* The N messages of a batch frame (batch.h), in order, each accepted or
  * rejected as a frame of its own would be; the pending batch is committed
  * whenever it is full, so a frame of BATCH_MAX fits whatever came before. */
@@ -281,7 +276,7 @@ broker_ingest_batch(broker_t *b, const batch_span_t *spans, size_t n)
 
     for (size_t i = 0; i < n; i++) {
         if (b->npending == BROKER_BATCH)
-            broker_flush(b);
+            broker_commit(b);
         if (msg_parse(&m, spans[i].p, spans[i].len, b->cfg->broker.max_message, &reason) < 0) {
             broker_reject(b, reason, "in a batch");
         } else {
@@ -489,11 +484,11 @@ broker_op_publish(broker_t *b, request_t *r)
         return;
     }
     if (b->npending == BROKER_BATCH)
-        broker_flush(b);
+        broker_commit(b);
     if (broker_accept_msg(b, &m, &reason) < 0) {
         broker_reject(b, reason, NULL);
         broker_reply(b, r, CTL_ERROR, reason);
-    } else {                    /* answered once committed (broker_flush) */
+    } else {                    /* answered once committed (broker_commit) */
         pending_t *p = &b->pending[b->npending - 1];
         p->ack = 1;
         p->idlen = r->idlen;
@@ -574,7 +569,7 @@ broker_publish_revoked(broker_t *b)
         return;
     we.data = json;
     we.data_len = strlen(json);
-    if (wire_send_event(b->xpub, &we, true, false) < 0)
+    if (wire_send_event(b->xpub, &we) < 0)
         log_msg(LOG_ERR, "revoke: %s", zmq_strerror(errno));
     free(json);
 }
@@ -1110,7 +1105,7 @@ broker_run(broker_t *b)
             ;
         for (int i = 0; i < BROKER_BATCH && broker_control_one(b); i++)
             ;
-        broker_flush(b);
+        broker_commit(b);
         if (b->journal && journal_tick(b->journal) < 0) {
             b->journal_errors++;
             log_limited(&b->rl, LOG_ERR, "journal: fdatasync: %s", strerror(errno));
@@ -1121,7 +1116,7 @@ broker_run(broker_t *b)
             broker_maintenance(b, now);
         }
     }
-    broker_flush(b);
+    broker_commit(b);
     if (b->journal)
         broker_compact_reap(b, 1);
     log_msg(LOG_INFO, "stopping");

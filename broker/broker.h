@@ -3,19 +3,22 @@
  *
  *   PULL  (broker.publish)  <- publishers: one JSON message, or a batch
  *                              of them (batch.h), per frame
- *   XPUB  (broker.events)   -> workers: events, and sync markers (wire.h)
- *   ROUTER(broker.control)  <- workers, CLI: replay, state, publish --ack,
- *                              stats, leases
+ *   XPUB  (broker.events)   -> workers: events (one frame each, or
+ *                              coalesced runs of one channel), sync
+ *                              markers, the revoked-token table (wire.h)
+ *   ROUTER(broker.control)  <- workers, CLI: ping, head, replay, state,
+ *                              publish --ack, stats, leases, revoke
  *
  * With broker.curve all three are CURVE servers (proto/curve.h) and only
  * the listed client keys get in (the ZAP handler, zap.h); without it, a
  * tcp:// endpoint off loopback needs broker.trusted_network (main.c).
  *
  * One thread.  Each wake-up drains up to BROKER_BATCH messages: each is
- * validated (rejected ones counted and logged, rate-limited), given an id,
- * stored, and appended to the journal; then the batch is committed (one
- * write, one sync), and only then published and acknowledged.  So no
- * subscriber and no publisher ever sees an event the journal could lose.
+ * validated (rejected ones counted and logged, rate-limited), given an id
+ * and appended to the journal; then the batch is committed (one write,
+ * one sync, broker_commit), and only then stored in its channels,
+ * published and acknowledged.  So no subscriber, replay or publisher ever
+ * sees an event the journal could lose.
  */
 #ifndef ZSSE_BROKER_H
 #define ZSSE_BROKER_H

@@ -69,7 +69,7 @@
 /* A record is an event_rec_t (proto/event.h): the broker hands the one
  * it parsed or stored (store_event_rec) straight to journal_append. */
 
-/* record kinds besides the events' own (proto/message.h) */
+/* record kinds besides the events' own (proto/event.h) */
 #define JOURNAL_KIND_FLOOR  'F'     /* floors file: channels[0]'s floor is id */
 #define JOURNAL_KIND_LOST   'L'     /* floors file: ids <= id may be lost */
 

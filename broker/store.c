@@ -267,7 +267,7 @@ store_set_state(store_t *s, store_channel_t *ch, store_event_t *ev)
         if (cur->id < ch->state[oldest]->id)
             oldest = i;
     }
-    /* full (a journal from a larger max_state_keys: accept_msg refuses a
+    /* full (a journal from a larger max_state_keys: broker_accept_msg refuses a
      * new key past it): the oldest key goes */
     if (ch->nstate && ch->nstate >= (uint32_t)s->conf->max_state_keys) {
         ch->state_bytes += store_state_size(ev) - store_state_size(ch->state[oldest]);

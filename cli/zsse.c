@@ -763,8 +763,8 @@ cmd_tail(int argc, char **argv)
             continue;
         wire_frames_t w;
         wire_event_t ev;
-        int r = wire_recv_event(sub, 0, &w, &ev, true);
-        if (r == 1) {
+        wire_recv_t r = wire_recv_event(sub, 0, &w, &ev);
+        if (r == WIRE_RECV_EVENT) {
           do {                      /* each event of a run (wire.h) */
             printf("%llu %.*s %.*s ", (unsigned long long)ev.id, (int)ev.channel_len, ev.channel,
                 ev.event_len ? (int)ev.event_len : 1, ev.event_len ? ev.event : "-");
@@ -778,13 +778,13 @@ cmd_tail(int argc, char **argv)
             fflush(stdout);
             seen++;
           } while ((count < 0 || seen < count) && wire_next_event(&w, &ev) == 1);
-        } else if (r == 2 && nonce_len && ev.channel_len >= (size_t)nonce_len &&
+        } else if (r == WIRE_RECV_MARKER && nonce_len && ev.channel_len >= (size_t)nonce_len &&
                    memcmp(ev.channel, nonce, (size_t)nonce_len) == 0) {
             printf("ready\n");
             fflush(stdout);
             nonce_len = 0;                  /* once */
         }
-        if (r >= 1)
+        if (r == WIRE_RECV_EVENT || r == WIRE_RECV_MARKER)
             wire_frames_close(&w);
     }
     zmq_close(sub);

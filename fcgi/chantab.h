@@ -46,7 +46,7 @@
 int chantab_init(void *sub);
 
 /* S (being registered) reads its channels from now on; a channel without
- * memory for S is skipped (S misses its events: logged by none, as before) */
+ * memory for S is skipped (S misses its events; nothing is logged) */
 void chantab_add(stream_t *s);
 /* S reads none of its channels any more, and awaits no marker */
 void chantab_remove(stream_t *s);

@@ -108,7 +108,7 @@ static pthread_mutex_t control_lease_mu = PTHREAD_MUTEX_INITIALIZER;
 static void *control_lease_sock;            /* never closed before exit: it owns the leases */
 static unsigned long control_lease_tag;
 
-/* under lease_mu: the socket, made on first use */
+/* under control_lease_mu: the socket, made on first use */
 static void *
 control_lease_socket(void)
 {
@@ -119,8 +119,8 @@ control_lease_socket(void)
     return control_lease_sock;
 }
 
-/* under lease_mu: receive one reply (waiting up to MS); 1 a lease reply
- * with TAG decoded into *REP (id copied to ID), 0 something else
+/* under control_lease_mu: receive one reply (waiting up to MS); 1 a lease
+ * reply with TAG, its status into *ST (id copied to ID), 0 something else
  * (dropped), -1 nothing came */
 static int
 control_lease_read(void *s, int ms, const char *tag, ctl_status_t *st, char *id)

@@ -34,9 +34,8 @@
 #include "wire.h"
 #include "writer.h"
 
-#define HUB_FRAME_MAX   RESUME_FRAME_MAX    /* a framed event (resume.h) */
 #define HUB_EPOLL_BATCH 256
-#define HUB_RUN_MAX     64              /* events of one channel written together */
+#define HUB_BURST_MAX   64              /* events of one channel written together */
 #define HUB_RESUME_TRIES 3              /* replays tried after a broker restart */
 #define HUB_RECV_BATCH  1024            /* messages taken from SUB per turn of the loop */
 #define HUB_SWEEP_MS    1000            /* ms between sweeps for stall_timeout */
@@ -676,8 +675,8 @@ hub_on_marker(const char *topic, size_t len)
     /* (else doomed: it closes in this loop) */
 }
 
-/* the run EV[0..N) framed in FORMAT, made at most once per run in the
- * hub's own buffer (MADE: which formats are done); NULL when it cannot be
+/* the events EV[0..N) framed in FORMAT, made at most once per call of
+ * hub_fan_out() in the hub's own buffer (MADE: which formats are done); NULL when it cannot be
  * framed */
 static const buf_t *
 hub_framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
@@ -727,7 +726,8 @@ hub_queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
 }
 
 /*
- * A run of events of one channel (EV[0..N), in id order) to a stream of
+ * Events of one channel (EV[0..N), in id order: a burst, or part of a
+ * wire RUNS frame) to a stream of
  * that channel: written at once when nothing waits before it -- framed
  * once for every such stream, one write -- else queued.  E[i]: EV[i]'s
  * queued copy, made on first need.
@@ -754,7 +754,7 @@ hub_deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_
         if (ev[n - 1].id <= s->last)
             return;                 /* the replay had them */
         if (ev[0].id <= s->last) {
-            /* (adopted in the middle of the run: rare) what it lacks goes
+            /* (adopted in the middle of them: rare) what it lacks goes
              * through its queue, framed one by one */
             while (ev[i].id <= s->last)
                 i++;
@@ -786,7 +786,7 @@ static void
 hub_fan_out(const wire_event_t *ev, int n, int64_t now)
 {
     int made[SSE_FORMATS] = { 0 };
-    qev_t *e[HUB_RUN_MAX] = { NULL };   /* the hub holds one reference each */
+    qev_t *e[HUB_BURST_MAX] = { NULL };   /* the hub holds one reference each */
     size_t nr;
     stream_t *const *readers = chantab_readers(ev[0].channel, ev[0].channel_len, &nr);
 
@@ -797,38 +797,39 @@ hub_fan_out(const wire_event_t *ev, int n, int64_t now)
     hub_close_doomed();             /* READERS may change now */
 }
 
-/* events received but not yet delivered: runs of one channel (the views
- * in ev[] point into w[], which cannot move: ZeroMQ keeps small frames
- * inside the zmq_msg_t) */
+/* the burst: events received one frame each but not yet delivered,
+ * consecutive ones of one channel given out together (not a wire RUNS
+ * frame, which hub_on_run() takes whole; the views in ev[] point into
+ * w[], which cannot move: ZeroMQ keeps small frames inside the zmq_msg_t) */
 static struct {
-    wire_frames_t w[HUB_RUN_MAX];
-    wire_event_t  ev[HUB_RUN_MAX];
-    int           first, n;         /* the current run: [first, n) */
-} hub_run;
+    wire_frames_t w[HUB_BURST_MAX];
+    wire_event_t  ev[HUB_BURST_MAX];
+    int           first, n;         /* the current burst: [first, n) */
+} hub_burst;
 
 static void
-hub_run_deliver(int64_t now)
+hub_burst_deliver(int64_t now)
 {
-    if (hub_run.n > hub_run.first)
-        hub_fan_out(&hub_run.ev[hub_run.first], hub_run.n - hub_run.first, now);
-    for (int i = hub_run.first; i < hub_run.n; i++)
-        wire_frames_close(&hub_run.w[i]);
-    hub_run.first = hub_run.n;
-    if (hub_run.n == HUB_RUN_MAX)
-        hub_run.first = hub_run.n = 0;
+    if (hub_burst.n > hub_burst.first)
+        hub_fan_out(&hub_burst.ev[hub_burst.first], hub_burst.n - hub_burst.first, now);
+    for (int i = hub_burst.first; i < hub_burst.n; i++)
+        wire_frames_close(&hub_burst.w[i]);
+    hub_burst.first = hub_burst.n;
+    if (hub_burst.n == HUB_BURST_MAX)
+        hub_burst.first = hub_burst.n = 0;
 }
 
 /* a coalesced frame (wire.h, RUNS): its events, all of one channel, to
- * their readers HUB_RUN_MAX at a time; then W is closed */
+ * their readers HUB_BURST_MAX at a time; then W is closed */
 static void
 hub_on_run(wire_frames_t *w, wire_event_t *ev, int64_t now)
 {
-    wire_event_t evs[HUB_RUN_MAX];
+    wire_event_t evs[HUB_BURST_MAX];
     int n = 0;
 
     do {
         evs[n++] = *ev;
-        if (n == HUB_RUN_MAX) {
+        if (n == HUB_BURST_MAX) {
             hub_fan_out(evs, n, now);
             n = 0;
         }
@@ -879,34 +880,34 @@ hub_on_events(int64_t now)
 {
     int more = 1;
 
-    hub_run.first = hub_run.n = 0;
+    hub_burst.first = hub_burst.n = 0;
     for (int k = 0; k < HUB_RECV_BATCH; k++) {
-        wire_frames_t *w = &hub_run.w[hub_run.n];
-        wire_event_t *ev = &hub_run.ev[hub_run.n];
-        int r = wire_recv_event(hub.sub, ZMQ_DONTWAIT, w, ev, true);
-        if (r == 0) {
+        wire_frames_t *w = &hub_burst.w[hub_burst.n];
+        wire_event_t *ev = &hub_burst.ev[hub_burst.n];
+        wire_recv_t r = wire_recv_event(hub.sub, ZMQ_DONTWAIT, w, ev);
+        if (r == WIRE_RECV_NONE) {
             more = 0;
             break;
         }
-        if (r == 1 && ev->channel_len && ev->channel[0] == REVOKE_TOPIC[0]) {
-            hub_run_deliver(now);
+        if (r == WIRE_RECV_EVENT && ev->channel_len && ev->channel[0] == REVOKE_TOPIC[0]) {
+            hub_burst_deliver(now);
             hub_on_revoked(ev);
             wire_frames_close(w);
-        } else if (r == 1 && w->run_left) {
-            hub_run_deliver(now);       /* in order: the events before the run first */
+        } else if (r == WIRE_RECV_EVENT && w->run_left) {
+            hub_burst_deliver(now);     /* in order: the events before the run first */
             hub_on_run(w, ev, now);
-        } else if (r == 1) {
-            if (hub_run.n > hub_run.first && !hub_same_channel(&hub_run.ev[hub_run.first], ev))
-                hub_run_deliver(now);   /* a run ends; this event starts the next */
-            if (++hub_run.n == HUB_RUN_MAX)
-                hub_run_deliver(now);
-        } else if (r == 2) {
-            hub_run_deliver(now);       /* in order: the events before the marker first */
+        } else if (r == WIRE_RECV_EVENT) {
+            if (hub_burst.n > hub_burst.first && !hub_same_channel(&hub_burst.ev[hub_burst.first], ev))
+                hub_burst_deliver(now); /* a burst ends; this event starts the next */
+            if (++hub_burst.n == HUB_BURST_MAX)
+                hub_burst_deliver(now);
+        } else if (r == WIRE_RECV_MARKER) {
+            hub_burst_deliver(now);     /* in order: the events before the marker first */
             hub_on_marker(ev->channel, ev->channel_len);
             wire_frames_close(w);
         }
     }
-    hub_run_deliver(now);
+    hub_burst_deliver(now);
     return more;
 }
 
@@ -1061,16 +1062,15 @@ hub_main(void *arg)
 }
 
 int
-hub_start(void *zctx, const char *events, const char *control, const curve_client_t *curve)
+hub_start(void *zctx, const char *events, const curve_client_t *curve)
 {
     int zero = 0, hwm = HUB_EVENTS_HWM;
 
-    (void)control;                  /* leases go over control.c's connection */
     hub.cmds_tail = &hub.cmds;
-    buf_init(&hub.frame[SSE_NAMED], HUB_FRAME_MAX);
-    buf_init(&hub.frame[SSE_ENVELOPE], HUB_FRAME_MAX);
-    buf_init(&hub.frame[SSE_MERCURE], HUB_FRAME_MAX);
-    buf_init(&hub.qframe, HUB_FRAME_MAX);
+    buf_init(&hub.frame[SSE_NAMED], STREAM_FRAME_MAX);
+    buf_init(&hub.frame[SSE_ENVELOPE], STREAM_FRAME_MAX);
+    buf_init(&hub.frame[SSE_MERCURE], STREAM_FRAME_MAX);
+    buf_init(&hub.qframe, STREAM_FRAME_MAX);
     hub.last_renew = mono_ms();
     if (!(hub.revoked = revoke_new()))
         return -1;
@@ -1090,7 +1090,8 @@ hub_start(void *zctx, const char *events, const char *control, const curve_clien
     zmq_setsockopt(hub.mon, ZMQ_LINGER, &zero, sizeof(zero));
     char mon_ep[64];
     snprintf(mon_ep, sizeof(mon_ep), "inproc://zsse-hub-monitor-%d", (int)getpid());
-    chantab_init(hub.sub);            /* (no pool: no reuse of sync topics) */
+    (void)chantab_init(hub.sub);    /* -1: no pool; the table works without
+                                     * reusing sync topics (chantab.h) */
     chantab_probe_start();          /* the first connection's, likewise */
     if (curve_client_apply(hub.sub, curve) < 0 ||
         zmq_socket_monitor(hub.sub, mon_ep, ZMQ_EVENT_CONNECTED) < 0 ||

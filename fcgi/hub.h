@@ -56,8 +56,9 @@
  * (max_per_user) every WIRE_LEASE_RENEW seconds and releases a lease when
  * its stream ends.
  *
- * The parts, one per file (hub.c keeps the loop: commands, fan-out,
- * timers, the sweep, leases, the graceful stop):
+ * The parts, one per file (hub.c keeps the loop: the commands from the
+ * setup and resume threads, the SUB reader and its burst buffer, fan-out,
+ * timers, the sweep, leases, revocations, the graceful stop):
  *   stream.h   the stream object, its queue and its state machine
  *   chantab.h  channels on the SUB socket, sync markers, the probe
  *   writer.h   FastCGI STDOUT records written without blocking
@@ -72,8 +73,12 @@
 #include "curve.h"
 #include "stream.h"
 
-int  hub_start(void *zctx, const char *events_endpoint, const char *control_endpoint,
-    const curve_client_t *curve);
+/* Start the hub thread: its SUB socket on ZCTX connects to
+ * EVENTS_ENDPOINT (the broker's XPUB) with CURVE (NULL: none); leases go
+ * over control.c's own connection.  Once, before any other hub_ call.
+ * 0, or -1 when a socket, the epoll set or the thread could not be made
+ * (errno set, except for the thread). */
+int  hub_start(void *zctx, const char *events_endpoint, const curve_client_t *curve);
 /* release this process' leases and stop the hub thread */
 void hub_stop(void);
 /* A graceful stop, before hub_stop(): send every adopted stream's client

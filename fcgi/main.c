@@ -3,10 +3,12 @@
  *
  * Without --listen, the FastCGI listen socket is fd 0 (lighttpd bin-path,
  * mod_fcgid, spawn-fcgi).  With --listen ADDR it opens its own (nginx,
- * lighttpd "socket"/"host").  --threads N threads each accept a request
- * and set it up (route, token, lease, replay: request.c), then hand the
- * stream to the hub thread, which holds every open stream (hub.h), and
- * accept the next.  A poll-mode request keeps its thread until answered.
+ * lighttpd "socket"/"host").  The main thread accepts requests
+ * (accept.c) and queues them; --threads N setup threads each take one
+ * from the queue and set it up (route, token, lease, replay: request.c),
+ * then hand the stream to the hub thread, which holds every open stream
+ * (hub.h), and take the next.  A poll-mode request keeps its setup thread
+ * until answered.
  * With --handoff PATH it also takes the connections that zsse-handoff
  * processes accepted (handoff.h); without --listen, only those.
  */
@@ -355,7 +357,7 @@ main_threads(const main_opts_t *o, const curve_client_t *curve, sigset_t *set)
         fprintf(stderr, "zsse-fcgi: out of memory\n");
         return MAIN_EXIT_FAIL;
     }
-    if (hub_start(zctx, main_cfg->broker.events, main_cfg->broker.control, curve) < 0) {
+    if (hub_start(zctx, main_cfg->broker.events, curve) < 0) {
         fprintf(stderr, "zsse-fcgi: cannot start: %s\n", zmq_strerror(errno));
         return MAIN_EXIT_FAIL;
     }

@@ -51,7 +51,7 @@ resume_fetch(const resume_job_t *j)
 
     if (__atomic_load_n(&s->resyncs, __ATOMIC_ACQUIRE) != j->resyncs)
         return NULL;                /* the broker went away again since */
-    buf_init(&out, RESUME_FRAME_MAX);
+    buf_init(&out, STREAM_FRAME_MAX);
     replay_t p = { .r = s->route, .channels = s->channels,
                    .nchannels = s->nchannels, .out = &out, .last = j->after,
                    .filter = s->filter };

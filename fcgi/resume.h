@@ -24,10 +24,6 @@
 #include <stdint.h>
 #include "stream.h"
 
-/* a replay's bound once framed: the broker bounds events (max_message,
- * at most 16 MiB), framing adds "data: " per line or JSON escapes */
-#define RESUME_FRAME_MAX (128u << 20)      /* bytes */
-
 /* How a job comes back, on the resume thread: S's replay framed (E, one
  * reference, the callee's), or NULL when it failed or was stale.  Must
  * not block long: it posts to the hub. */

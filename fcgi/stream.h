@@ -11,21 +11,23 @@
  *
  *   stream_new()
  *       │
- *      NEW ─────────────────────────────────────┐
- *       │ hub_register                          │
- *       ▼                                       │ hub_unregister
- *    SYNCING ◀──┐ broker reconnect (resume=1)   ├──────────▶ RELEASED
- *       │       │                               │            (its thread
- *       │ its marker is back                    │             frees it)
- *       ▼       │                               │
- *    SYNCED ────┴───────────────────────────────┘
- *       │
- *       │ hub_adopt: LIVE; with resume=1 RESUME (from SYNCED) or
- *       ▼            RESYNC (from SYNCING)
- *     LIVE ──broker reconnect──▶ RESYNC ──its marker──▶ RESUME
- *       ▲                          ▲                      │ │
- *       │                          └──broker reconnect────┘ │
- *       └───────────────────replay written──────────────────┘
+ *      NEW ─────────────── hub_unregister ──────────────┐
+ *       │ hub_register                                  │
+ *       ▼                                               ▼
+ *    SYNCING ──────────── hub_unregister ───────────▶ RELEASED    (its thread
+ *      │  │  ▲                                          ▲          frees it)
+ *      │  │  │  down: its marker is back                │
+ *      │  ▼  │  up: broker reconnect (resume=1)         │
+ *      │ SYNCED ──────────── hub_unregister ────────────┘
+ *      │  │  │
+ *      │  │  └─────────────── hub_adopt, resume=1 ──────────────┐
+ *      │  └ hub_adopt ┐                                         │
+ *      └── hub_adopt, ┼─ resume=1 ────────┐                     │
+ *                     ▼                   ▼                     ▼
+ *                    LIVE ─reconnect─▶ RESYNC ─its marker─▶  RESUME
+ *                     ▲                   ▲                    │  │
+ *                     │                   └───── reconnect ────┘  │
+ *                     └────────────── replay written ─────────────┘
  *
  *   LIVE, RESYNC, RESUME ──doom──▶ DOOMED ──close──▶ DEAD
  *   (the hub's loop closes DOOMED streams once no list it walks holds
@@ -34,8 +36,10 @@
  *
  * stream_set_state() is the one place the state changes; it asserts
  * that the edge is in the table (stream_edge_ok()).  The thread's states
- * (NEW, SYNCING, SYNCED, RELEASED) change under S->mu, since the thread
- * reads them; the hub's (LIVE and on) are the hub thread's alone.
+ * (NEW, SYNCING, SYNCED, RELEASED) change under S->mu until hub_adopt(),
+ * since the thread reads them (hub_adopt moves SYNCED or SYNCING to LIVE,
+ * RESUME or RESYNC without it: the thread has given the stream up); the
+ * hub's (LIVE and on) are the hub thread's alone.
  *
  * The flags left are orthogonal to the state:
  *   resume    the broker reconnected after the thread had synced (and
@@ -43,7 +47,7 @@
  *             again.  Holds across SYNCING and SYNCED.
  *   overflow  its queue filled (or memory ran out) while the thread had
  *             it: any thread state; the stream is dropped at adoption.
- *   needs_marker  its marker waits for the hub's probe (hub.c): SYNCING
+ *   needs_marker  its marker waits for the hub's probe (chantab.c): SYNCING
  *             and RESYNC alike.
  *   pollout   EPOLLOUT armed: a fact about the epoll set.
  * and counters: jobs (resume jobs in flight), resume_tries, resyncs.
@@ -62,6 +66,10 @@
 #include "route.h"
 #include "writer.h"
 
+/* bytes of framed SSE text the hub and the resume thread build at once
+ * (one event, or a replay): the broker bounds events (max_message, at
+ * most 16 MiB), framing adds "data: " per line or JSON escapes */
+#define STREAM_FRAME_MAX (128u << 20)
 #define STREAM_QUEUE_MIN 16        /* a stream's queue starts this small (events) */
 #define STREAM_QUEUE_MAX 4096      /* events waiting for one stream */
 #define STREAM_LEASE_LEN 64        /* bytes for a lease id, with its '\0' */
@@ -107,7 +115,7 @@ typedef struct stream {
     stream_state_t state;           /* stream_set_state() only */
     int            overflow;        /* queue full: the stream is dropped */
     int            resume;          /* broker came back: replay from last id */
-    ring_t         q;               /* qev_t *, growing up to QUEUE_MAX */
+    ring_t         q;               /* qev_t *, growing up to STREAM_QUEUE_MAX */
     /* set by the thread before hub_adopt(), the hub's own afterwards */
     writer_t       out;             /* the FastCGI connection, its request
                                      * id and unsent tail (writer.h) */
@@ -125,7 +133,7 @@ typedef struct stream {
     int            jobs;            /* resume jobs in flight */
     int            pollout;         /* EPOLLOUT armed */
     char           nonce[STREAM_NONCE_LEN];  /* the sync topic awaited ("": none) */
-    int            needs_marker;    /* to sync once the probe is back (hub.c) */
+    int            needs_marker;    /* to sync once the probe is back (chantab.c) */
     int            resume_tries;    /* failed replays since the last restart */
     unsigned       resyncs;         /* broker reconnects seen (atomic: the
                                      * resume thread skips stale jobs) */

@@ -10,8 +10,8 @@
  * and accepted or refused on its own, exactly as a frame holding that one
  * message (msg_parse, max_message per message), in the array's order.  A
  * frame that is not a well-formed array, or passes a bound, is refused
- * whole and counted once, with its reason.  Any other frame is one message,
- * as before.
+ * whole and counted once, with its reason.  Any other frame is one
+ * message.
  *
  * Why one frame: libzmq's CURVE seals every frame in its own crypto box
  * (curve_encoding_t::encode takes one msg_t, the MORE flag inside the box),

@@ -261,7 +261,6 @@ ctl_reply_status(ctl_reply_t *r, ctl_status_t status, const char *arg)
 int
 ctl_reply_event(ctl_reply_t *r, const wire_event_t *ev)
 {
-    unsigned char hdr[WIRE_PAYLOAD_MIN];
     size_t n = r->n, blen = r->buf.len;
     size_t size = ev->channel_len + WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len;
 
@@ -269,14 +268,10 @@ ctl_reply_event(ctl_reply_t *r, const wire_event_t *ev)
         return errno = EINVAL, -1;
     if (r->events_bytes && r->events_bytes + size > CTL_REPLY_MAX)
         return errno = ENOBUFS, -1;
-    wire_hdr_put(hdr, ev->id, ev->kind);
-    hdr[WIRE_HDR_LEN] = (unsigned char)ev->event_len;
     if (ctl_reply_add(r, ev->channel, ev->channel_len) < 0 ||
         buf_reserve(&r->buf, size - ev->channel_len) < 0)
         goto undo;
-    buf_append(&r->buf, hdr, sizeof(hdr));
-    buf_append(&r->buf, ev->event, ev->event_len);
-    buf_append(&r->buf, ev->data, ev->data_len);
+    r->buf.len += wire_payload_put((unsigned char *)r->buf.data + r->buf.len, ev);
     if (r->n == r->cap) {
         size_t *l = realloc(r->len, r->cap * 2 * sizeof(*l));
         if (!l)

@@ -28,7 +28,9 @@
  * sent as compact JSON on one line") */
 #define ZSSE_KIND_JSON   'j'    /* compact one-line JSON */
 #define ZSSE_KIND_STRING 's'    /* a JSON string's raw UTF-8 text */
-#define ZSSE_KIND_SSE    'r'    /* zsse-fcgi's queue only: data is framed SSE */
+#define ZSSE_KIND_SSE    'r'    /* zsse-fcgi's queue only: data is framed SSE;
+                                   never on the wire, where 'r' is WIRE_KIND_RUN
+                                   (wire.h), a run's header */
 
 typedef struct {
     uint64_t    id;             /* 0 until the broker assigns it */

@@ -13,7 +13,7 @@
  * count, when the next one would not fit, or on zsse_publisher_flush() /
  * destroy.  Only whole JSON objects are batched (batch_can_hold): any
  * other text could move its neighbours' boundaries, so it flushes the
- * batch and goes alone, and the broker refuses it alone, as before.
+ * batch and goes alone, and the broker refuses it alone.
  */
 #include <assert.h>
 #include <errno.h>

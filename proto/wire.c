@@ -33,53 +33,9 @@ wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind)
     return 0;
 }
 
-int
-wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more)
-{
-    char topic[ZSSE_CHANNEL_MAX + 1];
-    zmq_msg_t m;
-
-    if (ev->channel_len > ZSSE_CHANNEL_MAX || ev->event_len > ZSSE_EVENT_MAX)
-        return errno = EINVAL, -1;
-    if (topic_nul && !more) {
-        /* one frame, topic and payload: one CURVE box per copy sent */
-        size_t tl = ev->channel_len + 1;
-        if (zmq_msg_init_size(&m, tl + WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len) < 0)
-            return -1;
-        unsigned char *p = zmq_msg_data(&m);
-        memcpy(p, ev->channel, ev->channel_len);
-        p[ev->channel_len] = '\0';
-        p += tl;
-        wire_hdr_put(p, ev->id, ev->kind);
-        p[WIRE_HDR_LEN] = (unsigned char)ev->event_len;
-        memcpy(p + WIRE_PAYLOAD_MIN, ev->event, ev->event_len);
-        memcpy(p + WIRE_PAYLOAD_MIN + ev->event_len, ev->data, ev->data_len);
-        if (zmq_msg_send(&m, sock, 0) < 0) {
-            zmq_msg_close(&m);
-            return -1;
-        }
-        return 0;
-    }
-    memcpy(topic, ev->channel, ev->channel_len);
-    if (topic_nul)
-        topic[ev->channel_len] = '\0';
-    if (zmq_msg_init_size(&m, WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len) < 0)
-        return -1;
-    unsigned char *p = zmq_msg_data(&m);
-    wire_hdr_put(p, ev->id, ev->kind);
-    p[WIRE_HDR_LEN] = (unsigned char)ev->event_len;
-    memcpy(p + WIRE_PAYLOAD_MIN, ev->event, ev->event_len);
-    memcpy(p + WIRE_PAYLOAD_MIN + ev->event_len, ev->data, ev->data_len);
-    if (zmq_send(sock, topic, ev->channel_len + (topic_nul ? 1 : 0), ZMQ_SNDMORE) < 0 ||
-        zmq_msg_send(&m, sock, more ? ZMQ_SNDMORE : 0) < 0) {
-        zmq_msg_close(&m);
-        return -1;
-    }
-    return 0;
-}
-
-/* the payload of EV (wire.h) into P, which has room for it; its length */
-static size_t
+/* the payload of EV (wire.h) into P, which has room for
+ * WIRE_PAYLOAD_MIN + EV->event_len + EV->data_len bytes; that length */
+size_t
 wire_payload_put(unsigned char *p, const wire_event_t *ev)
 {
     wire_hdr_put(p, ev->id, ev->kind);
@@ -87,6 +43,28 @@ wire_payload_put(unsigned char *p, const wire_event_t *ev)
     memcpy(p + WIRE_PAYLOAD_MIN, ev->event, ev->event_len);
     memcpy(p + WIRE_PAYLOAD_MIN + ev->event_len, ev->data, ev->data_len);
     return WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len;
+}
+
+int
+wire_send_event(void *sock, const wire_event_t *ev)
+{
+    zmq_msg_t m;
+
+    if (ev->channel_len > ZSSE_CHANNEL_MAX || ev->event_len > ZSSE_EVENT_MAX)
+        return errno = EINVAL, -1;
+    /* one frame, topic and payload: one CURVE box per copy sent */
+    size_t tl = ev->channel_len + 1;
+    if (zmq_msg_init_size(&m, tl + WIRE_PAYLOAD_MIN + ev->event_len + ev->data_len) < 0)
+        return -1;
+    unsigned char *p = zmq_msg_data(&m);
+    memcpy(p, ev->channel, ev->channel_len);
+    p[ev->channel_len] = '\0';
+    wire_payload_put(p + tl, ev);
+    if (zmq_msg_send(&m, sock, 0) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -134,7 +112,7 @@ wire_run_add(wire_run_t *run, void *sock, const wire_event_t *ev)
         if (wire_run_flush(run, sock) < 0)
             return -1;
     if (need > WIRE_RUN_BYTES)      /* too large for any run: alone */
-        return wire_send_event(sock, ev, true, false);
+        return wire_send_event(sock, ev);
     if (run->n == 0) {
         memcpy(run->channel, ev->channel, ev->channel_len);
         run->channel[ev->channel_len] = '\0';
@@ -243,9 +221,8 @@ wire_frames_close(wire_frames_t *w)
     w->n = 0;
 }
 
-int
-wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
-    bool topic_nul)
+wire_recv_t
+wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev)
 {
     w->n = 0;
     w->run = NULL;
@@ -256,9 +233,9 @@ wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
         int e = errno;
         wire_frames_close(w);
         if (e == EAGAIN)
-            return 0;
+            return WIRE_RECV_NONE;
         errno = e;
-        return -1;
+        return WIRE_RECV_ERROR;
     }
     const char *t = zmq_msg_data(&w->f[0]);
     size_t tl = zmq_msg_size(&w->f[0]);
@@ -268,11 +245,12 @@ wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
         wire_drain(sock);
         ev->channel = t;
         ev->channel_len = tl;
-        return 2;
+        return WIRE_RECV_MARKER;
     }
     if (!zmq_msg_more(&w->f[0])) {
-        /* one frame: channel '\0' payload (the channel at most 255 bytes) */
-        const char *nul = topic_nul ? memchr(t, '\0', tl < 256 ? tl : 256) : NULL;
+        /* one frame: channel '\0' payload (the channel at most
+         * ZSSE_CHANNEL_MAX bytes) */
+        const char *nul = memchr(t, '\0', tl < ZSSE_CHANNEL_MAX + 1 ? tl : ZSSE_CHANNEL_MAX + 1);
         if (!nul || nul == t)
             goto bad;
         ev->channel = t;
@@ -287,33 +265,31 @@ wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
             w->run = p + WIRE_RUN_HDR_LEN;
             w->run_left = len - WIRE_RUN_HDR_LEN;
             wire_next_event(w, ev);
-            return 1;
+            return WIRE_RECV_EVENT;
         }
         if (wire_parse_payload(p, len, ev) < 0)
             goto bad;
-        return 1;
+        return WIRE_RECV_EVENT;
     }
+    /* two frames, "channel\0" then the payload: the form an older broker
+     * sends (wire.h), still read */
     zmq_msg_init(&w->f[1]);
     w->n = 2;
     if (zmq_msg_recv(&w->f[1], sock, 0) < 0 || zmq_msg_more(&w->f[1]))
         goto bad;
-    if (topic_nul) {
-        if (tl < 2 || t[tl - 1] != '\0')
-            goto bad;
-        tl--;
-    } else if (tl < 1)
+    if (tl < 2 || t[tl - 1] != '\0')
         goto bad;
     ev->channel = t;
-    ev->channel_len = tl;
+    ev->channel_len = tl - 1;
     if (wire_parse_payload(zmq_msg_data(&w->f[1]), zmq_msg_size(&w->f[1]), ev) < 0)
         goto bad;
-    return 1;
+    return WIRE_RECV_EVENT;
 bad:
     if (w->n > 0 && zmq_msg_more(&w->f[w->n - 1]))
         wire_drain(sock);
     wire_frames_close(w);
     errno = EPROTO;
-    return -1;
+    return WIRE_RECV_ERROR;
 }
 
 int

@@ -11,7 +11,8 @@
  *              then the data: compact JSON, or the raw string
  * One frame because libzmq's CURVE seals each frame in a box of its own:
  * two frames cost each subscriber's copy two.  wire_recv_event() also
- * takes the earlier form, topic and payload as two frames.
+ * takes the two-frame form an older broker sends (the topic with its
+ * '\0', then the payload); nothing here sends it any more.
  * An event published to several channels goes out once per channel with
  * the same id; a stream on two of them drops the repeat by id.
  *
@@ -27,6 +28,12 @@
  * ids in order across them.  A run is checked whole before its first
  * event is given out; a malformed one is refused whole.  Sync markers and
  * the revoked-token table are never part of a run.
+ *
+ * RESERVED first bytes: no channel starts with a control byte
+ * (channel.h), so topics that do are the broker's own:
+ *     WIRE_SYNC_BYTE '\x01'   a sync marker (below)
+ *     '\x02'                  REVOKE_TOPIC (revoke.h): the revoked-token
+ *                             table, published on every change
  *
  * SYNC markers: a subscriber that must know its subscriptions are live
  * also subscribes to "\x01" + nonce + "\0" (no channel starts with a
@@ -53,6 +60,8 @@
  *                                            | refused TAG REASON
  *     renew LEASEID...                      -> ok
  *     release LEASEID...                    -> ok
+ *     revoke KIND VALUE TTL                 -> ok | error REASON
+ *            (KIND "sub" or "jti", TTL seconds: revoke.h)
  * and any request the table refuses -> error REASON.  At most
  * CTL_CHANNELS_MAX (16) channels per request.  AFTER and HEAD are decimal
  * ids.  FLAGS holds letters: 'c' continuation: the asker saw every event
@@ -96,7 +105,11 @@
 #define WIRE_LEASE_TTL 30
 #define WIRE_LEASE_RENEW 10
 #define WIRE_SYNC_BYTE '\x01'
-#define WIRE_KIND_RUN 'r'          /* a run's header: id 0, this kind */
+#define WIRE_KIND_RUN 'r'          /* a run's header: id 0, this kind.  Never an
+                                    * event's kind on the wire (wire_hdr_get takes
+                                    * only 'j' and 's'); the same letter as
+                                    * ZSSE_KIND_SSE (event.h), which never leaves
+                                    * zsse-fcgi's queues. */
 #define WIRE_RUN_HDR_LEN WIRE_HDR_LEN
 #define WIRE_RUN_LEN_BYTES 4        /* each event's length prefix */
 #define WIRE_RUN_MAX 256            /* events per coalesced frame */
@@ -115,11 +128,14 @@ typedef struct {
 void     wire_hdr_put(unsigned char hdr[WIRE_HDR_LEN], uint64_t id, char kind);
 int      wire_hdr_get(const void *p, size_t len, uint64_t *id, char *kind);
 
-/* Send EV on SOCK as an EVENTS message: with TOPIC_NUL and not MORE, one
- * frame (channel '\0' payload); otherwise two frames, the channel (with a
- * '\0' for TOPIC_NUL) and the payload, MORE: followed by more frames.
- * 0 or -1 (errno). */
-int wire_send_event(void *sock, const wire_event_t *ev, bool topic_nul, bool more);
+/* Send EV on SOCK as an EVENTS message of one frame (channel '\0'
+ * payload).  0 or -1 (errno: EINVAL for a channel or event name too
+ * long, or zmq's). */
+int wire_send_event(void *sock, const wire_event_t *ev);
+/* Write EV's payload (the layout above) at P, which has room for
+ * WIRE_PAYLOAD_MIN + EV->event_len + EV->data_len bytes; returns that
+ * length.  The one payload encoder: wire.c's frames and ctl.c's replies. */
+size_t wire_payload_put(unsigned char *p, const wire_event_t *ev);
 
 /* Frames of one received message; the views in wire_event_t point here.
  * For a run, the cursor of the events not yet given out. */
@@ -151,14 +167,20 @@ int wire_run_flush(wire_run_t *run, void *sock);
 /* Decode a payload frame (P, LEN) into EV's id, kind, event and data. */
 int wire_parse_payload(const void *p, size_t len, wire_event_t *ev);
 
-/* Receive one EVENTS message (or one event of a control reply) from SOCK.
- * Returns 1 for an event (EV filled: the first of a run), 2 for a SYNC
- * marker (EV->channel is the whole topic), 0 when nothing was waiting
- * (ZMQ_DONTWAIT in FLAGS), -1 on a malformed message (drained) or error.
- * After 1, call wire_next_event() until it returns 0 to read the rest of a
- * run.  Call wire_frames_close() after every call that returned >= 1. */
-int  wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
-    bool topic_nul);
+/* What wire_recv_event() found. */
+typedef enum {
+    WIRE_RECV_ERROR  = -1,  /* malformed message (drained; errno EPROTO) or zmq error */
+    WIRE_RECV_NONE   = 0,   /* nothing was waiting (ZMQ_DONTWAIT in FLAGS) */
+    WIRE_RECV_EVENT  = 1,   /* EV filled: the event, or the first of a run */
+    WIRE_RECV_MARKER = 2,   /* a SYNC marker: EV->channel is the whole topic */
+} wire_recv_t;
+
+/* Receive one EVENTS message from SOCK, a SUB socket (every caller reads
+ * one).  Takes the one-frame form and the two-frame one (topic with its
+ * '\0', then payload) an older broker sends.  After WIRE_RECV_EVENT, call
+ * wire_next_event() until it returns 0 to read the rest of a run.  Call
+ * wire_frames_close() after every call that returned EVENT or MARKER. */
+wire_recv_t wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev);
 /* The next event of the run W holds, into EV (its channel kept): 1, or 0
  * when none is left (always 0 for a message of one event).  The views
  * stay valid until wire_frames_close(W). */

@@ -182,7 +182,7 @@ main(int argc, char **argv)
                 break;
             wire_frames_t w;
             wire_event_t ev;
-            if (wire_recv_event(s, 0, &w, &ev, true) == 1) {
+            if (wire_recv_event(s, 0, &w, &ev) == WIRE_RECV_EVENT) {
                 do {            /* each event of a run (wire.h) */
                     printf("%.*s %llu\n", (int)ev.channel_len, ev.channel,
                         (unsigned long long)ev.id);

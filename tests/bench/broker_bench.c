@@ -141,7 +141,7 @@ main(int argc, char **argv)
             break;                      /* nothing for 2 s: lost */
         wire_frames_t w;
         wire_event_t ev;
-        while (wire_recv_event(sub, ZMQ_DONTWAIT, &w, &ev, true) == 1) {
+        while (wire_recv_event(sub, ZMQ_DONTWAIT, &w, &ev) == WIRE_RECV_EVENT) {
             last = now_ns();
             do {                        /* each event of a run (wire.h) */
                 got++;

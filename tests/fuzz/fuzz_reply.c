@@ -153,9 +153,10 @@ pub_message(void)
     for (;;) {
         wire_frames_t w;
         wire_event_t ev;
-        int r = wire_recv_event(pb, ZMQ_DONTWAIT, &w, &ev, true);
-        if (r <= 0)
+        wire_recv_t got = wire_recv_event(pb, ZMQ_DONTWAIT, &w, &ev);
+        if (got == WIRE_RECV_NONE || got == WIRE_RECV_ERROR)
             break;
+        int r = got == WIRE_RECV_EVENT;     /* a marker: no event */
         while (r == 1) {            /* each event of a run (wire.h) */
             buf_t b;
             buf_init(&b, 1 << 20);

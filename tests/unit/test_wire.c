@@ -54,15 +54,15 @@ test_one_frame(void **state)
     zmq_msg_t m;
     (void)state;
     /* on the wire: one frame, starting with the topic a SUB filters on */
-    assert_int_equal(wire_send_event(a, &ev, true, false), 0);
+    assert_int_equal(wire_send_event(a, &ev), 0);
     zmq_msg_init(&m);
     assert_true(zmq_msg_recv(&m, b, 0) > 0);
     assert_false(zmq_msg_more(&m));
     assert_memory_equal(zmq_msg_data(&m), "user/1\0", 7);
     zmq_msg_close(&m);
     /* read back */
-    assert_int_equal(wire_send_event(a, &ev, true, false), 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), 1);
+    assert_int_equal(wire_send_event(a, &ev), 0);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_EVENT);
     assert_int_equal(got.id, 42);
     assert_int_equal(got.kind, 'j');
     assert_int_equal(got.channel_len, 6);
@@ -85,7 +85,7 @@ test_two_frames_still_read(void **state)
     memcpy(p + WIRE_PAYLOAD_MIN, "abc", 3);
     zmq_send(a, "room/9\0", 7, ZMQ_SNDMORE);
     zmq_send(a, p, sizeof(p), 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), 1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_EVENT);
     assert_int_equal(got.id, 7);
     assert_int_equal(got.channel_len, 6);
     assert_memory_equal(got.data, "abc", 3);
@@ -102,14 +102,14 @@ test_refused(void **state)
     (void)state;
     memset(nonul, 'x', sizeof(nonul));
     zmq_send(a, nonul, sizeof(nonul), 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     p[0] = '\0';                        /* empty channel */
     wire_hdr_put(p + 1, 7, 's');
     p[1 + WIRE_HDR_LEN] = 0;
     zmq_send(a, p, sizeof(p), 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     zmq_send(a, "c\0short", 7, 0);     /* payload too short */
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
 }
 
 static void
@@ -180,7 +180,7 @@ test_run(void **state)
     }
     assert_int_equal(pending(), 0);    /* held until flushed */
     assert_int_equal(wire_run_flush(&run, a), 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), 1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_EVENT);
     for (int i = 1; i <= 5; i++) {
         char want[16];
         int n = snprintf(want, sizeof(want), "d%d", i);
@@ -264,10 +264,10 @@ test_run_bounds(void **state)
     assert_int_equal(wire_run_add(&run, a, &ev), 0);
     wire_frames_t w;
     wire_event_t got;
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), 1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_EVENT);
     assert_int_equal(got.id, 300);
     wire_frames_close(&w);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), 1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_EVENT);
     assert_int_equal(got.id, 301);
     assert_int_equal(got.data_len, WIRE_RUN_BYTES);
     wire_frames_close(&w);
@@ -314,7 +314,7 @@ test_run_refused(void **state)
         ids[i] = (uint64_t)i + 1;
     /* well formed: read back */
     send_run(3, ids, -1, 0, 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), 1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_EVENT);
     assert_int_equal(got.id, 1);
     assert_int_equal(wire_next_event(&w, &got), 1);
     assert_int_equal(wire_next_event(&w, &got), 1);
@@ -322,34 +322,34 @@ test_run_refused(void **state)
     assert_int_equal(wire_next_event(&w, &got), 0);
     wire_frames_close(&w);
     send_run(3, ids, 1, 100000, 0);         /* a length past the frame's end */
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     send_run(3, ids, 2, 0xffffffffu, 0);    /* past any size */
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     send_run(3, ids, 0, WIRE_PAYLOAD_MIN - 1, 0);  /* shorter than a payload */
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     send_run(3, ids, 1, WIRE_PAYLOAD_MIN, 0);  /* cuts the next event */
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     send_run(3, ids, -1, 0, 3);             /* a length prefix cut short */
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     send_run(0, ids, -1, 0, 0);             /* no event at all */
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     send_run(WIRE_RUN_MAX + 1, ids, -1, 0, 0);   /* too many events */
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     uint64_t back[3] = { 5, 7, 6 };         /* ids out of order */
     send_run(3, back, -1, 0, 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     uint64_t zero[2] = { 5, 0 };            /* an id 0 inside */
     send_run(2, zero, -1, 0, 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     /* a run frame followed by more frames: refused and drained */
     unsigned char hdr[2 + WIRE_RUN_HDR_LEN] = { 'c', 0, 0, 0, 0, 0, 0, 0, 0, 0, WIRE_KIND_RUN };
     zmq_send(a, hdr, sizeof(hdr), ZMQ_SNDMORE);
     zmq_send(a, "junk", 4, ZMQ_SNDMORE);
     zmq_send(a, "junk", 4, 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), -1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_ERROR);
     /* and the next message is read as usual */
     send_run(WIRE_RUN_MAX, ids, -1, 0, 0);
-    assert_int_equal(wire_recv_event(b, 0, &w, &got, true), 1);
+    assert_int_equal(wire_recv_event(b, 0, &w, &got), WIRE_RECV_EVENT);
     int n = 1;
     while (wire_next_event(&w, &got) == 1)
         n++;
