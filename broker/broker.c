@@ -42,7 +42,7 @@ typedef struct {
     int        ack;
     size_t     idlen;
     char       ident[256];
-} pending_t;
+} broker_pending_t;
 
 struct broker {
     config_t   *cfg;
@@ -58,7 +58,7 @@ struct broker {
     uint64_t    start_floor;    /* ids at or below are from an earlier run */
     int64_t     started_us;
     int64_t     last_sweep_us;
-    pending_t  *pending;
+    broker_pending_t  *pending;
     size_t      npending;
     store_hit_t      *scratch;        /* replay results, reused */
     size_t      scratch_cap;
@@ -138,7 +138,7 @@ static int
 broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
 {
     int64_t now = wall_us();
-    pending_t *p = &b->pending[b->npending];
+    broker_pending_t *p = &b->pending[b->npending];
     const event_rec_t *in = &m->ev;
     event_rec_t rec;
     store_event_t *ev;
@@ -188,7 +188,7 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
 /* the deferred answer to an acknowledged publish: "ok" ID, or with a
  * REASON "error" REASON */
 static void
-broker_send_ack(broker_t *b, const pending_t *p, const char *reason)
+broker_send_ack(broker_t *b, const broker_pending_t *p, const char *reason)
 {
     char id[24];
 
@@ -209,7 +209,7 @@ broker_flush_failed(broker_t *b, int err)
     log_limited(&b->rl, LOG_ERR, "journal: commit: %s: %zu events rejected (%s)",
         strerror(err), b->npending, reason);
     for (size_t i = 0; i < b->npending; i++) {
-        pending_t *p = &b->pending[i];
+        broker_pending_t *p = &b->pending[i];
         broker_reject(b, reason, NULL);
         if (p->ack)
             broker_send_ack(b, p, reason);
@@ -231,7 +231,7 @@ broker_flush(broker_t *b)
         return;
     }
     for (size_t i = 0; i < b->npending; i++) {
-        pending_t *p = &b->pending[i];
+        broker_pending_t *p = &b->pending[i];
         for (size_t c = 0; c < p->nch; c++)
             store_push(b->store, p->ch[c], p->ev, now);
         if (p->ev->id > b->last_id)
@@ -241,7 +241,7 @@ broker_flush(broker_t *b)
     /* in id order, (event, channel) after (event, channel): a run of
      * consecutive ones on the same channel goes as one frame */
     for (size_t i = 0; i < b->npending; i++) {
-        pending_t *p = &b->pending[i];
+        broker_pending_t *p = &b->pending[i];
         for (size_t c = 0; c < p->nch; c++) {
             wire_event_t we;
             store_event_wire(p->ev, p->ch[c], &we);
@@ -252,7 +252,7 @@ broker_flush(broker_t *b)
     if (wire_run_flush(&b->run, b->xpub) < 0)
         log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
     for (size_t i = 0; i < b->npending; i++) {
-        pending_t *p = &b->pending[i];
+        broker_pending_t *p = &b->pending[i];
         if (p->ack)
             broker_send_ack(b, p, NULL);
         store_event_unref(p->ev);
@@ -359,10 +359,10 @@ typedef struct {
     size_t           idlen;
     const ctl_req_t *q;
     ctl_reply_t     *out;
-} request_t;
+} broker_request_t;
 
 static void
-broker_reply(broker_t *b, request_t *r, ctl_status_t status, const char *arg)
+broker_reply(broker_t *b, broker_request_t *r, ctl_status_t status, const char *arg)
 {
     (void)b;
     if (ctl_reply_status(r->out, status, arg) < 0)
@@ -371,7 +371,7 @@ broker_reply(broker_t *b, request_t *r, ctl_status_t status, const char *arg)
 
 /* the request's arguments FROM.. as channels; -1 when one is not valid */
 static int
-broker_get_channels(request_t *r, unsigned from, const char **chans, size_t *lens)
+broker_get_channels(broker_request_t *r, unsigned from, const char **chans, size_t *lens)
 {
     int n = 0;
     for (unsigned i = from; i < r->q->nargs; i++, n++) {
@@ -386,7 +386,7 @@ broker_get_channels(request_t *r, unsigned from, const char **chans, size_t *len
 /* STATUS HEAD and as many of HITS (those with id > AFTER) as fit in one
  * reply; "more" instead of "ok" when some did not fit */
 static void
-broker_reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, uint64_t after)
+broker_reply_hits(broker_t *b, broker_request_t *r, const store_hit_t *hits, long n, uint64_t after)
 {
     char head[24];
     size_t bytes = 0;
@@ -423,7 +423,7 @@ broker_reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, ui
 
 /* replay AFTER FLAGS CHANNEL... and state CHANNEL... */
 static void
-broker_op_replay(broker_t *b, request_t *r)
+broker_op_replay(broker_t *b, broker_request_t *r)
 {
     const char *chans[CTL_CHANNELS_MAX];
     size_t lens[CTL_CHANNELS_MAX];
@@ -477,7 +477,7 @@ broker_op_replay(broker_t *b, request_t *r)
 }
 
 static void
-broker_op_publish(broker_t *b, request_t *r)
+broker_op_publish(broker_t *b, broker_request_t *r)
 {
     msg_t m;
     const char *reason;
@@ -494,7 +494,7 @@ broker_op_publish(broker_t *b, request_t *r)
         broker_reject(b, reason, NULL);
         broker_reply(b, r, CTL_ERROR, reason);
     } else {                    /* answered once committed (broker_flush) */
-        pending_t *p = &b->pending[b->npending - 1];
+        broker_pending_t *p = &b->pending[b->npending - 1];
         p->ack = 1;
         p->idlen = r->idlen;
         memcpy(p->ident, r->ident, r->idlen);
@@ -557,7 +557,7 @@ broker_stats_json(broker_t *b)
 }
 
 static void
-broker_op_ping(broker_t *b, request_t *r)
+broker_op_ping(broker_t *b, broker_request_t *r)
 {
     broker_reply(b, r, CTL_OK, NULL);
 }
@@ -583,7 +583,7 @@ broker_publish_revoked(broker_t *b)
  * (issued until now) or jti VALUE for TTL seconds, and have the workers
  * end their streams (sizes checked by ctl_decode) */
 static void
-broker_op_revoke(broker_t *b, request_t *r)
+broker_op_revoke(broker_t *b, broker_request_t *r)
 {
     const ctl_arg_t *a = r->q->arg;
     char kind[4], ttl_s[12];
@@ -608,7 +608,7 @@ broker_op_revoke(broker_t *b, request_t *r)
 }
 
 static void
-broker_op_head(broker_t *b, request_t *r)
+broker_op_head(broker_t *b, broker_request_t *r)
 {
     char head[24];
     wire_fmt_id(head, b->last_id);
@@ -616,7 +616,7 @@ broker_op_head(broker_t *b, request_t *r)
 }
 
 static void
-broker_op_stats(broker_t *b, request_t *r)
+broker_op_stats(broker_t *b, broker_request_t *r)
 {
     char *s = broker_stats_json(b);
     broker_reply(b, r, s ? CTL_OK : CTL_ERROR, s ? s : "out of memory");
@@ -636,7 +636,7 @@ broker_find_route(const broker_t *b, const ctl_arg_t *route)
 /* lease ROUTE SUB TAG: the limit is the route's max_per_user in our own
  * config, the lease the asking connection's */
 static void
-broker_op_lease(broker_t *b, request_t *r)
+broker_op_lease(broker_t *b, broker_request_t *r)
 {
     const ctl_arg_t *a = r->q->arg;
     const route_t *rt = broker_find_route(b, &a[0]);
@@ -674,7 +674,7 @@ broker_op_lease(broker_t *b, request_t *r)
 
 /* renew LEASEID... and release LEASEID...: only the connection's own */
 static void
-broker_op_leases(broker_t *b, request_t *r)
+broker_op_leases(broker_t *b, broker_request_t *r)
 {
     int64_t now = wall_us();
     for (unsigned i = 0; i < r->q->nargs; i++) {
@@ -689,7 +689,7 @@ broker_op_leases(broker_t *b, request_t *r)
 }
 
 /* the handler of each operation of ctl_ops[] */
-static void (*const broker_handlers[CTL_NOPS])(broker_t *, request_t *) = {
+static void (*const broker_handlers[CTL_NOPS])(broker_t *, broker_request_t *) = {
     [CTL_PING] = broker_op_ping, [CTL_HEAD] = broker_op_head, [CTL_PUBLISH] = broker_op_publish,
     [CTL_REPLAY] = broker_op_replay, [CTL_STATE] = broker_op_replay, [CTL_STATS] = broker_op_stats,
     [CTL_LEASE] = broker_op_lease, [CTL_RENEW] = broker_op_leases, [CTL_RELEASE] = broker_op_leases,
@@ -701,7 +701,7 @@ broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *fr
     size_t n, ctl_reply_t *out)
 {
     ctl_err_t e = ctl_decode(frames, n, &b->req);
-    request_t r = { ident, idlen, &b->req, out };
+    broker_request_t r = { ident, idlen, &b->req, out };
 
     ctl_reply_reset(out);
     b->control_requests++;
@@ -738,7 +738,7 @@ broker_control_one(broker_t *b)
     if (m->truncated) {
         b->control_refused++;
         b->control_requests++;
-        broker_reply(b, &(request_t){ id.p, id.len, NULL, &b->out }, CTL_ERROR, "too many arguments");
+        broker_reply(b, &(broker_request_t){ id.p, id.len, NULL, &b->out }, CTL_ERROR, "too many arguments");
     } else {
         for (size_t i = 2; i < m->n; i++)
             v[i - 2] = ctl_frame(m, i);
@@ -847,7 +847,7 @@ broker_new(config_t *cfg, char *err, size_t errlen)
 {
     broker_t *b = calloc(1, sizeof(*b));
 
-    if (!b || !(b->pending = calloc(BROKER_BATCH, sizeof(pending_t)))) {
+    if (!b || !(b->pending = calloc(BROKER_BATCH, sizeof(broker_pending_t)))) {
         free(b);
         snprintf(err, errlen, "out of memory");
         return NULL;

@@ -307,7 +307,7 @@ mercure_form_parse(char *body, size_t len, mercure_form_t *u)
     if (u->ntopics == 0)
         return "missing topic";
     if (u->id && (!*u->id || u->id[0] == '#' || strlen(u->id) > MERCURE_ID_MAX ||
-        strpbrk(u->id, "\r\n") || !utf8_valid(u->id, strlen(u->id))))
+        strpbrk(u->id, "\r\n") || !channel_utf8_valid(u->id, strlen(u->id))))
         return "bad id";
     if (u->type && (!*u->type || strlen(u->type) > ZSSE_EVENT_MAX || strpbrk(u->type, "\r\n")))
         return "bad type";

@@ -67,7 +67,7 @@ replay_reset(replay_t *p, const char *reason)
     buf_t d;
     buf_init(&d, 512);
     buf_puts(&d, "{\"reason\":");
-    json_quote(&d, reason, strlen(reason));
+    sse_json_quote(&d, reason, strlen(reason));
     buf_putc(&d, '}');
     replay_frame(p, 0, p->r->reset_event, strlen(p->r->reset_event), d.data, d.len,
         ZSSE_KIND_JSON);

@@ -13,12 +13,6 @@
 #include "batch.h"
 #include "jsontext.h"
 
-static bool
-is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 int
 batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     const char **reason)
@@ -28,7 +22,7 @@ batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     int rc;
 
     *n = 0;
-    while (i < len && is_ws(text[i]))
+    while (i < len && jsontext_is_ws(text[i]))
         i++;
     if (i >= len || text[i] != '[')
         return 1;
@@ -36,7 +30,7 @@ batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
         *reason = BATCH_R_TOO_LARGE;
         return -1;
     }
-    while ((rc = json_array_next(text, len, &pos, &v, &vlen)) == 0) {
+    while ((rc = jsontext_array_next(text, len, &pos, &v, &vlen)) == 0) {
         if (*n == BATCH_MAX) {
             *reason = BATCH_R_TOO_MANY;
             *n = 0;
@@ -52,11 +46,11 @@ batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     }
     /* the closing ']': after the last element, then only whitespace */
     end = (size_t)(spans[*n - 1].p - text) + spans[*n - 1].len;
-    while (end < len && is_ws(text[end]))
+    while (end < len && jsontext_is_ws(text[end]))
         end++;
     if (end < len && text[end] == ']')
         end++;
-    while (end < len && is_ws(text[end]))
+    while (end < len && jsontext_is_ws(text[end]))
         end++;
     if (end != len) {
         *reason = BATCH_R_MALFORMED;
@@ -85,14 +79,14 @@ batch_can_hold(const char *text, size_t len)
 {
     size_t i = 0;
 
-    while (i < len && is_ws(text[i]))
+    while (i < len && jsontext_is_ws(text[i]))
         i++;
     if (len + 2 > BATCH_BYTES || i >= len || text[i] != '{')
         return false;
-    size_t end = json_value_end(text, len);
+    size_t end = jsontext_value_end(text, len);
     if (end == 0)
         return false;
-    while (end < len && is_ws(text[end]))
+    while (end < len && jsontext_is_ws(text[end]))
         end++;
     return end == len;
 }

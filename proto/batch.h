@@ -61,7 +61,7 @@ void batch_free(batch_t *b);
 static inline void batch_reset(batch_t *b) { b->buf.len = 0; b->n = 0; }
 
 /* Can TEXT (LEN bytes) go into a batch at all: one whole JSON object
- * (json_value_end), so that it cannot change where its neighbours start,
+ * (jsontext_value_end), so that it cannot change where its neighbours start,
  * and small enough?  A text that cannot goes alone, as its own frame. */
 bool batch_can_hold(const char *text, size_t len);
 
