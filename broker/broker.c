@@ -31,7 +31,9 @@
 #include "wire.h"
 #include "zap.h"
 
-#define BROKER_REASONS_MAX 32     /* distinct rejection reasons (21 today, with batches) */
+#define BROKER_REASONS_MAX 32     /* distinct rejection reasons (22 today, with batches) */
+#define BROKER_SUB_MAX     300    /* an XPUB subscription message: 1 byte and a topic
+                                    * (<= ZSSE_CHANNEL_MAX); longer ones are drained */
 #define BROKER_CHANNEL_COST 64  /* bytes a ring and fifo entry take, for max_memory */
 
 typedef struct {
@@ -41,7 +43,7 @@ typedef struct {
     /* for an acknowledged publish: who asked */
     int        ack;
     size_t     idlen;
-    char       ident[256];
+    char       ident[CTL_IDENT_MAX + 1];
 } broker_pending_t;
 
 struct broker {
@@ -147,14 +149,16 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
     /* broker.max_memory: the oldest buffered events make room */
     if (store_make_room(b->store, sizeof(store_event_t) + size +
         BROKER_CHANNEL_COST * in->nchannels) < 0) {
-        *reason = "max_memory";
+        *reason = ZSSE_R_MAX_MEMORY;
         return -1;
     }
     p->nch = 0;
     for (size_t i = 0; i < in->nchannels; i++) {
         store_channel_t *ch = store_channel(b->store, in->channels[i], in->channel_lens[i], 1);
         if (!ch) {
-            *reason = "too_many_channels";
+            /* the store is full, or an allocation failed */
+            *reason = store_channels(b->store) >= STORE_CHANNELS_MAX ? ZSSE_R_STORE_FULL
+                                                                     : ZSSE_R_OUT_OF_MEMORY;
             return -1;
         }
         if (in->key_len &&
@@ -166,7 +170,7 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
     rec.id = broker_next_id(b, now);
     rec.accepted_us = now;
     if (!(ev = store_event_new(&rec))) {
-        *reason = "out_of_memory";
+        *reason = ZSSE_R_OUT_OF_MEMORY;
         return -1;
     }
     /* stored (pushed to the channels), published and acknowledged only
@@ -174,7 +178,7 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
     if (b->journal && journal_append(b->journal, &rec) < 0) {
         b->journal_errors++;
         log_msg(LOG_ERR, "journal: append: %s", strerror(errno));
-        *reason = "journal_error";
+        *reason = ZSSE_R_JOURNAL_ERROR;
         store_event_unref(ev);
         return -1;
     }
@@ -190,7 +194,7 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
 static void
 broker_send_ack(broker_t *b, const broker_pending_t *p, const char *reason)
 {
-    char id[24];
+    char id[WIRE_ID_TEXT_LEN];
 
     wire_fmt_id(id, p->ev->id);
     if (ctl_reply_status(&b->ackout, reason ? CTL_ERROR : CTL_OK, reason ? reason : id) == 0)
@@ -203,8 +207,8 @@ broker_send_ack(broker_t *b, const broker_pending_t *p, const char *reason)
 static void
 broker_flush_failed(broker_t *b, int err)
 {
-    const char *reason = err == ENOSPC || err == EDQUOT || err == EFBIG ? "journal_full"
-                                                                       : "journal_error";
+    const char *reason = err == ENOSPC || err == EDQUOT || err == EFBIG ? ZSSE_R_JOURNAL_FULL
+                                                                       : ZSSE_R_JOURNAL_ERROR;
     b->journal_errors++;
     log_limited(&b->rl, LOG_ERR, "journal: commit: %s: %zu events rejected (%s)",
         strerror(err), b->npending, reason);
@@ -311,7 +315,7 @@ broker_ingest_one(broker_t *b)
     }
     if (zmq_msg_more(&f)) {
         wire_drain(b->pull);
-        broker_reject(b, "multipart", NULL);
+        broker_reject(b, ZSSE_R_MULTIPART, NULL);
     } else if ((brc = batch_split(zmq_msg_data(&f), zmq_msg_size(&f), spans, &n, &reason)) < 0) {
         broker_reject(b, reason, "a whole batch");
     } else if (brc == 0) {
@@ -336,7 +340,7 @@ broker_ingest_one(broker_t *b)
 static void
 broker_on_subscription(broker_t *b)
 {
-    char buf[300];
+    char buf[BROKER_SUB_MAX];
     int n = zmq_recv(b->xpub, buf, sizeof(buf), ZMQ_DONTWAIT);
 
     if (n <= 0)
@@ -388,7 +392,7 @@ broker_get_channels(broker_request_t *r, unsigned from, const char **chans, size
 static void
 broker_reply_hits(broker_t *b, broker_request_t *r, const store_hit_t *hits, long n, uint64_t after)
 {
-    char head[24];
+    char head[WIRE_ID_TEXT_LEN];
     size_t bytes = 0;
     long fit = 0, total = 0;
 
@@ -457,7 +461,7 @@ broker_op_replay(broker_t *b, broker_request_t *r)
             why = "broker restarted";
     }
     if (why) {
-        char head[24];
+        char head[WIRE_ID_TEXT_LEN];
         b->resets++;
         wire_fmt_id(head, b->last_id);
         broker_reply(b, r, CTL_RESET, why);
@@ -610,7 +614,7 @@ broker_op_revoke(broker_t *b, broker_request_t *r)
 static void
 broker_op_head(broker_t *b, broker_request_t *r)
 {
-    char head[24];
+    char head[WIRE_ID_TEXT_LEN];
     wire_fmt_id(head, b->last_id);
     broker_reply(b, r, CTL_OK, head);
 }

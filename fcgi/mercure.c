@@ -422,7 +422,7 @@ mercure_publish(http_t *h, const route_t *r, const config_t *cfg, const auth_t *
         goto out;
     }
     uint64_t id;
-    char err[256], idtext[24];
+    char err[256], idtext[WIRE_ID_TEXT_LEN];
     int rc = publish_send(text, strlen(text), &id, err, sizeof(err));
     if (rc == PUBLISH_UNREACHABLE) {
         http_error(h, r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");

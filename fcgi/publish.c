@@ -199,7 +199,7 @@ publish_answer_ids(http_t *h, const route_t *r, int status, const uint64_t *ids,
     const char *why)
 {
     buf_t b;
-    char id[24];
+    char id[WIRE_ID_TEXT_LEN];
 
     buf_init(&b, 0);
     if (why) {

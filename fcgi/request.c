@@ -342,7 +342,7 @@ request_poll_json(request_ctx_t *c, const wire_event_t *ev, int n, stream_qev_t 
     uint64_t last)
 {
     buf_t b;
-    char id[24];
+    char id[WIRE_ID_TEXT_LEN];
     int first = 1;
 
     buf_init(&b, 0);
@@ -409,7 +409,7 @@ static void
 request_poll_head(request_ctx_t *c)
 {
     control_reply_t rep;
-    char head_s[24];
+    char head_s[WIRE_ID_TEXT_LEN];
     uint64_t head = 0;
 
     if (replay_ask(&c->rp, CTL_HEAD, 0, "", &rep) < 0) {
@@ -464,7 +464,7 @@ request_poll_wait_live(request_ctx_t *c, int wait, uint64_t *last, stream_qev_t 
 static void
 request_poll_answer(request_ctx_t *c, control_reply_t *rep, uint64_t leid, int wait, int registered)
 {
-    char head_s[24];
+    char head_s[WIRE_ID_TEXT_LEN];
     uint64_t head = 0;
     int n = (int)rep->rep.nevents;
     wire_event_t *ev = calloc((size_t)(n > 0 ? n : 1), sizeof(*ev));

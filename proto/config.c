@@ -16,6 +16,9 @@
 #include "message.h"
 #include "sse.h"
 
+#define CONFIG_PATH_MAX       300   /* a key's path in an error, "routes[3].cors.origins" */
+#define CONFIG_INDEX_PATH_MAX 64    /* "routes[N]", "broker.channels[N]" */
+
 typedef struct {
     char  *err;
     size_t errlen;
@@ -47,7 +50,7 @@ config_check_keys(config_ctx_t *c, const char *path, json_t *obj, const char *co
             if (strcmp(k, keys[i]) == 0)
                 break;
         if (!keys[i]) {
-            char p[300];
+            char p[CONFIG_PATH_MAX];
             snprintf(p, sizeof(p), "%s%s%.64s", path, *path ? "." : "", k);
             return config_bad(c, p, "unknown key");
         }
@@ -66,7 +69,7 @@ config_get_int(config_ctx_t *c, const char *path, json_t *obj, const char *key, 
     int *out)
 {
     json_t *v = json_object_get(obj, key);
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     if (!v)
         return 0;
@@ -81,7 +84,7 @@ static int
 config_get_bool(config_ctx_t *c, const char *path, json_t *obj, const char *key, bool *out)
 {
     json_t *v = json_object_get(obj, key);
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     if (!v)
         return 0;
@@ -98,7 +101,7 @@ config_get_str(config_ctx_t *c, const char *path, json_t *obj, const char *key, 
     char **out)
 {
     json_t *v = json_object_get(obj, key);
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     if (!v)
         return 0;
@@ -129,7 +132,7 @@ config_set_default(char **field, const char *value)
 static int
 config_check_endpoint(config_ctx_t *c, const char *path, const char *key, const char *ep)
 {
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     config_subpath(p, sizeof(p), path, key);
     if (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0)
@@ -165,7 +168,7 @@ config_load_curve(config_ctx_t *c, json_t *o, curve_conf_t *cc)
             if (!(cc->clients = calloc(json_array_size(v) + 1, sizeof(char *))))
                 return config_bad(c, "broker.curve.clients", "out of memory");
             json_array_foreach(v, i, k) {
-                char p[64];
+                char p[CONFIG_INDEX_PATH_MAX];
                 snprintf(p, sizeof(p), "broker.curve.clients[%zu]", i);
                 if (!json_is_string(k) || json_string_length(k) != 40 ||
                     strspn(json_string_value(k), "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -248,7 +251,7 @@ config_load_broker(config_ctx_t *c, json_t *o, broker_conf_t *b)
         if (!(b->channels = calloc(json_array_size(v) + 1, sizeof(chanrule_t))))
             return config_bad(c, "broker.channels", "out of memory");
         json_array_foreach(v, i, r) {
-            char p[64], pm[80];
+            char p[CONFIG_INDEX_PATH_MAX], pm[CONFIG_INDEX_PATH_MAX + 16];
             chanrule_t *rule = &b->channels[b->nchannels++];
             rule->buffer = rule->ttl = -1;
             snprintf(p, sizeof(p), "broker.channels[%zu]", i);
@@ -327,7 +330,7 @@ static int
 config_load_hello(config_ctx_t *c, const char *path, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "event", "data", NULL };
-    char p[300];
+    char p[CONFIG_PATH_MAX];
     json_t *d;
 
     config_subpath(p, sizeof(p), path, "hello");
@@ -353,7 +356,7 @@ static int
 config_load_heartbeat(config_ctx_t *c, const char *path, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "interval", "comment", NULL };
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     config_subpath(p, sizeof(p), path, "heartbeat");
     if (!json_is_object(o))
@@ -379,7 +382,7 @@ static int
 config_load_cors(config_ctx_t *c, const char *path, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "origins", "credentials", NULL };
-    char p[300], po[320];
+    char p[CONFIG_PATH_MAX], po[CONFIG_PATH_MAX + 20];
     json_t *v, *origins;
     size_t i;
 
@@ -573,7 +576,7 @@ config_load_route(config_ctx_t *c, size_t idx, json_t *o, route_t *r)
     static const char *const keys[] = { "path", "type", "channels", "auth", "require",
         "format", "retry", "hello", "heartbeat", "snapshot", "reset_event", "max_lifetime",
         "stall_timeout", "max_per_user", "cors", "auth_expired_event", NULL };
-    char p[64];
+    char p[CONFIG_INDEX_PATH_MAX];
 
     snprintf(p, sizeof(p), "routes[%zu]", idx);
     r->retry = -1;

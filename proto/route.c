@@ -325,7 +325,7 @@ int
 tpl_expand_status(const tpl_t *t, const route_params_t *p, const char *query,
     json_t *claims, buf_t *out, char *err, size_t errlen)
 {
-    char v[256];
+    char v[ROUTE_VALUE_MAX + 1];
     ident_result_t ir;
 
     buf_reset(out);

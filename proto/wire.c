@@ -272,7 +272,7 @@ wire_recv_event(void *sock, int flags, wire_frames_t *w, wire_event_t *ev,
     }
     if (!zmq_msg_more(&w->f[0])) {
         /* one frame: channel '\0' payload (the channel at most 255 bytes) */
-        const char *nul = topic_nul ? memchr(t, '\0', tl < 256 ? tl : 256) : NULL;
+        const char *nul = topic_nul ? memchr(t, '\0', tl < ZSSE_CHANNEL_MAX + 1 ? tl : ZSSE_CHANNEL_MAX + 1) : NULL;
         if (!nul || nul == t)
             goto bad;
         ev->channel = t;

@@ -38,7 +38,7 @@ test_calls(void **st)
     control_reply_free(&r);
 
     /* the events after id1 - 1 of the channel: both, as published */
-    char after[24];
+    char after[WIRE_ID_TEXT_LEN];
     wire_fmt_id(after, id1 - 1);
     const char *args[] = { after, "", ch };
     assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
