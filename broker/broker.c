@@ -306,7 +306,7 @@ broker_ingest_one(broker_t *b)
     const char *reason;
     batch_span_t spans[BATCH_MAX];
     size_t n;
-    int brc;
+    batch_split_t brc;
 
     zmq_msg_init(&f);
     if (zmq_msg_recv(&f, b->pull, ZMQ_DONTWAIT) < 0) {
@@ -316,9 +316,9 @@ broker_ingest_one(broker_t *b)
     if (zmq_msg_more(&f)) {
         wire_drain(b->pull);
         broker_reject(b, ZSSE_R_MULTIPART, NULL);
-    } else if ((brc = batch_split(zmq_msg_data(&f), zmq_msg_size(&f), spans, &n, &reason)) < 0) {
+    } else if ((brc = batch_split(zmq_msg_data(&f), zmq_msg_size(&f), spans, &n, &reason)) == BATCH_SPLIT_REFUSED) {
         broker_reject(b, reason, "a whole batch");
-    } else if (brc == 0) {
+    } else if (brc == BATCH_SPLIT_BATCH) {
         b->batches++;
         broker_ingest_batch(b, spans, n);
         zmq_msg_close(&f);
@@ -591,7 +591,7 @@ broker_op_revoke(broker_t *b, broker_request_t *r)
 {
     const ctl_arg_t *a = r->q->arg;
     char kind[4], ttl_s[12];
-    int64_t now = wall_us() / 1000000;
+    int64_t now = (int64_t)wall_s();
 
     ctl_arg_str(&a[0], kind, sizeof(kind));
     ctl_arg_str(&a[2], ttl_s, sizeof(ttl_s));

@@ -273,12 +273,13 @@ request_lease_subject(request_ctx_t *c, char *scratch, size_t len, const char **
 static int
 request_take_lease(request_ctx_t *c, const char *sub)
 {
-    int rc = control_lease_take(c->r->path, sub, c->s->lease, REQUEST_CONTROL_TIMEOUT_MS);
-    if (rc <= 0)
+    control_lease_t rc = control_lease_take(c->r->path, sub, c->s->lease,
+        REQUEST_CONTROL_TIMEOUT_MS);
+    if (rc != CONTROL_LEASE_TAKEN)
         c->s->lease[0] = '\0';
-    if (rc == -2 && c->r->max_per_user == 0)
+    if (rc == CONTROL_LEASE_REFUSED && c->r->max_per_user == 0)
         return 0;               /* only counted for stats: go on without */
-    return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+    return rc == CONTROL_LEASE_TAKEN ? 0 : rc == CONTROL_LEASE_FULL ? 1 : -1;
 }
 
 static void

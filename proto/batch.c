@@ -13,7 +13,7 @@
 #include "batch.h"
 #include "jsontext.h"
 
-int
+batch_split_t
 batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     const char **reason)
 {
@@ -25,16 +25,16 @@ batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     while (i < len && jsontext_is_ws(text[i]))
         i++;
     if (i >= len || text[i] != '[')
-        return 1;
+        return BATCH_SPLIT_ONE;
     if (len > BATCH_BYTES) {
         *reason = BATCH_R_TOO_LARGE;
-        return -1;
+        return BATCH_SPLIT_REFUSED;
     }
     while ((rc = jsontext_array_next(text, len, &pos, &v, &vlen)) == 0) {
         if (*n == BATCH_MAX) {
             *reason = BATCH_R_TOO_MANY;
             *n = 0;
-            return -1;
+            return BATCH_SPLIT_REFUSED;
         }
         spans[*n].p = v;
         spans[(*n)++].len = vlen;
@@ -42,7 +42,7 @@ batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     if (rc < 0 || *n == 0) {
         *reason = BATCH_R_MALFORMED;
         *n = 0;
-        return -1;
+        return BATCH_SPLIT_REFUSED;
     }
     /* the closing ']': after the last element, then only whitespace */
     end = (size_t)(spans[*n - 1].p - text) + spans[*n - 1].len;
@@ -55,9 +55,9 @@ batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     if (end != len) {
         *reason = BATCH_R_MALFORMED;
         *n = 0;
-        return -1;
+        return BATCH_SPLIT_REFUSED;
     }
-    return 0;
+    return BATCH_SPLIT_BATCH;
 }
 
 void
@@ -91,19 +91,21 @@ batch_can_hold(const char *text, size_t len)
     return end == len;
 }
 
-int
+batch_add_t
 batch_add(batch_t *b, const char *text, size_t len)
 {
     /* room for the separator and the closing ']' */
     if (b->n == BATCH_MAX || b->buf.len + 1 + len + 1 > BATCH_BYTES)
-        return 1;
-    if (buf_reserve(&b->buf, len + 2) < 0)
-        return errno = ENOMEM, -1;
+        return BATCH_ADD_FULL;
+    if (buf_reserve(&b->buf, len + 2) < 0) {
+        errno = ENOMEM;
+        return BATCH_ADD_ERROR;
+    }
     b->buf.data[b->buf.len++] = b->n ? ',' : '[';
     memcpy(b->buf.data + b->buf.len, text, len);
     b->buf.len += len;
     b->n++;
-    return 0;
+    return BATCH_ADD_OK;
 }
 
 void

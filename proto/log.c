@@ -119,7 +119,7 @@ void
 log_limited(ratelimit_t *rl, int prio, const char *fmt, ...)
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    time_t now = time(NULL);
+    time_t now = wall_s();
     unsigned held;
     char line[LOG_LIMITED_LINE];
     va_list ap;
