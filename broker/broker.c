@@ -31,7 +31,9 @@
 #include "wire.h"
 #include "zap.h"
 
-#define BROKER_REASONS_MAX 32     /* distinct rejection reasons (21 today, with batches) */
+#define BROKER_REASONS_MAX 32     /* distinct rejection reasons (22 today, with batches) */
+#define BROKER_SUB_MAX     300    /* an XPUB subscription message: 1 byte and a topic
+                                    * (<= ZSSE_CHANNEL_MAX); longer ones are drained */
 #define BROKER_CHANNEL_COST 64  /* bytes a ring and fifo entry take, for max_memory */
 
 typedef struct {
@@ -41,8 +43,8 @@ typedef struct {
     /* for an acknowledged publish: who asked */
     int        ack;
     size_t     idlen;
-    char       ident[256];
-} pending_t;
+    char       ident[CTL_IDENT_MAX + 1];
+} broker_pending_t;
 
 struct broker {
     config_t   *cfg;
@@ -58,7 +60,7 @@ struct broker {
     uint64_t    start_floor;    /* ids at or below are from an earlier run */
     int64_t     started_us;
     int64_t     last_sweep_us;
-    pending_t  *pending;
+    broker_pending_t  *pending;
     size_t      npending;
     store_hit_t      *scratch;        /* replay results, reused */
     size_t      scratch_cap;
@@ -138,7 +140,7 @@ static int
 broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
 {
     int64_t now = wall_us();
-    pending_t *p = &b->pending[b->npending];
+    broker_pending_t *p = &b->pending[b->npending];
     const event_rec_t *in = &m->ev;
     event_rec_t rec;
     store_event_t *ev;
@@ -147,14 +149,16 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
     /* broker.max_memory: the oldest buffered events make room */
     if (store_make_room(b->store, sizeof(store_event_t) + size +
         BROKER_CHANNEL_COST * in->nchannels) < 0) {
-        *reason = "max_memory";
+        *reason = ZSSE_R_MAX_MEMORY;
         return -1;
     }
     p->nch = 0;
     for (size_t i = 0; i < in->nchannels; i++) {
         store_channel_t *ch = store_channel(b->store, in->channels[i], in->channel_lens[i], 1);
         if (!ch) {
-            *reason = "too_many_channels";
+            /* the store is full, or an allocation failed */
+            *reason = store_channels(b->store) >= STORE_CHANNELS_MAX ? ZSSE_R_STORE_FULL
+                                                                     : ZSSE_R_OUT_OF_MEMORY;
             return -1;
         }
         if (in->key_len &&
@@ -166,7 +170,7 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
     rec.id = broker_next_id(b, now);
     rec.accepted_us = now;
     if (!(ev = store_event_new(&rec))) {
-        *reason = "out_of_memory";
+        *reason = ZSSE_R_OUT_OF_MEMORY;
         return -1;
     }
     /* stored (pushed to the channels), published and acknowledged only
@@ -174,7 +178,7 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
     if (b->journal && journal_append(b->journal, &rec) < 0) {
         b->journal_errors++;
         log_msg(LOG_ERR, "journal: append: %s", strerror(errno));
-        *reason = "journal_error";
+        *reason = ZSSE_R_JOURNAL_ERROR;
         store_event_unref(ev);
         return -1;
     }
@@ -188,9 +192,9 @@ broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
 /* the deferred answer to an acknowledged publish: "ok" ID, or with a
  * REASON "error" REASON */
 static void
-broker_send_ack(broker_t *b, const pending_t *p, const char *reason)
+broker_send_ack(broker_t *b, const broker_pending_t *p, const char *reason)
 {
-    char id[24];
+    char id[WIRE_ID_TEXT_LEN];
 
     wire_fmt_id(id, p->ev->id);
     if (ctl_reply_status(&b->ackout, reason ? CTL_ERROR : CTL_OK, reason ? reason : id) == 0)
@@ -203,13 +207,13 @@ broker_send_ack(broker_t *b, const pending_t *p, const char *reason)
 static void
 broker_commit_failed(broker_t *b, int err)
 {
-    const char *reason = err == ENOSPC || err == EDQUOT || err == EFBIG ? "journal_full"
-                                                                       : "journal_error";
+    const char *reason = err == ENOSPC || err == EDQUOT || err == EFBIG ? ZSSE_R_JOURNAL_FULL
+                                                                       : ZSSE_R_JOURNAL_ERROR;
     b->journal_errors++;
     log_limited(&b->rl, LOG_ERR, "journal: commit: %s: %zu events rejected (%s)",
         strerror(err), b->npending, reason);
     for (size_t i = 0; i < b->npending; i++) {
-        pending_t *p = &b->pending[i];
+        broker_pending_t *p = &b->pending[i];
         broker_reject(b, reason, NULL);
         if (p->ack)
             broker_send_ack(b, p, reason);
@@ -232,7 +236,7 @@ broker_commit(broker_t *b)
         return;
     }
     for (size_t i = 0; i < b->npending; i++) {
-        pending_t *p = &b->pending[i];
+        broker_pending_t *p = &b->pending[i];
         for (size_t c = 0; c < p->nch; c++)
             store_push(b->store, p->ch[c], p->ev, now);
         if (p->ev->id > b->last_id)
@@ -242,7 +246,7 @@ broker_commit(broker_t *b)
     /* in id order, (event, channel) after (event, channel): a run of
      * consecutive ones on the same channel goes as one frame */
     for (size_t i = 0; i < b->npending; i++) {
-        pending_t *p = &b->pending[i];
+        broker_pending_t *p = &b->pending[i];
         for (size_t c = 0; c < p->nch; c++) {
             wire_event_t we;
             store_event_wire(p->ev, p->ch[c], &we);
@@ -253,7 +257,7 @@ broker_commit(broker_t *b)
     if (wire_run_flush(&b->run, b->xpub) < 0)
         log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
     for (size_t i = 0; i < b->npending; i++) {
-        pending_t *p = &b->pending[i];
+        broker_pending_t *p = &b->pending[i];
         if (p->ack)
             broker_send_ack(b, p, NULL);
         store_event_unref(p->ev);
@@ -297,7 +301,7 @@ broker_ingest_one(broker_t *b)
     const char *reason;
     batch_span_t spans[BATCH_MAX];
     size_t n;
-    int brc;
+    batch_split_t brc;
 
     zmq_msg_init(&f);
     if (zmq_msg_recv(&f, b->pull, ZMQ_DONTWAIT) < 0) {
@@ -306,10 +310,10 @@ broker_ingest_one(broker_t *b)
     }
     if (zmq_msg_more(&f)) {
         wire_drain(b->pull);
-        broker_reject(b, "multipart", NULL);
-    } else if ((brc = batch_split(zmq_msg_data(&f), zmq_msg_size(&f), spans, &n, &reason)) < 0) {
+        broker_reject(b, ZSSE_R_MULTIPART, NULL);
+    } else if ((brc = batch_split(zmq_msg_data(&f), zmq_msg_size(&f), spans, &n, &reason)) == BATCH_SPLIT_REFUSED) {
         broker_reject(b, reason, "a whole batch");
-    } else if (brc == 0) {
+    } else if (brc == BATCH_SPLIT_BATCH) {
         b->batches++;
         broker_ingest_batch(b, spans, n);
         zmq_msg_close(&f);
@@ -331,7 +335,7 @@ broker_ingest_one(broker_t *b)
 static void
 broker_on_subscription(broker_t *b)
 {
-    char buf[300];
+    char buf[BROKER_SUB_MAX];
     int n = zmq_recv(b->xpub, buf, sizeof(buf), ZMQ_DONTWAIT);
 
     if (n <= 0)
@@ -354,10 +358,10 @@ typedef struct {
     size_t           idlen;
     const ctl_req_t *q;
     ctl_reply_t     *out;
-} request_t;
+} broker_request_t;
 
 static void
-broker_reply(broker_t *b, request_t *r, ctl_status_t status, const char *arg)
+broker_reply(broker_t *b, broker_request_t *r, ctl_status_t status, const char *arg)
 {
     (void)b;
     if (ctl_reply_status(r->out, status, arg) < 0)
@@ -366,7 +370,7 @@ broker_reply(broker_t *b, request_t *r, ctl_status_t status, const char *arg)
 
 /* the request's arguments FROM.. as channels; -1 when one is not valid */
 static int
-broker_get_channels(request_t *r, unsigned from, const char **chans, size_t *lens)
+broker_get_channels(broker_request_t *r, unsigned from, const char **chans, size_t *lens)
 {
     int n = 0;
     for (unsigned i = from; i < r->q->nargs; i++, n++) {
@@ -381,9 +385,9 @@ broker_get_channels(request_t *r, unsigned from, const char **chans, size_t *len
 /* STATUS HEAD and as many of HITS (those with id > AFTER) as fit in one
  * reply; "more" instead of "ok" when some did not fit */
 static void
-broker_reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, uint64_t after)
+broker_reply_hits(broker_t *b, broker_request_t *r, const store_hit_t *hits, long n, uint64_t after)
 {
-    char head[24];
+    char head[WIRE_ID_TEXT_LEN];
     size_t bytes = 0;
     long fit = 0, total = 0;
 
@@ -418,7 +422,7 @@ broker_reply_hits(broker_t *b, request_t *r, const store_hit_t *hits, long n, ui
 
 /* replay AFTER FLAGS CHANNEL... and state CHANNEL... */
 static void
-broker_op_replay(broker_t *b, request_t *r)
+broker_op_replay(broker_t *b, broker_request_t *r)
 {
     const char *chans[CTL_CHANNELS_MAX];
     size_t lens[CTL_CHANNELS_MAX];
@@ -452,7 +456,7 @@ broker_op_replay(broker_t *b, request_t *r)
             why = "broker restarted";
     }
     if (why) {
-        char head[24];
+        char head[WIRE_ID_TEXT_LEN];
         b->resets++;
         wire_fmt_id(head, b->last_id);
         broker_reply(b, r, CTL_RESET, why);
@@ -472,7 +476,7 @@ broker_op_replay(broker_t *b, request_t *r)
 }
 
 static void
-broker_op_publish(broker_t *b, request_t *r)
+broker_op_publish(broker_t *b, broker_request_t *r)
 {
     msg_t m;
     const char *reason;
@@ -489,7 +493,7 @@ broker_op_publish(broker_t *b, request_t *r)
         broker_reject(b, reason, NULL);
         broker_reply(b, r, CTL_ERROR, reason);
     } else {                    /* answered once committed (broker_commit) */
-        pending_t *p = &b->pending[b->npending - 1];
+        broker_pending_t *p = &b->pending[b->npending - 1];
         p->ack = 1;
         p->idlen = r->idlen;
         memcpy(p->ident, r->ident, r->idlen);
@@ -552,7 +556,7 @@ broker_stats_json(broker_t *b)
 }
 
 static void
-broker_op_ping(broker_t *b, request_t *r)
+broker_op_ping(broker_t *b, broker_request_t *r)
 {
     broker_reply(b, r, CTL_OK, NULL);
 }
@@ -578,11 +582,11 @@ broker_publish_revoked(broker_t *b)
  * (issued until now) or jti VALUE for TTL seconds, and have the workers
  * end their streams (sizes checked by ctl_decode) */
 static void
-broker_op_revoke(broker_t *b, request_t *r)
+broker_op_revoke(broker_t *b, broker_request_t *r)
 {
     const ctl_arg_t *a = r->q->arg;
     char kind[4], ttl_s[12];
-    int64_t now = wall_us() / 1000000;
+    int64_t now = (int64_t)wall_s();
 
     ctl_arg_str(&a[0], kind, sizeof(kind));
     ctl_arg_str(&a[2], ttl_s, sizeof(ttl_s));
@@ -603,15 +607,15 @@ broker_op_revoke(broker_t *b, request_t *r)
 }
 
 static void
-broker_op_head(broker_t *b, request_t *r)
+broker_op_head(broker_t *b, broker_request_t *r)
 {
-    char head[24];
+    char head[WIRE_ID_TEXT_LEN];
     wire_fmt_id(head, b->last_id);
     broker_reply(b, r, CTL_OK, head);
 }
 
 static void
-broker_op_stats(broker_t *b, request_t *r)
+broker_op_stats(broker_t *b, broker_request_t *r)
 {
     char *s = broker_stats_json(b);
     broker_reply(b, r, s ? CTL_OK : CTL_ERROR, s ? s : "out of memory");
@@ -631,7 +635,7 @@ broker_find_route(const broker_t *b, const ctl_arg_t *route)
 /* lease ROUTE SUB TAG: the limit is the route's max_per_user in our own
  * config, the lease the asking connection's */
 static void
-broker_op_lease(broker_t *b, request_t *r)
+broker_op_lease(broker_t *b, broker_request_t *r)
 {
     const ctl_arg_t *a = r->q->arg;
     const route_t *rt = broker_find_route(b, &a[0]);
@@ -669,7 +673,7 @@ broker_op_lease(broker_t *b, request_t *r)
 
 /* renew LEASEID... and release LEASEID...: only the connection's own */
 static void
-broker_op_leases(broker_t *b, request_t *r)
+broker_op_leases(broker_t *b, broker_request_t *r)
 {
     int64_t now = wall_us();
     for (unsigned i = 0; i < r->q->nargs; i++) {
@@ -684,7 +688,7 @@ broker_op_leases(broker_t *b, request_t *r)
 }
 
 /* the handler of each operation of ctl_ops[] */
-static void (*const broker_handlers[CTL_NOPS])(broker_t *, request_t *) = {
+static void (*const broker_handlers[CTL_NOPS])(broker_t *, broker_request_t *) = {
     [CTL_PING] = broker_op_ping, [CTL_HEAD] = broker_op_head, [CTL_PUBLISH] = broker_op_publish,
     [CTL_REPLAY] = broker_op_replay, [CTL_STATE] = broker_op_replay, [CTL_STATS] = broker_op_stats,
     [CTL_LEASE] = broker_op_lease, [CTL_RENEW] = broker_op_leases, [CTL_RELEASE] = broker_op_leases,
@@ -696,7 +700,7 @@ broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *fr
     size_t n, ctl_reply_t *out)
 {
     ctl_err_t e = ctl_decode(frames, n, &b->req);
-    request_t r = { ident, idlen, &b->req, out };
+    broker_request_t r = { ident, idlen, &b->req, out };
 
     ctl_reply_reset(out);
     b->control_requests++;
@@ -733,7 +737,7 @@ broker_control_one(broker_t *b)
     if (m->truncated) {
         b->control_refused++;
         b->control_requests++;
-        broker_reply(b, &(request_t){ id.p, id.len, NULL, &b->out }, CTL_ERROR, "too many arguments");
+        broker_reply(b, &(broker_request_t){ id.p, id.len, NULL, &b->out }, CTL_ERROR, "too many arguments");
     } else {
         for (size_t i = 2; i < m->n; i++)
             v[i - 2] = ctl_frame(m, i);
@@ -842,7 +846,7 @@ broker_new(config_t *cfg, char *err, size_t errlen)
 {
     broker_t *b = calloc(1, sizeof(*b));
 
-    if (!b || !(b->pending = calloc(BROKER_BATCH, sizeof(pending_t)))) {
+    if (!b || !(b->pending = calloc(BROKER_BATCH, sizeof(broker_pending_t)))) {
         free(b);
         snprintf(err, errlen, "out of memory");
         return NULL;

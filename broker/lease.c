@@ -43,7 +43,7 @@ struct leases {
 static size_t
 leases_bucket(const char *s, size_t n)
 {
-    return (size_t)(str_hash(s, n) % LEASES_BUCKETS);
+    return (size_t)(channel_hash(s, n) % LEASES_BUCKETS);
 }
 
 leases_t *

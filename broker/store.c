@@ -183,7 +183,7 @@ store_grow(store_t *s)
     for (size_t i = 0; i < s->nbuckets; i++)
         for (store_channel_t *ch = s->buckets[i], *next; ch; ch = next) {
             next = ch->next;
-            size_t h = str_hash(ch->name, ch->name_len) & (n - 1);
+            size_t h = channel_hash(ch->name, ch->name_len) & (n - 1);
             ch->next = b[h];
             b[h] = ch;
         }
@@ -195,7 +195,7 @@ store_grow(store_t *s)
 store_channel_t *
 store_channel(store_t *s, const char *name, size_t len, int create)
 {
-    size_t h = str_hash(name, len) & (s->nbuckets - 1);
+    size_t h = channel_hash(name, len) & (s->nbuckets - 1);
     store_channel_t *ch;
     char tmp[ZSSE_CHANNEL_MAX + 1];
     int buffer, ttl;

@@ -35,6 +35,7 @@
 #include "args.h"
 #include "check.h"
 #include "channel.h"
+#include "clock.h"
 #include "config.h"
 #include "curve.h"
 #include "message.h"
@@ -742,15 +743,12 @@ cmd_tail(int argc, char **argv)
     }
     signal(SIGINT, on_int);
     signal(SIGTERM, on_int);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = mono_ms();
     long seen = 0;
     int warned = 0;
     while (!tail_stop && (count < 0 || seen < count)) {
         zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        double elapsed = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        double elapsed = (double)(mono_ms() - t0) / 1000;     /* s */
         if (timeout > 0 && elapsed >= timeout)
             break;
         if (nonce_len && !warned && elapsed * 1000 >= TAIL_READY_MS) {

@@ -36,7 +36,7 @@ static struct {
 static size_t
 chantab_hash(const char *s, size_t n)
 {
-    return (size_t)(str_hash(s, n) % CHANTAB_BUCKETS);
+    return (size_t)(channel_hash(s, n) % CHANTAB_BUCKETS);
 }
 
 static void

@@ -119,24 +119,31 @@ control_lease_socket(void)
     return control_lease_sock;
 }
 
-/* under control_lease_mu: receive one reply (waiting up to MS); 1 a lease
- * reply with TAG, its status into *ST (id copied to ID), 0 something else
- * (dropped), -1 nothing came */
-static int
+/* under control_lease_mu: receive one reply (waiting up to MS);
+ * CONTROL_READ_REPLY a lease reply with TAG, its status into *ST (id
+ * copied to ID), CONTROL_READ_OTHER something else (dropped),
+ * CONTROL_READ_NONE nothing came */
+typedef enum {
+    CONTROL_READ_NONE  = -1,
+    CONTROL_READ_OTHER = 0,
+    CONTROL_READ_REPLY = 1
+} control_read_t;
+
+static control_read_t
 control_lease_read(void *s, int ms, const char *tag, ctl_status_t *st, char *id)
 {
     zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
     ctl_frames_t m;
     ctl_arg_t v[4];
     ctl_rep_t rep;
-    int rc = 0;
+    control_read_t rc = CONTROL_READ_OTHER;
 
     if (zmq_poll(&it, 1, ms) <= 0)
-        return -1;
+        return CONTROL_READ_NONE;
     ctl_frames_init(&m, 5);
     if (ctl_recv(s, &m, ZMQ_DONTWAIT) <= 0) {
         free(m.f);
-        return -1;
+        return CONTROL_READ_NONE;
     }
     if (!m.truncated && m.n >= 2 && ctl_frame(&m, 0).len == 0) {
         for (size_t i = 1; i < m.n; i++)
@@ -149,7 +156,7 @@ control_lease_read(void *s, int ms, const char *tag, ctl_status_t *st, char *id)
             else if (rep.status == CTL_REFUSED)
                 log_msg(LOG_ERR, "broker refused a lease: %.*s", (int)rep.arg[1].len,
                     rep.arg[1].p);
-            rc = 1;
+            rc = CONTROL_READ_REPLY;
         }
     }
     ctl_frames_close(&m);
@@ -157,7 +164,7 @@ control_lease_read(void *s, int ms, const char *tag, ctl_status_t *st, char *id)
     return rc;
 }
 
-int
+control_lease_t
 control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
     int timeout_ms)
 {
@@ -166,7 +173,7 @@ control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN 
     int got = 0;
 
     if (mono_mutex_lock_until(&control_lease_mu, mono_ms() + CONTROL_QUEUE_MS) != 0)
-        return -1;
+        return CONTROL_LEASE_NO_ANSWER;
     void *s = control_lease_socket();
     snprintf(tag, sizeof(tag), "%lu", ++control_lease_tag);
     const char *args[] = { route, sub, tag };
@@ -175,16 +182,17 @@ control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN 
         /* replies to renew and release, and late ones to a lease that
          * timed out, come first: dropped (that lease expires unrenewed) */
         while (!got) {
-            int r = control_lease_read(s, (int)mono_left_ms(deadline), tag, &st, id);
-            if (r < 0)
+            control_read_t r = control_lease_read(s, (int)mono_left_ms(deadline), tag, &st, id);
+            if (r == CONTROL_READ_NONE)
                 break;
-            got = r;
+            got = r == CONTROL_READ_REPLY;
         }
     }
     pthread_mutex_unlock(&control_lease_mu);
     if (!got)
-        return -1;
-    return st == CTL_OK ? 1 : st == CTL_FULL ? 0 : -2;
+        return CONTROL_LEASE_NO_ANSWER;
+    return st == CTL_OK ? CONTROL_LEASE_TAKEN : st == CTL_FULL ? CONTROL_LEASE_FULL
+                                                               : CONTROL_LEASE_REFUSED;
 }
 
 int
@@ -196,7 +204,7 @@ control_lease_send(ctl_op_t op, const char *const *ids, size_t n, int wait)
         return errno = EAGAIN, -1;
     void *s = control_lease_socket();
     if (s) {
-        while (control_lease_read(s, 0, NULL, NULL, NULL) >= 0)
+        while (control_lease_read(s, 0, NULL, NULL, NULL) != CONTROL_READ_NONE)
             ;
         rc = n ? ctl_send_strs(s, op, ids, n) : 0;
     }

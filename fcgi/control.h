@@ -48,11 +48,18 @@ void control_fini(void);
 
 /* Leases (max_per_user) go over one connection of their own: the broker
  * lets only the connection that took a lease renew or release it, and
- * the pool's sockets come and go.  Take a lease on ROUTE for SUB: 1 taken
- * (its id in ID), 0 the user's limit is reached, -1 the broker did not
- * answer, -2 it refused (logged: a route its config lacks, bounds).
- * Waits up to TIMEOUT_MS for the reply. */
-int  control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
+ * the pool's sockets come and go.  Take a lease on ROUTE for SUB:
+ * CONTROL_LEASE_TAKEN (its id in ID), CONTROL_LEASE_FULL the user's limit
+ * is reached, CONTROL_LEASE_NO_ANSWER the broker did not answer,
+ * CONTROL_LEASE_REFUSED it refused (logged: a route its config lacks,
+ * bounds).  Waits up to TIMEOUT_MS for the reply. */
+typedef enum {
+    CONTROL_LEASE_REFUSED   = -2,
+    CONTROL_LEASE_NO_ANSWER = -1,
+    CONTROL_LEASE_FULL      = 0,
+    CONTROL_LEASE_TAKEN     = 1
+} control_lease_t;
+control_lease_t control_lease_take(const char *route, const char *sub, char id[CTL_LEASE_ID_LEN + 1],
     int timeout_ms);
 /* Send OP (renew, release) for IDS without waiting for the reply (dropped
  * later); also reads and drops replies already waiting (N 0: only that).

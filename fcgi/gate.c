@@ -63,7 +63,7 @@ gate_head_in(const unsigned char *b, size_t n, unsigned *reqid)
     size_t off = 0;
     int begun = 0;
 
-    while (off + FCGI_REC_HDR <= n) {
+    while (off + RECORD_HDR <= n) {
         const unsigned char *h = b + off;
         if (h[0] != 1)
             return -1;
@@ -74,7 +74,7 @@ gate_head_in(const unsigned char *b, size_t n, unsigned *reqid)
         }
         if (h[1] == FCGI_PARAMS && len == 0 && begun)
             return 1;
-        off += FCGI_REC_HDR + len + h[6];
+        off += RECORD_HDR + len + h[6];
     }
     return 0;
 }
@@ -168,7 +168,7 @@ gate_refuse(int fd, unsigned reqid, const char *why)
     static const char head[] = "Status: 503 Service Unavailable\r\nRetry-After: 1\r\n"
         "Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
         "{\"error\": \"unavailable\", \"message\": \"server busy\"}\n";
-    unsigned char out[FCGI_REC_HDR + sizeof(head) + FCGI_REC_TAIL];
+    unsigned char out[RECORD_HDR + sizeof(head) + RECORD_TAIL];
     char junk[4096];
 
     gates.refused++;
@@ -177,10 +177,10 @@ gate_refuse(int fd, unsigned reqid, const char *why)
      * before the web server has read the answer */
     for (int i = 0; i < 16 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++)
         ;
-    fcgi_rec_header(out, FCGI_REC_STDOUT, reqid, sizeof(head) - 1);
-    memcpy(out + FCGI_REC_HDR, head, sizeof(head) - 1);
-    fcgi_rec_tail(out + FCGI_REC_HDR + sizeof(head) - 1, reqid);
-    ssize_t r = send(fd, out, FCGI_REC_HDR + sizeof(head) - 1 + FCGI_REC_TAIL,
+    record_header(out, RECORD_STDOUT, reqid, sizeof(head) - 1);
+    memcpy(out + RECORD_HDR, head, sizeof(head) - 1);
+    record_tail(out + RECORD_HDR + sizeof(head) - 1, reqid);
+    ssize_t r = send(fd, out, RECORD_HDR + sizeof(head) - 1 + RECORD_TAIL,
         MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)r;
     shutdown(fd, SHUT_WR);

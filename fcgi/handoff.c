@@ -143,16 +143,16 @@ handoff_refuse(int fd)
         in[0] != FCGI_VERSION_1 || in[1] != FCGI_BEGIN_REQUEST)
         return;     /* not FastCGI: nothing to answer */
     unsigned id = (unsigned)in[2] << 8 | in[3];
-    n = snprintf((char *)out + FCGI_REC_HDR, sizeof(out) - FCGI_REC_HDR - FCGI_REC_TAIL,
+    n = snprintf((char *)out + RECORD_HDR, sizeof(out) - RECORD_HDR - RECORD_TAIL,
         "Status: 503 Service Unavailable\r\nRetry-After: 5\r\n"
         "Content-Type: application/json\r\nCache-Control: no-store\r\n"
         "Content-Length: %zu\r\n\r\n%s", sizeof(json) - 1, json);
-    if (n < 0 || (size_t)n >= sizeof(out) - FCGI_REC_HDR - FCGI_REC_TAIL)
+    if (n < 0 || (size_t)n >= sizeof(out) - RECORD_HDR - RECORD_TAIL)
         return;     /* (a constant text: cannot happen) */
-    fcgi_rec_header(out, FCGI_REC_STDOUT, id, (size_t)n);
-    n += FCGI_REC_HDR;
-    fcgi_rec_tail(out + n, id);
-    n += FCGI_REC_TAIL;
+    record_header(out, RECORD_STDOUT, id, (size_t)n);
+    n += RECORD_HDR;
+    record_tail(out + n, id);
+    n += RECORD_TAIL;
     if (handoff_write_all(fd, (const char *)out, (size_t)n) < 0)
         return;
     shutdown(fd, SHUT_WR);

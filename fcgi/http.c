@@ -167,10 +167,10 @@ http_error(http_t *h, const route_t *r, int status, const char *error,
 
     buf_init(&body, 4096);
     buf_puts(&body, "{\"error\": ");
-    json_quote(&body, error, strlen(error));
+    sse_json_quote(&body, error, strlen(error));
     if (message) {
         buf_puts(&body, ", \"message\": ");
-        json_quote(&body, message, strlen(message));
+        sse_json_quote(&body, message, strlen(message));
     }
     buf_puts(&body, "}\n");
     http_printf(out, "Status: %d %s\r\n", status, http_reason(status));

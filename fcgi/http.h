@@ -9,12 +9,13 @@
 #include "route.h"
 
 #define HTTP_PARAM_MAX  (16 * 1024)   /* longer query strings / Authorization: 400 */
+#define HTTP_PATH_MAX   2048          /* URL path with its NUL; a longer one is refused */
 #define HTTP_ORIGIN_MAX 1024          /* a longer Origin is ignored (no CORS) */
 
 typedef struct {
     FCGX_Request *req;
     const char   *method;
-    char          path[2048];         /* URL path, no query */
+    char          path[HTTP_PATH_MAX];  /* URL path, no query */
     size_t        path_len;
     const char   *query;              /* raw query string, may be "" */
     const char   *authorization;

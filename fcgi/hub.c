@@ -41,14 +41,14 @@
 #define HUB_SWEEP_MS    1000            /* ms between sweeps for stall_timeout */
 #define HUB_EVENTS_HWM  1000000         /* events queued on SUB before libzmq drops */
 
-typedef enum { CMD_REGISTER, CMD_UNREGISTER, CMD_ADOPT, CMD_RESUMED } cmd_kind_t;
+typedef enum { CMD_REGISTER, CMD_UNREGISTER, CMD_ADOPT, CMD_RESUMED } hub_cmd_kind_t;
 
 typedef struct cmd {
     struct cmd *next;
-    cmd_kind_t  kind;
+    hub_cmd_kind_t  kind;
     stream_t   *s;
-    qev_t      *e;                  /* CMD_RESUMED: the framed replay, NULL: failed */
-} cmd_t;
+    stream_qev_t      *e;                  /* CMD_RESUMED: the framed replay, NULL: failed */
+} hub_cmd_t;
 
 static struct {
     void           *sub, *mon;
@@ -56,7 +56,7 @@ static struct {
     int             epfd;           /* the adopted streams' sockets */
     pthread_t       thread;
     pthread_mutex_t mu;             /* cmds */
-    cmd_t          *cmds, **cmds_tail;
+    hub_cmd_t          *cmds, **cmds_tail;
     atomic_int      stop;
     stream_t       *streams;        /* registered */
     stream_t       *doomed;         /* to close once the current loop is done */
@@ -86,9 +86,9 @@ hub_wake(void)
 }
 
 static int
-hub_command(cmd_kind_t kind, stream_t *s, qev_t *e)
+hub_command(hub_cmd_kind_t kind, stream_t *s, stream_qev_t *e)
 {
-    cmd_t *c = calloc(1, sizeof(*c));
+    hub_cmd_t *c = calloc(1, sizeof(*c));
     if (!c)
         return -1;
     c->kind = kind;
@@ -200,7 +200,7 @@ hub_doom(stream_t *s, const char *why)
 /* queue E on S, taking a reference; 1 when S's thread must be woken (a
  * full queue sets S->overflow).  Under S's lock while its thread owns it. */
 static int
-hub_enqueue(stream_t *s, qev_t *e)
+hub_enqueue(stream_t *s, stream_qev_t *e)
 {
     int was_empty = s->q.len == 0;
 
@@ -216,7 +216,7 @@ hub_enqueue(stream_t *s, qev_t *e)
 
 /* queued event E framed for S (a raw one is framed already) */
 static int
-hub_frame_queued(stream_t *s, const qev_t *e, const char **p, size_t *n)
+hub_frame_queued(stream_t *s, const stream_qev_t *e, const char **p, size_t *n)
 {
     if (e->kind == ZSSE_KIND_SSE) {
         *p = e->data;
@@ -275,7 +275,7 @@ hub_flush(stream_t *s, int64_t now)
             s->stalled = s->last_write = now;
     }
     while (!writer_pending(&s->out) && s->state == STREAM_LIVE && s->q.len) {
-        qev_t *e = ring_first(&s->q);
+        stream_qev_t *e = ring_first(&s->q);
         const char *p;
         size_t n;
         if (e->kind == ZSSE_KIND_SSE || e->id > s->last) {
@@ -291,7 +291,7 @@ hub_flush(stream_t *s, int64_t now)
             s->last = e->id;
             s->stalled = now;
         }
-        qev_unref(ring_pop(&s->q));
+        stream_qev_unref(ring_pop(&s->q));
     }
     if (!hub_backlog(s))
         s->stalled = 0;
@@ -533,7 +533,7 @@ hub_drain(int window_ms)
 
 /* S's replay is back (on the resume thread): to the hub as a command */
 static void
-hub_resumed(stream_t *s, qev_t *e)
+hub_resumed(stream_t *s, stream_qev_t *e)
 {
     while (hub_command(CMD_RESUMED, s, e) < 0)
         usleep(1000);
@@ -553,19 +553,19 @@ hub_post_job(stream_t *s)
 }
 
 static void
-hub_on_resumed(stream_t *s, qev_t *e, int64_t now)
+hub_on_resumed(stream_t *s, stream_qev_t *e, int64_t now)
 {
     assert(s->jobs > 0);
     s->jobs--;
     if (s->state == STREAM_DEAD) {
-        qev_unref(e);
+        stream_qev_unref(e);
         if (!s->jobs)
             stream_free(s);
         return;
     }
     if (s->state != STREAM_RESUME || s->jobs) {
         /* a newer resync supersedes this replay, or S is doomed */
-        qev_unref(e);
+        stream_qev_unref(e);
         return;
     }
     if (!e && ++s->resume_tries < HUB_RESUME_TRIES) {
@@ -580,7 +580,7 @@ hub_on_resumed(stream_t *s, qev_t *e, int64_t now)
     s->resume_tries = 0;
     /* before the live events queued meanwhile */
     if (ring_push_front(&s->q, e) < 0) {
-        qev_unref(e);
+        stream_qev_unref(e);
         hub_doom(s, "too many events waiting");
         return;
     }
@@ -630,7 +630,7 @@ hub_do_adopt(stream_t *s, int64_t now)
 static void
 hub_run_commands(int64_t now)
 {
-    cmd_t *c;
+    hub_cmd_t *c;
 
     uint64_t v;
     ssize_t r = read(hub.efd, &v, sizeof(v));     /* clear the wake-up */
@@ -641,7 +641,7 @@ hub_run_commands(int64_t now)
     hub.cmds_tail = &hub.cmds;
     pthread_mutex_unlock(&hub.mu);
     while (c) {
-        cmd_t *next = c->next;
+        hub_cmd_t *next = c->next;
         switch (c->kind) {
         case CMD_REGISTER:   hub_do_register(c->s); break;
         case CMD_UNREGISTER: hub_do_unregister(c->s); break;
@@ -696,9 +696,9 @@ hub_framed(int format, const wire_event_t *ev, int n, int made[SSE_FORMATS])
 
 /* WE on S's queue; E: its queued copy, made on first need */
 static void
-hub_queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
+hub_queue_event(stream_t *s, const wire_event_t *we, stream_qev_t **e, int64_t now)
 {
-    if (!*e && !(*e = qev_new(we->id, we->kind, we->event, we->event_len, we->data,
+    if (!*e && !(*e = stream_qev_new(we->id, we->kind, we->event, we->event_len, we->data,
         we->data_len, 1))) {
         if (stream_on_thread(s)) {
             pthread_mutex_lock(&s->mu);
@@ -733,7 +733,7 @@ hub_queue_event(stream_t *s, const wire_event_t *we, qev_t **e, int64_t now)
  * queued copy, made on first need.
  */
 static void
-hub_deliver(stream_t *s, const wire_event_t *ev, int n, qev_t **e, int made[SSE_FORMATS],
+hub_deliver(stream_t *s, const wire_event_t *ev, int n, stream_qev_t **e, int made[SSE_FORMATS],
     int64_t now)
 {
     int i = 0;
@@ -786,14 +786,14 @@ static void
 hub_fan_out(const wire_event_t *ev, int n, int64_t now)
 {
     int made[SSE_FORMATS] = { 0 };
-    qev_t *e[HUB_BURST_MAX] = { NULL };   /* the hub holds one reference each */
+    stream_qev_t *e[HUB_BURST_MAX] = { NULL };   /* the hub holds one reference each */
     size_t nr;
     stream_t *const *readers = chantab_readers(ev[0].channel, ev[0].channel_len, &nr);
 
     for (size_t i = 0; i < nr; i++)
         hub_deliver(readers[i], ev, n, e, made, now);
     for (int i = 0; i < n; i++)
-        qev_unref(e[i]);
+        stream_qev_unref(e[i]);
     hub_close_doomed();             /* READERS may change now */
 }
 

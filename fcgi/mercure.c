@@ -307,7 +307,7 @@ mercure_form_parse(char *body, size_t len, mercure_form_t *u)
     if (u->ntopics == 0)
         return "missing topic";
     if (u->id && (!*u->id || u->id[0] == '#' || strlen(u->id) > MERCURE_ID_MAX ||
-        strpbrk(u->id, "\r\n") || !utf8_valid(u->id, strlen(u->id))))
+        strpbrk(u->id, "\r\n") || !channel_utf8_valid(u->id, strlen(u->id))))
         return "bad id";
     if (u->type && (!*u->type || strlen(u->type) > ZSSE_EVENT_MAX || strpbrk(u->type, "\r\n")))
         return "bad type";
@@ -422,7 +422,7 @@ mercure_publish(http_t *h, const route_t *r, const config_t *cfg, const auth_t *
         goto out;
     }
     uint64_t id;
-    char err[256], idtext[24];
+    char err[256], idtext[WIRE_ID_TEXT_LEN];
     int rc = publish_send(text, strlen(text), &id, err, sizeof(err));
     if (rc == PUBLISH_UNREACHABLE) {
         http_error(h, r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");

@@ -199,12 +199,12 @@ publish_answer_ids(http_t *h, const route_t *r, int status, const uint64_t *ids,
     const char *why)
 {
     buf_t b;
-    char id[24];
+    char id[WIRE_ID_TEXT_LEN];
 
     buf_init(&b, 0);
     if (why) {
         buf_puts(&b, "{\"error\": \"unavailable\", \"message\": ");
-        json_quote(&b, why, strlen(why));
+        sse_json_quote(&b, why, strlen(why));
         buf_puts(&b, ", ");
     } else {
         buf_putc(&b, '{');
@@ -277,7 +277,7 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
         }
         json_decref(all);
         while (n < PUBLISH_BATCH_MAX &&
-               (rc = json_array_next(body, len, &pos, &msgs[n].text, &msgs[n].len)) == 0)
+               (rc = jsontext_array_next(body, len, &pos, &msgs[n].text, &msgs[n].len)) == 0)
             n++;
         if (rc < 0) {
             http_error(h, r, 400, "bad_request", ZSSE_R_INVALID_JSON, NULL);

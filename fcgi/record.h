@@ -4,7 +4,7 @@
  * 503 (handoff.c).  Header-only: zsse-handoff links libc alone.
  *
  * A record is an 8-byte header (version 1, type, request id, body length,
- * no padding) and at most FCGI_REC_MAX bytes of body.  A response ends
+ * no padding) and at most RECORD_MAX bytes of body.  A response ends
  * with an empty STDOUT record and END_REQUEST (application status 0,
  * FCGI_REQUEST_COMPLETE).
  */
@@ -15,15 +15,15 @@
 #include <stddef.h>
 #include <string.h>
 
-#define FCGI_REC_HDR        FCGI_HEADER_LEN     /* 8 bytes (spec 3.3) */
-#define FCGI_REC_MAX        FCGI_MAX_LENGTH     /* a record's body: 65,535 bytes */
-#define FCGI_REC_STDOUT     FCGI_STDOUT         /* 6 (spec 5.3) */
-#define FCGI_REC_END        FCGI_END_REQUEST    /* 3 (spec 5.5) */
-#define FCGI_REC_TAIL       (2 * FCGI_REC_HDR + 8)  /* the end of a response:
+#define RECORD_HDR        FCGI_HEADER_LEN     /* 8 bytes (spec 3.3) */
+#define RECORD_MAX        FCGI_MAX_LENGTH     /* a record's body: 65,535 bytes */
+#define RECORD_STDOUT     FCGI_STDOUT         /* 6 (spec 5.3) */
+#define RECORD_END        FCGI_END_REQUEST    /* 3 (spec 5.5) */
+#define RECORD_TAIL       (2 * RECORD_HDR + 8)  /* the end of a response:
                                      * empty STDOUT, END_REQUEST and its body */
 
 static inline void
-fcgi_rec_header(unsigned char h[FCGI_REC_HDR], int type, unsigned reqid, size_t len)
+record_header(unsigned char h[RECORD_HDR], int type, unsigned reqid, size_t len)
 {
     h[0] = FCGI_VERSION_1;
     h[1] = (unsigned char)type;
@@ -36,13 +36,13 @@ fcgi_rec_header(unsigned char h[FCGI_REC_HDR], int type, unsigned reqid, size_t 
 
 /* the end of request REQID's response */
 static inline void
-fcgi_rec_tail(unsigned char b[FCGI_REC_TAIL], unsigned reqid)
+record_tail(unsigned char b[RECORD_TAIL], unsigned reqid)
 {
-    fcgi_rec_header(b, FCGI_REC_STDOUT, reqid, 0);
+    record_header(b, RECORD_STDOUT, reqid, 0);
     /* END_REQUEST's body: appStatus 0, FCGI_REQUEST_COMPLETE, reserved */
-    fcgi_rec_header(b + FCGI_REC_HDR, FCGI_REC_END, reqid, 8);
-    memset(b + 2 * FCGI_REC_HDR, 0, 8);
-    b[2 * FCGI_REC_HDR + 4] = FCGI_REQUEST_COMPLETE;
+    record_header(b + RECORD_HDR, RECORD_END, reqid, 8);
+    memset(b + 2 * RECORD_HDR, 0, 8);
+    b[2 * RECORD_HDR + 4] = FCGI_REQUEST_COMPLETE;
 }
 
 #endif

@@ -16,7 +16,7 @@ int
 replay_ask(const replay_t *p, ctl_op_t op, uint64_t after, const char *flags, control_reply_t *rep)
 {
     const char *args[CTL_CHANNELS_MAX + 2];
-    char a[24];
+    char a[WIRE_ID_TEXT_LEN];
     int n = 0;
 
     if (p->nchannels > CTL_CHANNELS_MAX)
@@ -67,7 +67,7 @@ replay_reset(replay_t *p, const char *reason)
     buf_t d;
     buf_init(&d, 512);
     buf_puts(&d, "{\"reason\":");
-    json_quote(&d, reason, strlen(reason));
+    sse_json_quote(&d, reason, strlen(reason));
     buf_putc(&d, '}');
     replay_frame(p, 0, p->r->reset_event, strlen(p->r->reset_event), d.data, d.len,
         ZSSE_KIND_JSON);
@@ -145,7 +145,7 @@ replay_frame_head(replay_t *p, const char *head_s)
  * reset's reason and head, else the first part's head.  -1: no answer. */
 static int
 replay_fetch(replay_t *p, ctl_op_t op, uint64_t after, const char *flags, ctl_status_t *st,
-    char *why, size_t whylen, char head_s[24])
+    char *why, size_t whylen, char head_s[WIRE_ID_TEXT_LEN])
 {
     control_reply_t rep;
     uint64_t last;
@@ -178,7 +178,7 @@ replay_fetch(replay_t *p, ctl_op_t op, uint64_t after, const char *flags, ctl_st
 int
 replay_join(replay_t *p, int have_leid, uint64_t leid, int resume)
 {
-    char head_s[24] = "", why[64] = "";
+    char head_s[WIRE_ID_TEXT_LEN] = "", why[64] = "";
     ctl_status_t st;
 
     if (!have_leid) {
@@ -200,7 +200,7 @@ replay_join(replay_t *p, int have_leid, uint64_t leid, int resume)
     if (replay_fetch(p, CTL_REPLAY, leid, resume ? "c" : "", &st, why, sizeof(why), head_s) < 0)
         return -1;
     if (st == CTL_RESET) {
-        char reset_head[24];
+        char reset_head[WIRE_ID_TEXT_LEN];
         snprintf(reset_head, sizeof(reset_head), "%s", head_s);
         replay_reset(p, why);
         p->last = 0;

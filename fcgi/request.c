@@ -273,12 +273,13 @@ request_lease_subject(request_ctx_t *c, char *scratch, size_t len, const char **
 static int
 request_take_lease(request_ctx_t *c, const char *sub)
 {
-    int rc = control_lease_take(c->r->path, sub, c->s->lease, REQUEST_CONTROL_TIMEOUT_MS);
-    if (rc <= 0)
+    control_lease_t rc = control_lease_take(c->r->path, sub, c->s->lease,
+        REQUEST_CONTROL_TIMEOUT_MS);
+    if (rc != CONTROL_LEASE_TAKEN)
         c->s->lease[0] = '\0';
-    if (rc == -2 && c->r->max_per_user == 0)
+    if (rc == CONTROL_LEASE_REFUSED && c->r->max_per_user == 0)
         return 0;               /* only counted for stats: go on without */
-    return rc < 0 ? -1 : rc == 0 ? 1 : 0;
+    return rc == CONTROL_LEASE_TAKEN ? 0 : rc == CONTROL_LEASE_FULL ? 1 : -1;
 }
 
 static void
@@ -338,11 +339,11 @@ request_wants_poll(const http_t *h)
 }
 
 static void
-request_poll_json(request_ctx_t *c, const wire_event_t *ev, int n, qev_t **q, int nq, const char *reset,
+request_poll_json(request_ctx_t *c, const wire_event_t *ev, int n, stream_qev_t **q, int nq, const char *reset,
     uint64_t last)
 {
     buf_t b;
-    char id[24];
+    char id[WIRE_ID_TEXT_LEN];
     int first = 1;
 
     buf_init(&b, 0);
@@ -359,12 +360,12 @@ request_poll_json(request_ctx_t *c, const wire_event_t *ev, int n, qev_t **q, in
         buf_puts(&b, id);
         buf_puts(&b, "\", \"event\": ");
         if (evl)
-            json_quote(&b, evn, evl);
+            sse_json_quote(&b, evn, evl);
         else
             buf_puts(&b, "null");
         buf_puts(&b, ", \"data\": ");
         if (kind == ZSSE_KIND_STRING)
-            json_quote(&b, d, dl);
+            sse_json_quote(&b, d, dl);
         else
             buf_append(&b, d, dl);
         buf_putc(&b, '}');
@@ -375,7 +376,7 @@ request_poll_json(request_ctx_t *c, const wire_event_t *ev, int n, qev_t **q, in
     buf_putc(&b, '"');
     if (reset) {
         buf_puts(&b, ", \"reset\": ");
-        json_quote(&b, reset, strlen(reset));
+        sse_json_quote(&b, reset, strlen(reset));
     }
     buf_puts(&b, "}\n");
     FCGX_PutS("Status: 200 OK\r\n", c->h.req->out);
@@ -409,7 +410,7 @@ static void
 request_poll_head(request_ctx_t *c)
 {
     control_reply_t rep;
-    char head_s[24];
+    char head_s[WIRE_ID_TEXT_LEN];
     uint64_t head = 0;
 
     if (replay_ask(&c->rp, CTL_HEAD, 0, "", &rep) < 0) {
@@ -427,7 +428,7 @@ request_poll_head(request_ctx_t *c)
  * REQUEST_POLL_QUEUED_MAX); their count, *LAST the highest.  Ends early when the
  * client leaves. */
 static int
-request_poll_wait_live(request_ctx_t *c, int wait, uint64_t *last, qev_t *q[REQUEST_POLL_QUEUED_MAX])
+request_poll_wait_live(request_ctx_t *c, int wait, uint64_t *last, stream_qev_t *q[REQUEST_POLL_QUEUED_MAX])
 {
     int64_t end = mono_ms() + wait * 1000, td = request_token_deadline(c);
     int nq = 0;
@@ -438,13 +439,13 @@ request_poll_wait_live(request_ctx_t *c, int wait, uint64_t *last, qev_t *q[REQU
      * hub wakes us only for an empty queue) */
     for (;;) {
         stream_clear_wake(c->s);
-        qev_t *e;
+        stream_qev_t *e;
         while (nq < REQUEST_POLL_QUEUED_MAX && (e = stream_pop(c->s))) {
             if (e->id > *last) {
                 q[nq++] = e;
                 *last = e->id;
             } else {
-                qev_unref(e);
+                stream_qev_unref(e);
             }
         }
         int64_t left = end - mono_ms();
@@ -464,11 +465,11 @@ request_poll_wait_live(request_ctx_t *c, int wait, uint64_t *last, qev_t *q[REQU
 static void
 request_poll_answer(request_ctx_t *c, control_reply_t *rep, uint64_t leid, int wait, int registered)
 {
-    char head_s[24];
+    char head_s[WIRE_ID_TEXT_LEN];
     uint64_t head = 0;
     int n = (int)rep->rep.nevents;
     wire_event_t *ev = calloc((size_t)(n > 0 ? n : 1), sizeof(*ev));
-    qev_t *q[REQUEST_POLL_QUEUED_MAX];
+    stream_qev_t *q[REQUEST_POLL_QUEUED_MAX];
     int nq = 0;
 
     if (control_reply_is(rep, 0, "reset")) {
@@ -490,7 +491,7 @@ request_poll_answer(request_ctx_t *c, control_reply_t *rep, uint64_t leid, int w
         request_poll_json(c, ev, n, q, nq, NULL, last);
     }
     for (int i = 0; i < nq; i++)
-        qev_unref(q[i]);
+        stream_qev_unref(q[i]);
     free(ev);
 }
 

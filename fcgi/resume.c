@@ -42,11 +42,11 @@ resume_next(void)
 }
 
 /* J's replay, framed as one raw queued event; NULL: failed or stale */
-static qev_t *
+static stream_qev_t *
 resume_fetch(const resume_job_t *j)
 {
     const stream_t *s = j->s;
-    qev_t *e = NULL;
+    stream_qev_t *e = NULL;
     buf_t out;
 
     if (__atomic_load_n(&s->resyncs, __ATOMIC_ACQUIRE) != j->resyncs)
@@ -56,7 +56,7 @@ resume_fetch(const resume_job_t *j)
                    .nchannels = s->nchannels, .out = &out, .last = j->after,
                    .filter = s->filter };
     if (replay_join(&p, 1, j->after, 1) == 0 && !p.failed)
-        e = qev_new(p.last, ZSSE_KIND_SSE, "", 0, out.data ? out.data : "", out.len, 1);
+        e = stream_qev_new(p.last, ZSSE_KIND_SSE, "", 0, out.data ? out.data : "", out.len, 1);
     buf_free(&out);
     return e;
 }

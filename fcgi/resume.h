@@ -27,7 +27,7 @@
 /* How a job comes back, on the resume thread: S's replay framed (E, one
  * reference, the callee's), or NULL when it failed or was stale.  Must
  * not block long: it posts to the hub. */
-typedef void resume_done_fn(stream_t *s, qev_t *e);
+typedef void resume_done_fn(stream_t *s, stream_qev_t *e);
 
 /* Ask for S's replay after id AFTER, S's resync count being RESYNCS (read
  * with __ATOMIC_ACQUIRE).  DONE is called once for it.  0, or -1 when no

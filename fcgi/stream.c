@@ -35,17 +35,17 @@ static const char *const stream_names[STREAM_NSTATES] = {
 /* --- queued events ---------------------------------------------------------- */
 
 void
-qev_unref(qev_t *e)
+stream_qev_unref(stream_qev_t *e)
 {
     if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
         free(e);
 }
 
-qev_t *
-qev_new(uint64_t id, char kind, const char *ev, size_t elen, const char *data, size_t dlen,
+stream_qev_t *
+stream_qev_new(uint64_t id, char kind, const char *ev, size_t elen, const char *data, size_t dlen,
     uint32_t refs)
 {
-    qev_t *e;
+    stream_qev_t *e;
 
     assert(elen <= UINT8_MAX && dlen <= UINT32_MAX);
     if (!(e = malloc(sizeof(*e) + elen + dlen + 2)))
@@ -91,9 +91,9 @@ stream_new(void)
 void
 stream_drain(stream_t *s)
 {
-    qev_t *e;
+    stream_qev_t *e;
     while ((e = ring_pop(&s->q)))
-        qev_unref(e);
+        stream_qev_unref(e);
 }
 
 void
@@ -173,11 +173,11 @@ stream_state(stream_t *s)
 
 /* --- its queue and its thread's eventfd ---------------------------------------------- */
 
-qev_t *
+stream_qev_t *
 stream_pop(stream_t *s)
 {
     pthread_mutex_lock(&s->mu);
-    qev_t *e = ring_pop(&s->q);
+    stream_qev_t *e = ring_pop(&s->q);
     pthread_mutex_unlock(&s->mu);
     return e;
 }

@@ -87,7 +87,7 @@ typedef struct qev {
     char    *event;
     char    *data;
     char     blob[];
-} qev_t;
+} stream_qev_t;
 
 typedef enum {
     STREAM_NEW,                 /* its thread's, not registered */
@@ -115,7 +115,7 @@ typedef struct stream {
     stream_state_t state;           /* stream_set_state() only */
     int            overflow;        /* queue full: the stream is dropped */
     int            resume;          /* broker came back: replay from last id */
-    ring_t         q;               /* qev_t *, growing up to STREAM_QUEUE_MAX */
+    ring_t         q;               /* stream_qev_t *, growing up to STREAM_QUEUE_MAX */
     /* set by the thread before hub_adopt(), the hub's own afterwards */
     writer_t       out;             /* the FastCGI connection, its request
                                      * id and unsent tail (writer.h) */
@@ -145,10 +145,10 @@ typedef struct stream {
 
 /* a queued event with REFS references (NULL: out of memory); EV and DATA
  * are copied, ELEN at most 255 (wire.h bounds event names) */
-qev_t *qev_new(uint64_t id, char kind, const char *ev, size_t elen, const char *data,
+stream_qev_t *stream_qev_new(uint64_t id, char kind, const char *ev, size_t elen, const char *data,
     size_t dlen, uint32_t refs);
 /* drop a reference to E (NULL: nothing); the last frees it.  Any thread */
-void qev_unref(qev_t *e);
+void stream_qev_unref(stream_qev_t *e);
 
 /* a stream owned by the calling thread, NEW (NULL: out of memory) */
 stream_t *stream_new(void);
@@ -175,7 +175,7 @@ bool stream_registered(const stream_t *s);
 stream_state_t stream_state(stream_t *s);
 
 /* take the next queued event (NULL: none); the caller unrefs it */
-qev_t *stream_pop(stream_t *s);
+stream_qev_t *stream_pop(stream_t *s);
 /* let go of every queued event (the caller has S to itself) */
 void stream_drain(stream_t *s);
 /* wake S's thread (its eventfd); any thread */

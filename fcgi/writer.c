@@ -15,7 +15,7 @@
 static size_t
 writer_nrec(size_t len)
 {
-    return (len + FCGI_REC_MAX - 1) / FCGI_REC_MAX;
+    return (len + RECORD_MAX - 1) / RECORD_MAX;
 }
 
 /* Records R0.. (at most WRITER_BATCH) of BODY as W's STDOUT records: their
@@ -23,7 +23,7 @@ writer_nrec(size_t len)
  * count, their bytes in *WANT. */
 static int
 writer_iov(const writer_t *w, const char *body, size_t len, size_t r0,
-    unsigned char h[WRITER_BATCH][FCGI_REC_HDR], struct iovec iov[2 * WRITER_BATCH],
+    unsigned char h[WRITER_BATCH][RECORD_HDR], struct iovec iov[2 * WRITER_BATCH],
     size_t *want)
 {
     size_t nrec = writer_nrec(len);
@@ -31,12 +31,12 @@ writer_iov(const writer_t *w, const char *body, size_t len, size_t r0,
 
     *want = 0;
     for (size_t r = r0; r < nrec && r < r0 + WRITER_BATCH; r++, k++) {
-        size_t off = r * FCGI_REC_MAX;
-        size_t cl = len - off < FCGI_REC_MAX ? len - off : FCGI_REC_MAX;
-        fcgi_rec_header(h[k], FCGI_REC_STDOUT, w->reqid, cl);
-        iov[2 * k] = (struct iovec){ h[k], FCGI_REC_HDR };
+        size_t off = r * RECORD_MAX;
+        size_t cl = len - off < RECORD_MAX ? len - off : RECORD_MAX;
+        record_header(h[k], RECORD_STDOUT, w->reqid, cl);
+        iov[2 * k] = (struct iovec){ h[k], RECORD_HDR };
         iov[2 * k + 1] = (struct iovec){ (void *)(body + off), cl };
-        *want += FCGI_REC_HDR + cl;
+        *want += RECORD_HDR + cl;
     }
     return 2 * k;
 }
@@ -46,9 +46,9 @@ writer_iov(const writer_t *w, const char *body, size_t len, size_t r0,
 static int
 writer_keep_rest(writer_t *w, const char *body, size_t len, size_t skip)
 {
-    size_t nrec = writer_nrec(len), total = len + FCGI_REC_HDR * nrec;
+    size_t nrec = writer_nrec(len), total = len + RECORD_HDR * nrec;
     size_t pos = 0, want;
-    unsigned char h[WRITER_BATCH][FCGI_REC_HDR];
+    unsigned char h[WRITER_BATCH][RECORD_HDR];
     struct iovec iov[2 * WRITER_BATCH];
     char *p, *out;
 
@@ -85,7 +85,7 @@ writer_result_t
 writer_send(writer_t *w, const char *body, size_t len)
 {
     size_t nrec = writer_nrec(len), sent = 0, want;
-    unsigned char h[WRITER_BATCH][FCGI_REC_HDR];
+    unsigned char h[WRITER_BATCH][RECORD_HDR];
     struct iovec iov[2 * WRITER_BATCH];
 
     assert(!w->pend);               /* records never interleave */
@@ -105,7 +105,7 @@ writer_send(writer_t *w, const char *body, size_t len)
         if (n < (ssize_t)want)
             break;
     }
-    if (sent == len + FCGI_REC_HDR * nrec)
+    if (sent == len + RECORD_HDR * nrec)
         return WRITER_DONE;
     if (sent == 0)
         return WRITER_BLOCKED;
@@ -146,11 +146,11 @@ writer_pending(const writer_t *w)
 void
 writer_end(writer_t *w)
 {
-    unsigned char b[FCGI_REC_TAIL];
+    unsigned char b[RECORD_TAIL];
 
     if (w->pend || w->fd < 0)
         return;
-    fcgi_rec_tail(b, w->reqid);
+    record_tail(b, w->reqid);
     ssize_t n = send(w->fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)n;                        /* the connection closes next either way */
 }

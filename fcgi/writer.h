@@ -3,7 +3,7 @@
  * (FastCGI 1.0 spec, section 3.3 "Records" and 5.3 "FCGI_STDOUT"), one
  * per adopted stream.
  *
- * A body goes out as STDOUT records of at most FCGI_REC_MAX (65,535)
+ * A body goes out as STDOUT records of at most RECORD_MAX (65,535)
  * bytes each, their headers and bodies gathered into one sendmsg() for up
  * to WRITER_BATCH records -- no copy of the body on the way.  The socket
  * is never waited for: what it does not take (a slow client) is kept, as

@@ -13,13 +13,7 @@
 #include "batch.h"
 #include "jsontext.h"
 
-static bool
-is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-int
+batch_split_t
 batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     const char **reason)
 {
@@ -28,19 +22,19 @@ batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     int rc;
 
     *n = 0;
-    while (i < len && is_ws(text[i]))
+    while (i < len && jsontext_is_ws(text[i]))
         i++;
     if (i >= len || text[i] != '[')
-        return 1;
+        return BATCH_SPLIT_ONE;
     if (len > BATCH_BYTES) {
         *reason = BATCH_R_TOO_LARGE;
-        return -1;
+        return BATCH_SPLIT_REFUSED;
     }
-    while ((rc = json_array_next(text, len, &pos, &v, &vlen)) == 0) {
+    while ((rc = jsontext_array_next(text, len, &pos, &v, &vlen)) == 0) {
         if (*n == BATCH_MAX) {
             *reason = BATCH_R_TOO_MANY;
             *n = 0;
-            return -1;
+            return BATCH_SPLIT_REFUSED;
         }
         spans[*n].p = v;
         spans[(*n)++].len = vlen;
@@ -48,22 +42,22 @@ batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     if (rc < 0 || *n == 0) {
         *reason = BATCH_R_MALFORMED;
         *n = 0;
-        return -1;
+        return BATCH_SPLIT_REFUSED;
     }
     /* the closing ']': after the last element, then only whitespace */
     end = (size_t)(spans[*n - 1].p - text) + spans[*n - 1].len;
-    while (end < len && is_ws(text[end]))
+    while (end < len && jsontext_is_ws(text[end]))
         end++;
     if (end < len && text[end] == ']')
         end++;
-    while (end < len && is_ws(text[end]))
+    while (end < len && jsontext_is_ws(text[end]))
         end++;
     if (end != len) {
         *reason = BATCH_R_MALFORMED;
         *n = 0;
-        return -1;
+        return BATCH_SPLIT_REFUSED;
     }
-    return 0;
+    return BATCH_SPLIT_BATCH;
 }
 
 void
@@ -85,31 +79,33 @@ batch_can_hold(const char *text, size_t len)
 {
     size_t i = 0;
 
-    while (i < len && is_ws(text[i]))
+    while (i < len && jsontext_is_ws(text[i]))
         i++;
     if (len + 2 > BATCH_BYTES || i >= len || text[i] != '{')
         return false;
-    size_t end = json_value_end(text, len);
+    size_t end = jsontext_value_end(text, len);
     if (end == 0)
         return false;
-    while (end < len && is_ws(text[end]))
+    while (end < len && jsontext_is_ws(text[end]))
         end++;
     return end == len;
 }
 
-int
+batch_add_t
 batch_add(batch_t *b, const char *text, size_t len)
 {
     /* room for the separator and the closing ']' */
     if (b->n == BATCH_MAX || b->buf.len + 1 + len + 1 > BATCH_BYTES)
-        return 1;
-    if (buf_reserve(&b->buf, len + 2) < 0)
-        return errno = ENOMEM, -1;
+        return BATCH_ADD_FULL;
+    if (buf_reserve(&b->buf, len + 2) < 0) {
+        errno = ENOMEM;
+        return BATCH_ADD_ERROR;
+    }
     b->buf.data[b->buf.len++] = b->n ? ',' : '[';
     memcpy(b->buf.data + b->buf.len, text, len);
     b->buf.len += len;
     b->n++;
-    return 0;
+    return BATCH_ADD_OK;
 }
 
 void

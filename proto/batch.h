@@ -43,11 +43,17 @@ typedef struct {
     size_t      len;
 } batch_span_t;
 
-/* Split frame TEXT (LEN bytes).  1: not a batch (one message: give the
- * frame to msg_parse as is).  0: a batch, its N elements' raw texts in
- * SPANS (room for BATCH_MAX), pointing into TEXT, in order.  -1: a batch
- * refused whole, *reason set to a BATCH_R_* string. */
-int batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
+/* Split frame TEXT (LEN bytes).  BATCH_SPLIT_ONE: not a batch (one
+ * message: give the frame to msg_parse as is).  BATCH_SPLIT_BATCH: a
+ * batch, its N elements' raw texts in SPANS (room for BATCH_MAX), pointing
+ * into TEXT, in order.  BATCH_SPLIT_REFUSED: a batch refused whole,
+ * *reason set to a BATCH_R_* string. */
+typedef enum {
+    BATCH_SPLIT_REFUSED = -1,
+    BATCH_SPLIT_BATCH   = 0,
+    BATCH_SPLIT_ONE     = 1
+} batch_split_t;
+batch_split_t batch_split(const char *text, size_t len, batch_span_t *spans, size_t *n,
     const char **reason);
 
 /* a batch being built by a publisher */
@@ -61,14 +67,19 @@ void batch_free(batch_t *b);
 static inline void batch_reset(batch_t *b) { b->buf.len = 0; b->n = 0; }
 
 /* Can TEXT (LEN bytes) go into a batch at all: one whole JSON object
- * (json_value_end), so that it cannot change where its neighbours start,
+ * (jsontext_value_end), so that it cannot change where its neighbours start,
  * and small enough?  A text that cannot goes alone, as its own frame. */
 bool batch_can_hold(const char *text, size_t len);
 
-/* Append TEXT (it passed batch_can_hold).  0 added; 1 full: send the
- * batch first (batch_frame, batch_reset), then add again; -1 out of
- * memory (errno ENOMEM). */
-int batch_add(batch_t *b, const char *text, size_t len);
+/* Append TEXT (it passed batch_can_hold).  BATCH_ADD_OK added;
+ * BATCH_ADD_FULL: send the batch first (batch_frame, batch_reset), then
+ * add again; BATCH_ADD_ERROR out of memory (errno ENOMEM). */
+typedef enum {
+    BATCH_ADD_ERROR = -1,
+    BATCH_ADD_OK    = 0,
+    BATCH_ADD_FULL  = 1
+} batch_add_t;
+batch_add_t batch_add(batch_t *b, const char *text, size_t len);
 
 /* The frame to send for the N > 0 messages added: the lone message as
  * itself, or the array.  Valid until the next batch_* call. */

@@ -5,7 +5,7 @@
 #include "channel.h"
 
 bool
-utf8_valid(const char *s, size_t len)
+channel_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
 
@@ -52,7 +52,7 @@ channel_bad_multibyte(const unsigned char *p, size_t left)
 bool
 channel_valid(const char *s, size_t len)
 {
-    if (len < 1 || len > ZSSE_CHANNEL_MAX || !utf8_valid(s, len))
+    if (len < 1 || len > ZSSE_CHANNEL_MAX || !channel_utf8_valid(s, len))
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];

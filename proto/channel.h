@@ -25,7 +25,7 @@ bool channel_match(const char *pattern, const char *name);
 
 /* FNV-1a of S (LEN bytes): the hash of every table of channel names */
 static inline uint64_t
-str_hash(const char *s, size_t len)
+channel_hash(const char *s, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++)
@@ -34,6 +34,6 @@ str_hash(const char *s, size_t len)
 }
 
 /* true when S is valid UTF-8 (rejects overlongs and surrogates) */
-bool utf8_valid(const char *s, size_t len);
+bool channel_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -16,13 +16,16 @@
 #include "message.h"
 #include "sse.h"
 
+#define CONFIG_PATH_MAX       300   /* a key's path in an error, "routes[3].cors.origins" */
+#define CONFIG_INDEX_PATH_MAX 64    /* "routes[N]", "broker.channels[N]" */
+
 typedef struct {
     char  *err;
     size_t errlen;
-} ctx_t;
+} config_ctx_t;
 
 static int
-config_bad(ctx_t *c, const char *path, const char *fmt, ...)
+config_bad(config_ctx_t *c, const char *path, const char *fmt, ...)
 {
     va_list ap;
     int n = snprintf(c->err, c->errlen, "%s: ", path);
@@ -36,7 +39,7 @@ config_bad(ctx_t *c, const char *path, const char *fmt, ...)
 
 /* every key of OBJ must be in KEYS (NULL-terminated) */
 static int
-config_check_keys(ctx_t *c, const char *path, json_t *obj, const char *const *keys)
+config_check_keys(config_ctx_t *c, const char *path, json_t *obj, const char *const *keys)
 {
     const char *k;
     json_t *v;
@@ -47,7 +50,7 @@ config_check_keys(ctx_t *c, const char *path, json_t *obj, const char *const *ke
             if (strcmp(k, keys[i]) == 0)
                 break;
         if (!keys[i]) {
-            char p[300];
+            char p[CONFIG_PATH_MAX];
             snprintf(p, sizeof(p), "%s%s%.64s", path, *path ? "." : "", k);
             return config_bad(c, p, "unknown key");
         }
@@ -62,11 +65,11 @@ config_subpath(char *out, size_t n, const char *path, const char *key)
 }
 
 static int
-config_get_int(ctx_t *c, const char *path, json_t *obj, const char *key, long min, long max,
+config_get_int(config_ctx_t *c, const char *path, json_t *obj, const char *key, long min, long max,
     int *out)
 {
     json_t *v = json_object_get(obj, key);
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     if (!v)
         return 0;
@@ -78,10 +81,10 @@ config_get_int(ctx_t *c, const char *path, json_t *obj, const char *key, long mi
 }
 
 static int
-config_get_bool(ctx_t *c, const char *path, json_t *obj, const char *key, bool *out)
+config_get_bool(config_ctx_t *c, const char *path, json_t *obj, const char *key, bool *out)
 {
     json_t *v = json_object_get(obj, key);
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     if (!v)
         return 0;
@@ -94,11 +97,11 @@ config_get_bool(ctx_t *c, const char *path, json_t *obj, const char *key, bool *
 
 /* string (replacing *out), or null when NULLABLE (setting *out NULL) */
 static int
-config_get_str(ctx_t *c, const char *path, json_t *obj, const char *key, bool nullable,
+config_get_str(config_ctx_t *c, const char *path, json_t *obj, const char *key, bool nullable,
     char **out)
 {
     json_t *v = json_object_get(obj, key);
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     if (!v)
         return 0;
@@ -127,9 +130,9 @@ config_set_default(char **field, const char *value)
 /* --- broker ------------------------------------------------------------ */
 
 static int
-config_check_endpoint(ctx_t *c, const char *path, const char *key, const char *ep)
+config_check_endpoint(config_ctx_t *c, const char *path, const char *key, const char *ep)
 {
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     config_subpath(p, sizeof(p), path, key);
     if (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0)
@@ -141,7 +144,7 @@ config_check_endpoint(ctx_t *c, const char *path, const char *key, const char *e
 
 /* broker.curve: the key files and the allowed clients (curve.h) */
 static int
-config_load_curve(ctx_t *c, json_t *o, curve_conf_t *cc)
+config_load_curve(config_ctx_t *c, json_t *o, curve_conf_t *cc)
 {
     static const char *const keys[] = { "secret_key_file", "clients",
         "server_public_key_file", "client_secret_key_file", NULL };
@@ -165,7 +168,7 @@ config_load_curve(ctx_t *c, json_t *o, curve_conf_t *cc)
             if (!(cc->clients = calloc(json_array_size(v) + 1, sizeof(char *))))
                 return config_bad(c, "broker.curve.clients", "out of memory");
             json_array_foreach(v, i, k) {
-                char p[64];
+                char p[CONFIG_INDEX_PATH_MAX];
                 snprintf(p, sizeof(p), "broker.curve.clients[%zu]", i);
                 if (!json_is_string(k) || json_string_length(k) != 40 ||
                     strspn(json_string_value(k), "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -194,7 +197,7 @@ config_load_curve(ctx_t *c, json_t *o, curve_conf_t *cc)
 }
 
 static int
-config_load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
+config_load_broker(config_ctx_t *c, json_t *o, broker_conf_t *b)
 {
     static const char *const keys[] = { "publish", "events", "control", "buffer", "ttl",
         "max_message", "journal", "journal_fsync", "log", "channels", "curve",
@@ -248,7 +251,7 @@ config_load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
         if (!(b->channels = calloc(json_array_size(v) + 1, sizeof(chanrule_t))))
             return config_bad(c, "broker.channels", "out of memory");
         json_array_foreach(v, i, r) {
-            char p[64], pm[80];
+            char p[CONFIG_INDEX_PATH_MAX], pm[CONFIG_INDEX_PATH_MAX + 16];
             chanrule_t *rule = &b->channels[b->nchannels++];
             rule->buffer = rule->ttl = -1;
             snprintf(p, sizeof(p), "broker.channels[%zu]", i);
@@ -272,7 +275,7 @@ config_load_broker(ctx_t *c, json_t *o, broker_conf_t *b)
 /* --- auth -------------------------------------------------------------- */
 
 static int
-config_load_auth(ctx_t *c, json_t *o, auth_conf_t *a)
+config_load_auth(config_ctx_t *c, json_t *o, auth_conf_t *a)
 {
     static const char *const keys[] = { "alg", "key_file", "issuer", "audience", "leeway",
         "require_exp", "query_param", "cookie", NULL };
@@ -324,10 +327,10 @@ config_normalise(json_t *v, char **data, size_t *len, char *kind)
 }
 
 static int
-config_load_hello(ctx_t *c, const char *path, json_t *o, route_t *r)
+config_load_hello(config_ctx_t *c, const char *path, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "event", "data", NULL };
-    char p[300];
+    char p[CONFIG_PATH_MAX];
     json_t *d;
 
     config_subpath(p, sizeof(p), path, "hello");
@@ -350,10 +353,10 @@ config_load_hello(ctx_t *c, const char *path, json_t *o, route_t *r)
 }
 
 static int
-config_load_heartbeat(ctx_t *c, const char *path, json_t *o, route_t *r)
+config_load_heartbeat(config_ctx_t *c, const char *path, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "interval", "comment", NULL };
-    char p[300];
+    char p[CONFIG_PATH_MAX];
 
     config_subpath(p, sizeof(p), path, "heartbeat");
     if (!json_is_object(o))
@@ -376,10 +379,10 @@ config_load_heartbeat(ctx_t *c, const char *path, json_t *o, route_t *r)
 }
 
 static int
-config_load_cors(ctx_t *c, const char *path, json_t *o, route_t *r)
+config_load_cors(config_ctx_t *c, const char *path, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "origins", "credentials", NULL };
-    char p[300], po[320];
+    char p[CONFIG_PATH_MAX], po[CONFIG_PATH_MAX + 20];
     json_t *v, *origins;
     size_t i;
 
@@ -412,7 +415,7 @@ config_load_cors(ctx_t *c, const char *path, json_t *o, route_t *r)
 
 /* routes[i].path: required, a path pattern (route.h) */
 static int
-config_route_path(ctx_t *c, const char *p, json_t *o, route_t *r)
+config_route_path(config_ctx_t *c, const char *p, json_t *o, route_t *r)
 {
     char pp[96], msg[200];
 
@@ -428,7 +431,7 @@ config_route_path(ctx_t *c, const char *p, json_t *o, route_t *r)
 
 /* routes[i].type, .auth, .format: one of their names */
 static int
-config_route_names(ctx_t *c, const char *p, json_t *o, route_t *r)
+config_route_names(config_ctx_t *c, const char *p, json_t *o, route_t *r)
 {
     char pp[96];
     json_t *v;
@@ -459,7 +462,7 @@ config_route_names(ctx_t *c, const char *p, json_t *o, route_t *r)
 /* routes[i].channels: 1..ROUTE_MAX_CHANNELS templates, required by a
  * stream route, refused by a publish or mercure route (after .type) */
 static int
-config_route_channels(ctx_t *c, const char *p, json_t *o, route_t *r)
+config_route_channels(config_ctx_t *c, const char *p, json_t *o, route_t *r)
 {
     json_t *v = json_object_get(o, "channels"), *t;
     char pp[96], msg[200];
@@ -496,7 +499,7 @@ config_route_channels(ctx_t *c, const char *p, json_t *o, route_t *r)
 
 /* routes[i].require: claim -> string, number or boolean */
 static int
-config_route_require(ctx_t *c, const char *p, json_t *o, route_t *r)
+config_route_require(config_ctx_t *c, const char *p, json_t *o, route_t *r)
 {
     json_t *v = json_object_get(o, "require"), *x;
     const char *k;
@@ -519,7 +522,7 @@ config_route_require(ctx_t *c, const char *p, json_t *o, route_t *r)
 
 /* the scalar settings, then the event names' rules */
 static int
-config_route_scalars(ctx_t *c, const char *p, json_t *o, route_t *r)
+config_route_scalars(config_ctx_t *c, const char *p, json_t *o, route_t *r)
 {
     bool snapshot = false;
     char pp[96];
@@ -547,7 +550,7 @@ config_route_scalars(ctx_t *c, const char *p, json_t *o, route_t *r)
 
 /* routes[i].hello, .heartbeat, .cors: objects of their own */
 static int
-config_route_objects(ctx_t *c, const char *p, json_t *o, route_t *r)
+config_route_objects(config_ctx_t *c, const char *p, json_t *o, route_t *r)
 {
     json_t *v;
 
@@ -562,18 +565,18 @@ config_route_objects(ctx_t *c, const char *p, json_t *o, route_t *r)
 
 /* A route's steps, in the order its errors are reported (a later step
  * may rely on an earlier one: channels on type). */
-static int (*const config_route_steps[])(ctx_t *, const char *, json_t *, route_t *) = {
+static int (*const config_route_steps[])(config_ctx_t *, const char *, json_t *, route_t *) = {
     config_route_path, config_route_names, config_route_channels, config_route_require,
     config_route_scalars, config_route_objects,
 };
 
 static int
-config_load_route(ctx_t *c, size_t idx, json_t *o, route_t *r)
+config_load_route(config_ctx_t *c, size_t idx, json_t *o, route_t *r)
 {
     static const char *const keys[] = { "path", "type", "channels", "auth", "require",
         "format", "retry", "hello", "heartbeat", "snapshot", "reset_event", "max_lifetime",
         "stall_timeout", "max_per_user", "cors", "auth_expired_event", NULL };
-    char p[64];
+    char p[CONFIG_INDEX_PATH_MAX];
 
     snprintf(p, sizeof(p), "routes[%zu]", idx);
     r->retry = -1;
@@ -627,7 +630,7 @@ config_t *
 config_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     static const char *const keys[] = { "broker", "auth", "routes", NULL };
-    ctx_t c = { err, errlen };
+    config_ctx_t c = { err, errlen };
     json_error_t je;
     json_t *root, *v;
     config_t *cfg;

@@ -19,7 +19,7 @@ ident_check(const char *s, size_t len)
         if (c <= 0x20 || c == 0x7f || c == '/' || c == '*')
             return IDENT_BAD_CHAR;
     }
-    if (!utf8_valid(s, len))
+    if (!channel_utf8_valid(s, len))
         return IDENT_BAD_UTF8;
     /* the rest of the channel alphabet: Unicode white space and C1
      * controls (channel_valid knows them) */

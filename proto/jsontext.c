@@ -9,23 +9,23 @@
 #include <string.h>
 #include "jsontext.h"
 
-static int
-json_is_ws(char c)
+bool
+jsontext_is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 static size_t
-json_skip_ws(const char *s, size_t len, size_t i)
+jsontext_skip_ws(const char *s, size_t len, size_t i)
 {
-    while (i < len && json_is_ws(s[i]))
+    while (i < len && jsontext_is_ws(s[i]))
         i++;
     return i;
 }
 
 /* I at an opening quote: index just past the closing quote, or LEN+1 */
 static size_t
-json_skip_string(const char *s, size_t len, size_t i)
+jsontext_skip_string(const char *s, size_t len, size_t i)
 {
     for (i++; i < len; i++) {
         if (s[i] == '\\')
@@ -38,14 +38,14 @@ json_skip_string(const char *s, size_t len, size_t i)
 
 /* I at the start of a value: index just past it, or LEN+1 */
 static size_t
-json_skip_value(const char *s, size_t len, size_t i)
+jsontext_skip_value(const char *s, size_t len, size_t i)
 {
     int depth = 0;
 
     while (i < len) {
         char c = s[i];
         if (c == '"') {
-            i = json_skip_string(s, len, i);
+            i = jsontext_skip_string(s, len, i);
             if (i > len)
                 return len + 1;
             if (depth == 0)
@@ -59,7 +59,7 @@ json_skip_value(const char *s, size_t len, size_t i)
                 return i;           /* end of the enclosing container */
             if (--depth == 0)
                 return i + 1;
-        } else if (depth == 0 && (c == ',' || json_is_ws(c))) {
+        } else if (depth == 0 && (c == ',' || jsontext_is_ws(c))) {
             return i;               /* end of a number / literal */
         }
         i++;
@@ -68,7 +68,7 @@ json_skip_value(const char *s, size_t len, size_t i)
 }
 
 int
-hex_digit(char c)
+jsontext_hex_digit(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -77,20 +77,20 @@ hex_digit(char c)
 }
 
 size_t
-json_compact(const char *in, size_t len, char *out)
+jsontext_compact(const char *in, size_t len, char *out)
 {
     size_t o = 0;
 
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
         if (c == '"') {
-            size_t e = json_skip_string(in, len, i);
+            size_t e = jsontext_skip_string(in, len, i);
             if (e > len)
                 e = len;
             memcpy(out + o, in + i, e - i);
             o += e - i;
             i = e - 1;
-        } else if (!json_is_ws(c)) {
+        } else if (!jsontext_is_ws(c)) {
             out[o++] = c;
         }
     }
@@ -98,44 +98,44 @@ json_compact(const char *in, size_t len, char *out)
 }
 
 int
-json_array_next(const char *text, size_t len, size_t *pos, const char **val, size_t *vlen)
+jsontext_array_next(const char *text, size_t len, size_t *pos, const char **val, size_t *vlen)
 {
     size_t i, ve;
 
-    if (*pos == JSON_ARRAY_DONE)
+    if (*pos == JSONTEXT_ARRAY_DONE)
         return 1;
-    i = json_skip_ws(text, len, *pos);
+    i = jsontext_skip_ws(text, len, *pos);
     if (*pos == 0) {
         if (i >= len || text[i] != '[')
             return -1;
-        i = json_skip_ws(text, len, i + 1);
+        i = jsontext_skip_ws(text, len, i + 1);
         if (i < len && text[i] == ']') {
-            *pos = JSON_ARRAY_DONE;
+            *pos = JSONTEXT_ARRAY_DONE;
             return 1;
         }
     }
-    ve = json_skip_value(text, len, i);
+    ve = jsontext_skip_value(text, len, i);
     if (ve > len || ve == i)
         return -1;
     *val = text + i;
     *vlen = ve - i;
-    i = json_skip_ws(text, len, ve);
+    i = jsontext_skip_ws(text, len, ve);
     if (i < len && text[i] == ',')
         *pos = i + 1;
     else if (i < len && text[i] == ']')
-        *pos = JSON_ARRAY_DONE;
+        *pos = JSONTEXT_ARRAY_DONE;
     else
         return -1;
     return 0;
 }
 
 size_t
-json_value_end(const char *text, size_t len)
+jsontext_value_end(const char *text, size_t len)
 {
-    size_t i = json_skip_ws(text, len, 0), ve;
+    size_t i = jsontext_skip_ws(text, len, 0), ve;
 
     if (i >= len)
         return 0;
-    ve = json_skip_value(text, len, i);
+    ve = jsontext_skip_value(text, len, i);
     return ve > len || ve == i ? 0 : ve;
 }

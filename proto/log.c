@@ -12,6 +12,8 @@
 #include "clock.h"
 #include "log.h"
 
+#define LOG_LIMITED_LINE 1024   /* log_limited: bytes of a line before its suffix */
+
 static const char *log_ident = "zsse";
 static char *log_path;
 static FILE *log_fp;        /* NULL: syslog */
@@ -117,9 +119,9 @@ void
 log_limited(ratelimit_t *rl, int prio, const char *fmt, ...)
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    time_t now = time(NULL);
+    time_t now = wall_s();
     unsigned held;
-    char line[1024];
+    char line[LOG_LIMITED_LINE];
     va_list ap;
 
     if (prio > log_level)

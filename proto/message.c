@@ -33,16 +33,10 @@ typedef struct {
     int         bad;            /* not valid JSON */
 } msg_scan_t;
 
-static int
-msg_is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 static void
 msg_ws(msg_scan_t *s)
 {
-    while (s->p < s->end && msg_is_ws(*s->p))
+    while (s->p < s->end && jsontext_is_ws(*s->p))
         s->p++;
 }
 
@@ -51,7 +45,7 @@ msg_hex4(const char *p, unsigned *v)
 {
     *v = 0;
     for (int i = 0; i < 4; i++) {
-        int d = hex_digit(p[i]);
+        int d = jsontext_hex_digit(p[i]);
         if (d < 0)
             return -1;
         *v = *v * 16 + (unsigned)d;
@@ -97,7 +91,7 @@ msg_string(msg_scan_t *s, char *out, size_t *outlen, const char **raw, size_t *r
             continue;
         }
         /* an escape: flush the raw run first */
-        if (!utf8_valid(run, (size_t)(p - run)))
+        if (!channel_utf8_valid(run, (size_t)(p - run)))
             return s->bad = 1, -1;
         if (out) {
             memcpy(out + o, run, (size_t)(p - run));
@@ -143,7 +137,7 @@ msg_string(msg_scan_t *s, char *out, size_t *outlen, const char **raw, size_t *r
         p += 2;
         run = p;
     }
-    if (p >= s->end || !utf8_valid(run, (size_t)(p - run)))
+    if (p >= s->end || !channel_utf8_valid(run, (size_t)(p - run)))
         return s->bad = 1, -1;
     if (out) {
         memcpy(out + o, run, (size_t)(p - run));
@@ -667,7 +661,7 @@ msg_take_data(msg_t *m, const char *data, size_t data_len)
             for (q++; *q != '"'; q++)
                 if (*q == '\\')
                     q++;
-        } else if (msg_is_ws(*q)) {
+        } else if (jsontext_is_ws(*q)) {
             break;
         }
     }
@@ -678,7 +672,7 @@ msg_take_data(msg_t *m, const char *data, size_t data_len)
     }
     if (!(m->data_owned = malloc(data_len)))
         return -1;
-    m->ev.data_len = json_compact(data, data_len, m->data_owned);
+    m->ev.data_len = jsontext_compact(data, data_len, m->data_owned);
     m->ev.data = m->data_owned;
     return 0;
 }

@@ -38,6 +38,12 @@
 #define ZSSE_R_BAD_KEY          "bad_key"
 #define ZSSE_R_BAD_TTL          "bad_ttl"
 #define ZSSE_R_OUT_OF_MEMORY    "out_of_memory"
+/* the broker's own (broker.c): its limits and journal, not the message */
+#define ZSSE_R_MAX_MEMORY       "max_memory"      /* broker.max_memory reached */
+#define ZSSE_R_STORE_FULL       "store_full"      /* STORE_CHANNELS_MAX channels (store.h) */
+#define ZSSE_R_JOURNAL_ERROR    "journal_error"
+#define ZSSE_R_JOURNAL_FULL     "journal_full"    /* ENOSPC, EDQUOT, EFBIG */
+#define ZSSE_R_MULTIPART        "multipart"       /* a publish of more than one frame */
 
 typedef struct {
     event_rec_t ev;             /* the event: id 0, ttl 0 when not given */

@@ -179,7 +179,7 @@ zsse_publisher_flush(zsse_publisher_t *p)
 int
 zsse_publish_raw(zsse_publisher_t *p, const char *json_msg, size_t len)
 {
-    int rc;
+    batch_add_t rc;
 
     if (p->ack)
         return errno = EINVAL, -1;
@@ -188,14 +188,14 @@ zsse_publish_raw(zsse_publisher_t *p, const char *json_msg, size_t len)
             return -1;
         return zmq_send(p->sock, json_msg, len, 0) < 0 ? -1 : 0;
     }
-    if ((rc = batch_add(&p->batch, json_msg, len)) == 1) {
+    if ((rc = batch_add(&p->batch, json_msg, len)) == BATCH_ADD_FULL) {
         if (zsse_publisher_flush(p) < 0)
             return -1;
         rc = batch_add(&p->batch, json_msg, len);
     }
-    if (rc < 0)
+    if (rc == BATCH_ADD_ERROR)
         return -1;
-    assert(rc == 0);
+    assert(rc == BATCH_ADD_OK);
     /* taken: a failed send keeps the batch for the next call to retry */
     if (p->batch.n >= p->batch_max)
         (void)zsse_publisher_flush(p);

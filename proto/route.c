@@ -228,7 +228,7 @@ url_decode(const char *in, size_t len, char *out, size_t outlen, bool plus)
         char c = in[i];
         if (c == '%') {
             int h, l;
-            if (i + 2 >= len || (h = hex_digit(in[i + 1])) < 0 || (l = hex_digit(in[i + 2])) < 0)
+            if (i + 2 >= len || (h = jsontext_hex_digit(in[i + 1])) < 0 || (l = jsontext_hex_digit(in[i + 2])) < 0)
                 return -1;
             c = (char)(h * 16 + l);
             i += 2;
@@ -325,7 +325,7 @@ int
 tpl_expand_status(const tpl_t *t, const route_params_t *p, const char *query,
     json_t *claims, buf_t *out, char *err, size_t errlen)
 {
-    char v[256];
+    char v[ROUTE_VALUE_MAX + 1];
     ident_result_t ir;
 
     buf_reset(out);

@@ -28,6 +28,7 @@
 #define ROUTE_MAX_SEGMENTS 32
 #define ROUTE_MAX_PARAMS   16
 #define ROUTE_MAX_CHANNELS 16
+#define ROUTE_VALUE_MAX    255     /* a parameter's decoded value, bytes */
 
 typedef enum { TPL_LITERAL, TPL_PATH, TPL_QUERY, TPL_SUB, TPL_CLAIM } tpl_kind_t;
 
@@ -83,7 +84,7 @@ typedef struct {
 typedef struct {
     size_t      n;
     const char *names[ROUTE_MAX_PARAMS];
-    char        values[ROUTE_MAX_PARAMS][256];   /* percent-decoded */
+    char        values[ROUTE_MAX_PARAMS][ROUTE_VALUE_MAX + 1];   /* percent-decoded */
 } route_params_t;
 
 /* Parse PATH (e.g. "/boards/{board}/events") into R's segments.

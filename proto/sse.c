@@ -26,7 +26,7 @@ sse_put_lines(buf_t *out, const char *prefix, size_t plen, const char *s, size_t
 }
 
 int
-json_quote(buf_t *out, const char *s, size_t len)
+sse_json_quote(buf_t *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t run = 0;
@@ -152,9 +152,9 @@ sse_event(buf_t *out, sse_format_t fmt, uint64_t id, const char *event,
         goto fail;
     if (fmt == SSE_ENVELOPE) {
         if (buf_append(out, "data: {\"type\":", 14) < 0 ||
-            (event_len ? json_quote(out, event, event_len) : buf_puts(out, "\"message\"")) < 0 ||
+            (event_len ? sse_json_quote(out, event, event_len) : buf_puts(out, "\"message\"")) < 0 ||
             buf_append(out, ",\"data\":", 8) < 0 ||
-            (kind == ZSSE_KIND_STRING ? json_quote(out, data, data_len) : buf_append(out, data, data_len)) < 0 ||
+            (kind == ZSSE_KIND_STRING ? sse_json_quote(out, data, data_len) : buf_append(out, data, data_len)) < 0 ||
             buf_append(out, "}\n\n", 3) < 0)
             goto fail;
         return 0;

@@ -67,6 +67,6 @@ int sse_retry(buf_t *out, int ms);               /* "retry: MS\n\n" */
 int sse_id(buf_t *out, uint64_t id);             /* "id: ID\n\n" */
 
 /* JSON-encode S (LEN bytes, valid UTF-8) as a string literal onto OUT */
-int json_quote(buf_t *out, const char *s, size_t len);
+int sse_json_quote(buf_t *out, const char *s, size_t len);
 
 #endif

@@ -14,7 +14,7 @@ topic_channel(buf_t *out, const char *topic, size_t len)
     static const char hex[] = "0123456789ABCDEF";
 
     buf_reset(out);
-    if (len == 0 || !utf8_valid(topic, len) || buf_puts(out, TOPIC_PREFIX) < 0)
+    if (len == 0 || !channel_utf8_valid(topic, len) || buf_puts(out, TOPIC_PREFIX) < 0)
         return -1;
     for (size_t i = 0; i < len; ) {
         unsigned char c = (unsigned char)topic[i];
@@ -122,7 +122,7 @@ topic_selector_valid(const char *s, size_t n)
 {
     int depth = 0;
 
-    if (n == 0 || n > TOPIC_SELECTOR_MAX || !utf8_valid(s, n))
+    if (n == 0 || n > TOPIC_SELECTOR_MAX || !channel_utf8_valid(s, n))
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];

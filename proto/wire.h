@@ -194,6 +194,8 @@ void wire_drain(void *sock);
  * -1 on anything else. */
 int    wire_parse_id(const char *s, size_t len, uint64_t *id);
 size_t wire_fmt_id(char *out /* >= 21 bytes */, uint64_t id);
+/* bytes of a buffer that holds an id's text: 20 digits and the NUL, rounded up */
+#define WIRE_ID_TEXT_LEN 24
 
 #define WIRE_ID_MAX ((UINT64_C(1) << 53) - 1)
 

@@ -14,14 +14,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data, *reason = NULL;
     batch_span_t spans[BATCH_MAX];
     size_t n = 0;
-    int rc = batch_split(text, size, spans, &n, &reason);
+    batch_split_t rc = batch_split(text, size, spans, &n, &reason);
 
-    if (rc < 0) {
+    if (rc == BATCH_SPLIT_REFUSED) {
         if (!reason)
             __builtin_trap();
         return 0;
     }
-    if (rc == 1)
+    if (rc == BATCH_SPLIT_ONE)
         return 0;                       /* one message: fuzz_message's job */
     if (n < 1 || n > BATCH_MAX || size > BATCH_BYTES)
         __builtin_trap();

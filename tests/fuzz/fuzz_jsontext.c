@@ -14,7 +14,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!doc)
         return 0;
     char *out = malloc(size ? size : 1);
-    size_t n = json_compact((const char *)data, size, out);
+    size_t n = jsontext_compact((const char *)data, size, out);
     json_t *got = json_loadb(out, n, JSON_REJECT_DUPLICATES, NULL);
     if (!got || !json_equal(got, doc)) __builtin_trap();
     json_decref(got);

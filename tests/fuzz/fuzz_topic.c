@@ -61,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t pos = 0, vl, count = 0;
         const char *v;
         int r;
-        while ((r = json_array_next((const char *)data, size, &pos, &v, &vl)) == 0) {
+        while ((r = jsontext_array_next((const char *)data, size, &pos, &v, &vl)) == 0) {
             json_t *e = json_loadb(v, vl, JSON_DECODE_ANY, NULL);
             if (!e || !json_equal(e, json_array_get(doc, count)))
                 __builtin_trap();

@@ -76,7 +76,7 @@ static inline uint64_t
 lb_publish(const char *msg)
 {
     control_reply_t r;
-    char id_s[24];
+    char id_s[WIRE_ID_TEXT_LEN];
     uint64_t id = 0;
 
     if (control_call(CTL_PUBLISH, &msg, 1, LB_CALL_MS, &r) < 0)
@@ -106,7 +106,7 @@ static inline uint64_t
 lb_head(void)
 {
     control_reply_t r;
-    char s[24];
+    char s[WIRE_ID_TEXT_LEN];
     uint64_t id = 0;
 
     if (control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r) == 0) {

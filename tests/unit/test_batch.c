@@ -21,7 +21,7 @@
 
 static batch_span_t spans[BATCH_MAX];
 
-static int
+static batch_split_t
 split(const char *t, size_t *n, const char **reason)
 {
     *reason = NULL;
@@ -41,10 +41,10 @@ test_not_a_batch(void **state)
     size_t n;
     const char *r;
     (void)state;
-    assert_int_equal(split("{\"channel\":\"a\",\"data\":1}", &n, &r), 1);
-    assert_int_equal(split("  {\"x\":[1,2]}", &n, &r), 1);
-    assert_int_equal(split("", &n, &r), 1);
-    assert_int_equal(split("nonsense", &n, &r), 1);
+    assert_int_equal(split("{\"channel\":\"a\",\"data\":1}", &n, &r), BATCH_SPLIT_ONE);
+    assert_int_equal(split("  {\"x\":[1,2]}", &n, &r), BATCH_SPLIT_ONE);
+    assert_int_equal(split("", &n, &r), BATCH_SPLIT_ONE);
+    assert_int_equal(split("nonsense", &n, &r), BATCH_SPLIT_ONE);
 }
 
 static void
@@ -55,7 +55,7 @@ test_split_in_order(void **state)
     (void)state;
     const char *t = " [ {\"channel\":\"a\",\"data\":0.57} ,{\"channel\":\"b\",\"data\":\"],[\"},\n"
                     "{\"channel\":\"c\",\"data\":[1,{\"k\":\"\\\"\"}]} ]\n";
-    assert_int_equal(split(t, &n, &r), 0);
+    assert_int_equal(split(t, &n, &r), BATCH_SPLIT_BATCH);
     assert_int_equal(n, 3);
     span_is(0, "{\"channel\":\"a\",\"data\":0.57}");
     span_is(1, "{\"channel\":\"b\",\"data\":\"],[\"}");
@@ -72,7 +72,7 @@ test_bad_element_alone(void **state)
     (void)state;
     const char *t = "[{\"channel\":\"a\",\"data\":1},{\"channel\":\"a\" \"data\":2},"
                     "{\"data\":3},7,{\"channel\":\"a\",\"data\":4}]";
-    assert_int_equal(split(t, &n, &r), 0);
+    assert_int_equal(split(t, &n, &r), BATCH_SPLIT_BATCH);
     assert_int_equal(n, 5);
     const char *want[] = { NULL, ZSSE_R_INVALID_JSON, ZSSE_R_NO_CHANNEL, ZSSE_R_NOT_OBJECT, NULL };
     for (size_t i = 0; i < n; i++) {
@@ -98,7 +98,7 @@ test_malformed_whole(void **state)
                           "[{\"a\":1},]", "[{\"a\":1}] x", "[{\"a\":1}]]", "[{\"a\":\"1}]",
                           "[,{\"a\":1}]" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        assert_int_equal(split(bad[i], &n, &r), -1);
+        assert_int_equal(split(bad[i], &n, &r), BATCH_SPLIT_REFUSED);
         assert_string_equal(r, BATCH_R_MALFORMED);
         assert_int_equal(n, 0);
     }
@@ -117,21 +117,21 @@ test_bounds(void **state)
         len += (size_t)sprintf(t + len, "%s{}", i ? "," : "");
     t[len++] = ']';
     t[len] = '\0';
-    assert_int_equal(split(t, &n, &r), -1);
+    assert_int_equal(split(t, &n, &r), BATCH_SPLIT_REFUSED);
     assert_string_equal(r, BATCH_R_TOO_MANY);
     memcpy(t + len - 4, "]\0", 2);      /* drop the last ",{}" */
-    assert_int_equal(split(t, &n, &r), 0);
+    assert_int_equal(split(t, &n, &r), BATCH_SPLIT_BATCH);
     assert_int_equal(n, BATCH_MAX);
     /* BATCH_BYTES is the frame's bound, whatever it holds */
     memset(t, ' ', BATCH_BYTES + 1);
     memcpy(t, "[{}", 3);
     t[BATCH_BYTES] = ']';
     t[BATCH_BYTES + 1] = '\0';
-    assert_int_equal(split(t, &n, &r), -1);
+    assert_int_equal(split(t, &n, &r), BATCH_SPLIT_REFUSED);
     assert_string_equal(r, BATCH_R_TOO_LARGE);
     t[BATCH_BYTES - 1] = ']';
     t[BATCH_BYTES] = '\0';
-    assert_int_equal(split(t, &n, &r), 0);
+    assert_int_equal(split(t, &n, &r), BATCH_SPLIT_BATCH);
     assert_int_equal(n, 1);
     free(t);
 }
@@ -146,22 +146,22 @@ test_builder(void **state)
     const char *m1 = "{\"channel\":\"a\",\"data\":1}", *m2 = "{\"channel\":\"b\",\"data\":2}";
     (void)state;
     batch_init(&b);
-    assert_int_equal(batch_add(&b, m1, strlen(m1)), 0);
+    assert_int_equal(batch_add(&b, m1, strlen(m1)), BATCH_ADD_OK);
     batch_frame(&b, &p, &len);
     assert_int_equal(len, strlen(m1));          /* a lone one goes as itself */
     assert_memory_equal(p, m1, len);
-    assert_int_equal(batch_add(&b, m2, strlen(m2)), 0);
+    assert_int_equal(batch_add(&b, m2, strlen(m2)), BATCH_ADD_OK);
     batch_frame(&b, &p, &len);
-    assert_int_equal(batch_split(p, len, spans, &n, &r), 0);
+    assert_int_equal(batch_split(p, len, spans, &n, &r), BATCH_SPLIT_BATCH);
     assert_int_equal(n, 2);
     span_is(0, m1);
     span_is(1, m2);
     batch_reset(&b);
     for (int i = 0; i < BATCH_MAX; i++)
-        assert_int_equal(batch_add(&b, "{}", 2), 0);
-    assert_int_equal(batch_add(&b, "{}", 2), 1);  /* full: send first */
+        assert_int_equal(batch_add(&b, "{}", 2), BATCH_ADD_OK);
+    assert_int_equal(batch_add(&b, "{}", 2), BATCH_ADD_FULL);  /* full: send first */
     batch_frame(&b, &p, &len);
-    assert_int_equal(batch_split(p, len, spans, &n, &r), 0);
+    assert_int_equal(batch_split(p, len, spans, &n, &r), BATCH_SPLIT_BATCH);
     assert_int_equal(n, BATCH_MAX);
     /* bytes: a text that would pass BATCH_BYTES waits for the next batch */
     batch_reset(&b);
@@ -171,8 +171,8 @@ test_builder(void **state)
     memcpy(t, "{}", 2);
     t[big] = '\0';
     assert_true(batch_can_hold(t, big));
-    assert_int_equal(batch_add(&b, t, big), 0);
-    assert_int_equal(batch_add(&b, t, big), 1);
+    assert_int_equal(batch_add(&b, t, big), BATCH_ADD_OK);
+    assert_int_equal(batch_add(&b, t, big), BATCH_ADD_FULL);
     assert_int_equal(b.n, 1);
     free(t);
     batch_free(&b);

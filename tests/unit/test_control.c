@@ -38,7 +38,7 @@ test_calls(void **st)
     control_reply_free(&r);
 
     /* the events after id1 - 1 of the channel: both, as published */
-    char after[24];
+    char after[WIRE_ID_TEXT_LEN];
     wire_fmt_id(after, id1 - 1);
     const char *args[] = { after, "", ch };
     assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
@@ -127,16 +127,16 @@ test_leases(void **st)
     char a[CTL_LEASE_ID_LEN + 1], b[CTL_LEASE_ID_LEN + 1], c[CTL_LEASE_ID_LEN + 1];
     const char *route = lb.cfg->routes[0].path;
 
-    assert_int_equal(control_lease_take(route, "alice", a, LB_CALL_MS), 1);
-    assert_int_equal(control_lease_take(route, "alice", b, LB_CALL_MS), 1);
+    assert_int_equal(control_lease_take(route, "alice", a, LB_CALL_MS), CONTROL_LEASE_TAKEN);
+    assert_int_equal(control_lease_take(route, "alice", b, LB_CALL_MS), CONTROL_LEASE_TAKEN);
     assert_string_not_equal(a, b);
-    assert_int_equal(control_lease_take(route, "alice", c, LB_CALL_MS), 0);    /* limit 2 */
-    assert_int_equal(control_lease_take(route, "bob", c, LB_CALL_MS), 1);      /* per user */
+    assert_int_equal(control_lease_take(route, "alice", c, LB_CALL_MS), CONTROL_LEASE_FULL);    /* limit 2 */
+    assert_int_equal(control_lease_take(route, "bob", c, LB_CALL_MS), CONTROL_LEASE_TAKEN);      /* per user */
     const char *ids[] = { a };
     assert_int_equal(control_lease_send(CTL_RELEASE, ids, 1, 1), 0);
     /* the release went first on the same connection */
-    assert_int_equal(control_lease_take(route, "alice", c, LB_CALL_MS), 1);
-    assert_int_equal(control_lease_take("/no/such/route", "alice", c, LB_CALL_MS), -2);
+    assert_int_equal(control_lease_take(route, "alice", c, LB_CALL_MS), CONTROL_LEASE_TAKEN);
+    assert_int_equal(control_lease_take("/no/such/route", "alice", c, LB_CALL_MS), CONTROL_LEASE_REFUSED);
 }
 
 int

@@ -17,7 +17,7 @@ test_jsontext(void **st)
     size_t n;
     char out[128];
     const char *t = "[ 1, \"x }\\\" ]\" ]";
-    n = json_compact(t, strlen(t), out);
+    n = jsontext_compact(t, strlen(t), out);
     out[n] = '\0';
     assert_string_equal(out, "[1,\"x }\\\" ]\"]");
 }
@@ -29,23 +29,23 @@ test_array_split(void **st)
     const char *v;
     size_t vl, pos = 0;
 
-    assert_int_equal(json_array_next(t, strlen(t), &pos, &v, &vl), 0);
+    assert_int_equal(jsontext_array_next(t, strlen(t), &pos, &v, &vl), 0);
     assert_int_equal(vl, strlen("{\"a\": [1, {\"b\": \"],\\\"\"}]}"));
     assert_memory_equal(v, "{\"a\"", 4);
-    assert_int_equal(json_array_next(t, strlen(t), &pos, &v, &vl), 0);
+    assert_int_equal(jsontext_array_next(t, strlen(t), &pos, &v, &vl), 0);
     assert_int_equal(vl, 1);
     assert_int_equal(v[0], '2');
-    assert_int_equal(json_array_next(t, strlen(t), &pos, &v, &vl), 0);
+    assert_int_equal(jsontext_array_next(t, strlen(t), &pos, &v, &vl), 0);
     assert_int_equal(vl, 5);                    /* "x,]" */
-    assert_int_equal(json_array_next(t, strlen(t), &pos, &v, &vl), 1);
+    assert_int_equal(jsontext_array_next(t, strlen(t), &pos, &v, &vl), 1);
     pos = 0;
-    assert_int_equal(json_array_next("[]", 2, &pos, &v, &vl), 1);
+    assert_int_equal(jsontext_array_next("[]", 2, &pos, &v, &vl), 1);
     pos = 0;
-    assert_int_equal(json_array_next("{}", 2, &pos, &v, &vl), -1);
+    assert_int_equal(jsontext_array_next("{}", 2, &pos, &v, &vl), -1);
     pos = 0;
-    assert_int_equal(json_array_next("[1 2]", 5, &pos, &v, &vl), -1);
+    assert_int_equal(jsontext_array_next("[1 2]", 5, &pos, &v, &vl), -1);
     pos = 0;
-    assert_int_equal(json_array_next("[\"abc", 5, &pos, &v, &vl), -1);
+    assert_int_equal(jsontext_array_next("[\"abc", 5, &pos, &v, &vl), -1);
 }
 
 int

@@ -100,7 +100,7 @@ test_publish(void **st)
     buf_t ch;
     control_reply_t r;
     wire_event_t ev[2];
-    char after[24];
+    char after[WIRE_ID_TEXT_LEN];
     const char *args[] = { after, "", NULL };
 
     assert_int_equal(control_call(CTL_HEAD, NULL, 0, LB_CALL_MS, &r), 0);

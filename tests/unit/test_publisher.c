@@ -33,7 +33,7 @@ test_fire_and_forget(void **st)
 
     control_reply_t r;
     wire_event_t ev[2];
-    char after[24];
+    char after[WIRE_ID_TEXT_LEN];
     wire_fmt_id(after, before);
     const char *args[] = { after, "", "user/pub" };
     assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);

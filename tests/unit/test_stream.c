@@ -139,7 +139,7 @@ test_queue(void **st)
 {
     (void)st;
     stream_t *s = stream_new();
-    qev_t *a = qev_new(1, ZSSE_KIND_JSON, "ev", 2, "{}", 2, 1), *b = qev_new(2, ZSSE_KIND_SSE, "", 0, "x", 1, 1);
+    stream_qev_t *a = stream_qev_new(1, ZSSE_KIND_JSON, "ev", 2, "{}", 2, 1), *b = stream_qev_new(2, ZSSE_KIND_SSE, "", 0, "x", 1, 1);
 
     assert_non_null(a);
     assert_non_null(b);
@@ -147,9 +147,9 @@ test_queue(void **st)
     assert_string_equal(a->data, "{}");
     assert_int_equal(ring_push(&s->q, a), 0);
     assert_int_equal(ring_push(&s->q, b), 0);
-    qev_t *e = stream_pop(s);
+    stream_qev_t *e = stream_pop(s);
     assert_ptr_equal(e, a);
-    qev_unref(e);
+    stream_qev_unref(e);
     stream_drain(s);                /* b's last reference */
     assert_null(stream_pop(s));
     stream_wake(s);

@@ -62,24 +62,24 @@ drain(int fd, unsigned char **buf, size_t *len)
 }
 
 /* check that IN[0..LEN) is STDOUT records of REQID carrying BODY, of
- * FCGI_REC_MAX bytes each but the last; returns the bytes used */
+ * RECORD_MAX bytes each but the last; returns the bytes used */
 static size_t
 check_records(const unsigned char *in, size_t len, const char *body, size_t blen)
 {
     size_t pos = 0, off = 0;
 
     while (off < blen) {
-        assert_true(pos + FCGI_REC_HDR <= len);
+        assert_true(pos + RECORD_HDR <= len);
         const unsigned char *h = in + pos;
         size_t cl = (size_t)h[4] << 8 | h[5];
         assert_int_equal(h[0], 1);                      /* FCGI_VERSION_1 */
-        assert_int_equal(h[1], FCGI_REC_STDOUT);
+        assert_int_equal(h[1], RECORD_STDOUT);
         assert_int_equal((unsigned)h[2] << 8 | h[3], REQID);
         assert_int_equal(h[6], 0);                      /* no padding */
-        assert_int_equal(cl, blen - off < FCGI_REC_MAX ? blen - off : FCGI_REC_MAX);
-        assert_true(pos + FCGI_REC_HDR + cl <= len);
-        assert_memory_equal(in + pos + FCGI_REC_HDR, body + off, cl);
-        pos += FCGI_REC_HDR + cl;
+        assert_int_equal(cl, blen - off < RECORD_MAX ? blen - off : RECORD_MAX);
+        assert_true(pos + RECORD_HDR + cl <= len);
+        assert_memory_equal(in + pos + RECORD_HDR, body + off, cl);
+        pos += RECORD_HDR + cl;
         off += cl;
     }
     return pos;
@@ -110,17 +110,17 @@ test_small_body_one_record(void **st)
     assert_int_equal(writer_send(&w, "data: x\n\n", 9), WRITER_DONE);
     assert_false(writer_pending(&w));
     drain(p.fd[1], &in, &len);
-    assert_int_equal(len, FCGI_REC_HDR + 9);
+    assert_int_equal(len, RECORD_HDR + 9);
     assert_int_equal(check_records(in, len, "data: x\n\n", 9), len);
     writer_end(&w);
     free(in);
     in = NULL;
     len = 0;
     drain(p.fd[1], &in, &len);
-    assert_int_equal(len, FCGI_REC_TAIL);
-    assert_int_equal(in[1], FCGI_REC_STDOUT);           /* empty: the end of STDOUT */
+    assert_int_equal(len, RECORD_TAIL);
+    assert_int_equal(in[1], RECORD_STDOUT);           /* empty: the end of STDOUT */
     assert_int_equal(in[5], 0);
-    assert_int_equal(in[8 + 1], FCGI_REC_END);
+    assert_int_equal(in[8 + 1], RECORD_END);
     assert_int_equal((unsigned)in[8 + 2] << 8 | in[8 + 3], REQID);
     writer_free(&w);
     free(in);
@@ -134,7 +134,7 @@ test_split_at_record_max(void **st)
     (void)st;
     pair_t p;
     writer_t w = { 0 };
-    size_t blen = 3 * FCGI_REC_MAX + 1;
+    size_t blen = 3 * RECORD_MAX + 1;
     char *body = pattern(blen);
     unsigned char *in = NULL;
     size_t len = 0;
@@ -152,7 +152,7 @@ test_split_at_record_max(void **st)
     }
     assert_int_equal(r, WRITER_DONE);
     drain(p.fd[1], &in, &len);
-    assert_int_equal(len, blen + 4 * FCGI_REC_HDR);
+    assert_int_equal(len, blen + 4 * RECORD_HDR);
     assert_int_equal(check_records(in, len, body, blen), len);
     writer_free(&w);
     free(in);
@@ -178,7 +178,7 @@ test_partial_write_keeps_tail(void **st)
     writer_init(&w, p.fd[0], REQID);
     assert_int_equal(writer_send(&w, body, blen), WRITER_PARTIAL);
     assert_true(writer_pending(&w));
-    assert_true(w.pend_len > 0 && w.pend_len < blen + 5 * FCGI_REC_HDR);
+    assert_true(w.pend_len > 0 && w.pend_len < blen + 5 * RECORD_HDR);
     /* nothing read yet: the socket is still full */
     assert_int_equal(writer_flush(&w), WRITER_BLOCKED);
     /* no end records while a record is cut */
@@ -193,7 +193,7 @@ test_partial_write_keeps_tail(void **st)
     assert_true(flushes > 1);                   /* it took several rounds */
     assert_int_equal(writer_flush(&w), WRITER_DONE);   /* nothing left */
     drain(p.fd[1], &in, &len);
-    assert_int_equal(len, blen + 5 * FCGI_REC_HDR);
+    assert_int_equal(len, blen + 5 * RECORD_HDR);
     assert_int_equal(check_records(in, len, body, blen), len);
     writer_free(&w);
     free(in);
