@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
+#include <fcgiapp.h>
+#include "auth.h"
 #include "broker.h"
 #include "config.h"
 #include "control.h"
@@ -131,6 +133,31 @@ lb_group_teardown(void **st)
 {
     (void)st;
     lb_stop();
+    return 0;
+}
+
+
+/* What a route test needs before its first request: an HS256 verifier
+ * on a fresh 32-byte key in KEYFILE (a mkstemp template, unlinked by the
+ * caller), libfcgi initialised and the broker loop started
+ * (lb_start).  0, or -1 with nothing to undo
+ * but the key file. */
+static inline int
+lb_route_setup(char *keyfile, auth_t **auth)
+{
+    char err[256];
+    int fd = mkstemp(keyfile);
+
+    if (fd < 0)
+        return -1;
+    if (write(fd, "0123456789abcdef0123456789abcdef", 32) != 32) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    auth_conf_t c = { .alg = "HS256", .key_file = keyfile, .require_exp = true };
+    if (!(*auth = auth_new(&c, err, sizeof(err))) || FCGX_Init() != 0 || lb_start() < 0)
+        return -1;
     return 0;
 }
 

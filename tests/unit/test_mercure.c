@@ -29,13 +29,8 @@ static int
 setup(void **st)
 {
     char err[256];
-    int fd = mkstemp(keyfile);
 
-    if (fd < 0 || write(fd, "0123456789abcdef0123456789abcdef", 32) != 32)
-        return -1;
-    close(fd);
-    auth_conf_t c = { .alg = "HS256", .key_file = keyfile, .require_exp = true };
-    if (!(auth = auth_new(&c, err, sizeof(err))) || FCGX_Init() != 0 || lb_start() < 0)
+    if (lb_route_setup(keyfile, &auth) < 0)
         return -1;
     json_t *claims = json_pack("{s:s, s:I, s:{s:[s]}}", "sub", "app",
         "exp", (json_int_t)time(NULL) + 600, "mercure", "publish", "https://e.net/books/{id}");
