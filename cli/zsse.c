@@ -480,7 +480,7 @@ cmd_publish(int argc, char **argv)
 /* --- token ------------------------------------------------------------------ */
 
 static int
-cmd_token(int argc, char **argv)
+token_mint(json_t *claims, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "sub", required_argument, NULL, 's' }, { "ttl", required_argument, NULL, 't' },
@@ -488,7 +488,6 @@ cmd_token(int argc, char **argv)
         { "key", required_argument, NULL, 'k' }, { "config", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
-    json_t *claims = json_object();
     const char *sub = NULL, *privkey = NULL;
     long ttl = 3600;
     int c;
@@ -542,13 +541,24 @@ cmd_token(int argc, char **argv)
     if (cfg->auth.audience)
         json_object_set_new(claims, "aud", json_string(cfg->auth.audience));
     char *tok = auth_mint(a, claims, privkey, err, sizeof(err));
-    json_decref(claims);
     auth_destroy(&a);
     if (!tok)
         return die("%s", err);
     puts(tok);
     free(tok);
     return 0;
+}
+
+/* zsse token: the claims live here, so that every early return of
+ * token_mint() (a usage error, a config that will not load) frees them */
+static int
+cmd_token(int argc, char **argv)
+{
+    json_t *claims = json_object();
+    int rc = claims ? token_mint(claims, argc, argv) : die("token: %s", "out of memory");
+
+    json_decref(claims);
+    return rc;
 }
 
 /* The options of a command that takes none but -c FILE and --help (NAME:
