@@ -17,6 +17,10 @@
  * force: it subscribes a sync topic behind the channels and waits for the
  * broker to echo it (wire.h, SYNC markers), so a test can publish then and
  * know tail sees it, instead of sleeping.
+ *
+ * Names: cmd_<command> is the command table (main); a command's own steps
+ * and helpers take its name (publish_, token_, revoke_, tail_; lines_ is
+ * the --stdin line reader); what several commands share takes cli_.
  */
 #include <errno.h>
 #include <limits.h>
@@ -44,12 +48,12 @@
 #include "wire.h"
 #include "zsse.h"
 
-static const char *config_flag;
-static config_t *cfg;
-static curve_client_t curve;       /* off: plain ZeroMQ */
+static const char *cli_config_flag;
+static config_t *cli_cfg;
+static curve_client_t cli_curve;   /* off: plain ZeroMQ */
 
 static void
-usage(FILE *fp)
+cli_usage(FILE *fp)
 {
     fprintf(fp,
         "usage: zsse [-c FILE] COMMAND [options]\n"
@@ -72,7 +76,7 @@ usage(FILE *fp)
 }
 
 static int
-die(const char *fmt, const char *arg)
+cli_die(const char *fmt, const char *arg)
 {
     fprintf(stderr, "zsse: ");
     fprintf(stderr, fmt, arg);
@@ -80,26 +84,26 @@ die(const char *fmt, const char *arg)
     return 1;
 }
 
-/* a usage error (a bad option, argument or number): said like die(), exit
+/* a usage error (a bad option, argument or number): said like cli_die(), exit
  * status ARGS_EXIT_USAGE (doc/reference.md, EXIT STATUS) */
 static int
-usage_error(const char *fmt, const char *arg)
+cli_usage_error(const char *fmt, const char *arg)
 {
-    die(fmt, arg);
+    cli_die(fmt, arg);
     return ARGS_EXIT_USAGE;
 }
 
 static int
-load_config(void)
+cli_load_config(void)
 {
     char err[512];
-    const char *file = config_default_path(config_flag);
+    const char *file = config_default_path(cli_config_flag);
 
-    if (!(cfg = config_load(file, err, sizeof(err)))) {
+    if (!(cli_cfg = config_load(file, err, sizeof(err)))) {
         fprintf(stderr, "zsse: config: %s: %s\n", file, err);
         return -1;
     }
-    if (curve_client_load(&cfg->broker, &curve, err, sizeof(err)) < 0) {
+    if (curve_client_load(&cli_cfg->broker, &cli_curve, err, sizeof(err)) < 0) {
         fprintf(stderr, "zsse: config: %s: %s\n", file, err);
         return -1;
     }
@@ -110,7 +114,7 @@ load_config(void)
  * argument in *ARG0 (malloc'ed, NUL-terminated, NULL when none); -1 when
  * the broker is unreachable or the reply is malformed */
 static int
-control(void *ctx, ctl_op_t op, const char *const *args, int nargs, char **arg0,
+cli_control(void *ctx, ctl_op_t op, const char *const *args, int nargs, char **arg0,
     int timeout_ms)
 {
     void *s = zmq_socket(ctx, ZMQ_DEALER);
@@ -123,7 +127,7 @@ control(void *ctx, ctl_op_t op, const char *const *args, int nargs, char **arg0,
     *arg0 = NULL;
     ctl_frames_init(&m, 9);
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-    if (curve_client_apply(s, &curve) < 0 || zmq_connect(s, cfg->broker.control) < 0 ||
+    if (curve_client_apply(s, &cli_curve) < 0 || zmq_connect(s, cli_cfg->broker.control) < 0 ||
         ctl_send_strs(s, op, args, (size_t)nargs) < 0 ||
         zmq_poll(&it, 1, timeout_ms) <= 0 || ctl_recv(s, &m, 0) <= 0)
         goto out;
@@ -148,7 +152,7 @@ out:
 /* The message with -d spliced in as written: the broker keeps the
  * publisher's own spelling of numbers (0.57 stays 0.57). */
 static char *
-build_message(const char **chans, int nch, const char *event, const char *data,
+publish_build_message(const char **chans, int nch, const char *event, const char *data,
     const char *key, int ttl)
 {
     json_error_t je;
@@ -192,7 +196,7 @@ build_message(const char **chans, int nch, const char *event, const char *data,
 #define PUBLISH_REPLY_MAX (64 * 1024)   /* --url: the answer we read */
 
 static size_t
-http_collect(char *p, size_t size, size_t n, void *arg)
+publish_http_collect(char *p, size_t size, size_t n, void *arg)
 {
     char *b = arg;
     size_t have = strlen(b), add = size * n;
@@ -207,7 +211,7 @@ http_collect(char *p, size_t size, size_t n, void *arg)
  * a line; 0 ok, 1 refused (the status and the server's message on
  * stderr), 2 no answer */
 static int
-send_http(const char *url, const char *token, const char *text, size_t len)
+publish_send_http(const char *url, const char *token, const char *text, size_t len)
 {
     static char reply[PUBLISH_REPLY_MAX];
     char auth[8300];
@@ -217,7 +221,7 @@ send_http(const char *url, const char *token, const char *text, size_t len)
     CURLcode rc;
 
     if (!c)
-        return die("publish: %s", "curl_easy_init failed") + 1;
+        return cli_die("publish: %s", "curl_easy_init failed") + 1;
     reply[0] = '\0';
     hd = curl_slist_append(hd, "Content-Type: application/json");
     if (token) {
@@ -230,14 +234,14 @@ send_http(const char *url, const char *token, const char *text, size_t len)
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)PUBLISH_HTTP_S);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, publish_http_collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(hd);
     curl_easy_cleanup(c);
     if (rc != CURLE_OK)
-        return die("publish: %s", curl_easy_strerror(rc)) + 1;
+        return cli_die("publish: %s", curl_easy_strerror(rc)) + 1;
     json_t *r = json_loads(reply, 0, NULL), *ids = json_object_get(r, "ids"), *v;
     size_t i;
     if (status != 200 || !json_is_array(ids)) {
@@ -257,14 +261,14 @@ send_http(const char *url, const char *token, const char *text, size_t len)
 
 /* send one message; 0 ok, 1 rejected, 2 the broker is unreachable */
 static int
-send_one(zsse_publisher_t *pub, int ack, const char *text, size_t len)
+publish_send_one(zsse_publisher_t *pub, int ack, const char *text, size_t len)
 {
     if (!ack) {
         if (zsse_publish_raw(pub, text, len) < 0) {
             if (errno == EAGAIN)
-                return die("publish: no broker took the message within 3 s (%s): "
-                    "not published", cfg->broker.publish) + 1;
-            return die("publish: %s", zmq_strerror(errno));
+                return cli_die("publish: no broker took the message within 3 s (%s): "
+                    "not published", cli_cfg->broker.publish) + 1;
+            return cli_die("publish: %s", zmq_strerror(errno));
         }
         return 0;
     }
@@ -272,8 +276,8 @@ send_one(zsse_publisher_t *pub, int ack, const char *text, size_t len)
     char err[256];
     if (zsse_publish_ack(pub, text, len, 5000, &id, err, sizeof(err)) < 0) {
         if (strncmp(err, "timeout", 7) == 0)
-            return die("broker unreachable (%s)", cfg->broker.control) + 1;
-        return die("rejected: %s", err);
+            return cli_die("broker unreachable (%s)", cli_cfg->broker.control) + 1;
+        return cli_die("rejected: %s", err);
     }
     printf("%llu\n", (unsigned long long)id);
     fflush(stdout);
@@ -350,16 +354,16 @@ lines_next(lines_t *r, char **line, size_t *len)
     }
 }
 
-/* send the batch of a batching publisher: 0, or 2 (no broker, as send_one) */
+/* send the batch of a batching publisher: 0, or 2 (no broker, as publish_send_one) */
 static int
-flush_batch(zsse_publisher_t *pub)
+publish_flush_batch(zsse_publisher_t *pub)
 {
     if (zsse_publisher_flush(pub) == 0)
         return 0;
     if (errno == EAGAIN)
-        return die("publish: no broker took the messages within 3 s (%s): not published",
-            cfg->broker.publish) + 1;
-    return die("publish: %s", zmq_strerror(errno)) + 1;
+        return cli_die("publish: no broker took the messages within 3 s (%s): not published",
+            cli_cfg->broker.publish) + 1;
+    return cli_die("publish: %s", zmq_strerror(errno)) + 1;
 }
 
 static int
@@ -381,9 +385,9 @@ cmd_publish(int argc, char **argv)
         switch (c) {
         case 'C':
             if (nch == ZSSE_MAX_CHANNELS)
-                return usage_error("at most %s channels", "64");
+                return cli_usage_error("at most %s channels", "64");
             if (!channel_valid(optarg, strlen(optarg)))
-                return usage_error("-C %s: not a valid channel name", optarg);
+                return cli_usage_error("-C %s: not a valid channel name", optarg);
             chans[nch++] = optarg;
             break;
         case 'e': event = optarg; break;
@@ -392,57 +396,57 @@ cmd_publish(int argc, char **argv)
         case 't': {
             long v;
             if (args_long(optarg, 1, ZSSE_TTL_MAX, &v) < 0)
-                return usage_error("--ttl %s: seconds from 1 to a year", optarg);
+                return cli_usage_error("--ttl %s: seconds from 1 to a year", optarg);
             ttl = (int)v;
             break;
         }
         case 'a': ack = 1; break;
         case 's': use_stdin = 1; break;
-        case 'c': config_flag = optarg; break;
+        case 'c': cli_config_flag = optarg; break;
         case 'u': url = optarg; break;
         case 'T': token = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: return usage_error("publish: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        case 'h': cli_usage(stdout); return 0;
+        default: return cli_usage_error("publish: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return usage_error("publish: unexpected argument '%s'", argv[optind]);
+        return cli_usage_error("publish: unexpected argument '%s'", argv[optind]);
     if (!use_stdin && (nch == 0 || !data))
-        return usage_error("publish: needs -C CHANNEL and -d JSON (or --stdin)%s", "");
+        return cli_usage_error("publish: needs -C CHANNEL and -d JSON (or --stdin)%s", "");
     if (url && ack)
-        return usage_error("publish: --url is always acknowledged: drop --ack%s", "");
+        return cli_usage_error("publish: --url is always acknowledged: drop --ack%s", "");
     if (url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-        return usage_error("publish: --url %s: must be http:// or https://", url);
+        return cli_usage_error("publish: --url %s: must be http:// or https://", url);
     if (url && token && (strlen(token) > 8192 || strpbrk(token, "\r\n")))
-        return usage_error("publish: --token: not a token%s", "");
+        return cli_usage_error("publish: --token: not a token%s", "");
     /* --url needs no config: the web server and its publish route decide */
-    if (!url && load_config() < 0)
+    if (!url && cli_load_config() < 0)
         return 1;
     char perr[600];
     zsse_publisher_t *pub = NULL;
-    if (!url && !(pub = zsse_publisher_new_config(cfg->path, ack, PUBLISH_SEND_MS,
+    if (!url && !(pub = zsse_publisher_new_config(cli_cfg->path, ack, PUBLISH_SEND_MS,
                                                   perr, sizeof(perr))))
-        return die("cannot connect: %s", perr);
+        return cli_die("cannot connect: %s", perr);
     if (url)
         curl_global_init(CURL_GLOBAL_DEFAULT);
     if (!use_stdin) {
-        char *text = build_message(chans, nch, event, data, key, ttl);
-        rc = !text ? 1 : url ? send_http(url, token, text, strlen(text)) != 0
-                             : send_one(pub, ack, text, strlen(text)) != 0;
+        char *text = publish_build_message(chans, nch, event, data, key, ttl);
+        rc = !text ? 1 : url ? publish_send_http(url, token, text, strlen(text)) != 0
+                             : publish_send_one(pub, ack, text, strlen(text)) != 0;
         free(text);
     } else {
-        lines_t lr = { .cap = (url ? ZSSE_HTTP_LINE_MAX : cfg->broker.max_message) + 2 };
+        lines_t lr = { .cap = (url ? ZSSE_HTTP_LINE_MAX : cli_cfg->broker.max_message) + 2 };
         char *line;
         size_t len;
         long lineno = 0;
         int k, batching;
         if (!(lr.buf = malloc(lr.cap)))
-            return die("out of memory%s", "");
+            return cli_die("out of memory%s", "");
         /* without --ack and --url: PUSH, PUBLISH_BATCH lines per frame */
         batching = pub && !ack && zsse_publisher_batch(pub, PUBLISH_BATCH) == 0;
         while ((k = lines_next(&lr, &line, &len)) != LINE_EOF) {
             if (k == LINE_IDLE) {       /* nothing follows now: send */
-                if (batching && flush_batch(pub) != 0) {
+                if (batching && publish_flush_batch(pub) != 0) {
                     rc = 1;
                     break;
                 }
@@ -459,7 +463,7 @@ cmd_publish(int argc, char **argv)
                 len--;
             if (len == 0)
                 continue;
-            int r = url ? send_http(url, token, line, len) : send_one(pub, ack, line, len);
+            int r = url ? publish_send_http(url, token, line, len) : publish_send_one(pub, ack, line, len);
             if (r == 2) {           /* no broker: the rest would fail too */
                 rc = 1;
                 break;
@@ -467,7 +471,7 @@ cmd_publish(int argc, char **argv)
             if (r != 0)
                 rc = 1;
         }
-        if (batching && k == LINE_EOF && flush_batch(pub) != 0)
+        if (batching && k == LINE_EOF && publish_flush_batch(pub) != 0)
             rc = 1;
         free(lr.buf);
     }
@@ -498,12 +502,12 @@ token_mint(json_t *claims, int argc, char **argv)
         case 's': sub = optarg; break;
         case 't':
             if (args_long(optarg, 1, 10L * 366 * 86400, &ttl) < 0)
-                return usage_error("--ttl %s: seconds from 1 to ten years", optarg);
+                return cli_usage_error("--ttl %s: seconds from 1 to ten years", optarg);
             break;
         case 'l': {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg)
-                return usage_error("--claim %s: use NAME=VALUE", optarg);
+                return cli_usage_error("--claim %s: use NAME=VALUE", optarg);
             *eq = '\0';
             json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
             json_object_set_new(claims, optarg, v ? v : json_string(eq + 1));
@@ -518,32 +522,32 @@ token_mint(json_t *claims, int argc, char **argv)
             break;
         }
         case 'k': privkey = optarg; break;
-        case 'c': config_flag = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: return usage_error("token: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        case 'c': cli_config_flag = optarg; break;
+        case 'h': cli_usage(stdout); return 0;
+        default: return cli_usage_error("token: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return usage_error("token: unexpected argument '%s'", argv[optind]);
+        return cli_usage_error("token: unexpected argument '%s'", argv[optind]);
     if (!sub)
-        return usage_error("token: --sub ID is required%s", "");
-    if (load_config() < 0)
+        return cli_usage_error("token: --sub ID is required%s", "");
+    if (cli_load_config() < 0)
         return 1;
-    auth_t *a = auth_new(&cfg->auth, err, sizeof(err));
+    auth_t *a = auth_new(&cli_cfg->auth, err, sizeof(err));
     if (!a)
-        return die("%s", err);
+        return cli_die("%s", err);
     time_t now = time(NULL);
     json_object_set_new(claims, "sub", json_string(sub));
     json_object_set_new(claims, "iat", json_integer(now));
     json_object_set_new(claims, "exp", json_integer(now + ttl));
-    if (cfg->auth.issuer)
-        json_object_set_new(claims, "iss", json_string(cfg->auth.issuer));
-    if (cfg->auth.audience)
-        json_object_set_new(claims, "aud", json_string(cfg->auth.audience));
+    if (cli_cfg->auth.issuer)
+        json_object_set_new(claims, "iss", json_string(cli_cfg->auth.issuer));
+    if (cli_cfg->auth.audience)
+        json_object_set_new(claims, "aud", json_string(cli_cfg->auth.audience));
     char *tok = auth_mint(a, claims, privkey, err, sizeof(err));
     auth_destroy(&a);
     if (!tok)
-        return die("%s", err);
+        return cli_die("%s", err);
     puts(tok);
     free(tok);
     return 0;
@@ -555,7 +559,7 @@ static int
 cmd_token(int argc, char **argv)
 {
     json_t *claims = json_object();
-    int rc = claims ? token_mint(claims, argc, argv) : die("token: %s", "out of memory");
+    int rc = claims ? token_mint(claims, argc, argv) : cli_die("token: %s", "out of memory");
 
     json_decref(claims);
     return rc;
@@ -565,7 +569,7 @@ cmd_token(int argc, char **argv)
  * the command, for messages).  0: go on; 1: help was printed, exit 0;
  * -1: a bad option or argument, said on stderr, exit ARGS_EXIT_USAGE. */
 static int
-plain_options(const char *name, int argc, char **argv)
+cli_plain_options(const char *name, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
@@ -575,17 +579,17 @@ plain_options(const char *name, int argc, char **argv)
     int c;
 
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (c == 'c') config_flag = optarg;
-        else if (c == 'h') { usage(stdout); return 1; }
+        if (c == 'c') cli_config_flag = optarg;
+        else if (c == 'h') { cli_usage(stdout); return 1; }
         else {
             snprintf(what, sizeof(what), "%s: unknown or incomplete option '%%s' (see --help)",
                 name);
-            return die(what, argv[optind - 1]), -1;
+            return cli_die(what, argv[optind - 1]), -1;
         }
     }
     if (optind < argc) {
         snprintf(what, sizeof(what), "%s: unexpected argument '%%s'", name);
-        return die(what, argv[optind]), -1;
+        return cli_die(what, argv[optind]), -1;
     }
     return 0;
 }
@@ -595,19 +599,19 @@ plain_options(const char *name, int argc, char **argv)
 static int
 cmd_stats(int argc, char **argv)
 {
-    int o = plain_options("stats", argc, argv);
+    int o = cli_plain_options("stats", argc, argv);
     if (o != 0)
         return o < 0 ? ARGS_EXIT_USAGE : 0;
-    if (load_config() < 0)
+    if (cli_load_config() < 0)
         return 1;
     void *ctx = zmq_ctx_new();
     char *json;
     int rc = 1;
-    if (control(ctx, CTL_STATS, NULL, 0, &json, 2000) == CTL_OK && json) {
+    if (cli_control(ctx, CTL_STATS, NULL, 0, &json, 2000) == CTL_OK && json) {
         printf("%s\n", json);
         rc = 0;
     } else {
-        fprintf(stderr, "zsse: broker unreachable (%s)\n", cfg->broker.control);
+        fprintf(stderr, "zsse: broker unreachable (%s)\n", cli_cfg->broker.control);
     }
     free(json);
     zmq_ctx_term(ctx);
@@ -630,12 +634,12 @@ revoke_check_args(const char *kind, const char *value, const char *ttl)
 
     snprintf(what, sizeof(what), "revoke: --%s: %%s", kind);
     if (n == 0 || n > CTL_FIELD_MAX)
-        return die(what, "from 1 to 255 bytes"), -1;
+        return cli_die(what, "from 1 to 255 bytes"), -1;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
-            return die(what, "no control characters (newline, tab, ...)"), -1;
+            return cli_die(what, "no control characters (newline, tab, ...)"), -1;
     if (args_long(ttl, 1, REVOKE_TTL_MAX, &v) < 0)
-        return die("revoke: --ttl %s: seconds from 1 to a year", ttl), -1;
+        return cli_die("revoke: --ttl %s: seconds from 1 to a year", ttl), -1;
     return 0;
 }
 
@@ -653,32 +657,32 @@ cmd_revoke(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         if (c == 's' || c == 'j') {
             if (kind)
-                return usage_error("revoke: one of --sub or --jti%s", "");
+                return cli_usage_error("revoke: one of --sub or --jti%s", "");
             kind = c == 's' ? "sub" : "jti";
             value = optarg;
         } else if (c == 't') ttl = optarg;
-        else if (c == 'c') config_flag = optarg;
-        else if (c == 'h') { usage(stdout); return 0; }
-        else return usage_error("revoke: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        else if (c == 'c') cli_config_flag = optarg;
+        else if (c == 'h') { cli_usage(stdout); return 0; }
+        else return cli_usage_error("revoke: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
     }
     if (!kind)
-        return usage_error("revoke: --sub ID or --jti ID is required%s", "");
+        return cli_usage_error("revoke: --sub ID or --jti ID is required%s", "");
     if (optind < argc)
-        return usage_error("revoke: unexpected argument '%s'", argv[optind]);
+        return cli_usage_error("revoke: unexpected argument '%s'", argv[optind]);
     if (revoke_check_args(kind, value, ttl) < 0)
         return ARGS_EXIT_USAGE;
-    if (load_config() < 0)
+    if (cli_load_config() < 0)
         return 1;
     void *ctx = zmq_ctx_new();
     const char *args[] = { kind, value, ttl };
     char *why = NULL;
-    int st = control(ctx, CTL_REVOKE, args, 3, &why, 2000), rc = 1;
+    int st = cli_control(ctx, CTL_REVOKE, args, 3, &why, 2000), rc = 1;
     if (st == CTL_OK)
         rc = 0;
     else if (st == CTL_ERROR)
         fprintf(stderr, "zsse: revoke: %s\n", why ? why : "refused");
     else
-        fprintf(stderr, "zsse: broker unreachable (%s)\n", cfg->broker.control);
+        fprintf(stderr, "zsse: broker unreachable (%s)\n", cli_cfg->broker.control);
     free(why);
     zmq_ctx_term(ctx);
     return rc;
@@ -690,7 +694,7 @@ cmd_revoke(int argc, char **argv)
 #define TAIL_READY_MS    3000             /* --ready: no echo by then, say so */
 
 static volatile sig_atomic_t tail_stop;
-static void on_int(int sig) { (void)sig; tail_stop = 1; }
+static void tail_on_signal(int sig) { (void)sig; tail_stop = 1; }
 
 static int
 cmd_tail(int argc, char **argv)
@@ -711,25 +715,25 @@ cmd_tail(int argc, char **argv)
         switch (c) {
         case 'n':
             if (args_long(optarg, 1, LONG_MAX, &count) < 0)
-                return usage_error("tail: -n %s: a count of events, at least 1", optarg);
+                return cli_usage_error("tail: -n %s: a count of events, at least 1", optarg);
             break;
         case 't':
             if (args_seconds(optarg, TAIL_TIMEOUT_MAX, &timeout) < 0)
-                return usage_error("tail: --timeout %s: seconds, more than 0 (e.g. 10 or 0.5)",
+                return cli_usage_error("tail: --timeout %s: seconds, more than 0 (e.g. 10 or 0.5)",
                     optarg);
             break;
-        case 'c': config_flag = optarg; break;
+        case 'c': cli_config_flag = optarg; break;
         case 'r': ready = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: return usage_error("tail: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        case 'h': cli_usage(stdout); return 0;
+        default: return cli_usage_error("tail: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return usage_error("tail: name at least one CHANNEL%s", "");
+        return cli_usage_error("tail: name at least one CHANNEL%s", "");
     for (int i = optind; i < argc; i++)
         if (!channel_valid(argv[i], strlen(argv[i])))
-            return usage_error("tail: %s: not a valid channel name", argv[i]);
-    if (load_config() < 0)
+            return cli_usage_error("tail: %s: not a valid channel name", argv[i]);
+    if (cli_load_config() < 0)
         return 1;
     void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
     int zero = 0;
@@ -737,13 +741,13 @@ cmd_tail(int argc, char **argv)
     /* connected first: the subscriptions then go out in this order, the
      * sync topic last (set before connecting, ZeroMQ would send them in
      * its own order on attach) */
-    if (curve_client_apply(sub, &curve) < 0 || zmq_connect(sub, cfg->broker.events) < 0)
-        return die("tail: connect: %s", zmq_strerror(errno));
+    if (curve_client_apply(sub, &cli_curve) < 0 || zmq_connect(sub, cli_cfg->broker.events) < 0)
+        return cli_die("tail: connect: %s", zmq_strerror(errno));
     for (int i = optind; i < argc; i++) {
         char topic[257];
         size_t n = strlen(argv[i]);
         if (!channel_valid(argv[i], n))
-            return die("tail: %s: not a valid channel name", argv[i]);
+            return cli_die("tail: %s: not a valid channel name", argv[i]);
         memcpy(topic, argv[i], n + 1);      /* with its '\0': exact match */
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, n + 1);
     }
@@ -751,8 +755,8 @@ cmd_tail(int argc, char **argv)
         nonce_len = snprintf(nonce, sizeof(nonce), "%ctail-%ld", WIRE_SYNC_BYTE, (long)getpid());
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, nonce, (size_t)nonce_len + 1);
     }
-    signal(SIGINT, on_int);
-    signal(SIGTERM, on_int);
+    signal(SIGINT, tail_on_signal);
+    signal(SIGTERM, tail_on_signal);
     int64_t t0 = mono_ms();
     long seen = 0;
     int warned = 0;
@@ -764,7 +768,7 @@ cmd_tail(int argc, char **argv)
         if (nonce_len && !warned && elapsed * 1000 >= TAIL_READY_MS) {
             /* the sync echo comes back within milliseconds of a broker */
             fprintf(stderr, "zsse: tail: cannot reach the broker at %s (no answer in %d s); "
-                "still trying\n", cfg->broker.events, TAIL_READY_MS / 1000);
+                "still trying\n", cli_cfg->broker.events, TAIL_READY_MS / 1000);
             warned = 1;
         }
         if (zmq_poll(&it, 1, 100) <= 0)
@@ -799,7 +803,7 @@ cmd_tail(int argc, char **argv)
     zmq_ctx_term(ctx);
     if (nonce_len && !tail_stop) {         /* --ready and never ready */
         fprintf(stderr, "zsse: tail: cannot reach the broker at %s: never ready\n",
-            cfg->broker.events);
+            cli_cfg->broker.events);
         return 1;
     }
     return 0;
@@ -813,13 +817,13 @@ cmd_keygen(int argc, char **argv)
     char err[600];
 
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
+        cli_usage(stdout);
         return 0;
     }
     if (argc != 2 || argv[1][0] == '-')
-        return usage_error("keygen: name one PREFIX (writes PREFIX.public and PREFIX.secret)%s", "");
+        return cli_usage_error("keygen: name one PREFIX (writes PREFIX.public and PREFIX.secret)%s", "");
     if (curve_keygen(argv[1], err, sizeof(err)) < 0)
-        return die("keygen: %s", err);
+        return cli_die("keygen: %s", err);
     printf("%s.public\n%s.secret\n", argv[1], argv[1]);
     return 0;
 }
@@ -829,10 +833,10 @@ cmd_keygen(int argc, char **argv)
 static int
 cmd_check_config(int argc, char **argv)
 {
-    int o = plain_options("check-config", argc, argv);
+    int o = cli_plain_options("check-config", argc, argv);
     if (o != 0)
         return o < 0 ? ARGS_EXIT_USAGE : 0;
-    return check_config(config_default_path(config_flag), stdout, stderr) ? 1 : 0;
+    return check_config(config_default_path(cli_config_flag), stdout, stderr) ? 1 : 0;
 }
 
 int
@@ -843,20 +847,20 @@ main(int argc, char **argv)
     /* global options before the command */
     while (i < argc && argv[i][0] == '-') {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            config_flag = argv[i + 1];
+            cli_config_flag = argv[i + 1];
             i += 2;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
+            cli_usage(stdout);
             return 0;
         } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
             printf("zsse %s\n", ZSSE_VERSION);
             return 0;
         } else {
-            return usage_error("unknown option '%s' (see --help)", argv[i]);
+            return cli_usage_error("unknown option '%s' (see --help)", argv[i]);
         }
     }
     if (i >= argc) {
-        usage(stderr);
+        cli_usage(stderr);
         return 2;
     }
     const char *cmd = argv[i];
@@ -875,7 +879,7 @@ main(int argc, char **argv)
     else if (strcmp(cmd, "keygen") == 0) rc = cmd_keygen(argc, argv);
     else if (strcmp(cmd, "check-config") == 0) rc = cmd_check_config(argc, argv);
     else if (strcmp(cmd, "revoke") == 0) rc = cmd_revoke(argc, argv);
-    else rc = usage_error("unknown command '%s' (see --help)", cmd);
-    config_destroy(&cfg);
+    else rc = cli_usage_error("unknown command '%s' (see --help)", cmd);
+    config_destroy(&cli_cfg);
     return rc;
 }
