@@ -22,6 +22,7 @@
  * and helpers take its name (publish_, token_, revoke_, tail_; lines_ is
  * the --stdin line reader); what several commands share takes cli_.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <getopt.h>
@@ -51,6 +52,10 @@
 static const char *cli_config_flag;
 static config_t *cli_cfg;
 static curve_client_t cli_curve;   /* off: plain ZeroMQ */
+
+/* what an options step returns when the command goes on (else: its exit
+ * status) */
+enum { CLI_GO_ON = -1 };
 
 static void
 cli_usage(FILE *fp)
@@ -696,8 +701,27 @@ cmd_revoke(int argc, char **argv)
 static volatile sig_atomic_t tail_stop;
 static void tail_on_signal(int sig) { (void)sig; tail_stop = 1; }
 
+/* what the options of tail asked for */
+typedef struct {
+    long   count;                       /* events to print; -1: no limit */
+    double timeout;                     /* s; 0: none */
+    int    ready;                       /* --ready */
+    char **chans;                       /* the CHANNEL arguments */
+    int    nch;
+} tail_opts_t;
+
+/* the sync topic of --ready and its length; len 0 once echoed, or without
+ * --ready */
+typedef struct {
+    char nonce[32];
+    int  len;
+} tail_sync_t;
+
+/* Parse tail's options into *O.  Returns CLI_GO_ON, or the exit status:
+ * 0 after --help, ARGS_EXIT_USAGE on a bad option, count, timeout or
+ * channel name (said on stderr). */
 static int
-cmd_tail(int argc, char **argv)
+tail_options(int argc, char **argv, tail_opts_t *o)
 {
     static const struct option opts[] = {
         { "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 't' },
@@ -705,25 +729,22 @@ cmd_tail(int argc, char **argv)
         { "ready", no_argument, NULL, 'r' },
         { NULL, 0, NULL, 0 },
     };
-    long count = -1;
-    double timeout = 0;
-    int c, ready = 0;
-    char nonce[32];
-    int nonce_len = 0;
+    int c;
 
+    *o = (tail_opts_t){ .count = -1 };
     while ((c = getopt_long(argc, argv, "n:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (args_long(optarg, 1, LONG_MAX, &count) < 0)
+            if (args_long(optarg, 1, LONG_MAX, &o->count) < 0)
                 return cli_usage_error("tail: -n %s: a count of events, at least 1", optarg);
             break;
         case 't':
-            if (args_seconds(optarg, TAIL_TIMEOUT_MAX, &timeout) < 0)
+            if (args_seconds(optarg, TAIL_TIMEOUT_MAX, &o->timeout) < 0)
                 return cli_usage_error("tail: --timeout %s: seconds, more than 0 (e.g. 10 or 0.5)",
                     optarg);
             break;
         case 'c': cli_config_flag = optarg; break;
-        case 'r': ready = 1; break;
+        case 'r': o->ready = 1; break;
         case 'h': cli_usage(stdout); return 0;
         default: return cli_usage_error("tail: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
@@ -733,39 +754,78 @@ cmd_tail(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (!channel_valid(argv[i], strlen(argv[i])))
             return cli_usage_error("tail: %s: not a valid channel name", argv[i]);
-    if (cli_load_config() < 0)
-        return 1;
-    void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
+    o->chans = argv + optind;
+    o->nch = argc - optind;
+    return CLI_GO_ON;
+}
+
+/* A SUB socket on CTX to the broker's events endpoint, subscribed to the
+ * channels of O, then to the sync topic in *SYNC with --ready.  Returns
+ * NULL on a failed connect (said on stderr; the socket closed). */
+static void *
+tail_connect(void *ctx, const tail_opts_t *o, tail_sync_t *sync)
+{
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
     int zero = 0;
+
     zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof(zero));
     /* connected first: the subscriptions then go out in this order, the
      * sync topic last (set before connecting, ZeroMQ would send them in
      * its own order on attach) */
-    if (curve_client_apply(sub, &cli_curve) < 0 || zmq_connect(sub, cli_cfg->broker.events) < 0)
-        return cli_die("tail: connect: %s", zmq_strerror(errno));
-    for (int i = optind; i < argc; i++) {
+    if (curve_client_apply(sub, &cli_curve) < 0 || zmq_connect(sub, cli_cfg->broker.events) < 0) {
+        cli_die("tail: connect: %s", zmq_strerror(errno));
+        zmq_close(sub);
+        return NULL;
+    }
+    for (int i = 0; i < o->nch; i++) {
         char topic[257];
-        size_t n = strlen(argv[i]);
-        if (!channel_valid(argv[i], n))
-            return cli_die("tail: %s: not a valid channel name", argv[i]);
-        memcpy(topic, argv[i], n + 1);      /* with its '\0': exact match */
+        size_t n = strlen(o->chans[i]);
+        assert(channel_valid(o->chans[i], n));     /* tail_options() checked */
+        memcpy(topic, o->chans[i], n + 1);  /* with its '\0': exact match */
         zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, n + 1);
     }
-    if (ready) {                            /* behind the channels: see above */
-        nonce_len = snprintf(nonce, sizeof(nonce), "%ctail-%ld", WIRE_SYNC_BYTE, (long)getpid());
-        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, nonce, (size_t)nonce_len + 1);
+    sync->len = 0;
+    if (o->ready) {                         /* behind the channels: see above */
+        sync->len = snprintf(sync->nonce, sizeof(sync->nonce), "%ctail-%ld", WIRE_SYNC_BYTE,
+            (long)getpid());
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, sync->nonce, (size_t)sync->len + 1);
     }
-    signal(SIGINT, tail_on_signal);
-    signal(SIGTERM, tail_on_signal);
+    return sub;
+}
+
+/* Print one event as "ID CHANNEL EVENT DATA" on a line, newlines in DATA
+ * escaped.  Cannot fail. */
+static void
+tail_print_event(const wire_event_t *ev)
+{
+    printf("%llu %.*s %.*s ", (unsigned long long)ev->id, (int)ev->channel_len, ev->channel,
+        ev->event_len ? (int)ev->event_len : 1, ev->event_len ? ev->event : "-");
+    for (size_t i = 0; i < ev->data_len; i++) {
+        char ch = ev->data[i];
+        if (ch == '\n') fputs("\\n", stdout);
+        else if (ch == '\r') fputs("\\r", stdout);
+        else putchar(ch);
+    }
+    putchar('\n');
+    fflush(stdout);
+}
+
+/* Print what SUB receives until a signal, O's count or O's timeout;
+ * prints "ready" once the sync topic in *SYNC comes back (then sets its
+ * len to 0).  Cannot fail. */
+static void
+tail_receive(void *sub, const tail_opts_t *o, tail_sync_t *sync)
+{
     int64_t t0 = mono_ms();
     long seen = 0;
     int warned = 0;
-    while (!tail_stop && (count < 0 || seen < count)) {
+
+    while (!tail_stop && (o->count < 0 || seen < o->count)) {
         zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
         double elapsed = (double)(mono_ms() - t0) / 1000;     /* s */
-        if (timeout > 0 && elapsed >= timeout)
+        if (o->timeout > 0 && elapsed >= o->timeout)
             break;
-        if (nonce_len && !warned && elapsed * 1000 >= TAIL_READY_MS) {
+        if (sync->len && !warned && elapsed * 1000 >= TAIL_READY_MS) {
             /* the sync echo comes back within milliseconds of a broker */
             fprintf(stderr, "zsse: tail: cannot reach the broker at %s (no answer in %d s); "
                 "still trying\n", cli_cfg->broker.events, TAIL_READY_MS / 1000);
@@ -777,31 +837,46 @@ cmd_tail(int argc, char **argv)
         wire_event_t ev;
         wire_recv_t r = wire_recv_event(sub, 0, &w, &ev);
         if (r == WIRE_RECV_EVENT) {
-          do {                      /* each event of a run (wire.h) */
-            printf("%llu %.*s %.*s ", (unsigned long long)ev.id, (int)ev.channel_len, ev.channel,
-                ev.event_len ? (int)ev.event_len : 1, ev.event_len ? ev.event : "-");
-            for (size_t i = 0; i < ev.data_len; i++) {
-                char ch = ev.data[i];
-                if (ch == '\n') fputs("\\n", stdout);
-                else if (ch == '\r') fputs("\\r", stdout);
-                else putchar(ch);
-            }
-            putchar('\n');
-            fflush(stdout);
-            seen++;
-          } while ((count < 0 || seen < count) && wire_next_event(&w, &ev) == 1);
-        } else if (r == WIRE_RECV_MARKER && nonce_len && ev.channel_len >= (size_t)nonce_len &&
-                   memcmp(ev.channel, nonce, (size_t)nonce_len) == 0) {
+            do {                            /* each event of a run (wire.h) */
+                tail_print_event(&ev);
+                seen++;
+            } while ((o->count < 0 || seen < o->count) && wire_next_event(&w, &ev) == 1);
+        } else if (r == WIRE_RECV_MARKER && sync->len && ev.channel_len >= (size_t)sync->len &&
+                   memcmp(ev.channel, sync->nonce, (size_t)sync->len) == 0) {
             printf("ready\n");
             fflush(stdout);
-            nonce_len = 0;                  /* once */
+            sync->len = 0;                  /* once */
         }
         if (r == WIRE_RECV_EVENT || r == WIRE_RECV_MARKER)
             wire_frames_close(&w);
     }
+}
+
+/* zsse tail: options, connect, receive, then say whether --ready was
+ * ever met.  Returns ARGS_EXIT_USAGE on a usage error, 1 when the config,
+ * the connect or --ready failed, else 0. */
+static int
+cmd_tail(int argc, char **argv)
+{
+    tail_opts_t o;
+    tail_sync_t sync;
+    int rc = tail_options(argc, argv, &o);
+
+    if (rc != CLI_GO_ON)
+        return rc;
+    if (cli_load_config() < 0)
+        return 1;
+    void *ctx = zmq_ctx_new(), *sub = tail_connect(ctx, &o, &sync);
+    if (!sub) {
+        zmq_ctx_term(ctx);
+        return 1;
+    }
+    signal(SIGINT, tail_on_signal);
+    signal(SIGTERM, tail_on_signal);
+    tail_receive(sub, &o, &sync);
     zmq_close(sub);
     zmq_ctx_term(ctx);
-    if (nonce_len && !tail_stop) {         /* --ready and never ready */
+    if (sync.len && !tail_stop) {           /* --ready and never ready */
         fprintf(stderr, "zsse: tail: cannot reach the broker at %s: never ready\n",
             cli_cfg->broker.events);
         return 1;
