@@ -371,8 +371,21 @@ publish_flush_batch(zsse_publisher_t *pub)
     return cli_die("publish: %s", zmq_strerror(errno)) + 1;
 }
 
+/* what the options of publish asked for */
+typedef struct {
+    const char *chans[ZSSE_MAX_CHANNELS];
+    int         nch;
+    const char *event, *data, *key;     /* NULL: not given */
+    const char *url, *token;            /* --url, --token (else $ZSSE_TOKEN) */
+    int         ttl;                    /* s; 0: none */
+    int         ack, use_stdin;
+} publish_opts_t;
+
+/* Parse publish's options into *O and check them together.  Returns
+ * CLI_GO_ON, or the exit status: 0 after --help, ARGS_EXIT_USAGE on a bad
+ * option, channel, ttl, url or token (said on stderr). */
 static int
-cmd_publish(int argc, char **argv)
+publish_options(int argc, char **argv, publish_opts_t *o)
 {
     static const struct option opts[] = {
         { "channel", required_argument, NULL, 'C' }, { "event", required_argument, NULL, 'e' },
@@ -382,106 +395,141 @@ cmd_publish(int argc, char **argv)
         { "url", required_argument, NULL, 'u' }, { "token", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
-    const char *chans[ZSSE_MAX_CHANNELS], *event = NULL, *data = NULL, *key = NULL;
-    const char *url = NULL, *token = getenv("ZSSE_TOKEN");
-    int nch = 0, ttl = 0, ack = 0, use_stdin = 0, c, rc = 0;
+    int c;
 
+    memset(o, 0, sizeof(*o));
+    o->token = getenv("ZSSE_TOKEN");
     while ((c = getopt_long(argc, argv, "C:e:d:k:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'C':
-            if (nch == ZSSE_MAX_CHANNELS)
+            if (o->nch == ZSSE_MAX_CHANNELS)
                 return cli_usage_error("at most %s channels", "64");
             if (!channel_valid(optarg, strlen(optarg)))
                 return cli_usage_error("-C %s: not a valid channel name", optarg);
-            chans[nch++] = optarg;
+            o->chans[o->nch++] = optarg;
             break;
-        case 'e': event = optarg; break;
-        case 'd': data = optarg; break;
-        case 'k': key = optarg; break;
+        case 'e': o->event = optarg; break;
+        case 'd': o->data = optarg; break;
+        case 'k': o->key = optarg; break;
         case 't': {
             long v;
             if (args_long(optarg, 1, ZSSE_TTL_MAX, &v) < 0)
                 return cli_usage_error("--ttl %s: seconds from 1 to a year", optarg);
-            ttl = (int)v;
+            o->ttl = (int)v;
             break;
         }
-        case 'a': ack = 1; break;
-        case 's': use_stdin = 1; break;
+        case 'a': o->ack = 1; break;
+        case 's': o->use_stdin = 1; break;
         case 'c': cli_config_flag = optarg; break;
-        case 'u': url = optarg; break;
-        case 'T': token = optarg; break;
+        case 'u': o->url = optarg; break;
+        case 'T': o->token = optarg; break;
         case 'h': cli_usage(stdout); return 0;
         default: return cli_usage_error("publish: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         }
     }
     if (optind < argc)
         return cli_usage_error("publish: unexpected argument '%s'", argv[optind]);
-    if (!use_stdin && (nch == 0 || !data))
+    if (!o->use_stdin && (o->nch == 0 || !o->data))
         return cli_usage_error("publish: needs -C CHANNEL and -d JSON (or --stdin)%s", "");
-    if (url && ack)
+    if (o->url && o->ack)
         return cli_usage_error("publish: --url is always acknowledged: drop --ack%s", "");
-    if (url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-        return cli_usage_error("publish: --url %s: must be http:// or https://", url);
-    if (url && token && (strlen(token) > 8192 || strpbrk(token, "\r\n")))
+    if (o->url && strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0)
+        return cli_usage_error("publish: --url %s: must be http:// or https://", o->url);
+    if (o->url && o->token && (strlen(o->token) > 8192 || strpbrk(o->token, "\r\n")))
         return cli_usage_error("publish: --token: not a token%s", "");
-    /* --url needs no config: the web server and its publish route decide */
-    if (!url && cli_load_config() < 0)
-        return 1;
-    char perr[600];
-    zsse_publisher_t *pub = NULL;
-    if (!url && !(pub = zsse_publisher_new_config(cli_cfg->path, ack, PUBLISH_SEND_MS,
-                                                  perr, sizeof(perr))))
-        return cli_die("cannot connect: %s", perr);
-    if (url)
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (!use_stdin) {
-        char *text = publish_build_message(chans, nch, event, data, key, ttl);
-        rc = !text ? 1 : url ? publish_send_http(url, token, text, strlen(text)) != 0
-                             : publish_send_one(pub, ack, text, strlen(text)) != 0;
-        free(text);
-    } else {
-        lines_t lr = { .cap = (url ? ZSSE_HTTP_LINE_MAX : cli_cfg->broker.max_message) + 2 };
-        char *line;
-        size_t len;
-        long lineno = 0;
-        int k, batching;
-        if (!(lr.buf = malloc(lr.cap)))
-            return cli_die("out of memory%s", "");
-        /* without --ack and --url: PUSH, PUBLISH_BATCH lines per frame */
-        batching = pub && !ack && zsse_publisher_batch(pub, PUBLISH_BATCH) == 0;
-        while ((k = lines_next(&lr, &line, &len)) != LINE_EOF) {
-            if (k == LINE_IDLE) {       /* nothing follows now: send */
-                if (batching && publish_flush_batch(pub) != 0) {
-                    rc = 1;
-                    break;
-                }
-                continue;
-            }
-            lineno++;
-            if (k == LINE_LONG) {
-                fprintf(stderr, "zsse: line %ld: longer than max_message (%zu bytes)\n",
-                    lineno, lr.cap - 2);
-                rc = 1;
-                continue;
-            }
-            while (len && line[len - 1] == '\r')
-                len--;
-            if (len == 0)
-                continue;
-            int r = url ? publish_send_http(url, token, line, len) : publish_send_one(pub, ack, line, len);
-            if (r == 2) {           /* no broker: the rest would fail too */
+    return CLI_GO_ON;
+}
+
+/* Send one line or the message built from -C/-d: over PUB, or over HTTP
+ * with --url (PUB NULL).  0 sent, 1 refused, 2 nobody answered (said on
+ * stderr), as publish_send_one(). */
+static int
+publish_send(zsse_publisher_t *pub, const publish_opts_t *o, const char *text, size_t len)
+{
+    return o->url ? publish_send_http(o->url, o->token, text, len)
+                  : publish_send_one(pub, o->ack, text, len);
+}
+
+/* --stdin: send each line of stdin, batched when PUB batches (flushed
+ * whenever stdin is idle and at its end).  Returns 0, or 1 when a line
+ * was too long or refused, the broker went away, or memory ran out (each
+ * said on stderr). */
+static int
+publish_stdin(zsse_publisher_t *pub, const publish_opts_t *o)
+{
+    lines_t lr = { .cap = (o->url ? ZSSE_HTTP_LINE_MAX : cli_cfg->broker.max_message) + 2 };
+    char *line;
+    size_t len;
+    long lineno = 0;
+    int k, batching, rc = 0;
+
+    if (!(lr.buf = malloc(lr.cap)))
+        return cli_die("out of memory%s", "");
+    /* without --ack and --url: PUSH, PUBLISH_BATCH lines per frame */
+    batching = pub && !o->ack && zsse_publisher_batch(pub, PUBLISH_BATCH) == 0;
+    while ((k = lines_next(&lr, &line, &len)) != LINE_EOF) {
+        if (k == LINE_IDLE) {           /* nothing follows now: send */
+            if (batching && publish_flush_batch(pub) != 0) {
                 rc = 1;
                 break;
             }
-            if (r != 0)
-                rc = 1;
+            continue;
         }
-        if (batching && k == LINE_EOF && publish_flush_batch(pub) != 0)
+        lineno++;
+        if (k == LINE_LONG) {
+            fprintf(stderr, "zsse: line %ld: longer than max_message (%zu bytes)\n",
+                lineno, lr.cap - 2);
             rc = 1;
-        free(lr.buf);
+            continue;
+        }
+        while (len && line[len - 1] == '\r')
+            len--;
+        if (len == 0)
+            continue;
+        int r = publish_send(pub, o, line, len);
+        if (r == 2) {                   /* no broker: the rest would fail too */
+            rc = 1;
+            break;
+        }
+        if (r != 0)
+            rc = 1;
+    }
+    if (batching && k == LINE_EOF && publish_flush_batch(pub) != 0)
+        rc = 1;
+    free(lr.buf);
+    return rc;
+}
+
+/* zsse publish: options, the config and a publisher (none with --url: the
+ * web server and its publish route decide), then one message or --stdin.
+ * Returns ARGS_EXIT_USAGE on a usage error, 1 when the config, the
+ * connect or any message failed, else 0. */
+static int
+cmd_publish(int argc, char **argv)
+{
+    publish_opts_t o;
+    zsse_publisher_t *pub = NULL;
+    char perr[600];
+    int rc = publish_options(argc, argv, &o);
+
+    if (rc != CLI_GO_ON)
+        return rc;
+    if (!o.url && cli_load_config() < 0)
+        return 1;
+    if (!o.url && !(pub = zsse_publisher_new_config(cli_cfg->path, o.ack, PUBLISH_SEND_MS,
+                                                    perr, sizeof(perr))))
+        return cli_die("cannot connect: %s", perr);
+    if (o.url)
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (o.use_stdin) {
+        rc = publish_stdin(pub, &o);
+    } else {
+        char *text = publish_build_message(o.chans, o.nch, o.event, o.data, o.key, o.ttl);
+        rc = !text ? 1 : publish_send(pub, &o, text, strlen(text)) != 0;
+        free(text);
     }
     zsse_publisher_destroy(&pub);
-    if (url)
+    if (o.url)
         curl_global_cleanup();
     return rc;
 }
