@@ -138,78 +138,91 @@ mercure_authenticate(http_t *h, const route_t *r, const auth_t *auth, bool get, 
 
 /* --- subscribe -------------------------------------------------------------------- */
 
-int
-mercure_admit(http_t *h, const route_t *r, const auth_t *auth, stream_t *s, int *earliest)
+static int
+mercure_oom(http_t *h, const route_t *r)
 {
-    json_t *claims = NULL;
-    mercure_filter_t *f;
-    buf_t ch;
-    int st;
+    http_error(h, r, 500, "server_error", "out of memory", NULL);
+    return 500;
+}
 
-    *earliest = 0;
-    if ((st = mercure_authenticate(h, r, auth, true, &claims)) != 0)
-        return st;
-    if (!(f = calloc(1, sizeof(*f)))) {
-        json_decref(claims);
-        http_error(h, r, 500, "server_error", "out of memory", NULL);
-        return 500;
-    }
-    s->filter = f;              /* freed with the stream */
-
-    /* every topic= of the query string */
+/* every topic= of the query string into F's selectors, *PATTERN set when
+ * one is a pattern; 0 or the status answered (400 bad, too many or none;
+ * 500 out of memory) */
+static int
+mercure_read_selectors(http_t *h, const route_t *r, mercure_filter_t *f, bool *pattern)
+{
     const char *q = h->query;
     char sel[TOPIC_SELECTOR_MAX + 1];
-    bool pattern = false;
+
     while (q && *q) {
         const char *amp = strchr(q, '&');
         size_t n = amp ? (size_t)(amp - q) : strlen(q);
         if (n > 6 && memcmp(q, "topic=", 6) == 0) {
             int d = url_decode(q + 6, n - 6, sel, sizeof(sel), true);
             if (d <= 0 || !topic_selector_valid(sel, (size_t)d)) {
-                json_decref(claims);
                 http_error(h, r, 400, "bad_request", "bad topic selector", NULL);
                 return 400;
             }
             if (f->nsel == MERCURE_SELECTORS_MAX) {
-                json_decref(claims);
                 http_error(h, r, 400, "bad_request", "too many topic selectors", NULL);
                 return 400;
             }
             if (!(f->sel[f->nsel++] = strdup(sel)))
-                goto oom;
-            pattern = pattern || topic_is_pattern(sel);
+                return mercure_oom(h, r);
+            *pattern = *pattern || topic_is_pattern(sel);
         }
         q = amp ? amp + 1 : NULL;
     }
     if (f->nsel == 0) {
-        json_decref(claims);
         http_error(h, r, 400, "bad_request", "missing topic parameter", NULL);
         return 400;
     }
-    if (query_get(h->query, "lastEventID", sel, 16) == 8 && strcmp(sel, "earliest") == 0)
-        *earliest = 1;
-    if (strcmp(h->last_event_id, "earliest") == 0)
-        *earliest = 1;
+    return 0;
+}
 
-    /* mercure.subscribe: which private updates it may see */
+/* 1 when lastEventID=earliest (query) or Last-Event-ID: earliest asks for
+ * everything buffered, else 0 */
+static int
+mercure_wants_earliest(const http_t *h)
+{
+    char v[16];
+
+    if (query_get(h->query, "lastEventID", v, sizeof(v)) == 8 && strcmp(v, "earliest") == 0)
+        return 1;
+    return strcmp(h->last_event_id, "earliest") == 0;
+}
+
+/* the mercure.subscribe selectors of CLAIMS (the first MERCURE_CLAIMS_MAX)
+ * into F: which private updates it may see; 0 or -1 out of memory */
+static int
+mercure_read_claims(mercure_filter_t *f, json_t *claims)
+{
     json_t *sub = mercure_claim(claims, "subscribe"), *v;
     size_t i;
-    if (sub) {
-        size_t n = json_array_size(sub) < MERCURE_CLAIMS_MAX ? json_array_size(sub)
-                                                              : MERCURE_CLAIMS_MAX;
-        if (n && !(f->claim = calloc(n, sizeof(char *))))
-            goto oom;
-        json_array_foreach(sub, i, v) {
-            if (i >= n)
-                break;
-            if (json_is_string(v) && !(f->claim[f->nclaim++] = strdup(json_string_value(v))))
-                goto oom;
-        }
-    }
-    json_decref(claims);
-    claims = NULL;
 
-    /* channels: the topics' own, or every update when a selector is a pattern */
+    if (!sub)
+        return 0;
+    size_t n = json_array_size(sub) < MERCURE_CLAIMS_MAX ? json_array_size(sub)
+                                                          : MERCURE_CLAIMS_MAX;
+    if (n && !(f->claim = calloc(n, sizeof(char *))))
+        return -1;
+    json_array_foreach(sub, i, v) {
+        if (i >= n)
+            break;
+        if (json_is_string(v) && !(f->claim[f->nclaim++] = strdup(json_string_value(v))))
+            return -1;
+    }
+    return 0;
+}
+
+/* S's channels: the topics' own, or every update's when a selector is a
+ * pattern; 0 or the status answered (400 topic, 500 out of memory) */
+static int
+mercure_subscribe_channels(http_t *h, const route_t *r, stream_t *s, const mercure_filter_t *f,
+    bool pattern)
+{
+    buf_t ch;
+
     buf_init(&ch, 0);
     if (pattern) {
         s->channels[s->nchannels++] = strdup(TOPIC_ALL);
@@ -230,12 +243,36 @@ mercure_admit(http_t *h, const route_t *r, const auth_t *auth, stream_t *s, int 
     buf_free(&ch);
     for (size_t k = 0; k < s->nchannels; k++)
         if (!s->channels[k])
-            goto oom;
+            return mercure_oom(h, r);
     return 0;
-oom:
+}
+
+int
+mercure_admit(http_t *h, const route_t *r, const auth_t *auth, stream_t *s, int *earliest)
+{
+    json_t *claims = NULL;
+    mercure_filter_t *f;
+    bool pattern = false;
+    int st;
+
+    *earliest = 0;
+    if ((st = mercure_authenticate(h, r, auth, true, &claims)) != 0)
+        return st;
+    if (!(f = calloc(1, sizeof(*f)))) {
+        json_decref(claims);
+        return mercure_oom(h, r);
+    }
+    s->filter = f;              /* freed with the stream */
+    if ((st = mercure_read_selectors(h, r, f, &pattern)) != 0) {
+        json_decref(claims);
+        return st;
+    }
+    *earliest = mercure_wants_earliest(h);
+    st = mercure_read_claims(f, claims);
     json_decref(claims);
-    http_error(h, r, 500, "server_error", "out of memory", NULL);
-    return 500;
+    if (st < 0)
+        return mercure_oom(h, r);
+    return mercure_subscribe_channels(h, r, s, f, pattern);
 }
 
 /* --- publish ---------------------------------------------------------------------- */

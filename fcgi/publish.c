@@ -225,80 +225,98 @@ publish_answer_ids(http_t *h, const route_t *r, int status, const uint64_t *ids,
     buf_free(&b);
 }
 
-void
-publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *auth)
+/* the Bearer token's claims (NULL: none, where the route allows it);
+ * 0 or the status answered (401, 403, 500) */
+static int
+publish_authenticate(http_t *h, const route_t *r, const auth_t *auth, json_t **claims)
 {
-    json_t *claims = NULL;
-    char *body = NULL;
-    size_t len, n = 0;
-    publish_span_t msgs[PUBLISH_BATCH_MAX];
-    uint64_t ids[PUBLISH_BATCH_MAX];
-    msg_t *m = NULL;
-
-    if (strcmp(h->method, "POST") != 0) {
-        http_error(h, r, 405, "method_not_allowed", "use POST", "Allow: POST\r\n");
-        return;
+    *claims = NULL;
+    if (r->auth == AUTH_NONE)
+        return 0;
+    const char *tok = http_bearer(h);
+    size_t tlen = tok ? strlen(tok) : 0;
+    if (tok && !*tok)
+        tok = NULL;                 /* "Bearer" and no token: none */
+    if (!tok && r->auth == AUTH_REQUIRED) {
+        http_error(h, r, 401, "invalid_token", "token missing", HTTP_WWW_AUTH_NONE);
+        return 401;
     }
-    if (r->auth != AUTH_NONE) {
-        const char *tok = http_bearer(h);
-        size_t tlen = tok ? strlen(tok) : 0;
-        if (tok && !*tok)
-            tok = NULL;                 /* "Bearer" and no token: none */
-        if (!tok && r->auth == AUTH_REQUIRED) {
-            http_error(h, r, 401, "invalid_token", "token missing", HTTP_WWW_AUTH_NONE);
-            return;
-        }
-        if (tok && publish_verify(h, r, auth, tok, tlen, &claims) != 0)
-            return;
-    }
-    if (publish_read_body(h, r, cfg->broker.max_message * PUBLISH_BATCH_MAX, &body, &len) != 0)
-        goto out;
+    return tok ? publish_verify(h, r, auth, tok, tlen, claims) : 0;
+}
 
-    /* one message, or an array of them: split without re-spelling */
+/* BODY as one message or an array of them, split into MSGS (*N of them)
+ * without re-spelling; *ARRAY: it was an array.  0 or 400 answered. */
+static int
+publish_split(http_t *h, const route_t *r, char *body, size_t len, publish_span_t *msgs,
+    size_t *n, bool *array)
+{
     size_t i = 0;
+
     while (i < len && strchr(" \t\r\n", body[i]))
         i++;
-    bool array = i < len && body[i] == '[';
-    if (array) {
-        json_t *all = json_loadb(body, len, JSON_DECODE_ANY, NULL);
-        size_t pos = 0;
-        int rc = 0;
-        if (!all || !json_is_array(all)) {
-            json_decref(all);
-            http_error(h, r, 400, "bad_request", ZSSE_R_INVALID_JSON, NULL);
-            goto out;
-        }
-        if (json_array_size(all) == 0 || json_array_size(all) > PUBLISH_BATCH_MAX) {
-            json_decref(all);
-            char why[48];
-            snprintf(why, sizeof(why), "an array of 1 to %d messages", PUBLISH_BATCH_MAX);
-            http_error(h, r, 400, "bad_request", why, NULL);
-            goto out;
-        }
-        json_decref(all);
-        while (n < PUBLISH_BATCH_MAX &&
-               (rc = jsontext_array_next(body, len, &pos, &msgs[n].text, &msgs[n].len)) == 0)
-            n++;
-        if (rc < 0) {
-            http_error(h, r, 400, "bad_request", ZSSE_R_INVALID_JSON, NULL);
-            goto out;
-        }
-    } else {
+    *array = i < len && body[i] == '[';
+    if (!*array) {
         msgs[0] = (publish_span_t){ body, len };
-        n = 1;
+        *n = 1;
+        return 0;
     }
+    json_t *all = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+    size_t pos = 0;
+    int rc = 0;
+    if (!all || !json_is_array(all)) {
+        json_decref(all);
+        http_error(h, r, 400, "bad_request", ZSSE_R_INVALID_JSON, NULL);
+        return 400;
+    }
+    if (json_array_size(all) == 0 || json_array_size(all) > PUBLISH_BATCH_MAX) {
+        json_decref(all);
+        char why[48];
+        snprintf(why, sizeof(why), "an array of 1 to %d messages", PUBLISH_BATCH_MAX);
+        http_error(h, r, 400, "bad_request", why, NULL);
+        return 400;
+    }
+    json_decref(all);
+    *n = 0;
+    while (*n < PUBLISH_BATCH_MAX &&
+           (rc = jsontext_array_next(body, len, &pos, &msgs[*n].text, &msgs[*n].len)) == 0)
+        (*n)++;
+    if (rc < 0) {
+        http_error(h, r, 400, "bad_request", ZSSE_R_INVALID_JSON, NULL);
+        return 400;
+    }
+    return 0;
+}
+
+/* validate and authorise each of the N MSGS before any is published;
+ * 0 or the status answered (the first failure's: 400, 403, 413, 500) */
+static int
+publish_check_all(http_t *h, const route_t *r, const config_t *cfg, json_t *claims,
+    const publish_span_t *msgs, size_t n, bool array)
+{
+    msg_t *m;
+    int st = 0;
+
     if (!(m = malloc(sizeof(*m)))) {
         http_error(h, r, 500, "server_error", "out of memory", NULL);
-        goto out;
+        return 500;
     }
-    for (i = 0; i < n; i++) {
-        int st = publish_check_one(h, r, cfg, claims, m, i, array, msgs[i].text, msgs[i].len);
+    for (size_t i = 0; i < n && st == 0; i++) {
+        st = publish_check_one(h, r, cfg, claims, m, i, array, msgs[i].text, msgs[i].len);
         msg_clear(m);
-        if (st)
-            goto out;
     }
-    /* all valid and allowed: now publish */
-    for (i = 0; i < n; i++) {
+    free(m);
+    return st;
+}
+
+/* publish the N MSGS in order and answer: 200 with every id, 503 with
+ * the ids stored before the broker stopped answering, or 400 when it
+ * rejected one */
+static void
+publish_store(http_t *h, const route_t *r, const publish_span_t *msgs, size_t n, bool array)
+{
+    uint64_t ids[PUBLISH_BATCH_MAX];
+
+    for (size_t i = 0; i < n; i++) {
         char err[256];
         int rc = publish_send(msgs[i].text, msgs[i].len, &ids[i], err, sizeof(err));
         if (rc == PUBLISH_UNREACHABLE) {
@@ -306,7 +324,7 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
             log_limited(&rl, LOG_WARNING, "503 for %.200s: the broker did not acknowledge",
                 h->path);
             publish_answer_ids(h, r, 503, ids, i, "broker unreachable");
-            goto out;
+            return;
         }
         if (rc == PUBLISH_REJECTED) {
             /* the same parser passed it: only a broker with other limits
@@ -314,12 +332,30 @@ publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *au
             char msg[320];
             snprintf(msg, sizeof(msg), "%s%s", array ? "rejected by the broker: " : "", err);
             http_error(h, r, 400, "bad_request", msg, NULL);
-            goto out;
+            return;
         }
     }
     publish_answer_ids(h, r, 200, ids, n, NULL);
-out:
-    free(m);
+}
+
+void
+publish_serve(http_t *h, const route_t *r, const config_t *cfg, const auth_t *auth)
+{
+    json_t *claims = NULL;
+    char *body = NULL;
+    size_t len, n = 0;
+    publish_span_t msgs[PUBLISH_BATCH_MAX];
+    bool array = false;
+
+    if (strcmp(h->method, "POST") != 0) {
+        http_error(h, r, 405, "method_not_allowed", "use POST", "Allow: POST\r\n");
+        return;
+    }
+    if (publish_authenticate(h, r, auth, &claims) == 0 &&
+        publish_read_body(h, r, cfg->broker.max_message * PUBLISH_BATCH_MAX, &body, &len) == 0 &&
+        publish_split(h, r, body, len, msgs, &n, &array) == 0 &&
+        publish_check_all(h, r, cfg, claims, msgs, n, array) == 0)
+        publish_store(h, r, msgs, n, array);
     free(body);
     json_decref(claims);
 }
