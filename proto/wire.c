@@ -88,8 +88,7 @@ wire_run_flush(wire_run_t *run, void *sock)
             return -1;
         unsigned char *p = zmq_msg_data(&m);
         memcpy(p, run->channel, tl);
-        memset(p + tl, 0, 8);
-        p[tl + 8] = WIRE_KIND_RUN;
+        wire_hdr_put(p + tl, 0, WIRE_KIND_RUN);    /* id 0: never an event's */
         memcpy(p + tl + WIRE_RUN_HDR_LEN, run->body, run->len);
     }
     if (zmq_msg_send(&m, sock, 0) < 0) {

@@ -120,6 +120,21 @@ lb_head(void)
     return id;
 }
 
+/* The events of CHANNEL after id AFTER, by a replay through the control
+ * pool: R holds the reply (control_reply_free it after reading EV, which
+ * needs room for every event); the count, or -1 when the call failed. */
+static inline int
+lb_replay(uint64_t after, const char *channel, control_reply_t *r, wire_event_t *ev)
+{
+    char id[WIRE_ID_TEXT_LEN];
+
+    wire_fmt_id(id, after);
+    const char *args[] = { id, "", channel };
+    if (control_call(CTL_REPLAY, args, 3, LB_CALL_MS, r) < 0)
+        return -1;
+    return control_reply_events(r, 0, ev);
+}
+
 /* cmocka group fixtures for a test file that needs only the broker */
 static inline int
 lb_group_setup(void **st)

@@ -112,11 +112,7 @@ test_publish(void **st)
     /* the event as published, the publisher's spelling kept */
     control_reply_t r;
     wire_event_t ev[2];
-    char after[WIRE_ID_TEXT_LEN];
-    wire_fmt_id(after, before);
-    const char *args[] = { after, "", "news/a" };
-    assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
-    assert_int_equal(control_reply_events(&r, 0, ev), 1);
+    assert_int_equal(lb_replay(before, "news/a", &r, ev), 1);
     assert_int_equal(ev[0].data_len, 10);
     assert_memory_equal(ev[0].data, "{\"x\":0.50}", 10);
     control_reply_free(&r);

@@ -33,11 +33,7 @@ test_fire_and_forget(void **st)
 
     control_reply_t r;
     wire_event_t ev[2];
-    char after[WIRE_ID_TEXT_LEN];
-    wire_fmt_id(after, before);
-    const char *args[] = { after, "", "user/pub" };
-    assert_int_equal(control_call(CTL_REPLAY, args, 3, LB_CALL_MS, &r), 0);
-    assert_int_equal(control_reply_events(&r, 0, ev), 1);
+    assert_int_equal(lb_replay(before, "user/pub", &r, ev), 1);
     assert_int_equal(ev[0].event_len, 7);
     assert_memory_equal(ev[0].event, "changed", 7);
     assert_memory_equal(ev[0].data, "{\"a\":1}", 7);
