@@ -196,12 +196,85 @@ config_load_curve(config_ctx_t *c, json_t *o, curve_conf_t *cc)
     return 0;
 }
 
+/* a NATS name (stream, bucket: one token) or subject (tokens joined by
+ * '.'): [A-Za-z0-9_-], at most CONFIG_CLUSTER_NAME_MAX bytes */
+static int
+config_nats_name(config_ctx_t *c, const char *path, const char *v, int subject)
+{
+    size_t n = strlen(v);
+    const char *ok = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+
+    if (n > CONFIG_CLUSTER_NAME_MAX)
+        return config_bad(c, path, "longer than %d bytes", CONFIG_CLUSTER_NAME_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(ok, v[i]) && !(subject && v[i] == '.' && i > 0 && i + 1 < n && v[i + 1] != '.'))
+            return config_bad(c, path, subject ? "must be NATS subject tokens ([A-Za-z0-9_-]) "
+                "joined by '.'" : "must be a NATS name: [A-Za-z0-9_-]");
+    return 0;
+}
+
+/* broker.cluster: where the NATS JetStream cluster is (broker/cluster.h) */
+static int
+config_load_cluster(config_ctx_t *c, json_t *o, broker_conf_t *b)
+{
+    static const char *const keys[] = { "servers", "creds", "stream", "subject",
+        "leases_bucket", "replicas", "max_age", "max_bytes", "id_offset", NULL };
+    const char *path = "broker.cluster";
+    cluster_conf_t *cl = &b->cluster;
+    json_t *v, *u;
+    size_t i;
+
+    if (!json_is_object(o))
+        return config_bad(c, path, "must be an object");
+    if (config_check_keys(c, path, o, keys) < 0 ||
+        config_get_str(c, path, o, "creds", true, &cl->creds) < 0 ||
+        config_get_str(c, path, o, "stream", false, &cl->stream) < 0 ||
+        config_get_str(c, path, o, "subject", false, &cl->subject) < 0 ||
+        config_get_str(c, path, o, "leases_bucket", false, &cl->leases_bucket) < 0 ||
+        config_nats_name(c, "broker.cluster.stream", cl->stream, 0) < 0 ||
+        config_nats_name(c, "broker.cluster.subject", cl->subject, 1) < 0 ||
+        config_nats_name(c, "broker.cluster.leases_bucket", cl->leases_bucket, 0) < 0 ||
+        config_get_int(c, path, o, "replicas", 1, 5, &cl->replicas) < 0 ||
+        config_get_int(c, path, o, "max_age", 1, ZSSE_TTL_MAX, &cl->max_age) < 0)
+        return -1;
+    v = json_object_get(o, "servers");
+    if (!json_is_array(v) || json_array_size(v) < 1 ||
+        json_array_size(v) > CONFIG_CLUSTER_SERVERS_MAX)
+        return config_bad(c, "broker.cluster.servers", "must be an array of 1 to %d NATS URLs",
+            CONFIG_CLUSTER_SERVERS_MAX);
+    if (!(cl->servers = calloc(json_array_size(v) + 1, sizeof(char *))))
+        return config_bad(c, "broker.cluster.servers", "out of memory");
+    json_array_foreach(v, i, u) {
+        char p[CONFIG_INDEX_PATH_MAX];
+        const char *url = json_string_value(u);
+        snprintf(p, sizeof(p), "broker.cluster.servers[%zu]", i);
+        if (!url || (strncmp(url, "nats://", 7) != 0 && strncmp(url, "tls://", 6) != 0) ||
+            strlen(url) > 255 || strlen(url) != json_string_length(u))
+            return config_bad(c, p, "must be a nats:// or tls:// URL of at most 255 bytes");
+        if (!(cl->servers[cl->nservers++] = strdup(url)))
+            return config_bad(c, p, "out of memory");
+    }
+    if ((v = json_object_get(o, "max_bytes"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < (1 << 20))
+            return config_bad(c, "broker.cluster.max_bytes", "must be bytes, at least 1048576");
+        cl->max_bytes = json_integer_value(v);
+    }
+    if ((v = json_object_get(o, "id_offset"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            (uint64_t)json_integer_value(v) > CONFIG_CLUSTER_ID_OFFSET_MAX)
+            return config_bad(c, "broker.cluster.id_offset", "must be an integer from 0 to %llu",
+                (unsigned long long)CONFIG_CLUSTER_ID_OFFSET_MAX);
+        cl->id_offset = (uint64_t)json_integer_value(v);
+    }
+    return 0;
+}
+
 static int
 config_load_broker(config_ctx_t *c, json_t *o, broker_conf_t *b)
 {
     static const char *const keys[] = { "publish", "events", "control", "buffer", "ttl",
         "max_message", "journal", "journal_fsync", "log", "channels", "curve",
-        "trusted_network", "max_memory", "max_state_keys", "max_state_bytes", NULL };
+        "trusted_network", "max_memory", "max_state_keys", "max_state_bytes", "cluster", NULL };
     static const char *const rule_keys[] = { "match", "buffer", "ttl", NULL };
     int mm = (int)b->max_message;
     json_t *v;
@@ -224,6 +297,11 @@ config_load_broker(config_ctx_t *c, json_t *o, broker_conf_t *b)
         return -1;
     if ((v = json_object_get(o, "curve")) && config_load_curve(c, v, &b->curve) < 0)
         return -1;
+    if ((v = json_object_get(o, "cluster")) && config_load_cluster(c, v, b) < 0)
+        return -1;
+    if (b->cluster.servers && b->journal)
+        return config_bad(c, "broker.journal", "must be null with broker.cluster (the JetStream "
+            "stream is the journal)");
     b->max_message = (size_t)mm;
     if (config_get_int(c, "broker", o, "max_state_keys", 1, 1000000, &b->max_state_keys) < 0 ||
         config_get_int(c, "broker", o, "max_state_bytes", 1024, 1 << 30, &b->max_state_bytes) < 0)
@@ -613,7 +691,13 @@ config_new(void)
     b->max_state_bytes = 4 << 20;
     a->leeway = 30;
     a->require_exp = true;
-    if (config_set_default(&b->publish, "tcp://127.0.0.1:7701") < 0 ||
+    b->cluster.replicas = 3;
+    b->cluster.max_bytes = 1ll << 30;
+    b->cluster.id_offset = CONFIG_CLUSTER_ID_OFFSET;
+    if (config_set_default(&b->cluster.stream, "ZSSE") < 0 ||
+        config_set_default(&b->cluster.subject, "zsse.events") < 0 ||
+        config_set_default(&b->cluster.leases_bucket, "ZSSE_LEASES") < 0 ||
+        config_set_default(&b->publish, "tcp://127.0.0.1:7701") < 0 ||
         config_set_default(&b->events, "tcp://127.0.0.1:7702") < 0 ||
         config_set_default(&b->control, "tcp://127.0.0.1:7703") < 0 ||
         config_set_default(&a->alg, "HS256") < 0 ||
@@ -745,6 +829,13 @@ config_destroy(config_t **cfgp)
     free(b->curve.clients);
     free(b->curve.server_public_key_file);
     free(b->curve.client_secret_key_file);
+    for (size_t i = 0; i < b->cluster.nservers; i++)
+        free(b->cluster.servers[i]);
+    free(b->cluster.servers);
+    free(b->cluster.creds);
+    free(b->cluster.stream);
+    free(b->cluster.subject);
+    free(b->cluster.leases_bucket);
     free(a->alg);
     free(a->key_file);
     free(a->issuer);

@@ -20,6 +20,10 @@
  *                         "publish" or "mercure" (issue 15; no "channels").
  *   broker.curve          CURVE keys of the broker and of its clients, and
  *   broker.trusted_network  (issue 12; see curve.h).
+ *   broker.cluster        the cluster mode on NATS JetStream (issue 14; see
+ *                         broker/cluster.h): servers, creds, stream,
+ *                         subject, leases_bucket, replicas, max_age,
+ *                         max_bytes, id_offset.
  */
 #ifndef ZSSE_CONFIG_H
 #define ZSSE_CONFIG_H
@@ -51,6 +55,25 @@ typedef struct {
     char   *client_secret_key_file; /* this client's secret key */
 } curve_conf_t;
 
+/* broker.cluster (broker/cluster.h): NULL servers, the single broker */
+#define CONFIG_CLUSTER_SERVERS_MAX  16
+#define CONFIG_CLUSTER_ID_OFFSET    4000000000000000ull /* above every single-broker
+                                     * id (the clock in us) until the year 2096 */
+#define CONFIG_CLUSTER_ID_OFFSET_MAX 8000000000000000ull /* leaves 1e15 ids below 2^53 */
+#define CONFIG_CLUSTER_NAME_MAX     64  /* bytes of a stream, bucket or subject name */
+typedef struct {
+    char      **servers;        /* nats:// or tls:// URLs; NULL: cluster off */
+    size_t      nservers;
+    char       *creds;          /* NATS credentials file (JWT + NKey); NULL: none */
+    char       *stream;         /* JetStream stream, default "ZSSE" */
+    char       *subject;        /* subject prefix, default "zsse.events" */
+    char       *leases_bucket;  /* key-value bucket of leases, default "ZSSE_LEASES" */
+    int         replicas;       /* of the stream and the bucket, 1..5, default 3 */
+    int         max_age;        /* s the stream keeps an event; default the longest ttl */
+    int64_t     max_bytes;      /* bytes the stream keeps, default 1 GiB */
+    uint64_t    id_offset;      /* id = stream sequence + id_offset */
+} cluster_conf_t;
+
 typedef struct {
     char       *publish;    /* PULL endpoint */
     char       *events;     /* PUB endpoint */
@@ -67,6 +90,7 @@ typedef struct {
     chanrule_t *channels;
     size_t      nchannels;
     curve_conf_t curve;
+    cluster_conf_t cluster;
     bool        trusted_network;    /* non-loopback tcp:// without CURVE allowed */
 } broker_conf_t;
 
