@@ -1,0 +1,452 @@
+#!/usr/bin/env bash
+# Three hosts on a NATS JetStream cluster (issue 14, broker.cluster).  The
+# test makes the hosts itself: three network namespaces h1 h2 h3,
+# 10.232.0.1-3/24, each joined by a veth pair to a Linux bridge in a fourth
+# namespace (the switch); only those addresses and loopback are used, and
+# all four namespaces are deleted on exit.  Needs root (ip netns).
+#
+# Each host runs what a web host of contrib/cluster/ runs:
+#   nats-server   one cluster of three (routes to the other two), JetStream
+#                 on, its store in $T/hN/js
+#   zsse-broker   broker.cluster: the stream ZSSE, three replicas; its
+#                 sockets on the host's loopback, as the single broker's
+#   zsse-fcgi     --listen 127.0.0.1:9000
+#   web server    lighttpd on h1 and h2, nginx on h3, on 10.232.0.N:8080
+# h1 and h2's brokers list the three NATS servers (their own first); h3's
+# lists only its own, so that killing that one server takes NATS away from
+# its broker (with the whole list the broker would move to another server:
+# that is what the h2 section checks for h1's and h3's brokers).
+#
+# Sections:
+#   1. a host dies: clients on the three hosts (tests/cluster_client.py:
+#      a client whose host is gone moves to the next host with its
+#      Last-Event-ID), publishers on h1 and h2 (`zsse publish --ack`, one
+#      unique payload each, the acknowledged id recorded); kill -9 every
+#      process of h2 while they publish.  Every ACKNOWLEDGED event reaches
+#      every client exactly once, in order (ids increasing).
+#   2. h2 comes back: its broker catches up (the same last_id as h1's),
+#      and a client there with an early Last-Event-ID gets everything since.
+#   3. only h3's nats-server dies: h3's new streams get 503, a publish to
+#      h3's broker is refused (cluster_unavailable, not acknowledged), its
+#      open stream stays open; once NATS is back the open stream receives
+#      everything published meanwhile through h1.
+#   4. max_per_user 1, the same user on the three hosts at once: exactly
+#      one stream (the leases in the JetStream key-value bucket).
+#      ZSSE_CLUSTER_LEASES=0 skips it.
+. "$top_srcdir/tests/lib.sh"
+t_init cluster
+if [ "$(id -u)" != 0 ]; then
+    echo "cluster.sh: needs root to create network namespaces (ip netns add); run it as root" >&2
+    exit 1
+fi
+for p in ip nats-server lighttpd nginx curl; do
+    command -v "$p" >/dev/null || { echo "cluster.sh: needs $p" >&2; exit 1; }
+done
+: "${ZSSE_CLUSTER_LEASES:=1}"
+CLIENT="$top_srcdir/tests/cluster_client.py"
+SSE="$top_srcdir/tests/sse.py"
+
+NS_SW="zsse-sw-$$"
+declare -A NS ADDR
+for h in 1 2 3; do
+    NS[$h]="zsse-h$h-$$"
+    ADDR[$h]="10.232.0.$h"
+done
+cl_netns_del() {
+    for h in 1 2 3; do ip netns del "${NS[$h]}" 2>/dev/null; done
+    ip netns del "$NS_SW" 2>/dev/null
+}
+# lib.sh's t_cleanup stops our processes and exits: the namespaces must go
+# before it (once our processes are stopped), so this stops them first
+cl_cleanup() {
+    local rc=$? pid
+    for pid in "${T_PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
+    for pid in "${T_PIDS[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
+    cl_netns_del
+    (exit $rc)
+    t_cleanup
+}
+trap cl_cleanup EXIT
+in_h() { local h=$1; shift; ip netns exec "${NS[$h]}" "$@"; }
+quiet() { "$@" >/dev/null 2>&1; }
+
+# --- the network: a bridge in the switch, a veth pair per host ------------------
+ip netns add "$NS_SW" || exit 1
+ip -n "$NS_SW" link add br0 type bridge || exit 1
+ip -n "$NS_SW" link set br0 up
+ip -n "$NS_SW" link set lo up
+for h in 1 2 3; do
+    ip netns add "${NS[$h]}" || exit 1
+    ip link add eth0 netns "${NS[$h]}" type veth peer name "p$h" netns "$NS_SW" || exit 1
+    ip -n "$NS_SW" link set "p$h" master br0
+    ip -n "$NS_SW" link set "p$h" up
+    ip -n "${NS[$h]}" addr add "${ADDR[$h]}/24" dev eth0
+    ip -n "${NS[$h]}" link set lo up
+    ip -n "${NS[$h]}" link set eth0 up
+done
+
+# --- configs ----------------------------------------------------------------------
+t_key
+chmod 600 "$T/jwt.key"
+NATS_URLS=()
+for h in 1 2 3; do NATS_URLS+=("nats://${ADDR[$h]}:4222"); done
+for h in 1 2 3; do
+    d="$T/h$h"
+    mkdir -p "$d/js"
+    routes=""
+    for o in 1 2 3; do
+        [ "$o" = "$h" ] || routes="$routes${routes:+, }nats-route://${ADDR[$o]}:6222"
+    done
+    cat > "$d/nats.conf" <<CONF
+server_name: h$h
+listen: ${ADDR[$h]}:4222
+http: ${ADDR[$h]}:8222
+jetstream {
+    store_dir: "$d/js"
+    max_memory_store: 64MB
+    max_file_store: 1GB
+}
+cluster {
+    name: zsse
+    listen: ${ADDR[$h]}:6222
+    routes: [ $routes ]
+}
+CONF
+    # the broker's servers: its own first; h3's only its own (above)
+    servers="\"nats://${ADDR[$h]}:4222\""
+    if [ "$h" != 3 ]; then
+        for o in 1 2 3; do [ "$o" = "$h" ] || servers="$servers, \"nats://${ADDR[$o]}:4222\""; done
+    fi
+    cat > "$d/zsse.json" <<JSON
+{
+  "broker": {
+    "publish": "tcp://127.0.0.1:7701",
+    "events":  "tcp://127.0.0.1:7702",
+    "control": "tcp://127.0.0.1:7703",
+    "buffer": 100000,
+    "ttl": 3600,
+    "cluster": { "servers": [$servers], "stream": "ZSSE", "subject": "zsse.events",
+                 "leases_bucket": "ZSSE_LEASES", "replicas": 3, "max_age": 3600 }
+  },
+  "auth": { "alg": "HS256", "key_file": "$T/jwt.key", "require_exp": true },
+  "routes": [
+    { "path": "/feed/events", "channels": ["feed"], "heartbeat": { "interval": 1 } },
+    { "path": "/one/events", "channels": ["one/{sub}"], "max_per_user": 1,
+      "heartbeat": { "interval": 1 } }
+  ]
+}
+JSON
+done
+export ZSSE_CONFIG="$T/h1/zsse.json"
+ok "zsse check-config takes the cluster config" \
+    bash -c "zsse -c '$T/h1/zsse.json' check-config && zsse -c '$T/h3/zsse.json' check-config" 
+
+# --- processes: start_* HOST records the PID in PID_<what>[HOST] ------------------------
+declare -A PID_NATS PID_BROKER PID_FCGI PID_WEB
+start_nats() {
+    local h=$1
+    t_spawn "h$h-nats" ip netns exec "${NS[$h]}" nats-server -c "$T/h$h/nats.conf"
+    PID_NATS[$h]=$T_LASTPID
+}
+# healthz: JetStream enabled (js-enabled-only) or, without it, also current
+# with its cluster (meta leader known, streams caught up)
+nats_health() {
+    in_h "$1" curl -sf --max-time 2 "http://${ADDR[$1]}:8222/healthz${2:-}" 2>/dev/null | grep -q '"ok"'
+}
+start_broker() {
+    local h=$1
+    t_spawn "h$h-broker" ip netns exec "${NS[$h]}" $ZSSE_BROKER_WRAP zsse-broker -f -c "$T/h$h/zsse.json"
+    PID_BROKER[$h]=$T_LASTPID
+}
+start_fcgi() {
+    local h=$1
+    t_spawn "h$h-fcgi" ip netns exec "${NS[$h]}" $ZSSE_FCGI_WRAP zsse-fcgi -c "$T/h$h/zsse.json" \
+        --listen 127.0.0.1:9000 --threads 8
+    PID_FCGI[$h]=$T_LASTPID
+}
+start_web() {
+    local h=$1 d="$T/h$1"
+    if [ "$h" = 3 ]; then
+        mkdir -p "$d/nginx"
+        cat > "$d/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $d/nginx/nginx.pid;
+error_log $d/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $d/nginx/body;
+    fastcgi_temp_path $d/nginx/fcgi;
+    proxy_temp_path $d/nginx/proxy;
+    uwsgi_temp_path $d/nginx/uwsgi;
+    scgi_temp_path $d/nginx/scgi;
+    server {
+        listen ${ADDR[$h]}:8080;
+        location ~ ^/(feed|one)/events\$ {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param REQUEST_URI \$request_uri;
+            fastcgi_pass 127.0.0.1:9000;
+            fastcgi_buffering off;
+            fastcgi_buffer_size 2k;
+            fastcgi_read_timeout 120s;
+            fastcgi_keep_conn off;
+        }
+    }
+}
+CONF
+        t_spawn "h$h-web" ip netns exec "${NS[$h]}" nginx -c "$d/nginx.conf"
+    else
+        cat > "$d/lighttpd.conf" <<CONF
+server.modules = ( "mod_fastcgi" )
+server.bind = "${ADDR[$h]}"
+server.port = 8080
+server.document-root = "$d"
+server.errorlog = "$d/lighttpd-error.log"
+server.stream-response-body = 2
+fastcgi.server = ( "/" => (( "host" => "127.0.0.1", "port" => 9000, "check-local" => "disable" )))
+CONF
+        t_spawn "h$h-web" ip netns exec "${NS[$h]}" lighttpd -D -f "$d/lighttpd.conf"
+    fi
+    PID_WEB[$h]=$T_LASTPID
+}
+port_open() { in_h "$1" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
+TOKEN=$(zsse token --sub reader --ttl 3600)
+feed_url() { echo "http://${ADDR[$1]}:8080/feed/events?token=$TOKEN"; }
+# the HTTP status of a new stream on HOST (poll mode: answers at once)
+http_code() {
+    in_h "$1" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+        "http://${ADDR[$1]}:8080/feed/events?token=$TOKEN&mode=poll&wait=0"
+}
+serves() { [ "$(http_code "$1")" = 200 ]; }
+last_id() { in_h "$1" zsse -c "$T/h$1/zsse.json" stats 2>/dev/null | jget last_id; }
+# start_host HOST: the zsse side of a host (its NATS already up)
+start_zsse() {
+    local h=$1
+    start_broker "$h"
+    start_fcgi "$h"
+    start_web "$h"
+    ok "h$h: zsse-fcgi listens" t_until 100 port_open "$h" 127.0.0.1 9000
+    ok "h$h: the web server listens on ${ADDR[$h]}:8080" t_until 100 port_open "$h" "${ADDR[$h]}" 8080
+    # the broker answers head once caught up with the stream: then 200
+    ok "h$h: a new stream is served (the broker caught up)" t_until 300 serves "$h"
+}
+
+for h in 1 2 3; do start_nats "$h"; done
+for h in 1 2 3; do
+    ok "h$h: nats-server up, JetStream on" t_until 150 nats_health "$h" '?js-enabled-only=true'
+done
+for h in 1 2 3; do
+    ok "h$h: nats-server current with its cluster (healthz)" t_until 150 nats_health "$h"
+done
+peers=$(in_h 1 curl -s --max-time 5 "http://${ADDR[1]}:8222/jsz?leader-only=false" | jget meta_cluster.cluster_size)
+eq "JetStream meta group of three" 3 "$peers"
+for h in 1 2 3; do start_zsse "$h"; done
+info=$(in_h 1 curl -s --max-time 5 "http://${ADDR[1]}:8222/jsz?streams=true")
+eq "the stream ZSSE, three replicas" "ZSSE 3" "$(python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+for a in j.get("account_details", []):
+    for s in a.get("stream_detail", []):
+        if s["name"] == "ZSSE":
+            print(s["name"], s["config"]["num_replicas"])' <<<"$info")"
+
+# --- 1. a host dies while h1 and h2 publish ---------------------------------------------
+echo "# 1. a host dies: at ${SECONDS} s"
+# clients: two on each host, starting there and moving on round robin
+urls_from() { local h=$1; for o in 0 1 2; do feed_url $(( (h - 1 + o) % 3 + 1 )); done; }
+STOP="stop-$$"
+CPIDS=()
+for h in 1 2 3; do
+    for k in 1 2; do
+        ip netns exec "${NS[$h]}" "$CLIENT" "$T/client-h$h-$k.out" "$STOP" 90 $(urls_from "$h") \
+            2>>"$T/client-h$h-$k.err" &
+        T_PIDS+=($!); CPIDS+=($!)
+    done
+done
+connected() {
+    local h k
+    for h in 1 2 3; do for k in 1 2; do
+        grep -qs '"status": 200' "$T/client-h$h-$k.out" || return 1
+    done; done
+}
+ok "six clients connected (two on each host)" t_until 100 connected
+
+# publisher HOST: `zsse publish --ack` on HOST until $T/stop-pub exists (at
+# most 3000 tries); each acknowledged "ID PAYLOAD" to $T/acked-hHOST, each
+# refused or unanswered to $T/failed-hHOST
+publisher() {
+    local h=$1 n=0 id
+    while [ ! -e "$T/stop-pub" ] && [ "$n" -lt 3000 ]; do
+        n=$((n + 1))
+        if id=$(in_h "$h" zsse -c "$T/h$h/zsse.json" publish --ack -C feed -e tick \
+                -d "{\"p\":\"h$h-$n\"}" 2>>"$T/publisher-h$h.err") && [[ "$id" =~ ^[0-9]+$ ]]; then
+            echo "$id h$h-$n" >> "$T/acked-h$h"
+        else
+            echo "h$h-$n" >> "$T/failed-h$h"
+            sleep 0.05
+        fi
+    done
+}
+: > "$T/acked-h1"; : > "$T/acked-h2"; : > "$T/failed-h1"; : > "$T/failed-h2"
+publisher 1 & T_PIDS+=($!); PUB1=$!
+publisher 2 & T_PIDS+=($!); PUB2=$!
+count() { wc -l < "$1"; }
+count_ge() { [ "$(count "$1")" -ge "$2" ]; }
+ok "h1 and h2: publishes acknowledged" t_until 300 bash -c \
+    "[ \$(wc -l < '$T/acked-h1') -ge 30 ] && [ \$(wc -l < '$T/acked-h2') -ge 30 ]"
+
+# kill -9 every process of h2 (its clients are not its processes: they
+# stay, find h2 gone and move on)
+for p in "${PID_WEB[2]}" "${PID_FCGI[2]}" "${PID_BROKER[2]}" "${PID_NATS[2]}"; do
+    kill -9 "$p" 2>/dev/null
+done
+for p in "${PID_WEB[2]}" "${PID_FCGI[2]}" "${PID_BROKER[2]}" "${PID_NATS[2]}"; do
+    wait "$p" 2>/dev/null
+done
+a1=$(count "$T/acked-h1")
+ok "h2 killed: h1 goes on acknowledging (two of three NATS servers)" \
+    t_until 300 count_ge "$T/acked-h1" $((a1 + 50))
+ok "h2 killed: its publisher is refused or unanswered" t_until 300 count_ge "$T/failed-h2" 1
+ok "h2's clients moved to another host" bash -c \
+    "grep -q '\"status\": 200, \"last\": \"[0-9]' '$T/client-h2-1.out' && grep -q '\"status\": 200, \"last\": \"[0-9]' '$T/client-h2-2.out'"
+
+# --- 2. h2 comes back --------------------------------------------------------------------
+echo "# 2. h2 comes back: at ${SECONDS} s"
+start_nats 2
+ok "h2: nats-server back, JetStream on" t_until 150 nats_health 2 '?js-enabled-only=true'
+start_zsse 2
+a2=$(count "$T/acked-h2")
+ok "h2: its publisher acknowledged again" t_until 300 count_ge "$T/acked-h2" $((a2 + 20))
+touch "$T/stop-pub"
+wait "$PUB1" "$PUB2"
+stop_id=$(in_h 1 zsse -c "$T/h1/zsse.json" publish --ack -C feed -e stop -d "\"$STOP\"")
+ok "the stop event acknowledged ($stop_id)" bash -c "[[ '$stop_id' =~ ^[0-9]+$ ]]"
+for p in "${CPIDS[@]}"; do wait "$p"; done
+cat "$T/acked-h1" "$T/acked-h2" | sort -n > "$T/acked"
+echo "$stop_id $STOP" >> "$T/acked"
+echo "# acknowledged: $(count "$T/acked-h1") from h1, $(count "$T/acked-h2") from h2;" \
+     "refused or unanswered: $(count "$T/failed-h1") from h1, $(count "$T/failed-h2") from h2"
+
+# check_client OUT: ids increasing, no payload twice, every acknowledged
+# event there with its id (payload "p" of the data; the stop event's data
+# is the string itself).  Prints what is wrong, exits 1.
+check_client() {
+    python3 - "$1" "$T/acked" <<'PY'
+import json, sys
+events, bad = [], []
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if "id" in o:
+        try:
+            d = json.loads(o["data"])
+            p = d.get("p", o["data"]) if isinstance(d, dict) else str(d)
+        except ValueError:
+            p = o["data"]
+        if not (o["id"] or "").isdigit():
+            bad.append("an event without a numeric id: %s" % line.strip())
+            continue
+        events.append((int(o["id"]), p))
+ids = [i for i, _ in events]
+for a, b in zip(ids, ids[1:]):
+    if b <= a:
+        bad.append("id %d after %d" % (b, a))
+seen = {}
+for i, p in events:
+    if p in seen:
+        bad.append("payload %s twice (ids %d and %d)" % (p, seen[p], i))
+    seen[p] = i
+got = dict(events)
+missing = 0
+for line in open(sys.argv[2]):
+    i, p = line.split()
+    i = int(i)
+    if p not in seen:
+        missing += 1
+        if missing <= 5:
+            bad.append("acknowledged %d %s missing" % (i, p))
+    elif seen[p] != i:
+        bad.append("acknowledged %d %s came as id %d" % (i, p, seen[p]))
+if missing > 5:
+    bad.append("... %d acknowledged events missing in all" % missing)
+for b in bad[:20]:
+    print("#   " + b)
+sys.exit(1 if bad else 0)
+PY
+}
+for h in 1 2 3; do
+    for k in 1 2; do
+        ok "client h$h-$k: every acknowledged event once, in order" check_client "$T/client-h$h-$k.out"
+    done
+done
+ok "the acknowledged ids are distinct" bash -c "[ -z \"\$(cut -d' ' -f1 '$T/acked' | uniq -d)\" ]"
+
+# --- 2. (continued) h2 caught up ----------------------------------------------------------
+echo "# 2. (continued): at ${SECONDS} s"
+same_head() { local a; a=$(last_id 1); [ -n "$a" ] && [ "$a" = "$(last_id 2)" ] && [ "$a" = "$(last_id 3)" ]; }
+ok "h2's broker caught up: the same last_id on the three ($(last_id 1))" t_until 100 same_head
+first=$(head -1 "$T/acked" | cut -d' ' -f1)
+for h in 1 2; do
+    in_h "$h" "$CLIENT" --last $((first - 1)) "$T/late-h$h.out" "$STOP" 30 "$(feed_url "$h")" \
+        2>>"$T/late-h$h.err"
+done
+ok "h2: a client from before the first acknowledged id gets every acknowledged one since" \
+    check_client "$T/late-h2.out"
+ids_in() { grep '^{"id"' "$1" | jcol id | paste -sd' '; }
+eq "h2 replays what h1 replays" "$(ids_in "$T/late-h1.out")" "$(ids_in "$T/late-h2.out")"
+
+# --- 3. only h3's nats-server dies ---------------------------------------------------------
+echo "# 3. only: at ${SECONDS} s"
+ok "h2's nats-server current again before h3's goes" t_until 150 nats_health 2
+STOP3="stop3-$$"
+for k in 1 2; do
+    ip netns exec "${NS[3]}" "$CLIENT" "$T/open-h3-$k.out" "$STOP3" 60 "$(feed_url 3)" \
+        2>>"$T/open-h3-$k.err" &
+    T_PIDS+=($!); eval "OPEN$k=\$!"
+done
+open_h3() { grep -qs '"status": 200' "$T/open-h3-1.out" && grep -qs '"status": 200' "$T/open-h3-2.out"; }
+ok "two streams open on h3" t_until 100 open_h3
+kill -9 "${PID_NATS[3]}"; wait "${PID_NATS[3]}" 2>/dev/null
+not_served() { [ "$(http_code 3)" = 503 ]; }
+ok "h3 without NATS: a new stream gets 503" t_until 100 not_served
+out=$(in_h 3 zsse -c "$T/h3/zsse.json" publish --ack -C feed -e tick -d '{"p":"refused-h3"}' 2>&1)
+rc=$?
+ok "h3 without NATS: a publish is refused ($out)" bash -c "[ $rc != 0 ] && grep -q cluster_unavailable <<<'$out'"
+: > "$T/acked3"
+for n in $(seq 1 20); do
+    id=$(in_h 1 zsse -c "$T/h1/zsse.json" publish --ack -C feed -e tick -d "{\"p\":\"out-$n\"}") &&
+        echo "$id out-$n" >> "$T/acked3"
+done
+eq "h1 acknowledges meanwhile (h1 and h2 are a majority)" 20 "$(count "$T/acked3")"
+ok "h3 without NATS: still 503" not_served
+start_nats 3
+ok "h3: nats-server back" t_until 150 nats_health 3 '?js-enabled-only=true'
+ok "h3: new streams served again" t_until 300 serves 3
+s3=$(in_h 1 zsse -c "$T/h1/zsse.json" publish --ack -C feed -e stop -d "\"$STOP3\"")
+echo "$s3 $STOP3" >> "$T/acked3"
+wait "$OPEN1" "$OPEN2"
+for k in 1 2; do
+    eq "h3's open stream $k stayed open (one connection)" 1 "$(grep -c '"conn"' "$T/open-h3-$k.out")"
+    cp "$T/acked3" "$T/acked"
+    ok "h3's open stream $k got everything published without its NATS" check_client "$T/open-h3-$k.out"
+    ok "h3's open stream $k: not the refused publish" bash -c "! grep -q refused-h3 '$T/open-h3-$k.out'"
+done
+
+# --- 4. max_per_user, cluster-wide --------------------------------------------------------------
+echo "# 4. max_per_user: at ${SECONDS} s"
+if [ "$ZSSE_CLUSTER_LEASES" = 1 ]; then
+    ONE=$(zsse token --sub solo --ttl 600)
+    for h in 1 2 3; do
+        in_h "$h" "$SSE" "http://${ADDR[$h]}:8080/one/events?token=$ONE" --status -t 15 \
+            > "$T/one-h$h.out" 2>&1 &
+        T_PIDS+=($!)
+    done
+    answered() { local h; for h in 1 2 3; do grep -q '^{"status": ' "$T/one-h$h.out" || return 1; done; }
+    ok "max_per_user: the three answered" t_until 100 answered
+    codes=$(for h in 1 2 3; do head -1 "$T/one-h$h.out" | jget status; done | sort | paste -sd' ')
+    eq "max_per_user 1 on three hosts at once: one stream, two refused" "200 429 429" "$codes"
+else
+    echo "# max_per_user across hosts: skipped (ZSSE_CLUSTER_LEASES=0)"
+fi
+t_done
