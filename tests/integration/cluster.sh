@@ -6,9 +6,9 @@
 # all four namespaces are deleted on exit.  Needs root (ip netns).
 #
 # Each host runs what a web host of contrib/cluster/ runs:
-#   nats-server   one cluster of three (routes to the other two), JetStream
+#   nats-server   contrib/cluster/nats-server-hN.conf: one cluster of three, JetStream
 #                 on, its store in $T/hN/js
-#   zsse-broker   broker.cluster: the stream ZSSE, three replicas; its
+#   zsse-broker   contrib/cluster/zsse-hN.json: the stream ZSSE, three replicas; its
 #                 sockets on the host's loopback, as the single broker's
 #   zsse-fcgi     --listen 127.0.0.1:9000
 #   web server    lighttpd on h1 and h2, nginx on h3, on 10.232.0.N:8080
@@ -91,53 +91,33 @@ done
 # --- configs ----------------------------------------------------------------------
 t_key
 chmod 600 "$T/jwt.key"
-NATS_URLS=()
-for h in 1 2 3; do NATS_URLS+=("nats://${ADDR[$h]}:4222"); done
+# contrib/cluster/'s files as shipped (its hosts are ours), every setting
+# kept but the paths (store, key) and what the test needs: a long buffer,
+# its two routes, a smaller store
 for h in 1 2 3; do
     d="$T/h$h"
     mkdir -p "$d/js"
-    routes=""
-    for o in 1 2 3; do
-        [ "$o" = "$h" ] || routes="$routes${routes:+, }nats-route://${ADDR[$o]}:6222"
-    done
-    cat > "$d/nats.conf" <<CONF
-server_name: h$h
-listen: ${ADDR[$h]}:4222
-http: ${ADDR[$h]}:8222
-jetstream {
-    store_dir: "$d/js"
-    max_memory_store: 64MB
-    max_file_store: 1GB
-}
-cluster {
-    name: zsse
-    listen: ${ADDR[$h]}:6222
-    routes: [ $routes ]
-}
-CONF
-    # the broker's servers: the three, its own first
-    servers="\"nats://${ADDR[$h]}:4222\""
-    for o in 1 2 3; do [ "$o" = "$h" ] || servers="$servers, \"nats://${ADDR[$o]}:4222\""; done
-    cat > "$d/zsse.json" <<JSON
-{
-  "broker": {
-    "publish": "tcp://127.0.0.1:7701",
-    "events":  "tcp://127.0.0.1:7702",
-    "control": "tcp://127.0.0.1:7703",
-    "buffer": 100000,
-    "ttl": 3600,
-    "cluster": { "servers": [$servers], "stream": "ZSSE", "subject": "zsse.events",
-                 "leases_bucket": "ZSSE_LEASES", "replicas": 3, "max_age": 3600 }
-  },
-  "auth": { "alg": "HS256", "key_file": "$T/jwt.key", "require_exp": true },
-  "routes": [
-    { "path": "/feed/events", "channels": ["feed"], "heartbeat": { "interval": 1 } },
-    { "path": "/one/events", "channels": ["one/{sub}"], "max_per_user": 1,
-      "heartbeat": { "interval": 1 } }
-  ]
-}
-JSON
+    sed -e "s|^\( *store_dir:\).*|\1 \"$d/js\"|" -e "s|^\( *max_file_store:\).*|\1 1GB|" \
+        -e "s|^\( *max_memory_store:\).*|\1 64MB|" \
+        "$top_srcdir/contrib/cluster/nats-server-h$h.conf" > "$d/nats.conf"
+    python3 - "$top_srcdir/contrib/cluster/zsse-h$h.json" "$d/zsse.json" "$T/jwt.key" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["auth"]["key_file"] = sys.argv[3]
+c["auth"]["require_exp"] = True
+c["broker"]["buffer"] = 100000
+c["broker"]["cluster"]["max_age"] = 3600
+c["routes"] = [
+    {"path": "/feed/events", "channels": ["feed"], "heartbeat": {"interval": 1}},
+    {"path": "/one/events", "channels": ["one/{sub}"], "max_per_user": 1,
+     "heartbeat": {"interval": 1}}]
+json.dump(c, open(sys.argv[2], "w"), indent=2)
+PY
 done
+ok "contrib/cluster: its hosts are the test's (nats-server-h2.conf routes to h1 and h3)" \
+    grep -q "nats-route://${ADDR[1]}:6222" "$T/h2/nats.conf"
+ok "contrib/cluster: each broker lists its own NATS server first" \
+    grep -q "\"nats://${ADDR[3]}:4222\", \"nats://${ADDR[1]}:4222\"" "$top_srcdir/contrib/cluster/zsse-h3.json"
 export ZSSE_CONFIG="$T/h1/zsse.json"
 ok "zsse check-config takes the cluster config" quiet zsse -c "$T/h1/zsse.json" check-config
 
@@ -151,7 +131,7 @@ start_nats() {
 # healthz: JetStream enabled (js-enabled-only) or, without it, also current
 # with its cluster (meta leader known, streams caught up)
 nats_health() {
-    in_h "$1" curl -sf --max-time 2 "http://${ADDR[$1]}:8222/healthz${2:-}" 2>/dev/null | grep -q '"ok"'
+    in_h "$1" curl -sf --max-time 2 "http://127.0.0.1:8222/healthz${2:-}" 2>/dev/null | grep -q '"ok"'
 }
 start_broker() {
     local h=$1
@@ -240,10 +220,10 @@ done
 for h in 1 2 3; do
     ok "h$h: nats-server current with its cluster (healthz)" t_until 150 nats_health "$h"
 done
-peers=$(in_h 1 curl -s --max-time 5 "http://${ADDR[1]}:8222/jsz?leader-only=false" | jget meta_cluster.cluster_size)
+peers=$(in_h 1 curl -s --max-time 5 "http://127.0.0.1:8222/jsz?leader-only=false" | jget meta_cluster.cluster_size)
 eq "JetStream meta group of three" 3 "$peers"
 for h in 1 2 3; do start_zsse "$h"; done
-info=$(in_h 1 curl -s --max-time 5 "http://${ADDR[1]}:8222/jsz?streams=true&config=true")
+info=$(in_h 1 curl -s --max-time 5 "http://127.0.0.1:8222/jsz?streams=true&config=true")
 eq "the stream ZSSE, three replicas" "ZSSE 3" "$(python3 -c '
 import json, sys
 j = json.load(sys.stdin)
