@@ -2,13 +2,15 @@
 """cluster_client.py -- an SSE client that moves to another host when its
 own goes away, resuming with Last-Event-ID (tests/integration/cluster.sh).
 
-    cluster_client.py [--last ID] OUT STOP SECONDS URL [URL...]
+    cluster_client.py [--last ID] [--hold FILE] OUT STOP SECONDS URL [URL...]
 
 Connects to the first URL; whenever the stream ends, fails, answers other
 than 200 or is silent for IDLE_S (the route's heartbeat is 1 s), it
 connects to the next URL in the list (round robin) with the Last-Event-ID
 it last saw (at first: --last ID, if given), as a browser behind a load
-balancer would.  It stops once an
+balancer would.  With --hold FILE, it waits after a stream ends until
+FILE exists before it reconnects (as a browser with a long retry: the
+test publishes meanwhile, so the events missed must come from the replay).  It stops once an
 event whose data contains STOP has arrived, or after SECONDS (then it
 exits 1).  OUT gets one JSON object a line, flushed as they come:
     {"conn": HOST, "status": 200, "last": "4000000000000012"}  each attempt
@@ -17,14 +19,18 @@ exits 1).  OUT gets one JSON object a line, flushed as they come:
     {"stop": true} or {"timeout": true}                        the end
 Bounded: every wait has a deadline; attempts are at least 0.1 s apart.
 """
-import http.client, json, socket, sys, time, urllib.parse
+import http.client, json, os, socket, sys, time, urllib.parse
 
 IDLE_S = 4.0
 
 def main():
-    args, last = sys.argv[1:], None
-    if args[0] == "--last":
-        last, args = args[1], args[2:]
+    args, last, hold = sys.argv[1:], None, None
+    while args[0].startswith("--"):
+        if args[0] == "--last":
+            last = args[1]
+        elif args[0] == "--hold":
+            hold = args[1]
+        args = args[2:]
     out_path, stop, seconds, urls = args[0], args[1], float(args[2]), args[3:]
     end = time.monotonic() + seconds
     out = open(out_path, "a")
@@ -83,6 +89,8 @@ def main():
             put({"error": "%r on %s" % (e, u.hostname)})
         i += 1
         time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
+        while hold and not os.path.exists(hold) and time.monotonic() < end:
+            time.sleep(0.05)
     put({"timeout": True})
     return 1
 

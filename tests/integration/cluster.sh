@@ -18,7 +18,7 @@
 # Sections:
 #   1. a host dies: clients on the three hosts (tests/cluster_client.py:
 #      a client whose host is gone moves to the next host with its
-#      Last-Event-ID), publishers on h1 and h2 (`zsse publish --ack`, one
+#      Last-Event-ID, after 50 events were acknowledged), publishers on h1 and h2 (`zsse publish --ack`, one
 #      unique payload each, the acknowledged id recorded); kill -9 every
 #      process of h2 while they publish.  Every ACKNOWLEDGED event reaches
 #      every client exactly once, in order (ids increasing).
@@ -119,7 +119,9 @@ ok "contrib/cluster: its hosts are the test's (nats-server-h2.conf routes to h1 
 ok "contrib/cluster: each broker lists its own NATS server first" \
     grep -q "\"nats://${ADDR[3]}:4222\", \"nats://${ADDR[1]}:4222\"" "$top_srcdir/contrib/cluster/zsse-h3.json"
 export ZSSE_CONFIG="$T/h1/zsse.json"
-ok "zsse check-config takes the cluster config" quiet zsse -c "$T/h1/zsse.json" check-config
+for h in 1 2 3; do
+    ok "zsse check-config takes h$h's config" quiet zsse -c "$T/h$h/zsse.json" check-config
+done
 
 # --- processes: start_* HOST records the PID in PID_<what>[HOST] ------------------------
 declare -A PID_NATS PID_BROKER PID_FCGI PID_WEB
@@ -240,7 +242,7 @@ STOP="stop-$$"
 CPIDS=()
 for h in 1 2 3; do
     for k in 1 2; do
-        ip netns exec "${NS[$h]}" "$CLIENT" "$T/client-h$h-$k.out" "$STOP" 90 $(urls_from "$h") \
+        ip netns exec "${NS[$h]}" "$CLIENT" --hold "$T/go" "$T/client-h$h-$k.out" "$STOP" 90 $(urls_from "$h") \
             2>>"$T/client-h$h-$k.err" &
         T_PIDS+=($!); CPIDS+=($!)
     done
@@ -279,18 +281,23 @@ ok "h1 and h2: publishes acknowledged" t_until 300 bash -c \
 
 # kill -9 every process of h2 (its clients are not its processes: they
 # stay, find h2 gone and move on)
-for p in "${PID_WEB[2]}" "${PID_FCGI[2]}" "${PID_BROKER[2]}" "${PID_NATS[2]}"; do
-    kill -9 "$p" 2>/dev/null
-done
-for p in "${PID_WEB[2]}" "${PID_FCGI[2]}" "${PID_BROKER[2]}" "${PID_NATS[2]}"; do
-    wait "$p" 2>/dev/null
-done
+# (bash's "Killed" notices to /dev/null)
+{ for p in "${PID_WEB[2]}" "${PID_FCGI[2]}" "${PID_BROKER[2]}" "${PID_NATS[2]}"; do
+      kill -9 "$p"
+  done
+  for p in "${PID_WEB[2]}" "${PID_FCGI[2]}" "${PID_BROKER[2]}" "${PID_NATS[2]}"; do
+      wait "$p"
+  done; } 2>/dev/null
 a1=$(count "$T/acked-h1")
 ok "h2 killed: h1 goes on acknowledging (two of three NATS servers)" \
     t_until 300 count_ge "$T/acked-h1" $((a1 + 50))
 ok "h2 killed: its publisher is refused or unanswered" t_until 300 count_ge "$T/failed-h2" 1
-ok "h2's clients moved to another host" bash -c \
-    "grep -q '\"status\": 200, \"last\": \"[0-9]' '$T/client-h2-1.out' && grep -q '\"status\": 200, \"last\": \"[0-9]' '$T/client-h2-2.out'"
+# h2's clients wait (--hold) until h1 has acknowledged 50 more: those they
+# get only from the replay of the host they move to
+touch "$T/go"
+moved() { grep -qs '"status": 200, "last": "[0-9]' "$T/client-h2-1.out" &&
+          grep -qs '"status": 200, "last": "[0-9]' "$T/client-h2-2.out"; }
+ok "h2's clients moved to another host, with their Last-Event-ID" t_until 100 moved
 
 # --- 2. h2 comes back --------------------------------------------------------------------
 echo "# 2. h2 comes back: at ${SECONDS} s"
@@ -397,7 +404,7 @@ pub3() {
 
 # 3a. only h3's nats-server: its broker moves to another server of the
 # cluster (its list, and the ones NATS tells it of), and h3 goes on
-kill -9 "${PID_NATS[3]}"; wait "${PID_NATS[3]}" 2>/dev/null
+{ kill -9 "${PID_NATS[3]}"; wait "${PID_NATS[3]}"; } 2>/dev/null
 n3=0
 pub_h3_again() { n3=$((n3 + 1)); pub3 3 "via-h3-$n3"; }
 ok "h3's nats-server killed: h3's broker publishes through another server" t_until 150 pub_h3_again
@@ -415,7 +422,7 @@ rc=$?
 ok "h3 cut off (its NATS in the minority): a publish there is not acknowledged ($out)" \
     [ "$rc" != 0 ]
 echo "# cut off, a new stream on h3 is answered $(http_code 3)"
-kill -9 "${PID_NATS[3]}"; wait "${PID_NATS[3]}" 2>/dev/null
+{ kill -9 "${PID_NATS[3]}"; wait "${PID_NATS[3]}"; } 2>/dev/null
 not_served() { [ "$(http_code 3)" = 503 ]; }
 ok "h3 without NATS: a new stream gets 503" t_until 150 not_served
 out=$(in_h 3 zsse -c "$T/h3/zsse.json" publish --ack -C feed -e tick -d '{"p":"refused-h3"}' 2>&1)
