@@ -63,6 +63,7 @@ struct broker {
     journal_t  *journal;
     leases_t   *leases;
     cluster_t  *cluster;        /* broker.cluster: NULL, the single broker */
+    volatile sig_atomic_t halt; /* broker_halt(): this loop only */
     broker_ackwait_t *ackwait;  /* cluster: ring of BROKER_ACKWAIT, by token */
     uint64_t    ack_token;      /* cluster: the last token given */
     curve_server_t curve;       /* CURVE keys; off: plain ZeroMQ */
@@ -106,6 +107,7 @@ struct broker {
 static volatile sig_atomic_t broker_stop_flag, broker_hup_flag;
 
 void broker_stop(void) { broker_stop_flag = 1; }
+void broker_halt(broker_t *b) { b->halt = 1; }
 void broker_reopen_log(void) { broker_hup_flag = 1; }
 
 /*
@@ -1255,7 +1257,7 @@ broker_run(broker_t *b)
 
     log_msg(LOG_INFO, "listening: publish %s, events %s, control %s",
         b->cfg->broker.publish, b->cfg->broker.events, b->cfg->broker.control);
-    while (!broker_stop_flag) {
+    while (!broker_stop_flag && !b->halt) {
         int timeout = 1000, due = b->journal ? journal_sync_in_ms(b->journal) : -1;
         if (due >= 0 && due < timeout)
             timeout = due;      /* the N-ms policy's sync */

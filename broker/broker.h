@@ -52,8 +52,11 @@ void broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_
  * fail: a batch the journal refuses is rejected and answered "error". */
 void broker_commit(broker_t *b);
 
-/* async-signal-safe */
+/* async-signal-safe: every loop of the process returns */
 void broker_stop(void);
+/* B's loop alone returns, within a second (tests run several brokers in
+ * one process: test_cluster.c) */
+void broker_halt(broker_t *b);
 void broker_reopen_log(void);
 
 #endif
