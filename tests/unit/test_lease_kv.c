@@ -1,0 +1,414 @@
+/* cmocka tests for broker/lease_kv.c against a real nats-server with
+ * JetStream (started here on a random port of 127.0.0.1, its store in a
+ * temporary directory, killed by its pid at the end): a group's limit,
+ * release, a dead lease taken over after its expiry, renew (also with a
+ * revision whose answer was lost), long groups hashed, the race of two
+ * brokers (two connections in two threads, 200 rounds: exactly one wins
+ * each), and NATS gone: a take fails fast. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <nats/nats.h>
+#include "clock.h"
+#include "lease_kv.h"
+#include "wire.h"
+
+#define SEC       1000000ll                 /* µs */
+#define TTL       (WIRE_LEASE_TTL * SEC)
+#define GROUP(s)  s, sizeof(s) - 1          /* "route\0sub": the '\0' is part of it */
+#define BUCKET    "ZSSE_TEST_LEASES"
+#define START_MS  15000                     /* nats-server's start, at most */
+#define ROUNDS    200
+
+static pid_t server_pid;
+static char server_dir[64], server_url[128];
+static natsConnection *nc1, *nc2;
+
+/* poll (bounded by START_MS) for nats-server's ports file, which it writes
+ * once it listens, and take the client URL from it */
+static int
+server_wait_url(void)
+{
+    char path[256], buf[1024];
+    snprintf(path, sizeof(path), "%s/nats-server_%d.ports", server_dir, (int)server_pid);
+    for (int64_t end = mono_ms() + START_MS; mono_ms() < end; ) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            char *u = strstr(buf, "nats://"), *q = u ? strchr(u, '"') : NULL;
+            if (u && q && (size_t)(q - u) < sizeof(server_url)) {
+                memcpy(server_url, u, (size_t)(q - u));
+                server_url[q - u] = '\0';
+                return 0;
+            }
+        }
+        if (waitpid(server_pid, NULL, WNOHANG) == server_pid)
+            return -1;                          /* it died */
+        nanosleep(&(struct timespec){ 0, 10 * 1000000 }, NULL);
+    }
+    return -1;
+}
+
+static natsConnection *
+server_connect(void)
+{
+    natsConnection *nc = NULL;
+    natsOptions *o = NULL;
+    if (natsOptions_Create(&o) != NATS_OK || natsOptions_SetURL(o, server_url) != NATS_OK ||
+        natsOptions_SetTimeout(o, 2000) != NATS_OK ||
+        natsOptions_SetMaxReconnect(o, 0) != NATS_OK)
+        return NULL;
+    for (int64_t end = mono_ms() + START_MS; !nc && mono_ms() < end; )
+        if (natsConnection_Connect(&nc, o) != NATS_OK)
+            nanosleep(&(struct timespec){ 0, 20 * 1000000 }, NULL);
+    natsOptions_Destroy(o);
+    return nc;
+}
+
+static void
+server_kill(void)
+{
+    if (server_pid > 0) {
+        kill(server_pid, SIGKILL);
+        waitpid(server_pid, NULL, 0);
+        server_pid = 0;
+    }
+}
+
+static int
+group_setup(void **st)
+{
+    (void)st;
+    const char *bin = getenv("ZSSE_NATS_SERVER");
+    strcpy(server_dir, "/tmp/zsse-natskv.XXXXXX");
+    if (!mkdtemp(server_dir))
+        return -1;
+    if ((server_pid = fork()) < 0)
+        return -1;
+    if (server_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive the test */
+        char log[128];
+        snprintf(log, sizeof(log), "%s/nats-server.log", server_dir);
+        if (!freopen(log, "w", stdout) || dup2(fileno(stdout), 2) < 0)
+            _exit(126);
+        char *argv[] = { "nats-server", "-js", "-a", "127.0.0.1", "-p", "-1",
+            "-sd", server_dir, "--ports_file_dir", server_dir, NULL };
+        if (bin)
+            execv(bin, argv);
+        execvp("nats-server", argv);
+        execv("/usr/sbin/nats-server", argv);
+        _exit(127);
+    }
+    if (server_wait_url() < 0) {
+        fprintf(stderr, "nats-server did not start (ZSSE_NATS_SERVER, PATH, /usr/sbin): "
+            "see %s/nats-server.log\n", server_dir);
+        server_kill();
+        return -1;
+    }
+    if (!(nc1 = server_connect()) || !(nc2 = server_connect())) {
+        server_kill();
+        return -1;
+    }
+    return 0;
+}
+
+static int
+group_teardown(void **st)
+{
+    (void)st;
+    natsConnection_Destroy(nc1);
+    natsConnection_Destroy(nc2);
+    server_kill();
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", server_dir);
+    if (system(cmd) != 0)
+        return -1;
+    nats_Close();
+    return 0;
+}
+
+static int
+setup(void **st)
+{
+    char err[256];
+    *st = leasekv_new(nc1, BUCKET, 1, err, sizeof(err));
+    if (!*st)
+        fprintf(stderr, "leasekv_new: %s\n", err);
+    return *st ? 0 : -1;
+}
+
+static int
+teardown(void **st)
+{
+    leasekv_t *lk = *st;
+    leasekv_destroy(&lk);
+    assert_null(lk);
+    return 0;
+}
+
+static void
+test_limit(void **st)
+{
+    leasekv_t *lk = *st;
+    int64_t now = wall_us();
+    unsigned slot[4];
+    uint64_t rev[4];
+
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u1"), 3, "a", now, &slot[0], &rev[0]),
+        LEASE_TAKEN);
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u1"), 3, "b", now, &slot[1], &rev[1]),
+        LEASE_TAKEN);
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u1"), 3, "c", now, &slot[2], &rev[2]),
+        LEASE_TAKEN);
+    assert_int_equal(slot[0] + slot[1] + slot[2], 0 + 1 + 2);
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u1"), 3, "d", now, &slot[3], &rev[3]),
+        LEASE_FULL);
+    /* another sub, another route: their own slots */
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u2"), 1, "e", now, &slot[3], &rev[3]),
+        LEASE_TAKEN);
+    assert_int_equal(leasekv_take(lk, GROUP("/f\0u1"), 1, "f", now, &slot[3], &rev[3]),
+        LEASE_TAKEN);
+
+    /* release: only by its holder, once; it frees that slot */
+    assert_int_equal(leasekv_release(lk, GROUP("/e\0u1"), slot[1], "x", rev[1] + 100),
+        LEASEKV_LOST);
+    assert_int_equal(leasekv_release(lk, GROUP("/e\0u1"), slot[0], "b", rev[1]), LEASEKV_LOST);
+    assert_int_equal(leasekv_release(lk, GROUP("/e\0u1"), slot[1], "b", rev[1]), LEASEKV_DONE);
+    assert_int_equal(leasekv_release(lk, GROUP("/e\0u1"), slot[1], "b", rev[1]), LEASEKV_LOST);
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u1"), 3, "g", now, &slot[3], &rev[3]),
+        LEASE_TAKEN);
+    assert_int_equal(slot[3], slot[1]);
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u1"), 3, "h", now, &slot[3], &rev[3]),
+        LEASE_FULL);
+    /* a higher limit opens more slots */
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u1"), 4, "h", now, &slot[3], &rev[3]),
+        LEASE_TAKEN);
+    assert_int_equal(slot[3], 3);
+
+    /* bounds */
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u3"), 0, "i", now, &slot[3], &rev[3]),
+        LEASE_TABLE_FULL);
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u3"), LEASEKV_SLOTS_MAX + 1, "i", now,
+        &slot[3], &rev[3]), LEASE_TABLE_FULL);
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u3"), 1, "has space", now, &slot[3], &rev[3]),
+        LEASE_TABLE_FULL);
+    assert_int_equal(leasekv_take(lk, "", 0, 1, "i", now, &slot[3], &rev[3]), LEASE_TABLE_FULL);
+}
+
+static void
+test_expiry(void **st)
+{
+    leasekv_t *lk = *st;
+    int64_t t0 = wall_us();
+    unsigned sa, sb;
+    uint64_t ra, rb;
+
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "a", t0, &sa, &ra), LEASE_TAKEN);
+    /* a's broker dies: until its expiry nobody gets the slot */
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "b", t0 + TTL - 1000, &sb, &rb),
+        LEASE_FULL);
+    /* after it, b takes it over */
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "b", t0 + TTL + 1000, &sb, &rb),
+        LEASE_TAKEN);
+    assert_int_equal(sb, sa);
+    assert_true(rb > ra);
+    /* and a, back, has lost it: neither renew nor release touches b's */
+    assert_int_equal(leasekv_renew(lk, GROUP("/x\0dead"), sa, "a", t0 + TTL + 2000, &ra),
+        LEASEKV_LOST);
+    assert_int_equal(leasekv_release(lk, GROUP("/x\0dead"), sa, "a", ra), LEASEKV_LOST);
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "c", t0 + TTL + 3000, &sb, &ra),
+        LEASE_FULL);
+    assert_int_equal(leasekv_renew(lk, GROUP("/x\0dead"), sb, "b", t0 + TTL + 3000, &rb),
+        LEASEKV_DONE);
+}
+
+static void
+test_renew(void **st)
+{
+    leasekv_t *lk = *st;
+    int64_t t0 = wall_us();
+    unsigned s, s2;
+    uint64_t r, r2, stale;
+
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0renew"), 1, "a", t0, &s, &r), LEASE_TAKEN);
+    stale = r;
+    assert_int_equal(leasekv_renew(lk, GROUP("/x\0renew"), s, "a", t0 + 20 * SEC, &r),
+        LEASEKV_DONE);
+    assert_true(r > stale);
+    /* past the first expiry, within the renewed one: still held */
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0renew"), 1, "b", t0 + 40 * SEC, &s2, &r2),
+        LEASE_FULL);
+    /* a renewal whose answer was lost: the next one still has the old
+     * revision, and finds the slot still its own */
+    assert_int_equal(leasekv_renew(lk, GROUP("/x\0renew"), s, "a", t0 + 40 * SEC, &stale),
+        LEASEKV_DONE);
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0renew"), 1, "b", t0 + 60 * SEC, &s2, &r2),
+        LEASE_FULL);
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0renew"), 1, "b", t0 + 71 * SEC, &s2, &r2),
+        LEASE_TAKEN);
+    /* a wrong slot or id is not a renewal */
+    assert_int_equal(leasekv_renew(lk, GROUP("/x\0renew"), s, "a", t0 + 72 * SEC, &stale),
+        LEASEKV_LOST);
+    assert_int_equal(leasekv_renew(lk, GROUP("/x\0renew"), 5, "b", t0 + 72 * SEC, &r2),
+        LEASEKV_LOST);
+}
+
+static void
+test_keys(void **st)
+{
+    leasekv_t *lk = *st;
+    char k1[LEASEKV_KEY_MAX], k2[LEASEKV_KEY_MAX], g[600];
+    unsigned s;
+    uint64_t r;
+
+    assert_int_equal(leasekv_key(GROUP("/e\0a.b"), 2, k1), (int)strlen("=2Fe=00a=2Eb.2"));
+    assert_string_equal(k1, "=2Fe=00a=2Eb.2");
+    assert_int_equal(leasekv_key(GROUP("/e\0a.b"), LEASEKV_SLOTS_MAX, k1), -1);
+    /* too long for a plain token: hashed, still distinct per group */
+    memset(g, '.', sizeof(g));
+    assert_true(leasekv_key(g, sizeof(g), 0, k1) > 0);
+    assert_memory_equal(k1, "=SHA256-", 8);
+    assert_int_equal(strlen(k1), 8 + 64 + 2);
+    g[599] = ',';
+    assert_true(leasekv_key(g, sizeof(g), 0, k2) > 0);
+    assert_string_not_equal(k1, k2);
+    assert_int_equal(leasekv_take(lk, g, sizeof(g), 1, "a", wall_us(), &s, &r), LEASE_TAKEN);
+    assert_int_equal(leasekv_take(lk, g, sizeof(g), 1, "b", wall_us(), &s, &r), LEASE_FULL);
+    /* every SPEC channel byte (and more) in a sub */
+    char sub[300];
+    for (int i = 0; i < 256; i++)
+        sub[i] = (char)i;
+    assert_int_equal(leasekv_take(lk, sub, 256, 1, "a", wall_us(), &s, &r), LEASE_TAKEN);
+    assert_int_equal(leasekv_take(lk, sub, 256, 1, "b", wall_us(), &s, &r), LEASE_FULL);
+}
+
+/* the race: two brokers (their own connection and leasekv), each in its
+ * thread, take the same group's one slot at the same moment */
+typedef struct {
+    leasekv_t *lk;
+    pthread_barrier_t *bar;
+    const char *id;
+    lease_take_t rc[ROUNDS];
+    unsigned slot[ROUNDS];
+    uint64_t rev[ROUNDS];
+} racer_t;
+
+/* even rounds a new group (both find the key absent: Create against
+ * Create), odd ones the group just released (Update against Update) */
+static size_t
+race_group(int round, char g[64])
+{
+    int n = snprintf(g, 64, "/race#%d", round / 2);
+    g[5] = '\0';                         /* "/race\0N" */
+    return (size_t)n;
+}
+
+static void *
+racer(void *arg)
+{
+    racer_t *r = arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        char g[64];
+        size_t glen = race_group(i, g);
+        pthread_barrier_wait(r->bar);
+        r->rc[i] = leasekv_take(r->lk, g, glen, 1, r->id, wall_us(), &r->slot[i], &r->rev[i]);
+        pthread_barrier_wait(r->bar);       /* main checks and releases */
+        pthread_barrier_wait(r->bar);
+    }
+    return NULL;
+}
+
+static void
+test_race(void **st)
+{
+    char err[256];
+    leasekv_t *lk2 = leasekv_new(nc2, BUCKET, 1, err, sizeof(err));
+    pthread_barrier_t bar;
+    pthread_t t1, t2;
+    static racer_t a, b;
+    int a_wins = 0, b_wins = 0, unreleased = 0;
+
+    assert_non_null(lk2);
+    assert_int_equal(pthread_barrier_init(&bar, NULL, 3), 0);
+    a = (racer_t){ .lk = *st, .bar = &bar, .id = "broker-a" };
+    b = (racer_t){ .lk = lk2, .bar = &bar, .id = "broker-b" };
+    assert_int_equal(pthread_create(&t1, NULL, racer, &a), 0);
+    assert_int_equal(pthread_create(&t2, NULL, racer, &b), 0);
+    int bad = -1;
+    for (int i = 0; i < ROUNDS; i++) {
+        char g[64];
+        size_t glen = race_group(i, g);
+        pthread_barrier_wait(&bar);
+        pthread_barrier_wait(&bar);
+        int won = (a.rc[i] == LEASE_TAKEN) + (b.rc[i] == LEASE_TAKEN);
+        int full = (a.rc[i] == LEASE_FULL) + (b.rc[i] == LEASE_FULL);
+        if ((won != 1 || full != 1) && bad < 0)
+            bad = i;
+        /* the winner releases, so the next (odd) round races for a free
+         * slot (no assert here: the threads wait at the barrier) */
+        if (a.rc[i] == LEASE_TAKEN) {
+            a_wins++;
+            unreleased += leasekv_release(a.lk, g, glen, a.slot[i], a.id, a.rev[i]) != LEASEKV_DONE;
+        }
+        if (b.rc[i] == LEASE_TAKEN) {
+            b_wins++;
+            unreleased += leasekv_release(b.lk, g, glen, b.slot[i], b.id, b.rev[i]) != LEASEKV_DONE;
+        }
+        pthread_barrier_wait(&bar);
+    }
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    pthread_barrier_destroy(&bar);
+    leasekv_destroy(&lk2);
+    fprintf(stderr, "# race: %d rounds, broker-a won %d, broker-b %d\n", ROUNDS, a_wins, b_wins);
+    if (bad >= 0)
+        fail_msg("round %d: a %d, b %d (want exactly one LEASE_TAKEN and one LEASE_FULL)", bad,
+            a.rc[bad], b.rc[bad]);
+    assert_int_equal(unreleased, 0);
+}
+
+/* last: NATS gone.  A take fails, fast, and says so */
+static void
+test_nats_down(void **st)
+{
+    leasekv_t *lk = *st;
+    unsigned s;
+    uint64_t r;
+
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0down"), 1, "a", wall_us(), &s, &r), LEASE_TAKEN);
+    server_kill();
+    int64_t t0 = mono_ms();
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0down"), 2, "b", wall_us(), &s, &r),
+        LEASE_TABLE_FULL);
+    assert_int_equal(leasekv_renew(lk, GROUP("/x\0down"), 0, "a", wall_us(), &r), LEASEKV_ERROR);
+    assert_int_equal(leasekv_release(lk, GROUP("/x\0down"), 0, "a", r), LEASEKV_ERROR);
+    assert_true(mono_ms() - t0 <= 3 * LEASEKV_DEADLINE_MS);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renew, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nats_down, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
