@@ -8,14 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <nats/nats.h>
-#include <openssl/evp.h>
 #include "clock.h"
 #include "lease_kv.h"
 #include "log.h"
 #include "natskey.h"
 #include "wire.h"
 
-#define LEASEKV_HASH_PREFIX  "=SHA256-"        /* never a natskey encoding */
 #define LEASEKV_FREE         "- 0"             /* a released slot's value */
 #define LEASEKV_VALUE_MAX    (LEASEKV_ID_MAX + 24)
 
@@ -42,23 +40,13 @@ leasekv_log(leasekv_t *lk, const char *what, natsStatus s)
 int
 leasekv_key(const char *group, size_t glen, unsigned slot, char out[LEASEKV_KEY_MAX])
 {
-    char token[LEASEKV_TOKEN_MAX + 1];
-    ssize_t n;
-
-    if (slot >= LEASEKV_SLOTS_MAX || glen == 0)
+    if (slot >= LEASEKV_SLOTS_MAX || glen == 0 || glen > LEASEKV_GROUP_MAX)
         return -1;
-    if ((n = natskey_encode(group, glen, token, sizeof(token))) < 0) {
-        unsigned char md[32];
-        unsigned int mdlen = 0;
-        if (!EVP_Digest(group, glen, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof(md))
-            return -1;
-        strcpy(token, LEASEKV_HASH_PREFIX);
-        for (unsigned i = 0; i < mdlen; i++)
-            snprintf(token + strlen(LEASEKV_HASH_PREFIX) + 2 * i, 3, "%02x", md[i]);
-    }
-    int k = snprintf(out, LEASEKV_KEY_MAX, "%s.%u", token, slot);
-    assert(k > 0 && k < LEASEKV_KEY_MAX);
-    return k;
+    ssize_t n = natskey_encode(group, glen, out, NATSKEY_MAX(LEASEKV_GROUP_MAX));
+    assert(n > 0);
+    int k = snprintf(out + n, LEASEKV_KEY_MAX - (size_t)n, ".%u", slot);
+    assert(k > 0 && (size_t)n + (size_t)k < LEASEKV_KEY_MAX);
+    return (int)n + k;
 }
 
 /* "<id> <expiry ms>" into OUT; its length, or -1 for a bad id */
@@ -204,7 +192,8 @@ leasekv_take(leasekv_t *lk, const char *group, size_t glen, unsigned limit,
     int64_t now_ms = now_us / 1000, deadline = mono_ms() + LEASEKV_DEADLINE_MS;
     int vlen = leasekv_value(value, lease_id, now_ms + WIRE_LEASE_TTL * 1000ll);
 
-    if (limit == 0 || limit > LEASEKV_SLOTS_MAX || glen == 0 || vlen < 0) {
+    if (limit == 0 || limit > LEASEKV_SLOTS_MAX || glen == 0 || glen > LEASEKV_GROUP_MAX ||
+        vlen < 0) {
         log_limited(&lk->rl, LOG_WARNING, "leases: refused: a limit of %u (1..%d), a group of "
             "%zu bytes, a lease id of %zu", limit, LEASEKV_SLOTS_MAX, glen, strlen(lease_id));
         return LEASE_TABLE_FULL;

@@ -5,9 +5,13 @@
  *
  * A group (route + '\0' + sub, as lease.h has it) with a limit of N owns
  * N slot keys in the bucket, KEY.0 .. KEY.N-1, where KEY is the group as
- * one token (natskey.h; a group whose token is longer than
- * LEASEKV_TOKEN_MAX is "=SHA256-" and the SHA-256 of the group in hex,
- * which no natskey encoding can be).  A slot's value is
+ * one token (natskey.h: injective, so two groups never share a slot).  A
+ * group is at most LEASEKV_GROUP_MAX bytes (a route and a sub, each a
+ * control field of at most CTL_FIELD_MAX), its key at most
+ * LEASEKV_KEY_MAX: about 1.5 KB at worst, well within NATS's 4 KB
+ * protocol line (max_control_line) with the bucket's subject prefix, so
+ * no group needs a hash (which would need a cryptographic one: a
+ * collision would share one user's slots with another).  A slot's value is
  * "<lease id> <expiry, unix ms>"; a free slot is "- 0" or absent.
  *
  *   take:    for each slot in turn: read it (kvStore_Get); absent ->
@@ -62,11 +66,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "ctl.h"
 #include "lease.h"
+#include "natskey.h"
 
 #define LEASEKV_SLOTS_MAX    256    /* a route's max_per_user in cluster mode */
-#define LEASEKV_TOKEN_MAX    200    /* bytes of a group's key token before it is hashed */
-#define LEASEKV_KEY_MAX      (LEASEKV_TOKEN_MAX + 8)   /* token '.' slot NUL */
+#define LEASEKV_GROUP_MAX    (2 * CTL_FIELD_MAX + 1)   /* route '\0' sub */
+#define LEASEKV_KEY_MAX      (NATSKEY_MAX(LEASEKV_GROUP_MAX) + 4)   /* token '.' slot NUL */
 #define LEASEKV_ID_MAX       64     /* bytes of a lease id (lease.h's are 32) */
 #define LEASEKV_TIMEOUT_MS   1000   /* each NATS request */
 #define LEASEKV_DEADLINE_MS  2000   /* a take, all its slots */
@@ -90,7 +96,7 @@ leasekv_t *leasekv_new(struct __natsConnection *nc, const char *bucket, int repl
     char *err, size_t errlen);
 void       leasekv_destroy(leasekv_t **lkp);
 
-/* Take a slot of GROUP (GLEN bytes, may hold '\0') for the lease
+/* Take a slot of GROUP (1..LEASEKV_GROUP_MAX bytes) for the lease
  * LEASE_ID (1..LEASEKV_ID_MAX bytes, no space), limit LIMIT
  * (1..LEASEKV_SLOTS_MAX), NOW_US the wall clock (clock.h wall_us).
  * LEASE_TAKEN: *SLOT and *REV hold the slot and its revision, which
@@ -116,7 +122,7 @@ leasekv_rc_t leasekv_release(leasekv_t *lk, const char *group, size_t glen, unsi
     const char *lease_id, uint64_t rev);
 
 /* The key of SLOT of GROUP into OUT (LEASEKV_KEY_MAX bytes): its length,
- * or -1 (SLOT >= LEASEKV_SLOTS_MAX, empty group).  For tests and the
+ * or -1 (SLOT >= LEASEKV_SLOTS_MAX, GLEN not 1..LEASEKV_GROUP_MAX).  For tests and the
  * operator's `nats kv get`. */
 int        leasekv_key(const char *group, size_t glen, unsigned slot, char out[LEASEKV_KEY_MAX]);
 

@@ -2,7 +2,7 @@
  * JetStream (started here on a random port of 127.0.0.1, its store in a
  * temporary directory, killed by its pid at the end): a group's limit,
  * release, a dead lease taken over after its expiry, renew (also with a
- * revision whose answer was lost), long groups hashed, the race of two
+ * revision whose answer was lost), the longest groups, the race of two
  * brokers (two connections in two threads, 200 rounds: exactly one wins
  * each), and NATS gone: a take fails fast. */
 #include <stdarg.h>
@@ -278,16 +278,24 @@ test_keys(void **st)
     assert_int_equal(leasekv_key(GROUP("/e\0a.b"), 2, k1), (int)strlen("=2Fe=00a=2Eb.2"));
     assert_string_equal(k1, "=2Fe=00a=2Eb.2");
     assert_int_equal(leasekv_key(GROUP("/e\0a.b"), LEASEKV_SLOTS_MAX, k1), -1);
-    /* too long for a plain token: hashed, still distinct per group */
+    /* the longest group, every byte escaped: a 1.5 KB key NATS takes */
     memset(g, '.', sizeof(g));
-    assert_true(leasekv_key(g, sizeof(g), 0, k1) > 0);
-    assert_memory_equal(k1, "=SHA256-", 8);
-    assert_int_equal(strlen(k1), 8 + 64 + 2);
-    g[599] = ',';
-    assert_true(leasekv_key(g, sizeof(g), 0, k2) > 0);
+    assert_int_equal(leasekv_key(g, LEASEKV_GROUP_MAX, LEASEKV_SLOTS_MAX - 1, k1),
+        3 * LEASEKV_GROUP_MAX + 4);
+    assert_int_equal(leasekv_key(g, LEASEKV_GROUP_MAX + 1, 0, k1), -1);
+    assert_int_equal(leasekv_take(lk, g, LEASEKV_GROUP_MAX, LEASEKV_SLOTS_MAX, "a", wall_us(),
+        &s, &r), LEASE_TAKEN);
+    assert_int_equal(leasekv_take(lk, g, LEASEKV_GROUP_MAX, 1, "b", wall_us(), &s, &r),
+        LEASE_FULL);
+    assert_int_equal(leasekv_take(lk, g, LEASEKV_GROUP_MAX + 1, 1, "b", wall_us(), &s, &r),
+        LEASE_TABLE_FULL);
+    /* groups that differ in one byte: other keys */
+    g[LEASEKV_GROUP_MAX - 1] = ',';
+    assert_true(leasekv_key(g, LEASEKV_GROUP_MAX, 0, k2) > 0);
+    assert_int_equal(leasekv_key(g, LEASEKV_GROUP_MAX - 1, 0, k1), 3 * (LEASEKV_GROUP_MAX - 1) + 2);
     assert_string_not_equal(k1, k2);
-    assert_int_equal(leasekv_take(lk, g, sizeof(g), 1, "a", wall_us(), &s, &r), LEASE_TAKEN);
-    assert_int_equal(leasekv_take(lk, g, sizeof(g), 1, "b", wall_us(), &s, &r), LEASE_FULL);
+    assert_int_equal(leasekv_take(lk, g, LEASEKV_GROUP_MAX, 1, "b", wall_us(), &s, &r),
+        LEASE_TAKEN);
     /* every SPEC channel byte (and more) in a sub */
     char sub[300];
     for (int i = 0; i < 256; i++)
