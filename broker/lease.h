@@ -36,6 +36,15 @@ typedef enum {
 
 typedef struct leases leases_t;
 
+/* Cluster mode (lease_kv.h): a lease whose group has a limit also holds a
+ * slot of the key-value bucket; the broker keeps which, and its revision,
+ * with the lease. */
+typedef struct {
+    int      held;              /* 1: SLOT and REV are set */
+    unsigned slot;
+    uint64_t rev;
+} lease_slot_t;
+
 leases_t *leases_new(void);
 void      leases_destroy(leases_t **lp);
 /* Take a lease in GROUP (LIMIT: at most that many, 0 = no limit) for the
@@ -48,6 +57,12 @@ lease_op_t leases_renew(leases_t *l, const char *id, size_t idlen, const char *o
     int64_t now_us);
 lease_op_t leases_release(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen);
 void   leases_expire(leases_t *l, int64_t now_us);
+/* The bucket slot of lease ID (the caller reads and sets it), and the
+ * lease's group in *GROUP / *GLEN (valid while the lease lasts); NULL when
+ * there is no such lease.  Whose lease it is is not checked: only after
+ * leases_renew / leases_take has. */
+lease_slot_t *leases_slot(leases_t *l, const char *id, size_t idlen, const char **group,
+    size_t *glen);
 size_t leases_count(const leases_t *l);
 /* call FN(route, count) for each route with open streams (the group key
  * up to its '\0' is the route) */

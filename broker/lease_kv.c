@@ -16,6 +16,9 @@
 
 #define LEASEKV_FREE         "- 0"             /* a released slot's value */
 #define LEASEKV_VALUE_MAX    (LEASEKV_ID_MAX + 24)
+/* the bucket's max_msg_size: JetStream counts the headers too (the
+ * expected-revision header of a Create / Update is some 50 bytes) */
+#define LEASEKV_MSG_MAX      1024
 
 struct leasekv {
     natsConnection *nc;
@@ -120,7 +123,7 @@ leasekv_new(natsConnection *nc, const char *bucket, int replicas, char *err, siz
         c.History = 1;
         c.Replicas = replicas;
         c.TTL = (int64_t)LEASEKV_GC_S * 1000000000;          /* ns */
-        c.MaxValueSize = LEASEKV_VALUE_MAX;
+        c.MaxValueSize = LEASEKV_MSG_MAX;
         c.StorageType = js_FileStorage;
         s = js_CreateKeyValue(&lk->kv, lk->js, &c);
     }

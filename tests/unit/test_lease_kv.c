@@ -10,117 +10,30 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#include <nats/nats.h>
-#include "clock.h"
 #include "lease_kv.h"
+#include "nats_server.h"
 #include "wire.h"
 
 #define SEC       1000000ll                 /* µs */
 #define TTL       (WIRE_LEASE_TTL * SEC)
 #define GROUP(s)  s, sizeof(s) - 1          /* "route\0sub": the '\0' is part of it */
 #define BUCKET    "ZSSE_TEST_LEASES"
-#define START_MS  15000                     /* nats-server's start, at most */
 #define ROUNDS    200
 
-static pid_t server_pid;
-static char server_dir[64], server_url[128];
+static ns_t server;
 static natsConnection *nc1, *nc2;
-
-/* poll (bounded by START_MS) for nats-server's ports file, which it writes
- * once it listens, and take the client URL from it */
-static int
-server_wait_url(void)
-{
-    char path[256], buf[1024];
-    snprintf(path, sizeof(path), "%s/nats-server_%d.ports", server_dir, (int)server_pid);
-    for (int64_t end = mono_ms() + START_MS; mono_ms() < end; ) {
-        FILE *f = fopen(path, "r");
-        if (f) {
-            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-            fclose(f);
-            buf[n] = '\0';
-            char *u = strstr(buf, "nats://"), *q = u ? strchr(u, '"') : NULL;
-            if (u && q && (size_t)(q - u) < sizeof(server_url)) {
-                memcpy(server_url, u, (size_t)(q - u));
-                server_url[q - u] = '\0';
-                return 0;
-            }
-        }
-        if (waitpid(server_pid, NULL, WNOHANG) == server_pid)
-            return -1;                          /* it died */
-        nanosleep(&(struct timespec){ 0, 10 * 1000000 }, NULL);
-    }
-    return -1;
-}
-
-static natsConnection *
-server_connect(void)
-{
-    natsConnection *nc = NULL;
-    natsOptions *o = NULL;
-    if (natsOptions_Create(&o) != NATS_OK || natsOptions_SetURL(o, server_url) != NATS_OK ||
-        natsOptions_SetTimeout(o, 2000) != NATS_OK ||
-        natsOptions_SetMaxReconnect(o, 0) != NATS_OK)
-        return NULL;
-    for (int64_t end = mono_ms() + START_MS; !nc && mono_ms() < end; )
-        if (natsConnection_Connect(&nc, o) != NATS_OK)
-            nanosleep(&(struct timespec){ 0, 20 * 1000000 }, NULL);
-    natsOptions_Destroy(o);
-    return nc;
-}
-
-static void
-server_kill(void)
-{
-    if (server_pid > 0) {
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-        server_pid = 0;
-    }
-}
 
 static int
 group_setup(void **st)
 {
     (void)st;
-    const char *bin = getenv("ZSSE_NATS_SERVER");
-    strcpy(server_dir, "/tmp/zsse-natskv.XXXXXX");
-    if (!mkdtemp(server_dir))
+    if (ns_start(&server) < 0)
         return -1;
-    if ((server_pid = fork()) < 0)
-        return -1;
-    if (server_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive the test */
-        char log[128];
-        snprintf(log, sizeof(log), "%s/nats-server.log", server_dir);
-        if (!freopen(log, "w", stdout) || dup2(fileno(stdout), 2) < 0)
-            _exit(126);
-        char *argv[] = { "nats-server", "-js", "-a", "127.0.0.1", "-p", "-1",
-            "-sd", server_dir, "--ports_file_dir", server_dir, NULL };
-        if (bin)
-            execv(bin, argv);
-        execvp("nats-server", argv);
-        execv("/usr/sbin/nats-server", argv);
-        _exit(127);
-    }
-    if (server_wait_url() < 0) {
-        fprintf(stderr, "nats-server did not start (ZSSE_NATS_SERVER, PATH, /usr/sbin): "
-            "see %s/nats-server.log\n", server_dir);
-        server_kill();
-        return -1;
-    }
-    if (!(nc1 = server_connect()) || !(nc2 = server_connect())) {
-        server_kill();
+    if (!(nc1 = ns_connect(&server)) || !(nc2 = ns_connect(&server))) {
+        ns_stop(&server);
         return -1;
     }
     return 0;
@@ -132,13 +45,8 @@ group_teardown(void **st)
     (void)st;
     natsConnection_Destroy(nc1);
     natsConnection_Destroy(nc2);
-    server_kill();
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", server_dir);
-    if (system(cmd) != 0)
-        return -1;
     nats_Close();
-    return 0;
+    return ns_stop(&server);
 }
 
 static int
@@ -167,6 +75,18 @@ test_limit(void **st)
     int64_t now = wall_us();
     unsigned slot[4];
     uint64_t rev[4];
+    char longest[LEASEKV_ID_MAX + 1];
+
+    /* the longest lease id fits in the bucket's messages */
+    memset(longest, 'f', LEASEKV_ID_MAX);
+    longest[LEASEKV_ID_MAX] = '\0';
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u0"), 1, longest, now, &slot[0], &rev[0]),
+        LEASE_TAKEN);
+    assert_int_equal(leasekv_renew(lk, GROUP("/e\0u0"), slot[0], longest, now, &rev[0]),
+        LEASEKV_DONE);
+    longest[LEASEKV_ID_MAX - 1] = '\0';
+    assert_int_equal(leasekv_take(lk, GROUP("/e\0u0"), 1, longest, now, &slot[0], &rev[0]),
+        LEASE_FULL);
 
     assert_int_equal(leasekv_take(lk, GROUP("/e\0u1"), 3, "a", now, &slot[0], &rev[0]),
         LEASE_TAKEN);
@@ -398,7 +318,7 @@ test_nats_down(void **st)
     uint64_t r;
 
     assert_int_equal(leasekv_take(lk, GROUP("/x\0down"), 1, "a", wall_us(), &s, &r), LEASE_TAKEN);
-    server_kill();
+    ns_kill(&server);
     int64_t t0 = mono_ms();
     assert_int_equal(leasekv_take(lk, GROUP("/x\0down"), 2, "b", wall_us(), &s, &r),
         LEASE_TABLE_FULL);
