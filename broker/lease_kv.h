@@ -80,6 +80,7 @@
 #define LEASEKV_GC_S         3600   /* the bucket's TTL: unwritten keys go */
 
 typedef struct leasekv leasekv_t;
+struct __natsConnection;        /* nats.h's natsConnection */
 
 /* what leasekv_renew and leasekv_release did */
 typedef enum {
