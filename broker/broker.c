@@ -863,6 +863,41 @@ broker_lease_kv_renew(broker_t *b, broker_request_t *r, const ctl_arg_t *id, int
     }
 }
 
+/* at a clean stop: free this broker's slots in the bucket now, so that
+ * its users may open streams on another host at once rather than after
+ * WIRE_LEASE_TTL (its workers' open streams go on without a lease, as
+ * after a single broker's restart).  At most LEASEKV_DEADLINE_MS; what is
+ * left expires. */
+typedef struct {
+    leasekv_t *lk;
+    int64_t    deadline_ms;
+    size_t     freed;
+} broker_kv_free_t;
+
+static void
+broker_lease_kv_free_one(void *ctx, const char *id, size_t idlen, const char *group,
+    size_t glen, const lease_slot_t *slot)
+{
+    broker_kv_free_t *f = ctx;
+    char lid[LEASE_ID_LEN + 1];
+    if (mono_ms() > f->deadline_ms || idlen != LEASE_ID_LEN)
+        return;
+    memcpy(lid, id, LEASE_ID_LEN);
+    lid[LEASE_ID_LEN] = '\0';
+    if (leasekv_release(f->lk, group, glen, slot->slot, lid, slot->rev) == LEASEKV_DONE)
+        f->freed++;
+}
+
+static void
+broker_lease_kv_free_all(broker_t *b)
+{
+    broker_kv_free_t f = { b->leasekv, mono_ms() + LEASEKV_DEADLINE_MS, 0 };
+    if (!b->leasekv)
+        return;
+    leases_each_slot(b->leases, broker_lease_kv_free_one, &f);
+    log_msg(LOG_INFO, "cluster: freed %zu lease slots", f.freed);
+}
+
 /* renew LEASEID... and release LEASEID...: only the connection's own */
 static void
 broker_op_leases(broker_t *b, broker_request_t *r)
@@ -1378,6 +1413,7 @@ broker_run(broker_t *b)
     broker_commit(b);
     if (b->journal)
         broker_compact_reap(b, 1);
+    broker_lease_kv_free_all(b);
     log_msg(LOG_INFO, "stopping");
     return 0;
 }

@@ -219,6 +219,16 @@ leases_slot(leases_t *l, const char *id, size_t idlen, const char **group, size_
     return &le->slot;
 }
 
+void
+leases_each_slot(leases_t *l, void (*fn)(void *ctx, const char *id, size_t idlen,
+    const char *group, size_t glen, const lease_slot_t *slot), void *ctx)
+{
+    for (size_t b = 0; b < LEASES_BUCKETS; b++)
+        for (lease_t *le = l->ids[b]; le; le = le->next)
+            if (le->slot.held)
+                fn(ctx, le->id, le->len, le->group->key, le->group->len, &le->slot);
+}
+
 size_t
 leases_count(const leases_t *l)
 {

@@ -63,6 +63,9 @@ void   leases_expire(leases_t *l, int64_t now_us);
  * leases_renew / leases_take has. */
 lease_slot_t *leases_slot(leases_t *l, const char *id, size_t idlen, const char **group,
     size_t *glen);
+/* call FN for each lease that holds a bucket slot */
+void   leases_each_slot(leases_t *l, void (*fn)(void *ctx, const char *id, size_t idlen,
+    const char *group, size_t glen, const lease_slot_t *slot), void *ctx);
 size_t leases_count(const leases_t *l);
 /* call FN(route, count) for each route with open streams (the group key
  * up to its '\0' is the route) */

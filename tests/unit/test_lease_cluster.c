@@ -6,7 +6,7 @@
  * for the other; another connection's release frees nothing; renewals
  * reach the bucket; a lease whose slot another broker took over (after
  * its expiry there) is dropped at its next renewal; routes without a
- * limit never touch the bucket. */
+ * limit never touch the bucket; a broker's clean stop frees its slots. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -202,6 +202,16 @@ test_two_brokers(void **st)
     lease_op(0, "release", "W1", kept);
     assert_int_equal(leases_held(0), 5);
     assert_string_equal(take(1, "W2", "/u/events", "u1", x), "ok");
+
+    /* a clean stop of A frees its slots at once (not after WIRE_LEASE_TTL) */
+    assert_string_equal(take(0, "W1", "/u/events", "u3", x), "ok");
+    assert_string_equal(take(0, "W1", "/u/events", "u3", x), "ok");
+    assert_string_equal(take(1, "W2", "/u/events", "u3", x), "full");
+    broker_stop();                      /* (so broker_run only stops) */
+    assert_int_equal(broker_run(br[0]), 0);
+    assert_string_equal(take(1, "W2", "/u/events", "u3", x), "ok");
+    assert_string_equal(take(1, "W2", "/u/events", "u3", x), "ok");
+    assert_string_equal(take(1, "W2", "/u/events", "u3", x), "full");
 }
 
 int
