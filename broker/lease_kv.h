@@ -66,11 +66,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "config.h"
 #include "ctl.h"
 #include "lease.h"
 #include "natskey.h"
 
-#define LEASEKV_SLOTS_MAX    256    /* a route's max_per_user in cluster mode */
+#define LEASEKV_SLOTS_MAX    CONFIG_CLUSTER_PER_USER_MAX    /* a route's max_per_user */
 #define LEASEKV_GROUP_MAX    (2 * CTL_FIELD_MAX + 1)   /* route '\0' sub */
 #define LEASEKV_KEY_MAX      (NATSKEY_MAX(LEASEKV_GROUP_MAX) + 4)   /* token '.' slot NUL */
 #define LEASEKV_ID_MAX       64     /* bytes of a lease id (lease.h's are 32) */

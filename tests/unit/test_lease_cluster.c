@@ -214,10 +214,34 @@ test_two_brokers(void **st)
     assert_string_equal(take(1, "W2", "/u/events", "u3", x), "full");
 }
 
+/* a route's limit is that many keys per user: bounded in cluster mode */
+static void
+test_config_bound(void **st)
+{
+    (void)st;
+    char err[256], text[512];
+    const char *fmt = "{\"broker\": {\"cluster\": {\"servers\": [\"nats://127.0.0.1:4222\"]}},"
+        " \"auth\": {\"alg\": \"HS256\", \"key_file\": \"/nonexistent\"},"
+        " \"routes\": [{\"path\": \"/u\", \"channels\": [\"user/{sub}\"], \"max_per_user\": %d}]}";
+    snprintf(text, sizeof(text), fmt, CONFIG_CLUSTER_PER_USER_MAX);
+    config_t *c = config_parse(text, strlen(text), err, sizeof(err));
+    assert_non_null(c);
+    config_destroy(&c);
+    snprintf(text, sizeof(text), fmt, CONFIG_CLUSTER_PER_USER_MAX + 1);
+    assert_null(config_parse(text, strlen(text), err, sizeof(err)));
+    assert_string_equal(err, "routes[0].max_per_user: must be at most 256 with broker.cluster");
+    /* without the cluster, as before */
+    snprintf(text, sizeof(text), "{\"auth\": {\"alg\": \"HS256\", \"key_file\": \"/nonexistent\"},"
+        " \"routes\": [{\"path\": \"/u\", \"channels\": [\"user/{sub}\"], \"max_per_user\": 1000}]}");
+    assert_non_null(c = config_parse(text, strlen(text), err, sizeof(err)));
+    config_destroy(&c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_bound),
         cmocka_unit_test(test_two_brokers),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
