@@ -133,6 +133,19 @@ leasekv_new(natsConnection *nc, const char *bucket, int replicas, char *err, siz
             detail && *detail ? ": " : "", detail && *detail ? detail : "");
         goto fail;
     }
+    /* a bucket made by hand: its TTL must not drop a live slot's key */
+    kvStatus *st = NULL;
+    if ((s = kvStore_Status(&st, lk->kv)) != NATS_OK) {
+        snprintf(err, errlen, "key-value bucket %s: %s", bucket, natsStatus_GetText(s));
+        goto fail;
+    }
+    int64_t ttl_ns = kvStatus_TTL(st);
+    kvStatus_Destroy(st);
+    if (ttl_ns > 0 && ttl_ns < LEASEKV_TTL_MIN_S * 1000000000ll) {
+        snprintf(err, errlen, "key-value bucket %s: its TTL (%" PRId64 " s) must be 0 or at "
+            "least %d s", bucket, ttl_ns / 1000000000, LEASEKV_TTL_MIN_S);
+        goto fail;
+    }
     return lk;
 fail:
     leasekv_destroy(&lk);

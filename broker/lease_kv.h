@@ -70,6 +70,7 @@
 #include "ctl.h"
 #include "lease.h"
 #include "natskey.h"
+#include "wire.h"
 
 #define LEASEKV_SLOTS_MAX    CONFIG_CLUSTER_PER_USER_MAX    /* a route's max_per_user */
 #define LEASEKV_GROUP_MAX    (2 * CTL_FIELD_MAX + 1)   /* route '\0' sub */
@@ -79,6 +80,7 @@
 #define LEASEKV_DEADLINE_MS  2000   /* a take, all its slots */
 #define LEASEKV_TRIES        4      /* reads of one slot when writes race */
 #define LEASEKV_GC_S         3600   /* the bucket's TTL: unwritten keys go */
+#define LEASEKV_TTL_MIN_S    (2 * WIRE_LEASE_TTL)  /* the least TTL of a bucket made by hand */
 
 typedef struct leasekv leasekv_t;
 struct __natsConnection;        /* nats.h's natsConnection */

@@ -18,7 +18,7 @@
 #include "wire.h"
 
 #define SEC       1000000ll                 /* µs */
-#define TTL       (WIRE_LEASE_TTL * SEC)
+#define LEASE_TTL (WIRE_LEASE_TTL * SEC)
 #define GROUP(s)  s, sizeof(s) - 1          /* "route\0sub": the '\0' is part of it */
 #define BUCKET    "ZSSE_TEST_LEASES"
 #define ROUNDS    200
@@ -139,20 +139,20 @@ test_expiry(void **st)
 
     assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "a", t0, &sa, &ra), LEASE_TAKEN);
     /* a's broker dies: until its expiry nobody gets the slot */
-    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "b", t0 + TTL - 1000, &sb, &rb),
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "b", t0 + LEASE_TTL - 1000, &sb, &rb),
         LEASE_FULL);
     /* after it, b takes it over */
-    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "b", t0 + TTL + 1000, &sb, &rb),
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "b", t0 + LEASE_TTL + 1000, &sb, &rb),
         LEASE_TAKEN);
     assert_int_equal(sb, sa);
     assert_true(rb > ra);
     /* and a, back, has lost it: neither renew nor release touches b's */
-    assert_int_equal(leasekv_renew(lk, GROUP("/x\0dead"), sa, "a", t0 + TTL + 2000, &ra),
+    assert_int_equal(leasekv_renew(lk, GROUP("/x\0dead"), sa, "a", t0 + LEASE_TTL + 2000, &ra),
         LEASEKV_LOST);
     assert_int_equal(leasekv_release(lk, GROUP("/x\0dead"), sa, "a", ra), LEASEKV_LOST);
-    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "c", t0 + TTL + 3000, &sb, &ra),
+    assert_int_equal(leasekv_take(lk, GROUP("/x\0dead"), 1, "c", t0 + LEASE_TTL + 3000, &sb, &ra),
         LEASE_FULL);
-    assert_int_equal(leasekv_renew(lk, GROUP("/x\0dead"), sb, "b", t0 + TTL + 3000, &rb),
+    assert_int_equal(leasekv_renew(lk, GROUP("/x\0dead"), sb, "b", t0 + LEASE_TTL + 3000, &rb),
         LEASEKV_DONE);
 }
 
@@ -309,6 +309,27 @@ test_race(void **st)
     assert_int_equal(unreleased, 0);
 }
 
+/* a bucket someone made with a TTL that would drop live slots: refused */
+static void
+test_bucket_ttl(void **st)
+{
+    (void)st;
+    jsCtx *js = NULL;
+    kvStore *kv = NULL;
+    kvConfig c;
+    char err[256];
+
+    assert_int_equal(natsConnection_JetStream(&js, nc2, NULL), NATS_OK);
+    kvConfig_Init(&c);
+    c.Bucket = "ZSSE_TEST_SHORT";
+    c.TTL = 5 * 1000000000ll;
+    assert_int_equal(js_CreateKeyValue(&kv, js, &c), NATS_OK);
+    assert_null(leasekv_new(nc2, "ZSSE_TEST_SHORT", 1, err, sizeof(err)));
+    assert_non_null(strstr(err, "TTL (5 s) must be 0 or at least"));
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+}
+
 /* last: NATS gone.  A take fails, fast, and says so */
 static void
 test_nats_down(void **st)
@@ -336,6 +357,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_renew, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race, setup, teardown),
+        cmocka_unit_test(test_bucket_ttl),
         cmocka_unit_test_setup_teardown(test_nats_down, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
