@@ -788,10 +788,8 @@ broker_lease_kv_take(broker_t *b, broker_request_t *r, const char *group, size_t
     size_t gl;
     lease_slot_t *ls = leases_slot(b->leases, id, LEASE_ID_LEN, &g, &gl);
     assert(ls && !ls->held);
-    lease_take_t rc = leasekv_take(b->leasekv, group, glen, limit, id, now, &ls->slot, &ls->rev);
-    if (rc == LEASE_TAKEN)
-        ls->held = 1;
-    else
+    lease_take_t rc = leasekv_take(b->leasekv, group, glen, limit, id, now, ls);
+    if (rc != LEASE_TAKEN)
         (void)leases_release(b->leases, id, LEASE_ID_LEN, r->ident, r->idlen);
     if (rc == LEASE_TABLE_FULL)
         *why = "cluster leases unavailable";
@@ -844,9 +842,9 @@ broker_op_lease(broker_t *b, broker_request_t *r)
 }
 
 /* cluster mode: renew the connection's lease ID (renewed here) in the
- * bucket too, or release its slot (released here: G, GLEN, SLOT are what
- * it held).  A lease whose slot was taken over (it had expired there) is
- * dropped here too; after a NATS failure it is kept and renewed later. */
+ * bucket too.  A lease whose slot is lost (taken over after its expiry
+ * there, or too near it to renew safely: lease_kv.h) is dropped here too;
+ * after a NATS failure it is kept and renewed at the next renewal. */
 static void
 broker_lease_kv_renew(broker_t *b, broker_request_t *r, const ctl_arg_t *id, int64_t now)
 {
@@ -857,8 +855,9 @@ broker_lease_kv_renew(broker_t *b, broker_request_t *r, const ctl_arg_t *id, int
     if (!ls || !ls->held)
         return;
     ctl_arg_str(id, lid, sizeof(lid));
-    if (leasekv_renew(b->leasekv, g, gl, ls->slot, lid, now, &ls->rev) == LEASEKV_LOST) {
-        log_limited(&b->rl, LOG_WARNING, "lease %s: its cluster slot was taken over", lid);
+    if (leasekv_renew(b->leasekv, g, gl, lid, now, ls) == LEASEKV_LOST) {
+        log_limited(&b->rl, LOG_WARNING, "lease %s: its cluster slot is lost (taken over, "
+            "or not renewed in time)", lid);
         (void)leases_release(b->leases, id->p, id->len, r->ident, r->idlen);
     }
 }
@@ -884,7 +883,7 @@ broker_lease_kv_free_one(void *ctx, const char *id, size_t idlen, const char *gr
         return;
     memcpy(lid, id, LEASE_ID_LEN);
     lid[LEASE_ID_LEN] = '\0';
-    if (leasekv_release(f->lk, group, glen, slot->slot, lid, slot->rev) == LEASEKV_DONE)
+    if (leasekv_release(f->lk, group, glen, lid, slot) == LEASEKV_DONE)
         f->freed++;
 }
 
@@ -925,7 +924,7 @@ broker_op_leases(broker_t *b, broker_request_t *r)
             broker_lease_kv_renew(b, r, id, now);
         if (rc == LEASE_DONE && slot.held) {
             ctl_arg_str(id, lid, sizeof(lid));
-            (void)leasekv_release(b->leasekv, g, gl, slot.slot, lid, slot.rev);
+            (void)leasekv_release(b->leasekv, g, gl, lid, &slot);
         }
     }
     broker_reply(b, r, CTL_OK, NULL);

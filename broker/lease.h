@@ -40,9 +40,10 @@ typedef struct leases leases_t;
  * slot of the key-value bucket; the broker keeps which, and its revision,
  * with the lease. */
 typedef struct {
-    int      held;              /* 1: SLOT and REV are set */
-    unsigned slot;
-    uint64_t rev;
+    int      held;              /* 1: the rest is set */
+    unsigned slot;              /* which of the group's slots */
+    uint64_t rev;               /* its revision we wrote last */
+    int64_t  expires_ms;        /* the expiry we wrote last, unix ms */
 } lease_slot_t;
 
 leases_t *leases_new(void);

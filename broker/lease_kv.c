@@ -14,7 +14,6 @@
 #include "natskey.h"
 #include "wire.h"
 
-#define LEASEKV_FREE         "- 0"             /* a released slot's value */
 #define LEASEKV_VALUE_MAX    (LEASEKV_ID_MAX + 24)
 /* the bucket's max_msg_size: JetStream counts the headers too (the
  * expected-revision header of a Create / Update is some 50 bytes) */
@@ -25,6 +24,7 @@ struct leasekv {
     jsCtx          *js;
     kvStore        *kv;
     ratelimit_t     rl;
+    char            bucket[CONFIG_CLUSTER_NAME_MAX + 1];
 };
 
 /* what one slot gave */
@@ -63,8 +63,9 @@ leasekv_value(char out[LEASEKV_VALUE_MAX], const char *id, int64_t expiry_ms)
 }
 
 /* Parse entry E's value: *HOLDER (whether ID holds it, ID may be NULL)
- * and the expiry.  A value that does not parse is a free slot (a slot is
- * only ever written by the compare-and-set, so taking it is safe). */
+ * and the expiry.  A value that does not parse is a free slot (the
+ * take-over removes it only if it is still that revision, so that is
+ * safe). */
 static int64_t
 leasekv_parse(kvEntry *e, const char *id, int *holder)
 {
@@ -108,6 +109,11 @@ leasekv_new(natsConnection *nc, const char *bucket, int replicas, char *err, siz
         return NULL;
     }
     lk->nc = nc;
+    if (strlen(bucket) > CONFIG_CLUSTER_NAME_MAX) {
+        snprintf(err, errlen, "key-value bucket name longer than %d", CONFIG_CLUSTER_NAME_MAX);
+        goto fail;
+    }
+    strcpy(lk->bucket, bucket);
     jsOptions_Init(&o);
     o.Wait = LEASEKV_TIMEOUT_MS;
     if ((s = natsConnection_JetStream(&lk->js, nc, &o)) != NATS_OK) {
@@ -122,7 +128,6 @@ leasekv_new(natsConnection *nc, const char *bucket, int replicas, char *err, siz
         c.Description = "zsse max_per_user lease slots (broker/lease_kv.h)";
         c.History = 1;
         c.Replicas = replicas;
-        c.TTL = (int64_t)LEASEKV_GC_S * 1000000000;          /* ns */
         c.MaxValueSize = LEASEKV_MSG_MAX;
         c.StorageType = js_FileStorage;
         s = js_CreateKeyValue(&lk->kv, lk->js, &c);
@@ -133,7 +138,7 @@ leasekv_new(natsConnection *nc, const char *bucket, int replicas, char *err, siz
             detail && *detail ? ": " : "", detail && *detail ? detail : "");
         goto fail;
     }
-    /* a bucket made by hand: its TTL must not drop a live slot's key */
+    /* a bucket made by hand: no TTL (see the header) */
     kvStatus *st = NULL;
     if ((s = kvStore_Status(&st, lk->kv)) != NATS_OK) {
         snprintf(err, errlen, "key-value bucket %s: %s", bucket, natsStatus_GetText(s));
@@ -141,9 +146,9 @@ leasekv_new(natsConnection *nc, const char *bucket, int replicas, char *err, siz
     }
     int64_t ttl_ns = kvStatus_TTL(st);
     kvStatus_Destroy(st);
-    if (ttl_ns > 0 && ttl_ns < LEASEKV_TTL_MIN_S * 1000000000ll) {
-        snprintf(err, errlen, "key-value bucket %s: its TTL (%" PRId64 " s) must be 0 or at "
-            "least %d s", bucket, ttl_ns / 1000000000, LEASEKV_TTL_MIN_S);
+    if (ttl_ns != 0) {
+        snprintf(err, errlen, "key-value bucket %s: its TTL (%" PRId64 " s) must be 0: a "
+            "lease's expiry is in its value", bucket, ttl_ns / 1000000000);
         goto fail;
     }
     return lk;
@@ -166,6 +171,29 @@ leasekv_destroy(leasekv_t **lkp)
     *lkp = NULL;
 }
 
+/* Remove every message of KEY up to revision REV: a compare-and-delete,
+ * as a write after REV (a renewal, a take-over) stays.  0, or -1 with
+ * *ERR (the status) when NATS failed. */
+static int
+leasekv_purge(leasekv_t *lk, const char *key, uint64_t rev, natsStatus *err)
+{
+    char stream[CONFIG_CLUSTER_NAME_MAX + 8], subject[LEASEKV_KEY_MAX + CONFIG_CLUSTER_NAME_MAX + 8];
+    jsOptions o;
+    jsErrCode jerr = 0;
+
+    snprintf(stream, sizeof(stream), "KV_%s", lk->bucket);
+    snprintf(subject, sizeof(subject), "$KV.%s.%s", lk->bucket, key);
+    jsOptions_Init(&o);
+    o.Wait = LEASEKV_TIMEOUT_MS;
+    o.Stream.Purge.Subject = subject;
+    o.Stream.Purge.Sequence = rev + 1;          /* up to, not including */
+    if ((*err = js_PurgeStream(lk->js, stream, &o, &jerr)) != NATS_OK) {
+        leasekv_log(lk, "purge a slot", *err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Try to make KEY hold VALUE (a lease live until after NOW_MS): see the
  * header.  On SLOT_TAKEN *REV is the revision written. */
 static leasekv_slot_t
@@ -175,20 +203,24 @@ leasekv_try_slot(leasekv_t *lk, const char *key, const char *value, int vlen, in
     for (int t = 0; t < LEASEKV_TRIES; t++) {
         kvEntry *e = NULL;
         natsStatus s = kvStore_Get(&e, lk->kv, key);
-        if (s == NATS_NOT_FOUND)
-            s = kvStore_Create(rev, lk->kv, key, value, vlen);
-        else if (s == NATS_OK) {
+        if (s == NATS_OK) {
             int mine;
             int64_t exp = leasekv_parse(e, NULL, &mine);
             uint64_t seen = kvEntry_Revision(e);
             kvEntry_Destroy(e);
             if (exp > now_ms)
                 return SLOT_BUSY;
-            s = kvStore_Update(rev, lk->kv, key, value, vlen, seen);
-        } else {
+            /* expired, or not a lease: clear it (unless rewritten since) */
+            if (leasekv_purge(lk, key, seen, &s) < 0)
+                return SLOT_ERROR;
+        } else if (s != NATS_NOT_FOUND) {
             leasekv_log(lk, "read a slot", s);
             return SLOT_ERROR;
         }
+        /* create: only if the key has no message at all, checked by every
+         * replica as it applies the write (not kvStore_Create: on a delete
+         * marker it falls back to an update) */
+        s = kvStore_Update(rev, lk->kv, key, value, vlen, 0);
         if (s == NATS_OK)
             return SLOT_TAKEN;
         if (s != NATS_ERR) {            /* NATS_ERR: JetStream refused the write */
@@ -202,11 +234,12 @@ leasekv_try_slot(leasekv_t *lk, const char *key, const char *value, int vlen, in
 
 lease_take_t
 leasekv_take(leasekv_t *lk, const char *group, size_t glen, unsigned limit,
-    const char *lease_id, int64_t now_us, unsigned *slot, uint64_t *rev)
+    const char *lease_id, int64_t now_us, lease_slot_t *out)
 {
     char key[LEASEKV_KEY_MAX], value[LEASEKV_VALUE_MAX];
     int64_t now_ms = now_us / 1000, deadline = mono_ms() + LEASEKV_DEADLINE_MS;
-    int vlen = leasekv_value(value, lease_id, now_ms + WIRE_LEASE_TTL * 1000ll);
+    int64_t expires_ms = now_ms + WIRE_LEASE_TTL * 1000ll;
+    int vlen = leasekv_value(value, lease_id, expires_ms);
 
     if (limit == 0 || limit > LEASEKV_SLOTS_MAX || glen == 0 || glen > LEASEKV_GROUP_MAX ||
         vlen < 0) {
@@ -224,9 +257,11 @@ leasekv_take(leasekv_t *lk, const char *group, size_t glen, unsigned limit,
         }
         if (leasekv_key(group, glen, i, key) < 0)
             return LEASE_TABLE_FULL;
-        switch (leasekv_try_slot(lk, key, value, vlen, now_ms, rev)) {
+        switch (leasekv_try_slot(lk, key, value, vlen, now_ms, &out->rev)) {
         case SLOT_TAKEN:
-            *slot = i;
+            out->held = 1;
+            out->slot = i;
+            out->expires_ms = expires_ms;
             return LEASE_TAKEN;
         case SLOT_ERROR:
             return LEASE_TABLE_FULL;
@@ -237,64 +272,93 @@ leasekv_take(leasekv_t *lk, const char *group, size_t glen, unsigned limit,
     return LEASE_FULL;
 }
 
-/* Write VALUE into KEY if LEASE_ID holds it at *REV, or (the revision
- * moved) holds it still at the slot's current revision. */
-static leasekv_rc_t
-leasekv_rewrite(leasekv_t *lk, const char *key, const char *lease_id, const char *value,
-    int vlen, uint64_t *rev)
+/* The revision KEY holds for LEASE_ID: 1 and *REV, 0 when it holds
+ * another's or nothing, -1 when NATS failed */
+static int
+leasekv_mine(leasekv_t *lk, const char *key, const char *lease_id, uint64_t *rev)
 {
-    natsStatus s = kvStore_Update(rev, lk->kv, key, value, vlen, *rev);
-    if (s == NATS_OK)
-        return LEASEKV_DONE;
-    if (s != NATS_ERR) {
-        leasekv_log(lk, "rewrite a slot", s);
-        return LEASEKV_ERROR;
-    }
     kvEntry *e = NULL;
-    if ((s = kvStore_Get(&e, lk->kv, key)) == NATS_NOT_FOUND)
-        return LEASEKV_LOST;
+    natsStatus s = kvStore_Get(&e, lk->kv, key);
+    if (s == NATS_NOT_FOUND)
+        return 0;
     if (s != NATS_OK) {
         leasekv_log(lk, "read a slot", s);
-        return LEASEKV_ERROR;
+        return -1;
     }
     int mine;
     (void)leasekv_parse(e, lease_id, &mine);
-    uint64_t seen = kvEntry_Revision(e);
+    *rev = kvEntry_Revision(e);
     kvEntry_Destroy(e);
-    if (!mine)
-        return LEASEKV_LOST;
-    s = kvStore_Update(rev, lk->kv, key, value, vlen, seen);
-    if (s == NATS_OK)
-        return LEASEKV_DONE;
-    if (s == NATS_ERR)                  /* taken over in between */
-        return LEASEKV_LOST;
-    leasekv_log(lk, "rewrite a slot", s);
-    return LEASEKV_ERROR;
+    return mine;
 }
 
 leasekv_rc_t
-leasekv_renew(leasekv_t *lk, const char *group, size_t glen, unsigned slot,
-    const char *lease_id, int64_t now_us, uint64_t *rev)
+leasekv_renew(leasekv_t *lk, const char *group, size_t glen, const char *lease_id,
+    int64_t now_us, lease_slot_t *hold)
 {
     char key[LEASEKV_KEY_MAX], value[LEASEKV_VALUE_MAX];
-    int vlen = leasekv_value(value, lease_id, now_us / 1000 + WIRE_LEASE_TTL * 1000ll);
+    int64_t now_ms = now_us / 1000, expires_ms = now_ms + WIRE_LEASE_TTL * 1000ll;
+    int vlen = leasekv_value(value, lease_id, expires_ms);
+    natsStatus s;
 
-    if (vlen < 0 || leasekv_key(group, glen, slot, key) < 0)
+    if (!hold->held || vlen < 0 || leasekv_key(group, glen, hold->slot, key) < 0)
         return LEASEKV_LOST;
     if (!leasekv_up(lk))
         return LEASEKV_ERROR;
-    return leasekv_rewrite(lk, key, lease_id, value, vlen, rev);
+    if (now_ms >= hold->expires_ms - LEASEKV_SKEW_MS) {
+        /* too late: another broker may be taking it over; free it if no
+         * one has yet, and give it up */
+        (void)leasekv_purge(lk, key, hold->rev, &s);
+        hold->held = 0;
+        return LEASEKV_LOST;
+    }
+    /* an update at the revision we hold: no other broker writes a live
+     * slot, so this cannot race (see the header) */
+    s = kvStore_Update(&hold->rev, lk->kv, key, value, vlen, hold->rev);
+    if (s == NATS_ERR) {
+        /* the revision moved: a renewal that landed but whose answer was
+         * lost leaves the slot ours at a later revision */
+        uint64_t rev;
+        int m = leasekv_mine(lk, key, lease_id, &rev);
+        if (m < 0)
+            return LEASEKV_ERROR;
+        if (m == 0) {
+            hold->held = 0;
+            return LEASEKV_LOST;
+        }
+        s = kvStore_Update(&hold->rev, lk->kv, key, value, vlen, rev);
+        if (s == NATS_ERR) {
+            hold->held = 0;
+            return LEASEKV_LOST;
+        }
+    }
+    if (s != NATS_OK) {
+        leasekv_log(lk, "renew a slot", s);
+        return LEASEKV_ERROR;
+    }
+    hold->expires_ms = expires_ms;
+    return LEASEKV_DONE;
 }
 
 leasekv_rc_t
-leasekv_release(leasekv_t *lk, const char *group, size_t glen, unsigned slot,
-    const char *lease_id, uint64_t rev)
+leasekv_release(leasekv_t *lk, const char *group, size_t glen, const char *lease_id,
+    const lease_slot_t *hold)
 {
     char key[LEASEKV_KEY_MAX];
+    natsStatus s;
+    uint64_t rev;
 
-    if (leasekv_key(group, glen, slot, key) < 0)
+    if (!hold->held || leasekv_key(group, glen, hold->slot, key) < 0)
         return LEASEKV_LOST;
     if (!leasekv_up(lk))
         return LEASEKV_ERROR;
-    return leasekv_rewrite(lk, key, lease_id, LEASEKV_FREE, (int)strlen(LEASEKV_FREE), &rev);
+    if (leasekv_purge(lk, key, hold->rev, &s) < 0)
+        return LEASEKV_ERROR;
+    /* a renewal whose answer was lost may have left it ours, later */
+    int m = leasekv_mine(lk, key, lease_id, &rev);
+    if (m < 0)
+        return LEASEKV_ERROR;
+    if (m == 1 && leasekv_purge(lk, key, rev, &s) < 0)
+        return LEASEKV_ERROR;
+    return LEASEKV_DONE;
 }

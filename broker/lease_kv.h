@@ -11,45 +11,47 @@
  * LEASEKV_KEY_MAX: about 1.5 KB at worst, well within NATS's 4 KB
  * protocol line (max_control_line) with the bucket's subject prefix, so
  * no group needs a hash (which would need a cryptographic one: a
- * collision would share one user's slots with another).  A slot's value is
- * "<lease id> <expiry, unix ms>"; a free slot is "- 0" or absent.
+ * collision would share one user's slots with another).
  *
- *   take:    for each slot in turn: read it (kvStore_Get); absent ->
- *            kvStore_Create, which JetStream refuses when the key exists
- *            (an expected last subject sequence of 0); held by a lease
- *            whose expiry has passed (its broker died, nobody renewed) or
- *            free -> kvStore_Update with the revision read, a
- *            compare-and-set: of two brokers racing for one slot exactly
- *            one write lands, the other sees JetStream refuse it and reads
- *            the slot again.  A live slot is skipped.  No free slot: FULL.
- *   renew:   kvStore_Update(new expiry, the revision we hold).  If the
- *            revision moved (a renewal that landed but whose answer was
- *            lost), the slot is read: still our lease id -> update at its
- *            revision; someone else's -> the lease is lost.
- *   release: the same compare-and-set, to "- 0".  Never a plain delete:
- *            between a read and a delete the slot could have expired and
- *            been taken by another broker.
+ * A held slot's value is "<lease id> <expiry, unix ms>"; a free slot has
+ * no message at all.  Which compare-and-set JetStream gives matters: on a
+ * replicated stream nats-server 2.9 (Debian's 2.9.10; nats-server#4320)
+ * checks an expected last revision above 0 only at the leader before it
+ * proposes the write, against what it has applied, so two updates at the
+ * same revision can both land; an expected revision of 0 ("create") is
+ * checked again by every replica as it applies the write, in the Raft
+ * log's order, so of two creates exactly one lands.  test_lease_kv3
+ * shows both on three nodes.  So:
  *
- * So at no moment do more than N live leases of a group exist, whatever
- * the brokers do at the same time: every write that makes a slot live is
- * conditional on the revision that was read, and JetStream orders the
- * writes of a key (through its stream's Raft leader when replicated).
- * Reads may be answered by any replica (the KV bucket allows direct get),
+ *   take:    for each slot in turn: read it; held and live -> next slot;
+ *            held but expired (its broker died, nobody renewed it) or not
+ *            a lease -> purge the key up to the revision read (a stream
+ *            purge by subject and sequence: a write after it, a renewal
+ *            or another take-over, stays); then create (expected revision
+ *            0).  JetStream refused it: another broker got there first;
+ *            read the slot again (at most LEASEKV_TRIES times).
+ *   renew:   an update at the revision held, only while the lease is at
+ *            least LEASEKV_SKEW_MS from its expiry: until its expiry no
+ *            other broker writes the slot, so no update races another
+ *            (past that it is given up and purged, as a take-over may be
+ *            under way).  The revision moved (a renewal that landed but
+ *            whose answer was lost): read; still ours -> update at that.
+ *   release: purge up to the revision held (then, if a lost answer left
+ *            it ours at a later one, up to that).  Never a plain delete.
+ *
+ * Reads may be answered by any replica (the bucket allows direct gets),
  * so a read can be stale: a slot just freed may look taken for a moment
- * (a refusal that a retry fixes), a slot just taken may look free (its
- * write is then refused, never doubled).
+ * (a refusal that a retry fixes), a slot just taken may look free (the
+ * create is then refused, never doubled).
  *
  * Time: an expiry is the writing broker's wall clock + WIRE_LEASE_TTL,
- * compared with the reader's wall clock: the hosts' clocks must agree
- * within WIRE_LEASE_TTL - WIRE_LEASE_RENEW (20 s; NTP does far better), or
- * a live lease could be taken over.  Expiry lives in the value, not in a
- * per-key TTL (JetStream 2.9 has none; a bucket TTL ages a key by its last
- * write only), so a slot's life does not depend on the server's clock.
- * The bucket's TTL (LEASEKV_GC_S) is only garbage collection: a live
- * lease is rewritten every WIRE_LEASE_RENEW, so a key not written for
- * LEASEKV_GC_S is a released or long-dead slot, and removing it changes
- * nothing (absent is free); without it the bucket would keep N keys of
- * every user ever seen.  History is 1: only the last value counts.
+ * compared with the reader's: the hosts' clocks must agree within
+ * LEASEKV_SKEW_MS (NTP does far better).  The bucket has no TTL (and one
+ * made by hand with a TTL is refused): replicas age messages out each on
+ * its own timer, so a create racing an age-out could be applied on one
+ * replica and refused on another; expiry lives in the value, and a
+ * released slot is purged, so the bucket holds only held slots (and those
+ * of dead brokers until someone needs them).  History is 1.
  *
  * Failures: every NATS request waits at most LEASEKV_TIMEOUT_MS (the
  * JetStream context's Wait), a take at most about LEASEKV_DEADLINE_MS in
@@ -79,8 +81,7 @@
 #define LEASEKV_TIMEOUT_MS   1000   /* each NATS request */
 #define LEASEKV_DEADLINE_MS  2000   /* a take, all its slots */
 #define LEASEKV_TRIES        4      /* reads of one slot when writes race */
-#define LEASEKV_GC_S         3600   /* the bucket's TTL: unwritten keys go */
-#define LEASEKV_TTL_MIN_S    (2 * WIRE_LEASE_TTL)  /* the least TTL of a bucket made by hand */
+#define LEASEKV_SKEW_MS      5000   /* renewals stop this close to the expiry */
 
 typedef struct leasekv leasekv_t;
 struct __natsConnection;        /* nats.h's natsConnection */
@@ -103,27 +104,27 @@ void       leasekv_destroy(leasekv_t **lkp);
 /* Take a slot of GROUP (1..LEASEKV_GROUP_MAX bytes) for the lease
  * LEASE_ID (1..LEASEKV_ID_MAX bytes, no space), limit LIMIT
  * (1..LEASEKV_SLOTS_MAX), NOW_US the wall clock (clock.h wall_us).
- * LEASE_TAKEN: *SLOT and *REV hold the slot and its revision, which
- * renew and release need.  LEASE_FULL: LIMIT live leases hold every slot.
+ * LEASE_TAKEN: *HOLD is the slot, its revision and expiry, which renew
+ * and release need.  LEASE_FULL: LIMIT live leases hold every slot.
  * LEASE_TABLE_FULL: NATS is down, failed or too slow, or the arguments
  * are out of bounds (logged, rate-limited). */
 lease_take_t leasekv_take(leasekv_t *lk, const char *group, size_t glen, unsigned limit,
-    const char *lease_id, int64_t now_us, unsigned *slot, uint64_t *rev);
+    const char *lease_id, int64_t now_us, lease_slot_t *hold);
 
-/* Push the expiry of LEASE_ID in SLOT of GROUP to NOW_US +
- * WIRE_LEASE_TTL.  *REV: the revision leasekv_take or the last renew gave
- * LEASE_ID (the slot still at that revision is LEASE_ID's: no read is
- * needed), set to the new one on LEASEKV_DONE.  LEASEKV_LOST: the slot is another
- * lease's or gone (this one expired and was taken over): drop it.
- * LEASEKV_ERROR: unknown; keep the lease, renew again later. */
-leasekv_rc_t leasekv_renew(leasekv_t *lk, const char *group, size_t glen, unsigned slot,
-    const char *lease_id, int64_t now_us, uint64_t *rev);
+/* Push the expiry of LEASE_ID in its slot HOLD of GROUP to NOW_US +
+ * WIRE_LEASE_TTL; *HOLD is updated.  LEASEKV_LOST: the slot is another
+ * lease's or gone, or the lease was within LEASEKV_SKEW_MS of its expiry
+ * (given up): drop it (HOLD->held is 0).  LEASEKV_ERROR: unknown; keep the
+ * lease, renew again later. */
+leasekv_rc_t leasekv_renew(leasekv_t *lk, const char *group, size_t glen, const char *lease_id,
+    int64_t now_us, lease_slot_t *hold);
 
-/* Free SLOT of GROUP if LEASE_ID still holds it (REV: as for renew).  LEASEKV_DONE: freed;
- * LEASEKV_LOST: it did not hold it (nothing done); LEASEKV_ERROR: unknown
- * (the slot frees itself when its expiry passes). */
-leasekv_rc_t leasekv_release(leasekv_t *lk, const char *group, size_t glen, unsigned slot,
-    const char *lease_id, uint64_t rev);
+/* Free the slot HOLD of GROUP if LEASE_ID still holds it.  LEASEKV_DONE:
+ * it is not LEASE_ID's any more (freed, or another's already);
+ * LEASEKV_LOST: HOLD held nothing; LEASEKV_ERROR: unknown (the slot frees
+ * itself when its expiry passes). */
+leasekv_rc_t leasekv_release(leasekv_t *lk, const char *group, size_t glen, const char *lease_id,
+    const lease_slot_t *hold);
 
 /* The key of SLOT of GROUP into OUT (LEASEKV_KEY_MAX bytes): its length,
  * or -1 (SLOT >= LEASEKV_SLOTS_MAX, GLEN not 1..LEASEKV_GROUP_MAX).  For tests and the

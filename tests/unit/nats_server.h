@@ -1,7 +1,8 @@
 /*
  * nats_server.h -- a real nats-server with JetStream for the unit tests
- * (test_lease_kv, test_lease_cluster): started on a random port of
- * 127.0.0.1 (-p -1), its store and log in a temporary directory; ready
+ * (test_lease_kv, test_lease_kv3, test_lease_cluster), alone or as a
+ * cluster of up to 5: each on a random client port of 127.0.0.1 (-p -1),
+ * its store and log in a temporary directory; ready
  * once it has written its ports file (polled, at most NS_START_MS); killed
  * by its pid, and by the kernel if the test dies first (PR_SET_PDEATHSIG).
  * The binary: $ZSSE_NATS_SERVER, else nats-server on PATH, else
@@ -10,11 +11,14 @@
 #ifndef ZSSE_TEST_NATS_SERVER_H
 #define ZSSE_TEST_NATS_SERVER_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,9 +70,10 @@ ns_kill(ns_t *ns)
     }
 }
 
-/* 0, or -1 (said on stderr) */
+/* Start one nats-server; EXTRA: more arguments (NULL-terminated, or
+ * NULL).  0, or -1 (said on stderr) */
 static inline int
-ns_start(ns_t *ns)
+ns_start_with(ns_t *ns, char *const *extra)
 {
     const char *bin = getenv("ZSSE_NATS_SERVER");
     strcpy(ns->dir, "/tmp/zsse-nats.XXXXXX");
@@ -80,8 +85,10 @@ ns_start(ns_t *ns)
         snprintf(log, sizeof(log), "%s/nats-server.log", ns->dir);
         if (!freopen(log, "w", stdout) || dup2(fileno(stdout), 2) < 0)
             _exit(126);
-        char *argv[] = { "nats-server", "-js", "-a", "127.0.0.1", "-p", "-1",
+        char *argv[32] = { "nats-server", "-js", "-a", "127.0.0.1", "-p", "-1",
             "-sd", ns->dir, "--ports_file_dir", ns->dir, NULL };
+        for (int i = 10, j = 0; extra && extra[j] && i < 31; )
+            argv[i++] = extra[j++];
         if (bin)
             execv(bin, argv);
         execvp("nats-server", argv);
@@ -93,6 +100,54 @@ ns_start(ns_t *ns)
             "see %s/nats-server.log\n", ns->dir);
         ns_kill(ns);
         return -1;
+    }
+    return 0;
+}
+
+static inline int
+ns_start(ns_t *ns)
+{
+    return ns_start_with(ns, NULL);
+}
+
+/* a TCP port of 127.0.0.1 free now (bound to 0 and closed), or -1 */
+static inline int
+ns_free_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* N (<= 5) servers as one JetStream cluster "zsse-test" (routes between
+ * them on free ports).  0, or -1 (the started ones killed) */
+static inline int
+ns_start_cluster(ns_t *ns, int n)
+{
+    char names[5][16], listen[5][64], routes[512] = "";
+    int port[5];
+    for (int i = 0; i < n; i++) {
+        if ((port[i] = ns_free_port()) < 0)
+            return -1;
+        snprintf(names[i], sizeof(names[i]), "n%d", i);
+        snprintf(listen[i], sizeof(listen[i]), "nats://127.0.0.1:%d", port[i]);
+        snprintf(routes + strlen(routes), sizeof(routes) - strlen(routes), "%s%s",
+            i ? "," : "", listen[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        char *extra[] = { "--server_name", names[i], "--cluster_name", "zsse-test",
+            "--cluster", listen[i], "--routes", routes, NULL };
+        if (ns_start_with(&ns[i], extra) < 0) {
+            while (i-- > 0)
+                ns_kill(&ns[i]);
+            return -1;
+        }
     }
     return 0;
 }

@@ -189,10 +189,10 @@ test_two_brokers(void **st)
 
     /* a broker that could not renew for WIRE_LEASE_TTL (say, cut off):
      * another takes the slot over; at its next renewal A drops that lease */
-    unsigned s;
-    uint64_t r;
+    lease_slot_t in;
     assert_int_equal(leasekv_take(lk[2], U1, 2, "intruder", wall_us() +
-        (WIRE_LEASE_TTL + 1) * 1000000ll, &s, &r), LEASE_TAKEN);
+        (WIRE_LEASE_TTL + 1) * 1000000ll, &in), LEASE_TAKEN);
+    unsigned s = in.slot;
     lease_op(0, "renew", "W1", a1);
     lease_op(0, "renew", "W1", a2);
     assert_int_equal(leases_held(0), 1 + 5);
