@@ -32,7 +32,7 @@
     " \"cluster\": {\"servers\": [\"%s\"], \"replicas\": 1, \"stream\": \"T%d\", \"subject\": \"t%d.ev\"}}," \
     " \"auth\": {\"alg\": \"HS256\", \"key_file\": \"/nonexistent\"}}"
 
-static nats_server_t tc_nats;
+static ns_t tc_nats;
 static void *tc_zctx;
 static int tc_serial;       /* brokers made: each its own endpoints */
 
@@ -365,6 +365,7 @@ tc_teardown(void **state)
     (void)state;
     ns_stop(&tc_nats);
     zmq_ctx_term(tc_zctx);
+    nats_Close();
     return 0;
 }
 
