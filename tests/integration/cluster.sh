@@ -33,9 +33,8 @@
 #      once h3 is back, receive everything acknowledged meanwhile (through
 #      h1), exactly once, in order, on the same connection.
 #   4. max_per_user 1, the same user on the three hosts at once: exactly
-#      one stream (the leases in the JetStream key-value bucket).  Run
-#      with ZSSE_CLUSTER_LEASES=1 (off by default until the broker's
-#      leases are cluster-wide).
+#      one stream (the leases in the JetStream key-value bucket);
+#      ZSSE_CLUSTER_LEASES=0 skips it.
 . "$top_srcdir/tests/lib.sh"
 t_init cluster
 if [ "$(id -u)" != 0 ]; then
@@ -45,7 +44,7 @@ fi
 for p in ip nats-server lighttpd nginx curl; do
     command -v "$p" >/dev/null || { echo "cluster.sh: needs $p" >&2; exit 1; }
 done
-: "${ZSSE_CLUSTER_LEASES:=0}"
+: "${ZSSE_CLUSTER_LEASES:=1}"
 CLIENT="$top_srcdir/tests/cluster_client.py"
 SSE="$top_srcdir/tests/sse.py"
 
@@ -107,6 +106,9 @@ c["auth"]["key_file"] = sys.argv[3]
 c["auth"]["require_exp"] = True
 c["broker"]["buffer"] = 100000
 c["broker"]["cluster"]["max_age"] = 3600
+# JetStream reserves the stream's max_bytes in every server's store: the
+# leases' bucket needs room beside it (64 MiB of 1 GB here)
+c["broker"]["cluster"]["max_bytes"] = 64 << 20
 c["routes"] = [
     {"path": "/feed/events", "channels": ["feed"], "heartbeat": {"interval": 1}},
     {"path": "/one/events", "channels": ["one/{sub}"], "max_per_user": 1,
