@@ -453,6 +453,12 @@ done
 # --- 4. max_per_user, cluster-wide --------------------------------------------------------------
 echo "# 4. max_per_user: at ${SECONDS} s"
 if [ "$ZSSE_CLUSTER_LEASES" = 1 ]; then
+    # after section 3 the leases' bucket may still be electing a leader
+    # (its broker then refuses the lease: 503): wait for the three servers
+    # to be current with every stream and bucket
+    for h in 1 2 3; do
+        ok "h$h: nats-server current again (healthz)" t_until 150 nats_health "$h"
+    done
     ONE=$(zsse token --sub solo --ttl 600)
     for h in 1 2 3; do
         in_h "$h" "$SSE" "http://${ADDR[$h]}:8080/one/events?token=$ONE" --status -t 15 \
