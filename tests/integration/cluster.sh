@@ -72,14 +72,15 @@ trap cl_cleanup EXIT
 in_h() { local h=$1; shift; ip netns exec "${NS[$h]}" "$@"; }
 # within SECONDS cmd...: until cmd succeeds, at most SECONDS of wall time
 # (lib.sh's t_until counts tries, and a try here may take seconds: a curl,
-# a publish waiting for its answer); cmd returning 2 means it never will
+# a publish waiting for its answer); cmd setting GIVE_UP=1 means it never
+# will
 within() {
-    local end=$((SECONDS + $1)) rc
+    local end=$((SECONDS + $1))
     shift
+    GIVE_UP=0
     while :; do
-        "$@"; rc=$?
-        [ "$rc" = 0 ] && return 0
-        [ "$rc" = 2 ] && return 1
+        "$@" && return 0
+        [ "$GIVE_UP" = 1 ] && return 1
         [ "$SECONDS" -ge "$end" ] && return 1
         sleep 0.1
     done
@@ -218,11 +219,12 @@ http_code() {
         "http://${ADDR[$1]}:8080/feed/events?token=$TOKEN&mode=poll&wait=0"
 }
 serves() { [ "$(http_code "$1")" = 200 ]; }
-# serves, but gives up (2) at once if HOST's broker exited: says why
+# serves, but gives up at once if HOST's broker exited: says why
 broker_serves() {
     if ! kill -0 "${PID_BROKER[$1]}" 2>/dev/null; then
         echo "# h$1's broker exited; its log ends:"; tail -n 3 "$T/h$1-broker.log" | sed 's/^/#   /'
-        return 2
+        GIVE_UP=1
+        return 1
     fi
     serves "$1"
 }
