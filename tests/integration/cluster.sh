@@ -500,6 +500,17 @@ if [ "$ZSSE_CLUSTER_LEASES" = 1 ]; then
     for h in 1 2 3; do
         ok "h$h: nats-server current again (healthz)" within 15 nats_health "$h"
     done
+    # and until each broker takes a lease (another user each, a stream
+    # held 1 s): the bucket answers on the three
+    lease_ok() {
+        local tok
+        tok=$(zsse token --sub "warm-h$1" --ttl 600)
+        [ "$(in_h "$1" curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
+            "http://${ADDR[$1]}:8080/one/events?token=$tok")" = 200 ]
+    }
+    for h in 1 2 3; do
+        ok "h$h: a max_per_user stream opens (its broker takes a lease)" within 20 lease_ok "$h"
+    done
     ONE=$(zsse token --sub solo --ttl 600)
     for h in 1 2 3; do
         in_h "$h" "$SSE" "http://${ADDR[$h]}:8080/one/events?token=$ONE" --status -t 15 \
