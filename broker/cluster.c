@@ -65,6 +65,7 @@ struct cluster {
     cluster_ack_t    *acks;         /* ring of CLUSTER_ACKS_MAX */
     size_t            ahead, acount;
     uint64_t          skipped;      /* stream messages that were not events */
+    ratelimit_t       rl;           /* their log lines */
     /* the watchdog thread (cluster_watch) */
     pthread_t         watcher;
     int               watching;
@@ -197,8 +198,8 @@ cluster_apply(cluster_t *c, natsMsg *msg)
     if (msg_parse(&m, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
         CLUSTER_APPLY_MAX, &reason) < 0) {
         c->skipped++;
-        log_msg(LOG_ERR, "cluster: stream %s sequence %" PRIu64 " is not an event (%s): skipped",
-            c->stream, seq, reason);
+        log_limited(&c->rl, LOG_ERR, "cluster: stream %s sequence %" PRIu64 " is not an event "
+            "(%s): skipped", c->stream, seq, reason);
         return;
     }
     m.ev.id = seq + c->offset;
