@@ -219,7 +219,7 @@ test_two_brokers_one_order(void **state)
         assert_int_equal(r.status, CTL_OK);
         assert_int_equal(r.n, 40);
         for (int i = 0; i < 40; i++) {
-            char want[8];
+            char want[16];
             snprintf(want, sizeof(want), "%d", i);
             assert_int_equal(r.ids[i], ids[i]);
             assert_string_equal(r.data[i], want);
