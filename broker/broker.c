@@ -1001,6 +1001,14 @@ broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *fr
         b->req.op != CTL_STATS && b->req.op != CTL_RENEW && b->req.op != CTL_RELEASE &&
         b->req.op != CTL_REVOKE) {
         /* no NATS: what needs the stream is refused (zsse-fcgi: 503) */
+        if (b->req.op == CTL_LEASE) {   /* a lease's answer carries its tag */
+            char tag[CTL_TAG_MAX + 1];
+            ctl_arg_str(&b->req.arg[2], tag, sizeof(tag));
+            broker_reply(b, &r, CTL_REFUSED, tag);
+            if (ctl_reply_str(r.out, "cluster unavailable") < 0)
+                ctl_reply_reset(r.out);
+            return;
+        }
         if (b->req.op == CTL_PUBLISH)
             broker_reject(b, CLUSTER_REASON_DOWN, "acknowledged publish");
         broker_reply(b, &r, CTL_ERROR, b->req.op == CTL_PUBLISH ? CLUSTER_REASON_DOWN
