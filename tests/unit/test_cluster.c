@@ -330,6 +330,10 @@ test_nats_lost_and_back(void **state)
     assert_string_equal(why, "cluster_unavailable");
     assert_int_equal(tc_call(&a, CTL_HEAD, NULL, 0, &r), 0);
     assert_int_equal(r.status, CTL_ERROR);
+    const char *lease[] = { "/u/events", "alice", "7" };
+    assert_int_equal(tc_call(&a, CTL_LEASE, lease, 3, &r), 0);
+    assert_int_equal(r.status, CTL_REFUSED);        /* at once, with its tag */
+    assert_string_equal(r.arg, "7");
     assert_int_equal(ns_restart(&tc_nats), 0);
     tc_wait_connected(&a, 1);
     uint64_t next = 0;
