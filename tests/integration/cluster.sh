@@ -229,7 +229,7 @@ broker_serves() {
     serves "$1"
 }
 last_id() { in_h "$1" zsse -c "$T/h$1/zsse.json" stats 2>/dev/null | jget last_id; }
-# start_host HOST: the zsse side of a host (its NATS already up)
+# start_zsse HOST: the zsse side of a host (its NATS already up)
 start_zsse() {
     local h=$1
     start_broker "$h"
