@@ -30,6 +30,7 @@
 #define CLUSTER_RECONNECT_MS  500           /* between attempts, for ever */
 #define CLUSTER_PUB_WAIT_MS   5000          /* an asynchronous publish's answer */
 #define CLUSTER_STALL_MS      5000          /* a full window holds the loop this long */
+#define CLUSTER_ASK_MS        500           /* the stream's last sequence, asked on the way */
 #define CLUSTER_STALL_TICKS   2             /* s behind with no progress: follow again */
 #define CLUSTER_START_MS      30000         /* the stream made and followed at start */
 #define CLUSTER_APPLY_MAX     16777216      /* a stream message's bytes (NATS' own limit is lower) */
@@ -322,16 +323,17 @@ cluster_ready(const cluster_t *c)
     return up;
 }
 
-/* the stream's first and last sequences; -1 when JetStream does not say */
+/* the stream's first and last sequences, asked with a wait of at most
+ * WAIT_MS; -1 when JetStream does not say */
 static int
-cluster_stream_seqs(cluster_t *c, uint64_t *first, uint64_t *last)
+cluster_stream_seqs(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *last)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     jsOptions jo;
 
     jsOptions_Init(&jo);
-    jo.Wait = CLUSTER_TIMEOUT_MS;
+    jo.Wait = wait_ms;
     if (js_GetStreamInfo(&si, c->js, c->stream, &jo, &jerr) != NATS_OK)
         return -1;
     *first = si->State.FirstSeq;
@@ -349,7 +351,7 @@ cluster_catch_up(cluster_t *c, uint64_t id)
     if (id <= c->offset + c->applied)
         return 1;
     /* an id the stream has not given yet is no id at all */
-    if (cluster_stream_seqs(c, &first, &last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) == 0)
         c->stream_last = last;
     if (id > c->offset + c->stream_last)
         return 0;
@@ -447,7 +449,7 @@ cluster_stream(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen
     jsOptions jo;
     natsStatus s;
 
-    if (cluster_stream_seqs(c, &c->first_seq, &c->stream_last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last) == 0)
         return 0;
     snprintf(subjects, sizeof(subjects), "%s.>", cl->subject);
     jsStreamConfig_Init(&sc);
@@ -465,7 +467,7 @@ cluster_stream(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen
     s = js_AddStream(&si, c->js, &sc, &jo, &jerr);
     jsStreamInfo_Destroy(si);
     /* another broker may have made it meanwhile: then it is there */
-    if (cluster_stream_seqs(c, &c->first_seq, &c->stream_last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last) == 0)
         return 0;
     snprintf(err, errlen, "broker.cluster.stream %s: cannot create it: %s (JetStream error %d)",
         cl->stream, natsStatus_GetText(s), (int)jerr);
@@ -535,7 +537,8 @@ cluster_watch(void *arg)
             continue;
         uint64_t applied = c->applied_seen, first, last;
         pthread_mutex_unlock(&c->mu);
-        if (cluster_stream_seqs(c, &first, &last) == 0 && last > applied && applied == seen) {
+        if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) == 0 && last > applied &&
+            applied == seen) {
             if (++stalled >= CLUSTER_STALL_TICKS) {
                 char err[256];
                 stalled = 0;
