@@ -30,6 +30,7 @@
 #define CLUSTER_RECONNECT_MS  500           /* between attempts, for ever */
 #define CLUSTER_PUB_WAIT_MS   5000          /* an asynchronous publish's answer */
 #define CLUSTER_STALL_MS      5000          /* a full window holds the loop this long */
+#define CLUSTER_HEADROOM      4096          /* bytes of a message's NATS headers */
 #define CLUSTER_ASK_MS        500           /* the stream's last sequence, asked on the way */
 #define CLUSTER_STALL_TICKS   2             /* s behind with no progress: follow again */
 #define CLUSTER_START_MS      30000         /* the stream made and followed at start */
@@ -307,7 +308,9 @@ cluster_publish(cluster_t *c, const char *msg, size_t len, const char *first, si
     natsStatus s = js_PublishMsgAsync(c->js, &m, &po);
     if (s != NATS_OK) {
         natsMsg_Destroy(m);     /* NULL when the library took it */
-        *reason = s == NATS_TIMEOUT ? "cluster_busy" : CLUSTER_REASON_DOWN;
+        *reason = s == NATS_TIMEOUT ? "cluster_busy"
+                : s == NATS_MAX_PAYLOAD ? ZSSE_R_TOO_LARGE      /* the server's max_payload */
+                : CLUSTER_REASON_DOWN;
         return -1;
     }
     return 0;
@@ -398,8 +401,9 @@ cluster_max_age_s(const broker_conf_t *conf)
 
 /* connect (the first time, within CLUSTER_TIMEOUT_MS; then for ever) */
 static int
-cluster_connect(cluster_t *c, const cluster_conf_t *cl, char *err, size_t errlen)
+cluster_connect(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen)
 {
+    const cluster_conf_t *cl = &conf->cluster;
     natsStatus s;
 
     if ((s = natsOptions_Create(&c->opts)) != NATS_OK ||
@@ -422,6 +426,11 @@ cluster_connect(cluster_t *c, const cluster_conf_t *cl, char *err, size_t errlen
         return -1;
     }
     c->connected = 1;
+    int64_t max_payload = natsConnection_GetMaxPayload(c->nc);
+    if (max_payload > 0 && (int64_t)conf->max_message + CLUSTER_HEADROOM > max_payload)
+        log_msg(LOG_WARNING, "cluster: broker.max_message %zu is more than NATS takes "
+            "(max_payload %" PRId64 " bytes, less %d for the headers): larger messages are "
+            "refused as too_large", conf->max_message, max_payload, CLUSTER_HEADROOM);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = CLUSTER_TIMEOUT_MS;
@@ -460,7 +469,7 @@ cluster_stream(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen
     sc.Replicas = cl->replicas;
     sc.MaxAge = cluster_max_age_s(conf) * 1000000000ll;     /* ns */
     sc.MaxBytes = cl->max_bytes;
-    sc.MaxMsgSize = (int32_t)conf->max_message + 4096;
+    sc.MaxMsgSize = (int32_t)conf->max_message + CLUSTER_HEADROOM;
     sc.Discard = js_DiscardOld;
     jsOptions_Init(&jo);
     jo.Wait = CLUSTER_TIMEOUT_MS;
@@ -611,7 +620,7 @@ cluster_new(const broker_conf_t *conf, const cluster_hooks_t *hooks, void *ctx, 
         cluster_destroy(&c);
         return NULL;
     }
-    if (cluster_connect(c, cl, err, errlen) < 0 || cluster_start(c, conf, err, errlen) < 0) {
+    if (cluster_connect(c, conf, err, errlen) < 0 || cluster_start(c, conf, err, errlen) < 0) {
         cluster_destroy(&c);
         return NULL;
     }
