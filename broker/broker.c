@@ -1262,10 +1262,19 @@ broker_cluster_start(broker_t *b, char *err, size_t errlen)
     }
     if (!(b->cluster = cluster_new(&b->cfg->broker, &hooks, b, err, errlen)))
         return -1;
+    /* the bucket, retried as the stream is (a cluster starting with us
+     * has no JetStream leader for a few seconds) */
     const cluster_conf_t *cl = &b->cfg->broker.cluster;
-    if (!(b->leasekv_own = leasekv_new(cluster_nats(b->cluster), cl->leases_bucket, cl->replicas,
-        err, errlen)))
-        return -1;
+    ratelimit_t rl = { 0, 0 };
+    for (int64_t end = mono_ms() + CLUSTER_START_MS; !b->leasekv_own; ) {
+        if ((b->leasekv_own = leasekv_new(cluster_nats(b->cluster), cl->leases_bucket,
+            cl->replicas, err, errlen)))
+            break;
+        if (mono_ms() >= end)
+            return -1;
+        log_limited(&rl, LOG_INFO, "cluster: %s; trying again", err);
+        nanosleep(&(struct timespec){ 0, 250 * 1000000 }, NULL);
+    }
     b->leasekv = b->leasekv_own;
     if (!(b->leasejobs = leasejobs_new(b->leasekv_own, err, errlen)))
         return -1;

@@ -28,12 +28,13 @@
 #define CLUSTER_ACKS_MAX      (4 * CLUSTER_PUB_WINDOW)  /* answers waiting for the loop */
 #define CLUSTER_ACK_HEADER    "Zsse-Ack"    /* the token of an acknowledged publish */
 #define CLUSTER_RECONNECT_MS  500           /* between attempts, for ever */
-#define CLUSTER_PUB_WAIT_MS   5000          /* an asynchronous publish's answer */
+#define CLUSTER_PUB_WAIT_MS   3000          /* an asynchronous publish's answer: less than
+                                             * the clients' 5 s (cli/zsse.c, PUBLISH_ACK_MS),
+                                             * so they hear cluster_timeout, not silence */
 #define CLUSTER_STALL_MS      5000          /* a full window holds the loop this long */
 #define CLUSTER_HEADROOM      4096          /* bytes of a message's NATS headers */
 #define CLUSTER_ASK_MS        500           /* the stream's last sequence, asked on the way */
 #define CLUSTER_STALL_TICKS   2             /* s behind with no progress: follow again */
-#define CLUSTER_START_MS      30000         /* the stream made and followed at start */
 #define CLUSTER_APPLY_MAX     16777216      /* a stream message's bytes (NATS' own limit is lower) */
 #define CLUSTER_SUBJECT_MAX   (CONFIG_CLUSTER_NAME_MAX + 1 + NATSKEY_MAX(ZSSE_CHANNEL_MAX))
 
@@ -68,6 +69,7 @@ struct cluster {
     size_t            ahead, acount;
     uint64_t          skipped;      /* stream messages that were not events */
     ratelimit_t       rl;           /* their log lines */
+    ratelimit_t       rl_watch;     /* the watchdog's */
     /* the watchdog thread (cluster_watch) */
     pthread_t         watcher;
     int               watching;
@@ -94,10 +96,11 @@ cluster_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *cl
 {
     cluster_t *c = closure;
     (void)nc;
+    (void)sub;
     pthread_mutex_lock(&c->mu);
-    while (c->mcount == CLUSTER_QUEUE_MAX && !c->stopping && sub == c->sub)
+    while (c->mcount == CLUSTER_QUEUE_MAX && !c->stopping)
         pthread_cond_wait(&c->room, &c->mu);
-    if (c->stopping || sub != c->sub) {    /* a consumer replaced (cluster_watch) */
+    if (c->stopping) {
         pthread_mutex_unlock(&c->mu);
         natsMsg_Destroy(msg);
         return;
@@ -500,14 +503,15 @@ cluster_follow(cluster_t *c, uint64_t from, char *err, size_t errlen)
     so.Ordered = true;
     so.Config.DeliverPolicy = from > 1 ? js_DeliverByStartSequence : js_DeliverAll;
     so.Config.OptStartSeq = from > 1 ? from : 0;
-    /* the callback drops what a consumer not (or no longer) c->sub sends:
-     * hold the lock until c->sub is this one */
-    pthread_mutex_lock(&c->mu);
+    /* not under the lock: this waits for JetStream (the loop must not).
+     * Both consumers may deliver for a moment; each is in order, and
+     * cluster_apply takes a sequence only once, so merged they stay in
+     * order and skip nothing */
     s = js_Subscribe(&sub, c->js, subjects, cluster_on_msg, c, NULL, &so, &jerr);
+    pthread_mutex_lock(&c->mu);
     old = c->sub;
     if (s == NATS_OK)
         c->sub = sub;
-    pthread_cond_broadcast(&c->room);      /* an old one's waiting callback leaves */
     pthread_mutex_unlock(&c->mu);
     if (s != NATS_OK) {
         snprintf(err, errlen, "broker.cluster.stream %s: cannot follow it: %s (JetStream error %d)",
@@ -546,8 +550,11 @@ cluster_watch(void *arg)
             continue;
         uint64_t applied = c->applied_seen, first, last;
         pthread_mutex_unlock(&c->mu);
-        if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) == 0 && last > applied &&
-            applied == seen) {
+        int asked = cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &first, &last);
+        if (asked < 0)
+            log_limited(&c->rl_watch, LOG_WARNING, "cluster: the stream %s does not answer",
+                c->stream);
+        if (asked == 0 && last > applied && applied == seen) {
             if (++stalled >= CLUSTER_STALL_TICKS) {
                 char err[256];
                 stalled = 0;
@@ -558,6 +565,7 @@ cluster_watch(void *arg)
                         "again from sequence %" PRIu64, from);
                 } else {
                     log_msg(LOG_ERR, "cluster: %s", err);
+                    stalled = CLUSTER_STALL_TICKS - 1;      /* again at the next tick */
                 }
             }
         } else {
