@@ -1,6 +1,7 @@
 /*
  * broker.c -- the broker's loop, ingest and control ops (see broker.h).
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@
 #include "broker.h"
 #include "channel.h"
 #include "clock.h"
+#include "cluster.h"
 #include "ctl.h"
 #include "curve.h"
 #include "journal.h"
@@ -35,6 +37,15 @@
 #define BROKER_SUB_MAX     300    /* an XPUB subscription message: 1 byte and a topic
                                     * (<= ZSSE_CHANNEL_MAX); longer ones are drained */
 #define BROKER_CHANNEL_COST 64  /* bytes a ring and fifo entry take, for max_memory */
+#define BROKER_ACKWAIT     (2 * CLUSTER_PUB_WINDOW)   /* acknowledged publishes in
+                                    * flight to the cluster (never more than the window) */
+
+/* an acknowledged publish waiting for JetStream's answer (cluster mode) */
+typedef struct {
+    uint64_t   token;           /* 0: free */
+    size_t     idlen;
+    char       ident[CTL_IDENT_MAX + 1];
+} broker_ackwait_t;
 
 typedef struct {
     store_event_t   *ev;
@@ -51,6 +62,9 @@ struct broker {
     store_t    *store;
     journal_t  *journal;
     leases_t   *leases;
+    cluster_t  *cluster;        /* broker.cluster: NULL, the single broker */
+    broker_ackwait_t *ackwait;  /* cluster: ring of BROKER_ACKWAIT, by token */
+    uint64_t    ack_token;      /* cluster: the last token given */
     curve_server_t curve;       /* CURVE keys; off: plain ZeroMQ */
     zap_t      *zap;            /* the ZAP handler, with CURVE */
     revoke_t   *revoked;        /* zsse revoke: published on REVOKE_TOPIC */
@@ -134,59 +148,96 @@ broker_reject(broker_t *b, const char *reason, const char *detail)
 
 /* --- accepting an event ---------------------------------------------------- */
 
-/* Store a valid message; queue it for commit and publishing.  -1: not
- * accepted (reason set). */
+/* Queue REC (its id and time set) for broker_commit: room made in
+ * max_memory, its channels found or made, its state limits checked when
+ * CHECK_STATE, the event allocated.  -1: not queued (reason set). */
 static int
-broker_accept_msg(broker_t *b, const msg_t *m, const char **reason)
+broker_stage(broker_t *b, const event_rec_t *rec, int check_state, const char **reason)
 {
-    int64_t now = wall_us();
     broker_pending_t *p = &b->pending[b->npending];
-    const event_rec_t *in = &m->ev;
-    event_rec_t rec;
-    store_event_t *ev;
-    size_t size = in->event_len + in->key_len + in->data_len;
+    size_t size = rec->event_len + rec->key_len + rec->data_len;
 
+    assert(b->npending < BROKER_BATCH);
     /* broker.max_memory: the oldest buffered events make room */
     if (store_make_room(b->store, sizeof(store_event_t) + size +
-        BROKER_CHANNEL_COST * in->nchannels) < 0) {
+        BROKER_CHANNEL_COST * rec->nchannels) < 0) {
         *reason = ZSSE_R_MAX_MEMORY;
         return -1;
     }
     p->nch = 0;
-    for (size_t i = 0; i < in->nchannels; i++) {
-        store_channel_t *ch = store_channel(b->store, in->channels[i], in->channel_lens[i], 1);
+    for (size_t i = 0; i < rec->nchannels; i++) {
+        store_channel_t *ch = store_channel(b->store, rec->channels[i], rec->channel_lens[i], 1);
         if (!ch) {
             /* the store is full, or an allocation failed */
             *reason = store_channels(b->store) >= STORE_CHANNELS_MAX ? ZSSE_R_STORE_FULL
                                                                      : ZSSE_R_OUT_OF_MEMORY;
             return -1;
         }
-        if (in->key_len &&
-            (*reason = store_state_check(b->store, ch, in->key, in->key_len, size)))
+        if (check_state && rec->key_len &&
+            (*reason = store_state_check(b->store, ch, rec->key, rec->key_len, size)))
             return -1;
         p->ch[p->nch++] = ch;
     }
-    rec = *in;
-    rec.id = broker_next_id(b, now);
-    rec.accepted_us = now;
-    if (!(ev = store_event_new(&rec))) {
+    if (!(p->ev = store_event_new(rec))) {
         *reason = ZSSE_R_OUT_OF_MEMORY;
         return -1;
     }
-    /* stored (pushed to the channels), published and acknowledged only
-     * once the batch's journal commit has succeeded: see broker_commit() */
+    p->ack = 0;
+    if (b->npending++ == 0)
+        b->batch_start_us = wall_us();
+    return 0;
+}
+
+/* Single broker: give a valid message its id, journal it and queue it for
+ * commit (stored, published and acknowledged only once the batch's journal
+ * commit has succeeded: see broker_commit()).  -1: not accepted (reason set). */
+static int
+broker_accept_local(broker_t *b, const msg_t *m, const char **reason)
+{
+    int64_t now = wall_us();
+    event_rec_t rec = m->ev;
+
+    rec.id = broker_next_id(b, now);
+    rec.accepted_us = now;
+    if (broker_stage(b, &rec, 1, reason) < 0)
+        return -1;
     if (b->journal && journal_append(b->journal, &rec) < 0) {
         b->journal_errors++;
         log_msg(LOG_ERR, "journal: append: %s", strerror(errno));
         *reason = ZSSE_R_JOURNAL_ERROR;
-        store_event_unref(ev);
+        store_event_unref(b->pending[--b->npending].ev);
         return -1;
     }
-    p->ev = ev;
-    p->ack = 0;
-    if (b->npending++ == 0)
-        b->batch_start_us = now;
     return 0;
+}
+
+/* Cluster: a valid message (TEXT, LEN bytes, as received) into the stream;
+ * TOKEN != 0 for an acknowledged one.  It is stored, published and
+ * acknowledged once the stream has it (broker_cluster_apply,
+ * broker_cluster_acked).  The state limits are checked on this broker's
+ * mirror.  -1: not accepted (reason set). */
+static int
+broker_accept_cluster(broker_t *b, const msg_t *m, const char *text, size_t len,
+    uint64_t token, const char **reason)
+{
+    const event_rec_t *in = &m->ev;
+    size_t size = in->event_len + in->key_len + in->data_len;
+
+    for (size_t i = 0; in->key_len && i < in->nchannels; i++) {
+        store_channel_t *ch = store_channel(b->store, in->channels[i], in->channel_lens[i], 0);
+        if (ch && (*reason = store_state_check(b->store, ch, in->key, in->key_len, size)))
+            return -1;
+    }
+    return cluster_publish(b->cluster, text, len, in->channels[0], in->channel_lens[0], token,
+        reason);
+}
+
+/* a valid message (TEXT, LEN bytes), given to either mode */
+static int
+broker_accept_msg(broker_t *b, const msg_t *m, const char *text, size_t len, const char **reason)
+{
+    return b->cluster ? broker_accept_cluster(b, m, text, len, 0, reason)
+                      : broker_accept_local(b, m, reason);
 }
 
 /* the deferred answer to an acknowledged publish: "ok" ID, or with a
@@ -245,7 +296,7 @@ broker_commit(broker_t *b)
     }
     /* in id order, (event, channel) after (event, channel): a run of
      * consecutive ones on the same channel goes as one frame */
-    for (size_t i = 0; i < b->npending; i++) {
+    for (size_t i = 0; b->xpub && i < b->npending; i++) {
         broker_pending_t *p = &b->pending[i];
         for (size_t c = 0; c < p->nch; c++) {
             wire_event_t we;
@@ -254,7 +305,7 @@ broker_commit(broker_t *b)
                 log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
         }
     }
-    if (wire_run_flush(&b->run, b->xpub) < 0)
+    if (b->xpub && wire_run_flush(&b->run, b->xpub) < 0)
         log_msg(LOG_ERR, "publish: %s", zmq_strerror(errno));
     for (size_t i = 0; i < b->npending; i++) {
         broker_pending_t *p = &b->pending[i];
@@ -284,7 +335,7 @@ broker_ingest_batch(broker_t *b, const batch_span_t *spans, size_t n)
         if (msg_parse(&m, spans[i].p, spans[i].len, b->cfg->broker.max_message, &reason) < 0) {
             broker_reject(b, reason, "in a batch");
         } else {
-            if (broker_accept_msg(b, &m, &reason) < 0)
+            if (broker_accept_msg(b, &m, spans[i].p, spans[i].len, &reason) < 0)
                 broker_reject(b, reason, "in a batch");
             msg_clear(&m);
         }
@@ -322,12 +373,59 @@ broker_ingest_one(broker_t *b)
         &reason) < 0) {
         broker_reject(b, reason, NULL);
     } else {
-        if (broker_accept_msg(b, &m, &reason) < 0)
+        if (broker_accept_msg(b, &m, zmq_msg_data(&f), zmq_msg_size(&f), &reason) < 0)
             broker_reject(b, reason, NULL);
         msg_clear(&m);
     }
     zmq_msg_close(&f);
     return 1;
+}
+
+/* --- cluster: the stream's events and JetStream's answers (cluster.h) ---- */
+
+/* an event of the stream, in order: stored and published as a committed
+ * one is (the state limits were checked where it was published: every
+ * mirror applies every event, so they stay the same) */
+static void
+broker_cluster_apply(void *ctx, const event_rec_t *rec)
+{
+    broker_t *b = ctx;
+    const char *reason;
+
+    if (b->npending == BROKER_BATCH)
+        broker_commit(b);
+    if (broker_stage(b, rec, 0, &reason) < 0) {
+        log_limited(&b->rl, LOG_ERR, "cluster: event %" PRIu64 " not kept here: %s", rec->id, reason);
+        if (rec->id > b->last_id)
+            b->last_id = rec->id;
+    }
+}
+
+/* JetStream's answer to a publish: an acknowledged one is answered "ok ID"
+ * or "error REASON"; a refused PUSH one is counted */
+static void
+broker_cluster_acked(void *ctx, uint64_t token, uint64_t id, const char *reason)
+{
+    broker_t *b = ctx;
+    broker_ackwait_t *w = &b->ackwait[token % BROKER_ACKWAIT];
+    char ids[WIRE_ID_TEXT_LEN];
+
+    if (!id)
+        broker_reject(b, reason, token ? "acknowledged publish" : "in the cluster");
+    if (!token || w->token != token)
+        return;
+    w->token = 0;
+    wire_fmt_id(ids, id);
+    if (ctl_reply_status(&b->ackout, id ? CTL_OK : CTL_ERROR, id ? ids : reason) == 0)
+        ctl_reply_send(&b->ackout, b->router, w->ident, w->idlen);
+}
+
+/* the stream's news into the store and out (each turn of the loop) */
+static void
+broker_cluster_poll(broker_t *b)
+{
+    if (cluster_poll(b->cluster, BROKER_BATCH))
+        broker_commit(b);
 }
 
 /* --- XPUB: sync markers ---------------------------------------------------- */
@@ -444,10 +542,17 @@ broker_op_replay(broker_t *b, broker_request_t *r)
         return;
     }
     const char *why = NULL;
+    if (replay && !keyed && b->cluster && after > b->last_id) {
+        /* another host's id, maybe not here yet (cluster.h) */
+        cluster_catch_up(b->cluster, after);
+        broker_commit(b);
+    }
     if (replay && !keyed) {
         b->replays++;
         if (after > b->last_id)
             why = "unknown id";
+        else if (b->cluster && after + 1 < cluster_first_id(b->cluster))
+            why = "too old";    /* before what the stream keeps */
         else if (store_floor(b->store, chans, lens, (size_t)n, now) > after)
             why = "too old";
         else if (b->journal && after < journal_lost_upto(b->journal))
@@ -475,6 +580,29 @@ broker_op_replay(broker_t *b, broker_request_t *r)
     broker_reply_hits(b, r, b->scratch, k, after);
 }
 
+/* an acknowledged publish in cluster mode: answered when JetStream has
+ * answered (broker_cluster_acked) */
+static void
+broker_op_publish_cluster(broker_t *b, broker_request_t *r, const msg_t *m)
+{
+    uint64_t token = ++b->ack_token;
+    broker_ackwait_t *w = &b->ackwait[token % BROKER_ACKWAIT];
+    const char *reason;
+
+    if (w->token) {     /* never answered in a whole window: it will not be */
+        if (ctl_reply_status(&b->ackout, CTL_ERROR, "cluster_timeout") == 0)
+            ctl_reply_send(&b->ackout, b->router, w->ident, w->idlen);
+    }
+    w->token = token;
+    w->idlen = r->idlen;
+    memcpy(w->ident, r->ident, r->idlen);
+    if (broker_accept_cluster(b, m, r->q->arg[0].p, r->q->arg[0].len, token, &reason) < 0) {
+        w->token = 0;
+        broker_reject(b, reason, "acknowledged publish");
+        broker_reply(b, r, CTL_ERROR, reason);
+    }
+}
+
 static void
 broker_op_publish(broker_t *b, broker_request_t *r)
 {
@@ -487,9 +615,14 @@ broker_op_publish(broker_t *b, broker_request_t *r)
         broker_reply(b, r, CTL_ERROR, reason);
         return;
     }
+    if (b->cluster) {
+        broker_op_publish_cluster(b, r, &m);
+        msg_clear(&m);
+        return;
+    }
     if (b->npending == BROKER_BATCH)
         broker_commit(b);
-    if (broker_accept_msg(b, &m, &reason) < 0) {
+    if (broker_accept_local(b, &m, &reason) < 0) {
         broker_reject(b, reason, NULL);
         broker_reply(b, r, CTL_ERROR, reason);
     } else {                    /* answered once committed (broker_commit) */
@@ -547,6 +680,9 @@ broker_stats_json(broker_t *b)
     json_object_set_new(o, "journal_errors", json_integer((json_int_t)b->journal_errors));
     zap_counts_t zc = zap_refused(b->zap);
     json_object_set_new(o, "curve", json_boolean(b->curve.on));
+    json_object_set_new(o, "cluster", b->cluster ? json_pack("{s:b,s:I}", "connected",
+        cluster_ready(b->cluster), "first_id", (json_int_t)cluster_first_id(b->cluster))
+                                              : json_null());
     json_object_set_new(o, "auth_refused", json_integer((json_int_t)(zc.unknown_key + zc.handshake)));
     json_object_set_new(o, "auth_refused_reasons", json_pack("{s:I,s:I}",
         "unknown_key", (json_int_t)zc.unknown_key, "handshake", (json_int_t)zc.handshake));
@@ -714,6 +850,16 @@ broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *fr
         broker_reply(b, &r, CTL_ERROR, ctl_strerror(e));
         return;
     }
+    if (b->cluster && !cluster_ready(b->cluster) && b->req.op != CTL_PING &&
+        b->req.op != CTL_STATS && b->req.op != CTL_RENEW && b->req.op != CTL_RELEASE &&
+        b->req.op != CTL_REVOKE) {
+        /* no NATS: what needs the stream is refused (zsse-fcgi: 503) */
+        if (b->req.op == CTL_PUBLISH)
+            broker_reject(b, CLUSTER_REASON_DOWN, "acknowledged publish");
+        broker_reply(b, &r, CTL_ERROR, b->req.op == CTL_PUBLISH ? CLUSTER_REASON_DOWN
+                                                                : "cluster unavailable");
+        return;
+    }
     broker_handlers[b->req.op](b, &r);
 }
 
@@ -841,6 +987,34 @@ broker_live_size_one(void *ctx, const event_rec_t *rec)
     return 0;
 }
 
+/* cluster mode: connect, and rebuild the mirror from the stream before
+ * anyone is served (as the journal is read at start); nothing is published
+ * while the sockets are not bound yet */
+static int
+broker_cluster_start(broker_t *b, char *err, size_t errlen)
+{
+    static const cluster_hooks_t hooks = { broker_cluster_apply, broker_cluster_acked };
+    int64_t t0 = mono_ms();
+
+    if (!(b->ackwait = calloc(BROKER_ACKWAIT, sizeof(*b->ackwait)))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (!(b->cluster = cluster_new(&b->cfg->broker, &hooks, b, err, errlen)))
+        return -1;
+    if (cluster_rebuild(b->cluster) < 0) {
+        snprintf(err, errlen, "broker.cluster: lost NATS while reading the stream");
+        return -1;
+    }
+    broker_commit(b);
+    if (cluster_last_id(b->cluster) > b->last_id)
+        b->last_id = cluster_last_id(b->cluster);
+    store_sweep(b->store, wall_us());
+    log_msg(LOG_INFO, "cluster: caught up in %" PRId64 " ms: %zu channels, %zu events, last id %"
+        PRIu64, mono_ms() - t0, store_channels(b->store), store_events(b->store), b->last_id);
+    return 0;
+}
+
 broker_t *
 broker_new(config_t *cfg, char *err, size_t errlen)
 {
@@ -874,6 +1048,9 @@ broker_new(config_t *cfg, char *err, size_t errlen)
         store_each_live(b->store, broker_live_size_one, &b->compact_base);
         log_msg(LOG_INFO, "journal %s: %zu channels, %zu events, last id %" PRIu64,
             cfg->broker.journal, store_channels(b->store), store_events(b->store), b->last_id);
+    } else if (cfg->broker.cluster.servers) {
+        if (broker_cluster_start(b, err, errlen) < 0)
+            goto fail;
     } else {
         /* no journal: anything before now is from a run we know nothing of */
         b->start_floor = (uint64_t)b->started_us;
@@ -1068,11 +1245,13 @@ broker_reload_clients(broker_t *b)
 int
 broker_run(broker_t *b)
 {
-    zmq_pollitem_t items[3] = {
+    zmq_pollitem_t items[4] = {
         { b->pull, 0, ZMQ_POLLIN, 0 },
         { b->router, 0, ZMQ_POLLIN, 0 },
         { b->xpub, 0, ZMQ_POLLIN, 0 },
+        { NULL, b->cluster ? cluster_fd(b->cluster) : -1, ZMQ_POLLIN, 0 },
     };
+    int nitems = b->cluster ? 4 : 3;
 
     log_msg(LOG_INFO, "listening: publish %s, events %s, control %s",
         b->cfg->broker.publish, b->cfg->broker.events, b->cfg->broker.control);
@@ -1080,7 +1259,7 @@ broker_run(broker_t *b)
         int timeout = 1000, due = b->journal ? journal_sync_in_ms(b->journal) : -1;
         if (due >= 0 && due < timeout)
             timeout = due;      /* the N-ms policy's sync */
-        int rc = zmq_poll(items, 3, timeout);
+        int rc = zmq_poll(items, nitems, timeout);
         if (rc < 0 && errno != EINTR) {
             log_msg(LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
             return -1;
@@ -1102,6 +1281,9 @@ broker_run(broker_t *b)
             if (!(more & ZMQ_POLLIN))
                 break;
         }
+        /* the stream's events and answers before more is published */
+        if (b->cluster)
+            broker_cluster_poll(b);
         /* up to BROKER_BATCH messages, so control requests wait no longer
          * for batch frames than for lone messages */
         for (int taken = 0, k; taken < BROKER_BATCH && b->npending < BROKER_BATCH &&
@@ -1133,6 +1315,7 @@ broker_destroy(broker_t **bp)
     broker_t *b = *bp;
     if (!b)
         return;
+    cluster_destroy(&b->cluster);      /* its threads call into us: first */
     if (b->pull) zmq_close(b->pull);
     if (b->xpub) zmq_close(b->xpub);
     if (b->router) zmq_close(b->router);
@@ -1146,6 +1329,7 @@ broker_destroy(broker_t **bp)
     leases_destroy(&b->leases);
     revoke_destroy(&b->revoked);
     free(b->pending);
+    free(b->ackwait);
     free(b->scratch);
     ctl_frames_close(&b->in);
     free(b->in.f);

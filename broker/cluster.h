@@ -97,6 +97,13 @@ size_t     cluster_poll(cluster_t *c, size_t max);
 int        cluster_publish(cluster_t *c, const char *msg, size_t len, const char *first,
     size_t first_len, uint64_t token, const char **reason);
 
+/* At start, before the broker serves anyone: apply the stream up to the
+ * last sequence it had when cluster_new() asked (the mirror rebuilt).
+ * 0, or -1 when NATS was lost meanwhile. */
+int        cluster_rebuild(cluster_t *c);
+/* The id of the last event applied (0 + offset: none). */
+uint64_t   cluster_last_id(const cluster_t *c);
+
 /* 1 when connected and caught up with the stream (see above), else 0. */
 int        cluster_ready(const cluster_t *c);
 /* Wait (applying, at most CLUSTER_CATCHUP_MS) until the mirror's last id is
