@@ -36,7 +36,8 @@
  * (acked_per_s: acknowledged publishes over the time from the first send
  * to the last acknowledgement), then, when there were errors, the first
  * error's reason on stderr.  --record FILE writes one line per
- * acknowledged publish: "ID N PAYLOAD".
+ * acknowledged publish: "ID N T_ACK PAYLOAD" (T_ACK: when the ack came,
+ * CLOCK_MONOTONIC ns).
  *
  * Bounded: N <= 10,000,000, C <= 64, W <= 65536, and a thread stops when no
  * reply has come for --timeout ms (default 5000: its broker died); its
@@ -74,6 +75,7 @@ typedef struct {
     uint64_t   first_send, last_ack;    /* ns */
     uint64_t  *ids;                     /* [n]: acked id, 0 = none */
     uint64_t  *sent_at;                 /* [n]: ns; the payload's t */
+    uint64_t  *acked_at;                /* [n]: ns */
     float     *lat_ms;                  /* [acked] */
 } conn_t;
 
@@ -119,6 +121,7 @@ take_reply(conn_t *c, void *s, long i)
     if (rep.status == CTL_OK && wire_parse_id(rep.arg[0].p, rep.arg[0].len, &id) == 0) {
         uint64_t t = now_ns();
         c->ids[i - c->first] = id;
+        c->acked_at[i - c->first] = t;
         c->lat_ms[c->acked++] = (float)((double)(t - c->sent_at[i - c->first]) / 1e6);
         c->last_ack = t;
         rc = 0;
@@ -280,7 +283,8 @@ main(int argc, char **argv)
         c->ids = calloc((size_t)c->n + 1, sizeof(*c->ids));
         c->sent_at = calloc((size_t)c->n + 1, sizeof(*c->sent_at));
         c->lat_ms = calloc((size_t)c->n + 1, sizeof(*c->lat_ms));
-        if (!c->ids || !c->sent_at || !c->lat_ms)
+        c->acked_at = calloc((size_t)c->n + 1, sizeof(*c->acked_at));
+        if (!c->ids || !c->sent_at || !c->lat_ms || !c->acked_at)
             return 1;
     }
     for (int i = 0; i < conns; i++)
@@ -329,8 +333,8 @@ main(int argc, char **argv)
                 for (long k = 0; k < cs[i].n; k++)
                     if (cs[i].ids[k]) {
                         msg_text(msg, sizeof(msg), cs[i].first + k, cs[i].sent_at[k]);
-                        fprintf(f, "%llu %ld %s\n", (unsigned long long)cs[i].ids[k],
-                            cs[i].first + k, msg);
+                        fprintf(f, "%llu %ld %llu %s\n", (unsigned long long)cs[i].ids[k],
+                            cs[i].first + k, (unsigned long long)cs[i].acked_at[k], msg);
                     }
             if (fclose(f) != 0)
                 rc = 1;
@@ -340,6 +344,7 @@ main(int argc, char **argv)
         free(cs[i].ids);
         free(cs[i].sent_at);
         free(cs[i].lat_ms);
+        free(cs[i].acked_at);
     }
     free(cs);
     free(th);
