@@ -15,7 +15,8 @@ has answered 200 (zsse-fcgi answers only once its subscriptions are in
 force, so what is published after that reaches it), and at the end (after
 S seconds) writes FILE: one JSON object per client
     {"client": i, "events": [[id, n, t_pub, t_recv], ...],
-     "breaks": [[t_break, url_index, t_first_event_after or null], ...]}
+     "breaks": [[t_break, url_index, t_first_event_after or null,
+                 t_reconnected (the 200's headers) or null], ...]}
 HTTP/1.0 (no chunking), loopback URLs only.
 """
 import asyncio, json, sys, time, urllib.parse
@@ -48,6 +49,8 @@ async def client(i, urls, deadline, rec, ready):
             while (await asyncio.wait_for(r.readline(), 5)) not in (b"\r\n", b"\n", b""):
                 pass
             fails = 0
+            if pending is not None and pending[3] is None:
+                pending[3] = time.monotonic_ns()
             if first:
                 first = False
                 ready.append(i)
@@ -79,6 +82,8 @@ async def client(i, urls, deadline, rec, ready):
                         last_id = ev_id
                     if pending is not None:
                         pending[2] = now
+                        if pending[3] is None:
+                            pending[3] = now
                         pending = None
                     data = []
                 elif not line:
@@ -92,7 +97,7 @@ async def client(i, urls, deadline, rec, ready):
             await asyncio.sleep(0.1)    # not yet started: try the same host again
             continue
         if pending is None:
-            pending = [time.monotonic_ns(), None, None]
+            pending = [time.monotonic_ns(), None, None, None]
             rec["breaks"].append(pending)
         k = (k + 1) % len(urls)
         pending[1] = k
