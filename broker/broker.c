@@ -26,6 +26,7 @@
 #include "curve.h"
 #include "journal.h"
 #include "lease.h"
+#include "lease_kv.h"
 #include "revoke.h"
 #include "log.h"
 #include "message.h"
@@ -62,7 +63,11 @@ struct broker {
     store_t    *store;
     journal_t  *journal;
     leases_t   *leases;
+    leasekv_t  *leasekv;        /* cluster: max_per_user across brokers (lease_kv.h);
+                                 * NULL: this broker's table alone */
     cluster_t  *cluster;        /* broker.cluster: NULL, the single broker */
+    leasekv_t  *leasekv_own;    /* the cluster's leasekv, made by broker_cluster_start */
+    volatile sig_atomic_t halt; /* broker_halt(): this loop only */
     broker_ackwait_t *ackwait;  /* cluster: ring of BROKER_ACKWAIT, by token */
     uint64_t    ack_token;      /* cluster: the last token given */
     curve_server_t curve;       /* CURVE keys; off: plain ZeroMQ */
@@ -106,6 +111,7 @@ struct broker {
 static volatile sig_atomic_t broker_stop_flag, broker_hup_flag;
 
 void broker_stop(void) { broker_stop_flag = 1; }
+void broker_halt(broker_t *b) { b->halt = 1; }
 void broker_reopen_log(void) { broker_hup_flag = 1; }
 
 /*
@@ -768,8 +774,34 @@ broker_find_route(const broker_t *b, const ctl_arg_t *route)
     return NULL;
 }
 
+void
+broker_set_leasekv(broker_t *b, leasekv_t *lk)
+{
+    b->leasekv = lk;
+}
+
+/* cluster mode: the lease ID just taken here (without a limit) also
+ * takes one of the LIMIT slots of GROUP in the bucket, which counts every
+ * broker's; if it gets none, it goes again.  *WHY on a NATS failure. */
+static lease_take_t
+broker_lease_kv_take(broker_t *b, broker_request_t *r, const char *group, size_t glen,
+    unsigned limit, const char *id, int64_t now, const char **why)
+{
+    const char *g;
+    size_t gl;
+    lease_slot_t *ls = leases_slot(b->leases, id, LEASE_ID_LEN, &g, &gl);
+    assert(ls && !ls->held);
+    lease_take_t rc = leasekv_take(b->leasekv, group, glen, limit, id, now, ls);
+    if (rc != LEASE_TAKEN)
+        (void)leases_release(b->leases, id, LEASE_ID_LEN, r->ident, r->idlen);
+    if (rc == LEASE_TABLE_FULL)
+        *why = "cluster leases unavailable";
+    return rc;
+}
+
 /* lease ROUTE SUB TAG: the limit is the route's max_per_user in our own
- * config, the lease the asking connection's */
+ * config, the lease the asking connection's; in cluster mode the limit
+ * counts every broker's leases (broker_lease_kv_take) */
 static void
 broker_op_lease(broker_t *b, broker_request_t *r)
 {
@@ -788,11 +820,16 @@ broker_op_lease(broker_t *b, broker_request_t *r)
         memcpy(group, a[0].p, a[0].len);
         group[a[0].len] = '\0';
         memcpy(group + a[0].len + 1, a[1].p, a[1].len);
-        rc = leases_take(b->leases, group, a[0].len + 1 + a[1].len,
-            (unsigned)(rt->max_per_user > 0 ? rt->max_per_user : 0), r->ident, r->idlen, id,
-            wall_us());
+        unsigned limit = (unsigned)(rt->max_per_user > 0 ? rt->max_per_user : 0);
+        int kv = b->leasekv && limit;
+        int64_t now = wall_us();
+        rc = leases_take(b->leases, group, a[0].len + 1 + a[1].len, kv ? 0 : limit,
+            r->ident, r->idlen, id, now);
         why = rc == LEASE_OWNER_FULL ? "too many leases on this connection"
             : rc == LEASE_TABLE_FULL ? "lease table full" : NULL;
+        if (rc == LEASE_TAKEN && kv)
+            rc = broker_lease_kv_take(b, r, group, a[0].len + 1 + a[1].len, limit, id, now,
+                &why);
     }
     if (why) {
         b->leases_refused++;
@@ -807,6 +844,62 @@ broker_op_lease(broker_t *b, broker_request_t *r)
         ctl_reply_reset(r->out);
 }
 
+/* cluster mode: renew the connection's lease ID (renewed here) in the
+ * bucket too.  A lease whose slot is lost (taken over after its expiry
+ * there, or too near it to renew safely: lease_kv.h) is dropped here too;
+ * after a NATS failure it is kept and renewed at the next renewal. */
+static void
+broker_lease_kv_renew(broker_t *b, broker_request_t *r, const ctl_arg_t *id, int64_t now)
+{
+    const char *g;
+    size_t gl;
+    char lid[LEASE_ID_LEN + 1];
+    lease_slot_t *ls = leases_slot(b->leases, id->p, id->len, &g, &gl);
+    if (!ls || !ls->held)
+        return;
+    ctl_arg_str(id, lid, sizeof(lid));
+    if (leasekv_renew(b->leasekv, g, gl, lid, now, ls) == LEASEKV_LOST) {
+        log_limited(&b->rl, LOG_WARNING, "lease %s: its cluster slot is lost (taken over, "
+            "or not renewed in time)", lid);
+        (void)leases_release(b->leases, id->p, id->len, r->ident, r->idlen);
+    }
+}
+
+/* at a clean stop: free this broker's slots in the bucket now, so that
+ * its users may open streams on another host at once rather than after
+ * WIRE_LEASE_TTL (its workers' open streams go on without a lease, as
+ * after a single broker's restart).  At most LEASEKV_DEADLINE_MS; what is
+ * left expires. */
+typedef struct {
+    leasekv_t *lk;
+    int64_t    deadline_ms;
+    size_t     freed;
+} broker_kv_free_t;
+
+static void
+broker_lease_kv_free_one(void *ctx, const char *id, size_t idlen, const char *group,
+    size_t glen, const lease_slot_t *slot)
+{
+    broker_kv_free_t *f = ctx;
+    char lid[LEASE_ID_LEN + 1];
+    if (mono_ms() > f->deadline_ms || idlen != LEASE_ID_LEN)
+        return;
+    memcpy(lid, id, LEASE_ID_LEN);
+    lid[LEASE_ID_LEN] = '\0';
+    if (leasekv_release(f->lk, group, glen, lid, slot) == LEASEKV_DONE)
+        f->freed++;
+}
+
+static void
+broker_lease_kv_free_all(broker_t *b)
+{
+    broker_kv_free_t f = { b->leasekv, mono_ms() + LEASEKV_DEADLINE_MS, 0 };
+    if (!b->leasekv)
+        return;
+    leases_each_slot(b->leases, broker_lease_kv_free_one, &f);
+    log_msg(LOG_INFO, "cluster: freed %zu lease slots", f.freed);
+}
+
 /* renew LEASEID... and release LEASEID...: only the connection's own */
 static void
 broker_op_leases(broker_t *b, broker_request_t *r)
@@ -814,11 +907,28 @@ broker_op_leases(broker_t *b, broker_request_t *r)
     int64_t now = wall_us();
     for (unsigned i = 0; i < r->q->nargs; i++) {
         const ctl_arg_t *id = &r->q->arg[i];
+        lease_slot_t slot = { 0 };
+        char g[LEASEKV_GROUP_MAX], lid[LEASE_ID_LEN + 1];
+        size_t gl = 0;
+        if (b->leasekv && r->q->op == CTL_RELEASE) {    /* what it holds, before it goes */
+            const char *gp;
+            const lease_slot_t *ls = leases_slot(b->leases, id->p, id->len, &gp, &gl);
+            if (ls && ls->held && gl <= sizeof(g)) {
+                slot = *ls;
+                memcpy(g, gp, gl);
+            }
+        }
         lease_op_t rc = r->q->op == CTL_RENEW
             ? leases_renew(b->leases, id->p, id->len, r->ident, r->idlen, now)
             : leases_release(b->leases, id->p, id->len, r->ident, r->idlen);
         if (rc == LEASE_FOREIGN)
             b->leases_foreign++;
+        if (rc == LEASE_DONE && b->leasekv && r->q->op == CTL_RENEW)
+            broker_lease_kv_renew(b, r, id, now);
+        if (rc == LEASE_DONE && slot.held) {
+            ctl_arg_str(id, lid, sizeof(lid));
+            (void)leasekv_release(b->leasekv, g, gl, lid, &slot);
+        }
     }
     broker_reply(b, r, CTL_OK, NULL);
 }
@@ -1002,6 +1112,11 @@ broker_cluster_start(broker_t *b, char *err, size_t errlen)
     }
     if (!(b->cluster = cluster_new(&b->cfg->broker, &hooks, b, err, errlen)))
         return -1;
+    const cluster_conf_t *cl = &b->cfg->broker.cluster;
+    if (!(b->leasekv_own = leasekv_new(cluster_nats(b->cluster), cl->leases_bucket, cl->replicas,
+        err, errlen)))
+        return -1;
+    b->leasekv = b->leasekv_own;
     if (cluster_rebuild(b->cluster) < 0) {
         snprintf(err, errlen, "broker.cluster: lost NATS while reading the stream");
         return -1;
@@ -1204,7 +1319,7 @@ broker_maintenance(broker_t *b, int64_t now)
     b->lat_last_us = b->lat_n ? b->lat_sum_us / b->lat_n : 0;
     b->lat_sum_us = b->lat_n = 0;
     store_sweep(b->store, now);
-    leases_expire(b->leases, now);
+    leases_expire(b->leases, now);     /* (cluster: their slots expire with them) */
     /* (once a second: a worker that started since, or missed one, learns) */
     if (revoke_expire(b->revoked, now / 1000000) > 0)
         broker_publish_revoked(b);
@@ -1255,7 +1370,7 @@ broker_run(broker_t *b)
 
     log_msg(LOG_INFO, "listening: publish %s, events %s, control %s",
         b->cfg->broker.publish, b->cfg->broker.events, b->cfg->broker.control);
-    while (!broker_stop_flag) {
+    while (!broker_stop_flag && !b->halt) {
         int timeout = 1000, due = b->journal ? journal_sync_in_ms(b->journal) : -1;
         if (due >= 0 && due < timeout)
             timeout = due;      /* the N-ms policy's sync */
@@ -1305,6 +1420,7 @@ broker_run(broker_t *b)
     broker_commit(b);
     if (b->journal)
         broker_compact_reap(b, 1);
+    broker_lease_kv_free_all(b);
     log_msg(LOG_INFO, "stopping");
     return 0;
 }
@@ -1315,6 +1431,7 @@ broker_destroy(broker_t **bp)
     broker_t *b = *bp;
     if (!b)
         return;
+    leasekv_destroy(&b->leasekv_own);  /* before its connection goes */
     cluster_destroy(&b->cluster);      /* its threads call into us: first */
     if (b->pull) zmq_close(b->pull);
     if (b->xpub) zmq_close(b->xpub);

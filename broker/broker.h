@@ -52,8 +52,17 @@ void broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_
  * fail: a batch the journal refuses is rejected and answered "error". */
 void broker_commit(broker_t *b);
 
-/* async-signal-safe */
+/* Count max_per_user in the JetStream key-value bucket LK (lease_kv.h),
+ * across brokers, rather than in this broker alone (NULL: alone again).
+ * The caller keeps LK and destroys it after broker_destroy. */
+struct leasekv;
+void broker_set_leasekv(broker_t *b, struct leasekv *lk);
+
+/* async-signal-safe: every loop of the process returns */
 void broker_stop(void);
+/* B's loop alone returns, within a second (tests run several brokers in
+ * one process: test_cluster.c) */
+void broker_halt(broker_t *b);
 void broker_reopen_log(void);
 
 #endif

@@ -148,8 +148,10 @@ cluster_on_disconnect(natsConnection *nc, void *closure)
     (void)nc;
     pthread_mutex_lock(&c->mu);
     c->connected = 0;
+    int stopping = c->stopping;
     pthread_mutex_unlock(&c->mu);
-    log_msg(LOG_WARNING, "cluster: lost NATS; new streams and publishes are refused until it "
+    if (!stopping)
+        log_msg(LOG_WARNING, "cluster: lost NATS; new streams and publishes are refused until it "
         "is back");
 }
 

@@ -29,6 +29,7 @@ typedef struct lease {
     group_t      *group;
     owner_t      *owner;
     int64_t       expires_us;
+    lease_slot_t  slot;         /* cluster mode: its slot in the bucket */
     size_t        len;
     char          id[];
 } lease_t;
@@ -205,6 +206,27 @@ leases_expire(leases_t *l, int64_t now_us)
                 pp = &(*pp)->next;
         }
     }
+}
+
+lease_slot_t *
+leases_slot(leases_t *l, const char *id, size_t idlen, const char **group, size_t *glen)
+{
+    lease_t *le = *leases_find(l, id, idlen);
+    if (!le)
+        return NULL;
+    *group = le->group->key;
+    *glen = le->group->len;
+    return &le->slot;
+}
+
+void
+leases_each_slot(leases_t *l, void (*fn)(void *ctx, const char *id, size_t idlen,
+    const char *group, size_t glen, const lease_slot_t *slot), void *ctx)
+{
+    for (size_t b = 0; b < LEASES_BUCKETS; b++)
+        for (lease_t *le = l->ids[b]; le; le = le->next)
+            if (le->slot.held)
+                fn(ctx, le->id, le->len, le->group->key, le->group->len, &le->slot);
 }
 
 size_t

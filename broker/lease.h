@@ -36,6 +36,16 @@ typedef enum {
 
 typedef struct leases leases_t;
 
+/* Cluster mode (lease_kv.h): a lease whose group has a limit also holds a
+ * slot of the key-value bucket; the broker keeps which, and its revision,
+ * with the lease. */
+typedef struct {
+    int      held;              /* 1: the rest is set */
+    unsigned slot;              /* which of the group's slots */
+    uint64_t rev;               /* its revision we wrote last */
+    int64_t  expires_ms;        /* the expiry we wrote last, unix ms */
+} lease_slot_t;
+
 leases_t *leases_new(void);
 void      leases_destroy(leases_t **lp);
 /* Take a lease in GROUP (LIMIT: at most that many, 0 = no limit) for the
@@ -48,6 +58,15 @@ lease_op_t leases_renew(leases_t *l, const char *id, size_t idlen, const char *o
     int64_t now_us);
 lease_op_t leases_release(leases_t *l, const char *id, size_t idlen, const char *owner, size_t olen);
 void   leases_expire(leases_t *l, int64_t now_us);
+/* The bucket slot of lease ID (the caller reads and sets it), and the
+ * lease's group in *GROUP / *GLEN (valid while the lease lasts); NULL when
+ * there is no such lease.  Whose lease it is is not checked: only after
+ * leases_renew / leases_take has. */
+lease_slot_t *leases_slot(leases_t *l, const char *id, size_t idlen, const char **group,
+    size_t *glen);
+/* call FN for each lease that holds a bucket slot */
+void   leases_each_slot(leases_t *l, void (*fn)(void *ctx, const char *id, size_t idlen,
+    const char *group, size_t glen, const lease_slot_t *slot), void *ctx);
 size_t leases_count(const leases_t *l);
 /* call FN(route, count) for each route with open streams (the group key
  * up to its '\0' is the route) */

@@ -756,6 +756,14 @@ config_parse(const char *text, size_t len, char *err, size_t errlen)
                 goto fail;
         }
     }
+    for (size_t i = 0; cfg->broker.cluster.servers && i < cfg->nroutes; i++)
+        if (cfg->routes[i].max_per_user > CONFIG_CLUSTER_PER_USER_MAX) {
+            char p[64];
+            snprintf(p, sizeof(p), "routes[%zu].max_per_user", i);
+            config_bad(&c, p, "must be at most %d with broker.cluster",
+                CONFIG_CLUSTER_PER_USER_MAX);
+            goto fail;
+        }
     json_decref(root);
     return cfg;
 fail:

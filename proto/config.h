@@ -61,6 +61,8 @@ typedef struct {
                                      * id (the clock in us) until the year 2096 */
 #define CONFIG_CLUSTER_ID_OFFSET_MAX 8000000000000000ull /* leaves 1e15 ids below 2^53 */
 #define CONFIG_CLUSTER_NAME_MAX     64  /* bytes of a stream, bucket or subject name */
+#define CONFIG_CLUSTER_PER_USER_MAX 256 /* a route's max_per_user: slot keys a user has
+                                     * in the leases bucket (broker/lease_kv.h) */
 typedef struct {
     char      **servers;        /* nats:// or tls:// URLs; NULL: cluster off */
     size_t      nservers;

@@ -1,0 +1,383 @@
+/*
+ * test_cluster.c -- broker/cluster.c: zsse-broker's cluster mode against a
+ * real nats-server (tests/unit/nats_server.h), with whole brokers
+ * (broker_new + broker_run in threads) spoken to over their real control
+ * sockets, as zsse-fcgi and `zsse publish --ack` speak to them.
+ *
+ * Each test has its own stream (T<n>), so none sees another's events.
+ * The three-host cluster, with web servers and clients, is
+ * tests/integration/cluster.sh; the figures are tests/bench/cluster.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <zmq.h>
+#include "nats_server.h"
+#include "broker.h"
+#include "config.h"
+#include "ctl.h"
+#include "wire.h"
+
+#define TC_OFFSET   4000000000000000ull     /* the default broker.cluster.id_offset */
+#define TC_CALL_MS  8000                    /* one control round trip, at most */
+#define TC_WAIT_MS  20000                   /* NATS lost or back, noticed, at most */
+#define TC_CONFIG \
+    "{\"broker\": {\"publish\": \"ipc://@zsse-tc-%d-%d-pub\", \"events\": \"ipc://@zsse-tc-%d-%d-evt\"," \
+    " \"control\": \"ipc://@zsse-tc-%d-%d-ctl\", \"buffer\": 100," \
+    " \"cluster\": {\"servers\": [\"%s\"], \"replicas\": 1, \"stream\": \"T%d\", \"subject\": \"t%d.ev\"}}," \
+    " \"auth\": {\"alg\": \"HS256\", \"key_file\": \"/nonexistent\"}}"
+
+static ns_t tc_nats;
+static void *tc_zctx;
+static int tc_serial;       /* brokers made: each its own endpoints */
+
+typedef struct {
+    config_t  *cfg;
+    broker_t  *b;
+    pthread_t  th;
+    void      *dealer;
+} tc_broker_t;
+
+static void *
+tc_loop(void *arg)
+{
+    broker_run(arg);
+    return NULL;
+}
+
+/* a broker of stream T<STREAM>, running, and a DEALER to its control socket */
+static void
+tc_start(tc_broker_t *t, int stream)
+{
+    char text[2048], err[512];
+    int pid = (int)getpid(), n = ++tc_serial, ms = TC_CALL_MS;
+
+    snprintf(text, sizeof(text), TC_CONFIG, pid, n, pid, n, pid, n, tc_nats.url, stream, stream);
+    t->cfg = config_parse(text, strlen(text), err, sizeof(err));
+    if (!t->cfg)
+        fail_msg("config: %s", err);
+    t->b = broker_new(t->cfg, err, sizeof(err));
+    if (!t->b)
+        fail_msg("broker_new: %s", err);
+    assert_int_equal(pthread_create(&t->th, NULL, tc_loop, t->b), 0);
+    t->dealer = zmq_socket(tc_zctx, ZMQ_DEALER);
+    zmq_setsockopt(t->dealer, ZMQ_RCVTIMEO, &ms, sizeof(ms));
+    assert_int_equal(zmq_connect(t->dealer, t->cfg->broker.control), 0);
+}
+
+static void
+tc_stop(tc_broker_t *t)
+{
+    int zero = 0;
+    zmq_setsockopt(t->dealer, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_close(t->dealer);
+    broker_halt(t->b);
+    pthread_join(t->th, NULL);
+    broker_destroy(&t->b);
+    config_destroy(&t->cfg);
+}
+
+/* a reply: its status, its first argument, its events' ids and data */
+typedef struct {
+    ctl_status_t status;
+    char         arg[4096];
+    size_t       n;
+    uint64_t     ids[256];
+    char         data[256][64];
+    char         channel[256][256];
+} tc_reply_t;
+
+/* OP with ARGS to T; -1 when no answer came in TC_CALL_MS */
+static int
+tc_call(tc_broker_t *t, ctl_op_t op, const char *const *args, size_t nargs, tc_reply_t *r)
+{
+    ctl_frames_t m;
+    ctl_arg_t v[600];
+    ctl_rep_t rep;
+
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(ctl_send_strs(t->dealer, op, args, nargs), 0);
+    ctl_frames_init(&m, 600);
+    if (ctl_recv(t->dealer, &m, 0) != 1) {
+        ctl_frames_close(&m);
+        free(m.f);
+        return -1;
+    }
+    for (size_t i = 1; i < m.n; i++)         /* after the delimiter */
+        v[i - 1] = ctl_frame(&m, i);
+    assert_int_equal(ctl_decode_reply(op, v, m.n - 1, &rep), CTL_E_OK);
+    r->status = rep.status;
+    if (rep.nargs)
+        ctl_arg_str(&rep.arg[0], r->arg, sizeof(r->arg));
+    for (size_t i = 0; i < rep.nevents && r->n < 256; i++, r->n++) {
+        wire_event_t we;
+        ctl_rep_event(v, &rep, i, &we);
+        r->ids[r->n] = we.id;
+        snprintf(r->data[r->n], sizeof(r->data[0]), "%.*s", (int)we.data_len, we.data);
+        snprintf(r->channel[r->n], sizeof(r->channel[0]), "%.*s", (int)we.channel_len, we.channel);
+    }
+    ctl_frames_close(&m);
+    free(m.f);
+    return 0;
+}
+
+/* an acknowledged publish of MSG: the id, or 0 with the reason in WHY */
+static uint64_t
+tc_publish(tc_broker_t *t, const char *msg, char *why, size_t whylen)
+{
+    tc_reply_t r;
+    const char *args[] = { msg };
+    uint64_t id = 0;
+
+    if (tc_call(t, CTL_PUBLISH, args, 1, &r) < 0) {
+        snprintf(why, whylen, "no answer");
+        return 0;
+    }
+    if (r.status != CTL_OK) {
+        snprintf(why, whylen, "%s", r.arg);
+        return 0;
+    }
+    assert_int_equal(wire_parse_id(r.arg, strlen(r.arg), &id), 0);
+    return id;
+}
+
+/* replay after AFTER of CHANNEL on T */
+static void
+tc_replay(tc_broker_t *t, uint64_t after, const char *channel, tc_reply_t *r)
+{
+    char a[WIRE_ID_TEXT_LEN];
+    wire_fmt_id(a, after);
+    const char *args[] = { a, "", channel };
+    assert_int_equal(tc_call(t, CTL_REPLAY, args, 3, r), 0);
+}
+
+/* acknowledged ids are the stream's sequence plus the offset, in order,
+ * and a replay gives the events back as they were published */
+static void
+test_ids_are_sequences(void **state)
+{
+    tc_broker_t a;
+    tc_reply_t r;
+    char why[64], msg[128];
+    (void)state;
+
+    tc_start(&a, 1);
+    for (int i = 1; i <= 5; i++) {
+        snprintf(msg, sizeof(msg), "{\"channel\": \"room/1\", \"data\": {\"n\": %d}}", i);
+        assert_int_equal(tc_publish(&a, msg, why, sizeof(why)), TC_OFFSET + (uint64_t)i);
+    }
+    tc_replay(&a, TC_OFFSET, "room/1", &r);
+    assert_int_equal(r.status, CTL_OK);
+    assert_int_equal(r.n, 5);
+    for (size_t i = 0; i < 5; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "{\"n\":%zu}", i + 1);
+        assert_int_equal(r.ids[i], TC_OFFSET + i + 1);
+        assert_string_equal(r.data[i], want);
+    }
+    /* a message the broker refuses never reaches the stream */
+    assert_int_equal(tc_publish(&a, "{\"channel\": \"room/1\"}", why, sizeof(why)), 0);
+    assert_string_equal(why, "missing_data");
+    assert_int_equal(tc_publish(&a, "{\"channel\": \"room/1\", \"data\": 6}", why, sizeof(why)),
+        TC_OFFSET + 6);
+    tc_stop(&a);
+}
+
+/* two brokers on one stream: one total order, whichever took the publish;
+ * each one's replay holds the other's events; a replay from an id the
+ * other broker just gave waits for it rather than calling it unknown */
+static void
+test_two_brokers_one_order(void **state)
+{
+    tc_broker_t a, b;
+    tc_reply_t r;
+    char why[64], msg[128];
+    uint64_t ids[40], last = 0;
+    (void)state;
+
+    tc_start(&a, 2);
+    tc_start(&b, 2);
+    for (int i = 0; i < 40; i++) {
+        tc_broker_t *to = i % 2 ? &b : &a, *other = i % 2 ? &a : &b;
+        snprintf(msg, sizeof(msg), "{\"channel\": \"c\", \"data\": %d}", i);
+        ids[i] = tc_publish(to, msg, why, sizeof(why));
+        assert_true(ids[i] > last);
+        last = ids[i];
+        /* at once, on the other broker: not "unknown id" */
+        tc_replay(other, ids[i], "c", &r);
+        assert_int_equal(r.status, CTL_OK);
+        assert_int_equal(r.n, 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        tc_replay(k ? &b : &a, TC_OFFSET, "c", &r);
+        assert_int_equal(r.status, CTL_OK);
+        assert_int_equal(r.n, 40);
+        for (int i = 0; i < 40; i++) {
+            char want[8];
+            snprintf(want, sizeof(want), "%d", i);
+            assert_int_equal(r.ids[i], ids[i]);
+            assert_string_equal(r.data[i], want);
+        }
+    }
+    /* an id no broker gave is unknown */
+    tc_replay(&a, last + 1000, "c", &r);
+    assert_int_equal(r.status, CTL_RESET);
+    assert_string_equal(r.arg, "unknown id");
+    tc_stop(&a);
+    tc_stop(&b);
+}
+
+/* a broker started anew rebuilds its buffers and state from the stream */
+static void
+test_restart_rebuilds(void **state)
+{
+    tc_broker_t a;
+    tc_reply_t r;
+    char why[64], msg[160];
+    const char *one[] = { "s" };
+    uint64_t last = 0;
+    (void)state;
+
+    tc_start(&a, 3);
+    for (int i = 0; i < 10; i++) {
+        snprintf(msg, sizeof(msg), "{\"channel\": \"s\", \"key\": \"k%d\", \"data\": %d}", i % 3, i);
+        last = tc_publish(&a, msg, why, sizeof(why));
+        assert_true(last > 0);
+    }
+    tc_stop(&a);
+    tc_start(&a, 3);
+    assert_int_equal(tc_call(&a, CTL_HEAD, NULL, 0, &r), 0);
+    assert_int_equal(r.status, CTL_OK);
+    assert_string_equal(r.arg, (snprintf(msg, sizeof(msg), "%" PRIu64, last), msg));
+    tc_replay(&a, TC_OFFSET, "s", &r);
+    assert_int_equal(r.n, 10);
+    assert_int_equal(tc_call(&a, CTL_STATE, one, 1, &r), 0);
+    assert_int_equal(r.n, 3);               /* k0, k1, k2: their newest */
+    assert_string_equal(r.data[0], "7");
+    assert_string_equal(r.data[1], "8");
+    assert_string_equal(r.data[2], "9");
+    tc_stop(&a);
+}
+
+/* every channel valid in SPEC 4 round-trips through the stream's subjects */
+static void
+test_channel_names(void **state)
+{
+    static const char *const names[] = { "a.b", "x*y>z", "caf\xc3\xa9/\xe2\x9c\x93", "=3D", ">",
+        "user/a.b.c/*/>" };
+    tc_broker_t a;
+    tc_reply_t r;
+    char why[64], msg[512];
+    (void)state;
+
+    tc_start(&a, 4);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(msg, sizeof(msg), "{\"channel\": \"%s\", \"data\": %zu}", names[i], i);
+        uint64_t id = tc_publish(&a, msg, why, sizeof(why));
+        if (!id)
+            fail_msg("%s: %s", names[i], why);
+        tc_replay(&a, id - 1, names[i], &r);
+        assert_int_equal(r.n, 1);
+        assert_string_equal(r.channel[0], names[i]);
+    }
+    tc_stop(&a);
+}
+
+/* the "cluster" object of `zsse stats`: connected or not */
+static int
+tc_connected(tc_broker_t *t)
+{
+    tc_reply_t r;
+    if (tc_call(t, CTL_STATS, NULL, 0, &r) < 0)
+        return -1;
+    return strstr(r.arg, "\"connected\":true") ? 1 : 0;
+}
+
+static void
+tc_wait_connected(tc_broker_t *t, int want)
+{
+    for (int i = 0; i < TC_WAIT_MS / 50; i++) {
+        if (tc_connected(t) == want)
+            return;
+        usleep(50000);
+    }
+    fail_msg("the broker did not see NATS %s in %d ms", want ? "back" : "go", TC_WAIT_MS);
+}
+
+/* NATS lost: publishes refused with a reason, never acknowledged; head and
+ * replay refused (zsse-fcgi: 503); back: the ids go on, nothing lost */
+static void
+test_nats_lost_and_back(void **state)
+{
+    tc_broker_t a;
+    tc_reply_t r;
+    char why[64];
+    const char *msg = "{\"channel\": \"n\", \"data\": 1}";
+    (void)state;
+
+    tc_start(&a, 5);
+    uint64_t first = tc_publish(&a, msg, why, sizeof(why));
+    assert_true(first > 0);
+    ns_kill(&tc_nats);
+    tc_wait_connected(&a, 0);
+    assert_int_equal(tc_publish(&a, msg, why, sizeof(why)), 0);
+    assert_string_equal(why, "cluster_unavailable");
+    assert_int_equal(tc_call(&a, CTL_HEAD, NULL, 0, &r), 0);
+    assert_int_equal(r.status, CTL_ERROR);
+    assert_int_equal(ns_restart(&tc_nats), 0);
+    tc_wait_connected(&a, 1);
+    uint64_t next = 0;
+    for (int i = 0; i < TC_WAIT_MS / 100 && !next; i++) {   /* JetStream up again */
+        next = tc_publish(&a, msg, why, sizeof(why));
+        if (!next)
+            usleep(100000);
+    }
+    if (!next)
+        fail_msg("no publish acknowledged after NATS came back: %s", why);
+    assert_int_equal(next, first + 1);      /* the refused one took no id */
+    tc_replay(&a, first - 1, "n", &r);
+    for (int i = 0; i < TC_WAIT_MS / 100 && r.n < 2; i++) {
+        usleep(100000);
+        tc_replay(&a, first - 1, "n", &r);
+    }
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.ids[0], first);
+    assert_int_equal(r.ids[1], next);
+    tc_stop(&a);
+}
+
+static int
+tc_setup(void **state)
+{
+    (void)state;
+    tc_zctx = zmq_ctx_new();
+    return ns_start(&tc_nats);
+}
+
+static int
+tc_teardown(void **state)
+{
+    (void)state;
+    ns_stop(&tc_nats);
+    zmq_ctx_term(tc_zctx);
+    nats_Close();
+    return 0;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ids_are_sequences),
+        cmocka_unit_test(test_two_brokers_one_order),
+        cmocka_unit_test(test_restart_rebuilds),
+        cmocka_unit_test(test_channel_names),
+        cmocka_unit_test(test_nats_lost_and_back),
+    };
+    return cmocka_run_group_tests(tests, tc_setup, tc_teardown);
+}
