@@ -44,6 +44,7 @@
 /* an acknowledged publish waiting for JetStream's answer (cluster mode) */
 typedef struct {
     uint64_t   token;           /* 0: free */
+    uint64_t   id;              /* stored as this id, not yet applied here (parked) */
     size_t     idlen;
     char       ident[CTL_IDENT_MAX + 1];
 } broker_ackwait_t;
@@ -70,6 +71,9 @@ struct broker {
     volatile sig_atomic_t halt; /* broker_halt(): this loop only */
     broker_ackwait_t *ackwait;  /* cluster: ring of BROKER_ACKWAIT, by token */
     uint64_t    ack_token;      /* cluster: the last token given */
+    uint64_t   *parked;         /* cluster: ring of BROKER_ACKWAIT tokens stored in the
+                                 * stream but not yet applied here, in the order acked */
+    size_t      parked_head, parked_n;
     curve_server_t curve;       /* CURVE keys; off: plain ZeroMQ */
     zap_t      *zap;            /* the ZAP handler, with CURVE */
     revoke_t   *revoked;        /* zsse revoke: published on REVOKE_TOPIC */
@@ -420,10 +424,41 @@ broker_cluster_acked(void *ctx, uint64_t token, uint64_t id, const char *reason)
         broker_reject(b, reason, token ? "acknowledged publish" : "in the cluster");
     if (!token || w->token != token)
         return;
+    if (id > b->last_id && b->parked_n < BROKER_ACKWAIT) {
+        /* answered once this broker has it too (broker_cluster_unpark): a
+         * replay here right after the answer holds it, as with one broker */
+        w->id = id;
+        b->parked[(b->parked_head + b->parked_n++) % BROKER_ACKWAIT] = token;
+        return;
+    }
     w->token = 0;
     wire_fmt_id(ids, id);
     if (ctl_reply_status(&b->ackout, id ? CTL_OK : CTL_ERROR, id ? ids : reason) == 0)
         ctl_reply_send(&b->ackout, b->router, w->ident, w->idlen);
+}
+
+/* answer the parked acknowledgements whose events are applied now, in
+ * the order they were acked (a later one waits for an earlier: at most a
+ * turn of the loop) */
+static void
+broker_cluster_unpark(broker_t *b)
+{
+    char ids[WIRE_ID_TEXT_LEN];
+
+    while (b->parked_n) {
+        uint64_t token = b->parked[b->parked_head];
+        broker_ackwait_t *w = &b->ackwait[token % BROKER_ACKWAIT];
+        if (w->token == token && w->id > b->last_id)
+            return;
+        if (w->token == token) {        /* else answered already (slot reused) */
+            w->token = 0;
+            wire_fmt_id(ids, w->id);
+            if (ctl_reply_status(&b->ackout, CTL_OK, ids) == 0)
+                ctl_reply_send(&b->ackout, b->router, w->ident, w->idlen);
+        }
+        b->parked_head = (b->parked_head + 1) % BROKER_ACKWAIT;
+        b->parked_n--;
+    }
 }
 
 /* the stream's news into the store and out (each turn of the loop) */
@@ -432,6 +467,7 @@ broker_cluster_poll(broker_t *b)
 {
     if (cluster_poll(b->cluster, BROKER_BATCH))
         broker_commit(b);
+    broker_cluster_unpark(b);
 }
 
 /* --- XPUB: sync markers ---------------------------------------------------- */
@@ -600,6 +636,7 @@ broker_op_publish_cluster(broker_t *b, broker_request_t *r, const msg_t *m)
             ctl_reply_send(&b->ackout, b->router, w->ident, w->idlen);
     }
     w->token = token;
+    w->id = 0;
     w->idlen = r->idlen;
     memcpy(w->ident, r->ident, r->idlen);
     if (broker_accept_cluster(b, m, r->q->arg[0].p, r->q->arg[0].len, token, &reason) < 0) {
@@ -1106,7 +1143,8 @@ broker_cluster_start(broker_t *b, char *err, size_t errlen)
     static const cluster_hooks_t hooks = { broker_cluster_apply, broker_cluster_acked };
     int64_t t0 = mono_ms();
 
-    if (!(b->ackwait = calloc(BROKER_ACKWAIT, sizeof(*b->ackwait)))) {
+    if (!(b->ackwait = calloc(BROKER_ACKWAIT, sizeof(*b->ackwait))) ||
+        !(b->parked = calloc(BROKER_ACKWAIT, sizeof(*b->parked)))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -1447,6 +1485,7 @@ broker_destroy(broker_t **bp)
     revoke_destroy(&b->revoked);
     free(b->pending);
     free(b->ackwait);
+    free(b->parked);
     free(b->scratch);
     ctl_frames_close(&b->in);
     free(b->in.f);

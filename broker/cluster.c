@@ -65,9 +65,11 @@ struct cluster {
     cluster_ack_t    *acks;         /* ring of CLUSTER_ACKS_MAX */
     size_t            ahead, acount;
     uint64_t          skipped;      /* stream messages that were not events */
+    ratelimit_t       rl;           /* their log lines */
     /* the watchdog thread (cluster_watch) */
     pthread_t         watcher;
     int               watching;
+    int               closed;       /* under mu: the connection's last callback came */
     pthread_cond_t    tick;         /* signalled on stop */
     uint64_t          applied_seen; /* under mu: the loop's applied, for the watchdog */
     uint64_t          refollowed;   /* times the consumer was made again */
@@ -130,6 +132,7 @@ cluster_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *cl
         a.seq = pa->Sequence;
     else
         a.reason = pae ? cluster_pub_reason(pae) : "cluster_refused";
+    natsMsg_Destroy(msg);       /* ours to free (nats.h, jsPubAckHandler) */
     if (a.token == 0 && a.seq)
         return;                 /* a PUSH publish, stored: nothing to answer */
     pthread_mutex_lock(&c->mu);
@@ -153,6 +156,19 @@ cluster_on_disconnect(natsConnection *nc, void *closure)
     if (!stopping)
         log_msg(LOG_WARNING, "cluster: lost NATS; new streams and publishes are refused until it "
         "is back");
+}
+
+/* the last callback libnats makes for a connection: cluster_destroy
+ * frees nothing before it has come */
+static void
+cluster_on_closed(natsConnection *nc, void *closure)
+{
+    cluster_t *c = closure;
+    (void)nc;
+    pthread_mutex_lock(&c->mu);
+    c->closed = 1;
+    pthread_cond_broadcast(&c->tick);
+    pthread_mutex_unlock(&c->mu);
 }
 
 static void
@@ -197,8 +213,8 @@ cluster_apply(cluster_t *c, natsMsg *msg)
     if (msg_parse(&m, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
         CLUSTER_APPLY_MAX, &reason) < 0) {
         c->skipped++;
-        log_msg(LOG_ERR, "cluster: stream %s sequence %" PRIu64 " is not an event (%s): skipped",
-            c->stream, seq, reason);
+        log_limited(&c->rl, LOG_ERR, "cluster: stream %s sequence %" PRIu64 " is not an event "
+            "(%s): skipped", c->stream, seq, reason);
         return;
     }
     m.ev.id = seq + c->offset;
@@ -393,6 +409,7 @@ cluster_connect(cluster_t *c, const cluster_conf_t *cl, char *err, size_t errlen
         (s = natsOptions_SetReconnectWait(c->opts, CLUSTER_RECONNECT_MS)) != NATS_OK ||
         (s = natsOptions_SetDisconnectedCB(c->opts, cluster_on_disconnect, c)) != NATS_OK ||
         (s = natsOptions_SetReconnectedCB(c->opts, cluster_on_reconnect, c)) != NATS_OK ||
+        (s = natsOptions_SetClosedCB(c->opts, cluster_on_closed, c)) != NATS_OK ||
         (cl->creds && (s = natsOptions_SetUserCredentialsFromFiles(c->opts, cl->creds, NULL)) != NATS_OK)) {
         snprintf(err, errlen, "broker.cluster: %s", natsStatus_GetText(s));
         return -1;
@@ -649,6 +666,14 @@ cluster_destroy(cluster_t **cp)
         jsCtx_Destroy(c->js);
     if (c->nc) {
         natsConnection_Close(c->nc);
+        /* its callbacks come on libnats' threads until the closed one */
+        int64_t deadline = mono_ms() + CLUSTER_TIMEOUT_MS;
+        pthread_mutex_lock(&c->mu);
+        while (!c->closed && mono_ms() < deadline) {
+            struct timespec ts = mono_timespec(mono_ms() + 100);
+            pthread_cond_timedwait(&c->tick, &c->mu, &ts);
+        }
+        pthread_mutex_unlock(&c->mu);
         natsConnection_Destroy(c->nc);
     }
     natsOptions_Destroy(c->opts);
