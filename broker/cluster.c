@@ -30,6 +30,8 @@
 #define CLUSTER_RECONNECT_MS  500           /* between attempts, for ever */
 #define CLUSTER_PUB_WAIT_MS   5000          /* an asynchronous publish's answer */
 #define CLUSTER_STALL_MS      5000          /* a full window holds the loop this long */
+#define CLUSTER_HEADROOM      4096          /* bytes of a message's NATS headers */
+#define CLUSTER_ASK_MS        500           /* the stream's last sequence, asked on the way */
 #define CLUSTER_STALL_TICKS   2             /* s behind with no progress: follow again */
 #define CLUSTER_START_MS      30000         /* the stream made and followed at start */
 #define CLUSTER_APPLY_MAX     16777216      /* a stream message's bytes (NATS' own limit is lower) */
@@ -306,7 +308,9 @@ cluster_publish(cluster_t *c, const char *msg, size_t len, const char *first, si
     natsStatus s = js_PublishMsgAsync(c->js, &m, &po);
     if (s != NATS_OK) {
         natsMsg_Destroy(m);     /* NULL when the library took it */
-        *reason = s == NATS_TIMEOUT ? "cluster_busy" : CLUSTER_REASON_DOWN;
+        *reason = s == NATS_TIMEOUT ? "cluster_busy"
+                : s == NATS_MAX_PAYLOAD ? ZSSE_R_TOO_LARGE      /* the server's max_payload */
+                : CLUSTER_REASON_DOWN;
         return -1;
     }
     return 0;
@@ -322,16 +326,17 @@ cluster_ready(const cluster_t *c)
     return up;
 }
 
-/* the stream's first and last sequences; -1 when JetStream does not say */
+/* the stream's first and last sequences, asked with a wait of at most
+ * WAIT_MS; -1 when JetStream does not say */
 static int
-cluster_stream_seqs(cluster_t *c, uint64_t *first, uint64_t *last)
+cluster_stream_seqs(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *last)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     jsOptions jo;
 
     jsOptions_Init(&jo);
-    jo.Wait = CLUSTER_TIMEOUT_MS;
+    jo.Wait = wait_ms;
     if (js_GetStreamInfo(&si, c->js, c->stream, &jo, &jerr) != NATS_OK)
         return -1;
     *first = si->State.FirstSeq;
@@ -349,7 +354,7 @@ cluster_catch_up(cluster_t *c, uint64_t id)
     if (id <= c->offset + c->applied)
         return 1;
     /* an id the stream has not given yet is no id at all */
-    if (cluster_stream_seqs(c, &first, &last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) == 0)
         c->stream_last = last;
     if (id > c->offset + c->stream_last)
         return 0;
@@ -396,8 +401,9 @@ cluster_max_age_s(const broker_conf_t *conf)
 
 /* connect (the first time, within CLUSTER_TIMEOUT_MS; then for ever) */
 static int
-cluster_connect(cluster_t *c, const cluster_conf_t *cl, char *err, size_t errlen)
+cluster_connect(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen)
 {
+    const cluster_conf_t *cl = &conf->cluster;
     natsStatus s;
 
     if ((s = natsOptions_Create(&c->opts)) != NATS_OK ||
@@ -420,6 +426,11 @@ cluster_connect(cluster_t *c, const cluster_conf_t *cl, char *err, size_t errlen
         return -1;
     }
     c->connected = 1;
+    int64_t max_payload = natsConnection_GetMaxPayload(c->nc);
+    if (max_payload > 0 && (int64_t)conf->max_message + CLUSTER_HEADROOM > max_payload)
+        log_msg(LOG_WARNING, "cluster: broker.max_message %zu is more than NATS takes "
+            "(max_payload %" PRId64 " bytes, less %d for the headers): larger messages are "
+            "refused as too_large", conf->max_message, max_payload, CLUSTER_HEADROOM);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = CLUSTER_TIMEOUT_MS;
@@ -447,7 +458,7 @@ cluster_stream(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen
     jsOptions jo;
     natsStatus s;
 
-    if (cluster_stream_seqs(c, &c->first_seq, &c->stream_last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last) == 0)
         return 0;
     snprintf(subjects, sizeof(subjects), "%s.>", cl->subject);
     jsStreamConfig_Init(&sc);
@@ -458,14 +469,14 @@ cluster_stream(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen
     sc.Replicas = cl->replicas;
     sc.MaxAge = cluster_max_age_s(conf) * 1000000000ll;     /* ns */
     sc.MaxBytes = cl->max_bytes;
-    sc.MaxMsgSize = (int32_t)conf->max_message + 4096;
+    sc.MaxMsgSize = (int32_t)conf->max_message + CLUSTER_HEADROOM;
     sc.Discard = js_DiscardOld;
     jsOptions_Init(&jo);
     jo.Wait = CLUSTER_TIMEOUT_MS;
     s = js_AddStream(&si, c->js, &sc, &jo, &jerr);
     jsStreamInfo_Destroy(si);
     /* another broker may have made it meanwhile: then it is there */
-    if (cluster_stream_seqs(c, &c->first_seq, &c->stream_last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last) == 0)
         return 0;
     snprintf(err, errlen, "broker.cluster.stream %s: cannot create it: %s (JetStream error %d)",
         cl->stream, natsStatus_GetText(s), (int)jerr);
@@ -535,7 +546,8 @@ cluster_watch(void *arg)
             continue;
         uint64_t applied = c->applied_seen, first, last;
         pthread_mutex_unlock(&c->mu);
-        if (cluster_stream_seqs(c, &first, &last) == 0 && last > applied && applied == seen) {
+        if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) == 0 && last > applied &&
+            applied == seen) {
             if (++stalled >= CLUSTER_STALL_TICKS) {
                 char err[256];
                 stalled = 0;
@@ -608,7 +620,7 @@ cluster_new(const broker_conf_t *conf, const cluster_hooks_t *hooks, void *ctx, 
         cluster_destroy(&c);
         return NULL;
     }
-    if (cluster_connect(c, cl, err, errlen) < 0 || cluster_start(c, conf, err, errlen) < 0) {
+    if (cluster_connect(c, conf, err, errlen) < 0 || cluster_start(c, conf, err, errlen) < 0) {
         cluster_destroy(&c);
         return NULL;
     }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "lease_kv.h"
+#include "lease_race.h"
 #include "nats_server.h"
 #include "wire.h"
 
@@ -22,7 +23,6 @@
 #define LEASE_TTL (WIRE_LEASE_TTL * SEC)
 #define GROUP(s)  s, sizeof(s) - 1          /* "route\0sub": the '\0' is part of it */
 #define BUCKET    "ZSSE_TEST_LEASES"
-#define ROUNDS    200
 
 static ns_t server;
 static natsConnection *nc1, *nc2;
@@ -223,90 +223,16 @@ test_keys(void **st)
     assert_int_equal(leasekv_take(lk, sub, 256, 1, "b", wall_us(), &h), LEASE_FULL);
 }
 
-/* the race: two brokers (their own connection and leasekv), each in its
- * thread, take the same group's one slot at the same moment */
-typedef struct {
-    leasekv_t *lk;
-    pthread_barrier_t *bar;
-    const char *id;
-    lease_take_t rc[ROUNDS];
-    lease_slot_t hold[ROUNDS];
-} racer_t;
-
-/* even rounds a new group (both find the key absent: create against
- * create); odd ones the same group, its holder gone and its lease expired
- * (both purge it and create: take-over against take-over) */
-static size_t
-race_group(int round, char g[64])
-{
-    int n = snprintf(g, 64, "/race#%d", round / 2);
-    g[5] = '\0';                         /* "/race\0N" */
-    return (size_t)n;
-}
-
-static void *
-racer(void *arg)
-{
-    racer_t *r = arg;
-    for (int i = 0; i < ROUNDS; i++) {
-        char g[64];
-        size_t glen = race_group(i, g);
-        pthread_barrier_wait(r->bar);
-        int64_t now = wall_us() + (i % 2 ? 2 * WIRE_LEASE_TTL * 1000000ll : 0);
-        r->rc[i] = leasekv_take(r->lk, g, glen, 1, r->id, now, &r->hold[i]);
-        pthread_barrier_wait(r->bar);       /* main checks and releases */
-        pthread_barrier_wait(r->bar);
-    }
-    return NULL;
-}
-
+/* the race (lease_race.h) between two connections to one server */
 static void
 test_race(void **st)
 {
     char err[256];
     leasekv_t *lk2 = leasekv_new(nc2, BUCKET, 1, err, sizeof(err));
-    pthread_barrier_t bar;
-    pthread_t t1, t2;
-    static racer_t a, b;
-    int a_wins = 0, b_wins = 0, unreleased = 0;
 
     assert_non_null(lk2);
-    assert_int_equal(pthread_barrier_init(&bar, NULL, 3), 0);
-    a = (racer_t){ .lk = *st, .bar = &bar, .id = "broker-a" };
-    b = (racer_t){ .lk = lk2, .bar = &bar, .id = "broker-b" };
-    assert_int_equal(pthread_create(&t1, NULL, racer, &a), 0);
-    assert_int_equal(pthread_create(&t2, NULL, racer, &b), 0);
-    int bad = -1;
-    for (int i = 0; i < ROUNDS; i++) {
-        char g[64];
-        size_t glen = race_group(i, g);
-        pthread_barrier_wait(&bar);
-        pthread_barrier_wait(&bar);
-        int won = (a.rc[i] == LEASE_TAKEN) + (b.rc[i] == LEASE_TAKEN);
-        int full = (a.rc[i] == LEASE_FULL) + (b.rc[i] == LEASE_FULL);
-        if ((won != 1 || full != 1) && bad < 0)
-            bad = i;
-        /* after a take-over round the winner releases (no assert here:
-         * the threads wait at the barrier) */
-        a_wins += a.rc[i] == LEASE_TAKEN;
-        b_wins += b.rc[i] == LEASE_TAKEN;
-        if (a.rc[i] == LEASE_TAKEN && i % 2) {
-            unreleased += leasekv_release(a.lk, g, glen, a.id, &a.hold[i]) != LEASEKV_DONE;
-        }
-        if (b.rc[i] == LEASE_TAKEN && i % 2) {
-            unreleased += leasekv_release(b.lk, g, glen, b.id, &b.hold[i]) != LEASEKV_DONE;
-        }
-        pthread_barrier_wait(&bar);
-    }
-    pthread_join(t1, NULL);
-    pthread_join(t2, NULL);
-    pthread_barrier_destroy(&bar);
+    lr_run(*st, lk2, "on one server");
     leasekv_destroy(&lk2);
-    fprintf(stderr, "# race: %d rounds, broker-a won %d, broker-b %d\n", ROUNDS, a_wins, b_wins);
-    if (bad >= 0)
-        fail_msg("round %d: a %d, b %d (want exactly one LEASE_TAKEN and one LEASE_FULL)", bad,
-            a.rc[bad], b.rc[bad]);
-    assert_int_equal(unreleased, 0);
 }
 
 /* a bucket someone made with a TTL (replicas would age keys out apart,

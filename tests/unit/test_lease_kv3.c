@@ -1,6 +1,6 @@
 /* cmocka test of broker/lease_kv.c on a three-node JetStream cluster (real
  * nats-servers, tests/unit/nats_server.h) with a three-replica bucket, as
- * in production: two brokers connected to different nodes race ROUNDS
+ * in production: two brokers connected to different nodes race LR_ROUNDS
  * times for a group's one slot (a fresh group every other round, the
  * released one in between): exactly one wins each round, although reads
  * may be answered by any replica. */
@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 #include "lease_kv.h"
+#include "lease_race.h"
 #include "nats_server.h"
 
 #define BUCKET     "ZSSE_TEST_LEASES3"
-#define ROUNDS     200
 #define READY_MS   30000            /* the cluster's JetStream leader, at most */
 
 static ns_t node[3];
@@ -62,85 +62,12 @@ group_teardown(void **st)
     return rc;
 }
 
-/* even rounds a new group (both find the key absent: create against
- * create); odd ones the same group, its holder gone and its lease expired
- * (both purge it and create: take-over against take-over) */
-static size_t
-race_group(int round, char g[64])
-{
-    int n = snprintf(g, 64, "/race#%d", round / 2);
-    g[5] = '\0';                         /* "/race\0N" */
-    return (size_t)n;
-}
-
-typedef struct {
-    leasekv_t *lk;
-    pthread_barrier_t *bar;
-    const char *id;
-    lease_take_t rc[ROUNDS];
-    lease_slot_t hold[ROUNDS];
-} racer_t;
-
-static void *
-racer(void *arg)
-{
-    racer_t *r = arg;
-    for (int i = 0; i < ROUNDS; i++) {
-        char g[64];
-        size_t glen = race_group(i, g);
-        pthread_barrier_wait(r->bar);
-        int64_t now = wall_us() + (i % 2 ? 2 * WIRE_LEASE_TTL * 1000000ll : 0);
-        r->rc[i] = leasekv_take(r->lk, g, glen, 1, r->id, now, &r->hold[i]);
-        pthread_barrier_wait(r->bar);       /* main checks and releases */
-        pthread_barrier_wait(r->bar);
-    }
-    return NULL;
-}
-
+/* the race (lease_race.h) between brokers on two of the three nodes */
 static void
 test_race_replicated(void **st)
 {
     (void)st;
-    pthread_barrier_t bar;
-    pthread_t t1, t2;
-    static racer_t a, b;
-    int a_wins = 0, b_wins = 0, none = 0, both = 0, unreleased = 0, first_bad = -1;
-
-    assert_int_equal(pthread_barrier_init(&bar, NULL, 3), 0);
-    a = (racer_t){ .lk = lk[1], .bar = &bar, .id = "broker-a" };
-    b = (racer_t){ .lk = lk[2], .bar = &bar, .id = "broker-b" };
-    assert_int_equal(pthread_create(&t1, NULL, racer, &a), 0);
-    assert_int_equal(pthread_create(&t2, NULL, racer, &b), 0);
-    for (int i = 0; i < ROUNDS; i++) {
-        char g[64];
-        size_t glen = race_group(i, g);
-        pthread_barrier_wait(&bar);
-        pthread_barrier_wait(&bar);
-        int won = (a.rc[i] == LEASE_TAKEN) + (b.rc[i] == LEASE_TAKEN);
-        int full = (a.rc[i] == LEASE_FULL) + (b.rc[i] == LEASE_FULL);
-        none += won == 0;
-        both += won == 2;
-        if ((won != 1 || full != 1) && first_bad < 0)
-            first_bad = i;
-        a_wins += a.rc[i] == LEASE_TAKEN;
-        b_wins += b.rc[i] == LEASE_TAKEN;
-        if (a.rc[i] == LEASE_TAKEN && i % 2) {
-            unreleased += leasekv_release(a.lk, g, glen, a.id, &a.hold[i]) != LEASEKV_DONE;
-        }
-        if (b.rc[i] == LEASE_TAKEN && i % 2) {
-            unreleased += leasekv_release(b.lk, g, glen, b.id, &b.hold[i]) != LEASEKV_DONE;
-        }
-        pthread_barrier_wait(&bar);
-    }
-    pthread_join(t1, NULL);
-    pthread_join(t2, NULL);
-    pthread_barrier_destroy(&bar);
-    fprintf(stderr, "# race on 3 replicas: %d rounds, broker-a won %d, broker-b %d, "
-        "none %d, both %d\n", ROUNDS, a_wins, b_wins, none, both);
-    if (first_bad >= 0)
-        fail_msg("round %d: a %d, b %d (want exactly one LEASE_TAKEN and one LEASE_FULL)",
-            first_bad, a.rc[first_bad], b.rc[first_bad]);
-    assert_int_equal(unreleased, 0);
+    lr_run(lk[1], lk[2], "on 3 replicas");
 }
 
 /* what each operation costs on three replicas (printed, not checked:
