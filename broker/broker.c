@@ -26,6 +26,7 @@
 #include "curve.h"
 #include "journal.h"
 #include "lease.h"
+#include "lease_jobs.h"
 #include "lease_kv.h"
 #include "revoke.h"
 #include "log.h"
@@ -68,6 +69,8 @@ struct broker {
                                  * NULL: this broker's table alone */
     cluster_t  *cluster;        /* broker.cluster: NULL, the single broker */
     leasekv_t  *leasekv_own;    /* the cluster's leasekv, made by broker_cluster_start */
+    leasejobs_t *leasejobs;     /* cluster: leasekv's requests off the loop (lease_jobs.h);
+                                 * NULL: made on the loop (tests set leasekv alone) */
     volatile sig_atomic_t halt; /* broker_halt(): this loop only */
     broker_ackwait_t *ackwait;  /* cluster: ring of BROKER_ACKWAIT, by token */
     uint64_t    ack_token;      /* cluster: the last token given */
@@ -817,6 +820,93 @@ broker_set_leasekv(broker_t *b, leasekv_t *lk)
     b->leasekv = lk;
 }
 
+/* hand a bucket request to the lease thread (lease_jobs.h): OP for the
+ * lease ID of GROUP, SLOT what it holds (renew, release), TAG the take's.
+ * 0, or -1 when the queue is full. */
+static int
+broker_lease_job(broker_t *b, leasejob_op_t op, const broker_request_t *r, const char *group,
+    size_t glen, unsigned limit, const char *id, int64_t now, const lease_slot_t *slot,
+    const char *tag)
+{
+    leasejob_t job;
+
+    assert(glen <= sizeof(job.group) && r->idlen <= CTL_IDENT_MAX);
+    memset(&job, 0, sizeof(job));
+    job.op = op;
+    memcpy(job.group, group, glen);
+    job.glen = glen;
+    snprintf(job.id, sizeof(job.id), "%s", id);
+    job.limit = limit;
+    job.now_us = now;
+    if (slot)
+        job.slot = *slot;
+    job.idlen = r->idlen;
+    memcpy(job.ident, r->ident, r->idlen);
+    snprintf(job.tag, sizeof(job.tag), "%s", tag ? tag : "");
+    if (leasejobs_submit(b->leasejobs, &job) < 0) {
+        log_limited(&b->rl, LOG_WARNING, "cluster leases: %d requests waiting: one dropped",
+            LEASEJOBS_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* a take's result: the lease kept (its slot noted) and answered "ok", or
+ * dropped and answered "full" or "refused" */
+static void
+broker_lease_job_taken(broker_t *b, const leasejob_t *job)
+{
+    const char *g;
+    size_t gl;
+    lease_slot_t *ls = leases_slot(b->leases, job->id, LEASE_ID_LEN, &g, &gl);
+    ctl_status_t st = job->rc == LEASE_TAKEN ? CTL_OK : job->rc == LEASE_FULL ? CTL_FULL
+                                                                              : CTL_REFUSED;
+    if (job->rc == LEASE_TAKEN && ls) {
+        *ls = job->slot;
+    } else {
+        if (job->rc == LEASE_TAKEN) {       /* gone here meanwhile: free it there */
+            leasejob_t rel = *job;
+            rel.op = LEASEJOB_RELEASE;
+            (void)leasejobs_submit(b->leasejobs, &rel);
+            st = CTL_REFUSED;
+        }
+        (void)leases_release(b->leases, job->id, LEASE_ID_LEN, job->ident, job->idlen);
+    }
+    if (st == CTL_REFUSED)
+        b->leases_refused++;
+    if (ctl_reply_status(&b->ackout, st, job->tag) < 0 ||
+        (st != CTL_FULL && ctl_reply_str(&b->ackout, st == CTL_OK ? job->id
+                                                 : "cluster leases unavailable") < 0))
+        return;
+    ctl_reply_send(&b->ackout, b->router, job->ident, job->idlen);
+}
+
+/* the lease thread's results (each turn of the loop) */
+static void
+broker_lease_jobs_done(broker_t *b)
+{
+    leasejob_t job;
+
+    for (int i = 0; i < BROKER_BATCH && leasejobs_done(b->leasejobs, &job); i++) {
+        if (job.op == LEASEJOB_TAKE) {
+            broker_lease_job_taken(b, &job);
+        } else if (job.op == LEASEJOB_RENEW) {
+            const char *g;
+            size_t gl;
+            lease_slot_t *ls = leases_slot(b->leases, job.id, LEASE_ID_LEN, &g, &gl);
+            if (!ls || !ls->held)
+                continue;                   /* released meanwhile */
+            if (job.rc == LEASEKV_LOST) {
+                log_limited(&b->rl, LOG_WARNING, "lease %s: its cluster slot is lost (taken "
+                    "over, or not renewed in time)", job.id);
+                (void)leases_release(b->leases, job.id, LEASE_ID_LEN, job.ident, job.idlen);
+            } else if (job.rc == LEASEKV_DONE) {
+                *ls = job.slot;
+            }
+        }
+    }
+}
+
 /* cluster mode: the lease ID just taken here (without a limit) also
  * takes one of the LIMIT slots of GROUP in the bucket, which counts every
  * broker's; if it gets none, it goes again.  *WHY on a NATS failure. */
@@ -864,9 +954,16 @@ broker_op_lease(broker_t *b, broker_request_t *r)
             r->ident, r->idlen, id, now);
         why = rc == LEASE_OWNER_FULL ? "too many leases on this connection"
             : rc == LEASE_TABLE_FULL ? "lease table full" : NULL;
-        if (rc == LEASE_TAKEN && kv)
+        if (rc == LEASE_TAKEN && kv && b->leasejobs) {
+            if (broker_lease_job(b, LEASEJOB_TAKE, r, group, a[0].len + 1 + a[1].len, limit,
+                id, now, NULL, tag) == 0)
+                return;         /* answered when done: broker_lease_jobs_done */
+            (void)leases_release(b->leases, id, LEASE_ID_LEN, r->ident, r->idlen);
+            why = "cluster leases busy";
+        } else if (rc == LEASE_TAKEN && kv) {
             rc = broker_lease_kv_take(b, r, group, a[0].len + 1 + a[1].len, limit, id, now,
                 &why);
+        }
     }
     if (why) {
         b->leases_refused++;
@@ -895,6 +992,10 @@ broker_lease_kv_renew(broker_t *b, broker_request_t *r, const ctl_arg_t *id, int
     if (!ls || !ls->held)
         return;
     ctl_arg_str(id, lid, sizeof(lid));
+    if (b->leasejobs) {         /* a full queue skips it: the next is in time */
+        (void)broker_lease_job(b, LEASEJOB_RENEW, r, g, gl, 0, lid, now, ls, NULL);
+        return;
+    }
     if (leasekv_renew(b->leasekv, g, gl, lid, now, ls) == LEASEKV_LOST) {
         log_limited(&b->rl, LOG_WARNING, "lease %s: its cluster slot is lost (taken over, "
             "or not renewed in time)", lid);
@@ -964,7 +1065,10 @@ broker_op_leases(broker_t *b, broker_request_t *r)
             broker_lease_kv_renew(b, r, id, now);
         if (rc == LEASE_DONE && slot.held) {
             ctl_arg_str(id, lid, sizeof(lid));
-            (void)leasekv_release(b->leasekv, g, gl, lid, &slot);
+            if (b->leasejobs)       /* a full queue drops it: the slot expires */
+                (void)broker_lease_job(b, LEASEJOB_RELEASE, r, g, gl, 0, lid, now, &slot, NULL);
+            else
+                (void)leasekv_release(b->leasekv, g, gl, lid, &slot);
         }
     }
     broker_reply(b, r, CTL_OK, NULL);
@@ -1158,11 +1262,22 @@ broker_cluster_start(broker_t *b, char *err, size_t errlen)
     }
     if (!(b->cluster = cluster_new(&b->cfg->broker, &hooks, b, err, errlen)))
         return -1;
+    /* the bucket, retried as the stream is (a cluster starting with us
+     * has no JetStream leader for a few seconds) */
     const cluster_conf_t *cl = &b->cfg->broker.cluster;
-    if (!(b->leasekv_own = leasekv_new(cluster_nats(b->cluster), cl->leases_bucket, cl->replicas,
-        err, errlen)))
-        return -1;
+    ratelimit_t rl = { 0, 0 };
+    for (int64_t end = mono_ms() + CLUSTER_START_MS; !b->leasekv_own; ) {
+        if ((b->leasekv_own = leasekv_new(cluster_nats(b->cluster), cl->leases_bucket,
+            cl->replicas, err, errlen)))
+            break;
+        if (mono_ms() >= end)
+            return -1;
+        log_limited(&rl, LOG_INFO, "cluster: %s; trying again", err);
+        nanosleep(&(struct timespec){ 0, 250 * 1000000 }, NULL);
+    }
     b->leasekv = b->leasekv_own;
+    if (!(b->leasejobs = leasejobs_new(b->leasekv_own, err, errlen)))
+        return -1;
     if (cluster_rebuild(b->cluster) < 0) {
         snprintf(err, errlen, "broker.cluster: lost NATS while reading the stream");
         return -1;
@@ -1406,13 +1521,14 @@ broker_reload_clients(broker_t *b)
 int
 broker_run(broker_t *b)
 {
-    zmq_pollitem_t items[4] = {
+    zmq_pollitem_t items[5] = {
         { b->pull, 0, ZMQ_POLLIN, 0 },
         { b->router, 0, ZMQ_POLLIN, 0 },
         { b->xpub, 0, ZMQ_POLLIN, 0 },
         { NULL, b->cluster ? cluster_fd(b->cluster) : -1, ZMQ_POLLIN, 0 },
+        { NULL, b->leasejobs ? leasejobs_fd(b->leasejobs) : -1, ZMQ_POLLIN, 0 },
     };
-    int nitems = b->cluster ? 4 : 3;
+    int nitems = b->leasejobs ? 5 : b->cluster ? 4 : 3;
 
     log_msg(LOG_INFO, "listening: publish %s, events %s, control %s",
         b->cfg->broker.publish, b->cfg->broker.events, b->cfg->broker.control);
@@ -1445,6 +1561,8 @@ broker_run(broker_t *b)
         /* the stream's events and answers before more is published */
         if (b->cluster)
             broker_cluster_poll(b);
+        if (b->leasejobs)
+            broker_lease_jobs_done(b);
         /* up to BROKER_BATCH messages, so control requests wait no longer
          * for batch frames than for lone messages */
         for (int taken = 0, k; taken < BROKER_BATCH && b->npending < BROKER_BATCH &&
@@ -1466,6 +1584,7 @@ broker_run(broker_t *b)
     broker_commit(b);
     if (b->journal)
         broker_compact_reap(b, 1);
+    leasejobs_destroy(&b->leasejobs);  /* the leasekv is this thread's again */
     broker_lease_kv_free_all(b);
     log_msg(LOG_INFO, "stopping");
     return 0;
@@ -1477,6 +1596,7 @@ broker_destroy(broker_t **bp)
     broker_t *b = *bp;
     if (!b)
         return;
+    leasejobs_destroy(&b->leasejobs);  /* its thread uses the leasekv */
     leasekv_destroy(&b->leasekv_own);  /* before its connection goes */
     cluster_destroy(&b->cluster);      /* its threads call into us: first */
     if (b->pull) zmq_close(b->pull);

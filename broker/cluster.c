@@ -28,10 +28,13 @@
 #define CLUSTER_ACKS_MAX      (4 * CLUSTER_PUB_WINDOW)  /* answers waiting for the loop */
 #define CLUSTER_ACK_HEADER    "Zsse-Ack"    /* the token of an acknowledged publish */
 #define CLUSTER_RECONNECT_MS  500           /* between attempts, for ever */
-#define CLUSTER_PUB_WAIT_MS   5000          /* an asynchronous publish's answer */
+#define CLUSTER_PUB_WAIT_MS   3000          /* an asynchronous publish's answer: less than
+                                             * the clients' 5 s (cli/zsse.c, PUBLISH_ACK_MS),
+                                             * so they hear cluster_timeout, not silence */
 #define CLUSTER_STALL_MS      5000          /* a full window holds the loop this long */
+#define CLUSTER_HEADROOM      4096          /* bytes of a message's NATS headers */
+#define CLUSTER_ASK_MS        500           /* the stream's last sequence, asked on the way */
 #define CLUSTER_STALL_TICKS   2             /* s behind with no progress: follow again */
-#define CLUSTER_START_MS      30000         /* the stream made and followed at start */
 #define CLUSTER_APPLY_MAX     16777216      /* a stream message's bytes (NATS' own limit is lower) */
 #define CLUSTER_SUBJECT_MAX   (CONFIG_CLUSTER_NAME_MAX + 1 + NATSKEY_MAX(ZSSE_CHANNEL_MAX))
 
@@ -66,6 +69,7 @@ struct cluster {
     size_t            ahead, acount;
     uint64_t          skipped;      /* stream messages that were not events */
     ratelimit_t       rl;           /* their log lines */
+    ratelimit_t       rl_watch;     /* the watchdog's */
     /* the watchdog thread (cluster_watch) */
     pthread_t         watcher;
     int               watching;
@@ -92,10 +96,11 @@ cluster_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *cl
 {
     cluster_t *c = closure;
     (void)nc;
+    (void)sub;
     pthread_mutex_lock(&c->mu);
-    while (c->mcount == CLUSTER_QUEUE_MAX && !c->stopping && sub == c->sub)
+    while (c->mcount == CLUSTER_QUEUE_MAX && !c->stopping)
         pthread_cond_wait(&c->room, &c->mu);
-    if (c->stopping || sub != c->sub) {    /* a consumer replaced (cluster_watch) */
+    if (c->stopping) {
         pthread_mutex_unlock(&c->mu);
         natsMsg_Destroy(msg);
         return;
@@ -306,7 +311,9 @@ cluster_publish(cluster_t *c, const char *msg, size_t len, const char *first, si
     natsStatus s = js_PublishMsgAsync(c->js, &m, &po);
     if (s != NATS_OK) {
         natsMsg_Destroy(m);     /* NULL when the library took it */
-        *reason = s == NATS_TIMEOUT ? "cluster_busy" : CLUSTER_REASON_DOWN;
+        *reason = s == NATS_TIMEOUT ? "cluster_busy"
+                : s == NATS_MAX_PAYLOAD ? ZSSE_R_TOO_LARGE      /* the server's max_payload */
+                : CLUSTER_REASON_DOWN;
         return -1;
     }
     return 0;
@@ -322,16 +329,17 @@ cluster_ready(const cluster_t *c)
     return up;
 }
 
-/* the stream's first and last sequences; -1 when JetStream does not say */
+/* the stream's first and last sequences, asked with a wait of at most
+ * WAIT_MS; -1 when JetStream does not say */
 static int
-cluster_stream_seqs(cluster_t *c, uint64_t *first, uint64_t *last)
+cluster_stream_seqs(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *last)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     jsOptions jo;
 
     jsOptions_Init(&jo);
-    jo.Wait = CLUSTER_TIMEOUT_MS;
+    jo.Wait = wait_ms;
     if (js_GetStreamInfo(&si, c->js, c->stream, &jo, &jerr) != NATS_OK)
         return -1;
     *first = si->State.FirstSeq;
@@ -349,7 +357,7 @@ cluster_catch_up(cluster_t *c, uint64_t id)
     if (id <= c->offset + c->applied)
         return 1;
     /* an id the stream has not given yet is no id at all */
-    if (cluster_stream_seqs(c, &first, &last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) == 0)
         c->stream_last = last;
     if (id > c->offset + c->stream_last)
         return 0;
@@ -396,8 +404,9 @@ cluster_max_age_s(const broker_conf_t *conf)
 
 /* connect (the first time, within CLUSTER_TIMEOUT_MS; then for ever) */
 static int
-cluster_connect(cluster_t *c, const cluster_conf_t *cl, char *err, size_t errlen)
+cluster_connect(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen)
 {
+    const cluster_conf_t *cl = &conf->cluster;
     natsStatus s;
 
     if ((s = natsOptions_Create(&c->opts)) != NATS_OK ||
@@ -420,6 +429,11 @@ cluster_connect(cluster_t *c, const cluster_conf_t *cl, char *err, size_t errlen
         return -1;
     }
     c->connected = 1;
+    int64_t max_payload = natsConnection_GetMaxPayload(c->nc);
+    if (max_payload > 0 && (int64_t)conf->max_message + CLUSTER_HEADROOM > max_payload)
+        log_msg(LOG_WARNING, "cluster: broker.max_message %zu is more than NATS takes "
+            "(max_payload %" PRId64 " bytes, less %d for the headers): larger messages are "
+            "refused as too_large", conf->max_message, max_payload, CLUSTER_HEADROOM);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = CLUSTER_TIMEOUT_MS;
@@ -447,7 +461,7 @@ cluster_stream(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen
     jsOptions jo;
     natsStatus s;
 
-    if (cluster_stream_seqs(c, &c->first_seq, &c->stream_last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last) == 0)
         return 0;
     snprintf(subjects, sizeof(subjects), "%s.>", cl->subject);
     jsStreamConfig_Init(&sc);
@@ -458,14 +472,14 @@ cluster_stream(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen
     sc.Replicas = cl->replicas;
     sc.MaxAge = cluster_max_age_s(conf) * 1000000000ll;     /* ns */
     sc.MaxBytes = cl->max_bytes;
-    sc.MaxMsgSize = (int32_t)conf->max_message + 4096;
+    sc.MaxMsgSize = (int32_t)conf->max_message + CLUSTER_HEADROOM;
     sc.Discard = js_DiscardOld;
     jsOptions_Init(&jo);
     jo.Wait = CLUSTER_TIMEOUT_MS;
     s = js_AddStream(&si, c->js, &sc, &jo, &jerr);
     jsStreamInfo_Destroy(si);
     /* another broker may have made it meanwhile: then it is there */
-    if (cluster_stream_seqs(c, &c->first_seq, &c->stream_last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last) == 0)
         return 0;
     snprintf(err, errlen, "broker.cluster.stream %s: cannot create it: %s (JetStream error %d)",
         cl->stream, natsStatus_GetText(s), (int)jerr);
@@ -489,14 +503,15 @@ cluster_follow(cluster_t *c, uint64_t from, char *err, size_t errlen)
     so.Ordered = true;
     so.Config.DeliverPolicy = from > 1 ? js_DeliverByStartSequence : js_DeliverAll;
     so.Config.OptStartSeq = from > 1 ? from : 0;
-    /* the callback drops what a consumer not (or no longer) c->sub sends:
-     * hold the lock until c->sub is this one */
-    pthread_mutex_lock(&c->mu);
+    /* not under the lock: this waits for JetStream (the loop must not).
+     * Both consumers may deliver for a moment; each is in order, and
+     * cluster_apply takes a sequence only once, so merged they stay in
+     * order and skip nothing */
     s = js_Subscribe(&sub, c->js, subjects, cluster_on_msg, c, NULL, &so, &jerr);
+    pthread_mutex_lock(&c->mu);
     old = c->sub;
     if (s == NATS_OK)
         c->sub = sub;
-    pthread_cond_broadcast(&c->room);      /* an old one's waiting callback leaves */
     pthread_mutex_unlock(&c->mu);
     if (s != NATS_OK) {
         snprintf(err, errlen, "broker.cluster.stream %s: cannot follow it: %s (JetStream error %d)",
@@ -535,7 +550,11 @@ cluster_watch(void *arg)
             continue;
         uint64_t applied = c->applied_seen, first, last;
         pthread_mutex_unlock(&c->mu);
-        if (cluster_stream_seqs(c, &first, &last) == 0 && last > applied && applied == seen) {
+        int asked = cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &first, &last);
+        if (asked < 0)
+            log_limited(&c->rl_watch, LOG_WARNING, "cluster: the stream %s does not answer",
+                c->stream);
+        if (asked == 0 && last > applied && applied == seen) {
             if (++stalled >= CLUSTER_STALL_TICKS) {
                 char err[256];
                 stalled = 0;
@@ -546,6 +565,7 @@ cluster_watch(void *arg)
                         "again from sequence %" PRIu64, from);
                 } else {
                     log_msg(LOG_ERR, "cluster: %s", err);
+                    stalled = CLUSTER_STALL_TICKS - 1;      /* again at the next tick */
                 }
             }
         } else {
@@ -608,7 +628,7 @@ cluster_new(const broker_conf_t *conf, const cluster_hooks_t *hooks, void *ctx, 
         cluster_destroy(&c);
         return NULL;
     }
-    if (cluster_connect(c, cl, err, errlen) < 0 || cluster_start(c, conf, err, errlen) < 0) {
+    if (cluster_connect(c, conf, err, errlen) < 0 || cluster_start(c, conf, err, errlen) < 0) {
         cluster_destroy(&c);
         return NULL;
     }

@@ -62,6 +62,8 @@
 #define CLUSTER_QUEUE_MAX    65536  /* messages and acks waiting for the loop */
 #define CLUSTER_CATCHUP_MS   2000   /* a replay waits this long for a lagging mirror */
 #define CLUSTER_TIMEOUT_MS   5000   /* JetStream API requests (stream info, create) */
+#define CLUSTER_START_MS     30000  /* the stream (and the leases' bucket) made and
+                                     * followed at start, tried again until then */
 #define CLUSTER_REASON_DOWN  "cluster_unavailable"
 
 typedef struct cluster cluster_t;

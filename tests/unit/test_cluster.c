@@ -31,7 +31,8 @@
     "{\"broker\": {\"publish\": \"ipc://@zsse-tc-%d-%d-pub\", \"events\": \"ipc://@zsse-tc-%d-%d-evt\"," \
     " \"control\": \"ipc://@zsse-tc-%d-%d-ctl\", \"buffer\": 100," \
     " \"cluster\": {\"servers\": [\"%s\"], \"replicas\": 1, \"stream\": \"T%d\", \"subject\": \"t%d.ev\"}}," \
-    " \"auth\": {\"alg\": \"HS256\", \"key_file\": \"/nonexistent\"}}"
+    " \"auth\": {\"alg\": \"HS256\", \"key_file\": \"/nonexistent\"}," \
+    " \"routes\": [{\"path\": \"/u/events\", \"channels\": [\"user/{sub}\"], \"max_per_user\": 1}]}"
 
 static ns_t tc_nats;
 static void *tc_zctx;
@@ -87,6 +88,7 @@ tc_stop(tc_broker_t *t)
 typedef struct {
     ctl_status_t status;
     char         arg[4096];
+    char         arg1[64];              /* a lease's id, a reset's head */
     size_t       n;
     uint64_t     ids[256];
     char         data[256][64];
@@ -115,6 +117,8 @@ tc_call(tc_broker_t *t, ctl_op_t op, const char *const *args, size_t nargs, tc_r
     r->status = rep.status;
     if (rep.nargs)
         ctl_arg_str(&rep.arg[0], r->arg, sizeof(r->arg));
+    if (rep.nargs > 1)
+        ctl_arg_str(&rep.arg[1], r->arg1, sizeof(r->arg1));
     for (size_t i = 0; i < rep.nevents && r->n < 256; i++, r->n++) {
         wire_event_t we;
         ctl_rep_event(v, &rep, i, &we);
@@ -433,6 +437,46 @@ test_catch_up(void **state)
     config_destroy(&cfg);
 }
 
+/* max_per_user counts both brokers' streams, through the brokers' own
+ * lease threads (lease_jobs.h): a take answered once the bucket has
+ * answered, a release freeing the slot for the other broker */
+static void
+test_leases_across_brokers(void **state)
+{
+    tc_broker_t a, b;
+    tc_reply_t r;
+    const char *take1[] = { "/u/events", "alice", "1" }, *take2[] = { "/u/events", "alice", "2" },
+               *take3[] = { "/u/events", "bob", "3" };
+    char lease[64];
+    (void)state;
+
+    tc_start(&a, 7);
+    tc_start(&b, 7);
+    assert_int_equal(tc_call(&a, CTL_LEASE, take1, 3, &r), 0);
+    assert_int_equal(r.status, CTL_OK);
+    assert_string_equal(r.arg, "1");
+    assert_int_equal(strlen(r.arg1), 32);
+    snprintf(lease, sizeof(lease), "%s", r.arg1);
+    assert_int_equal(tc_call(&b, CTL_LEASE, take2, 3, &r), 0);
+    assert_int_equal(r.status, CTL_FULL);           /* alice's one is on A */
+    assert_string_equal(r.arg, "2");
+    assert_int_equal(tc_call(&b, CTL_LEASE, take3, 3, &r), 0);
+    assert_int_equal(r.status, CTL_OK);             /* bob is someone else */
+    const char *rel[] = { lease };
+    assert_int_equal(tc_call(&a, CTL_RELEASE, rel, 1, &r), 0);
+    assert_int_equal(r.status, CTL_OK);
+    /* the release goes by the lease thread, unawaited: B sees it soon */
+    for (int i = 0; i < TC_WAIT_MS / 50; i++) {
+        assert_int_equal(tc_call(&b, CTL_LEASE, take2, 3, &r), 0);
+        if (r.status == CTL_OK)
+            break;
+        usleep(50000);
+    }
+    assert_int_equal(r.status, CTL_OK);
+    tc_stop(&a);
+    tc_stop(&b);
+}
+
 static int
 tc_setup(void **state)
 {
@@ -461,6 +505,7 @@ main(void)
         cmocka_unit_test(test_restart_rebuilds),
         cmocka_unit_test(test_channel_names),
         cmocka_unit_test(test_catch_up),
+        cmocka_unit_test(test_leases_across_brokers),
         cmocka_unit_test(test_nats_lost_and_back),
     };
     return cmocka_run_group_tests(tests, tc_setup, tc_teardown);
