@@ -39,15 +39,17 @@
 #define BROKER_SUB_MAX     300    /* an XPUB subscription message: 1 byte and a topic
                                     * (<= ZSSE_CHANNEL_MAX); longer ones are drained */
 #define BROKER_CHANNEL_COST 64  /* bytes a ring and fifo entry take, for max_memory */
-#define BROKER_ACKWAIT     (2 * CLUSTER_PUB_WINDOW)   /* acknowledged publishes in
-                                    * flight to the cluster (never more than the window) */
+#define BROKER_ACKWAIT     (2 * CLUSTER_PUB_WINDOW)   /* acknowledged publishes not
+                                    * yet answered, in the cluster */
 
-/* an acknowledged publish waiting for JetStream's answer (cluster mode) */
+/* an acknowledged publish in cluster mode, from its request to its answer */
 typedef struct {
-    uint64_t   token;           /* 0: free */
-    uint64_t   id;              /* stored as this id, not yet applied here (parked) */
-    size_t     idlen;
-    char       ident[CTL_IDENT_MAX + 1];
+    uint64_t    token;          /* 0: free */
+    int         done;           /* its outcome is known: */
+    uint64_t    id;             /*   stored as this id, or 0: */
+    const char *reason;         /*   refused, for this reason (static) */
+    size_t      idlen;
+    char        ident[CTL_IDENT_MAX + 1];
 } broker_ackwait_t;
 
 typedef struct {
@@ -74,9 +76,14 @@ struct broker {
     volatile sig_atomic_t halt; /* broker_halt(): this loop only */
     broker_ackwait_t *ackwait;  /* cluster: ring of BROKER_ACKWAIT, by token */
     uint64_t    ack_token;      /* cluster: the last token given */
-    uint64_t   *parked;         /* cluster: ring of BROKER_ACKWAIT tokens stored in the
-                                 * stream but not yet applied here, in the order acked */
-    size_t      parked_head, parked_n;
+    /* cluster: the acknowledged publishes not yet answered, tokens
+     * ack_first.. ack_first + ack_n - 1, in the order they were asked: each
+     * is answered in that order (so a connection's answers come in the
+     * order of its requests, as with one broker), once its outcome is known
+     * and, when stored, once this broker has applied it (so a replay here
+     * right after holds it); its slot is ackwait[token % BROKER_ACKWAIT] */
+    uint64_t    ack_first;
+    size_t      ack_n;
     curve_server_t curve;       /* CURVE keys; off: plain ZeroMQ */
     zap_t      *zap;            /* the ZAP handler, with CURVE */
     revoke_t   *revoked;        /* zsse revoke: published on REVOKE_TOPIC */
@@ -414,53 +421,38 @@ broker_cluster_apply(void *ctx, const event_rec_t *rec)
     }
 }
 
-/* JetStream's answer to a publish: an acknowledged one is answered "ok ID"
- * or "error REASON"; a refused PUSH one is counted */
+/* JetStream's answer to a publish: an acknowledged one's outcome noted
+ * (answered by broker_cluster_answer, in order); a refused PUSH one counted */
 static void
 broker_cluster_acked(void *ctx, uint64_t token, uint64_t id, const char *reason)
 {
     broker_t *b = ctx;
     broker_ackwait_t *w = &b->ackwait[token % BROKER_ACKWAIT];
-    char ids[WIRE_ID_TEXT_LEN];
 
     if (!id)
         broker_reject(b, reason, token ? "acknowledged publish" : "in the cluster");
     if (!token || w->token != token)
         return;
-    if (id > b->last_id && b->parked_n < BROKER_ACKWAIT) {
-        /* answered once this broker has it too (broker_cluster_unpark): a
-         * replay here right after the answer holds it, as with one broker */
-        w->id = id;
-        b->parked[(b->parked_head + b->parked_n++) % BROKER_ACKWAIT] = token;
-        return;
-    }
-    w->token = 0;
-    wire_fmt_id(ids, id);
-    if (ctl_reply_status(&b->ackout, id ? CTL_OK : CTL_ERROR, id ? ids : reason) == 0)
-        ctl_reply_send(&b->ackout, b->router, w->ident, w->idlen);
+    w->done = 1;
+    w->id = id;
+    w->reason = reason;
 }
 
-/* answer the parked acknowledgements whose events are applied now, in
- * the order they were acked (a later one waits for an earlier: at most a
- * turn of the loop) */
+/* answer the acknowledged publishes whose turn it is (see struct broker) */
 static void
-broker_cluster_unpark(broker_t *b)
+broker_cluster_answer(broker_t *b)
 {
     char ids[WIRE_ID_TEXT_LEN];
 
-    while (b->parked_n) {
-        uint64_t token = b->parked[b->parked_head];
-        broker_ackwait_t *w = &b->ackwait[token % BROKER_ACKWAIT];
-        if (w->token == token && w->id > b->last_id)
+    for (; b->ack_n; b->ack_first++, b->ack_n--) {
+        broker_ackwait_t *w = &b->ackwait[b->ack_first % BROKER_ACKWAIT];
+        assert(w->token == b->ack_first);
+        if (!w->done || (w->id && w->id > b->last_id))
             return;
-        if (w->token == token) {        /* else answered already (slot reused) */
-            w->token = 0;
-            wire_fmt_id(ids, w->id);
-            if (ctl_reply_status(&b->ackout, CTL_OK, ids) == 0)
-                ctl_reply_send(&b->ackout, b->router, w->ident, w->idlen);
-        }
-        b->parked_head = (b->parked_head + 1) % BROKER_ACKWAIT;
-        b->parked_n--;
+        w->token = 0;
+        wire_fmt_id(ids, w->id);
+        if (ctl_reply_status(&b->ackout, w->id ? CTL_OK : CTL_ERROR, w->id ? ids : w->reason) == 0)
+            ctl_reply_send(&b->ackout, b->router, w->ident, w->idlen);
     }
 }
 
@@ -470,7 +462,7 @@ broker_cluster_poll(broker_t *b)
 {
     if (cluster_poll(b->cluster, BROKER_BATCH))
         broker_commit(b);
-    broker_cluster_unpark(b);
+    broker_cluster_answer(b);
 }
 
 /* --- XPUB: sync markers ---------------------------------------------------- */
@@ -625,27 +617,34 @@ broker_op_replay(broker_t *b, broker_request_t *r)
     broker_reply_hits(b, r, b->scratch, k, after);
 }
 
-/* an acknowledged publish in cluster mode: answered when JetStream has
- * answered (broker_cluster_acked) */
+/* an acknowledged publish in cluster mode: its outcome (JetStream's
+ * answer, or a refusal here) answered in the order asked (struct broker) */
 static void
-broker_op_publish_cluster(broker_t *b, broker_request_t *r, const msg_t *m)
+broker_op_publish_cluster(broker_t *b, broker_request_t *r)
 {
-    uint64_t token = ++b->ack_token;
-    broker_ackwait_t *w = &b->ackwait[token % BROKER_ACKWAIT];
-    const char *reason;
+    msg_t m;
+    const char *reason = NULL;
 
-    if (w->token) {     /* never answered in a whole window: it will not be */
-        if (ctl_reply_status(&b->ackout, CTL_ERROR, "cluster_timeout") == 0)
-            ctl_reply_send(&b->ackout, b->router, w->ident, w->idlen);
+    if (b->ack_n == BROKER_ACKWAIT) {   /* that many unanswered: out of turn */
+        broker_reject(b, "cluster_busy", "acknowledged publish");
+        broker_reply(b, r, CTL_ERROR, "cluster_busy");
+        return;
     }
-    w->token = token;
-    w->id = 0;
-    w->idlen = r->idlen;
+    uint64_t token = b->ack_first + b->ack_n++;
+    broker_ackwait_t *w = &b->ackwait[token % BROKER_ACKWAIT];
+    assert(w->token == 0);
+    *w = (broker_ackwait_t){ .token = token, .idlen = r->idlen };
     memcpy(w->ident, r->ident, r->idlen);
-    if (broker_accept_cluster(b, m, r->q->arg[0].p, r->q->arg[0].len, token, &reason) < 0) {
-        w->token = 0;
+    if (msg_parse(&m, r->q->arg[0].p, r->q->arg[0].len, b->cfg->broker.max_message,
+        &reason) == 0) {
+        if (broker_accept_cluster(b, &m, r->q->arg[0].p, r->q->arg[0].len, token, &reason) == 0)
+            reason = NULL;      /* in flight: broker_cluster_acked */
+        msg_clear(&m);
+    }
+    if (reason) {
         broker_reject(b, reason, "acknowledged publish");
-        broker_reply(b, r, CTL_ERROR, reason);
+        w->done = 1;
+        w->reason = reason;
     }
 }
 
@@ -655,15 +654,14 @@ broker_op_publish(broker_t *b, broker_request_t *r)
     msg_t m;
     const char *reason;
 
+    if (b->cluster) {
+        broker_op_publish_cluster(b, r);
+        return;
+    }
     if (msg_parse(&m, r->q->arg[0].p, r->q->arg[0].len, b->cfg->broker.max_message,
         &reason) < 0) {
         broker_reject(b, reason, "acknowledged publish");
         broker_reply(b, r, CTL_ERROR, reason);
-        return;
-    }
-    if (b->cluster) {
-        broker_op_publish_cluster(b, r, &m);
-        msg_clear(&m);
         return;
     }
     if (b->npending == BROKER_BATCH)
@@ -1103,7 +1101,7 @@ broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *fr
     }
     if (b->cluster && !cluster_ready(b->cluster) && b->req.op != CTL_PING &&
         b->req.op != CTL_STATS && b->req.op != CTL_RENEW && b->req.op != CTL_RELEASE &&
-        b->req.op != CTL_REVOKE) {
+        b->req.op != CTL_REVOKE && b->req.op != CTL_PUBLISH) {
         /* no NATS: what needs the stream is refused (zsse-fcgi: 503) */
         if (b->req.op == CTL_LEASE) {   /* a lease's answer carries its tag */
             char tag[CTL_TAG_MAX + 1];
@@ -1113,10 +1111,7 @@ broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *fr
                 ctl_reply_reset(r.out);
             return;
         }
-        if (b->req.op == CTL_PUBLISH)
-            broker_reject(b, CLUSTER_REASON_DOWN, "acknowledged publish");
-        broker_reply(b, &r, CTL_ERROR, b->req.op == CTL_PUBLISH ? CLUSTER_REASON_DOWN
-                                                                : "cluster unavailable");
+        broker_reply(b, &r, CTL_ERROR, "cluster unavailable");
         return;
     }
     broker_handlers[b->req.op](b, &r);
@@ -1255,8 +1250,8 @@ broker_cluster_start(broker_t *b, char *err, size_t errlen)
     static const cluster_hooks_t hooks = { broker_cluster_apply, broker_cluster_acked };
     int64_t t0 = mono_ms();
 
-    if (!(b->ackwait = calloc(BROKER_ACKWAIT, sizeof(*b->ackwait))) ||
-        !(b->parked = calloc(BROKER_ACKWAIT, sizeof(*b->parked)))) {
+    b->ack_first = 1;           /* tokens from 1: 0 is a free slot's, and a PUSH's */
+    if (!(b->ackwait = calloc(BROKER_ACKWAIT, sizeof(*b->ackwait)))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -1570,6 +1565,8 @@ broker_run(broker_t *b)
             ;
         for (int i = 0; i < BROKER_BATCH && broker_control_one(b); i++)
             ;
+        if (b->cluster)
+            broker_cluster_answer(b);   /* refusals made while reading them */
         broker_commit(b);
         if (b->journal && journal_tick(b->journal) < 0) {
             b->journal_errors++;
@@ -1613,7 +1610,6 @@ broker_destroy(broker_t **bp)
     revoke_destroy(&b->revoked);
     free(b->pending);
     free(b->ackwait);
-    free(b->parked);
     free(b->scratch);
     ctl_frames_close(&b->in);
     free(b->in.f);

@@ -193,6 +193,38 @@ test_ids_are_sequences(void **state)
     tc_stop(&a);
 }
 
+/* one connection's requests, pipelined, are answered in the order asked,
+ * a refusal (known at once) after the publishes before it (answered when
+ * JetStream has answered), as a pipelining client matches them */
+static void
+test_answers_in_order(void **state)
+{
+    tc_broker_t a;
+    const char *ok1[] = { "{\"channel\": \"o\", \"data\": 1}" }, *bad[] = { "{\"channel\": \"o\"}" },
+               *ok2[] = { "{\"channel\": \"o\", \"data\": 2}" };
+    const char *const *order[] = { ok1, bad, ok2, bad, ok1 };
+    const char *want[] = { "ok", "error", "ok", "error", "ok" };
+    (void)state;
+
+    tc_start(&a, 8);
+    for (int round = 0; round < 20; round++) {
+        for (size_t i = 0; i < 5; i++)
+            assert_int_equal(ctl_send_strs(a.dealer, CTL_PUBLISH, order[i], 1), 0);
+        for (size_t i = 0; i < 5; i++) {
+            ctl_frames_t m;
+            ctl_frames_init(&m, 8);
+            assert_int_equal(ctl_recv(a.dealer, &m, 0), 1);
+            ctl_arg_t st = ctl_frame(&m, 1);
+            if (!ctl_arg_is(&st, want[i]))
+                fail_msg("round %d, answer %zu: %.*s, want %s", round, i, (int)st.len, st.p,
+                    want[i]);
+            ctl_frames_close(&m);
+            free(m.f);
+        }
+    }
+    tc_stop(&a);
+}
+
 /* two brokers on one stream: one total order, whichever took the publish;
  * each one's replay holds the other's events; a replay from an id the
  * other broker just gave waits for it rather than calling it unknown */
@@ -501,6 +533,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_are_sequences),
+        cmocka_unit_test(test_answers_in_order),
         cmocka_unit_test(test_two_brokers_one_order),
         cmocka_unit_test(test_restart_rebuilds),
         cmocka_unit_test(test_channel_names),
