@@ -85,16 +85,25 @@ request_flush_out(void *arg)
 
 /* --- talking to the broker ---------------------------------------------------- */
 
-/* 503: the broker did not answer STEP in time (logged at most once a
- * second: a dead broker makes every new stream fail at once) */
+/* 503: the broker did not answer STEP in time, or (REFUSED) answered
+ * that it cannot now (a cluster broker without NATS or its leases bucket);
+ * logged at most once a second: a dead broker makes every new stream fail
+ * at once */
 static void
-request_unavailable(request_ctx_t *c, const char *step)
+request_unavailable_why(request_ctx_t *c, const char *step, int refused)
 {
     static ratelimit_t rl;
 
-    log_limited(&rl, LOG_WARNING, "503 for %.200s: the broker did not answer (%s)",
-        c->h.path, step);
-    http_error(&c->h, c->r, 503, "unavailable", "broker unreachable", "Retry-After: 5\r\n");
+    log_limited(&rl, LOG_WARNING, "503 for %.200s: the broker %s (%s)", c->h.path,
+        refused ? "refused" : "did not answer", step);
+    http_error(&c->h, c->r, 503, "unavailable", refused ? "broker refused" : "broker unreachable",
+        "Retry-After: 5\r\n");
+}
+
+static void
+request_unavailable(request_ctx_t *c, const char *step)
+{
+    request_unavailable_why(c, step, 0);
 }
 
 /* --- the request ----------------------------------------------------------------- */
@@ -268,8 +277,8 @@ request_lease_subject(request_ctx_t *c, char *scratch, size_t len, const char **
     return -1;
 }
 
-/* 0: taken; 1: max_per_user reached; -1: the broker did not answer (or
- * refused the lease of a route that has max_per_user) */
+/* 0: taken; 1: max_per_user reached; -1: the broker did not answer; -2:
+ * it refused the lease of a route that has max_per_user */
 static int
 request_take_lease(request_ctx_t *c, const char *sub)
 {
@@ -279,7 +288,8 @@ request_take_lease(request_ctx_t *c, const char *sub)
         c->s->lease[0] = '\0';
     if (rc == CONTROL_LEASE_REFUSED && c->r->max_per_user == 0)
         return 0;               /* only counted for stats: go on without */
-    return rc == CONTROL_LEASE_TAKEN ? 0 : rc == CONTROL_LEASE_FULL ? 1 : -1;
+    return rc == CONTROL_LEASE_TAKEN ? 0 : rc == CONTROL_LEASE_FULL ? 1
+         : rc == CONTROL_LEASE_REFUSED ? -2 : -1;
 }
 
 static void
@@ -734,7 +744,7 @@ request_lease(request_ctx_t *c)
     }
     int lr = request_take_lease(c, sub);
     if (lr < 0) {
-        request_unavailable(c, "lease");
+        request_unavailable_why(c, "lease", lr == -2);
         return -1;
     }
     if (lr > 0) {

@@ -34,6 +34,7 @@ T_PASS=0
 T_FAIL=0
 T_PIDS=()
 T_NAME=test
+T_AFTER_STOP=          # a function t_cleanup calls once our processes are stopped
 
 t_cleanup() {
     local pid rc=$?
@@ -44,6 +45,9 @@ t_cleanup() {
     for pid in "${T_PIDS[@]:-}"; do
         [ -n "$pid" ] && wait "$pid" 2>/dev/null
     done
+    # what a script made beside its processes (network namespaces): once
+    # they are stopped
+    [ -n "${T_AFTER_STOP:-}" ] && "$T_AFTER_STOP"
     t_sanitizer_reports || rc=1
     if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAIL" -gt 0 ] || [ "$rc" != 0 ]; then
         echo "# kept $T for inspection" >&2

@@ -61,17 +61,7 @@ cl_netns_del() {
     for h in 1 2 3; do ip netns del "${NS[$h]}" 2>/dev/null; done
     ip netns del "$NS_SW" 2>/dev/null
 }
-# lib.sh's t_cleanup stops our processes and exits: the namespaces must go
-# before it (once our processes are stopped), so this stops them first
-cl_cleanup() {
-    local rc=$? pid
-    for pid in "${T_PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
-    for pid in "${T_PIDS[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
-    cl_netns_del
-    (exit $rc)
-    t_cleanup
-}
-trap cl_cleanup EXIT
+T_AFTER_STOP=cl_netns_del    # t_cleanup calls it once our processes are stopped
 in_h() { local h=$1; shift; ip netns exec "${NS[$h]}" "$@"; }
 # within SECONDS cmd...: until cmd succeeds, at most SECONDS of wall time
 # (lib.sh's t_until counts tries, and a try here may take seconds: a curl,

@@ -24,12 +24,12 @@ NA="zsse-a-$$"
 NB="zsse-b-$$"
 A=10.231.0.1
 B=10.231.0.2
-tw_cleanup() {
-    t_cleanup
+tw_netns_del() {
     ip netns del "$NA" 2>/dev/null
     ip netns del "$NB" 2>/dev/null
 }
-trap tw_cleanup EXIT
+T_AFTER_STOP=tw_netns_del    # t_cleanup calls it once our processes are stopped
+                             # (it exits: a line after it never ran)
 # (in the foreground; a background process is started with ip netns exec
 # itself, which execs it: $! is then its PID, for the cleanup to stop)
 inA() { ip netns exec "$NA" "$@"; }
