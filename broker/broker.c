@@ -58,6 +58,8 @@ typedef struct {
     store_channel_t *ch[ZSSE_MAX_CHANNELS];
     /* for an acknowledged publish: who asked */
     int        ack;
+    const char *refused;        /* not NULL: refused for this reason (ev NULL), answered
+                                 * in its turn: a connection's answers keep its order */
     size_t     idlen;
     char       ident[CTL_IDENT_MAX + 1];
 } broker_pending_t;
@@ -203,6 +205,7 @@ broker_stage(broker_t *b, const event_rec_t *rec, int check_state, const char **
         return -1;
     }
     p->ack = 0;
+    p->refused = NULL;
     if (b->npending++ == 0)
         b->batch_start_us = wall_us();
     return 0;
@@ -267,7 +270,10 @@ broker_send_ack(broker_t *b, const broker_pending_t *p, const char *reason)
 {
     char id[WIRE_ID_TEXT_LEN];
 
-    wire_fmt_id(id, p->ev->id);
+    if (p->refused)
+        reason = p->refused;
+    else
+        wire_fmt_id(id, p->ev->id);
     if (ctl_reply_status(&b->ackout, reason ? CTL_ERROR : CTL_OK, reason ? reason : id) == 0)
         ctl_reply_send(&b->ackout, b->router, p->ident, p->idlen);
 }
@@ -285,10 +291,12 @@ broker_commit_failed(broker_t *b, int err)
         strerror(err), b->npending, reason);
     for (size_t i = 0; i < b->npending; i++) {
         broker_pending_t *p = &b->pending[i];
-        broker_reject(b, reason, NULL);
+        if (!p->refused)
+            broker_reject(b, reason, NULL);
         if (p->ack)
             broker_send_ack(b, p, reason);
-        store_event_unref(p->ev);
+        if (p->ev)
+            store_event_unref(p->ev);
     }
     b->npending = 0;
 }
@@ -308,6 +316,8 @@ broker_commit(broker_t *b)
     }
     for (size_t i = 0; i < b->npending; i++) {
         broker_pending_t *p = &b->pending[i];
+        if (p->refused)
+            continue;
         for (size_t c = 0; c < p->nch; c++)
             store_push(b->store, p->ch[c], p->ev, now);
         if (p->ev->id > b->last_id)
@@ -331,7 +341,8 @@ broker_commit(broker_t *b)
         broker_pending_t *p = &b->pending[i];
         if (p->ack)
             broker_send_ack(b, p, NULL);
-        store_event_unref(p->ev);
+        if (p->ev)
+            store_event_unref(p->ev);
     }
     /* publish-to-PUB latency: from the batch's first message to its send */
     uint64_t lat = (uint64_t)(wall_us() - b->batch_start_us);
@@ -648,6 +659,22 @@ broker_op_publish_cluster(broker_t *b, broker_request_t *r)
     }
 }
 
+/* an acknowledged publish refused for REASON: queued as an answer only,
+ * so that it is sent in its turn (broker_commit) after the publishes
+ * before it; the caller fills in who asked.  Room is made by the caller. */
+static void
+broker_queue_refusal(broker_t *b, const char *reason)
+{
+    broker_pending_t *p = &b->pending[b->npending];
+
+    assert(b->npending < BROKER_BATCH);
+    p->ev = NULL;
+    p->nch = 0;
+    p->refused = reason;
+    if (b->npending++ == 0)
+        b->batch_start_us = wall_us();
+}
+
 static void
 broker_op_publish(broker_t *b, broker_request_t *r)
 {
@@ -658,24 +685,24 @@ broker_op_publish(broker_t *b, broker_request_t *r)
         broker_op_publish_cluster(b, r);
         return;
     }
+    if (b->npending == BROKER_BATCH)
+        broker_commit(b);
     if (msg_parse(&m, r->q->arg[0].p, r->q->arg[0].len, b->cfg->broker.max_message,
         &reason) < 0) {
         broker_reject(b, reason, "acknowledged publish");
-        broker_reply(b, r, CTL_ERROR, reason);
-        return;
+        broker_queue_refusal(b, reason);
+    } else {
+        if (broker_accept_local(b, &m, &reason) < 0) {
+            broker_reject(b, reason, NULL);
+            broker_queue_refusal(b, reason);
+        }
+        msg_clear(&m);
     }
-    if (b->npending == BROKER_BATCH)
-        broker_commit(b);
-    if (broker_accept_local(b, &m, &reason) < 0) {
-        broker_reject(b, reason, NULL);
-        broker_reply(b, r, CTL_ERROR, reason);
-    } else {                    /* answered once committed (broker_commit) */
-        broker_pending_t *p = &b->pending[b->npending - 1];
-        p->ack = 1;
-        p->idlen = r->idlen;
-        memcpy(p->ident, r->ident, r->idlen);
-    }
-    msg_clear(&m);
+    /* answered once committed (broker_commit), in the order asked */
+    broker_pending_t *p = &b->pending[b->npending - 1];
+    p->ack = 1;
+    p->idlen = r->idlen;
+    memcpy(p->ident, r->ident, r->idlen);
 }
 
 static void

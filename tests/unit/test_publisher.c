@@ -96,6 +96,48 @@ test_no_broker(void **st)
     zsse_publisher_destroy(&pub);
 }
 
+/* acknowledged publishes pipelined on one connection are answered in the
+ * order asked, a refused one in its turn (as a pipelining client, e.g.
+ * tests/bench/ack_bench, pairs them) */
+static void
+test_ack_order(void **st)
+{
+    static const char *const msgs[] = { "{\"channel\": \"o\", \"data\": 1}",
+        "{\"channel\": \"o\"}", "{\"channel\": \"o\", \"data\": 2}", "not json",
+        "{\"channel\": \"o\", \"data\": 3}" };
+    static const char *const want[] = { "ok", "error", "ok", "error", "ok" };
+    void *s = zmq_socket(lb.zctx, ZMQ_DEALER);
+    int ms = LB_CALL_MS, zero = 0;
+    (void)st;
+
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof(ms));
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    char bad[128] = "";
+    assert_int_equal(zmq_connect(s, lb.cfg->broker.control), 0);
+    for (int round = 0; round < 20 && !bad[0]; round++) {
+        for (size_t i = 0; i < 5; i++)
+            if (ctl_send_strs(s, CTL_PUBLISH, &msgs[i], 1) < 0)
+                snprintf(bad, sizeof(bad), "round %d: send %zu failed", round, i);
+        for (size_t i = 0; i < 5 && !bad[0]; i++) {
+            ctl_frames_t m;
+            ctl_frames_init(&m, 8);
+            if (ctl_recv(s, &m, 0) != 1) {
+                snprintf(bad, sizeof(bad), "round %d, answer %zu: none", round, i);
+            } else {
+                ctl_arg_t status = ctl_frame(&m, 1);
+                if (!ctl_arg_is(&status, want[i]))
+                    snprintf(bad, sizeof(bad), "round %d, answer %zu: %.*s, want %s", round, i,
+                        (int)status.len, status.p, want[i]);
+            }
+            ctl_frames_close(&m);
+            free(m.f);
+        }
+    }
+    zmq_close(s);           /* first: a failure must not leave lb_stop waiting on it */
+    if (bad[0])
+        fail_msg("%s", bad);
+}
+
 int
 main(void)
 {
@@ -103,6 +145,7 @@ main(void)
         cmocka_unit_test(test_fire_and_forget),
         cmocka_unit_test(test_ack),
         cmocka_unit_test(test_no_broker),
+        cmocka_unit_test(test_ack_order),
     };
     return cmocka_run_group_tests(tests, lb_group_setup, lb_group_teardown);
 }
