@@ -590,14 +590,11 @@ broker_op_replay(broker_t *b, broker_request_t *r)
         return;
     }
     const char *why = NULL;
-    if (replay && !keyed && b->cluster && after > b->last_id) {
-        /* another host's id, maybe not here yet (cluster.h) */
-        cluster_catch_up(b->cluster, after);
-        broker_commit(b);
-    }
     if (replay && !keyed) {
         b->replays++;
-        if (after > b->last_id)
+        /* in a cluster, an id another host gave may not be here yet: then
+         * nothing to send yet, the rest comes live (cluster.h) */
+        if (after > b->last_id && !(b->cluster && cluster_id_given(b->cluster, after)))
             why = "unknown id";
         else if (b->cluster && after + 1 < cluster_first_id(b->cluster))
             why = "too old";    /* before what the stream keeps */

@@ -34,7 +34,6 @@
 #define CLUSTER_STALL_MS      5000          /* a full window holds the loop this long */
 #define CLUSTER_PING_MS       2000          /* NATS pings: a dead server is noticed */
 #define CLUSTER_HEADROOM      4096          /* bytes of a message's NATS headers */
-#define CLUSTER_ASK_MS        500           /* the stream's last sequence, asked on the way */
 #define CLUSTER_STALL_TICKS   2             /* s behind with no progress: follow again */
 #define CLUSTER_APPLY_MAX     16777216      /* a stream message's bytes (NATS' own limit is lower) */
 #define CLUSTER_SUBJECT_MAX   (CONFIG_CLUSTER_NAME_MAX + 1 + NATSKEY_MAX(ZSSE_CHANNEL_MAX))
@@ -57,7 +56,8 @@ struct cluster {
     uint64_t          offset;       /* id = sequence + offset */
     uint64_t          applied;      /* the last sequence applied (loop's thread) */
     uint64_t          first_seq;    /* the stream's first at start */
-    uint64_t          stream_last;  /* the stream's last, as last asked */
+    uint64_t          stream_last;  /* the stream's last as this thread knows it: asked,
+                                     * acked or applied (the loop's thread) */
     char              prefix[CONFIG_CLUSTER_NAME_MAX + 1];    /* the subject prefix */
     const char       *stream;
     pthread_mutex_t   mu;
@@ -77,6 +77,7 @@ struct cluster {
     int               closed;       /* under mu: the connection's last callback came */
     pthread_cond_t    tick;         /* signalled on stop */
     uint64_t          applied_seen; /* under mu: the loop's applied, for the watchdog */
+    uint64_t          watched_last; /* under mu: the stream's last, as the watchdog asked */
     uint64_t          refollowed;   /* times the consumer was made again */
     const char       *subjects_cfg; /* SUBJECT, for cluster_follow */
 };
@@ -250,6 +251,8 @@ cluster_poll(cluster_t *c, size_t max)
         c->acount--;
         pthread_cond_broadcast(&c->room);
         pthread_mutex_unlock(&c->mu);
+        if (a.seq > c->stream_last)
+            c->stream_last = a.seq;
         c->hooks.acked(c->ctx, a.token, a.seq ? a.seq + c->offset : 0, a.reason);
         done++;
     }
@@ -350,24 +353,20 @@ cluster_stream_seqs(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *la
 }
 
 int
-cluster_catch_up(cluster_t *c, uint64_t id)
+cluster_id_given(cluster_t *c, uint64_t id)
 {
-    int64_t deadline = mono_ms() + CLUSTER_CATCHUP_MS;
-    uint64_t first, last;
+    uint64_t first, last, known;
 
-    if (id <= c->offset + c->applied)
+    pthread_mutex_lock(&c->mu);
+    known = c->watched_last;
+    pthread_mutex_unlock(&c->mu);
+    if (known < c->stream_last)
+        known = c->stream_last;
+    if (id <= c->offset + known)
         return 1;
-    /* an id the stream has not given yet is no id at all */
-    if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) == 0)
+    if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) == 0 && last > c->stream_last)
         c->stream_last = last;
-    if (id > c->offset + c->stream_last)
-        return 0;
-    while (id > c->offset + c->applied && mono_ms() < deadline) {
-        struct timespec ts = { 0, 1000000 };
-        if (cluster_poll(c, 1024) == 0)
-            nanosleep(&ts, NULL);
-    }
-    return id <= c->offset + c->applied;
+    return id <= c->offset + c->stream_last;
 }
 
 uint64_t
@@ -560,6 +559,11 @@ cluster_watch(void *arg)
         uint64_t applied = c->applied_seen, first, last;
         pthread_mutex_unlock(&c->mu);
         int asked = cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &first, &last);
+        if (asked == 0) {
+            pthread_mutex_lock(&c->mu);
+            c->watched_last = last;
+            pthread_mutex_unlock(&c->mu);
+        }
         if (asked < 0)
             log_limited(&c->rl_watch, LOG_WARNING, "cluster: the stream %s does not answer",
                 c->stream);

@@ -28,8 +28,11 @@
  * increasing across brokers, restarts and fail-overs, above every id the
  * single broker gave (the clock in microseconds) and below 2^53.  So a
  * client reconnecting to any host with its Last-Event-ID gets exactly what
- * it missed.  A replay from an id above a lagging broker's last one waits
- * up to CLUSTER_CATCHUP_MS for the broker to get there.
+ * it missed.  A replay from an id the stream has given but a lagging
+ * broker has not applied yet is answered at once with what it has (none
+ * of them): zsse-fcgi drops live events up to the client's id, and the
+ * rest come live as the broker catches up, so nothing is missed or
+ * doubled, and the broker's loop never waits for it.
  *
  * Subjects: an event goes to SUBJECT.TOKEN where TOKEN is its first
  * channel as a NATS subject token (natskey.h): the stream's subjects are
@@ -60,8 +63,8 @@
 
 #define CLUSTER_PUB_WINDOW   4096   /* asynchronous publishes in flight */
 #define CLUSTER_QUEUE_MAX    65536  /* messages and acks waiting for the loop */
-#define CLUSTER_CATCHUP_MS   2000   /* a replay waits this long for a lagging mirror */
 #define CLUSTER_TIMEOUT_MS   5000   /* JetStream API requests (stream info, create) */
+#define CLUSTER_ASK_MS       500    /* the stream's last sequence, asked by the loop */
 #define CLUSTER_START_MS     30000  /* the stream (and the leases' bucket) made and
                                      * followed at start, tried again until then */
 #define CLUSTER_REASON_DOWN  "cluster_unavailable"
@@ -108,9 +111,12 @@ uint64_t   cluster_last_id(const cluster_t *c);
 
 /* 1 when connected and caught up with the stream (see above), else 0. */
 int        cluster_ready(const cluster_t *c);
-/* Wait (applying, at most CLUSTER_CATCHUP_MS) until the mirror's last id is
- * at least ID.  1: it is; 0: not, and the stream has no such id either. */
-int        cluster_catch_up(cluster_t *c, uint64_t id);
+/* Is ID one the stream has given (a client may hold it, from another
+ * host), though this broker may not have applied it yet?  Known without
+ * asking when it is at most the last sequence this broker has applied,
+ * been acknowledged or seen the watchdog ask; else the stream is asked,
+ * waiting at most CLUSTER_ASK_MS.  1: given; 0: no such id (yet). */
+int        cluster_id_given(cluster_t *c, uint64_t id);
 /* The id the stream's first kept message has (events below it are gone:
  * a replay from before it is a reset), 0 when unknown. */
 uint64_t   cluster_first_id(const cluster_t *c);
