@@ -659,21 +659,33 @@ cluster_new(const broker_conf_t *conf, const cluster_hooks_t *hooks, void *ctx, 
 int
 cluster_rebuild(cluster_t *c)
 {
-    uint64_t target = c->stream_last;
-    int64_t last_log = mono_ms();
+    uint64_t target = c->stream_last, first, last, at = c->applied;
+    int64_t last_log = mono_ms(), moved = mono_ms();
 
     while (c->applied < target) {
         struct timespec ts = { 0, 1000000 };
         if (cluster_poll(c, 4096) == 0)
             nanosleep(&ts, NULL);
+        if (c->applied != at) {
+            at = c->applied;
+            moved = mono_ms();
+        }
         if (mono_ms() - last_log >= 5000) {
             last_log = mono_ms();
             log_msg(LOG_INFO, "cluster: catching up: sequence %" PRIu64 " of %" PRIu64,
                 c->applied, target);
         }
-        /* the stream may have dropped what we wait for (max_age) */
         if (!cluster_ready(c))
             return -1;
+        /* nothing for a while: the stream may have dropped what is left
+         * (max_age, max_bytes), or the consumer died with its node */
+        if (mono_ms() - moved >= CLUSTER_TIMEOUT_MS) {
+            if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &first, &last) == 0 &&
+                (last <= c->applied || first > target))
+                return 0;
+            if (mono_ms() - moved >= CLUSTER_START_MS)
+                return -1;
+        }
     }
     return 0;
 }

@@ -103,8 +103,9 @@ int        cluster_publish(cluster_t *c, const char *msg, size_t len, const char
     size_t first_len, uint64_t token, const char **reason);
 
 /* At start, before the broker serves anyone: apply the stream up to the
- * last sequence it had when cluster_new() asked (the mirror rebuilt).
- * 0, or -1 when NATS was lost meanwhile. */
+ * last sequence it had when cluster_new() asked (the mirror rebuilt), or
+ * what is left of it (the stream may drop its oldest meanwhile).  0, or
+ * -1 when NATS was lost meanwhile or nothing came for CLUSTER_START_MS. */
 int        cluster_rebuild(cluster_t *c);
 /* The id of the last event applied (0 + offset: none). */
 uint64_t   cluster_last_id(const cluster_t *c);
