@@ -28,6 +28,16 @@ mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* the monotonic clock in ns: benchmarks' latencies (CLOCK_MONOTONIC is
+ * one clock for every process of the machine) */
+static inline uint64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static inline int64_t
 wall_us(void)
 {

@@ -337,3 +337,19 @@ for a, b in zip(ts, ts[1:]): print("%.3f" % (b - a))' "$1" "$2"
 }
 # all_between LO HI: every number on stdin within [LO, HI], and at least one
 all_between() { awk -v lo="$1" -v hi="$2" '{ n++; if ($1 < lo || $1 > hi) bad++ } END { exit !(n > 0 && !bad) }'; }
+
+# t_lighttpd_conf FILE DIR ADDR FCGI_PORT: a lighttpd config in FILE that
+# serves ADDR:8080 and passes every request to zsse-fcgi on
+# 127.0.0.1:FCGI_PORT, its error log in DIR (the hosts of twohost.sh and
+# cluster.sh, each in its network namespace)
+t_lighttpd_conf() {
+    cat > "$1" <<CONF
+server.modules = ( "mod_fastcgi" )
+server.bind = "$3"
+server.port = 8080
+server.document-root = "$2"
+server.errorlog = "$2/lighttpd-error.log"
+server.stream-response-body = 2
+fastcgi.server = ( "/" => (( "host" => "127.0.0.1", "port" => $4, "check-local" => "disable" )))
+CONF
+}

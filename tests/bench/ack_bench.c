@@ -57,6 +57,7 @@
 #include "ctl.h"
 #include "curve.h"
 #include "wire.h"
+#include "clock.h"
 
 #define ACK_COUNT_MAX   10000000L
 #define ACK_CONNS_MAX   64
@@ -85,14 +86,6 @@ static const char *channel = "bench";
 static double rate;                     /* per thread, messages/s; 0: free */
 static int window = ACK_WINDOW_SAFE, timeout_ms = 5000;
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int
 msg_text(char *out, size_t cap, long n, uint64_t t)
 {
@@ -119,7 +112,7 @@ take_reply(conn_t *c, void *s, long i)
     if (ctl_decode_reply(CTL_PUBLISH, v, m.n - 1, &rep) != CTL_E_OK)
         goto out;
     if (rep.status == CTL_OK && wire_parse_id(rep.arg[0].p, rep.arg[0].len, &id) == 0) {
-        uint64_t t = now_ns();
+        uint64_t t = mono_ns();
         c->ids[i - c->first] = id;
         c->acked_at[i - c->first] = t;
         c->lat_ms[c->acked++] = (float)((double)(t - c->sent_at[i - c->first]) / 1e6);
@@ -158,17 +151,17 @@ conn_run(void *arg)
         zmq_close(s);
         return NULL;
     }
-    c->first_send = now_ns();
+    c->first_send = mono_ns();
     uint64_t progress = c->first_send;    /* the last reply's time */
     while (done < c->n) {
         /* fill the window (paced by --rate) */
-        uint64_t t = now_ns();
+        uint64_t t = mono_ns();
         long allowed = c->n;
         if (rate > 0)
             allowed = (long)((double)(t - c->first_send) / 1e9 * rate) + 1;
         while (next < c->n && next - done < window && next < allowed) {
             long i = c->first + next;
-            t = now_ns();
+            t = mono_ns();
             int len = msg_text(msg, sizeof(msg), i, t);
             ctl_arg_t a = { msg, (size_t)len };
             c->sent_at[next] = t;
@@ -184,7 +177,7 @@ conn_run(void *arg)
         if (r < 0)
             break;
         if (r == 0) {
-            if (next > done && now_ns() - progress > (uint64_t)timeout_ms * 1000000u)
+            if (next > done && mono_ns() - progress > (uint64_t)timeout_ms * 1000000u)
                 break;                  /* nothing for timeout_ms: its broker is gone */
             continue;
         }
@@ -192,7 +185,7 @@ conn_run(void *arg)
             take_reply(c, s, c->first + done);
             done++;
         }
-        progress = now_ns();
+        progress = mono_ns();
     }
     zmq_close(s);
     return NULL;

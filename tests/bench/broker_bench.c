@@ -29,6 +29,7 @@
 #include "config.h"
 #include "curve.h"
 #include "wire.h"
+#include "clock.h"
 
 static void *ctx;
 static const char *pub_ep;
@@ -37,14 +38,6 @@ static int pushers = 2;
 static int batch_n = 1;            /* messages per PUSH frame */
 static long channels = 1;          /* channels, round-robin */
 static curve_client_t curve;       /* off unless CONFIG names keys */
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void *
 pusher(void *arg)
@@ -65,7 +58,7 @@ pusher(void *arg)
         if (channels > 1)
             snprintf(ch, sizeof(ch), "bench/%ld", (from + i) % channels);
         int len = snprintf(msg, sizeof(msg), "{\"channel\":\"%s\",\"data\":{\"t\":%llu,\"n\":%ld}}",
-            ch, (unsigned long long)now_ns(), from + i);
+            ch, (unsigned long long)mono_ns(), from + i);
         if (batch_n == 1) {
             zmq_send(s, msg, (size_t)len, 0);
             continue;
@@ -131,18 +124,18 @@ main(int argc, char **argv)
     size_t nlat = 0;
     double *lat = malloc(sizeof(double) * (size_t)(count / 100 + 10));
     pthread_t t[8];
-    uint64_t start = now_ns(), last = start, deadline = start + 120ull * 1000000000u;
+    uint64_t start = mono_ns(), last = start, deadline = start + 120ull * 1000000000u;
     for (int i = 0; i < pushers; i++)
         pthread_create(&t[i], NULL, pusher, (void *)(intptr_t)(i * (count / pushers)));
     long got = 0, want = (count / pushers) * pushers;
     zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
-    while (got < want && now_ns() < deadline) {
+    while (got < want && mono_ns() < deadline) {
         if (zmq_poll(&it, 1, 2000) <= 0)
             break;                      /* nothing for 2 s: lost */
         wire_frames_t w;
         wire_event_t ev;
         while (wire_recv_event(sub, ZMQ_DONTWAIT, &w, &ev) == WIRE_RECV_EVENT) {
-            last = now_ns();
+            last = mono_ns();
             do {                        /* each event of a run (wire.h) */
                 got++;
                 if (got % 100 == 0) {

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <nats/nats.h>
+#include "clock.h"
 
 #define JSB_COUNT_MAX   10000000L
 #define JSB_SERVERS_MAX 16
@@ -36,14 +37,6 @@
 static volatile long acked, errors;     /* written by libnats' ack thread only */
 static uint64_t last_ack;
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
@@ -52,7 +45,7 @@ on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
         acked++;
     else
         errors++;
-    last_ack = now_ns();
+    last_ack = mono_ns();
     natsMsg_Destroy(msg);
 }
 
@@ -102,11 +95,11 @@ main(int argc, char **argv)
     sc.SubjectsLen = 1;
     sc.Storage = js_FileStorage;
     sc.Replicas = replicas;
-    for (uint64_t end = now_ns() + JSB_CREATE_MS * 1000000ull;;) {
+    for (uint64_t end = mono_ns() + JSB_CREATE_MS * 1000000ull;;) {
         s = js_AddStream(&si, js, &sc, NULL, &jerr);
         if (s == NATS_OK || jerr == JSStreamNameExistErr)
             break;
-        if (now_ns() > end) {
+        if (mono_ns() > end) {
             fprintf(stderr, "js_bench: stream: %s (%d)\n", natsStatus_GetText(s), (int)jerr);
             return 1;
         }
@@ -115,10 +108,10 @@ main(int argc, char **argv)
     jsStreamInfo_Destroy(si);
     snprintf(subj, sizeof(subj), "jsbench.bench");
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = mono_ns();
     for (long i = 0; i < count; i++) {
         int len = snprintf(msg, sizeof(msg), "{\"channel\":\"bench\",\"data\":{\"t\":%llu,\"n\":%ld}}",
-            (unsigned long long)now_ns(), i);
+            (unsigned long long)mono_ns(), i);
         if ((s = js_PublishAsync(js, subj, msg, len, NULL)) != NATS_OK) {
             /* the window is full past StallWait: wait for acks and retry */
             if (s == NATS_TIMEOUT) {

@@ -53,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "zsse.h"
+#include "clock.h"
 
 #define MAX_CLIENTS 20000
 #define MAX_CHANNELS 8192
@@ -84,14 +85,6 @@ static int refused, refused_status;     /* answers other than 200 */
 static char req_pre[4096], req_post[4096];    /* around "{i}" */
 static struct sockaddr_in server;
 static int ep;
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int
 cmp_double(const void *a, const void *b)
@@ -231,7 +224,7 @@ on_readable(client_t *c)
             return;
         }
         c->len += (size_t)n;
-        uint64_t t = now_ns();
+        uint64_t t = mono_ns();
         if (c->state == 1) {
             char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
             if (!end)
@@ -432,7 +425,7 @@ main(int argc, char **argv)
     if (ep < 0 || !clients)
         die("setup");
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = mono_ns();
     for (int i = 0; i < nclients; i++)
         clients[i].idx = i;
     for (int i = 0; i < nclients; i++)
@@ -444,12 +437,12 @@ main(int argc, char **argv)
     struct epoll_event evs[256];
     uint64_t ramp_end = t0 + (uint64_t)(ramp * 1e9);
     /* (--reopen-after: the streams come and go, measure from the start) */
-    while (!reopen_after && nopen + ndead < nclients && now_ns() < ramp_end) {
+    while (!reopen_after && nopen + ndead < nclients && mono_ns() < ramp_end) {
         int n = epoll_wait(ep, evs, 256, 100);
         for (int i = 0; i < n; i++)
             on_readable(evs[i].data.ptr);
     }
-    double connect_s = (double)(now_ns() - t0) / 1e9;
+    double connect_s = (double)(mono_ns() - t0) / 1e9;
     int opened = nopen;
     /* a marker for scripts that measure memory while the streams are open */
     printf("# open=%d connect_s=%.2f\n", opened, connect_s);
@@ -463,14 +456,14 @@ main(int argc, char **argv)
             die("zsse_publisher_new");
         usleep(200000);     /* let PUSH connect */
     }
-    uint64_t published = 0, start = now_ns(), next_churn = start + 1000000000u;
+    uint64_t published = 0, start = mono_ns(), next_churn = start + 1000000000u;
     uint64_t expected_gen = 0;      /* many channels: events an open stream should get */
     uint64_t pub_end = start + (uint64_t)(duration * 1e9);
     uint64_t hard_end = pub_end + (uint64_t)(settle * 1e9);
     uint64_t cycles0 = cycles, ncycles = 0;
     int counted = 0;
-    while (now_ns() < hard_end) {
-        uint64_t now = now_ns();
+    while (mono_ns() < hard_end) {
+        uint64_t now = mono_ns();
         if (publishing && now < pub_end) {
             uint64_t due = (uint64_t)((double)(now - start) / 1e9 * rate) + 1;
             /* a slow publisher catches up at most 64 events at a time, so
@@ -490,7 +483,7 @@ main(int argc, char **argv)
                     n = published + 1;
                 }
                 snprintf(data, sizeof(data), "{\"t\":%llu,\"n\":%llu}",
-                    (unsigned long long)now_ns(), (unsigned long long)n);
+                    (unsigned long long)mono_ns(), (unsigned long long)n);
                 if (pub ? zsse_publish(pub, ch, "tick", data) < 0 : http_publish(ch, data) < 0)
                     die("publish");
                 published++;

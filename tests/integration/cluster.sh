@@ -190,15 +190,7 @@ http {
 CONF
         t_spawn "h$h-web" ip netns exec "${NS[$h]}" nginx -c "$d/nginx.conf"
     else
-        cat > "$d/lighttpd.conf" <<CONF
-server.modules = ( "mod_fastcgi" )
-server.bind = "${ADDR[$h]}"
-server.port = 8080
-server.document-root = "$d"
-server.errorlog = "$d/lighttpd-error.log"
-server.stream-response-body = 2
-fastcgi.server = ( "/" => (( "host" => "127.0.0.1", "port" => 9000, "check-local" => "disable" )))
-CONF
+        t_lighttpd_conf "$d/lighttpd.conf" "$d" "${ADDR[$h]}" 9000
         t_spawn "h$h-web" ip netns exec "${NS[$h]}" lighttpd -D -f "$d/lighttpd.conf"
     fi
     PID_WEB[$h]=$T_LASTPID

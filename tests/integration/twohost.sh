@@ -102,15 +102,7 @@ ok "A: listening on $A only" bash -c "ip netns exec '$NA' ss -ltn | grep -q '$A:
 ok "B: the worker's key reaches the broker over the veth pair" t_until 50 quiet inB zsse -c "$T/b/zsse.json" stats
 t_spawn fcgi ip netns exec "$NB" zsse-fcgi -c "$T/b/zsse.json" --listen 127.0.0.1:9000 --threads 8
 FCGI_PID=$T_LASTPID
-cat > "$T/b/lighttpd.conf" <<CONF
-server.modules = ( "mod_fastcgi" )
-server.bind = "$B"
-server.port = 8080
-server.document-root = "$T/b"
-server.errorlog = "$T/b/lighttpd-error.log"
-server.stream-response-body = 2
-fastcgi.server = ( "/" => (( "host" => "127.0.0.1", "port" => 9000, "check-local" => "disable" )))
-CONF
+t_lighttpd_conf "$T/b/lighttpd.conf" "$T/b" "$B" 9000
 t_spawn lighttpd ip netns exec "$NB" lighttpd -D -f "$T/b/lighttpd.conf"
 WEB_PID=$T_LASTPID
 port_open() { inB bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
