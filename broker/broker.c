@@ -39,6 +39,7 @@
 #define BROKER_SUB_MAX     300    /* an XPUB subscription message: 1 byte and a topic
                                     * (<= ZSSE_CHANNEL_MAX); longer ones are drained */
 #define BROKER_CHANNEL_COST 64  /* bytes a ring and fifo entry take, for max_memory */
+#define BROKER_APPLY_WAIT_MS 1000  /* an acknowledged answer waits for the local apply */
 #define BROKER_ACKWAIT     (2 * CLUSTER_PUB_WINDOW)   /* acknowledged publishes not
                                     * yet answered, in the cluster */
 
@@ -48,6 +49,7 @@ typedef struct {
     int         done;           /* its outcome is known: */
     uint64_t    id;             /*   stored as this id, or 0: */
     const char *reason;         /*   refused, for this reason (static) */
+    int64_t     done_ms;        /* when (mono_ms) */
     size_t      idlen;
     char        ident[CTL_IDENT_MAX + 1];
 } broker_ackwait_t;
@@ -445,6 +447,7 @@ broker_cluster_acked(void *ctx, uint64_t token, uint64_t id, const char *reason)
     if (!token || w->token != token)
         return;
     w->done = 1;
+    w->done_ms = mono_ms();
     w->id = id;
     w->reason = reason;
 }
@@ -458,7 +461,11 @@ broker_cluster_answer(broker_t *b)
     for (; b->ack_n; b->ack_first++, b->ack_n--) {
         broker_ackwait_t *w = &b->ackwait[b->ack_first % BROKER_ACKWAIT];
         assert(w->token == b->ack_first);
-        if (!w->done || (w->id && w->id > b->last_id))
+        /* stored, not applied here yet: wait for it, but not past
+         * BROKER_APPLY_WAIT_MS (this broker's consumer may be being made
+         * again: an answer late past the client's timeout would be worse) */
+        if (!w->done || (w->id && w->id > b->last_id &&
+            mono_ms() - w->done_ms < BROKER_APPLY_WAIT_MS))
             return;
         w->token = 0;
         wire_fmt_id(ids, w->id);
@@ -748,9 +755,12 @@ broker_stats_json(broker_t *b)
     json_object_set_new(o, "journal_errors", json_integer((json_int_t)b->journal_errors));
     zap_counts_t zc = zap_refused(b->zap);
     json_object_set_new(o, "curve", json_boolean(b->curve.on));
-    json_object_set_new(o, "cluster", b->cluster ? json_pack("{s:b,s:I}", "connected",
-        cluster_ready(b->cluster), "first_id", (json_int_t)cluster_first_id(b->cluster))
-                                              : json_null());
+    uint64_t skipped = 0, refollowed = 0;
+    if (b->cluster)
+        cluster_counts(b->cluster, &skipped, &refollowed);
+    json_object_set_new(o, "cluster", b->cluster ? json_pack("{s:b,s:I,s:I,s:I}", "connected",
+        cluster_ready(b->cluster), "first_id", (json_int_t)cluster_first_id(b->cluster),
+        "skipped", (json_int_t)skipped, "refollowed", (json_int_t)refollowed) : json_null());
     json_object_set_new(o, "auth_refused", json_integer((json_int_t)(zc.unknown_key + zc.handshake)));
     json_object_set_new(o, "auth_refused_reasons", json_pack("{s:I,s:I}",
         "unknown_key", (json_int_t)zc.unknown_key, "handshake", (json_int_t)zc.handshake));
@@ -1265,13 +1275,22 @@ broker_live_size_one(void *ctx, const event_rec_t *rec)
     return 0;
 }
 
+/* SIGTERM (or broker_halt) while the cluster mode starts */
+static int
+broker_cluster_stopped(void *ctx)
+{
+    broker_t *b = ctx;
+    return broker_stop_flag || b->halt;
+}
+
 /* cluster mode: connect, and rebuild the mirror from the stream before
  * anyone is served (as the journal is read at start); nothing is published
  * while the sockets are not bound yet */
 static int
 broker_cluster_start(broker_t *b, char *err, size_t errlen)
 {
-    static const cluster_hooks_t hooks = { broker_cluster_apply, broker_cluster_acked };
+    static const cluster_hooks_t hooks = { broker_cluster_apply, broker_cluster_acked,
+        broker_cluster_stopped };
     int64_t t0 = mono_ms();
 
     b->ack_first = 1;           /* tokens from 1: 0 is a free slot's, and a PUSH's */
@@ -1289,7 +1308,7 @@ broker_cluster_start(broker_t *b, char *err, size_t errlen)
         if ((b->leasekv_own = leasekv_new(cluster_nats(b->cluster), cl->leases_bucket,
             cl->replicas, err, errlen)))
             break;
-        if (mono_ms() >= end)
+        if (mono_ms() >= end || broker_cluster_stopped(b))
             return -1;
         log_limited(&rl, LOG_INFO, "cluster: %s; trying again", err);
         nanosleep(&(struct timespec){ 0, 250 * 1000000 }, NULL);
@@ -1298,7 +1317,8 @@ broker_cluster_start(broker_t *b, char *err, size_t errlen)
     if (!(b->leasejobs = leasejobs_new(b->leasekv_own, err, errlen)))
         return -1;
     if (cluster_rebuild(b->cluster) < 0) {
-        snprintf(err, errlen, "broker.cluster: lost NATS while reading the stream");
+        snprintf(err, errlen, "broker.cluster: %s while reading the stream",
+            broker_cluster_stopped(b) ? "stopped" : "NATS lost, or nothing came for 30 s,");
         return -1;
     }
     broker_commit(b);
@@ -1600,6 +1620,13 @@ broker_run(broker_t *b)
         if (now - b->last_sweep_us >= 1000000) {
             b->last_sweep_us = now;
             broker_maintenance(b, now);
+            if (b->cluster && cluster_lost(b->cluster)) {
+                log_msg(LOG_ERR, "cluster: the stream %s now ends below id %" PRIu64 " that "
+                    "this broker applied: it was deleted or purged; stopping (started again, "
+                    "the broker serves the stream as it is now, and clients get the reset "
+                    "event)", b->cfg->broker.cluster.stream, b->last_id);
+                return -1;
+            }
         }
     }
     broker_commit(b);

@@ -56,6 +56,7 @@ struct cluster {
     uint64_t          offset;       /* id = sequence + offset */
     uint64_t          applied;      /* the last sequence applied (loop's thread) */
     uint64_t          first_seq;    /* the stream's first at start */
+    int64_t           ask_failed_ms; /* when cluster_id_given's ask last failed (mono_ms) */
     uint64_t          stream_last;  /* the stream's last as this thread knows it: asked,
                                      * acked or applied (the loop's thread) */
     char              prefix[CONFIG_CLUSTER_NAME_MAX + 1];    /* the subject prefix */
@@ -78,6 +79,7 @@ struct cluster {
     pthread_cond_t    tick;         /* signalled on stop */
     uint64_t          applied_seen; /* under mu: the loop's applied, for the watchdog */
     uint64_t          watched_last; /* under mu: the stream's last, as the watchdog asked */
+    int               lost_stream;  /* under mu: its last sequence fell below ours */
     uint64_t          refollowed;   /* times the consumer was made again */
     const char       *subjects_cfg; /* SUBJECT, for cluster_follow */
 };
@@ -192,6 +194,14 @@ cluster_on_reconnect(natsConnection *nc, void *closure)
 
 /* --- the loop's thread ------------------------------------------------------ */
 
+static void
+cluster_skip(cluster_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->skipped++;
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* one message of the stream: its event to the hooks, unless it is not one
  * (counted and logged) or was applied already (an ordered consumer that
  * was reset may send again what it sent) */
@@ -203,7 +213,9 @@ cluster_apply(cluster_t *c, natsMsg *msg)
     const char *reason;
 
     if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
-        c->skipped++;
+        cluster_skip(c);
+        log_limited(&c->rl, LOG_ERR, "cluster: a message of stream %s without JetStream's "
+            "metadata: skipped", c->stream);
         return;
     }
     uint64_t seq = meta->Sequence.Stream;
@@ -219,7 +231,7 @@ cluster_apply(cluster_t *c, natsMsg *msg)
         c->stream_last = seq;
     if (msg_parse(&m, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
         CLUSTER_APPLY_MAX, &reason) < 0) {
-        c->skipped++;
+        cluster_skip(c);
         log_limited(&c->rl, LOG_ERR, "cluster: stream %s sequence %" PRIu64 " is not an event "
             "(%s): skipped", c->stream, seq, reason);
         return;
@@ -324,6 +336,23 @@ cluster_publish(cluster_t *c, const char *msg, size_t len, const char *first, si
 }
 
 int
+cluster_lost(const cluster_t *c)
+{
+    cluster_t *w = (cluster_t *)c;
+    pthread_mutex_lock(&w->mu);
+    int lost = w->lost_stream;
+    pthread_mutex_unlock(&w->mu);
+    return lost;
+}
+
+/* the process is to stop (hooks.stopped) */
+static int
+cluster_stopped(const cluster_t *c)
+{
+    return c->hooks.stopped && c->hooks.stopped(c->ctx);
+}
+
+int
 cluster_ready(const cluster_t *c)
 {
     cluster_t *w = (cluster_t *)c;
@@ -364,7 +393,14 @@ cluster_id_given(cluster_t *c, uint64_t id)
         known = c->stream_last;
     if (id <= c->offset + known)
         return 1;
-    if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) == 0 && last > c->stream_last)
+    /* past what we know: ask (about 0.4 ms), unless an ask failed within
+     * the last second (JetStream electing a leader: the loop would wait
+     * CLUSTER_ASK_MS for each such replay, and a client may send any id) */
+    if (mono_ms() - c->ask_failed_ms < 1000)
+        return 0;
+    if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) < 0)
+        c->ask_failed_ms = mono_ms();
+    else if (last > c->stream_last)
         c->stream_last = last;
     return id <= c->offset + c->stream_last;
 }
@@ -379,6 +415,15 @@ uint64_t
 cluster_last_id(const cluster_t *c)
 {
     return c->applied + c->offset;
+}
+
+void
+cluster_counts(cluster_t *c, uint64_t *skipped, uint64_t *refollowed)
+{
+    pthread_mutex_lock(&c->mu);
+    *skipped = c->skipped;
+    *refollowed = c->refollowed;
+    pthread_mutex_unlock(&c->mu);
 }
 
 struct __natsConnection *
@@ -439,9 +484,9 @@ cluster_connect(cluster_t *c, const broker_conf_t *conf, char *err, size_t errle
     c->connected = 1;
     int64_t max_payload = natsConnection_GetMaxPayload(c->nc);
     if (max_payload > 0 && (int64_t)conf->max_message + CLUSTER_HEADROOM > max_payload)
-        log_msg(LOG_WARNING, "cluster: broker.max_message %zu is more than NATS takes "
-            "(max_payload %" PRId64 " bytes, less %d for the headers): larger messages are "
-            "refused as too_large", conf->max_message, max_payload, CLUSTER_HEADROOM);
+        log_msg(LOG_WARNING, "cluster: broker.max_message %zu and up to %d bytes of headers "
+            "may be more than NATS takes (max_payload %" PRId64 " bytes): a message past it "
+            "is refused as too_large", conf->max_message, CLUSTER_HEADROOM, max_payload);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = CLUSTER_TIMEOUT_MS;
@@ -567,15 +612,25 @@ cluster_watch(void *arg)
         if (asked < 0)
             log_limited(&c->rl_watch, LOG_WARNING, "cluster: the stream %s does not answer",
                 c->stream);
-        if (asked == 0 && last > applied && applied == seen) {
+        if (asked == 0 && last < applied) {
+            /* deleted and made again, or purged: its sequences start again
+             * below ours, and ids would go backwards */
+            pthread_mutex_lock(&c->mu);
+            c->lost_stream = 1;
+            pthread_mutex_unlock(&c->mu);
+            cluster_wake(c);
+        }
+        if (asked == 0 && last > applied && first <= last && applied == seen) {
             if (++stalled >= CLUSTER_STALL_TICKS) {
                 char err[256];
                 stalled = 0;
                 uint64_t from = applied + 1 > first ? applied + 1 : first;
                 if (cluster_follow(c, from, err, sizeof(err)) == 0) {
+                    pthread_mutex_lock(&c->mu);
                     c->refollowed++;
-                    log_msg(LOG_WARNING, "cluster: the stream's consumer was lost: following "
-                        "again from sequence %" PRIu64, from);
+                    pthread_mutex_unlock(&c->mu);
+                    log_limited(&c->rl_watch, LOG_WARNING, "cluster: the stream's consumer "
+                        "was lost: following again from sequence %" PRIu64, from);
                 } else {
                     log_msg(LOG_ERR, "cluster: %s", err);
                     stalled = CLUSTER_STALL_TICKS - 1;      /* again at the next tick */
@@ -603,7 +658,7 @@ cluster_start(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen)
     for (;;) {
         if (cluster_stream(c, conf, err, errlen) == 0 && cluster_follow(c, 1, err, errlen) == 0)
             return 0;
-        if (mono_ms() >= deadline)
+        if (mono_ms() >= deadline || cluster_stopped(c))
             return -1;
         log_limited(&rl, LOG_INFO, "cluster: %s; trying again", err);
         struct timespec ts = { 0, 250000000 };
@@ -645,6 +700,10 @@ cluster_new(const broker_conf_t *conf, const cluster_hooks_t *hooks, void *ctx, 
         cluster_destroy(&c);
         return NULL;
     }
+    /* what is before the stream's first is gone (max_age, max_bytes): an
+     * empty stream has first = last + 1, and nothing is to be waited for */
+    if (c->first_seq > 1 && c->applied < c->first_seq - 1)
+        c->applied = c->applied_seen = c->first_seq - 1;
     if (pthread_create(&c->watcher, NULL, cluster_watch, c) != 0) {
         snprintf(err, errlen, "pthread_create: %s", strerror(errno));
         cluster_destroy(&c);
@@ -675,7 +734,7 @@ cluster_rebuild(cluster_t *c)
             log_msg(LOG_INFO, "cluster: catching up: sequence %" PRIu64 " of %" PRIu64,
                 c->applied, target);
         }
-        if (!cluster_ready(c))
+        if (!cluster_ready(c) || cluster_stopped(c))
             return -1;
         /* nothing for a while: the stream may have dropped what is left
          * (max_age, max_bytes), or the consumer died with its node */

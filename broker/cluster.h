@@ -64,7 +64,8 @@
 #define CLUSTER_PUB_WINDOW   4096   /* asynchronous publishes in flight */
 #define CLUSTER_QUEUE_MAX    65536  /* messages and acks waiting for the loop */
 #define CLUSTER_TIMEOUT_MS   5000   /* JetStream API requests (stream info, create) */
-#define CLUSTER_ASK_MS       500    /* the stream's last sequence, asked by the loop */
+#define CLUSTER_ASK_MS       200    /* the stream's last sequence, asked by the loop
+                                     * (not again for a second after a failure) */
 #define CLUSTER_START_MS     30000  /* the stream (and the leases' bucket) made and
                                      * followed at start, tried again until then */
 #define CLUSTER_REASON_DOWN  "cluster_unavailable"
@@ -79,6 +80,9 @@ typedef struct {
     /* an acknowledged publish's answer: TOKEN as given to cluster_publish;
      * ID its id, or 0 with REASON when JetStream refused it */
     void (*acked)(void *ctx, uint64_t token, uint64_t id, const char *reason);
+    /* non-zero: the process is to stop (SIGTERM while starting): the
+     * retries of cluster_new and cluster_rebuild give up (NULL: never) */
+    int  (*stopped)(void *ctx);
 } cluster_hooks_t;
 
 /* Connect to broker.cluster's servers, create (or find) the stream, and
@@ -110,17 +114,28 @@ int        cluster_rebuild(cluster_t *c);
 /* The id of the last event applied (0 + offset: none). */
 uint64_t   cluster_last_id(const cluster_t *c);
 
+/* 1 when the stream's last sequence has fallen below what this broker
+ * applied: it was deleted and made again, or purged.  Its new ids would
+ * go back below those the clients hold: the broker must stop (and, started
+ * again, serve the new stream; a client's id is then unknown: reset). */
+int        cluster_lost(const cluster_t *c);
+
 /* 1 when connected and caught up with the stream (see above), else 0. */
 int        cluster_ready(const cluster_t *c);
 /* Is ID one the stream has given (a client may hold it, from another
  * host), though this broker may not have applied it yet?  Known without
  * asking when it is at most the last sequence this broker has applied,
  * been acknowledged or seen the watchdog ask; else the stream is asked,
- * waiting at most CLUSTER_ASK_MS.  1: given; 0: no such id (yet). */
+ * waiting at most CLUSTER_ASK_MS (not for a second after such an ask
+ * failed).  1: given; 0: no such id (yet). */
 int        cluster_id_given(cluster_t *c, uint64_t id);
 /* The id the stream's first kept message has (events below it are gone:
  * a replay from before it is a reset), 0 when unknown. */
 uint64_t   cluster_first_id(const cluster_t *c);
+
+/* For `zsse stats`: stream messages skipped (not events), and times the
+ * consumer was made again (cluster_watch). */
+void       cluster_counts(cluster_t *c, uint64_t *skipped, uint64_t *refollowed);
 
 /* The connection, for the leases (lease_kv.h). */
 struct __natsConnection *cluster_nats(cluster_t *c);

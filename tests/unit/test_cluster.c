@@ -30,7 +30,7 @@
 #define TC_CONFIG \
     "{\"broker\": {\"publish\": \"ipc://@zsse-tc-%d-%d-pub\", \"events\": \"ipc://@zsse-tc-%d-%d-evt\"," \
     " \"control\": \"ipc://@zsse-tc-%d-%d-ctl\", \"buffer\": 100," \
-    " \"cluster\": {\"servers\": [\"%s\"], \"replicas\": 1, \"stream\": \"T%d\", \"subject\": \"t%d.ev\"}}," \
+    " \"cluster\": {\"servers\": [\"%s\"], \"replicas\": 1, \"stream\": \"T%d\", \"subject\": \"t%d.ev\", \"max_age\": %d}}," \
     " \"auth\": {\"alg\": \"HS256\", \"key_file\": \"/nonexistent\"}," \
     " \"routes\": [{\"path\": \"/u/events\", \"channels\": [\"user/{sub}\"], \"max_per_user\": 1}]}"
 
@@ -54,12 +54,13 @@ tc_loop(void *arg)
 
 /* a broker of stream T<STREAM>, running, and a DEALER to its control socket */
 static void
-tc_start(tc_broker_t *t, int stream)
+tc_start_aged(tc_broker_t *t, int stream, int max_age)
 {
     char text[2048], err[512];
     int pid = (int)getpid(), n = ++tc_serial, ms = TC_CALL_MS;
 
-    snprintf(text, sizeof(text), TC_CONFIG, pid, n, pid, n, pid, n, tc_nats.url, stream, stream);
+    snprintf(text, sizeof(text), TC_CONFIG, pid, n, pid, n, pid, n, tc_nats.url, stream, stream,
+        max_age);
     t->cfg = config_parse(text, strlen(text), err, sizeof(err));
     if (!t->cfg)
         fail_msg("config: %s", err);
@@ -94,6 +95,12 @@ typedef struct {
     char         data[256][64];
     char         channel[256][256];
 } tc_reply_t;
+
+static void
+tc_start(tc_broker_t *t, int stream)
+{
+    tc_start_aged(t, stream, 3600);
+}
 
 /* OP with ARGS to T; -1 when no answer came in TC_CALL_MS */
 static int
@@ -325,6 +332,35 @@ test_channel_names(void **state)
     tc_stop(&a);
 }
 
+/* a stream whose every event has aged out (max_age) has first = last + 1
+ * and nothing to read: a broker starting on it starts at once, and goes
+ * on from the last id (it waited for ever for a sequence gone before) */
+static void
+test_start_on_aged_stream(void **state)
+{
+    tc_broker_t a;
+    tc_reply_t r;
+    char why[64], head[32];
+    (void)state;
+
+    tc_start_aged(&a, 9, 1);
+    uint64_t last = 0;
+    for (int i = 0; i < 2; i++)
+        last = tc_publish(&a, "{\"channel\": \"g\", \"data\": 1}", why, sizeof(why));
+    assert_true(last > 0);
+    tc_stop(&a);
+    sleep(3);                       /* JetStream drops them (max_age 1 s) */
+    int64_t t0 = mono_ms();
+    tc_start_aged(&a, 9, 1);
+    assert_true(mono_ms() - t0 < 3000);
+    assert_int_equal(tc_call(&a, CTL_HEAD, NULL, 0, &r), 0);
+    snprintf(head, sizeof(head), "%" PRIu64, last);
+    assert_string_equal(r.arg, head);
+    assert_int_equal(tc_publish(&a, "{\"channel\": \"g\", \"data\": 2}", why, sizeof(why)),
+        last + 1);
+    tc_stop(&a);
+}
+
 /* the "cluster" object of `zsse stats`: connected or not */
 static int
 tc_connected(tc_broker_t *t)
@@ -430,7 +466,7 @@ tc_hook_acked(void *ctx, uint64_t token, uint64_t id, const char *reason)
 static void
 test_id_given(void **state)
 {
-    static const cluster_hooks_t hooks = { tc_hook_apply, tc_hook_acked };
+    static const cluster_hooks_t hooks = { tc_hook_apply, tc_hook_acked, NULL };
     char text[1024], err[256];
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
@@ -438,7 +474,7 @@ test_id_given(void **state)
     (void)state;
 
     int n = ++tc_serial, pid = (int)getpid();
-    snprintf(text, sizeof(text), TC_CONFIG, pid, n, pid, n, pid, n, tc_nats.url, 6, 6);
+    snprintf(text, sizeof(text), TC_CONFIG, pid, n, pid, n, pid, n, tc_nats.url, 6, 6, 3600);
     config_t *cfg = config_parse(text, strlen(text), err, sizeof(err));
     assert_non_null(cfg);
     cluster_t *c = cluster_new(&cfg->broker, &hooks, NULL, err, sizeof(err));
@@ -544,6 +580,7 @@ main(void)
         cmocka_unit_test(test_channel_names),
         cmocka_unit_test(test_id_given),
         cmocka_unit_test(test_leases_across_brokers),
+        cmocka_unit_test(test_start_on_aged_stream),
         cmocka_unit_test(test_nats_lost_and_back),
     };
     return cmocka_run_group_tests(tests, tc_setup, tc_teardown);
