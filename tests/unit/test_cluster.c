@@ -25,6 +25,8 @@
 #include "wire.h"
 
 #define TC_OFFSET   4000000000000000ull     /* the default broker.cluster.id_offset */
+#define TC_EV1 "{\"channel\": \"c\", \"data\": 1}"
+#define TC_EV2 "{\"channel\": \"c\", \"data\": 2}"
 #define TC_CALL_MS  8000                    /* one control round trip, at most */
 #define TC_WAIT_MS  20000                   /* NATS lost or back, noticed, at most */
 #define TC_CONFIG \
@@ -43,12 +45,16 @@ typedef struct {
     broker_t  *b;
     pthread_t  th;
     void      *dealer;
+    int        rc;                  /* broker_run's */
+    volatile int returned;          /* broker_run has returned */
 } tc_broker_t;
 
 static void *
 tc_loop(void *arg)
 {
-    broker_run(arg);
+    tc_broker_t *t = arg;
+    t->rc = broker_run(t->b);
+    t->returned = 1;
     return NULL;
 }
 
@@ -67,7 +73,8 @@ tc_start_aged(tc_broker_t *t, int stream, int max_age)
     t->b = broker_new(t->cfg, err, sizeof(err));
     if (!t->b)
         fail_msg("broker_new: %s", err);
-    assert_int_equal(pthread_create(&t->th, NULL, tc_loop, t->b), 0);
+    t->returned = 0;
+    assert_int_equal(pthread_create(&t->th, NULL, tc_loop, t), 0);
     t->dealer = zmq_socket(tc_zctx, ZMQ_DEALER);
     zmq_setsockopt(t->dealer, ZMQ_RCVTIMEO, &ms, sizeof(ms));
     assert_int_equal(zmq_connect(t->dealer, t->cfg->broker.control), 0);
@@ -361,6 +368,46 @@ test_start_on_aged_stream(void **state)
     tc_stop(&a);
 }
 
+/* the stream deleted and made again under a running broker: its
+ * sequences start again below what the broker applied (ids would go
+ * backwards): the broker stops with an error, within a few seconds */
+static void
+test_stream_remade(void **state)
+{
+    tc_broker_t a;
+    char why[64];
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsStreamConfig sc;
+    jsStreamInfo *si = NULL;
+    jsPubAck *pa = NULL;
+    const char *subj[] = { "t10.ev.>" };
+    (void)state;
+
+    tc_start(&a, 10);
+    for (int i = 0; i < 3; i++)
+        assert_true(tc_publish(&a, "{\"channel\": \"d\", \"data\": 1}", why, sizeof(why)) > 0);
+    assert_int_equal(natsConnection_ConnectTo(&nc, tc_nats.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    assert_int_equal(js_DeleteStream(js, "T10", NULL, NULL), NATS_OK);
+    jsStreamConfig_Init(&sc);
+    sc.Name = "T10";
+    sc.Subjects = subj;
+    sc.SubjectsLen = 1;
+    assert_int_equal(js_AddStream(&si, js, &sc, NULL, NULL), NATS_OK);
+    jsStreamInfo_Destroy(si);
+    assert_int_equal(js_Publish(&pa, js, "t10.ev.d", TC_EV1, sizeof(TC_EV1) - 1, NULL, NULL),
+        NATS_OK);
+    jsPubAck_Destroy(pa);
+    for (int i = 0; i < TC_WAIT_MS / 50 && !a.returned; i++)
+        usleep(50000);
+    assert_true(a.returned);
+    assert_int_equal(a.rc, -1);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    tc_stop(&a);
+}
+
 /* the "cluster" object of `zsse stats`: connected or not */
 static int
 tc_connected(tc_broker_t *t)
@@ -428,8 +475,6 @@ test_nats_lost_and_back(void **state)
     tc_stop(&a);
 }
 
-#define TC_EV1 "{\"channel\": \"c\", \"data\": 1}"
-#define TC_EV2 "{\"channel\": \"c\", \"data\": 2}"
 
 /* what cluster.c handed to its hooks (test_id_given) */
 static struct {
@@ -581,6 +626,7 @@ main(void)
         cmocka_unit_test(test_id_given),
         cmocka_unit_test(test_leases_across_brokers),
         cmocka_unit_test(test_start_on_aged_stream),
+        cmocka_unit_test(test_stream_remade),
         cmocka_unit_test(test_nats_lost_and_back),
     };
     return cmocka_run_group_tests(tests, tc_setup, tc_teardown);
