@@ -213,6 +213,31 @@ config_nats_name(config_ctx_t *c, const char *path, const char *v, int subject)
     return 0;
 }
 
+/* a nats:// or tls:// URL as libnats takes it: [user[:password]@]host[:port],
+ * no white space or control character, a port from 1 to 65535 in digits.
+ * NULL, or what is wrong. */
+static const char *
+config_nats_url(const char *url)
+{
+    const char *rest = strstr(url, "://") + 3, *at = strrchr(rest, '@');
+    const char *host = at ? at + 1 : rest;
+    const char *end = host[0] == '[' ? strchr(host, ']') : host;
+    const char *colon = end ? strchr(end, ':') : NULL;
+
+    for (const char *p = url; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return "holds white space or a control character";
+    if (!end || host[0] == '\0' || host[0] == ':' || (host[0] == '[' && end == host + 1))
+        return "has no host";
+    if (colon) {
+        char *e;
+        long port = strtol(colon + 1, &e, 10);
+        if (colon[1] < '0' || colon[1] > '9' || *e || port < 1 || port > 65535)
+            return "has a port that is not 1 to 65535";
+    }
+    return NULL;
+}
+
 /* broker.cluster: where the NATS JetStream cluster is (broker/cluster.h) */
 static int
 config_load_cluster(config_ctx_t *c, json_t *o, broker_conf_t *b)
@@ -251,6 +276,9 @@ config_load_cluster(config_ctx_t *c, json_t *o, broker_conf_t *b)
         if (!url || (strncmp(url, "nats://", 7) != 0 && strncmp(url, "tls://", 6) != 0) ||
             strlen(url) > 255 || strlen(url) != json_string_length(u))
             return config_bad(c, p, "must be a nats:// or tls:// URL of at most 255 bytes");
+        const char *why = config_nats_url(url);
+        if (why)
+            return config_bad(c, p, "%s", why);
         if (!(cl->servers[cl->nservers++] = strdup(url)))
             return config_bad(c, p, "out of memory");
     }

@@ -83,11 +83,52 @@ test_config(void **st)
     config_error("{\"broker\":", "line 1");
 }
 
+/* broker.cluster (issue 14): defaults, and each bad value named */
+static void
+test_cluster(void **st)
+{
+    (void)st;
+    char err[512];
+    const char *t = "{\"broker\":{\"cluster\":{\"servers\":[\"nats://u:p@h1:4222\","
+        "\"tls://[::1]:4222\",\"nats://h3\"]}}}";
+    config_t *c = config_parse(t, strlen(t), err, sizeof(err));
+    if (!c)
+        fail_msg("%s", err);
+    assert_int_equal(c->broker.cluster.nservers, 3);
+    assert_string_equal(c->broker.cluster.stream, "ZSSE");
+    assert_string_equal(c->broker.cluster.subject, "zsse.events");
+    assert_string_equal(c->broker.cluster.leases_bucket, "ZSSE_LEASES");
+    assert_int_equal(c->broker.cluster.replicas, 3);
+    assert_true(c->broker.cluster.id_offset == CONFIG_CLUSTER_ID_OFFSET);
+    config_destroy(&c);
+
+#define CL(x) "{\"broker\":{\"cluster\":{\"servers\":[\"nats://h:4222\"]" x "}}}"
+    config_error("{\"broker\":{\"cluster\":{\"servers\":[]}}}", "broker.cluster.servers: must be");
+    config_error("{\"broker\":{\"cluster\":{\"servers\":[\"http://h\"]}}}",
+        "broker.cluster.servers[0]: must be a nats:// or tls:// URL");
+    config_error("{\"broker\":{\"cluster\":{\"servers\":[\"nats://h:99999\"]}}}",
+        "broker.cluster.servers[0]: has a port that is not 1 to 65535");
+    config_error("{\"broker\":{\"cluster\":{\"servers\":[\"nats://a b:4222\"]}}}",
+        "broker.cluster.servers[0]: holds white space");
+    config_error("{\"broker\":{\"cluster\":{\"servers\":[\"nats://\"]}}}",
+        "broker.cluster.servers[0]: has no host");
+    config_error(CL(",\"replicas\":9"), "broker.cluster.replicas: must be an integer from 1 to 5");
+    config_error(CL(",\"stream\":\"ZS.SE\""), "broker.cluster.stream: must be a NATS name");
+    config_error(CL(",\"subject\":\"a..b\""), "broker.cluster.subject: must be NATS subject tokens");
+    config_error(CL(",\"id_offset\":9007199254740992"), "broker.cluster.id_offset: must be");
+    config_error(CL(",\"max_bytes\":0"), "broker.cluster.max_bytes: must be bytes");
+    config_error(CL(",\"colour\":1"), "broker.cluster.colour: unknown key");
+    config_error("{\"broker\":{\"journal\":\"/var/lib/zsse\",\"cluster\":{\"servers\":[\"nats://h\"]}}}",
+        "broker.journal: must be null with broker.cluster");
+#undef CL
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
