@@ -1575,6 +1575,9 @@ broker_run(broker_t *b)
         int timeout = 1000, due = b->journal ? journal_sync_in_ms(b->journal) : -1;
         if (due >= 0 && due < timeout)
             timeout = due;      /* the N-ms policy's sync */
+        /* a cluster with its window nearly full: publishers wait (cluster.h) */
+        int full = b->cluster && cluster_full(b->cluster);
+        items[0].events = full ? 0 : ZMQ_POLLIN;
         int rc = zmq_poll(items, nitems, timeout);
         if (rc < 0 && errno != EINTR) {
             log_msg(LOG_ERR, "zmq_poll: %s", zmq_strerror(errno));
@@ -1604,7 +1607,7 @@ broker_run(broker_t *b)
             broker_lease_jobs_done(b);
         /* up to BROKER_BATCH messages, so control requests wait no longer
          * for batch frames than for lone messages */
-        for (int taken = 0, k; taken < BROKER_BATCH && b->npending < BROKER_BATCH &&
+        for (int taken = 0, k; !full && taken < BROKER_BATCH && b->npending < BROKER_BATCH &&
              (k = broker_ingest_one(b)) > 0; taken += k)
             ;
         for (int i = 0; i < BROKER_BATCH && broker_control_one(b); i++)

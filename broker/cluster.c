@@ -31,7 +31,9 @@
 #define CLUSTER_PUB_WAIT_MS   3000          /* an asynchronous publish's answer: less than
                                              * the clients' 5 s (cli/zsse.c, PUBLISH_ACK_MS),
                                              * so they hear cluster_timeout, not silence */
-#define CLUSTER_STALL_MS      5000          /* a full window holds the loop this long */
+#define CLUSTER_STALL_MS      500           /* a full window holds the loop at most this long
+                                             * (only acknowledged publishes get there:
+                                             * PUSH ones wait in the socket, cluster_full) */
 #define CLUSTER_PING_MS       2000          /* NATS pings: a dead server is noticed */
 #define CLUSTER_HEADROOM      4096          /* bytes of a message's NATS headers */
 #define CLUSTER_STALL_TICKS   2             /* s behind with no progress: follow again */
@@ -69,6 +71,7 @@ struct cluster {
     size_t            mhead, mcount;
     cluster_ack_t    *acks;         /* ring of CLUSTER_ACKS_MAX */
     size_t            ahead, acount;
+    int64_t           inflight;     /* publishes not answered yet (atomic) */
     uint64_t          skipped;      /* stream messages that were not events */
     ratelimit_t       rl;           /* their log lines */
     ratelimit_t       rl_watch;     /* the watchdog's */
@@ -135,6 +138,9 @@ cluster_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *cl
     cluster_ack_t a = { 0, 0, NULL };
 
     (void)js;
+    /* one answer per publish; below the mark again: the loop may read more */
+    if (__atomic_sub_fetch(&c->inflight, 1, __ATOMIC_RELAXED) == CLUSTER_PUB_MARK - 1)
+        cluster_wake(c);
     if (natsMsgHeader_Get(msg, CLUSTER_ACK_HEADER, &tok) == NATS_OK && tok)
         a.token = strtoull(tok, NULL, 10);
     if (pa)
@@ -325,6 +331,8 @@ cluster_publish(cluster_t *c, const char *msg, size_t len, const char *first, si
     jsPubOptions_Init(&po);
     po.MaxWait = CLUSTER_PUB_WAIT_MS;
     natsStatus s = js_PublishMsgAsync(c->js, &m, &po);
+    if (s == NATS_OK)
+        __atomic_add_fetch(&c->inflight, 1, __ATOMIC_RELAXED);
     if (s != NATS_OK) {
         natsMsg_Destroy(m);     /* NULL when the library took it */
         *reason = s == NATS_TIMEOUT ? "cluster_busy"
@@ -333,6 +341,12 @@ cluster_publish(cluster_t *c, const char *msg, size_t len, const char *first, si
         return -1;
     }
     return 0;
+}
+
+int
+cluster_full(const cluster_t *c)
+{
+    return __atomic_load_n(&c->inflight, __ATOMIC_RELAXED) >= CLUSTER_PUB_MARK;
 }
 
 int

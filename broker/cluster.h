@@ -61,7 +61,10 @@
 #include "config.h"
 #include "event.h"
 
-#define CLUSTER_PUB_WINDOW   4096   /* asynchronous publishes in flight */
+#define CLUSTER_PUB_WINDOW   4096   /* asynchronous publishes in flight, at most */
+#define CLUSTER_PUB_MARK     2048   /* in flight from which the loop stops reading its PULL
+                                     * socket (cluster_full): a turn takes at most
+                                     * BROKER_BATCH + a batch, so the window never fills */
 #define CLUSTER_QUEUE_MAX    65536  /* messages and acks waiting for the loop */
 #define CLUSTER_TIMEOUT_MS   5000   /* JetStream API requests (stream info, create) */
 #define CLUSTER_ASK_MS       200    /* the stream's last sequence, asked by the loop
@@ -113,6 +116,12 @@ int        cluster_publish(cluster_t *c, const char *msg, size_t len, const char
 int        cluster_rebuild(cluster_t *c);
 /* The id of the last event applied (0 + offset: none). */
 uint64_t   cluster_last_id(const cluster_t *c);
+
+/* 1 when CLUSTER_PUB_MARK publishes are in flight: the loop leaves the
+ * PUSH publishers' messages in their socket (ZeroMQ's queue, then their
+ * own high-water mark: backpressure) until JetStream has answered some;
+ * the loop is woken then.  Its control requests are served meanwhile. */
+int        cluster_full(const cluster_t *c);
 
 /* 1 when the stream's last sequence has fallen below what this broker
  * applied: it was deleted and made again, or purged.  Its new ids would
