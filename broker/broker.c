@@ -1624,10 +1624,10 @@ broker_run(broker_t *b)
             b->last_sweep_us = now;
             broker_maintenance(b, now);
             if (b->cluster && cluster_lost(b->cluster)) {
-                log_msg(LOG_ERR, "cluster: the stream %s now ends below id %" PRIu64 " that "
-                    "this broker applied: it was deleted or purged; stopping (started again, "
-                    "the broker serves the stream as it is now, and clients get the reset "
-                    "event)", b->cfg->broker.cluster.stream, b->last_id);
+                log_msg(LOG_ERR, "cluster: the stream %s was deleted and made again: its ids "
+                    "start again below %" PRIu64 ", the last this broker applied; stopping "
+                    "(started again, the broker serves the stream as it is now, and clients "
+                    "get the reset event)", b->cfg->broker.cluster.stream, b->last_id);
                 return -1;
             }
         }

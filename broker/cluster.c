@@ -82,7 +82,8 @@ struct cluster {
     pthread_cond_t    tick;         /* signalled on stop */
     uint64_t          applied_seen; /* under mu: the loop's applied, for the watchdog */
     uint64_t          watched_last; /* under mu: the stream's last, as the watchdog asked */
-    int               lost_stream;  /* under mu: its last sequence fell below ours */
+    int               lost_stream;  /* under mu: it was made again since we started */
+    int64_t           created;      /* when the stream was made (ns), as at start */
     uint64_t          refollowed;   /* times the consumer was made again */
     const char       *subjects_cfg; /* SUBJECT, for cluster_follow */
 };
@@ -377,9 +378,12 @@ cluster_ready(const cluster_t *c)
 }
 
 /* the stream's first and last sequences, asked with a wait of at most
- * WAIT_MS; -1 when JetStream does not say */
+ * WAIT_MS, and when it was made (CREATED, ns, may be NULL); -1 when
+ * JetStream does not say.  (A busy cluster may answer for a leader that
+ * does not: a state of zeros, the time it was made kept.) */
 static int
-cluster_stream_seqs(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *last)
+cluster_stream_info(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *last,
+    int64_t *created)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
@@ -391,8 +395,16 @@ cluster_stream_seqs(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *la
         return -1;
     *first = si->State.FirstSeq;
     *last = si->State.LastSeq;
+    if (created)
+        *created = si->Created;
     jsStreamInfo_Destroy(si);
     return 0;
+}
+
+static int
+cluster_stream_seqs(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *last)
+{
+    return cluster_stream_info(c, wait_ms, first, last, NULL);
 }
 
 int
@@ -528,7 +540,8 @@ cluster_stream(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen
     jsOptions jo;
     natsStatus s;
 
-    if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last) == 0)
+    if (cluster_stream_info(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last,
+        &c->created) == 0)
         return 0;
     snprintf(subjects, sizeof(subjects), "%s.>", cl->subject);
     jsStreamConfig_Init(&sc);
@@ -546,7 +559,8 @@ cluster_stream(cluster_t *c, const broker_conf_t *conf, char *err, size_t errlen
     s = js_AddStream(&si, c->js, &sc, &jo, &jerr);
     jsStreamInfo_Destroy(si);
     /* another broker may have made it meanwhile: then it is there */
-    if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last) == 0)
+    if (cluster_stream_info(c, CLUSTER_TIMEOUT_MS, &c->first_seq, &c->stream_last,
+        &c->created) == 0)
         return 0;
     snprintf(err, errlen, "broker.cluster.stream %s: cannot create it: %s (JetStream error %d)",
         cl->stream, natsStatus_GetText(s), (int)jerr);
@@ -617,7 +631,8 @@ cluster_watch(void *arg)
             continue;
         uint64_t applied = c->applied_seen, first, last;
         pthread_mutex_unlock(&c->mu);
-        int asked = cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &first, &last);
+        int64_t created = 0;
+        int asked = cluster_stream_info(c, CLUSTER_TIMEOUT_MS, &first, &last, &created);
         if (asked == 0) {
             pthread_mutex_lock(&c->mu);
             c->watched_last = last;
@@ -626,9 +641,10 @@ cluster_watch(void *arg)
         if (asked < 0)
             log_limited(&c->rl_watch, LOG_WARNING, "cluster: the stream %s does not answer",
                 c->stream);
-        if (asked == 0 && last < applied) {
-            /* deleted and made again, or purged: its sequences start again
-             * below ours, and ids would go backwards */
+        if (asked == 0 && created && c->created && created != c->created) {
+            /* deleted and made again: its sequences start again below
+             * ours, and ids would go backwards.  (Not "its last below
+             * ours": a busy cluster may answer with a state of zeros.) */
             pthread_mutex_lock(&c->mu);
             c->lost_stream = 1;
             pthread_mutex_unlock(&c->mu);

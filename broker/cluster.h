@@ -123,10 +123,11 @@ uint64_t   cluster_last_id(const cluster_t *c);
  * the loop is woken then.  Its control requests are served meanwhile. */
 int        cluster_full(const cluster_t *c);
 
-/* 1 when the stream's last sequence has fallen below what this broker
- * applied: it was deleted and made again, or purged.  Its new ids would
+/* 1 when the stream is not the one this broker started on: it was
+ * deleted and made again (its creation time changed).  Its new ids would
  * go back below those the clients hold: the broker must stop (and, started
- * again, serve the new stream; a client's id is then unknown: reset). */
+ * again, serve the new stream; a client's id is then unknown: reset).  A
+ * purge keeps the sequences going: not this. */
 int        cluster_lost(const cluster_t *c);
 
 /* 1 when connected and caught up with the stream (see above), else 0. */
