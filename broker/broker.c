@@ -1133,18 +1133,11 @@ broker_control(broker_t *b, const char *ident, size_t idlen, const ctl_arg_t *fr
         broker_reply(b, &r, CTL_ERROR, ctl_strerror(e));
         return;
     }
-    if (b->cluster && !cluster_ready(b->cluster) && b->req.op != CTL_PING &&
-        b->req.op != CTL_STATS && b->req.op != CTL_RENEW && b->req.op != CTL_RELEASE &&
-        b->req.op != CTL_REVOKE && b->req.op != CTL_PUBLISH) {
-        /* no NATS: what needs the stream is refused (zsse-fcgi: 503) */
-        if (b->req.op == CTL_LEASE) {   /* a lease's answer carries its tag */
-            char tag[CTL_TAG_MAX + 1];
-            ctl_arg_str(&b->req.arg[2], tag, sizeof(tag));
-            broker_reply(b, &r, CTL_REFUSED, tag);
-            if (ctl_reply_str(r.out, "cluster unavailable") < 0)
-                ctl_reply_reset(r.out);
-            return;
-        }
+    /* no NATS: what reads the mirror, which may be behind the stream, is
+     * refused (zsse-fcgi: 503); publishes and leases refuse themselves
+     * (cluster_publish, leasekv), in their turn and with their tag */
+    if (b->cluster && !cluster_ready(b->cluster) &&
+        (b->req.op == CTL_HEAD || b->req.op == CTL_REPLAY || b->req.op == CTL_STATE)) {
         broker_reply(b, &r, CTL_ERROR, "cluster unavailable");
         return;
     }

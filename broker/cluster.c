@@ -5,7 +5,11 @@
  * messages (from the ordered consumer, in sequence order) and the answers
  * to acknowledged publishes.  Both are rings under one mutex; a producer
  * finding its ring full waits (libnats then holds its delivery, and the
- * server its flow control), and the eventfd tells the loop there is work.
+ * server its flow control), and the eventfd tells the loop there is work:
+ * written only by the producer that finds both rings empty (a write per
+ * event would be a syscall per event; cluster_poll drains both before it
+ * sleeps, or wakes itself).  What crosses the threads outside the rings
+ * (connected, applied, the counters) is read and written atomically.
  * The ack ring is sized so that it never fills in practice: at most
  * CLUSTER_PUB_WINDOW publishes are in flight, and the loop empties it on
  * every turn (cluster_poll), before it publishes more.
@@ -56,7 +60,8 @@ struct cluster {
     void             *ctx;
     int               efd;
     uint64_t          offset;       /* id = sequence + offset */
-    uint64_t          applied;      /* the last sequence applied (loop's thread) */
+    uint64_t          applied;      /* the last sequence applied: written by the loop's
+                                     * thread only, read atomically by the watchdog */
     uint64_t          first_seq;    /* the stream's first at start */
     int64_t           ask_failed_ms; /* when cluster_id_given's ask last failed (mono_ms) */
     uint64_t          stream_last;  /* the stream's last as this thread knows it: asked,
@@ -66,13 +71,13 @@ struct cluster {
     pthread_mutex_t   mu;
     pthread_cond_t    room;
     int               stopping;     /* under mu: producers stop waiting */
-    int               connected;    /* under mu */
+    int               connected;    /* atomic: written by libnats' threads */
     natsMsg         **msgs;         /* ring of CLUSTER_QUEUE_MAX */
     size_t            mhead, mcount;
     cluster_ack_t    *acks;         /* ring of CLUSTER_ACKS_MAX */
     size_t            ahead, acount;
     int64_t           inflight;     /* publishes not answered yet (atomic) */
-    uint64_t          skipped;      /* stream messages that were not events */
+    uint64_t          skipped;      /* atomic: stream messages that were not events */
     ratelimit_t       rl;           /* their log lines */
     ratelimit_t       rl_watch;     /* the watchdog's */
     /* the watchdog thread (cluster_watch) */
@@ -80,11 +85,10 @@ struct cluster {
     int               watching;
     int               closed;       /* under mu: the connection's last callback came */
     pthread_cond_t    tick;         /* signalled on stop */
-    uint64_t          applied_seen; /* under mu: the loop's applied, for the watchdog */
-    uint64_t          watched_last; /* under mu: the stream's last, as the watchdog asked */
-    int               lost_stream;  /* under mu: it was made again since we started */
+    uint64_t          watched_last; /* atomic: the stream's last, as the watchdog asked */
+    int               lost_stream;  /* atomic: it was made again since we started */
     int64_t           created;      /* when the stream was made (ns), as at start */
-    uint64_t          refollowed;   /* times the consumer was made again */
+    uint64_t          refollowed;   /* atomic: times the consumer was made again */
     const char       *subjects_cfg; /* SUBJECT, for cluster_follow */
 };
 
@@ -113,9 +117,11 @@ cluster_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *cl
         natsMsg_Destroy(msg);
         return;
     }
+    int wake = c->acount + c->mcount == 0;
     c->msgs[(c->mhead + c->mcount++) % CLUSTER_QUEUE_MAX] = msg;
     pthread_mutex_unlock(&c->mu);
-    cluster_wake(c);
+    if (wake)                   /* else the loop has a wake-up coming, or is draining */
+        cluster_wake(c);
 }
 
 /* why JetStream refused a publish, as a stable reason */
@@ -154,10 +160,12 @@ cluster_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *cl
     pthread_mutex_lock(&c->mu);
     while (c->acount == CLUSTER_ACKS_MAX && !c->stopping)
         pthread_cond_wait(&c->room, &c->mu);
+    int wake = !c->stopping && c->acount + c->mcount == 0;
     if (!c->stopping)
         c->acks[(c->ahead + c->acount++) % CLUSTER_ACKS_MAX] = a;
     pthread_mutex_unlock(&c->mu);
-    cluster_wake(c);
+    if (wake)
+        cluster_wake(c);
 }
 
 static void
@@ -165,8 +173,8 @@ cluster_on_disconnect(natsConnection *nc, void *closure)
 {
     cluster_t *c = closure;
     (void)nc;
+    __atomic_store_n(&c->connected, 0, __ATOMIC_RELAXED);
     pthread_mutex_lock(&c->mu);
-    c->connected = 0;
     int stopping = c->stopping;
     pthread_mutex_unlock(&c->mu);
     if (!stopping)
@@ -193,9 +201,7 @@ cluster_on_reconnect(natsConnection *nc, void *closure)
     cluster_t *c = closure;
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-    pthread_mutex_lock(&c->mu);
-    c->connected = 1;
-    pthread_mutex_unlock(&c->mu);
+    __atomic_store_n(&c->connected, 1, __ATOMIC_RELAXED);
     log_msg(LOG_INFO, "cluster: NATS is back (%s)", url);
 }
 
@@ -204,9 +210,7 @@ cluster_on_reconnect(natsConnection *nc, void *closure)
 static void
 cluster_skip(cluster_t *c)
 {
-    pthread_mutex_lock(&c->mu);
-    c->skipped++;
-    pthread_mutex_unlock(&c->mu);
+    __atomic_add_fetch(&c->skipped, 1, __ATOMIC_RELAXED);
 }
 
 /* one message of the stream: its event to the hooks, unless it is not one
@@ -230,10 +234,7 @@ cluster_apply(cluster_t *c, natsMsg *msg)
     jsMsgMetaData_Destroy(meta);
     if (seq <= c->applied)
         return;
-    c->applied = seq;
-    pthread_mutex_lock(&c->mu);
-    c->applied_seen = seq;
-    pthread_mutex_unlock(&c->mu);
+    __atomic_store_n(&c->applied, seq, __ATOMIC_RELAXED);
     if (seq > c->stream_last)
         c->stream_last = seq;
     if (msg_parse(&m, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
@@ -279,7 +280,12 @@ cluster_poll(cluster_t *c, size_t max)
         natsMsg *msg;
         pthread_mutex_lock(&c->mu);
         if (c->mcount == 0) {
+            /* an answer queued meanwhile did not wake us (the queues
+             * were not empty): come back for it */
+            int more = c->acount > 0;
             pthread_mutex_unlock(&c->mu);
+            if (more)
+                cluster_wake(c);
             return done;
         }
         msg = c->msgs[c->mhead];
@@ -353,11 +359,7 @@ cluster_full(const cluster_t *c)
 int
 cluster_lost(const cluster_t *c)
 {
-    cluster_t *w = (cluster_t *)c;
-    pthread_mutex_lock(&w->mu);
-    int lost = w->lost_stream;
-    pthread_mutex_unlock(&w->mu);
-    return lost;
+    return __atomic_load_n(&c->lost_stream, __ATOMIC_RELAXED);
 }
 
 /* the process is to stop (hooks.stopped) */
@@ -370,11 +372,7 @@ cluster_stopped(const cluster_t *c)
 int
 cluster_ready(const cluster_t *c)
 {
-    cluster_t *w = (cluster_t *)c;
-    pthread_mutex_lock(&w->mu);
-    int up = w->connected;
-    pthread_mutex_unlock(&w->mu);
-    return up;
+    return __atomic_load_n(&c->connected, __ATOMIC_RELAXED);
 }
 
 /* the stream's first and last sequences, asked with a wait of at most
@@ -401,20 +399,12 @@ cluster_stream_info(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *la
     return 0;
 }
 
-static int
-cluster_stream_seqs(cluster_t *c, int64_t wait_ms, uint64_t *first, uint64_t *last)
-{
-    return cluster_stream_info(c, wait_ms, first, last, NULL);
-}
-
 int
 cluster_id_given(cluster_t *c, uint64_t id)
 {
     uint64_t first, last, known;
 
-    pthread_mutex_lock(&c->mu);
-    known = c->watched_last;
-    pthread_mutex_unlock(&c->mu);
+    known = __atomic_load_n(&c->watched_last, __ATOMIC_RELAXED);
     if (known < c->stream_last)
         known = c->stream_last;
     if (id <= c->offset + known)
@@ -424,7 +414,7 @@ cluster_id_given(cluster_t *c, uint64_t id)
      * CLUSTER_ASK_MS for each such replay, and a client may send any id) */
     if (mono_ms() - c->ask_failed_ms < 1000)
         return 0;
-    if (cluster_stream_seqs(c, CLUSTER_ASK_MS, &first, &last) < 0)
+    if (cluster_stream_info(c, CLUSTER_ASK_MS, &first, &last, NULL) < 0)
         c->ask_failed_ms = mono_ms();
     else if (last > c->stream_last)
         c->stream_last = last;
@@ -446,10 +436,8 @@ cluster_last_id(const cluster_t *c)
 void
 cluster_counts(cluster_t *c, uint64_t *skipped, uint64_t *refollowed)
 {
-    pthread_mutex_lock(&c->mu);
-    *skipped = c->skipped;
-    *refollowed = c->refollowed;
-    pthread_mutex_unlock(&c->mu);
+    *skipped = __atomic_load_n(&c->skipped, __ATOMIC_RELAXED);
+    *refollowed = __atomic_load_n(&c->refollowed, __ATOMIC_RELAXED);
 }
 
 struct __natsConnection *
@@ -507,7 +495,7 @@ cluster_connect(cluster_t *c, const broker_conf_t *conf, char *err, size_t errle
             cl->servers[0], natsStatus_GetText(s));
         return -1;
     }
-    c->connected = 1;
+    __atomic_store_n(&c->connected, 1, __ATOMIC_RELAXED);
     int64_t max_payload = natsConnection_GetMaxPayload(c->nc);
     if (max_payload > 0 && (int64_t)conf->max_message + CLUSTER_HEADROOM > max_payload)
         log_msg(LOG_WARNING, "cluster: broker.max_message %zu and up to %d bytes of headers "
@@ -627,16 +615,14 @@ cluster_watch(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&c->tick, &c->mu, &ts);
-        if (c->stopping || !c->connected)
+        if (c->stopping || !cluster_ready(c))
             continue;
-        uint64_t applied = c->applied_seen, first, last;
+        uint64_t applied = __atomic_load_n(&c->applied, __ATOMIC_RELAXED), first, last;
         pthread_mutex_unlock(&c->mu);
         int64_t created = 0;
         int asked = cluster_stream_info(c, CLUSTER_TIMEOUT_MS, &first, &last, &created);
         if (asked == 0) {
-            pthread_mutex_lock(&c->mu);
-            c->watched_last = last;
-            pthread_mutex_unlock(&c->mu);
+            __atomic_store_n(&c->watched_last, last, __ATOMIC_RELAXED);
         }
         if (asked < 0)
             log_limited(&c->rl_watch, LOG_WARNING, "cluster: the stream %s does not answer",
@@ -645,9 +631,7 @@ cluster_watch(void *arg)
             /* deleted and made again: its sequences start again below
              * ours, and ids would go backwards.  (Not "its last below
              * ours": a busy cluster may answer with a state of zeros.) */
-            pthread_mutex_lock(&c->mu);
-            c->lost_stream = 1;
-            pthread_mutex_unlock(&c->mu);
+            __atomic_store_n(&c->lost_stream, 1, __ATOMIC_RELAXED);
             cluster_wake(c);
         }
         if (asked == 0 && last > applied && first <= last && applied == seen) {
@@ -656,9 +640,7 @@ cluster_watch(void *arg)
                 stalled = 0;
                 uint64_t from = applied + 1 > first ? applied + 1 : first;
                 if (cluster_follow(c, from, err, sizeof(err)) == 0) {
-                    pthread_mutex_lock(&c->mu);
-                    c->refollowed++;
-                    pthread_mutex_unlock(&c->mu);
+                    __atomic_add_fetch(&c->refollowed, 1, __ATOMIC_RELAXED);
                     log_limited(&c->rl_watch, LOG_WARNING, "cluster: the stream's consumer "
                         "was lost: following again from sequence %" PRIu64, from);
                 } else {
@@ -733,7 +715,7 @@ cluster_new(const broker_conf_t *conf, const cluster_hooks_t *hooks, void *ctx, 
     /* what is before the stream's first is gone (max_age, max_bytes): an
      * empty stream has first = last + 1, and nothing is to be waited for */
     if (c->first_seq > 1 && c->applied < c->first_seq - 1)
-        c->applied = c->applied_seen = c->first_seq - 1;
+        c->applied = c->first_seq - 1;
     if (pthread_create(&c->watcher, NULL, cluster_watch, c) != 0) {
         snprintf(err, errlen, "pthread_create: %s", strerror(errno));
         cluster_destroy(&c);
@@ -769,7 +751,7 @@ cluster_rebuild(cluster_t *c)
         /* nothing for a while: the stream may have dropped what is left
          * (max_age, max_bytes), or the consumer died with its node */
         if (mono_ms() - moved >= CLUSTER_TIMEOUT_MS) {
-            if (cluster_stream_seqs(c, CLUSTER_TIMEOUT_MS, &first, &last) == 0 &&
+            if (cluster_stream_info(c, CLUSTER_TIMEOUT_MS, &first, &last, NULL) == 0 &&
                 (last <= c->applied || first > target))
                 return 0;
             if (mono_ms() - moved >= CLUSTER_START_MS)

@@ -283,7 +283,9 @@ test_two_brokers_one_order(void **state)
     tc_stop(&b);
 }
 
-/* a broker started anew rebuilds its buffers and state from the stream */
+/* a broker started anew rebuilds its buffers and state from the stream,
+ * before it answers anyone */
+#define TC_BULK 20000
 static void
 test_restart_rebuilds(void **state)
 {
@@ -295,6 +297,18 @@ test_restart_rebuilds(void **state)
     (void)state;
 
     tc_start(&a, 3);
+    /* enough in the stream that following it takes a while: a broker
+     * that served before it had read it all would answer an older head */
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, tc_nats.url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    for (int i = 0; i < TC_BULK; i++)
+        assert_int_equal(js_PublishAsync(js, "t3.ev.bulk", TC_EV1, sizeof(TC_EV1) - 1, NULL),
+            NATS_OK);
+    assert_int_equal(js_PublishAsyncComplete(js, NULL), NATS_OK);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
     for (int i = 0; i < 10; i++) {
         snprintf(msg, sizeof(msg), "{\"channel\": \"s\", \"key\": \"k%d\", \"data\": %d}", i % 3, i);
         last = tc_publish(&a, msg, why, sizeof(why));
